@@ -1,0 +1,214 @@
+/*
+ * proto.h - the BenchFS wire format (DESIGN.md §4).
+ *
+ * Every RPC is one UCX active message whose AM header is
+ *     proto_hdr (48 bytes) || body (the op's fixed request or reply struct)
+ * and whose AM data part carries the variable bytes: paths, readdir entries,
+ * or bulk chunk data. All integers are fixed-width little-endian; nothing that
+ * depends on the host (pointers, off_t, mode_t, timespec) is ever sent.
+ *
+ * Receivers call, in order:
+ *   proto_hdr_unpack   magic, version, op, sizes
+ *   proto_body_unpack  the op's fixed struct
+ *   proto_req_check    lengths inside the body against the data length
+ * and every function rejects bad input with -EPROTO (malformed) or
+ * -EOPNOTSUPP (unknown op) instead of trusting it.
+ */
+#ifndef BENCHFS_PROTO_PROTO_H
+#define BENCHFS_PROTO_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/proto_msgs.def"
+
+#define PROTO_MAGIC    0x31534642u /* "BFS1" little-endian */
+#define PROTO_VERSION  1
+#define PROTO_HDR_SIZE 48
+#define PROTO_COOKIE_LEN 16
+
+/* Largest data part of any message (bulk chunk data or a readdir page). */
+#define PROTO_DATA_MAX (64u << 20)
+/* Largest fixed body; AM headers stay far below UCX's limit. */
+#define PROTO_BODY_MAX 256
+#define PROTO_MSG_MAX  (PROTO_HDR_SIZE + PROTO_BODY_MAX)
+
+/* Header flags. */
+#define PROTO_FLAG_REPLY 0x1u
+
+/* CREATE flags. */
+#define PROTO_CREATE_EXCL  0x1u /* fail with EEXIST if it exists */
+#define PROTO_CREATE_TRUNC 0x2u /* truncate to 0 if it exists */
+/* MKDIR / RMDIR_* flags. */
+#define PROTO_MKDIR_OWNER 0x1u /* receiver owns the child entry in the parent */
+#define PROTO_MKDIR_PARENTS_OK 0x2u /* EEXIST on an existing dir is success (mkdir -p) */
+/* SETSIZE flags. */
+#define PROTO_SETSIZE_SYNC  0x1u /* make metadata durable before replying (close/fsync) */
+#define PROTO_SETSIZE_EXACT 0x2u /* set, don't max (internal use) */
+/* INODE_PUT flags. */
+#define PROTO_PUT_NOREPLACE 0x1u
+
+/* Readdir: one packed entry is 24 bytes + name. */
+#define PROTO_DIRENT_FIXED 24
+
+enum proto_op {
+    PROTO_OP_NONE = 0,
+#define PROTO_OP_ENUM(name, req, rep) PROTO_OP_##name,
+    PROTO_OPS(PROTO_OP_ENUM)
+#undef PROTO_OP_ENUM
+        PROTO_OP_COUNT
+};
+
+struct proto_hdr {
+    uint32_t magic;
+    uint16_t version;
+    uint16_t op;
+    uint32_t flags;
+    int32_t status; /* 0 or -errno; meaningful in replies */
+    uint64_t req_id;
+    uint32_t body_len;
+    uint32_t data_len;
+    uint8_t cookie[PROTO_COOKIE_LEN];
+};
+
+/* Generated C structs: struct proto_<name> { fields... }; */
+typedef uint16_t proto_u16_t;
+typedef uint32_t proto_u32_t;
+typedef uint64_t proto_u64_t;
+typedef int32_t proto_i32_t;
+typedef int64_t proto_i64_t;
+
+#define PROTO_FIELD_DECL(type, field) proto_##type##_t field;
+typedef struct proto_attr {
+    PROTO_FIELDS_attr(PROTO_FIELD_DECL)
+} proto_attr_t;
+#define PROTO_STRUCT_DECL(name)                                                                    \
+    struct proto_##name {                                                                          \
+        PROTO_FIELDS_##name(PROTO_FIELD_DECL) char unused_;                                        \
+    };
+PROTO_MSGS(PROTO_STRUCT_DECL)
+#undef PROTO_STRUCT_DECL
+
+/* Wire sizes: PROTO_SIZE_<name>. */
+#define PROTO_WIRE_u16  2
+#define PROTO_WIRE_u32  4
+#define PROTO_WIRE_u64  8
+#define PROTO_WIRE_i32  4
+#define PROTO_WIRE_i64  8
+#define PROTO_FIELD_SIZE(type, field) +PROTO_WIRE_##type
+#define PROTO_WIRE_attr (0 PROTO_FIELDS_attr(PROTO_FIELD_SIZE))
+enum proto_sizes {
+#define PROTO_SIZE_ENUM(name) PROTO_SIZE_##name = 0 PROTO_FIELDS_##name(PROTO_FIELD_SIZE),
+    PROTO_MSGS(PROTO_SIZE_ENUM)
+#undef PROTO_SIZE_ENUM
+};
+
+/* Any body, for code that handles every op. */
+union proto_body {
+#define PROTO_UNION_MEMBER(name) struct proto_##name name;
+    PROTO_MSGS(PROTO_UNION_MEMBER)
+#undef PROTO_UNION_MEMBER
+};
+
+/* One readdir entry as unpacked (name points into the message). */
+struct proto_dirent {
+    uint64_t ino;
+    uint64_t size;
+    uint32_t mode;
+    uint16_t name_len;
+    const char *name;
+};
+
+/* Name of an op for logs ("CREATE"), "?" when unknown. */
+const char *proto_op_name(unsigned op);
+
+/* Wire size of the request / reply body of `op`, or -EOPNOTSUPP. */
+int proto_req_size(unsigned op);
+int proto_rep_size(unsigned op);
+
+/* Write the 48-byte header to buf. */
+void proto_hdr_pack(const struct proto_hdr *hdr, void *buf);
+
+/*
+ * Parse and check a header from the first `len` bytes of an AM header:
+ * -EPROTO for a short buffer, bad magic or version, a body_len that is not
+ * the op's body size or does not match `len`, data_len > PROTO_DATA_MAX;
+ * -EOPNOTSUPP for an unknown op (hdr_p is still filled so the caller can
+ * reply). `hdr_p` is written on 0 and on -EOPNOTSUPP.
+ */
+int proto_hdr_unpack(const void *buf, size_t len, struct proto_hdr *hdr_p);
+
+/*
+ * Pack / unpack the body of `op` (request, or reply when `reply`) from/to
+ * exactly proto_req_size/proto_rep_size bytes. Unpack returns -EPROTO when
+ * len differs from the expected size.
+ */
+int proto_body_pack(unsigned op, bool reply, const union proto_body *body, void *buf, size_t len);
+int proto_body_unpack(unsigned op, bool reply, const void *buf, size_t len,
+                      union proto_body *body_p);
+
+/*
+ * Build header + body into `buf` (capacity `cap` >= PROTO_MSG_MAX is always
+ * enough). Returns the number of bytes or -EINVAL / -EOPNOTSUPP.
+ */
+int proto_msg_pack(const struct proto_hdr *hdr, const union proto_body *body, void *buf,
+                   size_t cap);
+
+/*
+ * Semantic checks of a request body against its data length: path lengths
+ * within limits and adding up to data_len, chunk lengths within max_xfer,
+ * readdir limits. Returns 0 or -EPROTO / -ENAMETOOLONG. Path contents are
+ * checked separately (path_is_normalized) by the server.
+ */
+int proto_req_check(unsigned op, const union proto_body *body, uint32_t data_len,
+                    uint32_t max_xfer);
+
+/* Same for replies received by a client: data_len consistent with the body. */
+int proto_rep_check(unsigned op, const union proto_body *body, uint32_t data_len);
+
+/*
+ * Readdir entries: pack one at buf[*off], advancing *off; -ENOSPC when it does
+ * not fit in cap. next: read the entry at *off; 1 = got one, 0 = end of
+ * buffer, -EPROTO = malformed.
+ */
+int proto_dirent_pack(void *buf, size_t cap, size_t *off, uint64_t ino, uint64_t size,
+                      uint32_t mode, const char *name, size_t name_len);
+int proto_dirent_next(const void *buf, size_t len, size_t *off, struct proto_dirent *ent_p);
+
+/* Little-endian helpers. */
+static inline void proto_put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void proto_put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void proto_put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t proto_get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t proto_get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline uint64_t proto_get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * registry.h - discovery through a shared registry directory (DESIGN.md §5).
+ *
+ * Files in the registry directory:
+ *   cookie            the cluster's random 128-bit cookie, 32 hex chars, 0600
+ *   cluster           "BENCHFS-CLUSTER 1\nservers=N\n" (benchfsd_mpi rank 0)
+ *   <node_id>.addr    one per ready server, text, 0600, written atomically
+ *                     (temp file, fsync, rename):
+ *       BENCHFS-REGISTRY 1
+ *       node_id=node_0
+ *       cookie=<32 hex>
+ *       pid=1234
+ *       host=cn001
+ *       max_xfer=1048576
+ *       started_ns=<CLOCK_REALTIME ns>
+ *       addr=<UCX worker address in hex>
+ * Every reader validates every field; a corrupt, foreign (wrong cookie) or
+ * stale (same host, process gone) file is an error naming the file.
+ */
+#ifndef BENCHFS_REGISTRY_REGISTRY_H
+#define BENCHFS_REGISTRY_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define REGISTRY_COOKIE_LEN 16
+#define REGISTRY_NODE_ID_MAX 63
+#define REGISTRY_ADDR_MAX 65536
+
+struct registry_entry {
+    char node_id[REGISTRY_NODE_ID_MAX + 1];
+    uint8_t cookie[REGISTRY_COOKIE_LEN];
+    int64_t pid;
+    char host[256];
+    uint64_t max_xfer;
+    uint64_t started_ns;
+    void *addr; /* malloc'd worker address */
+    size_t addr_len;
+};
+
+/* Valid node id: 1..63 bytes of [A-Za-z0-9._-], not starting with '.'. */
+bool registry_node_id_valid(const char *node_id);
+
+/*
+ * Check that dir exists, is a directory, and is writable. On failure -errno
+ * and a message like "registry directory /x does not exist (create it with
+ * mkdir -p /x on a file system all nodes share)".
+ */
+int registry_dir_check(const char *dir, char *err, size_t errlen);
+
+/* Read the cluster cookie, or create it (random, 0600, race-free with
+ * concurrent creators) when missing. */
+int registry_cookie_get_or_create(const char *dir, uint8_t cookie[REGISTRY_COOKIE_LEN], char *err,
+                                  size_t errlen);
+/* Read the cookie; -ENOENT when there is none yet. */
+int registry_cookie_read(const char *dir, uint8_t cookie[REGISTRY_COOKIE_LEN], char *err,
+                         size_t errlen);
+
+/* Publish <dir>/<node_id>.addr atomically. -EEXIST (with message) when a
+ * live server (same host, pid alive) already holds this node id. */
+int registry_publish(const char *dir, const struct registry_entry *entry, char *err,
+                     size_t errlen);
+/* Remove <dir>/<node_id>.addr if it is ours (pid matches). */
+int registry_unpublish(const char *dir, const char *node_id);
+
+/* Write / read the cluster file (expected number of servers). */
+int registry_cluster_write(const char *dir, unsigned servers, char *err, size_t errlen);
+int registry_cluster_read(const char *dir, unsigned *servers_p, char *err, size_t errlen);
+
+/* Parse one .addr file. */
+int registry_entry_read(const char *path, struct registry_entry *entry_p, char *err,
+                        size_t errlen);
+void registry_entry_cleanup(struct registry_entry *entry);
+
+/*
+ * List every <node_id>.addr in dir (sorted in natural node id order), each
+ * validated and checked against the cluster cookie. Temp files are ignored.
+ */
+int registry_list(const char *dir, struct registry_entry **entries_p, size_t *count_p, char *err,
+                  size_t errlen);
+void registry_entries_free(struct registry_entry *entries, size_t count);
+
+/*
+ * Wait until the registry is complete: `expected` servers (0 = the number in
+ * the cluster file, or, without one, whatever is there once at least one
+ * entry exists and the set has been stable for 200 ms), polling with backoff
+ * up to timeout_ms. On timeout -ETIMEDOUT with a message listing what was
+ * found and what is missing.
+ */
+int registry_wait(const char *dir, unsigned expected, int timeout_ms,
+                  struct registry_entry **entries_p, size_t *count_p, char *err, size_t errlen);
+
+/* Hex helpers (lowercase). decode: -EINVAL on bad input. */
+void registry_hex_encode(const void *data, size_t len, char *out);
+int registry_hex_decode(const char *hex, size_t hex_len, void *out, size_t out_len);
+
+#endif

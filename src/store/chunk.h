@@ -1,0 +1,97 @@
+/*
+ * chunk.h - the chunk store of one server, on io_uring (DESIGN.md §7).
+ *
+ * Chunk `index` of inode `ino` is the file <dir>/<hh>/<ino as 16 hex>.<index>
+ * (hh = low byte of a hash of ino), named from numbers only. I/O goes through
+ * one io_uring with registered buffers: callers take a buffer from the store
+ * (chunk_buf_get), fill or receive into it, and submit reads and writes that
+ * complete through callbacks run from chunk_store_reap(). Short reads and
+ * writes are continued internally; a read stops at the end of the chunk file
+ * (a missing file reads as 0 bytes: a hole). Errors (-ENOSPC, -EIO, ...) are
+ * returned as the result, never turned into zeros.
+ *
+ * Not thread-safe: one loop thread owns the store. open(2)/unlink(2) of chunk
+ * files are done synchronously by the loop (fast on local storage); data I/O
+ * and fsync are asynchronous.
+ */
+#ifndef BENCHFS_STORE_CHUNK_H
+#define BENCHFS_STORE_CHUNK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
+
+struct chunk_store;
+
+struct chunk_opts {
+    unsigned queue_size;   /* io_uring SQ entries */
+    size_t buffer_size;    /* bytes per registered buffer */
+    unsigned buffer_count; /* registered buffers */
+    unsigned submit_depth; /* queued SQEs that trigger a submit right away */
+    unsigned fd_cache;     /* open chunk fds kept (LRU) */
+    bool o_direct;         /* O_DIRECT for 4 KiB-aligned I/O */
+};
+
+/* Completion: result = bytes transferred (reads: may be short at chunk EOF)
+ * or -errno. Called exactly once per successful submission, from reap. */
+typedef void (*chunk_cb_t)(void *arg, int result);
+
+/*
+ * Create the store in `dir` (e.g. <data_dir>/chunks; created if missing),
+ * set up the ring (queue_size entries, an eventfd for the loop) and register
+ * buffer_count buffers of buffer_size bytes (page aligned). On error returns
+ * -errno and a message in err.
+ */
+int chunk_store_open(const char *dir, const struct chunk_opts *opts, struct chunk_store **cs_p,
+                     char *err, size_t errlen);
+
+/* Wait for in-flight I/O, close every fd, free buffers, tear down the ring. */
+void chunk_store_close(struct chunk_store *cs);
+
+/* eventfd that becomes readable when completions are waiting. */
+int chunk_store_eventfd(const struct chunk_store *cs);
+
+/* Take / return a registered buffer (NULL when all are in use). */
+void *chunk_buf_get(struct chunk_store *cs);
+void chunk_buf_put(struct chunk_store *cs, void *buf);
+size_t chunk_buf_size(const struct chunk_store *cs);
+
+/*
+ * Queue a write of len bytes from buf (a chunk_buf_get buffer or any memory)
+ * at byte `offset` of the chunk, creating the chunk file. Returns 0 (cb will
+ * be called with len or -errno) or -errno (cb never called).
+ */
+int chunk_write(struct chunk_store *cs, uint64_t ino, uint64_t index, uint64_t offset, void *buf,
+                size_t len, chunk_cb_t cb, void *arg);
+
+/* Queue a read; result = bytes present (0 for a missing chunk). */
+int chunk_read(struct chunk_store *cs, uint64_t ino, uint64_t index, uint64_t offset, void *buf,
+               size_t len, chunk_cb_t cb, void *arg);
+
+/* Queue an fdatasync of every open chunk file of ino (result 0 or -errno). */
+int chunk_fsync(struct chunk_store *cs, uint64_t ino, chunk_cb_t cb, void *arg);
+
+/*
+ * Synchronously remove chunks first..last of ino that exist here; chunk
+ * `first` is truncated to keep_bytes instead when keep_bytes > 0. Missing
+ * chunks are fine. Cached fds are dropped (deferred while I/O is in flight).
+ */
+int chunk_remove(struct chunk_store *cs, uint64_t ino, uint64_t first, uint64_t last,
+                 uint64_t keep_bytes);
+
+/* Submit queued SQEs (one io_uring_submit). Returns SQEs submitted or -errno. */
+int chunk_store_submit(struct chunk_store *cs);
+
+/* Run callbacks of completed I/O without blocking; returns how many. */
+unsigned chunk_store_reap(struct chunk_store *cs);
+
+/* I/O operations submitted and not yet completed / SQEs queued not submitted. */
+unsigned chunk_store_inflight(const struct chunk_store *cs);
+unsigned chunk_store_queued(const struct chunk_store *cs);
+
+/* statvfs of the store's file system; number of open chunk fds. */
+int chunk_store_statfs(struct chunk_store *cs, struct statvfs *st_p);
+unsigned chunk_store_open_fds(const struct chunk_store *cs);
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * meta.h - the metadata store of one server, on LMDB (DESIGN.md §6, §7).
+ *
+ * Holds: directory records (every server has every directory), file inode
+ * records (only on the file's owner), and a child index per directory with
+ * the entries this server owns (its files, and the subdirectories for which
+ * it was told it is the owner), for paged readdir. Paths are normalized
+ * (path_is_normalized) opaque keys; they may be up to 4095 bytes, so records
+ * are keyed by a 128-bit hash of the path and store the full path to verify.
+ *
+ * Single writer: the server's loop thread. All changes made during one loop
+ * pass share one LMDB write transaction (group commit); meta_flush() commits
+ * it. Durability (enum config_durability): none = never sync; close = sync
+ * only in meta_flush(sync=true) (fsync/close) and meta_sync(); always = every
+ * commit is synced. Reads see uncommitted changes of the current pass.
+ *
+ * Every function returns 0 or -errno; output arguments are written only on
+ * success. POSIX-style errors: -ENOENT, -EEXIST, -ENOTDIR, -EISDIR,
+ * -ENOTEMPTY, -ESTALE (inode number mismatch), -ENOSPC (map full), -EIO.
+ */
+#ifndef BENCHFS_STORE_META_H
+#define BENCHFS_STORE_META_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct meta;
+
+/* Attributes of a file or directory. mode includes S_IFREG / S_IFDIR. */
+struct meta_attr {
+    uint64_t ino;
+    uint64_t size;
+    uint64_t chunk_size;
+    uint32_t mode;
+    uint32_t nlink;
+    uint32_t uid;
+    uint32_t gid;
+    uint64_t atime_ns;
+    uint64_t mtime_ns;
+    uint64_t ctime_ns;
+};
+
+struct meta_opts {
+    uint64_t map_size;   /* LMDB map size */
+    int durability;      /* enum config_durability */
+    uint32_t node_tag;   /* high 32 bits of every inode number allocated here */
+};
+
+/*
+ * Open (creating if needed) the store in `dir` (e.g. <data_dir>/meta).
+ * Creates the root directory "/" on first open. A second process opening the
+ * same dir is refused by the server's data dir lock, not here.
+ * On error returns -errno and a message in err.
+ */
+int meta_open(const char *dir, const struct meta_opts *opts, struct meta **meta_p, char *err,
+              size_t errlen);
+
+/* Commit pending changes (synced unless durability none) and close. */
+void meta_close(struct meta *meta);
+
+/* Commit the current pass's transaction, if any. sync=true forces an fsync
+ * of the environment unless durability is none. */
+int meta_flush(struct meta *meta, bool sync);
+
+/* Attributes of a file or directory at path. */
+int meta_lookup(struct meta *meta, const char *path, size_t len, struct meta_attr *attr_p);
+
+/*
+ * Create a file (this server is its owner) or open an existing one.
+ * flags: PROTO_CREATE_EXCL (-EEXIST if it exists), PROTO_CREATE_TRUNC (set
+ * size 0, return the old size). Parent must be a directory here (-ENOENT);
+ * an existing directory at path is -EISDIR (-EEXIST with EXCL).
+ * chunk_size 0 = default_chunk_size given at the call. New inode numbers are
+ * (node_tag << 32) | counter, the counter persisted.
+ */
+int meta_create(struct meta *meta, const char *path, size_t len, uint32_t mode, uint32_t uid,
+                uint32_t gid, uint64_t chunk_size, uint32_t flags, struct meta_attr *attr_p,
+                uint64_t *old_size_p, bool *created_p);
+
+/*
+ * Directories. mkdir: parent must exist (-ENOENT), path must not exist as a
+ * dir or a file known here (-EEXIST). `owner`: also add the entry to the
+ * parent's child index here. rmdir_prepare: -ENOENT / -ENOTDIR (a file here) /
+ * -ENOTEMPTY (children in this server's index); else marks it removing, so
+ * creates and mkdirs under it fail with -ENOENT until commit or abort.
+ * rmdir_commit removes the record (and the child entry if present); it also
+ * works without prepare (used to roll back a failed mkdir). Removing "/" is
+ * -EBUSY.
+ */
+int meta_mkdir(struct meta *meta, const char *path, size_t len, uint32_t mode, uint32_t uid,
+               uint32_t gid, bool owner);
+int meta_rmdir_prepare(struct meta *meta, const char *path, size_t len);
+int meta_rmdir_commit(struct meta *meta, const char *path, size_t len);
+int meta_rmdir_abort(struct meta *meta, const char *path, size_t len);
+
+/*
+ * Child index of directory `path`, in name order, starting after `cursor`
+ * (cursor_len 0 = from the start). Calls cb for each entry until cb returns
+ * non-zero (stop, e.g. page full: that entry is NOT consumed) or entries run
+ * out; *done_p = true when every entry was delivered. For files, attr is the
+ * inode's; for dirs, the directory record's. -ENOENT / -ENOTDIR for path.
+ */
+typedef int (*meta_readdir_cb_t)(void *arg, const char *name, size_t name_len,
+                                 const struct meta_attr *attr);
+int meta_readdir(struct meta *meta, const char *path, size_t len, const char *cursor,
+                 size_t cursor_len, meta_readdir_cb_t cb, void *arg, bool *done_p);
+
+/* Remove a file; returns its attributes (to free chunks). -EISDIR for dirs. */
+int meta_unlink(struct meta *meta, const char *path, size_t len, struct meta_attr *attr_p);
+
+/*
+ * Rename a file when this server owns both names. -ENOENT (old missing or new
+ * parent missing), -EISDIR (new is a directory), -ENOTDIR. If new existed it
+ * is replaced and returned in replaced_p with *has_replaced_p = true.
+ * Renaming a file onto itself is a no-op returning its attributes.
+ */
+int meta_rename(struct meta *meta, const char *old_path, size_t old_len, const char *new_path,
+                size_t new_len, struct meta_attr *moved_p, struct meta_attr *replaced_p,
+                bool *has_replaced_p);
+
+/* Cross-server rename steps. put: insert attr at path (parent must exist;
+ * -EISDIR onto a dir; with noreplace -EEXIST), returning a replaced inode.
+ * del: remove path if its inode number is ino (-ESTALE otherwise). */
+int meta_inode_put(struct meta *meta, const char *path, size_t len, const struct meta_attr *attr,
+                   bool noreplace, struct meta_attr *replaced_p, bool *has_replaced_p);
+int meta_inode_del(struct meta *meta, const char *path, size_t len, uint64_t ino,
+                   struct meta_attr *attr_p);
+
+/* Set the size exactly (truncate); returns new attributes and the old size. */
+int meta_truncate(struct meta *meta, const char *path, size_t len, uint64_t size,
+                  struct meta_attr *attr_p, uint64_t *old_size_p);
+
+/* size = max(size, new) (or exactly, with exact); mtime updated. ino 0 skips
+ * the inode check. -ESTALE when path now names another inode. */
+int meta_setsize(struct meta *meta, const char *path, size_t len, uint64_t ino, uint64_t size,
+                 uint64_t mtime_ns, bool exact, struct meta_attr *attr_p);
+
+/* Counts of file inodes and directories held here. */
+void meta_counts(struct meta *meta, uint64_t *files_p, uint64_t *dirs_p);
+
+#endif
