@@ -21,18 +21,25 @@ struct heap {
     size_t capacity;
 };
 
-/* Allocate room for `capacity` nodes. 0 or -ENOMEM. */
+/* Allocate room for `capacity` nodes (0 is allowed: every push fails). 0 or -ENOMEM. */
 int heap_init(struct heap *h, size_t capacity);
+
+/* Free the slot array. Nodes still queued are marked not queued; they are not freed. */
 void heap_cleanup(struct heap *h);
 
-/* Insert `n` with n->key set by the caller. 0 or -ENOSPC. */
+/*
+ * Insert `n` (initialized with heap_node_init, n->key set by the caller).
+ * 0, -ENOSPC when full, -EINVAL when `n` is already queued. To change the key
+ * of a queued node, heap_remove it first. Nodes with equal keys come out in
+ * no particular order.
+ */
 int heap_push(struct heap *h, struct heap_node *n);
 
-/* Smallest node or NULL; heap_pop also removes it. */
+/* Smallest node or NULL when empty; heap_pop also removes it (index = SIZE_MAX). */
 struct heap_node *heap_peek(const struct heap *h);
 struct heap_node *heap_pop(struct heap *h);
 
-/* Remove `n` if queued (no-op otherwise). */
+/* Remove `n` if queued in this heap (no-op otherwise). */
 void heap_remove(struct heap *h, struct heap_node *n);
 
 static inline void heap_node_init(struct heap_node *n)

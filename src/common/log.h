@@ -1,11 +1,15 @@
 /*
  * log.h - one-line-per-event logging to stderr.
  *
- * Every line: "<ISO-8601 time with microseconds> <LEVEL> [<node id>] message".
- * The level comes from configuration, and the environment variable
+ * Every line: "<ISO-8601 UTC time with microseconds> <LEVEL> [<node id>] message",
+ * e.g. "2026-11-21T10:12:37.123456Z INFO [node_0] listening". Before a node id
+ * is set the "[<node id>] " part is left out. The level comes from
+ * configuration, and the environment variable
  * BENCHFS_LOG=<error|warn|info|debug|trace> overrides it (like RUST_LOG in the
  * original). The node id prefix is set once the process knows who it is.
- * Logging is thread-safe (one write(2) per line).
+ * Logging is thread-safe (one write(2) per line, at most 4096 bytes, so lines
+ * stay whole even on a shared pipe). A longer message is cut and ends in
+ * "..."; newlines inside a message become spaces. errno is preserved.
  */
 #ifndef BENCHFS_COMMON_LOG_H
 #define BENCHFS_COMMON_LOG_H
@@ -20,13 +24,14 @@ enum log_level {
     LOG_LEVEL_TRACE,
 };
 
-/* Current threshold; lines above it are not formatted at all. */
+/* Current threshold; lines above it are not formatted at all. Default info. */
 extern enum log_level log_threshold;
 
 /*
  * Set the configured level and the node id prefix (may be NULL or ""). If
  * BENCHFS_LOG is set and valid it wins over `level`; if it is set but invalid
- * a warning is logged once and `level` is used.
+ * one warning line is written (whatever the threshold) and `level` is used.
+ * An empty BENCHFS_LOG counts as unset. Before log_init the threshold is info.
  */
 void log_init(enum log_level level, const char *node_id);
 

@@ -1,0 +1,160 @@
+/*
+ * benchfs.h - the BenchFS client library (libbenchfs).
+ *
+ * BenchFS is a distributed ad-hoc file system: servers (benchfsd) on the
+ * compute nodes of a job publish themselves in a shared registry directory;
+ * an application connects with benchfs_connect() and then uses POSIX-shaped
+ * calls on absolute paths inside the BenchFS namespace.
+ *
+ * Conventions (like POSIX):
+ *  - Calls return 0 (or a count / a descriptor) on success and -1 with errno
+ *    set on failure. benchfs_last_error() gives a human-readable message of
+ *    the calling thread's last failure (naming the server when one failed).
+ *  - Paths are absolute ("/dir/file"); they are normalized ("//", ".", "..",
+ *    trailing "/"). Limits: 4095 bytes per path, 255 per component.
+ *  - Descriptors are small non-negative ints, private to the process.
+ *  - Consistency is close-to-open (like NFS): data written through a
+ *    descriptor is visible to other clients after close() or fsync()
+ *    returns; a client always sees its own writes.
+ *  - Thread safety: every call may be made from any thread; calls are
+ *    serialized internally per client.
+ *  - A dead or silent server makes calls that need it fail with EIO or
+ *    ETIMEDOUT within the RPC timeout; the next call reconnects.
+ */
+#ifndef BENCHFS_H
+#define BENCHFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BENCHFS_VERSION_MAJOR 0
+#define BENCHFS_VERSION_MINOR 1
+#define BENCHFS_VERSION_PATCH 0
+
+/* Options of benchfs_connect(); zero fields take the defaults shown. */
+struct benchfs_options {
+    /* Servers to wait for: 0 = the registry's cluster file, else every
+     * server present once the set is stable. */
+    unsigned expected_servers;
+    /* How long to wait for the registry to be complete (ms, default 30000). */
+    int discovery_timeout_ms;
+    /* Chunk size for files this client creates (bytes, default 4 MiB). */
+    uint64_t chunk_size;
+    /* Deadline of one RPC (ms, default 30000). */
+    int rpc_timeout_ms;
+    /* RPCs in flight at once for one call (default 64). */
+    unsigned max_inflight;
+};
+
+/* Fill `opts` with the defaults (also read from BENCHFS_* environment:
+ * BENCHFS_EXPECTED_SERVERS, BENCHFS_CHUNK_SIZE, BENCHFS_RPC_TIMEOUT_MS). */
+void benchfs_options_init(struct benchfs_options *opts);
+
+/*
+ * Connect this process to the cluster registered in `registry_dir` (NULL:
+ * $BENCHFS_REGISTRY). Waits for the servers, checks the cluster cookie and
+ * contacts every server. Returns 0, or -1 with errno (ENOENT no registry,
+ * ETIMEDOUT servers missing, EACCES foreign cookie, ...). Connecting twice
+ * is EALREADY. `opts` may be NULL.
+ */
+int benchfs_connect(const char *registry_dir, const struct benchfs_options *opts);
+
+/* Close every descriptor (pushing sizes), disconnect. 0 or -1. */
+int benchfs_disconnect(void);
+
+/*
+ * Seed 003's shape: initialize as `node_id`, and when is_server != 0 first
+ * start an embedded server on a background thread of this process, serving
+ * `data_dir` and publishing itself in `registry_dir`. Then connect as a
+ * client (waiting for `expected_servers` from the options or the cluster
+ * file). benchfs_finalize() disconnects and stops the embedded server.
+ */
+int benchfs_init(const char *node_id, const char *registry_dir, const char *data_dir,
+                 int is_server, const struct benchfs_options *opts);
+int benchfs_finalize(void);
+
+/* Message of the calling thread's last failed call ("" if none). */
+const char *benchfs_last_error(void);
+
+/* Library version string ("0.1.0"). */
+const char *benchfs_version(void);
+
+/* Files. flags: O_RDONLY O_WRONLY O_RDWR O_CREAT O_EXCL O_TRUNC O_APPEND
+ * O_DIRECTORY (others are ignored). Returns a descriptor or -1. */
+int benchfs_open(const char *path, int flags, mode_t mode);
+int benchfs_creat(const char *path, mode_t mode);
+int benchfs_close(int fd);
+
+ssize_t benchfs_read(int fd, void *buf, size_t count);
+ssize_t benchfs_write(int fd, const void *buf, size_t count);
+ssize_t benchfs_pread(int fd, void *buf, size_t count, off_t offset);
+ssize_t benchfs_pwrite(int fd, const void *buf, size_t count, off_t offset);
+off_t benchfs_lseek(int fd, off_t offset, int whence);
+int benchfs_fsync(int fd);
+int benchfs_ftruncate(int fd, off_t length);
+int benchfs_fstat(int fd, struct stat *st);
+
+/* Namespace. */
+int benchfs_stat(const char *path, struct stat *st);
+int benchfs_truncate(const char *path, off_t length);
+int benchfs_unlink(const char *path);
+int benchfs_mkdir(const char *path, mode_t mode);
+int benchfs_rmdir(const char *path);
+int benchfs_rename(const char *oldpath, const char *newpath);
+int benchfs_access(const char *path, int mode);
+int benchfs_statvfs(const char *path, struct statvfs *st);
+
+/* Directories. Entries come with type and size (readdir-plus). "." and ".."
+ * are not returned. */
+typedef struct benchfs_dir benchfs_dir_t;
+struct benchfs_dirent {
+    uint64_t d_ino;
+    unsigned char d_type; /* DT_REG or DT_DIR */
+    uint64_t d_size;
+    mode_t d_mode;
+    char d_name[256];
+};
+benchfs_dir_t *benchfs_opendir(const char *path);
+/* Next entry (valid until the next call), or NULL at the end (errno 0) or
+ * on error (errno set). */
+struct benchfs_dirent *benchfs_readdir(benchfs_dir_t *dir);
+int benchfs_closedir(benchfs_dir_t *dir);
+
+/* Per-server information for tools (benchfs status / ping). */
+struct benchfs_server_info {
+    char node_id[64];
+    char host[256];
+    int64_t pid;
+    double rtt_us;          /* one ping round trip */
+    uint64_t uptime_ns;
+    uint64_t ops;
+    uint64_t bad_requests;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t chunk_writes;
+    uint64_t chunk_reads;
+    uint64_t inodes;
+    uint64_t dirs;
+    uint64_t open_fds;
+    uint64_t cpu_user_ns;
+    uint64_t cpu_sys_ns;
+    int status; /* 0, or -errno when this server did not answer */
+};
+/* Number of servers, or -1. */
+int benchfs_server_count(void);
+/* Ping and query server `idx` (0 .. count-1, natural node id order). */
+int benchfs_server_info(int idx, struct benchfs_server_info *info);
+/* Ask every server to shut down gracefully (authenticated by the cookie). */
+int benchfs_shutdown_servers(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
