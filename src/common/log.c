@@ -99,8 +99,9 @@ void log_init(enum log_level level, const char *node_id)
      * Written whatever the threshold: a user who asked for more logging and
      * misspelled it must be told, even when the configured level is "error".
      */
-    log_write(LOG_LEVEL_WARN, "%s='%.64s' is not a log level (error, warn, info, debug, trace); "
-                              "using '%s'",
+    log_write(LOG_LEVEL_WARN,
+              "%s='%.64s' is not a log level (error, warn, info, debug, trace); "
+              "using '%s'",
               LOG_ENV, env, log_level_name(level));
 }
 

@@ -22,12 +22,12 @@
 #include <string.h>
 
 struct pool {
-    char *base;        /* count * stride bytes, aligned to `align` */
-    size_t stride;     /* distance between objects */
-    size_t count;      /* objects in the pool */
-    size_t nfree;      /* entries in free_stack */
+    char *base;         /* count * stride bytes, aligned to `align` */
+    size_t stride;      /* distance between objects */
+    size_t count;       /* objects in the pool */
+    size_t nfree;       /* entries in free_stack */
     size_t *free_stack; /* indices of free objects; top is free_stack[nfree - 1] */
-    uint64_t *in_use;  /* bit i set while object i is handed out */
+    uint64_t *in_use;   /* bit i set while object i is handed out */
 };
 
 #define POOL_WORD_BITS 64

@@ -33,12 +33,12 @@
 #define RING_MAX_VNODES 65536u
 
 struct ring {
-    size_t n;            /* servers */
-    char **ids;          /* node ids in natural order, pointing into id_blob */
-    char *id_blob;       /* the NUL-terminated ids, back to back */
-    size_t npoints;      /* points on the circle after dropping collisions */
-    uint64_t *hashes;    /* sorted ascending */
-    uint32_t *owners;    /* owners[i] = server index of hashes[i] */
+    size_t n;         /* servers */
+    char **ids;       /* node ids in natural order, pointing into id_blob */
+    char *id_blob;    /* the NUL-terminated ids, back to back */
+    size_t npoints;   /* points on the circle after dropping collisions */
+    uint64_t *hashes; /* sorted ascending */
+    uint32_t *owners; /* owners[i] = server index of hashes[i] */
 };
 
 struct ring_point {

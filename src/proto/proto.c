@@ -12,7 +12,9 @@
 
 #include "common/path.h"
 
-_Static_assert(PROTO_WIRE_attr == 64, "proto_attr wire size changed");
+#define PROTO_ATTR_FIELD_SIZE(type, field) +PROTO_WIRE_##type
+_Static_assert((0 PROTO_FIELDS_attr(PROTO_ATTR_FIELD_SIZE)) == PROTO_WIRE_attr,
+               "proto_attr wire size changed");
 _Static_assert(PROTO_SIZE_empty == 0, "empty body");
 _Static_assert(PROTO_SIZE_ping_req == 8, "ping_req");
 _Static_assert(PROTO_SIZE_path_req == 8, "path_req");

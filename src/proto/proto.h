@@ -97,7 +97,8 @@ PROTO_MSGS(PROTO_STRUCT_DECL)
 #define PROTO_WIRE_i32  4
 #define PROTO_WIRE_i64  8
 #define PROTO_FIELD_SIZE(type, field) +PROTO_WIRE_##type
-#define PROTO_WIRE_attr (0 PROTO_FIELDS_attr(PROTO_FIELD_SIZE))
+/* Nested attr: a literal (a macro cannot expand itself); proto.c checks it. */
+#define PROTO_WIRE_attr 64
 enum proto_sizes {
 #define PROTO_SIZE_ENUM(name) PROTO_SIZE_##name = 0 PROTO_FIELDS_##name(PROTO_FIELD_SIZE),
     PROTO_MSGS(PROTO_SIZE_ENUM)

@@ -1,0 +1,188 @@
+/*
+ * loop.c - the server's single-threaded event loop (DESIGN.md §3).
+ *
+ * One pass: progress UCX (receive callbacks queue requests) -> reap io_uring
+ * completions (callbacks queue requests) -> step every queued request ->
+ * commit the pass's metadata and send its replies -> one io_uring_submit.
+ * When a pass did nothing, the loop spins for spin_us (no added latency under
+ * load), then arms the UCX worker and sleeps in epoll_wait on the UCX efd,
+ * the ring's eventfd, a wake eventfd and (daemon) a signalfd: an idle server
+ * uses no CPU. Nothing ever waits on a timer while work is pending.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "registry/registry.h"
+#include "server/server_int.h"
+
+/* How long a stopping server waits for in-flight requests to finish. */
+#define SERVER_DRAIN_NS (10ull * 1000000000ull)
+
+void server_stop(struct server *srv)
+{
+    uint64_t one = 1;
+
+    atomic_store(&srv->stop_requested, true);
+    /* write(2) is async-signal-safe, so this works from a signal handler. */
+    if (write(srv->wakefd, &one, sizeof(one)) < 0) {
+        /* the counter is saturated: a wake-up is pending anyway */
+    }
+}
+
+void server_wake(struct server *srv)
+{
+    uint64_t one = 1;
+
+    if (write(srv->wakefd, &one, sizeof(one)) < 0) {
+        /* already pending */
+    }
+}
+
+static int server_signals_setup(struct server *srv)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return -EINVAL;
+    srv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (srv->sigfd < 0)
+        return -errno;
+    ev.data.fd = srv->sigfd;
+    if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->sigfd, &ev) < 0)
+        return -errno;
+    return 0;
+}
+
+/* Drain the wake and signal fds after epoll said they are readable. */
+static void server_read_wakeups(struct server *srv)
+{
+    struct signalfd_siginfo si;
+    uint64_t v;
+
+    while (read(srv->wakefd, &v, sizeof(v)) == sizeof(v))
+        ;
+    while (srv->sigfd >= 0 && read(srv->sigfd, &si, sizeof(si)) == sizeof(si)) {
+        log_info("received %s, shutting down", strsignal((int)si.ssi_signo));
+        atomic_store(&srv->stop_requested, true);
+    }
+}
+
+/* One pass over everything that may have work. Returns units of work done. */
+static unsigned server_pass(struct server *srv)
+{
+    unsigned work = 0;
+    struct list_node *n;
+    int rc;
+
+    work += net_progress(srv->net);
+    work += chunk_store_reap(srv->chunks);
+    /* Step requests queued so far; requests re-queued while stepping (an
+     * I/O that could not be submitted yet) wait for the next pass. */
+    {
+        struct list_node batch;
+
+        list_init(&batch);
+        if (!list_empty(&srv->ready)) {
+            batch.next = srv->ready.next;
+            batch.prev = srv->ready.prev;
+            batch.next->prev = &batch;
+            batch.prev->next = &batch;
+            list_init(&srv->ready);
+        }
+        while ((n = list_pop_front(&batch)) != NULL) {
+            sreq_step(list_entry(n, struct sreq, link));
+            work++;
+        }
+    }
+    server_flush_replies(srv);
+    if (chunk_store_queued(srv->chunks) > 0) {
+        rc = chunk_store_submit(srv->chunks);
+        if (rc < 0 && rc != -EAGAIN && rc != -EBUSY)
+            log_error("io_uring submit failed: %s", strerror(-rc));
+    }
+    return work;
+}
+
+/* Block until something happens or timeout_ms passes (-1 = forever). */
+static void server_sleep(struct server *srv, int timeout_ms)
+{
+    struct epoll_event evs[8];
+    int n;
+
+    if (!list_empty(&srv->ready) || !list_empty(&srv->replies))
+        return;
+    if (net_arm(srv->net) == -EAGAIN)
+        return; /* UCX has events: progress again instead of sleeping */
+    n = epoll_wait(srv->epfd, evs, 8, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.fd == srv->wakefd || evs[i].data.fd == srv->sigfd) {
+            server_read_wakeups(srv);
+            break;
+        }
+    }
+}
+
+int server_run(struct server *srv, bool handle_signals)
+{
+    uint64_t spin_ns = (uint64_t)srv->cfg.spin_us * 1000ull;
+    uint64_t idle_since = time_mono_ns();
+    uint64_t drain_deadline = 0;
+    int rc;
+
+    if (handle_signals) {
+        rc = server_signals_setup(srv);
+        if (rc < 0) {
+            log_error("cannot set up signal handling: %s", strerror(-rc));
+            return rc;
+        }
+    }
+    for (;;) {
+        unsigned work = server_pass(srv);
+        uint64_t now;
+
+        if (atomic_load(&srv->stop_requested) && !srv->stopping) {
+            /* Stop accepting: unpublish first so no new client finds us,
+             * refuse new requests, finish those in flight. */
+            srv->stopping = true;
+            if (srv->published) {
+                registry_unpublish(srv->cfg.registry_dir, srv->cfg.node_id);
+                srv->published = false;
+            }
+            drain_deadline = time_mono_ns() + SERVER_DRAIN_NS;
+            log_info("stopping: draining %u request(s)", srv->inflight);
+        }
+        if (srv->stopping) {
+            if (srv->inflight == 0 && chunk_store_inflight(srv->chunks) == 0)
+                break;
+            if (time_mono_ns() > drain_deadline) {
+                log_warn("stopping with %u request(s) still in flight", srv->inflight);
+                break;
+            }
+        }
+        if (work > 0) {
+            idle_since = time_mono_ns();
+            continue;
+        }
+        now = time_mono_ns();
+        if (now - idle_since < spin_ns)
+            continue;
+        server_sleep(srv, srv->stopping ? 10 : -1);
+        idle_since = time_mono_ns();
+    }
+    rc = meta_flush(srv->meta, true);
+    if (rc < 0)
+        log_error("final metadata sync failed: %s", strerror(-rc));
+    log_info("stopped: %llu ops served", (unsigned long long)srv->stats.ops);
+    return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,77 @@
+/*
+ * op_admin.c - handlers of cluster-level ops: PING, STATUS, STATFS and the
+ * authenticated SHUTDOWN (the cookie check on receipt is the authentication).
+ */
+#include <errno.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "server/server_int.h"
+
+void server_op_PING(struct sreq *r)
+{
+    r->rep.ping_rep.server_ns = time_real_ns();
+    r->rep.ping_rep.max_xfer = chunk_buf_size(r->srv->chunks);
+    sreq_finish(r, 0);
+}
+
+static uint64_t tv_ns(struct timeval tv)
+{
+    return (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000ull;
+}
+
+void server_op_STATUS(struct sreq *r)
+{
+    struct server *srv = r->srv;
+    struct proto_status_rep *s = &r->rep.status_rep;
+    struct rusage ru;
+    uint64_t files = 0, dirs = 0;
+
+    /* An embedded server shares its process with the application: count
+     * only the loop thread there. */
+    if (getrusage(srv->embedded ? RUSAGE_THREAD : RUSAGE_SELF, &ru) == 0) {
+        s->cpu_user_ns = tv_ns(ru.ru_utime);
+        s->cpu_sys_ns = tv_ns(ru.ru_stime);
+    }
+    meta_counts(srv->meta, &files, &dirs);
+    s->uptime_ns = time_mono_ns() - srv->start_ns;
+    s->pid = (uint64_t)getpid();
+    s->ops = srv->stats.ops;
+    s->bad_requests = srv->stats.bad_requests;
+    s->bytes_in = srv->stats.bytes_in;
+    s->bytes_out = srv->stats.bytes_out;
+    s->chunk_writes = srv->stats.chunk_writes;
+    s->chunk_reads = srv->stats.chunk_reads;
+    s->inodes = files;
+    s->dirs = dirs;
+    s->open_fds = chunk_store_open_fds(srv->chunks);
+    s->inflight = srv->inflight;
+    sreq_finish(r, 0);
+}
+
+void server_op_STATFS(struct sreq *r)
+{
+    struct proto_statfs_rep *s = &r->rep.statfs_rep;
+    struct statvfs st;
+    int rc = chunk_store_statfs(r->srv->chunks, &st);
+
+    if (rc == 0) {
+        s->bsize = st.f_frsize ? st.f_frsize : st.f_bsize;
+        s->blocks = st.f_blocks;
+        s->bfree = st.f_bfree;
+        s->bavail = st.f_bavail;
+        s->files = st.f_files;
+        s->ffree = st.f_ffree;
+        s->namemax = BFS_NAME_MAX;
+    }
+    sreq_finish(r, rc);
+}
+
+void server_op_SHUTDOWN(struct sreq *r)
+{
+    log_info("shutdown requested by a client");
+    atomic_store(&r->srv->stop_requested, true);
+    sreq_finish(r, 0);
+}

@@ -1,0 +1,151 @@
+/*
+ * op_data.c - handlers of data ops: CHUNK_WRITE, CHUNK_READ, CHUNK_REMOVE,
+ * FSYNC.
+ *
+ * A chunk write goes: data received (eager copy or rendezvous straight into
+ * a registered buffer) -> io_uring write -> reply. A chunk read goes: buffer
+ * -> io_uring read -> reply sent from that same buffer. Requests that find
+ * no free buffer wait in the server's wait_buf queue; storage completions
+ * only record the result and queue the request (thin adapters).
+ */
+#include <errno.h>
+
+#include "common/log.h"
+#include "server/server_int.h"
+
+static void data_io_done(void *arg, int result)
+{
+    struct sreq *r = arg;
+
+    r->io_result = result;
+    r->state = SREQ_IO_DONE;
+    sreq_queue(r);
+}
+
+/* Start the storage write of a request whose data is in hand. */
+static void data_submit_write(struct sreq *r)
+{
+    const struct proto_chunk_io_req *q = &r->body.chunk_io_req;
+    void *src = r->eager_copy != NULL ? r->eager_copy : r->iobuf;
+    int rc;
+
+    r->state = SREQ_IO;
+    rc = chunk_write(r->srv->chunks, q->ino, q->index, q->offset, src, q->length, data_io_done, r);
+    if (rc == -EAGAIN) {
+        /* Ring or op pool full: retry on the next pass, after reaping. */
+        r->state = SREQ_RECV_DONE;
+        sreq_queue(r);
+    } else if (rc < 0) {
+        sreq_finish(r, rc);
+    }
+}
+
+static void data_submit_read(struct sreq *r)
+{
+    const struct proto_chunk_io_req *q = &r->body.chunk_io_req;
+    int rc;
+
+    r->state = SREQ_IO;
+    rc = chunk_read(r->srv->chunks, q->ino, q->index, q->offset, r->iobuf, q->length, data_io_done,
+                    r);
+    if (rc == -EAGAIN) {
+        r->state = SREQ_RECV_DONE;
+        sreq_queue(r);
+    } else if (rc < 0) {
+        sreq_finish(r, rc);
+    }
+}
+
+void server_op_CHUNK_WRITE(struct sreq *r)
+{
+    /* Reached only with eager data held in eager_copy (no buffer was free
+     * on receipt); the store writes from any memory. */
+    if (r->eager_copy == NULL && r->iobuf == NULL) {
+        sreq_finish(r, -EIO);
+        return;
+    }
+    data_submit_write(r);
+}
+
+void server_op_CHUNK_READ(struct sreq *r)
+{
+    if (r->iobuf == NULL) {
+        r->iobuf = chunk_buf_get(r->srv->chunks);
+        if (r->iobuf == NULL) {
+            r->state = SREQ_WAIT_BUF;
+            list_push_back(&r->srv->wait_buf, &r->link);
+            return;
+        }
+    }
+    data_submit_read(r);
+}
+
+void server_op_CHUNK_REMOVE(struct sreq *r)
+{
+    const struct proto_chunk_remove_req *q = &r->body.chunk_remove_req;
+
+    if (q->last < q->first) {
+        sreq_finish(r, -EINVAL);
+        return;
+    }
+    sreq_finish(r, chunk_remove(r->srv->chunks, q->ino, q->first, q->last, q->keep_bytes));
+}
+
+void server_op_FSYNC(struct sreq *r)
+{
+    int rc;
+
+    r->state = SREQ_IO;
+    rc = chunk_fsync(r->srv->chunks, r->body.fsync_req.ino, data_io_done, r);
+    if (rc < 0)
+        sreq_finish(r, rc);
+}
+
+void server_data_continue(struct sreq *r)
+{
+    const struct proto_chunk_io_req *q = &r->body.chunk_io_req;
+    struct server *srv = r->srv;
+
+    if (r->state == SREQ_RECV_DONE) {
+        if (r->op == PROTO_OP_CHUNK_WRITE)
+            data_submit_write(r);
+        else
+            data_submit_read(r);
+        return;
+    }
+    /* SREQ_IO_DONE */
+    switch (r->op) {
+    case PROTO_OP_CHUNK_WRITE:
+        if (r->io_result >= 0 && (uint32_t)r->io_result != q->length) {
+            log_error("short chunk write %d of %u bytes", r->io_result, q->length);
+            r->io_result = -EIO;
+        }
+        if (r->io_result < 0) {
+            sreq_finish(r, r->io_result);
+            return;
+        }
+        srv->stats.chunk_writes++;
+        r->rep.chunk_rep.length = q->length;
+        sreq_finish(r, 0);
+        return;
+    case PROTO_OP_CHUNK_READ:
+        if (r->io_result < 0) {
+            sreq_finish(r, r->io_result);
+            return;
+        }
+        srv->stats.chunk_reads++;
+        r->rep.chunk_rep.length = (uint32_t)r->io_result;
+        r->rep_data = r->iobuf;
+        r->rep_data_len = (uint32_t)r->io_result;
+        sreq_finish(r, 0);
+        return;
+    case PROTO_OP_FSYNC:
+        if (r->io_result == 0 && srv->cfg.durability != DURABILITY_NONE)
+            srv->meta_sync = true;
+        sreq_finish(r, r->io_result < 0 ? r->io_result : 0);
+        return;
+    default:
+        sreq_finish(r, -EIO);
+        return;
+    }
+}

@@ -1,0 +1,183 @@
+/*
+ * op_meta.c - handlers of file metadata ops: STAT, CREATE, UNLINK, RENAME,
+ * INODE_PUT, INODE_DEL, TRUNCATE, SETSIZE.
+ *
+ * Each runs to completion in one step against the metadata store (LMDB, in
+ * memory-mapped pages) and queues its reply; the reply leaves after the
+ * pass's transaction commits. Paths were validated (normalized) on receipt.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/timeutil.h"
+#include "server/server_int.h"
+
+static void attr_to_wire(const struct meta_attr *a, proto_attr_t *w)
+{
+    w->ino = a->ino;
+    w->size = a->size;
+    w->chunk_size = a->chunk_size;
+    w->mode = a->mode;
+    w->nlink = a->nlink;
+    w->uid = a->uid;
+    w->gid = a->gid;
+    w->atime_ns = a->atime_ns;
+    w->mtime_ns = a->mtime_ns;
+    w->ctime_ns = a->ctime_ns;
+}
+
+static void attr_from_wire(const proto_attr_t *w, struct meta_attr *a)
+{
+    a->ino = w->ino;
+    a->size = w->size;
+    a->chunk_size = w->chunk_size;
+    a->mode = w->mode;
+    a->nlink = w->nlink;
+    a->uid = w->uid;
+    a->gid = w->gid;
+    a->atime_ns = w->atime_ns;
+    a->mtime_ns = w->mtime_ns;
+    a->ctime_ns = w->ctime_ns;
+}
+
+void server_op_STAT(struct sreq *r)
+{
+    struct meta_attr a;
+    int rc = meta_lookup(r->srv->meta, r->data, r->data_len, &a);
+
+    if (rc == 0)
+        attr_to_wire(&a, &r->rep.attr_rep.attr);
+    sreq_finish(r, rc);
+}
+
+void server_op_CREATE(struct sreq *r)
+{
+    const struct proto_create_req *q = &r->body.create_req;
+    struct server *srv = r->srv;
+    struct meta_attr a;
+    uint64_t old_size = 0;
+    uint64_t chunk_size = q->chunk_size ? q->chunk_size : (uint64_t)srv->cfg.chunk_size;
+    bool created = false;
+    int rc;
+
+    /* A chunk size must be a power of two within the configured limits, so
+     * every client computes the same chunk boundaries. */
+    if (chunk_size < 4096 || chunk_size > (1ull << 30) || (chunk_size & (chunk_size - 1))) {
+        sreq_finish(r, -EINVAL);
+        return;
+    }
+    rc = meta_create(srv->meta, r->data, r->data_len, q->mode, q->uid, q->gid, chunk_size,
+                     q->flags, &a, &old_size, &created);
+    if (rc == 0) {
+        attr_to_wire(&a, &r->rep.create_rep.attr);
+        r->rep.create_rep.old_size = old_size;
+        r->rep.create_rep.created = created;
+        if (srv->cfg.durability == DURABILITY_ALWAYS)
+            srv->meta_sync = true;
+    }
+    sreq_finish(r, rc);
+}
+
+void server_op_UNLINK(struct sreq *r)
+{
+    struct meta_attr a;
+    int rc = meta_unlink(r->srv->meta, r->data, r->data_len, &a);
+
+    if (rc == 0)
+        attr_to_wire(&a, &r->rep.attr_rep.attr);
+    sreq_finish(r, rc);
+}
+
+void server_op_RENAME(struct sreq *r)
+{
+    const struct proto_rename_req *q = &r->body.rename_req;
+    struct meta_attr moved, replaced;
+    bool has_replaced = false;
+    int rc;
+
+    rc = meta_rename(r->srv->meta, r->data, q->path_len, r->data + q->path_len, q->path2_len,
+                     &moved, &replaced, &has_replaced);
+    if (rc == 0) {
+        attr_to_wire(&moved, &r->rep.rename_rep.moved);
+        if (has_replaced)
+            attr_to_wire(&replaced, &r->rep.rename_rep.replaced);
+        r->rep.rename_rep.has_replaced = has_replaced;
+    }
+    sreq_finish(r, rc);
+}
+
+void server_op_INODE_PUT(struct sreq *r)
+{
+    const struct proto_inode_put_req *q = &r->body.inode_put_req;
+    struct meta_attr a, replaced;
+    bool has_replaced = false;
+    int rc;
+
+    attr_from_wire(&q->attr, &a);
+    if (!S_ISREG(a.mode) || a.ino == 0) {
+        sreq_finish(r, -EINVAL);
+        return;
+    }
+    rc = meta_inode_put(r->srv->meta, r->data, r->data_len, &a,
+                        (q->flags & PROTO_PUT_NOREPLACE) != 0, &replaced, &has_replaced);
+    if (rc == 0) {
+        r->rep.rename_rep.moved = q->attr;
+        if (has_replaced)
+            attr_to_wire(&replaced, &r->rep.rename_rep.replaced);
+        r->rep.rename_rep.has_replaced = has_replaced;
+    }
+    sreq_finish(r, rc);
+}
+
+void server_op_INODE_DEL(struct sreq *r)
+{
+    struct meta_attr a;
+    int rc = meta_inode_del(r->srv->meta, r->data, r->data_len, r->body.inode_del_req.ino, &a);
+
+    if (rc == 0)
+        attr_to_wire(&a, &r->rep.attr_rep.attr);
+    sreq_finish(r, rc);
+}
+
+void server_op_TRUNCATE(struct sreq *r)
+{
+    struct meta_attr a;
+    uint64_t old_size = 0;
+    int rc;
+
+    if (r->body.truncate_req.size > (uint64_t)INT64_MAX) {
+        sreq_finish(r, -EFBIG);
+        return;
+    }
+    rc = meta_truncate(r->srv->meta, r->data, r->data_len, r->body.truncate_req.size, &a,
+                       &old_size);
+    if (rc == 0) {
+        attr_to_wire(&a, &r->rep.truncate_rep.attr);
+        r->rep.truncate_rep.old_size = old_size;
+    }
+    sreq_finish(r, rc);
+}
+
+void server_op_SETSIZE(struct sreq *r)
+{
+    const struct proto_setsize_req *q = &r->body.setsize_req;
+    struct server *srv = r->srv;
+    struct meta_attr a;
+    uint64_t mtime = q->mtime_ns ? q->mtime_ns : time_real_ns();
+    int rc;
+
+    if (q->size > (uint64_t)INT64_MAX) {
+        sreq_finish(r, -EFBIG);
+        return;
+    }
+    rc = meta_setsize(srv->meta, r->data, r->data_len, q->ino, q->size, mtime,
+                      (q->flags & PROTO_SETSIZE_EXACT) != 0, &a);
+    if (rc == 0) {
+        attr_to_wire(&a, &r->rep.attr_rep.attr);
+        /* close/fsync: make it durable before the reply (durability close). */
+        if ((q->flags & PROTO_SETSIZE_SYNC) && srv->cfg.durability != DURABILITY_NONE)
+            srv->meta_sync = true;
+    }
+    sreq_finish(r, rc);
+}

@@ -1,0 +1,140 @@
+/*
+ * server_int.h - internals shared by the server's files (not installed).
+ *
+ * A request is an explicit state machine (struct sreq, DESIGN.md §3): the UCX
+ * receive callback only validates the message, copies what it must and queues
+ * the request; the loop then steps it. Metadata ops finish in one step and
+ * their replies wait for the end of the loop pass, when the pass's LMDB
+ * transaction is committed (group commit). Data ops move through buffer,
+ * receive, storage and send states, each completion queueing the request
+ * again.
+ */
+#ifndef BENCHFS_SERVER_SERVER_INT_H
+#define BENCHFS_SERVER_SERVER_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/list.h"
+#include "common/path.h"
+#include "common/pool.h"
+#include "net/net.h"
+#include "proto/proto.h"
+#include "server/server.h"
+#include "store/chunk.h"
+#include "store/meta.h"
+
+enum sreq_state {
+    SREQ_NEW,       /* validated, waiting for its first step */
+    SREQ_WAIT_BUF,  /* needs an I/O buffer, none free */
+    SREQ_RECV,      /* rendezvous data being received into the buffer */
+    SREQ_RECV_DONE, /* data in the buffer, storage I/O not yet started */
+    SREQ_IO,        /* storage I/O in flight */
+    SREQ_IO_DONE,   /* storage I/O finished: r->result */
+    SREQ_REPLY,     /* reply ready, sent after the pass's metadata commit */
+    SREQ_SEND,      /* reply being sent (buffer still in use) */
+};
+
+/* Inline room for a request's variable part: two maximal paths. */
+#define SREQ_DATA_INLINE (2 * BFS_PATH_MAX)
+
+struct server;
+
+struct sreq {
+    struct list_node link; /* on one of the server's queues */
+    struct server *srv;
+    enum sreq_state state;
+    bool heap;           /* allocated outside the pool (pool exhausted) */
+    unsigned op;
+    struct proto_hdr hdr;
+    union proto_body body;
+    net_peer_t reply_ep;
+    uint64_t start_ns;
+
+    /* Variable part: paths are copied inline; chunk data lives in iobuf. */
+    uint32_t data_len;
+    void *rndv_desc;   /* kept rendezvous descriptor (WAIT_BUF) */
+    void *eager_copy;  /* eager write data held while waiting for a buffer */
+    void *iobuf;       /* registered I/O buffer from the chunk store */
+    int io_result;     /* result of the last storage I/O */
+
+    /* Reply. */
+    int status;        /* 0 or -errno */
+    union proto_body rep;
+    const void *rep_data;
+    uint32_t rep_data_len;
+    uint8_t rep_msg[PROTO_MSG_MAX];
+
+    char data[SREQ_DATA_INLINE];
+};
+
+struct server_stats {
+    uint64_t ops;
+    uint64_t bad_requests;
+    uint64_t chunk_writes;
+    uint64_t chunk_reads;
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t pool_overflow;
+};
+
+struct server {
+    struct config cfg;
+    struct net *net;
+    struct meta *meta;
+    struct chunk_store *chunks;
+    char meta_dir[CONFIG_STR_MAX + 16];
+    char chunk_dir[CONFIG_STR_MAX + 16];
+    int lock_fd;
+    uint8_t cookie[PROTO_COOKIE_LEN];
+    uint32_t tag;
+    char host[256];
+    bool published;
+    bool embedded;
+
+    /* Loop. */
+    int epfd;
+    int wakefd;   /* eventfd: server_stop() from another thread */
+    int sigfd;    /* signalfd when handling SIGINT/SIGTERM, else -1 */
+    atomic_bool stop_requested;
+    bool stopping;
+    uint64_t start_ns;
+
+    /* Requests. */
+    struct pool *req_pool;
+    unsigned inflight;            /* requests alive (any state) */
+    struct list_node ready;       /* to be stepped this pass */
+    struct list_node wait_buf;    /* waiting for an I/O buffer */
+    struct list_node replies;     /* replies held until the metadata commit */
+    bool meta_sync;               /* the commit of this pass must be synced */
+
+    struct server_stats stats;
+};
+
+/* request.c */
+int server_request_init(struct server *srv);
+void server_request_cleanup(struct server *srv);
+int server_on_request(void *arg, struct net_msg *msg);
+void sreq_queue(struct sreq *r);         /* append to the ready queue */
+void sreq_step(struct sreq *r);          /* advance one state */
+void sreq_finish(struct sreq *r, int status); /* queue the reply (status -errno or 0) */
+void server_flush_replies(struct server *srv);
+void server_buffers_released(struct server *srv); /* wake WAIT_BUF requests */
+const char *sreq_path(const struct sreq *r);
+
+/* Handler of an op's first step. Returns after finishing the request
+ * (sreq_finish) or after starting asynchronous work. */
+typedef void (*server_op_fn)(struct sreq *r);
+#define SERVER_OP_DECL(name, req, rep) void server_op_##name(struct sreq *r);
+PROTO_OPS(SERVER_OP_DECL)
+#undef SERVER_OP_DECL
+
+/* op_data.c: continue a data op after its receive or storage I/O. */
+void server_data_continue(struct sreq *r);
+
+/* loop.c */
+void server_wake(struct server *srv);
+
+#endif
