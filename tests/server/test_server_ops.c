@@ -1,0 +1,550 @@
+/*
+ * test_server_ops.c - real benchfsd processes driven by the raw proto+net
+ * client: every op with its error statuses, malformed and unauthorized
+ * messages, restart on the same data dir, SIGKILL + restart durability, and
+ * the daemon's start-up errors. Transport from the environment (CTest runs
+ * it with UCX_TLS=tcp,self and with shared memory).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "rawclient.h"
+
+struct fixture {
+    struct harness h;
+    struct rawclient *c;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    assert_int_equal(harness_init(&f->h, 1), 0);
+    assert_int_equal(harness_start_all(&f->h, 20000), 0);
+    assert_int_equal(rawclient_connect(f->h.registry, "node_0", &f->c), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    rawclient_close(f->c);
+    harness_cleanup(&f->h);
+    free(f);
+    return 0;
+}
+
+static int do_mkdir(struct rawclient *c, const char *path)
+{
+    union proto_body b;
+
+    memset(&b, 0, sizeof(b));
+    b.mkdir_req.path_len = (uint32_t)strlen(path);
+    b.mkdir_req.flags = PROTO_MKDIR_OWNER;
+    b.mkdir_req.mode = 0755;
+    return rawclient_call(c, PROTO_OP_MKDIR, &b, path, strlen(path), NULL, NULL, 0, NULL, 10000);
+}
+
+static int do_create(struct rawclient *c, const char *path, uint32_t flags,
+                     union proto_body *rep)
+{
+    union proto_body b;
+
+    memset(&b, 0, sizeof(b));
+    b.create_req.path_len = (uint32_t)strlen(path);
+    b.create_req.flags = flags;
+    b.create_req.mode = 0644;
+    return rawclient_call(c, PROTO_OP_CREATE, &b, path, strlen(path), rep, NULL, 0, NULL, 10000);
+}
+
+static int do_write(struct rawclient *c, uint64_t ino, uint64_t index, uint32_t off,
+                    const void *buf, uint32_t len)
+{
+    union proto_body b, rep;
+    int rc;
+
+    memset(&b, 0, sizeof(b));
+    b.chunk_io_req.ino = ino;
+    b.chunk_io_req.index = index;
+    b.chunk_io_req.offset = off;
+    b.chunk_io_req.length = len;
+    rc = rawclient_call(c, PROTO_OP_CHUNK_WRITE, &b, buf, len, &rep, NULL, 0, NULL, 10000);
+    if (rc == 0 && rep.chunk_rep.length != len)
+        return -EIO;
+    return rc;
+}
+
+/* Returns bytes read or -errno. */
+static long do_read(struct rawclient *c, uint64_t ino, uint64_t index, uint32_t off, void *buf,
+                    uint32_t len)
+{
+    union proto_body b, rep;
+    size_t got = 0;
+    int rc;
+
+    memset(&b, 0, sizeof(b));
+    b.chunk_io_req.ino = ino;
+    b.chunk_io_req.index = index;
+    b.chunk_io_req.offset = off;
+    b.chunk_io_req.length = len;
+    rc = rawclient_call(c, PROTO_OP_CHUNK_READ, &b, NULL, 0, &rep, buf, len, &got, 10000);
+    if (rc < 0)
+        return rc;
+    assert_int_equal(rep.chunk_rep.length, got);
+    return (long)got;
+}
+
+static int do_setsize(struct rawclient *c, const char *path, uint64_t ino, uint64_t size,
+                      uint32_t flags)
+{
+    union proto_body b;
+
+    memset(&b, 0, sizeof(b));
+    b.setsize_req.path_len = (uint32_t)strlen(path);
+    b.setsize_req.ino = ino;
+    b.setsize_req.size = size;
+    b.setsize_req.flags = flags;
+    return rawclient_call(c, PROTO_OP_SETSIZE, &b, path, strlen(path), NULL, NULL, 0, NULL, 10000);
+}
+
+static void test_admin(void **state)
+{
+    struct fixture *f = *state;
+    union proto_body b, rep;
+
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_PING, &b, NULL, 0, &rep, NULL, 0, NULL, 5000),
+                     0);
+    assert_true(rep.ping_rep.max_xfer >= 4096);
+    assert_true(rep.ping_rep.server_ns > 0);
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_STATFS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000), 0);
+    assert_true(rep.statfs_rep.blocks > 0);
+    assert_true(rep.statfs_rep.bsize > 0);
+    assert_int_equal(rep.statfs_rep.namemax, 255);
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000), 0);
+    assert_int_equal(rep.status_rep.pid, f->h.servers[0].pid);
+    assert_true(rep.status_rep.ops >= 2);
+    assert_true(rep.status_rep.dirs >= 1); /* the root */
+}
+
+static void test_namespace_errors(void **state)
+{
+    struct fixture *f = *state;
+    union proto_body rep;
+    char names[4096];
+    size_t got = 0, off = 0;
+    struct proto_dirent ent;
+    union proto_body b;
+    int n = 0;
+
+    assert_int_equal(do_mkdir(f->c, "/d"), 0);
+    assert_int_equal(do_mkdir(f->c, "/d"), -EEXIST);
+    assert_int_equal(do_mkdir(f->c, "/nope/x"), -ENOENT);
+    assert_int_equal(do_create(f->c, "/d/f", 0, &rep), 0);
+    assert_int_equal(rep.create_rep.created, 1);
+    assert_true(S_ISREG(rep.create_rep.attr.mode));
+    assert_int_equal(do_create(f->c, "/d/f", 0, &rep), 0);
+    assert_int_equal(rep.create_rep.created, 0);
+    assert_int_equal(do_create(f->c, "/d/f", PROTO_CREATE_EXCL, &rep), -EEXIST);
+    assert_int_equal(do_create(f->c, "/nope/f", 0, &rep), -ENOENT);
+    assert_int_equal(do_create(f->c, "/d", 0, &rep), -EISDIR);
+    assert_int_equal(do_mkdir(f->c, "/d/f"), -EEXIST);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/d/f", 0, &rep), 0);
+    assert_true(S_ISREG(rep.attr_rep.attr.mode));
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/d", 0, &rep), 0);
+    assert_true(S_ISDIR(rep.attr_rep.attr.mode));
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/missing", 0, &rep), -ENOENT);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_UNLINK, "/d", 0, &rep), -EISDIR);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_RMDIR_PREPARE, "/d", 0, &rep), -ENOTEMPTY);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_RMDIR_PREPARE, "/d/f", 0, &rep), -ENOTDIR);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_RMDIR_PREPARE, "/zz", 0, &rep), -ENOENT);
+
+    /* readdir-plus sees the file and a subdir */
+    assert_int_equal(do_mkdir(f->c, "/d/sub"), 0);
+    memset(&b, 0, sizeof(b));
+    b.readdir_req.path_len = 2;
+    b.readdir_req.max_entries = 100;
+    b.readdir_req.max_bytes = 65536;
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_READDIR, &b, "/d", 2, &rep, names, sizeof(names), &got, 5000),
+        0);
+    assert_int_equal(rep.readdir_rep.count, 2);
+    assert_int_equal(rep.readdir_rep.done, 1);
+    while (proto_dirent_next(names, got, &off, &ent) == 1) {
+        if (ent.name_len == 1 && ent.name[0] == 'f')
+            assert_true(S_ISREG(ent.mode));
+        else
+            assert_true(ent.name_len == 3 && memcmp(ent.name, "sub", 3) == 0 && S_ISDIR(ent.mode));
+        n++;
+    }
+    assert_int_equal(n, 2);
+
+    /* rename, truncate, setsize, unlink, rmdir two-phase */
+    {
+        union proto_body rb;
+        const char *two = "/d/f/d/g";
+
+        memset(&rb, 0, sizeof(rb));
+        rb.rename_req.path_len = 4;
+        rb.rename_req.path2_len = 4;
+        assert_int_equal(rawclient_call(f->c, PROTO_OP_RENAME, &rb, two, 8, &rep, NULL, 0, NULL,
+                                        5000),
+                         0);
+        assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/d/f", 0, &rep), -ENOENT);
+        assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/d/g", 0, &rep), 0);
+    }
+    assert_int_equal(do_setsize(f->c, "/d/g", 0, 5000, 0), 0);
+    assert_int_equal(do_setsize(f->c, "/d/g", 0, 100, 0), 0); /* max semantics */
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/d/g", 0, &rep), 0);
+    assert_int_equal(rep.attr_rep.attr.size, 5000);
+    assert_int_equal(do_setsize(f->c, "/d/g", rep.attr_rep.attr.ino + 1, 9000, 0), -ESTALE);
+    {
+        union proto_body tb;
+
+        memset(&tb, 0, sizeof(tb));
+        tb.truncate_req.path_len = 4;
+        tb.truncate_req.size = 10;
+        assert_int_equal(rawclient_call(f->c, PROTO_OP_TRUNCATE, &tb, "/d/g", 4, &rep, NULL, 0,
+                                        NULL, 5000),
+                         0);
+        assert_int_equal(rep.truncate_rep.old_size, 5000);
+        assert_int_equal(rep.truncate_rep.attr.size, 10);
+    }
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_UNLINK, "/d/g", 0, &rep), 0);
+    assert_int_equal(rep.attr_rep.attr.size, 10);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_UNLINK, "/d/g", 0, &rep), -ENOENT);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_RMDIR_PREPARE, "/d/sub", 0, &rep), 0);
+    /* while removing, nothing can be created under it */
+    assert_int_equal(do_create(f->c, "/d/sub/x", 0, &rep), -ENOENT);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_RMDIR_ABORT, "/d/sub", 0, &rep), 0);
+    assert_int_equal(do_create(f->c, "/d/sub/x", 0, &rep), 0);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_UNLINK, "/d/sub/x", 0, &rep), 0);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_RMDIR_PREPARE, "/d/sub", 0, &rep), 0);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_RMDIR_COMMIT, "/d/sub", 0, &rep), 0);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/d/sub", 0, &rep), -ENOENT);
+}
+
+static void test_chunk_data(void **state)
+{
+    struct fixture *f = *state;
+    size_t big = 1 << 20;
+    uint8_t *wbuf = malloc(big), *rbuf = malloc(big);
+    union proto_body rep, b;
+    uint64_t ino;
+
+    assert_non_null(wbuf);
+    assert_non_null(rbuf);
+    for (size_t i = 0; i < big; i++)
+        wbuf[i] = (uint8_t)(i * 7 + 3);
+    assert_int_equal(do_create(f->c, "/data", 0, &rep), 0);
+    ino = rep.create_rep.attr.ino;
+    assert_true(ino != 0);
+
+    /* small (eager) and 1 MiB (rendezvous) */
+    assert_int_equal(do_write(f->c, ino, 0, 0, wbuf, 4096), 0);
+    assert_int_equal(do_read(f->c, ino, 0, 0, rbuf, 4096), 4096);
+    assert_memory_equal(wbuf, rbuf, 4096);
+    assert_int_equal(do_write(f->c, ino, 1, 0, wbuf, (uint32_t)big), 0);
+    memset(rbuf, 0, big);
+    assert_int_equal(do_read(f->c, ino, 1, 0, rbuf, (uint32_t)big), (long)big);
+    assert_memory_equal(wbuf, rbuf, big);
+    /* unaligned offset inside a chunk */
+    assert_int_equal(do_write(f->c, ino, 0, 10000, wbuf + 5, 777), 0);
+    assert_int_equal(do_read(f->c, ino, 0, 10000, rbuf, 777), 777);
+    assert_memory_equal(wbuf + 5, rbuf, 777);
+    /* past the end of a chunk file: short; missing chunk: a hole of 0 bytes */
+    assert_int_equal(do_read(f->c, ino, 0, 10000, rbuf, 4096), 777);
+    assert_int_equal(do_read(f->c, ino, 9, 0, rbuf, 4096), 0);
+    /* larger than max_xfer is refused */
+    memset(&b, 0, sizeof(b));
+    b.chunk_io_req.ino = ino;
+    b.chunk_io_req.length = (uint32_t)(big * 2);
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_CHUNK_READ, &b, NULL, 0, NULL, NULL, 0, NULL,
+                                    5000),
+                     -EPROTO);
+    /* fsync, then remove chunk 1 and cut chunk 0 to 100 bytes */
+    memset(&b, 0, sizeof(b));
+    b.fsync_req.ino = ino;
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_FSYNC, &b, NULL, 0, NULL, NULL, 0, NULL, 5000), 0);
+    memset(&b, 0, sizeof(b));
+    b.chunk_remove_req.ino = ino;
+    b.chunk_remove_req.first = 0;
+    b.chunk_remove_req.last = 5;
+    b.chunk_remove_req.keep_bytes = 100;
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_CHUNK_REMOVE, &b, NULL, 0, NULL, NULL, 0, NULL, 5000), 0);
+    assert_int_equal(do_read(f->c, ino, 0, 0, rbuf, 4096), 100);
+    assert_int_equal(do_read(f->c, ino, 1, 0, rbuf, 4096), 0);
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000), 0);
+    assert_true(rep.status_rep.chunk_writes >= 3);
+    assert_true(rep.status_rep.chunk_reads >= 5);
+    free(wbuf);
+    free(rbuf);
+}
+
+/* Build a request header by hand. */
+static size_t mk_hdr(struct fixture *f, uint8_t *buf, unsigned op, uint32_t body_len,
+                     uint32_t data_len, uint64_t id, const uint8_t *cookie)
+{
+    struct proto_hdr h;
+
+    memset(&h, 0, sizeof(h));
+    h.magic = PROTO_MAGIC;
+    h.version = PROTO_VERSION;
+    h.op = (uint16_t)op;
+    h.req_id = id;
+    h.body_len = body_len;
+    h.data_len = data_len;
+    memcpy(h.cookie, cookie ? cookie : rawclient_cookie(f->c), PROTO_COOKIE_LEN);
+    proto_hdr_pack(&h, buf);
+    return PROTO_HDR_SIZE + body_len;
+}
+
+static void assert_alive(struct fixture *f)
+{
+    union proto_body b;
+
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_PING, &b, NULL, 0, NULL, NULL, 0, NULL, 5000),
+                     0);
+}
+
+static void test_malformed(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t buf[PROTO_MSG_MAX + 64];
+    uint8_t bad_cookie[PROTO_COOKIE_LEN];
+    union proto_body rep, b;
+    uint64_t id;
+    size_t n;
+
+    memset(buf, 0, sizeof(buf));
+    /* bad magic: dropped without a reply */
+    id = rawclient_next_id(f->c);
+    n = mk_hdr(f, buf, PROTO_OP_PING, 8, 0, id, NULL);
+    buf[0] ^= 0xff;
+    assert_int_equal(rawclient_send_raw(f->c, buf, n, NULL, 0, id, 300), -ETIMEDOUT);
+    assert_alive(f);
+    /* truncated header: dropped */
+    id = rawclient_next_id(f->c);
+    mk_hdr(f, buf, PROTO_OP_PING, 8, 0, id, NULL);
+    assert_int_equal(rawclient_send_raw(f->c, buf, 20, NULL, 0, id, 300), -ETIMEDOUT);
+    assert_alive(f);
+    /* body shorter than the op's body: -EPROTO */
+    id = rawclient_next_id(f->c);
+    n = mk_hdr(f, buf, PROTO_OP_CREATE, 8, 0, id, NULL);
+    assert_int_equal(rawclient_send_raw(f->c, buf, n, NULL, 0, id, 5000), -EPROTO);
+    /* unknown op: -EOPNOTSUPP */
+    id = rawclient_next_id(f->c);
+    n = mk_hdr(f, buf, 999, 0, 0, id, NULL);
+    assert_int_equal(rawclient_send_raw(f->c, buf, n, NULL, 0, id, 5000), -EOPNOTSUPP);
+    /* data_len larger than the protocol maximum */
+    id = rawclient_next_id(f->c);
+    n = mk_hdr(f, buf, PROTO_OP_STAT, 8, PROTO_DATA_MAX + 1, id, NULL);
+    assert_int_equal(rawclient_send_raw(f->c, buf, n, "/x", 2, id, 5000), -EPROTO);
+    /* data_len in the header disagrees with the data actually sent */
+    id = rawclient_next_id(f->c);
+    n = mk_hdr(f, buf, PROTO_OP_STAT, 8, 5, id, NULL);
+    proto_put_u32(buf + PROTO_HDR_SIZE, 5);
+    assert_int_equal(rawclient_send_raw(f->c, buf, n, "/x", 2, id, 5000), -EPROTO);
+    /* path_len disagrees with data_len */
+    id = rawclient_next_id(f->c);
+    n = mk_hdr(f, buf, PROTO_OP_STAT, 8, 2, id, NULL);
+    proto_put_u32(buf + PROTO_HDR_SIZE, 7);
+    assert_int_equal(rawclient_send_raw(f->c, buf, n, "/x", 2, id, 5000), -EPROTO);
+    /* oversized path length */
+    id = rawclient_next_id(f->c);
+    n = mk_hdr(f, buf, PROTO_OP_STAT, 8, 2, id, NULL);
+    proto_put_u32(buf + PROTO_HDR_SIZE, 100000);
+    assert_int_equal(rawclient_send_raw(f->c, buf, n, "/x", 2, id, 5000), -ENAMETOOLONG);
+    /* wrong cookie: -EACCES, nothing done */
+    memcpy(bad_cookie, rawclient_cookie(f->c), sizeof(bad_cookie));
+    bad_cookie[3] ^= 0x55;
+    id = rawclient_next_id(f->c);
+    n = mk_hdr(f, buf, PROTO_OP_MKDIR, PROTO_SIZE_mkdir_req, 4, id, bad_cookie);
+    memset(&b, 0, sizeof(b));
+    b.mkdir_req.path_len = 4;
+    b.mkdir_req.flags = PROTO_MKDIR_OWNER;
+    proto_body_pack(PROTO_OP_MKDIR, false, &b, buf + PROTO_HDR_SIZE, PROTO_SIZE_mkdir_req);
+    assert_int_equal(rawclient_send_raw(f->c, buf, n, "/evl", 4, id, 5000), -EACCES);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/evl", 0, &rep), -ENOENT);
+    /* the same message with the right cookie works */
+    id = rawclient_next_id(f->c);
+    n = mk_hdr(f, buf, PROTO_OP_MKDIR, PROTO_SIZE_mkdir_req, 4, id, NULL);
+    proto_body_pack(PROTO_OP_MKDIR, false, &b, buf + PROTO_HDR_SIZE, PROTO_SIZE_mkdir_req);
+    assert_int_equal(rawclient_send_raw(f->c, buf, n, "/evl", 4, id, 5000), 0);
+    /* paths that are not normalized: -EINVAL */
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "relative", 0, &rep), -EINVAL);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/a//b", 0, &rep), -EINVAL);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/a/../b", 0, &rep), -EINVAL);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/a/", 0, &rep), -EINVAL);
+    /* a reply flag on a request */
+    id = rawclient_next_id(f->c);
+    n = mk_hdr(f, buf, PROTO_OP_PING, 8, 0, id, NULL);
+    proto_put_u32(buf + 8, PROTO_FLAG_REPLY);
+    assert_int_equal(rawclient_send_raw(f->c, buf, n, NULL, 0, id, 5000), -EPROTO);
+
+    assert_alive(f);
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000), 0);
+    assert_true(rep.status_rep.bad_requests >= 12);
+}
+
+/* Restart on the same data dir: metadata and data survive, both after a
+ * graceful stop and after SIGKILL (durability close, files closed). */
+static void restart_case(void **state, int sig)
+{
+    struct fixture *f = *state;
+    union proto_body rep;
+    uint8_t data[3000], back[3000];
+    uint64_t ino;
+    int status;
+
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i ^ 0x5a);
+    assert_int_equal(do_mkdir(f->c, "/keep"), 0);
+    assert_int_equal(do_create(f->c, "/keep/file", 0, &rep), 0);
+    ino = rep.create_rep.attr.ino;
+    assert_int_equal(do_write(f->c, ino, 0, 0, data, sizeof(data)), 0);
+    /* "close": push the size with the sync flag */
+    assert_int_equal(do_setsize(f->c, "/keep/file", ino, sizeof(data), PROTO_SETSIZE_SYNC), 0);
+    rawclient_close(f->c);
+    f->c = NULL;
+
+    status = harness_stop_server(&f->h, 0, sig, 10000);
+    if (sig == SIGTERM) {
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        /* graceful stop removed the registry file */
+        char addr[600];
+        snprintf(addr, sizeof(addr), "%s/node_0.addr", f->h.registry);
+        assert_int_equal(access(addr, F_OK), -1);
+    } else {
+        assert_true(WIFSIGNALED(status));
+    }
+    assert_int_equal(harness_start_server(&f->h, 0, 20000), 0);
+    assert_int_equal(rawclient_connect(f->h.registry, "node_0", &f->c), 0);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/keep", 0, &rep), 0);
+    assert_true(S_ISDIR(rep.attr_rep.attr.mode));
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/keep/file", 0, &rep), 0);
+    assert_int_equal(rep.attr_rep.attr.ino, ino);
+    assert_int_equal(rep.attr_rep.attr.size, sizeof(data));
+    assert_int_equal(do_read(f->c, ino, 0, 0, back, sizeof(back)), (long)sizeof(back));
+    assert_memory_equal(data, back, sizeof(data));
+    /* new inodes never reuse old numbers */
+    assert_int_equal(do_create(f->c, "/keep/new", 0, &rep), 0);
+    assert_true(rep.create_rep.attr.ino != ino);
+}
+
+static void test_restart_graceful(void **state)
+{
+    restart_case(state, SIGTERM);
+}
+
+static void test_restart_sigkill(void **state)
+{
+    restart_case(state, SIGKILL);
+}
+
+/* Run benchfsd with args; return its exit status and its output. */
+static int run_benchfsd(char *const extra[], char *out, size_t outlen)
+{
+    char bin[512], *argv[16];
+    int pipefd[2], status, argc = 0;
+    ssize_t n, total = 0;
+    pid_t pid;
+
+    harness_bin("benchfsd", bin, sizeof(bin));
+    argv[argc++] = bin;
+    for (int i = 0; extra[i] != NULL && argc < 15; i++)
+        argv[argc++] = extra[i];
+    argv[argc] = NULL;
+    assert_int_equal(pipe(pipefd), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    while (total < (ssize_t)outlen - 1 &&
+           (n = read(pipefd[0], out + total, outlen - 1 - (size_t)total)) > 0)
+        total += n;
+    out[total] = '\0';
+    close(pipefd[0]);
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void test_daemon_errors(void **state)
+{
+    struct fixture *f = *state;
+    char out[8192], cfg_path[600], reg[600];
+    FILE *cfg;
+
+    /* a second server on the same data dir is refused */
+    char *same_dir[] = {"--node-id", "other", "--data-dir", f->h.servers[0].data_dir,
+                        "--registry", f->h.registry, NULL};
+    assert_int_equal(run_benchfsd(same_dir, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "in use by another server"));
+
+    /* bad configuration: file:line in the message, exit 2 */
+    snprintf(cfg_path, sizeof(cfg_path), "%s/bad.toml", f->h.root);
+    cfg = fopen(cfg_path, "w");
+    assert_non_null(cfg);
+    fprintf(cfg, "[storage]\nchunk_size = 1\n");
+    fclose(cfg);
+    char *bad_cfg[] = {"-c", cfg_path, NULL};
+    assert_int_equal(run_benchfsd(bad_cfg, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "bad.toml:2"));
+
+    /* registry directory missing */
+    snprintf(reg, sizeof(reg), "%s/no-such-registry", f->h.root);
+    char *no_reg[] = {"--node-id", "x", "--data-dir", "/tmp", "--registry", reg, NULL};
+    assert_int_equal(run_benchfsd(no_reg, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "does not exist"));
+
+    /* unknown flag: usage, exit 2 */
+    char *bad_flag[] = {"--bogus", NULL};
+    assert_int_equal(run_benchfsd(bad_flag, out, sizeof(out)), 2);
+    assert_non_null(strstr(out, "Usage"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_namespace_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chunk_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_graceful, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_sigkill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_errors, setup, teardown),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
