@@ -111,8 +111,10 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     status = ucp_config_read(NULL, NULL, &config);
     if (status != UCS_OK) {
         rc = net_status_to_errno(status);
-        snprintf(err, errlen, "Failed to create UCX context: cannot read UCX configuration: %s "
-                 "(check the UCX_* environment variables)", ucs_status_string(status));
+        snprintf(err, errlen,
+                 "Failed to create UCX context: cannot read UCX configuration: %s "
+                 "(check the UCX_* environment variables)",
+                 ucs_status_string(status));
         goto err_free;
     }
 
@@ -127,7 +129,8 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     ucp_config_release(config);
     if (status != UCS_OK) {
         rc = net_status_to_errno(status);
-        snprintf(err, errlen, "Failed to create UCX context: %s (UCX_TLS=%s, UCX_NET_DEVICES=%s; "
+        snprintf(err, errlen,
+                 "Failed to create UCX context: %s (UCX_TLS=%s, UCX_NET_DEVICES=%s; "
                  "check that UCX is installed and these name available transports/devices)",
                  ucs_status_string(status), net_env("UCX_TLS"), net_env("UCX_NET_DEVICES"));
         goto err_free;
@@ -158,9 +161,10 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
               net->addr_len, net->max_am_header, serialized ? "serialized" : "single");
     if (net->max_am_header < NET_MIN_AM_HEADER) {
         rc = -EOPNOTSUPP;
-        snprintf(err, errlen, "UCX transports allow only %zu-byte active message headers, "
-                 "BenchFS needs %d (UCX_TLS=%s: choose other transports)", net->max_am_header,
-                 NET_MIN_AM_HEADER, net_env("UCX_TLS"));
+        snprintf(err, errlen,
+                 "UCX transports allow only %zu-byte active message headers, "
+                 "BenchFS needs %d (UCX_TLS=%s: choose other transports)",
+                 net->max_am_header, NET_MIN_AM_HEADER, net_env("UCX_TLS"));
         goto err_release_addr;
     }
 
@@ -192,8 +196,11 @@ void net_destroy(struct net *net)
 
     if (net == NULL)
         return;
-    if (net->cb_depth > 0)
-        log_error("net: net_destroy called from a callback; this will crash");
+    if (net->cb_depth > 0) {
+        /* UCX would free the worker under its own feet: leak it instead. */
+        log_error("net: net_destroy called from a callback; not destroying");
+        return;
+    }
 
     net_ep_destroy_all(net);
     if (net->rndv_kept > 0)
@@ -201,8 +208,9 @@ void net_destroy(struct net *net)
                  net->rndv_kept);
 
     /*
-     * Requests still in flight are completed by ucp_worker_destroy with
-     * UCS_ERR_CANCELED; their callbacks run from in here (net.h says so).
+     * ucp_worker_destroy purges requests still queued on its endpoints with
+     * UCS_ERR_CANCELED: their callbacks may run from in here (net.h says so)
+     * and need `net`, which is freed only below.
      */
     net->cb_depth++;
     ucp_worker_release_address(net->worker, net->addr);
@@ -509,8 +517,8 @@ int net_recv_data(struct net *net, void *desc, void *buf, size_t len, net_done_c
     }
 
     memset(&p, 0, sizeof(p));
-    p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
-                     UCP_OP_ATTR_FIELD_DATATYPE;
+    p.op_attr_mask =
+        UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_DATATYPE;
     p.cb.recv_am = net_recv_done;
     p.user_data = net;
     p.datatype = ucp_dt_make_contig(1);

@@ -288,6 +288,10 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
         return proto_check_one_path(b->truncate_req.path_len, data_len);
     case PROTO_OP_SETSIZE:
         return proto_check_one_path(b->setsize_req.path_len, data_len);
+    case PROTO_OP_HELLO:
+        if (b->hello_req.addr_len == 0 || b->hello_req.addr_len > PROTO_HELLO_ADDR_MAX)
+            return -EPROTO;
+        return b->hello_req.addr_len == data_len ? 0 : -EPROTO;
     case PROTO_OP_READDIR:
         rc = proto_check_path_len(b->readdir_req.path_len);
         if (rc < 0)

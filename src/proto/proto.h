@@ -52,6 +52,9 @@
 /* Readdir: one packed entry is 24 bytes + name. */
 #define PROTO_DIRENT_FIXED 24
 
+/* Largest client worker address a HELLO may carry. */
+#define PROTO_HELLO_ADDR_MAX 8000
+
 enum proto_op {
     PROTO_OP_NONE = 0,
 #define PROTO_OP_ENUM(name, req, rep) PROTO_OP_##name,

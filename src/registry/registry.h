@@ -24,9 +24,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REGISTRY_COOKIE_LEN 16
+#define REGISTRY_COOKIE_LEN  16
 #define REGISTRY_NODE_ID_MAX 63
-#define REGISTRY_ADDR_MAX 65536
+#define REGISTRY_ADDR_MAX    65536
+/* Largest .addr file a reader accepts (the hex address plus the rest). */
+#define REGISTRY_FILE_MAX (REGISTRY_ADDR_MAX * 2 + 4096)
 
 struct registry_entry {
     char node_id[REGISTRY_NODE_ID_MAX + 1];
@@ -44,38 +46,59 @@ bool registry_node_id_valid(const char *node_id);
 
 /*
  * Check that dir exists, is a directory, and is writable. On failure -errno
- * and a message like "registry directory /x does not exist (create it with
- * mkdir -p /x on a file system all nodes share)".
+ * (-ENOENT, -ENOTDIR, -EACCES, ...) and a message like "Registry directory
+ * does not exist: /x (create it with mkdir -p /x on a file system all nodes
+ * share)".
  */
 int registry_dir_check(const char *dir, char *err, size_t errlen);
 
 /* Read the cluster cookie, or create it (random, 0600, race-free with
- * concurrent creators) when missing. */
+ * concurrent creators: all of them return the same cookie) when missing.
+ * Needs a file system with hard links (link() publishes the cookie). */
 int registry_cookie_get_or_create(const char *dir, uint8_t cookie[REGISTRY_COOKIE_LEN], char *err,
                                   size_t errlen);
-/* Read the cookie; -ENOENT when there is none yet. */
+/* Read the cookie; -ENOENT when there is none yet, -EINVAL if corrupt. */
 int registry_cookie_read(const char *dir, uint8_t cookie[REGISTRY_COOKIE_LEN], char *err,
                          size_t errlen);
 
-/* Publish <dir>/<node_id>.addr atomically. -EEXIST (with message) when a
- * live server (same host, pid alive) already holds this node id. */
-int registry_publish(const char *dir, const struct registry_entry *entry, char *err,
-                     size_t errlen);
-/* Remove <dir>/<node_id>.addr if it is ours (pid matches). */
+/* Publish <dir>/<node_id>.addr atomically (temp file .<node_id>.addr.tmp.<pid>,
+ * fsync, chmod 0600, rename, fsync of dir). -EEXIST (with message) when a
+ * live server (same host, pid alive, not us) already holds this node id; a
+ * stale or unreadable file, or one from another host (which cannot be
+ * checked), is replaced with a warning. -EINVAL for an invalid entry. */
+int registry_publish(const char *dir, const struct registry_entry *entry, char *err, size_t errlen);
+/* Remove <dir>/<node_id>.addr if it is ours (pid and host match): 0, or
+ * -ENOENT (no file), -EPERM (someone else's), -EINVAL (unreadable). */
 int registry_unpublish(const char *dir, const char *node_id);
 
-/* Write / read the cluster file (expected number of servers). */
+/* Write (atomically) / read the cluster file (expected number of servers,
+ * 1..2^20). read: -ENOENT when there is none, -EINVAL if corrupt. */
 int registry_cluster_write(const char *dir, unsigned servers, char *err, size_t errlen);
 int registry_cluster_read(const char *dir, unsigned *servers_p, char *err, size_t errlen);
 
-/* Parse one .addr file. */
-int registry_entry_read(const char *path, struct registry_entry *entry_p, char *err,
-                        size_t errlen);
+/*
+ * Parse one .addr file: 0, or -errno with "registry <path>:<line>: ..." in
+ * err (-EINVAL corrupt, -EFBIG larger than REGISTRY_FILE_MAX, -ENOENT, ...).
+ * On success *entry_p owns a malloc'd addr: registry_entry_cleanup() it.
+ */
+int registry_entry_read(const char *path, struct registry_entry *entry_p, char *err, size_t errlen);
+
+/*
+ * The parser behind registry_entry_read, on bytes in memory (any bytes: no
+ * NUL terminator needed). `name` is used in messages. Same results.
+ */
+int registry_entry_parse(const char *name, const char *buf, size_t len,
+                         struct registry_entry *entry_p, char *err, size_t errlen);
 void registry_entry_cleanup(struct registry_entry *entry);
 
 /*
  * List every <node_id>.addr in dir (sorted in natural node id order), each
- * validated and checked against the cluster cookie. Temp files are ignored.
+ * validated and checked against the cluster cookie. Dot files (temps) and
+ * names not ending in .addr are ignored. Errors (with a message naming the
+ * file): -EINVAL corrupt file or node_id not matching the file name, -EACCES
+ * foreign cookie, -ESRCH stale (same host, pid gone), -ENOENT .addr files
+ * but no cookie. No files (and maybe no cookie yet): 0 with *count_p = 0 and
+ * *entries_p = NULL. Free the array with registry_entries_free().
  */
 int registry_list(const char *dir, struct registry_entry **entries_p, size_t *count_p, char *err,
                   size_t errlen);
@@ -85,8 +108,13 @@ void registry_entries_free(struct registry_entry *entries, size_t count);
  * Wait until the registry is complete: `expected` servers (0 = the number in
  * the cluster file, or, without one, whatever is there once at least one
  * entry exists and the set has been stable for 200 ms), polling with backoff
- * up to timeout_ms. On timeout -ETIMEDOUT with a message listing what was
- * found and what is missing.
+ * (1 ms doubling to 50 ms) up to timeout_ms (0: look once; < 0: -EINVAL).
+ * When the cluster file gives the count, the set must be node_0..node_{N-1}.
+ * On timeout -ETIMEDOUT with a message listing what was found and what is
+ * missing, e.g. "timed out after 30.0 s waiting for servers in /r: found 3
+ * of 4 (node_0 node_1 node_3); missing: node_2". Stale/foreign files are
+ * waited out (a restarting server replaces its file) and reported at the
+ * timeout; corrupt files and more servers than expected fail at once.
  */
 int registry_wait(const char *dir, unsigned expected, int timeout_ms,
                   struct registry_entry **entries_p, size_t *count_p, char *err, size_t errlen);

@@ -9,6 +9,7 @@
  * gracefully (exit 0).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,7 @@ int main(int argc, char **argv)
         return 0;
     }
     log_init((enum log_level)cfg.log_level, cfg.node_id);
+    daemon_block_signals();
 
     rc = server_create(&cfg, &srv, err, sizeof(err));
     if (rc < 0) {

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,9 @@ int main(int argc, char **argv)
     char err[1024], node[64], base[CONFIG_STR_MAX], data[CONFIG_STR_MAX + 32];
     int rank = 0, size = 1, rc, mine = 0, provided;
 
+    /* Before MPI and UCX start threads, so SIGINT/SIGTERM reach only the
+     * loop's signalfd and every rank shuts down gracefully. */
+    daemon_block_signals();
     MPI_Init_thread(&argc, &argv, MPI_THREAD_SINGLE, &provided);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);

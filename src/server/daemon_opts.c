@@ -4,6 +4,8 @@
 #include "server/daemon_opts.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,4 +43,14 @@ int daemon_apply_set(struct config *cfg, const char *assignment, const char *pro
     if (rc < 0)
         fprintf(stderr, "%s: %s\n", prog, err);
     return rc;
+}
+
+void daemon_block_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }

@@ -19,4 +19,11 @@ int daemon_load_config(struct config *cfg, const char *path, bool required, cons
 /* Apply one "section.key=value" override; prints the error on failure. */
 int daemon_apply_set(struct config *cfg, const char *assignment, const char *prog);
 
+/*
+ * Block SIGINT and SIGTERM in the calling thread before any other thread
+ * exists (UCX and MPI start helper threads that inherit the mask), so they
+ * are delivered only through the loop's signalfd. Call first thing in main.
+ */
+void daemon_block_signals(void);
+
 #endif

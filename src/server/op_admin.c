@@ -3,6 +3,7 @@
  * authenticated SHUTDOWN (the cookie check on receipt is the authentication).
  */
 #include <errno.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -15,6 +16,24 @@ void server_op_PING(struct sreq *r)
     r->rep.ping_rep.server_ns = time_real_ns();
     r->rep.ping_rep.max_xfer = chunk_buf_size(r->srv->chunks);
     sreq_finish(r, 0);
+}
+
+void server_op_HELLO(struct sreq *r)
+{
+    struct server_client *c;
+    int rc;
+
+    rc = server_client_hello(r->srv, r->reply_ep, r->data, r->data_len, &c);
+    if (rc < 0) {
+        log_warn("cannot connect back to a client: %s", strerror(-rc));
+        sreq_finish(r, rc);
+        return;
+    }
+    if (r->client == NULL) {
+        r->client = c;
+        server_client_get(c);
+    }
+    server_op_PING(r);
 }
 
 static uint64_t tv_ns(struct timeval tv)

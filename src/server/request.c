@@ -71,6 +71,8 @@ static void sreq_free(struct sreq *r)
     if (r->rndv_desc != NULL)
         net_data_drop(srv->net, r->rndv_desc);
     free(r->eager_copy);
+    if (r->client != NULL)
+        server_client_put(r->client);
     srv->inflight--;
     if (r->heap)
         free(r);
@@ -157,6 +159,7 @@ static int server_check_paths(struct sreq *r)
             return -EINVAL;
         n2 = 0; /* cursor is a name, not a path */
         break;
+    case PROTO_OP_HELLO:
     case PROTO_OP_CHUNK_WRITE:
     case PROTO_OP_CHUNK_READ:
     case PROTO_OP_CHUNK_REMOVE:
@@ -244,6 +247,7 @@ static void sreq_start_recv(struct sreq *r, void *desc)
 int server_on_request(void *arg, struct net_msg *msg)
 {
     struct server *srv = arg;
+    struct server_client *client;
     struct proto_hdr h;
     struct sreq *r;
     int rc;
@@ -279,6 +283,13 @@ int server_on_request(void *arg, struct net_msg *msg)
         server_reply_error(srv, msg->reply, &h, -ESHUTDOWN);
         goto drop;
     }
+    client = server_client_find(srv, msg->reply);
+    if (client == NULL && h.op != PROTO_OP_HELLO) {
+        /* Only endpoints we own survive a dying peer: say HELLO first. */
+        srv->stats.bad_requests++;
+        server_reply_error(srv, msg->reply, &h, -ENOTCONN);
+        goto drop;
+    }
     r = sreq_alloc(srv);
     if (r == NULL) {
         server_reply_error(srv, msg->reply, &h, -ENOMEM);
@@ -287,6 +298,10 @@ int server_on_request(void *arg, struct net_msg *msg)
     r->hdr = h;
     r->op = h.op;
     r->reply_ep = msg->reply;
+    if (client != NULL) {
+        r->client = client;
+        server_client_get(client);
+    }
     r->start_ns = time_mono_ns();
     rc = proto_body_unpack(h.op, false, (const uint8_t *)msg->hdr + PROTO_HDR_SIZE, h.body_len,
                            &r->body);
@@ -418,6 +433,10 @@ static void sreq_send_reply(struct sreq *r)
         r->rep_data_len = 0;
     }
     h.data_len = r->rep_data_len;
+    if (r->client == NULL || server_client_dead(r->client)) {
+        sreq_free(r); /* nobody to answer */
+        return;
+    }
     len = proto_msg_pack(&h, &r->rep, r->rep_msg, sizeof(r->rep_msg));
     if (len < 0) {
         log_error("cannot pack %s reply: %d", proto_op_name(r->op), len);
@@ -426,7 +445,7 @@ static void sreq_send_reply(struct sreq *r)
     }
     srv->stats.bytes_out += r->rep_data_len;
     r->state = SREQ_SEND;
-    rc = net_send(srv->net, r->reply_ep, NET_AM_REPLY, r->rep_msg, (size_t)len, r->rep_data,
+    rc = net_send(srv->net, server_client_peer(r->client), NET_AM_REPLY, r->rep_msg, (size_t)len, r->rep_data,
                   r->rep_data_len, 0, sreq_send_done, r);
     if (rc != 1) {
         if (rc < 0)

@@ -256,6 +256,7 @@ void server_destroy(struct server *srv)
         close(srv->wakefd);
     if (srv->sigfd >= 0)
         close(srv->sigfd);
+    server_clients_cleanup(srv);
     net_destroy(srv->net);
     server_request_cleanup(srv);
     chunk_store_close(srv->chunks);

@@ -41,6 +41,7 @@ enum sreq_state {
 #define SREQ_DATA_INLINE (2 * BFS_PATH_MAX)
 
 struct server;
+struct server_client;
 
 struct sreq {
     struct list_node link; /* on one of the server's queues */
@@ -51,6 +52,7 @@ struct sreq {
     struct proto_hdr hdr;
     union proto_body body;
     net_peer_t reply_ep;
+    struct server_client *client; /* holds a reference while in flight */
     uint64_t start_ns;
 
     /* Variable part: paths are copied inline; chunk data lives in iobuf. */
@@ -110,8 +112,23 @@ struct server {
     struct list_node replies;     /* replies held until the metadata commit */
     bool meta_sync;               /* the commit of this pass must be synced */
 
+    /* Clients that said HELLO (clients.c), by endpoint handle. */
+    struct server_client **clients;
+    size_t clients_cap;
+    size_t nclients;
+
     struct server_stats stats;
 };
+
+/* clients.c */
+struct server_client *server_client_find(struct server *srv, net_peer_t peer);
+int server_client_hello(struct server *srv, net_peer_t reply, const void *addr, size_t len,
+                        struct server_client **c_p);
+net_peer_t server_client_peer(const struct server_client *c);
+bool server_client_dead(const struct server_client *c);
+void server_client_get(struct server_client *c);
+void server_client_put(struct server_client *c);
+void server_clients_cleanup(struct server *srv);
 
 /* request.c */
 int server_request_init(struct server *srv);

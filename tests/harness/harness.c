@@ -97,6 +97,14 @@ static int harness_spawn(struct harness *h, int i)
     int argc = 0, fd;
     pid_t pid;
 
+    /* A killed server leaves its registry file behind: readiness is the
+     * new file, so remove the old one first (the registry is ours). */
+    {
+        char addr[600];
+
+        snprintf(addr, sizeof(addr), "%s/%s.addr", h->registry, s->node_id);
+        unlink(addr);
+    }
     harness_bin("benchfsd", bin, sizeof(bin));
     argv[argc++] = bin;
     argv[argc++] = "--node-id";

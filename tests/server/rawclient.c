@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -57,6 +58,9 @@ static int raw_on_reply(void *arg, struct net_msg *msg)
     int rc;
 
     rc = proto_hdr_unpack(msg->hdr, msg->hdr_len, &h);
+    /* an error reply to an unknown op still names the request */
+    if (rc == -EOPNOTSUPP && h.status < 0)
+        rc = 0;
     if (rc < 0 || !(h.flags & PROTO_FLAG_REPLY) || h.req_id != c->want_id || c->done) {
         c->stray++;
         if (msg->rndv)
@@ -115,6 +119,23 @@ int rawclient_connect(const char *registry_dir, const char *node_id, struct rawc
     if (rc < 0)
         goto err_net;
     registry_entry_cleanup(&e);
+    {
+        /* HELLO: the server connects back to our worker (docs/protocol.md). */
+        union proto_body hb;
+        const void *addr;
+        size_t addr_len;
+
+        rc = net_address(c->net, &addr, &addr_len);
+        if (rc == 0) {
+            memset(&hb, 0, sizeof(hb));
+            hb.hello_req.addr_len = (uint32_t)addr_len;
+            rc = rawclient_call(c, PROTO_OP_HELLO, &hb, addr, addr_len, NULL, NULL, 0, NULL, 10000);
+        }
+        if (rc < 0) {
+            rawclient_close(c);
+            return rc;
+        }
+    }
     *c_p = c;
     return 0;
 

@@ -1,0 +1,192 @@
+/*
+ * clients.c - the clients a server knows, each with an endpoint it owns.
+ *
+ * UCX's reply endpoint of a message belongs to UCX: when the peer dies, UCX
+ * may destroy it, and a reply sent on it later (after storage I/O) would
+ * touch freed memory. So a client's first request is HELLO with its worker
+ * address; the server creates its own endpoint to it (UCX recognizes the
+ * existing connection, so that endpoint is the very handle later messages
+ * carry as their reply endpoint). Requests from peers that did not say hello
+ * are refused with ENOTCONN. An endpoint is destroyed only after its peer
+ * failed and no request in flight still refers to it.
+ *
+ * Lookup is per request, so the table is an open-addressing hash on the
+ * endpoint handle (no allocation on the hot path).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "server/server_int.h"
+
+struct server_client {
+    net_peer_t peer;
+    struct net_ep *ep;
+    struct server *srv;
+    unsigned refs;
+    bool dead;
+};
+
+static size_t client_hash(net_peer_t peer, size_t mask)
+{
+    uint64_t x = (uint64_t)(uintptr_t)peer;
+
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x & mask;
+}
+
+static int clients_grow(struct server *srv)
+{
+    size_t cap = srv->clients_cap ? srv->clients_cap * 2 : 64;
+    struct server_client **slots = calloc(cap, sizeof(*slots));
+
+    if (slots == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < srv->clients_cap; i++) {
+        struct server_client *c = srv->clients[i];
+
+        if (c == NULL)
+            continue;
+        size_t j = client_hash(c->peer, cap - 1);
+        while (slots[j] != NULL)
+            j = (j + 1) & (cap - 1);
+        slots[j] = c;
+    }
+    free(srv->clients);
+    srv->clients = slots;
+    srv->clients_cap = cap;
+    return 0;
+}
+
+struct server_client *server_client_find(struct server *srv, net_peer_t peer)
+{
+    size_t mask, i;
+
+    if (srv->clients_cap == 0 || peer == NULL)
+        return NULL;
+    mask = srv->clients_cap - 1;
+    for (i = client_hash(peer, mask); srv->clients[i] != NULL; i = (i + 1) & mask)
+        if (srv->clients[i]->peer == peer)
+            return srv->clients[i];
+    return NULL;
+}
+
+/* Remove from the table with backward-shift deletion (no tombstones). */
+static void clients_remove(struct server *srv, struct server_client *c)
+{
+    size_t mask = srv->clients_cap - 1, i, j;
+
+    for (i = client_hash(c->peer, mask); srv->clients[i] != c; i = (i + 1) & mask)
+        if (srv->clients[i] == NULL)
+            return;
+    srv->clients[i] = NULL;
+    srv->nclients--;
+    for (j = (i + 1) & mask; srv->clients[j] != NULL; j = (j + 1) & mask) {
+        struct server_client *m = srv->clients[j];
+        size_t home = client_hash(m->peer, mask);
+
+        /* move m back if its home is not in (i, j] cyclically */
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            srv->clients[i] = m;
+            srv->clients[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+static void client_free(struct server_client *c)
+{
+    struct server *srv = c->srv;
+
+    clients_remove(srv, c);
+    net_ep_destroy(c->ep);
+    free(c);
+}
+
+static void client_failed(void *arg, struct net_ep *ep, int status)
+{
+    struct server_client *c = arg;
+
+    log_debug("client endpoint %s closed: %d", net_ep_name(ep), status);
+    c->dead = true;
+    if (c->refs == 0)
+        client_free(c);
+}
+
+int server_client_hello(struct server *srv, net_peer_t reply, const void *addr, size_t len,
+                        struct server_client **c_p)
+{
+    struct server_client *c = server_client_find(srv, reply);
+    struct net_ep *ep;
+    int rc;
+
+    if (c != NULL && !c->dead) {
+        *c_p = c;
+        return 0;
+    }
+    if ((srv->nclients + 1) * 2 > srv->clients_cap && (rc = clients_grow(srv)) < 0)
+        return rc;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    rc = net_ep_create(srv->net, addr, len, "client", client_failed, c, &ep);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    c->ep = ep;
+    c->srv = srv;
+    c->peer = net_ep_peer(ep);
+    if (c->peer != reply)
+        log_warn("client endpoint differs from the message's reply endpoint");
+    {
+        size_t mask = srv->clients_cap - 1, i = client_hash(c->peer, mask);
+
+        while (srv->clients[i] != NULL)
+            i = (i + 1) & mask;
+        srv->clients[i] = c;
+        srv->nclients++;
+    }
+    *c_p = c;
+    return 0;
+}
+
+net_peer_t server_client_peer(const struct server_client *c)
+{
+    return c->peer;
+}
+
+bool server_client_dead(const struct server_client *c)
+{
+    return c->dead;
+}
+
+void server_client_get(struct server_client *c)
+{
+    c->refs++;
+}
+
+void server_client_put(struct server_client *c)
+{
+    if (--c->refs == 0 && c->dead)
+        client_free(c);
+}
+
+void server_clients_cleanup(struct server *srv)
+{
+    for (size_t i = 0; i < srv->clients_cap; i++) {
+        struct server_client *c = srv->clients[i];
+
+        if (c != NULL) {
+            net_ep_destroy(c->ep);
+            free(c);
+        }
+    }
+    free(srv->clients);
+    srv->clients = NULL;
+    srv->clients_cap = srv->nclients = 0;
+}
