@@ -137,6 +137,11 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
  */
 void net_ep_destroy(struct net_ep *ep);
 
+/* False when BENCHFS_PEER_FAILURE=0: endpoints then use no UCX error
+ * handling, which allows shared memory (UCX 1.13) but detects dead peers only
+ * through RPC deadlines (docs/transports.md). */
+bool net_peer_failure_enabled(void);
+
 net_peer_t net_ep_peer(struct net_ep *ep);
 const char *net_ep_name(const struct net_ep *ep);
 /* 0 while usable, else the -errno it failed with. */

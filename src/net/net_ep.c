@@ -58,6 +58,21 @@ unsigned net_ep_dispatch_failed(struct net *net)
     return count;
 }
 
+/*
+ * Peer-failure handling (UCP_ERR_HANDLING_MODE_PEER) lets a dead peer fail
+ * its requests at once, but UCX 1.13's shared-memory transports cannot
+ * detect peer failure, so with it UCX uses TCP even between processes of one
+ * node. BENCHFS_PEER_FAILURE=0 (on clients and servers alike) selects
+ * UCP_ERR_HANDLING_MODE_NONE: shared memory becomes usable and a dead peer is
+ * then noticed only by RPC deadlines. See docs/transports.md.
+ */
+bool net_peer_failure_enabled(void)
+{
+    const char *v = getenv("BENCHFS_PEER_FAILURE");
+
+    return v == NULL || strcmp(v, "0") != 0;
+}
+
 int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char *name,
                   net_ep_err_cb_t err_cb, void *arg, struct net_ep **ep_p)
 {
@@ -78,12 +93,15 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
     list_init(&ep->failed_node);
 
     memset(&p, 0, sizeof(p));
-    p.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
-                   UCP_EP_PARAM_FIELD_ERR_HANDLER;
+    p.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
     p.address = addr;
-    p.err_mode = UCP_ERR_HANDLING_MODE_PEER;
-    p.err_handler.cb = net_ep_err_handler;
-    p.err_handler.arg = ep;
+    p.err_mode = UCP_ERR_HANDLING_MODE_NONE;
+    if (net_peer_failure_enabled()) {
+        p.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
+        p.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+        p.err_handler.cb = net_ep_err_handler;
+        p.err_handler.arg = ep;
+    }
     status = ucp_ep_create(net->worker, &p, &ep->ep);
     if (status != UCS_OK) {
         log_error("net: cannot connect to %s: %s (no common UCX transport? compare UCX_TLS "
