@@ -136,6 +136,8 @@ int server_create(const struct config *cfg, struct server **srv_p, char *err, si
         goto err_free;
 
     snprintf(srv->meta_dir, sizeof(srv->meta_dir), "%s/meta", cfg->data_dir);
+    memset(&mo, 0, sizeof(mo));
+    mo.default_chunk_size = (uint64_t)cfg->chunk_size;
     mo.map_size = (uint64_t)cfg->map_size;
     mo.durability = cfg->durability;
     mo.node_tag = srv->tag;
@@ -144,6 +146,7 @@ int server_create(const struct config *cfg, struct server **srv_p, char *err, si
         goto err_unlock;
 
     snprintf(srv->chunk_dir, sizeof(srv->chunk_dir), "%s/chunks", cfg->data_dir);
+    memset(&co, 0, sizeof(co));
     co.queue_size = (unsigned)cfg->queue_size;
     co.buffer_size = (size_t)cfg->buffer_size;
     co.buffer_count = (unsigned)cfg->buffer_count;

@@ -2,7 +2,8 @@
  * chunk.h - the chunk store of one server, on io_uring (DESIGN.md §7).
  *
  * Chunk `index` of inode `ino` is the file <dir>/<hh>/<ino as 16 hex>.<index>
- * (hh = low byte of a hash of ino), named from numbers only. I/O goes through
+ * (index in decimal; hh = low byte of ring_hash() of ino as 8 little-endian
+ * bytes, in 2 hex digits), named from numbers only. I/O goes through
  * one io_uring with registered buffers: callers take a buffer from the store
  * (chunk_buf_get), fill or receive into it, and submit reads and writes that
  * complete through callbacks run from chunk_store_reap(). Short reads and
@@ -13,6 +14,16 @@
  * Not thread-safe: one loop thread owns the store. open(2)/unlink(2) of chunk
  * files are done synchronously by the loop (fast on local storage); data I/O
  * and fsync are asynchronous.
+ *
+ * Back-pressure: at most 2 x queue_size requests (the CQ size) are accepted
+ * at a time; beyond that chunk_write/read/fsync return -EAGAIN (retry on a
+ * later pass). A full submission queue is handled inside: such requests
+ * wait in an internal FIFO and get SQEs at the next submit or reap.
+ *
+ * Callbacks are never called from inside chunk_write/read/fsync, even for
+ * results known at once (a hole, nothing to sync): those complete through
+ * the ring too. A callback may queue new requests; it must not call
+ * chunk_store_reap or chunk_store_close.
  */
 #ifndef BENCHFS_STORE_CHUNK_H
 #define BENCHFS_STORE_CHUNK_H
@@ -46,49 +57,84 @@ typedef void (*chunk_cb_t)(void *arg, int result);
 int chunk_store_open(const char *dir, const struct chunk_opts *opts, struct chunk_store **cs_p,
                      char *err, size_t errlen);
 
-/* Wait for in-flight I/O, close every fd, free buffers, tear down the ring. */
+/* Wait for in-flight I/O (their callbacks run from inside this call), close
+ * every fd, free buffers, tear down the ring. */
 void chunk_store_close(struct chunk_store *cs);
 
 /* eventfd that becomes readable when completions are waiting. */
 int chunk_store_eventfd(const struct chunk_store *cs);
 
-/* Take / return a registered buffer (NULL when all are in use). */
+/* Take / return a registered buffer (NULL when all are in use). Buffers are
+ * 4 KiB aligned, so whole-page I/O in them can use O_DIRECT. */
 void *chunk_buf_get(struct chunk_store *cs);
 void chunk_buf_put(struct chunk_store *cs, void *buf);
 size_t chunk_buf_size(const struct chunk_store *cs);
 
+/* Whether the buffers are registered with the ring. Registration can fail
+ * (RLIMIT_MEMLOCK without CAP_IPC_LOCK, too many buffers); the store then
+ * works with plain reads and writes and *why_p says why (for a log line). */
+bool chunk_store_registered(const struct chunk_store *cs, const char **why_p);
+
 /*
  * Queue a write of len bytes from buf (a chunk_buf_get buffer or any memory)
  * at byte `offset` of the chunk, creating the chunk file. Returns 0 (cb will
- * be called with len or -errno) or -errno (cb never called).
+ * be called with len or -errno) or -errno (cb never called): -EAGAIN (too
+ * many requests in flight), -EINVAL (len > INT_MAX, NULL buf or cb),
+ * -EFBIG, or the error of opening the chunk file. buf must stay valid until
+ * the callback. len 0 completes with 0 and creates nothing.
  */
 int chunk_write(struct chunk_store *cs, uint64_t ino, uint64_t index, uint64_t offset, void *buf,
                 size_t len, chunk_cb_t cb, void *arg);
 
-/* Queue a read; result = bytes present (0 for a missing chunk). */
+/* Queue a read; result = bytes present (0 for a missing chunk, short at the
+ * chunk's end of file). Errors as chunk_write. */
 int chunk_read(struct chunk_store *cs, uint64_t ino, uint64_t index, uint64_t offset, void *buf,
                size_t len, chunk_cb_t cb, void *arg);
 
-/* Queue an fdatasync of every open chunk file of ino (result 0 or -errno). */
+/*
+ * Queue an fdatasync of every chunk file of ino written since its last sync
+ * (result 0 or the first -errno). That includes files whose fd the cache
+ * has closed since they were written: the store remembers them. Nothing to
+ * sync completes with 0 (from reap, like everything else).
+ */
 int chunk_fsync(struct chunk_store *cs, uint64_t ino, chunk_cb_t cb, void *arg);
 
 /*
  * Synchronously remove chunks first..last of ino that exist here; chunk
  * `first` is truncated to keep_bytes instead when keep_bytes > 0. Missing
  * chunks are fine. Cached fds are dropped (deferred while I/O is in flight).
+ * Truncation never extends a shorter chunk. Returns 0, -EINVAL (first >
+ * last) or the first unlink/truncate error (the rest is still attempted).
+ * Cost: one unlink(2) per index, or one scan of the inode's subdirectory
+ * for ranges of 4096 indices or more.
  */
 int chunk_remove(struct chunk_store *cs, uint64_t ino, uint64_t first, uint64_t last,
                  uint64_t keep_bytes);
 
-/* Submit queued SQEs (one io_uring_submit). Returns SQEs submitted or -errno. */
+/* Submit queued SQEs (one io_uring_submit, another if ops were waiting for
+ * room). Returns SQEs submitted or -errno; a transient refusal (-EAGAIN,
+ * -EBUSY) returns 0 and leaves them queued for the next call. */
 int chunk_store_submit(struct chunk_store *cs);
 
-/* Run callbacks of completed I/O without blocking; returns how many. */
+/* Run callbacks of completed I/O without blocking; returns how many. Reads
+ * (drains) the eventfd first: one read(2) per call. Continuations of short
+ * or retried I/O are submitted before it returns. */
 unsigned chunk_store_reap(struct chunk_store *cs);
 
-/* I/O operations submitted and not yet completed / SQEs queued not submitted. */
+/* Requests accepted whose callback has not run yet / SQEs queued and not
+ * yet submitted (including requests waiting for a free SQE). */
 unsigned chunk_store_inflight(const struct chunk_store *cs);
 unsigned chunk_store_queued(const struct chunk_store *cs);
+
+/* Counters since open, for metrics and tests. */
+struct chunk_stats {
+    uint64_t reads, writes; /* requests completed (with any result) */
+    uint64_t bytes_read, bytes_written;
+    uint64_t syncs;     /* fdatasyncs completed */
+    uint64_t continued; /* resubmissions: short transfers, -EAGAIN */
+    uint64_t errors;    /* requests completed with an error */
+};
+void chunk_store_stats(const struct chunk_store *cs, struct chunk_stats *st_p);
 
 /* statvfs of the store's file system; number of open chunk fds. */
 int chunk_store_statfs(struct chunk_store *cs, struct statvfs *st_p);

@@ -15,8 +15,24 @@
  * commit is synced. Reads see uncommitted changes of the current pass.
  *
  * Every function returns 0 or -errno; output arguments are written only on
- * success. POSIX-style errors: -ENOENT, -EEXIST, -ENOTDIR, -EISDIR,
- * -ENOTEMPTY, -ESTALE (inode number mismatch), -ENOSPC (map full), -EIO.
+ * success and every output pointer may be NULL when the caller does not
+ * need it. POSIX-style errors: -ENOENT, -EEXIST, -ENOTDIR, -EISDIR,
+ * -ENOTEMPTY, -ESTALE (inode number mismatch), -ENOSPC (map full, or the
+ * 2^32 inode numbers of this node_tag used up), -EINVAL (path not
+ * normalized), -EIO (corrupt record or a 128-bit path hash collision).
+ *
+ * Map full: a write that does not fit fails alone with -ENOSPC; changes
+ * made earlier in the pass are kept (see meta_txn.c). Near the end of the
+ * map, ops that grow the store (create, mkdir, inode_put) get -ENOSPC while
+ * a reserve is kept so that unlink and rmdir can still free space. If LMDB
+ * ever has to drop a pass's transaction anyway, the next meta_flush()
+ * returns the error.
+ *
+ * Attributes: files have S_IFREG | mode, nlink 1, an allocated ino. A
+ * directory record has S_IFDIR | mode, nlink 2, size 0, and an ino derived
+ * from the hash of its path, so every server reports the same number for a
+ * replicated directory; its times are those of the mkdir (creates in it do
+ * not touch it: that would cost a write per create on the hot path).
  */
 #ifndef BENCHFS_STORE_META_H
 #define BENCHFS_STORE_META_H
@@ -42,9 +58,10 @@ struct meta_attr {
 };
 
 struct meta_opts {
-    uint64_t map_size;   /* LMDB map size */
-    int durability;      /* enum config_durability */
-    uint32_t node_tag;   /* high 32 bits of every inode number allocated here */
+    uint64_t map_size;           /* LMDB map size */
+    int durability;              /* enum config_durability */
+    uint32_t node_tag;           /* high 32 bits of every inode number allocated here */
+    uint64_t default_chunk_size; /* for meta_create(chunk_size 0); 0 = 4 MiB */
 };
 
 /*
@@ -60,19 +77,29 @@ int meta_open(const char *dir, const struct meta_opts *opts, struct meta **meta_
 void meta_close(struct meta *meta);
 
 /* Commit the current pass's transaction, if any. sync=true forces an fsync
- * of the environment unless durability is none. */
+ * of the environment unless durability is none (and only when something
+ * was committed since the last sync). Call it once per loop pass: it also
+ * ends the pass's read snapshot. Returns the commit's error, or the error
+ * of an earlier op of this pass that made LMDB drop the transaction. */
 int meta_flush(struct meta *meta, bool sync);
 
-/* Attributes of a file or directory at path. */
+/* meta_flush(meta, true). */
+int meta_sync(struct meta *meta);
+
+/* Attributes of a file or directory at path. -ENOENT if neither. */
 int meta_lookup(struct meta *meta, const char *path, size_t len, struct meta_attr *attr_p);
 
 /*
  * Create a file (this server is its owner) or open an existing one.
  * flags: PROTO_CREATE_EXCL (-EEXIST if it exists), PROTO_CREATE_TRUNC (set
- * size 0, return the old size). Parent must be a directory here (-ENOENT);
- * an existing directory at path is -EISDIR (-EEXIST with EXCL).
- * chunk_size 0 = default_chunk_size given at the call. New inode numbers are
- * (node_tag << 32) | counter, the counter persisted.
+ * size 0, return the old size). Parent must be a directory here (-ENOENT;
+ * -ENOTDIR when it is a file here; -ENOENT while it is being removed); an
+ * existing directory at path is -EISDIR (-EEXIST with EXCL).
+ * *old_size_p = the size before the call (0 for a new file); *created_p
+ * says whether the file was created. An existing file keeps its mode,
+ * owner and chunk size. chunk_size 0 = opts.default_chunk_size. New inode
+ * numbers are (node_tag << 32) | counter, the counter persisted (never
+ * reused, even after a crash: see meta_txn.c); counter 0 is never used.
  */
 int meta_create(struct meta *meta, const char *path, size_t len, uint32_t mode, uint32_t uid,
                 uint32_t gid, uint64_t chunk_size, uint32_t flags, struct meta_attr *attr_p,
@@ -81,12 +108,15 @@ int meta_create(struct meta *meta, const char *path, size_t len, uint32_t mode, 
 /*
  * Directories. mkdir: parent must exist (-ENOENT), path must not exist as a
  * dir or a file known here (-EEXIST). `owner`: also add the entry to the
- * parent's child index here. rmdir_prepare: -ENOENT / -ENOTDIR (a file here) /
+ * parent's child index here. -ENOTDIR when the parent is a file here.
+ * rmdir_prepare: -ENOENT / -ENOTDIR (a file here) /
  * -ENOTEMPTY (children in this server's index); else marks it removing, so
  * creates and mkdirs under it fail with -ENOENT until commit or abort.
+ * Prepares are counted: each needs its own abort, a commit clears them all.
  * rmdir_commit removes the record (and the child entry if present); it also
- * works without prepare (used to roll back a failed mkdir). Removing "/" is
- * -EBUSY.
+ * works without prepare (used to roll back a failed mkdir); -ENOTEMPTY if
+ * the index is not empty. rmdir_abort of a directory not being removed is
+ * a no-op returning 0. Removing "/" is -EBUSY.
  */
 int meta_mkdir(struct meta *meta, const char *path, size_t len, uint32_t mode, uint32_t uid,
                uint32_t gid, bool owner);
@@ -99,14 +129,18 @@ int meta_rmdir_abort(struct meta *meta, const char *path, size_t len);
  * (cursor_len 0 = from the start). Calls cb for each entry until cb returns
  * non-zero (stop, e.g. page full: that entry is NOT consumed) or entries run
  * out; *done_p = true when every entry was delivered. For files, attr is the
- * inode's; for dirs, the directory record's. -ENOENT / -ENOTDIR for path.
+ * inode's; for dirs, the directory record's. -ENOENT / -ENOTDIR for path,
+ * -EINVAL for a cursor longer than a name. `name` points into the store and
+ * is valid only during the call; cb must not call other meta functions.
+ * Stopping is not an error: the call returns 0 with *done_p = false.
  */
 typedef int (*meta_readdir_cb_t)(void *arg, const char *name, size_t name_len,
                                  const struct meta_attr *attr);
 int meta_readdir(struct meta *meta, const char *path, size_t len, const char *cursor,
                  size_t cursor_len, meta_readdir_cb_t cb, void *arg, bool *done_p);
 
-/* Remove a file; returns its attributes (to free chunks). -EISDIR for dirs. */
+/* Remove a file; returns its attributes (to free chunks). -EISDIR for dirs,
+ * -ENOENT when there is no file here. */
 int meta_unlink(struct meta *meta, const char *path, size_t len, struct meta_attr *attr_p);
 
 /*
@@ -114,29 +148,38 @@ int meta_unlink(struct meta *meta, const char *path, size_t len, struct meta_att
  * parent missing), -EISDIR (new is a directory), -ENOTDIR. If new existed it
  * is replaced and returned in replaced_p with *has_replaced_p = true.
  * Renaming a file onto itself is a no-op returning its attributes.
+ * Directories are not renamed here: old naming a directory is -EISDIR
+ * (-EBUSY for "/"). The moved file keeps its ino; its ctime is set to now.
  */
 int meta_rename(struct meta *meta, const char *old_path, size_t old_len, const char *new_path,
                 size_t new_len, struct meta_attr *moved_p, struct meta_attr *replaced_p,
                 bool *has_replaced_p);
 
 /* Cross-server rename steps. put: insert attr at path (parent must exist;
- * -EISDIR onto a dir; with noreplace -EEXIST), returning a replaced inode.
- * del: remove path if its inode number is ino (-ESTALE otherwise). */
+ * -EISDIR onto a dir; with noreplace -EEXIST), returning a replaced inode;
+ * attr must not be a directory (-EINVAL); it is stored as given.
+ * del: remove path if its inode number is ino (-ESTALE otherwise; ino 0
+ * skips the check); -ENOENT / -EISDIR as unlink. */
 int meta_inode_put(struct meta *meta, const char *path, size_t len, const struct meta_attr *attr,
                    bool noreplace, struct meta_attr *replaced_p, bool *has_replaced_p);
 int meta_inode_del(struct meta *meta, const char *path, size_t len, uint64_t ino,
                    struct meta_attr *attr_p);
 
-/* Set the size exactly (truncate); returns new attributes and the old size. */
+/* Set the size exactly (truncate); returns new attributes and the old size.
+ * mtime and ctime become now. -EISDIR for a directory. */
 int meta_truncate(struct meta *meta, const char *path, size_t len, uint64_t size,
                   struct meta_attr *attr_p, uint64_t *old_size_p);
 
 /* size = max(size, new) (or exactly, with exact); mtime updated. ino 0 skips
- * the inode check. -ESTALE when path now names another inode. */
+ * the inode check. -ESTALE when path now names another inode.
+ * mtime: mtime_ns (0 = now); without `exact` it never moves backwards, so
+ * size pushes from several clients may arrive in any order. ctime follows
+ * mtime. Nothing is written when nothing changes. -EISDIR for a dir. */
 int meta_setsize(struct meta *meta, const char *path, size_t len, uint64_t ino, uint64_t size,
                  uint64_t mtime_ns, bool exact, struct meta_attr *attr_p);
 
-/* Counts of file inodes and directories held here. */
+/* Counts of file inodes and directories ("/" included) held here,
+ * including the current pass's uncommitted changes. */
 void meta_counts(struct meta *meta, uint64_t *files_p, uint64_t *dirs_p);
 
 #endif

@@ -1,0 +1,513 @@
+/*
+ * chunk_fd.c - chunk files of the chunk store (chunk.h): their names, a
+ * bounded LRU cache of open fds, removal, and the set of files that were
+ * written and closed without a sync.
+ *
+ * Names come from numbers only: <hh>/<ino as 16 hex>.<index in decimal>,
+ * hh = low byte of ring_hash(ino as 8 little-endian bytes). Every chunk of
+ * one inode is in the same subdirectory, so a huge removal can scan one
+ * directory instead of trying every index.
+ *
+ * The cache is keyed by (ino, index, write, direct). Two hash indexes point
+ * at every entry: the main one by the full key for lookups, and one by ino
+ * alone so that chunk_fsync and chunk_remove find all fds of an inode
+ * without walking the cache. Entries in use by I/O hold references; an
+ * entry evicted (LRU) or invalidated (removal) while referenced becomes an
+ * orphan and is closed by the last chunk_fdc_put.
+ *
+ * Why the unsynced set: chunk_fsync promises that data written to an inode
+ * is durable. fdatasync only covers files that are open, and the LRU may
+ * have closed a written chunk long before the client's fsync. So closing a
+ * dirty fd records (ino, index), and the next chunk_fsync of ino opens and
+ * syncs those files too. The set is bounded; past the bound an evicted
+ * dirty fd is fdatasync'ed before it is closed (slow, but never wrong).
+ */
+#include "store/chunk_priv.h"
+
+#include "common/ring.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Ranges longer than this are removed by scanning the inode's subdir. */
+#define CHUNK_REMOVE_SCAN_MIN 4096u
+
+static uint64_t chunk_mix(uint64_t x)
+{
+    /* splitmix64 finalizer: cheap and spreads consecutive indices. */
+    x ^= x >> 30;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 27;
+    x *= UINT64_C(0x94d049bb133111eb);
+    return x ^ (x >> 31);
+}
+
+static size_t chunk_fdc_slot(const struct chunk_fdcache *c, uint64_t ino, uint64_t index,
+                             unsigned flags)
+{
+    return chunk_mix(ino ^ chunk_mix(index + flags)) & (c->nbuckets - 1);
+}
+
+static size_t chunk_fdc_islot(const struct chunk_fdcache *c, uint64_t ino)
+{
+    return chunk_mix(ino) & (c->nbuckets - 1);
+}
+
+static uint8_t chunk_subdir(uint64_t ino)
+{
+    uint8_t le[8];
+    int i;
+
+    for (i = 0; i < 8; i++)
+        le[i] = (uint8_t)(ino >> (8 * i));
+    return (uint8_t)ring_hash(le, sizeof(le));
+}
+
+void chunk_fdc_name(char buf[CHUNK_NAME_MAX], uint64_t ino, uint64_t index)
+{
+    snprintf(buf, CHUNK_NAME_MAX, "%02x/%016" PRIx64 ".%" PRIu64, chunk_subdir(ino), ino, index);
+}
+
+int chunk_fdc_init(struct chunk_fdcache *c, int dirfd, unsigned cap)
+{
+    size_t i;
+
+    memset(c, 0, sizeof(*c));
+    c->dirfd = dirfd;
+    c->cap = cap ? cap : 1;
+    c->nbuckets = 16;
+    while (c->nbuckets < 2 * (size_t)c->cap)
+        c->nbuckets *= 2;
+    c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
+    if (c->buckets == NULL)
+        goto err;
+    c->ibuckets = malloc(c->nbuckets * sizeof(*c->ibuckets));
+    if (c->ibuckets == NULL)
+        goto err_free_buckets;
+    for (i = 0; i < c->nbuckets; i++)
+        list_init(&c->ibuckets[i]);
+    c->nubuckets = 64;
+    c->ubuckets = calloc(c->nubuckets, sizeof(*c->ubuckets));
+    if (c->ubuckets == NULL)
+        goto err_free_ibuckets;
+    c->unsynced_max = 64 * (size_t)c->cap < 65536 ? 65536 : 64 * (size_t)c->cap;
+    list_init(&c->lru);
+    return 0;
+
+err_free_ibuckets:
+    free(c->ibuckets);
+err_free_buckets:
+    free(c->buckets);
+err:
+    return -ENOMEM;
+}
+
+/* --- the unsynced set --------------------------------------------------- */
+
+static int chunk_unsynced_grow(struct chunk_fdcache *c)
+{
+    size_t n = c->nubuckets * 2, i;
+    struct chunk_unsynced **b, *u, *next;
+
+    b = calloc(n, sizeof(*b));
+    if (b == NULL)
+        return -ENOMEM;
+    for (i = 0; i < c->nubuckets; i++) {
+        for (u = c->ubuckets[i]; u != NULL; u = next) {
+            next = u->next;
+            u->next = b[chunk_mix(u->ino) & (n - 1)];
+            b[chunk_mix(u->ino) & (n - 1)] = u;
+        }
+    }
+    free(c->ubuckets);
+    c->ubuckets = b;
+    c->nubuckets = n;
+    return 0;
+}
+
+static int chunk_unsynced_add(struct chunk_fdcache *c, uint64_t ino, uint64_t index)
+{
+    struct chunk_unsynced **head, *u;
+
+    head = &c->ubuckets[chunk_mix(ino) & (c->nubuckets - 1)];
+    for (u = *head; u != NULL; u = u->next)
+        if (u->ino == ino && u->index == index)
+            return 0;
+    if (c->nunsynced >= c->unsynced_max)
+        return -ENOSPC;
+    /* Keep chains short; a failed grow only makes them longer. */
+    if (c->nunsynced >= 2 * c->nubuckets && chunk_unsynced_grow(c) == 0)
+        head = &c->ubuckets[chunk_mix(ino) & (c->nubuckets - 1)];
+    u = malloc(sizeof(*u));
+    if (u == NULL)
+        return -ENOMEM;
+    u->ino = ino;
+    u->index = index;
+    u->next = *head;
+    *head = u;
+    c->nunsynced++;
+    return 0;
+}
+
+/* Remove records of ino with first <= index <= last; with `out`, move them
+ * into out[] instead of freeing (out must have room for all). */
+static size_t chunk_unsynced_take(struct chunk_fdcache *c, uint64_t ino, uint64_t first,
+                                  uint64_t last, struct chunk_sync_item *out)
+{
+    struct chunk_unsynced **pp, *u;
+    size_t n = 0;
+
+    pp = &c->ubuckets[chunk_mix(ino) & (c->nubuckets - 1)];
+    while ((u = *pp) != NULL) {
+        if (u->ino != ino || u->index < first || u->index > last) {
+            pp = &u->next;
+            continue;
+        }
+        *pp = u->next;
+        if (out != NULL) {
+            out[n].fde = NULL;
+            out[n].index = u->index;
+        }
+        n++;
+        c->nunsynced--;
+        free(u);
+    }
+    return n;
+}
+
+static size_t chunk_unsynced_count(const struct chunk_fdcache *c, uint64_t ino)
+{
+    const struct chunk_unsynced *u;
+    size_t n = 0;
+
+    for (u = c->ubuckets[chunk_mix(ino) & (c->nubuckets - 1)]; u != NULL; u = u->next)
+        n += u->ino == ino;
+    return n;
+}
+
+/* --- entries ------------------------------------------------------------ */
+
+static void chunk_fdc_close(struct chunk_fdcache *c, struct chunk_fd *fde)
+{
+    /* Data written through fd must stay reachable by a later chunk_fsync. */
+    if (fde->dirty && !fde->removed && chunk_unsynced_add(c, fde->ino, fde->index) != 0)
+        (void)fdatasync(fde->fd);
+    list_remove(&fde->ilink);
+    close(fde->fd);
+    free(fde);
+}
+
+/* Take fde out of the cache (LRU eviction, or its file was removed). */
+static void chunk_fdc_evict(struct chunk_fdcache *c, struct chunk_fd *fde, bool removed)
+{
+    struct chunk_fd **pp;
+
+    pp = &c->buckets[chunk_fdc_slot(c, fde->ino, fde->index, fde->flags)];
+    while (*pp != fde)
+        pp = &(*pp)->hnext;
+    *pp = fde->hnext;
+    list_remove(&fde->link);
+    fde->cached = false;
+    c->ncached--;
+    if (removed)
+        fde->removed = true;
+    if (fde->refs == 0) {
+        chunk_fdc_close(c, fde);
+        return;
+    }
+    c->norphans++; /* closed by the last chunk_fdc_put */
+}
+
+static struct chunk_fd *chunk_fdc_find(struct chunk_fdcache *c, uint64_t ino, uint64_t index,
+                                       unsigned flags)
+{
+    struct chunk_fd *fde;
+
+    for (fde = c->buckets[chunk_fdc_slot(c, ino, index, flags)]; fde != NULL; fde = fde->hnext)
+        if (fde->ino == ino && fde->index == index && fde->flags == flags)
+            return fde;
+    return NULL;
+}
+
+static int chunk_fdc_open(struct chunk_fdcache *c, uint64_t ino, uint64_t index, unsigned flags)
+{
+    char name[CHUNK_NAME_MAX];
+    int oflags = O_CLOEXEC, fd;
+
+    oflags |= (flags & CHUNK_FD_WRITE) ? O_RDWR | O_CREAT : O_RDONLY;
+    if (flags & CHUNK_FD_DIRECT)
+        oflags |= O_DIRECT;
+    chunk_fdc_name(name, ino, index);
+    fd = openat(c->dirfd, name, oflags, 0600);
+    if (fd < 0 && errno == ENOENT && (flags & CHUNK_FD_WRITE)) {
+        /* The first chunk in this subdirectory: make it, then retry. */
+        name[2] = '\0';
+        if (mkdirat(c->dirfd, name, 0700) != 0 && errno != EEXIST)
+            return -errno;
+        name[2] = '/';
+        fd = openat(c->dirfd, name, oflags, 0600);
+    }
+    return fd < 0 ? -errno : fd;
+}
+
+int chunk_fdc_open_private(struct chunk_fdcache *c, uint64_t ino, uint64_t index)
+{
+    return chunk_fdc_open(c, ino, index, 0);
+}
+
+static void chunk_fdc_use(struct chunk_fdcache *c, struct chunk_fd *fde)
+{
+    fde->refs++;
+    list_remove(&fde->link);
+    list_push_front(&c->lru, &fde->link);
+}
+
+int chunk_fdc_get(struct chunk_fdcache *c, uint64_t ino, uint64_t index, unsigned flags,
+                  struct chunk_fd **fde_p)
+{
+    struct chunk_fd *fde;
+    size_t slot;
+    int fd;
+
+    fde = chunk_fdc_find(c, ino, index, flags);
+    /* A reader can share a writer's O_RDWR fd instead of opening another. */
+    if (fde == NULL && !(flags & CHUNK_FD_WRITE))
+        fde = chunk_fdc_find(c, ino, index, flags | CHUNK_FD_WRITE);
+    if (fde != NULL) {
+        chunk_fdc_use(c, fde);
+        *fde_p = fde;
+        return 0;
+    }
+
+    fd = chunk_fdc_open(c, ino, index, flags);
+    if (fd < 0)
+        return fd;
+    fde = calloc(1, sizeof(*fde));
+    if (fde == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    if (c->ncached >= c->cap)
+        chunk_fdc_evict(c, list_entry(c->lru.prev, struct chunk_fd, link), false);
+    fde->ino = ino;
+    fde->index = index;
+    fde->fd = fd;
+    fde->flags = flags;
+    fde->refs = 1;
+    fde->cached = true;
+    slot = chunk_fdc_slot(c, ino, index, flags);
+    fde->hnext = c->buckets[slot];
+    c->buckets[slot] = fde;
+    list_push_front(&c->lru, &fde->link);
+    list_push_back(&c->ibuckets[chunk_fdc_islot(c, ino)], &fde->ilink);
+    c->ncached++;
+    *fde_p = fde;
+    return 0;
+}
+
+void chunk_fdc_put(struct chunk_fdcache *c, struct chunk_fd *fde)
+{
+    if (--fde->refs > 0 || fde->cached)
+        return;
+    c->norphans--;
+    chunk_fdc_close(c, fde);
+}
+
+unsigned chunk_fdc_open_count(const struct chunk_fdcache *c)
+{
+    return c->ncached + c->norphans;
+}
+
+void chunk_fdc_cleanup(struct chunk_fdcache *c)
+{
+    struct chunk_unsynced *u, *next;
+    struct chunk_fd *fde;
+    size_t i;
+
+    while (!list_empty(&c->lru)) {
+        fde = list_entry(c->lru.next, struct chunk_fd, link);
+        fde->refs = 0; /* no I/O is left when the store closes */
+        chunk_fdc_evict(c, fde, false);
+    }
+    for (i = 0; i < c->nubuckets; i++) {
+        for (u = c->ubuckets[i]; u != NULL; u = next) {
+            next = u->next;
+            free(u);
+        }
+    }
+    free(c->ubuckets);
+    free(c->ibuckets);
+    free(c->buckets);
+    memset(c, 0, sizeof(*c));
+}
+
+/* --- sync lists --------------------------------------------------------- */
+
+int chunk_fdc_sync_list(struct chunk_fdcache *c, uint64_t ino, struct chunk_sync_item **items_p,
+                        size_t *n_p)
+{
+    struct list_node *head = &c->ibuckets[chunk_fdc_islot(c, ino)], *pos, *tmp;
+    struct chunk_sync_item *items;
+    struct chunk_fd *fde;
+    size_t n = 0;
+
+    list_for_each_safe(pos, tmp, head)
+    {
+        fde = list_entry(pos, struct chunk_fd, ilink);
+        n += fde->ino == ino && fde->dirty && !fde->removed;
+    }
+    n += chunk_unsynced_count(c, ino);
+    *items_p = NULL;
+    *n_p = 0;
+    if (n == 0)
+        return 0;
+    items = malloc(n * sizeof(*items));
+    if (items == NULL)
+        return -ENOMEM;
+    n = 0;
+    list_for_each_safe(pos, tmp, head)
+    {
+        fde = list_entry(pos, struct chunk_fd, ilink);
+        if (fde->ino != ino || !fde->dirty || fde->removed)
+            continue;
+        /* Cleared now: a write completing after this fsync was issued sets
+         * it again, so the next fsync covers that write. */
+        fde->dirty = false;
+        fde->refs++;
+        items[n].fde = fde;
+        items[n].index = fde->index;
+        n++;
+    }
+    n += chunk_unsynced_take(c, ino, 0, UINT64_MAX, items + n);
+    *items_p = items;
+    *n_p = n;
+    return 0;
+}
+
+void chunk_fdc_sync_failed(struct chunk_fdcache *c, uint64_t ino, const struct chunk_sync_item *it)
+{
+    if (it->fde != NULL)
+        it->fde->dirty = true;
+    else
+        (void)chunk_unsynced_add(c, ino, it->index);
+}
+
+/* --- removal ------------------------------------------------------------ */
+
+static int chunk_fdc_unlink(struct chunk_fdcache *c, uint64_t ino, uint64_t index)
+{
+    char name[CHUNK_NAME_MAX];
+
+    chunk_fdc_name(name, ino, index);
+    if (unlinkat(c->dirfd, name, 0) != 0 && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+/* Shrink chunk (ino, index) to keep bytes if it is longer. */
+static int chunk_fdc_truncate(struct chunk_fdcache *c, uint64_t ino, uint64_t index, uint64_t keep)
+{
+    char name[CHUNK_NAME_MAX];
+    struct stat st;
+    int fd, rc = 0;
+
+    chunk_fdc_name(name, ino, index);
+    fd = openat(c->dirfd, name, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno; /* a hole stays a hole */
+    /* Never extend: a short chunk already reads as zeros past its end. */
+    if (fstat(fd, &st) != 0)
+        rc = -errno;
+    else if ((uint64_t)st.st_size > keep && ftruncate(fd, (off_t)keep) != 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+/* Unlink every chunk of ino in [first, last] found in its subdirectory. */
+static int chunk_fdc_unlink_scan(struct chunk_fdcache *c, uint64_t ino, uint64_t first,
+                                 uint64_t last)
+{
+    char name[CHUNK_NAME_MAX], prefix[24], *end;
+    struct dirent *de;
+    unsigned long long index;
+    size_t plen;
+    DIR *dir;
+    int fd, rc = 0;
+
+    chunk_fdc_name(name, ino, 0);
+    name[2] = '\0';
+    fd = openat(c->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    dir = fdopendir(fd);
+    if (dir == NULL) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    plen = (size_t)snprintf(prefix, sizeof(prefix), "%016" PRIx64 ".", ino);
+    while ((de = readdir(dir)) != NULL) {
+        if (strncmp(de->d_name, prefix, plen) != 0 || de->d_name[plen] < '0' ||
+            de->d_name[plen] > '9')
+            continue;
+        errno = 0;
+        index = strtoull(de->d_name + plen, &end, 10);
+        if (errno != 0 || *end != '\0' || index < first || index > last)
+            continue;
+        if (unlinkat(fd, de->d_name, 0) != 0 && errno != ENOENT && rc == 0)
+            rc = -errno;
+    }
+    closedir(dir);
+    return rc;
+}
+
+int chunk_fdc_remove(struct chunk_fdcache *c, uint64_t ino, uint64_t first, uint64_t last,
+                     uint64_t keep_bytes)
+{
+    struct list_node *head = &c->ibuckets[chunk_fdc_islot(c, ino)], *pos, *tmp;
+    struct chunk_fd *fde;
+    uint64_t start = first, i;
+    int rc = 0, r;
+
+    if (first > last)
+        return -EINVAL;
+    if (keep_bytes > 0) {
+        /* `first` survives, shorter: its cached fds stay valid. */
+        rc = chunk_fdc_truncate(c, ino, first, keep_bytes);
+        if (first == last)
+            return rc;
+        start = first + 1;
+    }
+    list_for_each_safe(pos, tmp, head)
+    {
+        fde = list_entry(pos, struct chunk_fd, ilink);
+        if (fde->ino != ino || fde->index < start || fde->index > last)
+            continue;
+        if (fde->cached)
+            chunk_fdc_evict(c, fde, true);
+        else
+            fde->removed = true; /* an orphan: closed by its last put */
+    }
+    (void)chunk_unsynced_take(c, ino, start, last, NULL);
+
+    if (last - start >= CHUNK_REMOVE_SCAN_MIN) {
+        r = chunk_fdc_unlink_scan(c, ino, start, last);
+        return rc != 0 ? rc : r;
+    }
+    for (i = start;; i++) {
+        r = chunk_fdc_unlink(c, ino, i);
+        if (r != 0 && rc == 0)
+            rc = r;
+        if (i == last)
+            break;
+    }
+    return rc;
+}

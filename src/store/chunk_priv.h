@@ -1,0 +1,107 @@
+/*
+ * chunk_priv.h - internals of the chunk store (chunk.h) shared by chunk.c
+ * (the ring, buffers and operations) and chunk_fd.c (chunk files: names,
+ * the fd cache, removal, and the record of files that still need a sync).
+ * Not for other layers.
+ */
+#ifndef BENCHFS_STORE_CHUNK_PRIV_H
+#define BENCHFS_STORE_CHUNK_PRIV_H
+
+#include "common/list.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Flags of a cached fd; part of the cache key. */
+#define CHUNK_FD_WRITE  0x1u /* O_RDWR | O_CREAT, else O_RDONLY */
+#define CHUNK_FD_DIRECT 0x2u /* O_DIRECT */
+
+/* "hh/<16 hex>.<20 digits>" plus NUL fits easily. */
+#define CHUNK_NAME_MAX 48
+
+/*
+ * One open chunk file. Cached entries are in the hash table and on the LRU
+ * list; an entry evicted or invalidated while I/O still holds references is
+ * an orphan (out of the table and the LRU) and is closed when the last
+ * reference goes. Every entry, orphans included, is on its inode's chain.
+ */
+struct chunk_fd {
+    uint64_t ino, index;
+    int fd;
+    unsigned flags;         /* CHUNK_FD_* */
+    unsigned refs;          /* operations using fd */
+    bool cached;            /* in the table and on the LRU; else an orphan */
+    bool dirty;             /* written since the last fdatasync was issued */
+    bool removed;           /* file unlinked: its data needs no sync */
+    struct chunk_fd *hnext; /* hash chain */
+    struct list_node link;  /* LRU, front = most recent (cached only) */
+    struct list_node ilink; /* chain of entries hashed by ino */
+};
+
+/* A chunk file that was written and closed (evicted) without a sync. */
+struct chunk_unsynced {
+    uint64_t ino, index;
+    struct chunk_unsynced *next;
+};
+
+struct chunk_fdcache {
+    int dirfd;    /* the store's directory */
+    unsigned cap; /* cached entries kept */
+    unsigned ncached, norphans;
+    size_t nbuckets;            /* power of two, for both tables */
+    struct chunk_fd **buckets;  /* by (ino, index, flags) */
+    struct list_node *ibuckets; /* by ino */
+    struct list_node lru;
+
+    /* Unsynced set, hashed by ino (so one fsync finds its records). */
+    struct chunk_unsynced **ubuckets;
+    size_t nubuckets, nunsynced, unsynced_max;
+};
+
+/* What one chunk_fsync has to sync: an open entry (ref held), or a file
+ * that is not open (fde NULL), opened when its turn comes. */
+struct chunk_sync_item {
+    struct chunk_fd *fde;
+    uint64_t index;
+};
+
+/* Set up / tear down. cleanup closes every fd (no references may remain). */
+int chunk_fdc_init(struct chunk_fdcache *c, int dirfd, unsigned cap);
+void chunk_fdc_cleanup(struct chunk_fdcache *c);
+
+/*
+ * An fd for chunk (ino, index) with a reference taken. flags: CHUNK_FD_WRITE
+ * opens (creating) for writing; without it an existing write fd of the same
+ * O_DIRECT kind is reused, else the file is opened read-only, and a missing
+ * file is -ENOENT. Other open(2) errors as -errno.
+ */
+int chunk_fdc_get(struct chunk_fdcache *c, uint64_t ino, uint64_t index, unsigned flags,
+                  struct chunk_fd **fde_p);
+void chunk_fdc_put(struct chunk_fdcache *c, struct chunk_fd *fde);
+
+/*
+ * Everything of ino that may hold unsynced data: dirty open entries (a
+ * reference taken, dirty cleared) and unsynced records (taken out of the
+ * set). *items_p is malloc'ed (NULL when *n_p is 0). 0 or -ENOMEM.
+ */
+int chunk_fdc_sync_list(struct chunk_fdcache *c, uint64_t ino, struct chunk_sync_item **items_p,
+                        size_t *n_p);
+/* A sync of this item failed: make the next chunk_fsync try it again. */
+void chunk_fdc_sync_failed(struct chunk_fdcache *c, uint64_t ino, const struct chunk_sync_item *it);
+
+/* Open chunk (ino, index) read-only outside the cache: fd or -errno. */
+int chunk_fdc_open_private(struct chunk_fdcache *c, uint64_t ino, uint64_t index);
+
+/* Unlink chunks first..last (truncate `first` to keep_bytes when > 0) and
+ * forget their fds and records. 0 or the first error. */
+int chunk_fdc_remove(struct chunk_fdcache *c, uint64_t ino, uint64_t first, uint64_t last,
+                     uint64_t keep_bytes);
+
+/* Relative path "hh/<ino>.<index>" of a chunk; hh from a hash of ino. */
+void chunk_fdc_name(char buf[CHUNK_NAME_MAX], uint64_t ino, uint64_t index);
+
+/* Open fds: cached entries plus orphans. */
+unsigned chunk_fdc_open_count(const struct chunk_fdcache *c);
+
+#endif

@@ -1,0 +1,991 @@
+/*
+ * test_store_chunk.c - unit tests of the chunk store (src/store/chunk.h):
+ * round trips through registered buffers and plain memory, holes and short
+ * reads, on-disk names, many concurrent operations, back-pressure, fd cache
+ * eviction under I/O, removal and truncation, fsync (including files whose
+ * fd was evicted), O_DIRECT, error propagation (never zero-filled), the
+ * callbacks-never-inline rule and the eventfd contract. Each test gets a
+ * private temporary directory.
+ */
+#include "store/chunk.h"
+#include "store/chunk_priv.h"
+
+#include "common/ring.h"
+#include "common/timeutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define INO 0x0000be1100000001ull
+
+struct fixture {
+    char dir[64];
+    struct chunk_opts opts;
+    struct chunk_store *cs;
+};
+
+/* --- completion bookkeeping --------------------------------------------- */
+
+struct done {
+    int calls;
+    int result;
+};
+
+static bool in_call; /* true while a submitting function runs */
+static int total_calls;
+
+static void done_cb(void *arg, int result)
+{
+    struct done *d = arg;
+
+    /* Callbacks must never run inside the call that queued the op. */
+    assert_false(in_call);
+    d->calls++;
+    d->result = result;
+    total_calls++;
+}
+
+static int do_write(struct chunk_store *cs, uint64_t ino, uint64_t index, uint64_t off, void *buf,
+                    size_t len, struct done *d)
+{
+    int rc;
+
+    in_call = true;
+    rc = chunk_write(cs, ino, index, off, buf, len, done_cb, d);
+    in_call = false;
+    return rc;
+}
+
+static int do_read(struct chunk_store *cs, uint64_t ino, uint64_t index, uint64_t off, void *buf,
+                   size_t len, struct done *d)
+{
+    int rc;
+
+    in_call = true;
+    rc = chunk_read(cs, ino, index, off, buf, len, done_cb, d);
+    in_call = false;
+    return rc;
+}
+
+static int do_fsync(struct chunk_store *cs, uint64_t ino, struct done *d)
+{
+    int rc;
+
+    in_call = true;
+    rc = chunk_fsync(cs, ino, done_cb, d);
+    in_call = false;
+    return rc;
+}
+
+/* Drive the store like the server loop: submit, wait on the eventfd, reap. */
+static void wait_total(struct chunk_store *cs, int target)
+{
+    struct pollfd pfd = {.fd = chunk_store_eventfd(cs), .events = POLLIN};
+    uint64_t deadline = time_mono_ns() + 20000000000ull;
+
+    while (total_calls < target) {
+        assert_true(chunk_store_submit(cs) >= 0);
+        assert_true(time_mono_ns() < deadline);
+        (void)poll(&pfd, 1, 100);
+        (void)chunk_store_reap(cs);
+    }
+    assert_int_equal(total_calls, target);
+}
+
+/* Queue-and-wait helpers returning the callback's result. */
+static int write_sync(struct chunk_store *cs, uint64_t ino, uint64_t index, uint64_t off, void *buf,
+                      size_t len)
+{
+    struct done d = {0, 0};
+    int target = total_calls + 1;
+
+    assert_int_equal(do_write(cs, ino, index, off, buf, len, &d), 0);
+    wait_total(cs, target);
+    assert_int_equal(d.calls, 1);
+    return d.result;
+}
+
+static int read_sync(struct chunk_store *cs, uint64_t ino, uint64_t index, uint64_t off, void *buf,
+                     size_t len)
+{
+    struct done d = {0, 0};
+    int target = total_calls + 1;
+
+    assert_int_equal(do_read(cs, ino, index, off, buf, len, &d), 0);
+    wait_total(cs, target);
+    assert_int_equal(d.calls, 1);
+    return d.result;
+}
+
+static int fsync_sync(struct chunk_store *cs, uint64_t ino)
+{
+    struct done d = {0, 0};
+    int target = total_calls + 1;
+
+    assert_int_equal(do_fsync(cs, ino, &d), 0);
+    assert_int_equal(d.calls, 0);
+    wait_total(cs, target);
+    assert_int_equal(d.calls, 1);
+    return d.result;
+}
+
+/* --- files -------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The documented layout, computed independently of the store. */
+static void chunk_path_in(const char *dir, uint64_t ino, uint64_t index, char *out, size_t len)
+{
+    uint8_t le[8];
+    int i;
+
+    for (i = 0; i < 8; i++)
+        le[i] = (uint8_t)(ino >> (8 * i));
+    snprintf(out, len, "%s/%02x/%016" PRIx64 ".%" PRIu64, dir, (unsigned)(ring_hash(le, 8) & 0xff),
+             ino, index);
+}
+
+static void chunk_path(const struct fixture *f, uint64_t ino, uint64_t index, char *out, size_t len)
+{
+    chunk_path_in(f->dir, ino, index, out, len);
+}
+
+static off_t size_on_disk_in(const char *dir, uint64_t ino, uint64_t index)
+{
+    char path[256];
+    struct stat st;
+
+    chunk_path_in(dir, ino, index, path, sizeof(path));
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static off_t chunk_size_on_disk(const struct fixture *f, uint64_t ino, uint64_t index)
+{
+    return size_on_disk_in(f->dir, ino, index);
+}
+
+static void fill(void *buf, size_t len, unsigned seed)
+{
+    unsigned char *p = buf;
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        p[i] = (unsigned char)(seed * 131 + i * 7 + (i >> 8));
+}
+
+/* --- fixture ------------------------------------------------------------ */
+
+/* In a forked child: let a crash kill it (the parent checks how it
+ * ended) instead of cmocka's handler resuming the test run in the child. */
+static void child_default_signals(void)
+{
+    signal(SIGBUS, SIG_DFL);
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGABRT, SIG_DFL);
+}
+
+/* In a child: mount a tmpfs of `size` on dir in a private mount namespace.
+ * 0, or -1 where that is not allowed (the test then skips). */
+static int tiny_fs(const char *dir, const char *size)
+{
+    char opts[64];
+
+    snprintf(opts, sizeof(opts), "size=%s", size);
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", dir, "tmpfs", 0, opts) != 0)
+        return -1;
+    return 0;
+}
+
+static struct chunk_store *open_store(const char *dir, const struct chunk_opts *opts)
+{
+    struct chunk_store *cs = NULL;
+    char err[256] = "";
+    int rc;
+
+    rc = chunk_store_open(dir, opts, &cs, err, sizeof(err));
+    if (rc != 0)
+        fprintf(stderr, "chunk_store_open: %s\n", err);
+    assert_int_equal(rc, 0);
+    return cs;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    strcpy(f->dir, "/tmp/benchfs-chunk-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->opts.queue_size = 64;
+    f->opts.buffer_size = 65536;
+    f->opts.buffer_count = 8;
+    f->opts.submit_depth = 8;
+    f->opts.fd_cache = 16;
+    f->opts.o_direct = false;
+    f->cs = open_store(f->dir, &f->opts);
+    total_calls = 0;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    chunk_store_close(f->cs);
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+static void reopen(struct fixture *f)
+{
+    chunk_store_close(f->cs);
+    f->cs = open_store(f->dir, &f->opts);
+}
+
+/* --- tests -------------------------------------------------------------- */
+
+static void test_open_layout(void **state)
+{
+    struct fixture *f = *state;
+    struct chunk_opts bad = f->opts;
+    struct chunk_store *cs = NULL;
+    void *bufs[9];
+    char path[128], err[128] = "";
+    const char *why = "x";
+    struct statvfs sv;
+    struct stat st;
+    int i;
+
+    /* Subdirectories appear with their first chunk. */
+    chunk_path(f, INO, 0, path, sizeof(path));
+    *strrchr(path, '/') = '\0';
+    assert_int_equal(stat(path, &st), -1);
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, path, 1), 1);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), 1);
+    total_calls = 0;
+    assert_true(chunk_store_eventfd(f->cs) >= 0);
+    assert_int_equal(chunk_buf_size(f->cs), 65536);
+    /* Tests run as root (CAP_IPC_LOCK): registration works. */
+    assert_true(chunk_store_registered(f->cs, &why));
+    assert_null(why);
+    for (i = 0; i < 8; i++) {
+        bufs[i] = chunk_buf_get(f->cs);
+        assert_non_null(bufs[i]);
+        assert_int_equal((uintptr_t)bufs[i] % 4096, 0);
+    }
+    assert_null(chunk_buf_get(f->cs));
+    for (i = 0; i < 8; i++)
+        chunk_buf_put(f->cs, bufs[i]);
+    chunk_buf_put(f->cs, NULL);
+    assert_non_null(bufs[8] = chunk_buf_get(f->cs));
+    chunk_buf_put(f->cs, bufs[8]);
+    assert_int_equal(chunk_store_statfs(f->cs, &sv), 0);
+    assert_true(sv.f_bsize > 0);
+    assert_int_equal(chunk_store_inflight(f->cs), 0);
+    assert_int_equal(chunk_store_queued(f->cs), 0);
+    assert_int_equal(chunk_store_open_fds(f->cs), 1); /* the chunk written above */
+    assert_int_equal(chunk_store_reap(f->cs), 0);
+
+    bad.queue_size = 0;
+    assert_int_equal(chunk_store_open(f->dir, &bad, &cs, err, sizeof(err)), -EINVAL);
+    assert_null(cs);
+    assert_true(strlen(err) > 0);
+    /* A missing directory with missing parents is created. */
+    snprintf(path, sizeof(path), "%s/x/y/chunks", f->dir);
+    cs = open_store(path, &f->opts);
+    chunk_store_close(cs);
+}
+
+static void test_roundtrip_registered(void **state)
+{
+    struct fixture *f = *state;
+    char *w = chunk_buf_get(f->cs), *r = chunk_buf_get(f->cs);
+    struct done d = {0, 0};
+
+    assert_non_null(w);
+    assert_non_null(r);
+    fill(w, 10000, 1);
+    assert_int_equal(do_write(f->cs, INO, 3, 100, w, 10000, &d), 0);
+    assert_int_equal(chunk_store_inflight(f->cs), 1);
+    assert_int_equal(chunk_store_queued(f->cs), 1); /* below submit_depth */
+    assert_int_equal(chunk_store_reap(f->cs), 0);   /* not submitted yet */
+    assert_int_equal(d.calls, 0);
+    wait_total(f->cs, 1);
+    assert_int_equal(d.result, 10000);
+    assert_int_equal(chunk_store_inflight(f->cs), 0);
+    /* Named from numbers only, at the documented place. */
+    assert_int_equal(chunk_size_on_disk(f, INO, 3), 10100);
+
+    memset(r, 0xee, 10000);
+    assert_int_equal(read_sync(f->cs, INO, 3, 100, r, 10000), 10000);
+    assert_memory_equal(r, w, 10000);
+    /* A pointer inside a registered buffer (past a header) works too. */
+    assert_int_equal(read_sync(f->cs, INO, 3, 100, r + 1000, 5000), 5000);
+    assert_memory_equal(r + 1000, w, 5000);
+    chunk_buf_put(f->cs, w);
+    chunk_buf_put(f->cs, r);
+}
+
+static void test_roundtrip_plain(void **state)
+{
+    struct fixture *f = *state;
+    size_t len = 300000; /* larger than any buffer: plain write/read */
+    char *w = malloc(len), *r = malloc(len);
+
+    assert_non_null(w);
+    assert_non_null(r);
+    fill(w, len, 2);
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, len), (int)len);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, len), (int)len);
+    assert_memory_equal(r, w, len);
+    /* Overwrite in the middle with unaligned stack memory. */
+    {
+        char small[333];
+        fill(small, sizeof(small), 3);
+        assert_int_equal(write_sync(f->cs, INO, 0, 4097, small, sizeof(small)), 333);
+        memcpy(w + 4097, small, sizeof(small));
+    }
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, len), (int)len);
+    assert_memory_equal(r, w, len);
+    /* Zero-length requests complete (from reap) and create nothing. */
+    assert_int_equal(write_sync(f->cs, INO, 77, 0, w, 0), 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 77), -1);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, 0), 0);
+    free(w);
+    free(r);
+}
+
+static void test_holes(void **state)
+{
+    struct fixture *f = *state;
+    char buf[16384], zero[16384];
+    struct done d = {0, 0};
+
+    memset(zero, 0, sizeof(zero));
+    /* Missing chunk: 0 bytes, from reap, and no file appears. */
+    assert_int_equal(do_read(f->cs, INO, 9, 0, buf, sizeof(buf), &d), 0);
+    assert_int_equal(d.calls, 0);
+    wait_total(f->cs, 1);
+    assert_int_equal(d.result, 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 9), -1);
+
+    /* Past the end of a chunk: short, then nothing. */
+    fill(buf, 100, 4);
+    assert_int_equal(write_sync(f->cs, INO, 9, 0, buf, 100), 100);
+    assert_int_equal(read_sync(f->cs, INO, 9, 0, buf, 1000), 100);
+    assert_int_equal(read_sync(f->cs, INO, 9, 5000, buf, 1000), 0);
+    assert_int_equal(read_sync(f->cs, INO, 9, 50, buf, 1000), 50);
+
+    /* A hole inside a chunk reads as zeros; the read stops at EOF. */
+    fill(buf, 100, 5);
+    assert_int_equal(write_sync(f->cs, INO, 10, 0, buf, 100), 100);
+    assert_int_equal(write_sync(f->cs, INO, 10, 8192, buf, 100), 100);
+    memset(buf, 0xaa, sizeof(buf));
+    assert_int_equal(read_sync(f->cs, INO, 10, 0, buf, sizeof(buf)), 8292);
+    assert_memory_equal(buf + 100, zero, 8092);
+}
+
+static void test_many_concurrent(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 128 }; /* 2 x queue_size: all the store accepts at once */
+    static char data[N][4096], back[N][4096];
+    static struct done d[N];
+    struct done extra = {0, 0};
+    int i;
+
+    memset(d, 0, sizeof(d));
+    for (i = 0; i < N; i++) {
+        fill(data[i], sizeof(data[i]), (unsigned)i);
+        assert_int_equal(do_write(f->cs, INO + (uint64_t)(i % 5), (uint64_t)(i / 5), 0, data[i],
+                                  sizeof(data[i]), &d[i]),
+                         0);
+    }
+    assert_int_equal(chunk_store_inflight(f->cs), N);
+    /* Back-pressure: the next request is refused and never called back. */
+    assert_int_equal(do_write(f->cs, INO, 999, 0, data[0], 10, &extra), -EAGAIN);
+    assert_int_equal(do_read(f->cs, INO, 0, 0, back[0], 10, &extra), -EAGAIN);
+    assert_int_equal(do_fsync(f->cs, INO, &extra), -EAGAIN);
+    wait_total(f->cs, N);
+    for (i = 0; i < N; i++) {
+        assert_int_equal(d[i].calls, 1);
+        assert_int_equal(d[i].result, 4096);
+    }
+    assert_int_equal(extra.calls, 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 999), -1);
+    assert_true(chunk_store_open_fds(f->cs) <= f->opts.fd_cache);
+
+    memset(d, 0, sizeof(d));
+    for (i = 0; i < N; i++)
+        assert_int_equal(do_read(f->cs, INO + (uint64_t)(i % 5), (uint64_t)(i / 5), 0, back[i],
+                                 sizeof(back[i]), &d[i]),
+                         0);
+    wait_total(f->cs, 2 * N);
+    for (i = 0; i < N; i++) {
+        assert_int_equal(d[i].result, 4096);
+        assert_memory_equal(back[i], data[i], 4096);
+    }
+}
+
+static void test_submit_depth(void **state)
+{
+    struct fixture *f = *state;
+    struct done d[8];
+    char buf[64];
+    int i;
+
+    memset(d, 0, sizeof(d));
+    memset(buf, 1, sizeof(buf));
+    for (i = 0; i < 7; i++) {
+        assert_int_equal(do_write(f->cs, INO, (uint64_t)i, 0, buf, sizeof(buf), &d[i]), 0);
+        assert_int_equal(chunk_store_queued(f->cs), (unsigned)i + 1);
+    }
+    /* The 8th queued SQE (submit_depth) submits all of them at once. */
+    assert_int_equal(do_write(f->cs, INO, 7, 0, buf, sizeof(buf), &d[7]), 0);
+    assert_int_equal(chunk_store_queued(f->cs), 0);
+    assert_int_equal(chunk_store_inflight(f->cs), 8);
+    /* Completions arrive without another submit. */
+    {
+        struct pollfd pfd = {.fd = chunk_store_eventfd(f->cs), .events = POLLIN};
+        uint64_t deadline = time_mono_ns() + 10000000000ull;
+
+        while (total_calls < 8) {
+            assert_true(time_mono_ns() < deadline);
+            (void)poll(&pfd, 1, 100);
+            (void)chunk_store_reap(f->cs);
+        }
+    }
+    for (i = 0; i < 8; i++)
+        assert_int_equal(d[i].result, (int)sizeof(buf));
+}
+
+static void test_fd_cache_eviction_inflight(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 40 };
+    static char data[N][512], back[512];
+    struct done d[N];
+    int i;
+
+    chunk_store_close(f->cs);
+    f->opts.fd_cache = 4;
+    f->cs = open_store(f->dir, &f->opts);
+    memset(d, 0, sizeof(d));
+    /* 40 chunks through a cache of 4, all in flight at once: evicted fds
+     * must stay open until their I/O completes. */
+    for (i = 0; i < N; i++) {
+        fill(data[i], sizeof(data[i]), (unsigned)i + 7);
+        assert_int_equal(do_write(f->cs, INO, (uint64_t)i, 0, data[i], sizeof(data[i]), &d[i]), 0);
+    }
+    assert_true(chunk_store_open_fds(f->cs) > 4);
+    wait_total(f->cs, N);
+    assert_true(chunk_store_open_fds(f->cs) <= 4);
+    for (i = 0; i < N; i++) {
+        assert_int_equal(d[i].result, 512);
+        assert_int_equal(read_sync(f->cs, INO, (uint64_t)i, 0, back, sizeof(back)), 512);
+        assert_memory_equal(back, data[i], 512);
+        assert_true(chunk_store_open_fds(f->cs) <= 4);
+    }
+}
+
+/* Find an inode whose chunks share INO's subdirectory. */
+static uint64_t same_subdir_ino(const struct fixture *f)
+{
+    char a[256], b[256];
+    uint64_t ino;
+
+    chunk_path(f, INO, 0, a, sizeof(a));
+    for (ino = INO + 1;; ino++) {
+        chunk_path(f, ino, 0, b, sizeof(b));
+        if (memcmp(a, b, strlen(f->dir) + 4) == 0)
+            return ino;
+    }
+}
+
+static void test_remove(void **state)
+{
+    struct fixture *f = *state;
+    char buf[10000];
+    struct done d = {0, 0};
+    uint64_t i, other;
+
+    fill(buf, sizeof(buf), 9);
+    for (i = 0; i < 10; i++)
+        assert_int_equal(write_sync(f->cs, INO, i, 0, buf, sizeof(buf)), (int)sizeof(buf));
+    assert_int_equal(chunk_remove(f->cs, INO, 2, 5, 0), 0);
+    for (i = 0; i < 10; i++)
+        assert_int_equal(chunk_size_on_disk(f, INO, i), i >= 2 && i <= 5 ? -1 : 10000);
+    /* Cached fds of removed chunks are gone: a read sees a hole. */
+    assert_int_equal(read_sync(f->cs, INO, 3, 0, buf, 100), 0);
+
+    /* keep_bytes truncates `first`, removes the rest. */
+    assert_int_equal(chunk_remove(f->cs, INO, 7, 9, 4096), 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 7), 4096);
+    assert_int_equal(chunk_size_on_disk(f, INO, 8), -1);
+    assert_int_equal(chunk_size_on_disk(f, INO, 9), -1);
+    assert_int_equal(read_sync(f->cs, INO, 7, 0, buf, sizeof(buf)), 4096);
+    /* ... and never extends a shorter chunk. */
+    assert_int_equal(chunk_remove(f->cs, INO, 7, 7, 8000), 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 7), 4096);
+    /* Missing chunks are fine; a bad range is not. */
+    assert_int_equal(chunk_remove(f->cs, INO, 100, 200, 0), 0);
+    assert_int_equal(chunk_remove(f->cs, INO, 100, 200, 10), 0);
+    assert_int_equal(chunk_remove(f->cs, INO, 5, 4, 0), -EINVAL);
+
+    /* Removal while a write is in flight: the fd closes when it completes. */
+    assert_int_equal(do_write(f->cs, INO, 20, 0, buf, 100, &d), 0);
+    assert_int_equal(chunk_remove(f->cs, INO, 20, 20, 0), 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 20), -1);
+    wait_total(f->cs, total_calls + 1);
+    assert_int_equal(d.result, 100);
+    assert_int_equal(chunk_size_on_disk(f, INO, 20), -1);
+
+    /* A huge range scans the subdirectory, leaving other inodes alone. */
+    other = same_subdir_ino(f);
+    assert_int_equal(write_sync(f->cs, INO, 123456789, 0, buf, 10), 10);
+    assert_int_equal(write_sync(f->cs, other, 3, 0, buf, 10), 10);
+    assert_int_equal(chunk_remove(f->cs, INO, 1, UINT64_MAX, 0), 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 123456789), -1);
+    assert_int_equal(chunk_size_on_disk(f, INO, 6), -1);
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), 10000);
+    assert_int_equal(chunk_size_on_disk(f, other, 3), 10);
+    assert_int_equal(chunk_remove(f->cs, INO, 0, UINT64_MAX, 0), 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), -1);
+}
+
+static uint64_t syncs(struct chunk_store *cs)
+{
+    struct chunk_stats st;
+
+    chunk_store_stats(cs, &st);
+    return st.syncs;
+}
+
+static void test_fsync(void **state)
+{
+    struct fixture *f = *state;
+    char buf[4096];
+    int i;
+
+    /* Nothing written: completes with 0 from reap (checked in fsync_sync). */
+    assert_int_equal(fsync_sync(f->cs, INO), 0);
+    assert_int_equal(syncs(f->cs), 0);
+    fill(buf, sizeof(buf), 11);
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, buf, sizeof(buf)), 4096);
+    assert_int_equal(write_sync(f->cs, INO, 1, 0, buf, sizeof(buf)), 4096);
+    assert_int_equal(read_sync(f->cs, INO, 2, 0, buf, sizeof(buf)), 0);
+    assert_int_equal(write_sync(f->cs, INO + 9, 0, 0, buf, sizeof(buf)), 4096);
+    assert_int_equal(fsync_sync(f->cs, INO), 0);
+    assert_int_equal(syncs(f->cs), 2); /* the two written chunks of INO only */
+    assert_int_equal(fsync_sync(f->cs, INO), 0);
+    assert_int_equal(syncs(f->cs), 2); /* clean now: nothing issued */
+    assert_int_equal(write_sync(f->cs, INO, 1, 10, buf, 10), 10);
+    assert_int_equal(fsync_sync(f->cs, INO), 0);
+    assert_int_equal(syncs(f->cs), 3);
+
+    /* Written chunks whose fds were evicted are synced too. */
+    chunk_store_close(f->cs);
+    f->opts.fd_cache = 2;
+    f->cs = open_store(f->dir, &f->opts);
+    for (i = 0; i < 30; i++)
+        assert_int_equal(write_sync(f->cs, INO + 1, (uint64_t)i, 0, buf, sizeof(buf)), 4096);
+    assert_true(chunk_store_open_fds(f->cs) <= 2);
+    assert_int_equal(fsync_sync(f->cs, INO + 1), 0);
+    assert_int_equal(syncs(f->cs), 30); /* 2 open + 28 through private fds */
+    assert_int_equal(chunk_store_open_fds(f->cs), 2);
+    assert_int_equal(fsync_sync(f->cs, INO + 1), 0);
+    assert_int_equal(syncs(f->cs), 30);
+    /* After a removal there is nothing left to sync for those chunks. */
+    assert_int_equal(write_sync(f->cs, INO + 2, 0, 0, buf, sizeof(buf)), 4096);
+    assert_int_equal(write_sync(f->cs, INO + 2, 1, 0, buf, sizeof(buf)), 4096);
+    assert_int_equal(write_sync(f->cs, INO + 2, 2, 0, buf, sizeof(buf)), 4096);
+    assert_int_equal(chunk_remove(f->cs, INO + 2, 0, 1, 0), 0);
+    assert_int_equal(fsync_sync(f->cs, INO + 2), 0);
+    assert_int_equal(syncs(f->cs), 31);
+}
+
+/* The fd layer's bookkeeping of unsynced files, seen directly. */
+static void test_fdcache_sync_list(void **state)
+{
+    struct fixture *f = *state;
+    struct chunk_fdcache c;
+    struct chunk_sync_item *items;
+    struct chunk_fd *fde;
+    size_t n, i, open_items = 0;
+    int dirfd;
+
+    dirfd = open(f->dir, O_RDONLY | O_DIRECTORY);
+    assert_true(dirfd >= 0);
+    assert_int_equal(chunk_fdc_init(&c, dirfd, 2), 0);
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(chunk_fdc_get(&c, INO, i, CHUNK_FD_WRITE, &fde), 0);
+        fde->dirty = true; /* as a completed write would */
+        chunk_fdc_put(&c, fde);
+    }
+    assert_int_equal(chunk_fdc_open_count(&c), 2);
+    assert_int_equal(chunk_fdc_get(&c, INO, 77, 0, &fde), -ENOENT); /* reads never create */
+    assert_int_equal(chunk_fdc_sync_list(&c, INO, &items, &n), 0);
+    assert_int_equal(n, 5); /* 2 open + 3 evicted */
+    for (i = 0; i < n; i++) {
+        if (items[i].fde != NULL) {
+            open_items++;
+            chunk_fdc_put(&c, items[i].fde);
+        }
+    }
+    assert_int_equal(open_items, 2);
+    free(items);
+    /* Taken: a second list is empty. */
+    assert_int_equal(chunk_fdc_sync_list(&c, INO, &items, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(items);
+    /* A failed sync puts the file back on the list. */
+    {
+        struct chunk_sync_item it = {.fde = NULL, .index = 3};
+        chunk_fdc_sync_failed(&c, INO, &it);
+    }
+    assert_int_equal(chunk_fdc_sync_list(&c, INO, &items, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(items[0].index, 3);
+    free(items);
+    chunk_fdc_cleanup(&c);
+    close(dirfd);
+}
+
+static void test_errors_reported(void **state)
+{
+    struct fixture *f = *state;
+    char path[256], buf[256], *p;
+    struct done d = {0, 0};
+
+    memset(buf, 1, sizeof(buf));
+    /* Bad arguments: -errno now, no callback ever. */
+    assert_int_equal(do_write(f->cs, INO, 0, 0, NULL, 10, &d), -EINVAL);
+    assert_int_equal(chunk_write(f->cs, INO, 0, 0, buf, 10, NULL, NULL), -EINVAL);
+    assert_int_equal(chunk_fsync(f->cs, INO, NULL, NULL), -EINVAL);
+    assert_int_equal(do_write(f->cs, INO, 0, 0, buf, (size_t)INT_MAX + 1, &d), -EINVAL);
+    assert_int_equal(do_write(f->cs, INO, 0, UINT64_MAX - 5, buf, 10, &d), -EFBIG);
+
+    /* The chunk's name is a directory: open for write fails at once. */
+    chunk_path(f, INO, 5, path, sizeof(path));
+    p = strrchr(path, '/');
+    *p = '\0';
+    assert_int_equal(mkdir(path, 0700), 0);
+    *p = '/';
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(do_write(f->cs, INO, 5, 0, buf, 10, &d), -EISDIR);
+    /* A read opens it (O_RDONLY works on a directory) and the error comes
+     * back through the callback: never zeros. */
+    assert_int_equal(do_read(f->cs, INO, 5, 0, buf, 10, &d), 0);
+    wait_total(f->cs, 1);
+    assert_int_equal(d.result, -EISDIR);
+    {
+        struct chunk_stats st;
+
+        chunk_store_stats(f->cs, &st);
+        assert_int_equal(st.reads, 1);
+        assert_int_equal(st.errors, 1);
+        assert_int_equal(st.writes, 0);
+    }
+
+    /* The inode's subdirectory replaced by a file: -ENOTDIR. */
+    chunk_path(f, INO + 3, 0, path, sizeof(path));
+    p = strrchr(path, '/');
+    *p = '\0';
+    rm_rf(path);
+    assert_int_equal(close(open(path, O_CREAT | O_WRONLY, 0600)), 0);
+    assert_int_equal(do_write(f->cs, INO + 3, 0, 0, buf, 10, &d), -ENOTDIR);
+    assert_int_equal(do_read(f->cs, INO + 3, 0, 0, buf, 10, &d), -ENOTDIR);
+    assert_int_equal(total_calls, 1);
+}
+
+/* A write that hits the file size limit: short write continued, then the
+ * error (-EFBIG, like -ENOSPC would be) reaches the callback. In a child
+ * with its own store: the limit is per process. */
+static void test_short_write_then_error(void **state)
+{
+    struct fixture *f = *state;
+    char sub[128];
+    int status;
+    pid_t pid;
+
+    snprintf(sub, sizeof(sub), "%s/fsize", f->dir);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim;
+        struct chunk_store *cs;
+        char buf[8192];
+
+        child_default_signals();
+        signal(SIGXFSZ, SIG_IGN);
+        cs = open_store(sub, &f->opts);
+        getrlimit(RLIMIT_FSIZE, &lim);
+        lim.rlim_cur = 1 << 20;
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+            _exit(77);
+        memset(buf, 7, sizeof(buf));
+        /* 4096 bytes fit below the limit, the rest does not. */
+        if (write_sync(cs, INO, 0, (1 << 20) - 4096, buf, sizeof(buf)) != -EFBIG)
+            _exit(1);
+        {
+            struct chunk_stats st;
+
+            chunk_store_stats(cs, &st);
+            /* Either the kernel wrote the fitting part first (a short write
+             * we continued) or it refused at once; either way no zeros. */
+            _exit(st.errors == 1 && st.writes == 1 ? 0 : 5);
+        }
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(size_on_disk_in(sub, INO, 0), 1 << 20); /* the short part landed */
+}
+
+/* A full file system: the write's -ENOSPC reaches the callback (after any
+ * part that fit), never a silent success; reads of what fit still work. */
+static void test_enospc(void **state)
+{
+    struct fixture *f = *state;
+    char sub[128];
+    int status;
+    pid_t pid;
+
+    snprintf(sub, sizeof(sub), "%s/tiny", f->dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        size_t len = 4 << 20;
+        struct chunk_store *cs;
+        struct chunk_stats st;
+        char *w = malloc(len), *r = malloc(len);
+        int res;
+
+        child_default_signals();
+        if (tiny_fs(sub, "1m") != 0)
+            _exit(77);
+        if (w == NULL || r == NULL)
+            _exit(2);
+        fill(w, len, 15);
+        cs = open_store(sub, &f->opts);
+        res = write_sync(cs, INO, 0, 0, w, len);
+        chunk_store_stats(cs, &st);
+        if (res != -ENOSPC || st.errors != 1)
+            _exit(3);
+        /* Whatever landed reads back intact. */
+        res = read_sync(cs, INO, 0, 0, r, len);
+        if (res < 0 || res >= (int)len || memcmp(w, r, (size_t)res) != 0)
+            _exit(4);
+        chunk_store_close(cs);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_reap_drains_eventfd(void **state)
+{
+    struct fixture *f = *state;
+    struct pollfd pfd = {.fd = chunk_store_eventfd(f->cs), .events = POLLIN};
+    uint64_t deadline = time_mono_ns() + 10000000000ull;
+    struct done d = {0, 0};
+    char buf[100];
+    uint64_t v;
+
+    memset(buf, 3, sizeof(buf));
+    assert_int_equal(poll(&pfd, 1, 0), 0); /* idle: not readable */
+    assert_int_equal(do_write(f->cs, INO, 0, 0, buf, sizeof(buf), &d), 0);
+    assert_true(chunk_store_submit(f->cs) >= 1);
+    /* The completion makes the eventfd readable ... */
+    while (poll(&pfd, 1, 100) == 0)
+        assert_true(time_mono_ns() < deadline);
+    assert_int_equal(d.calls, 0);
+    assert_int_equal(chunk_store_reap(f->cs), 1);
+    assert_int_equal(d.calls, 1);
+    /* ... and reap drained it. */
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    assert_true(read(pfd.fd, &v, sizeof(v)) < 0 && errno == EAGAIN);
+    assert_int_equal(chunk_store_reap(f->cs), 0);
+}
+
+static void test_o_direct(void **state)
+{
+    struct fixture *f = *state;
+    char *w, *r;
+
+    chunk_store_close(f->cs);
+    f->opts.o_direct = true;
+    f->cs = open_store(f->dir, &f->opts);
+    w = chunk_buf_get(f->cs);
+    r = chunk_buf_get(f->cs);
+    fill(w, 65536, 12);
+    /* Aligned: O_DIRECT fd; unaligned: a buffered fd of its own. */
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 8192), 8192);
+    assert_int_equal(chunk_store_open_fds(f->cs), 1);
+    assert_int_equal(write_sync(f->cs, INO, 0, 8192, w + 8192, 100), 100);
+    assert_int_equal(chunk_store_open_fds(f->cs), 2);
+    /* An aligned read past the end: short at EOF (8292), continued on the
+     * buffered fd because the remainder is not aligned any more. */
+    memset(r, 0, 65536);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, 12288), 8292);
+    assert_memory_equal(r, w, 8292);
+    assert_int_equal(read_sync(f->cs, INO, 0, 4096, r, 4096), 4096);
+    assert_memory_equal(r, w + 4096, 4096);
+    assert_int_equal(fsync_sync(f->cs, INO), 0);
+    chunk_buf_put(f->cs, w);
+    chunk_buf_put(f->cs, r);
+}
+
+static void test_close_runs_callbacks(void **state)
+{
+    struct fixture *f = *state;
+    static char buf[20][1000];
+    struct done d[20];
+    int i;
+
+    memset(d, 0, sizeof(d));
+    for (i = 0; i < 20; i++)
+        assert_int_equal(do_write(f->cs, INO, (uint64_t)i, 0, buf[i], sizeof(buf[i]), &d[i]), 0);
+    assert_int_equal(total_calls, 0);
+    chunk_store_close(f->cs); /* some never submitted: close does it */
+    f->cs = NULL;
+    for (i = 0; i < 20; i++) {
+        assert_int_equal(d[i].calls, 1);
+        assert_int_equal(d[i].result, 1000);
+    }
+    f->cs = open_store(f->dir, &f->opts);
+    assert_int_equal(chunk_size_on_disk(f, INO, 19), 1000);
+}
+
+static void test_persist_reopen(void **state)
+{
+    struct fixture *f = *state;
+    char w[5000], r[5000];
+
+    fill(w, sizeof(w), 13);
+    assert_int_equal(write_sync(f->cs, INO, 42, 0, w, sizeof(w)), 5000);
+    reopen(f);
+    assert_int_equal(read_sync(f->cs, INO, 42, 0, r, sizeof(r)), 5000);
+    assert_memory_equal(r, w, sizeof(w));
+}
+
+/* Without CAP_IPC_LOCK and with a tiny RLIMIT_MEMLOCK, registration fails;
+ * the store says why and still works. In a child that becomes an
+ * unprivileged user (no capabilities at all), with a store of its own. */
+static void test_unregistered_fallback(void **state)
+{
+    struct fixture *f = *state;
+    char sub[128];
+    int status;
+    pid_t pid;
+
+    snprintf(sub, sizeof(sub), "%s/nobody", f->dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(chown(sub, 65534, 65534), 0);
+    assert_int_equal(chmod(f->dir, 0711), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {.rlim_cur = 64 << 10, .rlim_max = 64 << 10};
+        struct chunk_opts o = f->opts;
+        struct chunk_store *cs;
+        const char *why = NULL;
+        char err[256], *w, *r;
+        int rc;
+
+        child_default_signals();
+        if (setrlimit(RLIMIT_MEMLOCK, &lim) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(77);
+        o.buffer_size = 1 << 20;
+        rc = chunk_store_open(sub, &o, &cs, err, sizeof(err));
+        if (rc == -EPERM) /* io_uring disabled for unprivileged users here */
+            _exit(77);
+        if (rc != 0)
+            _exit(2);
+        if (chunk_store_registered(cs, &why) || why == NULL || strstr(why, "regist") == NULL)
+            _exit(3);
+        w = chunk_buf_get(cs);
+        r = chunk_buf_get(cs);
+        fill(w, 100000, 14);
+        if (write_sync(cs, INO, 0, 0, w, 100000) != 100000 ||
+            read_sync(cs, INO, 0, 0, r, 100000) != 100000 || memcmp(w, r, 100000) != 0)
+            _exit(4);
+        chunk_buf_put(cs, w);
+        chunk_buf_put(cs, r);
+        chunk_store_close(cs);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(size_on_disk_in(sub, INO, 0), 100000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip_registered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roundtrip_plain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_holes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_depth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fd_cache_eviction_inflight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fsync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fdcache_sync_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_write_then_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enospc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reap_drains_eventfd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_o_direct, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_runs_callbacks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_persist_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unregistered_fallback, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1155 @@
+/*
+ * test_store_meta.c - unit tests of the metadata store (src/store/meta.h):
+ * every operation and error class, group commit, persistence across a
+ * close and across a crash, paged readdir, rename, two-phase rmdir, 4095-
+ * byte paths, durability modes and a full map. Each test gets a private
+ * temporary directory. Prints an informational creates/s line.
+ */
+#include "store/meta.h"
+#include "store/meta_priv.h"
+
+#include "common/config.h"
+#include "common/timeutil.h"
+#include "proto/proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define TAG  0xbe11u
+#define P(s) (s), strlen(s)
+
+struct fixture {
+    char dir[64];
+    struct meta *m;
+    struct meta_opts opts;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* In a forked child: let a crash kill it (the parent checks how it
+ * ended) instead of cmocka's handler resuming the test run in the child. */
+static void child_default_signals(void)
+{
+    signal(SIGBUS, SIG_DFL);
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGABRT, SIG_DFL);
+}
+
+static struct meta *open_or_fail(const char *dir, const struct meta_opts *opts)
+{
+    struct meta *m = NULL;
+    char err[256] = "";
+    int rc;
+
+    rc = meta_open(dir, opts, &m, err, sizeof(err));
+    if (rc != 0)
+        fprintf(stderr, "meta_open: %s\n", err);
+    assert_int_equal(rc, 0);
+    assert_non_null(m);
+    return m;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    strcpy(f->dir, "/tmp/benchfs-meta-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    f->opts.map_size = 64u << 20;
+    f->opts.durability = DURABILITY_NONE;
+    f->opts.node_tag = TAG;
+    f->m = open_or_fail(f->dir, &f->opts);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    meta_close(f->m);
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+static void reopen(struct fixture *f)
+{
+    meta_close(f->m);
+    f->m = open_or_fail(f->dir, &f->opts);
+}
+
+static void create_ok(struct meta *m, const char *path, struct meta_attr *attr)
+{
+    bool created = false;
+
+    assert_int_equal(meta_create(m, P(path), 0644, 1, 2, 0, 0, attr, NULL, &created), 0);
+    assert_true(created);
+}
+
+/* --- readdir helpers ---------------------------------------------------- */
+
+struct page {
+    unsigned limit, n;
+    char names[1024][256];
+    struct meta_attr attrs[1024];
+};
+
+static int page_cb(void *arg, const char *name, size_t len, const struct meta_attr *attr)
+{
+    struct page *pg = arg;
+
+    if (pg->n == pg->limit)
+        return 1; /* full: this entry is not consumed */
+    assert_true(len < sizeof(pg->names[0]));
+    memcpy(pg->names[pg->n], name, len);
+    pg->names[pg->n][len] = '\0';
+    pg->attrs[pg->n] = *attr;
+    pg->n++;
+    return 0;
+}
+
+/* Every name of dir, in order, through pages of `limit`. Returns count. */
+static unsigned list_all(struct meta *m, const char *dir, unsigned limit, char (*out)[256],
+                         unsigned max)
+{
+    char cursor[256] = "";
+    unsigned total = 0, i;
+    static struct page pg; /* large: not on the stack */
+    bool done = false;
+
+    while (!done) {
+        memset(&pg, 0, sizeof(pg));
+        pg.limit = limit;
+        assert_int_equal(meta_readdir(m, P(dir), cursor, strlen(cursor), page_cb, &pg, &done), 0);
+        for (i = 0; i < pg.n; i++) {
+            assert_true(total < max);
+            strcpy(out[total++], pg.names[i]);
+        }
+        if (!done) {
+            assert_int_equal(pg.n, limit);
+            strcpy(cursor, pg.names[pg.n - 1]);
+        }
+    }
+    return total;
+}
+
+static bool dir_has(struct meta *m, const char *dir, const char *name)
+{
+    static char names[2048][256];
+    unsigned n = list_all(m, dir, 50, names, 2048), i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* --- tests -------------------------------------------------------------- */
+
+static void test_open_root(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a;
+    uint64_t files = 9, dirs = 9;
+
+    assert_int_equal(meta_lookup(f->m, P("/"), &a), 0);
+    assert_true(S_ISDIR(a.mode));
+    assert_int_equal(a.nlink, 2);
+    assert_int_equal(a.size, 0);
+    assert_int_not_equal(a.ino, 0);
+    meta_counts(f->m, &files, &dirs);
+    assert_int_equal(files, 0);
+    assert_int_equal(dirs, 1);
+    assert_int_equal(meta_lookup(f->m, P("/x"), &a), -ENOENT);
+    assert_int_equal(meta_lookup(f->m, "", 0, &a), -EINVAL);
+    assert_int_equal(meta_lookup(f->m, P("x"), &a), -EINVAL);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    assert_int_equal(meta_sync(f->m), 0);
+}
+
+static void test_open_errors(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_opts bad = f->opts;
+    struct meta *m = NULL;
+    char err[256] = "", path[128];
+    FILE *fp;
+
+    bad.durability = 7;
+    assert_int_equal(meta_open(f->dir, &bad, &m, err, sizeof(err)), -EINVAL);
+    assert_null(m);
+    assert_true(strlen(err) > 0);
+    /* A regular file where the directory should be. */
+    snprintf(path, sizeof(path), "%s/file", f->dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    err[0] = '\0';
+    assert_int_equal(meta_open(path, &f->opts, &m, err, sizeof(err)), -ENOTDIR);
+    assert_true(strlen(err) > 0);
+    /* A missing directory with missing parents is created. */
+    snprintf(path, sizeof(path), "%s/a/b/meta", f->dir);
+    m = open_or_fail(path, &f->opts);
+    meta_close(m);
+}
+
+static void test_create(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a, b;
+    uint64_t old = 77, files;
+    bool created = true;
+
+    assert_int_equal(meta_create(f->m, P("/a"), 0640 | S_IFDIR, 10, 20, 0, 0, &a, &old, &created),
+                     0);
+    assert_true(created);
+    assert_int_equal(old, 0);
+    assert_int_equal(a.ino >> 32, TAG);
+    assert_int_not_equal(a.ino & 0xffffffffu, 0);
+    assert_int_equal(a.mode, S_IFREG | 0640); /* type bits from the caller ignored */
+    assert_int_equal(a.nlink, 1);
+    assert_int_equal(a.uid, 10);
+    assert_int_equal(a.gid, 20);
+    assert_int_equal(a.size, 0);
+    assert_int_equal(a.chunk_size, 4u << 20); /* opts default 0 = 4 MiB */
+    assert_true(a.mtime_ns > 0 && a.mtime_ns == a.ctime_ns);
+    assert_int_equal(meta_lookup(f->m, P("/a"), &b), 0);
+    assert_memory_equal(&a, &b, sizeof(a));
+
+    /* Open existing: same inode, not created. */
+    assert_int_equal(meta_create(f->m, P("/a"), 0600, 0, 0, 0, 0, &b, &old, &created), 0);
+    assert_false(created);
+    assert_int_equal(b.ino, a.ino);
+    assert_int_equal(b.mode, S_IFREG | 0640);
+    assert_int_equal(meta_create(f->m, P("/a"), 0600, 0, 0, 0, PROTO_CREATE_EXCL, &b, NULL, NULL),
+                     -EEXIST);
+
+    /* Explicit chunk size; NULL outputs are fine. */
+    assert_int_equal(meta_create(f->m, P("/c"), 0600, 0, 0, 1u << 20, 0, NULL, NULL, NULL), 0);
+    assert_int_equal(meta_lookup(f->m, P("/c"), &b), 0);
+    assert_int_equal(b.chunk_size, 1u << 20);
+    assert_true(b.ino > a.ino);
+
+    /* Parent problems. */
+    assert_int_equal(meta_create(f->m, P("/nodir/f"), 0600, 0, 0, 0, 0, &b, NULL, NULL), -ENOENT);
+    assert_int_equal(meta_create(f->m, P("/a/x"), 0600, 0, 0, 0, 0, &b, NULL, NULL), -ENOTDIR);
+    /* Directories. */
+    assert_int_equal(meta_create(f->m, P("/"), 0600, 0, 0, 0, 0, &b, NULL, NULL), -EISDIR);
+    assert_int_equal(meta_create(f->m, P("/"), 0600, 0, 0, 0, PROTO_CREATE_EXCL, &b, NULL, NULL),
+                     -EEXIST);
+    assert_int_equal(meta_mkdir(f->m, P("/d"), 0755, 0, 0, true), 0);
+    assert_int_equal(meta_create(f->m, P("/d"), 0600, 0, 0, 0, 0, &b, NULL, NULL), -EISDIR);
+    assert_int_equal(meta_create(f->m, P("/d"), 0600, 0, 0, 0, PROTO_CREATE_EXCL, &b, NULL, NULL),
+                     -EEXIST);
+    /* Paths that are not normalized. */
+    assert_int_equal(meta_create(f->m, P("/d//x"), 0600, 0, 0, 0, 0, &b, NULL, NULL), -EINVAL);
+    assert_int_equal(meta_create(f->m, P("/d/x/"), 0600, 0, 0, 0, 0, &b, NULL, NULL), -EINVAL);
+    assert_int_equal(meta_create(f->m, P("/d/.."), 0600, 0, 0, 0, 0, &b, NULL, NULL), -EINVAL);
+    assert_int_equal(meta_create(f->m, P("rel"), 0600, 0, 0, 0, 0, &b, NULL, NULL), -EINVAL);
+
+    meta_counts(f->m, &files, NULL);
+    assert_int_equal(files, 2);
+    assert_true(dir_has(f->m, "/", "a"));
+    assert_true(dir_has(f->m, "/", "c"));
+}
+
+static void test_create_default_chunk_size(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a;
+
+    meta_close(f->m);
+    f->opts.default_chunk_size = 65536;
+    f->m = open_or_fail(f->dir, &f->opts);
+    create_ok(f->m, "/f", &a);
+    assert_int_equal(a.chunk_size, 65536);
+}
+
+static void test_create_trunc(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a, b;
+    uint64_t old = 0;
+    bool created = true;
+
+    create_ok(f->m, "/t", &a);
+    assert_int_equal(meta_setsize(f->m, P("/t"), a.ino, 100, 5, false, NULL), 0);
+    /* Open without TRUNC reports the current size as the old size. */
+    assert_int_equal(meta_create(f->m, P("/t"), 0600, 0, 0, 0, 0, &b, &old, &created), 0);
+    assert_int_equal(old, 100);
+    assert_int_equal(b.size, 100);
+    assert_int_equal(
+        meta_create(f->m, P("/t"), 0600, 0, 0, 0, PROTO_CREATE_TRUNC, &b, &old, &created), 0);
+    assert_false(created);
+    assert_int_equal(old, 100);
+    assert_int_equal(b.size, 0);
+    assert_int_equal(b.ino, a.ino);
+    assert_true(b.mtime_ns >= a.mtime_ns);
+    assert_int_equal(meta_lookup(f->m, P("/t"), &b), 0);
+    assert_int_equal(b.size, 0);
+    /* TRUNC of a new file just creates it. */
+    assert_int_equal(
+        meta_create(f->m, P("/t2"), 0600, 0, 0, 0, PROTO_CREATE_TRUNC, &b, &old, &created), 0);
+    assert_true(created);
+    assert_int_equal(old, 0);
+}
+
+static void test_ino_unique(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a;
+    uint64_t prev = 0;
+    char path[32];
+    int i;
+
+    for (i = 0; i < 3000; i++) {
+        snprintf(path, sizeof(path), "/f%d", i);
+        create_ok(f->m, path, &a);
+        assert_true(a.ino > prev);
+        assert_int_equal(a.ino >> 32, TAG);
+        prev = a.ino;
+        if (i % 100 == 0)
+            assert_int_equal(meta_flush(f->m, false), 0);
+    }
+    /* A failed create does not use a number. */
+    assert_int_equal(meta_create(f->m, P("/f0"), 0600, 0, 0, 0, PROTO_CREATE_EXCL, &a, NULL, NULL),
+                     -EEXIST);
+    create_ok(f->m, "/next", &a);
+    assert_int_equal(a.ino, prev + 1);
+}
+
+static void test_mkdir(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a, b;
+    struct meta_opts o2 = f->opts;
+    struct meta *m2;
+    char dir2[64];
+    uint64_t dirs;
+
+    assert_int_equal(meta_mkdir(f->m, P("/d"), 0750 | S_IFREG, 3, 4, true), 0);
+    assert_int_equal(meta_lookup(f->m, P("/d"), &a), 0);
+    assert_int_equal(a.mode, S_IFDIR | 0750);
+    assert_int_equal(a.nlink, 2);
+    assert_int_equal(a.size, 0);
+    assert_int_equal(a.uid, 3);
+    assert_int_equal(a.gid, 4);
+    assert_true(dir_has(f->m, "/", "d"));
+    assert_int_equal(meta_mkdir(f->m, P("/d"), 0755, 0, 0, true), -EEXIST);
+    assert_int_equal(meta_mkdir(f->m, P("/"), 0755, 0, 0, true), -EEXIST);
+    create_ok(f->m, "/file", &b);
+    assert_int_equal(meta_mkdir(f->m, P("/file"), 0755, 0, 0, false), -EEXIST);
+    assert_int_equal(meta_mkdir(f->m, P("/file/sub"), 0755, 0, 0, false), -ENOTDIR);
+    assert_int_equal(meta_mkdir(f->m, P("/no/sub"), 0755, 0, 0, false), -ENOENT);
+    assert_int_equal(meta_mkdir(f->m, P("/d/"), 0755, 0, 0, false), -EINVAL);
+
+    /* Not the owner: the record exists, the parent's index does not list it. */
+    assert_int_equal(meta_mkdir(f->m, P("/d/e"), 0755, 0, 0, false), 0);
+    assert_int_equal(meta_lookup(f->m, P("/d/e"), &b), 0);
+    assert_true(S_ISDIR(b.mode));
+    assert_false(dir_has(f->m, "/d", "e"));
+    assert_int_equal(meta_mkdir(f->m, P("/d/e/g"), 0755, 0, 0, true), 0);
+    assert_true(dir_has(f->m, "/d/e", "g"));
+    meta_counts(f->m, NULL, &dirs);
+    assert_int_equal(dirs, 4);
+
+    /* Replicated directories get the same ino on every server. */
+    strcpy(dir2, "/tmp/benchfs-meta2-XXXXXX");
+    assert_non_null(mkdtemp(dir2));
+    o2.node_tag = TAG + 1;
+    m2 = open_or_fail(dir2, &o2);
+    assert_int_equal(meta_mkdir(m2, P("/d"), 0755, 0, 0, false), 0);
+    assert_int_equal(meta_lookup(m2, P("/d"), &b), 0);
+    assert_int_equal(b.ino, a.ino);
+    meta_close(m2);
+    rm_rf(dir2);
+}
+
+static void test_rmdir(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a;
+    uint64_t dirs, dirs_after;
+
+    assert_int_equal(meta_rmdir_prepare(f->m, P("/none")), -ENOENT);
+    assert_int_equal(meta_rmdir_prepare(f->m, P("/")), -EBUSY);
+    assert_int_equal(meta_rmdir_commit(f->m, P("/")), -EBUSY);
+    assert_int_equal(meta_rmdir_commit(f->m, P("/none")), -ENOENT);
+    create_ok(f->m, "/file", &a);
+    assert_int_equal(meta_rmdir_prepare(f->m, P("/file")), -ENOTDIR);
+    assert_int_equal(meta_rmdir_commit(f->m, P("/file")), -ENOTDIR);
+
+    /* Not empty. */
+    assert_int_equal(meta_mkdir(f->m, P("/full"), 0755, 0, 0, true), 0);
+    create_ok(f->m, "/full/x", &a);
+    assert_int_equal(meta_rmdir_prepare(f->m, P("/full")), -ENOTEMPTY);
+    assert_int_equal(meta_rmdir_commit(f->m, P("/full")), -ENOTEMPTY);
+
+    /* Prepare blocks new entries until abort. */
+    assert_int_equal(meta_mkdir(f->m, P("/d"), 0755, 0, 0, true), 0);
+    assert_int_equal(meta_rmdir_prepare(f->m, P("/d")), 0);
+    assert_int_equal(meta_create(f->m, P("/d/f"), 0600, 0, 0, 0, 0, &a, NULL, NULL), -ENOENT);
+    assert_int_equal(meta_mkdir(f->m, P("/d/s"), 0755, 0, 0, false), -ENOENT);
+    assert_int_equal(meta_rename(f->m, P("/file"), P("/d/file"), NULL, NULL, NULL), -ENOENT);
+    assert_int_equal(meta_lookup(f->m, P("/file"), &a), 0);
+    assert_int_equal(meta_inode_put(f->m, P("/d/put"), &a, false, NULL, NULL), -ENOENT);
+    assert_int_equal(meta_lookup(f->m, P("/d"), &a), 0); /* still there */
+    assert_int_equal(meta_rmdir_abort(f->m, P("/d")), 0);
+    create_ok(f->m, "/d/f", &a);
+    assert_int_equal(meta_unlink(f->m, P("/d/f"), NULL), 0);
+
+    /* Prepares are counted. */
+    assert_int_equal(meta_rmdir_prepare(f->m, P("/d")), 0);
+    assert_int_equal(meta_rmdir_prepare(f->m, P("/d")), 0);
+    assert_int_equal(meta_rmdir_abort(f->m, P("/d")), 0);
+    assert_int_equal(meta_create(f->m, P("/d/f"), 0600, 0, 0, 0, 0, &a, NULL, NULL), -ENOENT);
+    assert_int_equal(meta_rmdir_abort(f->m, P("/d")), 0);
+    assert_int_equal(meta_rmdir_abort(f->m, P("/d")), 0); /* extra abort: no-op */
+    create_ok(f->m, "/d/f", &a);
+    assert_int_equal(meta_unlink(f->m, P("/d/f"), NULL), 0);
+
+    /* Commit after prepare. */
+    meta_counts(f->m, NULL, &dirs);
+    assert_int_equal(meta_rmdir_prepare(f->m, P("/d")), 0);
+    assert_int_equal(meta_rmdir_commit(f->m, P("/d")), 0);
+    assert_int_equal(meta_lookup(f->m, P("/d"), &a), -ENOENT);
+    /* Creates in the removed directory fail, even right after creates in
+     * it (the store remembers the last parent it checked). */
+    assert_int_equal(meta_create(f->m, P("/d/f"), 0600, 0, 0, 0, 0, &a, NULL, NULL), -ENOENT);
+    assert_false(dir_has(f->m, "/", "d"));
+    meta_counts(f->m, NULL, &dirs_after);
+    assert_int_equal(dirs_after, dirs - 1);
+    /* The name is free again, and not blocked. */
+    assert_int_equal(meta_mkdir(f->m, P("/d"), 0755, 0, 0, true), 0);
+    create_ok(f->m, "/d/f", &a);
+
+    /* Commit without prepare rolls back a mkdir. */
+    assert_int_equal(meta_mkdir(f->m, P("/r"), 0755, 0, 0, false), 0);
+    assert_int_equal(meta_rmdir_commit(f->m, P("/r")), 0);
+    assert_int_equal(meta_lookup(f->m, P("/r"), &a), -ENOENT);
+    assert_int_equal(meta_rmdir_abort(f->m, P("bad")), -EINVAL);
+}
+
+static void test_readdir_paging(void **state)
+{
+    struct fixture *f = *state;
+    static char names[1100][256];
+    char expect[1000][8], path[32], longc[256];
+    struct meta_attr a;
+    static struct page pg; /* large: not on the stack */
+    bool done = true;
+    unsigned n, i, j;
+
+    assert_int_equal(meta_mkdir(f->m, P("/big"), 0755, 0, 0, true), 0);
+    assert_int_equal(meta_mkdir(f->m, P("/big2"), 0755, 0, 0, true), 0);
+    /* Insert in a scrambled order; readdir must return byte order. */
+    for (i = 0; i < 1000; i++) {
+        j = (i * 617) % 1000;
+        snprintf(path, sizeof(path), "/big/f%04u", j);
+        create_ok(f->m, path, &a);
+        assert_int_equal(meta_setsize(f->m, P(path), a.ino, j, 0, false, NULL), 0);
+        snprintf(path, sizeof(path), "/big2/g%04u", j);
+        if (j < 10)
+            create_ok(f->m, path, &a);
+    }
+    for (i = 0; i < 1000; i++)
+        snprintf(expect[i], sizeof(expect[i]), "f%04u", i);
+
+    n = list_all(f->m, "/big", 7, names, 1100);
+    assert_int_equal(n, 1000);
+    for (i = 0; i < n; i++)
+        assert_string_equal(names[i], expect[i]);
+    n = list_all(f->m, "/big", 1000, names, 1100); /* exactly one page */
+    assert_int_equal(n, 1000);
+    n = list_all(f->m, "/big2", 3, names, 1100);
+    assert_int_equal(n, 10);
+    assert_string_equal(names[0], "g0000");
+
+    /* Attributes come from the records (sizes set after the create). */
+    memset(&pg, 0, sizeof(pg));
+    pg.limit = 64;
+    assert_int_equal(meta_readdir(f->m, P("/big"), P("f0499"), page_cb, &pg, &done), 0);
+    assert_false(done);
+    assert_int_equal(pg.n, 64);
+    assert_string_equal(pg.names[0], "f0500");
+    assert_int_equal(pg.attrs[0].size, 500);
+    assert_true(S_ISREG(pg.attrs[0].mode));
+
+    /* A cursor that names no entry resumes at the next name. */
+    memset(&pg, 0, sizeof(pg));
+    pg.limit = 2;
+    assert_int_equal(meta_readdir(f->m, P("/big"), P("f0499x"), page_cb, &pg, &done), 0);
+    assert_string_equal(pg.names[0], "f0500");
+    /* Early stop on the first entry: nothing consumed, not done. */
+    memset(&pg, 0, sizeof(pg));
+    pg.limit = 0;
+    done = true;
+    assert_int_equal(meta_readdir(f->m, P("/big"), NULL, 0, page_cb, &pg, &done), 0);
+    assert_false(done);
+    assert_int_equal(pg.n, 0);
+    /* Cursor at the last entry: done, no entries. */
+    memset(&pg, 0, sizeof(pg));
+    pg.limit = 5;
+    assert_int_equal(meta_readdir(f->m, P("/big"), P("f0999"), page_cb, &pg, &done), 0);
+    assert_true(done);
+    assert_int_equal(pg.n, 0);
+    /* A page that ends exactly at the last entry: done (no entry refused). */
+    memset(&pg, 0, sizeof(pg));
+    pg.limit = 2;
+    assert_int_equal(meta_readdir(f->m, P("/big"), P("f0997"), page_cb, &pg, &done), 0);
+    assert_true(done);
+    assert_int_equal(pg.n, 2);
+
+    /* Directory entries carry the directory record. */
+    memset(&pg, 0, sizeof(pg));
+    pg.limit = 10;
+    assert_int_equal(meta_readdir(f->m, P("/"), NULL, 0, page_cb, &pg, &done), 0);
+    assert_true(done);
+    assert_int_equal(pg.n, 2);
+    assert_string_equal(pg.names[0], "big");
+    assert_true(S_ISDIR(pg.attrs[0].mode));
+
+    /* Empty directory, errors. */
+    assert_int_equal(meta_mkdir(f->m, P("/empty"), 0755, 0, 0, false), 0);
+    memset(&pg, 0, sizeof(pg));
+    pg.limit = 10;
+    done = false;
+    assert_int_equal(meta_readdir(f->m, P("/empty"), NULL, 0, page_cb, &pg, &done), 0);
+    assert_true(done);
+    assert_int_equal(pg.n, 0);
+    assert_int_equal(meta_readdir(f->m, P("/nope"), NULL, 0, page_cb, &pg, &done), -ENOENT);
+    assert_int_equal(meta_readdir(f->m, P("/big/f0001"), NULL, 0, page_cb, &pg, &done), -ENOTDIR);
+    memset(longc, 'x', sizeof(longc));
+    assert_int_equal(meta_readdir(f->m, P("/big"), longc, 256, page_cb, &pg, &done), -EINVAL);
+    /* Survives a commit and restart. */
+    reopen(f);
+    n = list_all(f->m, "/big", 333, names, 1100);
+    assert_int_equal(n, 1000);
+    assert_string_equal(names[999], "f0999");
+}
+
+static void test_unlink(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a, b;
+    uint64_t files;
+
+    create_ok(f->m, "/u", &a);
+    assert_int_equal(meta_setsize(f->m, P("/u"), 0, 12345, 0, false, NULL), 0);
+    assert_int_equal(meta_unlink(f->m, P("/u"), &b), 0);
+    assert_int_equal(b.ino, a.ino);
+    assert_int_equal(b.size, 12345); /* the caller frees chunks from this */
+    assert_int_equal(meta_lookup(f->m, P("/u"), &b), -ENOENT);
+    assert_false(dir_has(f->m, "/", "u"));
+    assert_int_equal(meta_unlink(f->m, P("/u"), &b), -ENOENT);
+    assert_int_equal(meta_mkdir(f->m, P("/d"), 0755, 0, 0, true), 0);
+    assert_int_equal(meta_unlink(f->m, P("/d"), &b), -EISDIR);
+    assert_int_equal(meta_unlink(f->m, P("/"), &b), -EISDIR);
+    assert_int_equal(meta_unlink(f->m, P("/d/"), &b), -EINVAL);
+    meta_counts(f->m, &files, NULL);
+    assert_int_equal(files, 0);
+}
+
+static void test_rename(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a, b, moved, repl;
+    bool has = true;
+    uint64_t files;
+
+    assert_int_equal(meta_mkdir(f->m, P("/d1"), 0755, 0, 0, true), 0);
+    assert_int_equal(meta_mkdir(f->m, P("/d2"), 0755, 0, 0, true), 0);
+    create_ok(f->m, "/d1/a", &a);
+    assert_int_equal(meta_setsize(f->m, P("/d1/a"), a.ino, 42, 0, false, NULL), 0);
+
+    /* Same directory. */
+    assert_int_equal(meta_rename(f->m, P("/d1/a"), P("/d1/b"), &moved, &repl, &has), 0);
+    assert_false(has);
+    assert_int_equal(moved.ino, a.ino);
+    assert_int_equal(moved.size, 42);
+    assert_int_equal(meta_lookup(f->m, P("/d1/a"), &b), -ENOENT);
+    assert_int_equal(meta_lookup(f->m, P("/d1/b"), &b), 0);
+    assert_int_equal(b.ino, a.ino);
+    assert_false(dir_has(f->m, "/d1", "a"));
+    assert_true(dir_has(f->m, "/d1", "b"));
+
+    /* Across directories: both child indexes change. */
+    assert_int_equal(meta_rename(f->m, P("/d1/b"), P("/d2/c"), &moved, NULL, &has), 0);
+    assert_false(dir_has(f->m, "/d1", "b"));
+    assert_true(dir_has(f->m, "/d2", "c"));
+
+    /* Replace an existing file. */
+    create_ok(f->m, "/d1/victim", &b);
+    meta_counts(f->m, &files, NULL);
+    assert_int_equal(files, 2);
+    assert_int_equal(meta_rename(f->m, P("/d2/c"), P("/d1/victim"), &moved, &repl, &has), 0);
+    assert_true(has);
+    assert_int_equal(repl.ino, b.ino);
+    assert_int_equal(moved.ino, a.ino);
+    assert_int_equal(meta_lookup(f->m, P("/d1/victim"), &b), 0);
+    assert_int_equal(b.ino, a.ino);
+    meta_counts(f->m, &files, NULL);
+    assert_int_equal(files, 1);
+    assert_false(dir_has(f->m, "/d2", "c"));
+
+    /* Onto itself: no-op. */
+    assert_int_equal(meta_rename(f->m, P("/d1/victim"), P("/d1/victim"), &moved, &repl, &has), 0);
+    assert_false(has);
+    assert_int_equal(moved.ino, a.ino);
+    assert_int_equal(meta_lookup(f->m, P("/d1/victim"), &b), 0);
+
+    /* Errors. */
+    assert_int_equal(meta_rename(f->m, P("/d1/victim"), P("/d2"), NULL, NULL, NULL), -EISDIR);
+    assert_int_equal(meta_rename(f->m, P("/d1/victim"), P("/"), NULL, NULL, NULL), -EISDIR);
+    assert_int_equal(meta_rename(f->m, P("/missing"), P("/x"), NULL, NULL, NULL), -ENOENT);
+    assert_int_equal(meta_rename(f->m, P("/d1/victim"), P("/nod/x"), NULL, NULL, NULL), -ENOENT);
+    assert_int_equal(meta_rename(f->m, P("/d1/victim"), P("/d1/victim/x"), NULL, NULL, NULL),
+                     -ENOTDIR);
+    assert_int_equal(meta_rename(f->m, P("/d1"), P("/d3"), NULL, NULL, NULL), -EISDIR);
+    assert_int_equal(meta_rename(f->m, P("/"), P("/d3"), NULL, NULL, NULL), -EBUSY);
+    assert_int_equal(meta_rename(f->m, P("/d1/victim"), P("/d1//x"), NULL, NULL, NULL), -EINVAL);
+    /* Failed renames changed nothing. */
+    assert_int_equal(meta_lookup(f->m, P("/d1/victim"), &b), 0);
+    assert_int_equal(b.ino, a.ino);
+    meta_counts(f->m, &files, NULL);
+    assert_int_equal(files, 1);
+}
+
+static void test_inode_put_del(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a, b, repl;
+    bool has = true;
+    uint64_t files;
+
+    memset(&a, 0, sizeof(a));
+    a.ino = 0xabcdef0000000001ull; /* allocated by another server */
+    a.mode = S_IFREG | 0600;
+    a.nlink = 1;
+    a.size = 999;
+    a.chunk_size = 1 << 20;
+    assert_int_equal(meta_inode_put(f->m, P("/nod/x"), &a, false, &repl, &has), -ENOENT);
+    assert_int_equal(meta_mkdir(f->m, P("/d"), 0755, 0, 0, false), 0);
+    assert_int_equal(meta_inode_put(f->m, P("/d"), &a, false, &repl, &has), -EISDIR);
+    b = a;
+    b.mode = S_IFDIR | 0755;
+    assert_int_equal(meta_inode_put(f->m, P("/x"), &b, false, &repl, &has), -EINVAL);
+
+    assert_int_equal(meta_inode_put(f->m, P("/x"), &a, false, &repl, &has), 0);
+    assert_false(has);
+    assert_int_equal(meta_lookup(f->m, P("/x"), &b), 0);
+    assert_memory_equal(&a, &b, sizeof(a)); /* stored as given */
+    assert_true(dir_has(f->m, "/", "x"));
+    meta_counts(f->m, &files, NULL);
+    assert_int_equal(files, 1);
+
+    /* A retried put of the same inode replaces nothing. */
+    assert_int_equal(meta_inode_put(f->m, P("/x"), &a, true, &repl, &has), 0);
+    assert_false(has);
+
+    /* Onto another file. */
+    create_ok(f->m, "/y", &b);
+    assert_int_equal(meta_inode_put(f->m, P("/y"), &a, true, &repl, &has), -EEXIST);
+    assert_int_equal(meta_inode_put(f->m, P("/y"), &a, false, &repl, &has), 0);
+    assert_true(has);
+    assert_int_equal(repl.ino, b.ino);
+    meta_counts(f->m, &files, NULL);
+    assert_int_equal(files, 2); /* /x and /y, both holding a */
+
+    /* del. */
+    assert_int_equal(meta_inode_del(f->m, P("/x"), a.ino + 1, &b), -ESTALE);
+    assert_int_equal(meta_lookup(f->m, P("/x"), &b), 0);
+    assert_int_equal(meta_inode_del(f->m, P("/x"), a.ino, &b), 0);
+    assert_int_equal(b.size, 999);
+    assert_int_equal(meta_lookup(f->m, P("/x"), &b), -ENOENT);
+    assert_false(dir_has(f->m, "/", "x"));
+    assert_int_equal(meta_inode_del(f->m, P("/x"), a.ino, &b), -ENOENT);
+    assert_int_equal(meta_inode_del(f->m, P("/d"), 0, &b), -EISDIR);
+    assert_int_equal(meta_inode_del(f->m, P("/y"), 0, &b), 0); /* 0 = any */
+    meta_counts(f->m, &files, NULL);
+    assert_int_equal(files, 0);
+}
+
+static void test_truncate_setsize(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a, b;
+    uint64_t old = 1;
+
+    create_ok(f->m, "/s", &a);
+    assert_int_equal(meta_truncate(f->m, P("/s"), 10, &b, &old), 0);
+    assert_int_equal(old, 0);
+    assert_int_equal(b.size, 10);
+    assert_int_equal(meta_truncate(f->m, P("/s"), 5, &b, &old), 0);
+    assert_int_equal(old, 10);
+    assert_int_equal(b.size, 5);
+    assert_true(b.mtime_ns >= a.mtime_ns);
+
+    /* Max semantics. */
+    assert_int_equal(meta_setsize(f->m, P("/s"), a.ino, 3, 0, false, &b), 0);
+    assert_int_equal(b.size, 5);
+    assert_int_equal(meta_setsize(f->m, P("/s"), a.ino, 100, 0, false, &b), 0);
+    assert_int_equal(b.size, 100);
+    assert_int_equal(meta_setsize(f->m, P("/s"), 0, 7, 0, true, &b), 0);
+    assert_int_equal(b.size, 7);
+    assert_int_equal(meta_lookup(f->m, P("/s"), &b), 0);
+    assert_int_equal(b.size, 7);
+
+    /* mtime: as given, never backwards unless exact. */
+    assert_int_equal(meta_setsize(f->m, P("/s"), a.ino, 7, 4000000000000000000ull, false, &b), 0);
+    assert_int_equal(b.mtime_ns, 4000000000000000000ull);
+    assert_true(b.ctime_ns >= b.mtime_ns);
+    assert_int_equal(meta_setsize(f->m, P("/s"), a.ino, 7, 1000, false, &b), 0);
+    assert_int_equal(b.mtime_ns, 4000000000000000000ull);
+    assert_int_equal(meta_setsize(f->m, P("/s"), a.ino, 7, 1000, true, &b), 0);
+    assert_int_equal(b.mtime_ns, 1000);
+
+    assert_int_equal(meta_setsize(f->m, P("/s"), a.ino + 1, 1, 0, false, &b), -ESTALE);
+    assert_int_equal(meta_setsize(f->m, P("/none"), 0, 1, 0, false, &b), -ENOENT);
+    assert_int_equal(meta_truncate(f->m, P("/none"), 1, &b, &old), -ENOENT);
+    assert_int_equal(meta_mkdir(f->m, P("/d"), 0755, 0, 0, false), 0);
+    assert_int_equal(meta_setsize(f->m, P("/d"), 0, 1, 0, false, &b), -EISDIR);
+    assert_int_equal(meta_truncate(f->m, P("/d"), 1, &b, &old), -EISDIR);
+    assert_int_equal(meta_truncate(f->m, P("/"), 1, &b, &old), -EISDIR);
+    reopen(f);
+    assert_int_equal(meta_lookup(f->m, P("/s"), &b), 0);
+    assert_int_equal(b.size, 7);
+    assert_int_equal(b.mtime_ns, 1000);
+}
+
+static void test_group_commit(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a;
+    uint64_t files, dirs;
+    char path[32];
+    int i;
+
+    /* One "pass" far longer than one transaction may grow. */
+    assert_int_equal(meta_mkdir(f->m, P("/g"), 0755, 0, 0, true), 0);
+    for (i = 0; i < 5000; i++) {
+        snprintf(path, sizeof(path), "/g/%d", i);
+        create_ok(f->m, path, &a);
+        assert_int_equal(meta_lookup(f->m, P(path), &a), 0); /* sees its own pass */
+    }
+    assert_int_equal(meta_unlink(f->m, P("/g/17"), NULL), 0);
+    assert_int_equal(meta_flush(f->m, true), 0);
+    assert_int_equal(meta_flush(f->m, true), 0); /* nothing pending */
+    reopen(f);
+    for (i = 0; i < 5000; i++) {
+        snprintf(path, sizeof(path), "/g/%d", i);
+        assert_int_equal(meta_lookup(f->m, P(path), &a), i == 17 ? -ENOENT : 0);
+    }
+    meta_counts(f->m, &files, &dirs);
+    assert_int_equal(files, 4999);
+    assert_int_equal(dirs, 2);
+}
+
+static void test_restart_persistence(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a, b;
+    uint64_t max_ino = 0, files, dirs;
+    char path[32];
+    int i;
+
+    assert_int_equal(meta_mkdir(f->m, P("/p"), 0700, 0, 0, true), 0);
+    for (i = 0; i < 100; i++) {
+        snprintf(path, sizeof(path), "/p/%d", i);
+        create_ok(f->m, path, &a);
+        max_ino = a.ino;
+    }
+    assert_int_equal(meta_setsize(f->m, P("/p/5"), 0, 555, 0, false, NULL), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    reopen(f);
+    assert_int_equal(meta_lookup(f->m, P("/p/5"), &b), 0);
+    assert_int_equal(b.size, 555);
+    assert_true(dir_has(f->m, "/p", "99"));
+    meta_counts(f->m, &files, &dirs);
+    assert_int_equal(files, 100);
+    assert_int_equal(dirs, 2);
+    create_ok(f->m, "/after", &b);
+    assert_true(b.ino > max_ino); /* the counter continues */
+}
+
+/* A crash (no flush, no close) loses the last pass but never reuses an
+ * inode number handed out in it. */
+static void test_crash_no_ino_reuse(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a;
+    uint64_t child_max = 0;
+    int pfd[2], status;
+    pid_t pid;
+
+    meta_close(f->m);
+    f->m = NULL;
+    assert_int_equal(pipe(pfd), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct meta *m = NULL;
+        char err[256];
+
+        child_default_signals();
+        if (meta_open(f->dir, &f->opts, &m, err, sizeof(err)) != 0)
+            _exit(2);
+        if (meta_create(m, P("/kept"), 0600, 0, 0, 0, 0, &a, NULL, NULL) != 0 ||
+            meta_flush(m, true) != 0)
+            _exit(3);
+        if (meta_create(m, P("/lost"), 0600, 0, 0, 0, 0, &a, NULL, NULL) != 0)
+            _exit(4);
+        if (write(pfd[1], &a.ino, sizeof(a.ino)) != sizeof(a.ino))
+            _exit(5);
+        _exit(0); /* no flush, no close: the pass is never committed */
+    }
+    close(pfd[1]);
+    assert_int_equal(read(pfd[0], &child_max, sizeof(child_max)), sizeof(child_max));
+    close(pfd[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    f->m = open_or_fail(f->dir, &f->opts);
+    assert_int_equal(meta_lookup(f->m, P("/kept"), &a), 0);
+    assert_int_equal(meta_lookup(f->m, P("/lost"), &a), -ENOENT);
+    create_ok(f->m, "/new", &a);
+    assert_true(a.ino > child_max);
+}
+
+static void test_long_paths(void **state)
+{
+    struct fixture *f = *state;
+    char path[4200], name[256], dir[4200];
+    struct meta_attr a;
+    size_t len = 0;
+
+    memset(name, 'n', 255);
+    name[255] = '\0';
+    /* /nnn.../nnn... up to 4095 bytes: 15 components of 255 + a tail. */
+    path[0] = '\0';
+    while (len + 1 + 255 <= 4095 - 20) {
+        path[len++] = '/';
+        memcpy(path + len, name, 255);
+        len += 255;
+        path[len] = '\0';
+        assert_int_equal(meta_mkdir(f->m, path, len, 0755, 0, 0, true), 0);
+    }
+    memcpy(dir, path, len + 1);
+    path[len++] = '/';
+    memset(path + len, 'f', 4095 - len);
+    len = 4095;
+    path[len] = '\0';
+    create_ok(f->m, path, &a);
+    assert_int_equal(meta_lookup(f->m, path, len, &a), 0);
+    assert_true(S_ISREG(a.mode));
+    assert_int_equal(meta_setsize(f->m, path, len, a.ino, 1, 0, false, NULL), 0);
+    assert_int_equal(meta_flush(f->m, true), 0);
+    reopen(f);
+    assert_int_equal(meta_lookup(f->m, path, len, &a), 0);
+    assert_int_equal(a.size, 1);
+    assert_true(dir_has(f->m, dir, path + strlen(dir) + 1));
+    /* One byte longer is not a path. */
+    path[len] = 'g';
+    assert_int_equal(meta_lookup(f->m, path, len + 1, &a), -EINVAL);
+    assert_int_equal(meta_create(f->m, path, len + 1, 0600, 0, 0, 0, 0, &a, NULL, NULL), -EINVAL);
+    assert_int_equal(meta_unlink(f->m, path, len, &a), 0);
+}
+
+static void test_durability_modes(void **state)
+{
+    struct fixture *f = *state;
+    int modes[] = {DURABILITY_NONE, DURABILITY_CLOSE, DURABILITY_ALWAYS};
+    struct meta_attr a;
+    char path[32];
+    unsigned i;
+
+    for (i = 0; i < 3; i++) {
+        meta_close(f->m);
+        f->opts.durability = modes[i];
+        f->m = open_or_fail(f->dir, &f->opts);
+        snprintf(path, sizeof(path), "/mode%u", i);
+        create_ok(f->m, path, &a);
+        assert_int_equal(meta_flush(f->m, true), 0);
+        create_ok(f->m, "/x", &a);
+        assert_int_equal(meta_flush(f->m, false), 0);
+        assert_int_equal(meta_unlink(f->m, P("/x"), NULL), 0);
+    }
+    reopen(f);
+    for (i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "/mode%u", i);
+        assert_int_equal(meta_lookup(f->m, P(path), &a), 0);
+    }
+}
+
+static void test_map_full(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a;
+    char path[300];
+    uint64_t files;
+    int i, rc = 0, made = 0;
+
+    meta_close(f->m);
+    rm_rf(f->dir);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    f->opts.map_size = 1u << 20;
+    f->m = open_or_fail(f->dir, &f->opts);
+    /* All in one pass: a full map must not take the earlier creates along. */
+    for (i = 0; i < 100000; i++) {
+        snprintf(path, sizeof(path), "/%0200d", i);
+        rc = meta_create(f->m, P(path), 0600, 0, 0, 0, 0, &a, NULL, NULL);
+        if (rc != 0)
+            break;
+        made++;
+    }
+    assert_int_equal(rc, -ENOSPC);
+    assert_true(made > 100);
+    printf("# map of 1 MiB full after %d creates\n", made);
+    for (i = 0; i < made; i++) {
+        snprintf(path, sizeof(path), "/%0200d", i);
+        assert_int_equal(meta_lookup(f->m, P(path), &a), 0);
+    }
+    assert_int_equal(meta_flush(f->m, true), 0);
+    /* After the commit LMDB may reuse freed pages for a few more; then it
+     * is full again, and still serving reads. */
+    for (i = made; i < made + 1000; i++) {
+        snprintf(path, sizeof(path), "/%0200d", i);
+        rc = meta_create(f->m, P(path), 0600, 0, 0, 0, 0, &a, NULL, NULL);
+        if (rc != 0)
+            break;
+    }
+    assert_int_equal(rc, -ENOSPC);
+    made = i;
+    assert_int_equal(meta_flush(f->m, false), 0);
+    reopen(f);
+    meta_counts(f->m, &files, NULL);
+    assert_int_equal(files, (uint64_t)made);
+    snprintf(path, sizeof(path), "/%0200d", made - 1);
+    assert_int_equal(meta_lookup(f->m, P(path), &a), 0);
+    /* Freeing space makes room again. */
+    for (i = 0; i < made / 2; i++) {
+        snprintf(path, sizeof(path), "/%0200d", i);
+        assert_int_equal(meta_unlink(f->m, P(path), NULL), 0);
+        assert_int_equal(meta_flush(f->m, false), 0);
+    }
+    snprintf(path, sizeof(path), "/%0200d", 0);
+    assert_int_equal(meta_create(f->m, P(path), 0600, 0, 0, 0, 0, &a, NULL, NULL), 0);
+}
+
+/* In a child: mount a tmpfs of `size` on dir in a private mount namespace.
+ * 0, or -1 where that is not allowed (the test then skips). */
+static int tiny_fs(const char *dir, const char *size)
+{
+    char opts[64];
+
+    snprintf(opts, sizeof(opts), "size=%s", size);
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", dir, "tmpfs", 0, opts) != 0)
+        return -1;
+    return 0;
+}
+
+/* The file system under the store fills up (chunk data, say): creates get
+ * -ENOSPC -- the server must not die of SIGBUS writing the map -- unlinks
+ * still work, and creates work again once there is space. */
+static int disk_full_child(const char *sub, const struct meta_opts *opts)
+{
+    struct meta_opts o = *opts;
+    static char block[1 << 20];
+    char path[200], ballast[300], err[256];
+    struct meta_attr a;
+    struct meta *m;
+    int fd, i, rc = 0, made = 0;
+
+    if (tiny_fs(sub, "48m") != 0)
+        return 77;
+    o.map_size = 1u << 30; /* far larger than the disk */
+    if (meta_open(sub, &o, &m, err, sizeof(err)) != 0)
+        return 2;
+    if (meta_create(m, P("/first"), 0600, 0, 0, 0, 0, &a, NULL, NULL) != 0 ||
+        meta_flush(m, false) != 0)
+        return 3;
+    /* Fill the rest of the disk. */
+    snprintf(ballast, sizeof(ballast), "%s/ballast", sub);
+    fd = open(ballast, O_CREAT | O_WRONLY, 0600);
+    if (fd < 0)
+        return 4;
+    while (write(fd, block, sizeof(block)) > 0)
+        ;
+    for (i = 0; i < 2000000; i++) {
+        snprintf(path, sizeof(path), "/%0150d", i);
+        rc = meta_create(m, P(path), 0600, 0, 0, 0, 0, &a, NULL, NULL);
+        if (rc != 0)
+            break;
+        made++;
+        if (i % 64 == 63 && meta_flush(m, false) != 0)
+            return 5;
+    }
+    if (rc != -ENOSPC || made < 1000 || meta_flush(m, true) != 0)
+        return 6;
+    for (i = 0; i < made; i += 97) {
+        snprintf(path, sizeof(path), "/%0150d", i);
+        if (meta_lookup(m, P(path), &a) != 0)
+            return 7;
+    }
+    /* The reserve lets deletes through. */
+    for (i = 0; i < 200; i++) {
+        snprintf(path, sizeof(path), "/%0150d", i);
+        if (meta_unlink(m, P(path), NULL) != 0 || meta_flush(m, false) != 0)
+            return 8;
+    }
+    /* Space comes back: so do creates (from the next pass on). */
+    if (ftruncate(fd, 0) != 0)
+        return 9;
+    close(fd);
+    if (meta_create(m, P("/again"), 0600, 0, 0, 0, 0, &a, NULL, NULL) != 0 ||
+        meta_flush(m, true) != 0)
+        return 10;
+    meta_close(m);
+    return 0;
+}
+
+static void test_disk_full(void **state)
+{
+    struct fixture *f = *state;
+    char sub[128];
+    int status;
+    pid_t pid;
+
+    snprintf(sub, sizeof(sub), "%s/tiny", f->dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        child_default_signals();
+        _exit(disk_full_child(sub, &f->opts));
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status)); /* not killed by SIGBUS */
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A record found under a path's key but holding another path (what a
+ * 128-bit collision would look like) is never served. */
+static void test_collision_detected(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t key[META_KEY_LEN];
+    struct meta_attr a;
+
+    create_ok(f->m, "/real", &a);
+    meta_key(P("/victim"), key);
+    assert_int_equal(meta_wbegin(f->m, 1, 100, true), 0);
+    assert_int_equal(meta_wend(f->m, meta_rec_put(f->m, key, P("/real"), &a, false, NULL)), 0);
+    assert_int_equal(meta_lookup(f->m, P("/victim"), &a), -EIO);
+    assert_int_equal(meta_create(f->m, P("/victim"), 0600, 0, 0, 0, 0, &a, NULL, NULL), -EIO);
+    assert_int_equal(meta_lookup(f->m, P("/real"), &a), 0);
+}
+
+/* Creates per second in a fresh store under `base`, flushing every
+ * per_pass creates like the server's loop does. */
+static double create_rate(struct fixture *f, const char *base, int durability, int n, int per_pass)
+{
+    struct meta_opts o = f->opts;
+    struct meta_attr a;
+    struct meta *m;
+    char dir[128], path[64];
+    uint64_t t0, t1;
+    int i;
+
+    snprintf(dir, sizeof(dir), "%s/benchfs-rate-XXXXXX", base);
+    if (mkdtemp(dir) == NULL)
+        return 0;
+    o.durability = durability;
+    o.map_size = 1u << 30;
+    m = open_or_fail(dir, &o);
+    assert_int_equal(meta_mkdir(m, P("/rate"), 0755, 0, 0, true), 0);
+    t0 = time_mono_ns();
+    for (i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "/rate/file.mdtest.%d.%d", i % 16, i);
+        assert_int_equal(meta_create(m, P(path), 0644, 0, 0, 0, 0, &a, NULL, NULL), 0);
+        if (i % per_pass == per_pass - 1)
+            assert_int_equal(meta_flush(m, false), 0);
+    }
+    assert_int_equal(meta_flush(m, false), 0);
+    t1 = time_mono_ns();
+    meta_close(m);
+    rm_rf(dir);
+    return n / ((double)(t1 - t0) / 1e9);
+}
+
+static void test_create_rate(void **state)
+{
+    struct fixture *f = *state;
+    const char *bases[] = {"/tmp", "/dev/shm"};
+    struct stat st;
+    unsigned i;
+
+    for (i = 0; i < 2; i++) {
+        if (stat(bases[i], &st) != 0 || access(bases[i], W_OK) != 0)
+            continue;
+        printf("# meta creates/s in %s (200k creates, flush every 64): none %.0f, close %.0f\n",
+               bases[i], create_rate(f, bases[i], DURABILITY_NONE, 200000, 64),
+               create_rate(f, bases[i], DURABILITY_CLOSE, 200000, 64));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_root, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_default_chunk_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_trunc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ino_unique, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mkdir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rmdir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readdir_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inode_put_del, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncate_setsize, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_persistence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_no_ino_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_durability_modes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_collision_detected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_rate, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
