@@ -488,7 +488,7 @@ static int config_expect_eol(struct config_parser *ps, const struct config_key *
         return 0;
     }
     start = ps->p;
-    while (ps->p < ps->end && *ps->p != '\n')
+    while (!config_at_eol(ps))
         ps->p++;
     return config_fail(&ps->ctx, k, "garbage after the %s: '%s'", what,
                        config_show(show, start, (size_t)(ps->p - start)));
@@ -863,19 +863,22 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
         ssize_t n;
 
         if (len == cap) {
-            if (cap >= CONFIG_FILE_MAX) {
+            /* The buffer ends one byte past the limit: filling it proves the file too large. */
+            size_t want = cap * 2 < CONFIG_FILE_MAX + 1 ? cap * 2 : CONFIG_FILE_MAX + 1;
+
+            if (cap > CONFIG_FILE_MAX) {
                 rc = -EFBIG;
                 config_fail(&ctx, NULL, "too large (the limit is %d bytes)", CONFIG_FILE_MAX);
                 goto out_free;
             }
-            grown = realloc(buf, cap * 2);
+            grown = realloc(buf, want);
             if (grown == NULL) {
                 rc = -ENOMEM;
                 config_fail(&ctx, NULL, "out of memory");
                 goto out_free;
             }
             buf = grown;
-            cap *= 2;
+            cap = want;
         }
         n = read(fd, buf + len, cap - len);
         if (n < 0) {
@@ -1140,7 +1143,7 @@ static void config_md_range(const struct config_key *k, FILE *out)
             fprintf(out, "%s`\"%s\"`", i > 0 ? ", " : "", k->values[i]);
         break;
     case CONFIG_STRS:
-        fprintf(out, "up to %d strings of 1 to %zu bytes", CONFIG_STRS_MAX,
+        fprintf(out, "up to %d strings of 1 to %zu bytes, without `,`", CONFIG_STRS_MAX,
                 sizeof(((struct config_strs *)0)->items[0]) - 1);
         break;
     }

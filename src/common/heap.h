@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 struct heap_node {
-    uint64_t key;   /* deadline; smallest first */
-    size_t index;   /* slot in the heap, SIZE_MAX when not queued */
+    uint64_t key; /* deadline; smallest first */
+    size_t index; /* slot in the heap, SIZE_MAX when not queued */
 };
 
 struct heap {

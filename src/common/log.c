@@ -174,8 +174,8 @@ void log_write(enum log_level level, const char *fmt, ...)
         if ((size_t)n < sizeof(line) - 1 - len) {
             len += (size_t)n;
         } else {
-            /* Truncated: say so rather than cutting silently. */
-            len = sizeof(line) - 2;
+            /* Truncated: fill the line up to its '\n' and say so rather than cut silently. */
+            len = sizeof(line) - 1;
             memcpy(line + len - 3, "...", 3);
         }
     }

@@ -47,10 +47,10 @@ const char *log_level_name(enum log_level level);
 /* Format and write one line. Use the macros below instead. */
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define LOG_AT(lvl, ...)                                                                           \
-    do {                                                                                           \
-        if ((lvl) <= log_threshold)                                                                \
-            log_write((lvl), __VA_ARGS__);                                                         \
+#define LOG_AT(lvl, ...)                   \
+    do {                                   \
+        if ((lvl) <= log_threshold)        \
+            log_write((lvl), __VA_ARGS__); \
     } while (0)
 
 #define log_error(...) LOG_AT(LOG_LEVEL_ERROR, __VA_ARGS__)

@@ -82,11 +82,11 @@ int mini_reply_status_check(int32_t status);
 /* A complete request, as produced by the decoder. */
 struct mini_req {
     uint16_t id;
-    int32_t status; /* 0: valid, serve it; < 0: answer this status only */
+    int32_t status;   /* 0: valid, serve it; < 0: answer this status only */
     const char *path; /* NUL-terminated, valid until the next feed; "" on error */
     uint32_t path_len;
-    uint8_t *data;  /* WRITE only: payload, malloc'ed, now owned by the caller */
-    uint32_t len;   /* WRITE: payload length; READ: requested length */
+    uint8_t *data; /* WRITE only: payload, malloc'ed, now owned by the caller */
+    uint32_t len;  /* WRITE: payload length; READ: requested length */
 };
 
 enum mini_dec_state {
@@ -100,12 +100,12 @@ enum mini_dec_state {
 struct mini_req_decoder {
     enum mini_dec_state state;
     struct mini_req_hdr hdr;
-    int32_t status;     /* error to answer once the frame is consumed */
+    int32_t status; /* error to answer once the frame is consumed */
     uint8_t hdr_buf[MINI_REQ_HDR_SIZE];
     size_t hdr_fill;
     char path[MINI_MAX_PATH + 1];
     size_t path_fill;
-    uint8_t *data;      /* payload being received (owned) */
+    uint8_t *data; /* payload being received (owned) */
     size_t data_fill;
     uint64_t skip_left; /* bytes still to discard in MINI_DEC_SKIP */
     uint64_t frames;    /* frames completed, for logs and tests */

@@ -63,6 +63,9 @@ void mini_log_set_tag(const char *tag)
 
 /* Format one line into `line` (always NUL-terminated, ends with '\n'). */
 static size_t log_format(char *line, size_t size, enum mini_log_level level, const char *fmt,
+                         va_list ap) __attribute__((format(printf, 4, 0)));
+
+static size_t log_format(char *line, size_t size, enum mini_log_level level, const char *fmt,
                          va_list ap)
 {
     struct timeval tv;
@@ -73,8 +76,8 @@ static size_t log_format(char *line, size_t size, enum mini_log_level level, con
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     n = strftime(line, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    r = snprintf(line + n, size - n, ".%06ldZ %s [%s %d] ", (long)tv.tv_usec,
-                 level_labels[level], log_tag, (int)getpid());
+    r = snprintf(line + n, size - n, ".%06ldZ %s [%s %d] ", (long)tv.tv_usec, level_labels[level],
+                 log_tag, (int)getpid());
     if (r > 0)
         n += (size_t)r < size - n ? (size_t)r : size - n - 1;
     r = vsnprintf(line + n, size - n, fmt, ap);

@@ -32,7 +32,8 @@ enum mini_log_level {
 bool mini_log_enabled(enum mini_log_level level);
 
 /* Print one line at `level` if enabled. A trailing newline is added. */
-void mini_log(enum mini_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mini_log(enum mini_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Set the calling thread's tag (copied, at most 31 bytes; NULL = "mini"). */
 void mini_log_set_tag(const char *tag);
@@ -56,10 +57,10 @@ int mini_log_level_parse(const char *s, enum mini_log_level *level_p);
 #define mini_log_error(...) mini_log(MINI_LOG_ERROR, __VA_ARGS__)
 #define mini_log_warn(...)  mini_log(MINI_LOG_WARN, __VA_ARGS__)
 #define mini_log_info(...)  mini_log(MINI_LOG_INFO, __VA_ARGS__)
-#define mini_log_debug(...)                                                                        \
-    do {                                                                                           \
-        if (mini_log_enabled(MINI_LOG_DEBUG))                                                      \
-            mini_log(MINI_LOG_DEBUG, __VA_ARGS__);                                                 \
+#define mini_log_debug(...)                        \
+    do {                                           \
+        if (mini_log_enabled(MINI_LOG_DEBUG))      \
+            mini_log(MINI_LOG_DEBUG, __VA_ARGS__); \
     } while (0)
 
 #endif

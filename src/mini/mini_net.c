@@ -1,7 +1,9 @@
 /*
  * mini_net.c - UCX helpers for BenchFS Mini, see mini_net.h.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* open_memstream, strsignal, ... */
+#endif
 #include "mini/mini_net.h"
 
 #include <arpa/inet.h>
@@ -29,8 +31,10 @@ int mini_status_errno(ucs_status_t status)
     case UCS_ERR_INVALID_ADDR:
         return -EINVAL;
     case UCS_ERR_TIMED_OUT:
-    case UCS_ERR_ENDPOINT_TIMEOUT:
         return -ETIMEDOUT;
+    case UCS_ERR_ENDPOINT_TIMEOUT:
+        /* What UCX 1.13 reports when the peer vanished (reset, process died). */
+        return -ECONNRESET;
     case UCS_ERR_UNREACHABLE:
         return -EHOSTUNREACH;
     case UCS_ERR_CONNECTION_RESET:
@@ -218,7 +222,8 @@ void mini_op_reap(struct mini_worker *w, ucs_status_ptr_t sp, struct mini_op *op
 
     if (sp == NULL || UCS_PTR_IS_ERR(sp))
         return;
-    ucp_request_cancel(w->worker, sp);
+    if (!op->done)
+        ucp_request_cancel(w->worker, sp);
     while (!op->done && mini_now_ns() < deadline)
         mini_worker_wait(w, -1, 10);
     if (!op->done) {
@@ -246,7 +251,7 @@ int mini_ep_close(struct mini_worker *w, ucp_ep_h ep)
     param.flags = UCP_EP_CLOSE_FLAG_FORCE;
     sp = ucp_ep_close_nbx(ep, &param);
     ret = mini_op_wait(w, sp, &op, mini_now_ns() + NET_REAP_NS);
-    if (ret == -ETIMEDOUT)
+    if (!op.done)
         mini_log_warn("closing endpoint %p did not complete; leaving it to UCX", (void *)ep);
     return ret;
 }

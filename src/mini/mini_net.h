@@ -53,9 +53,11 @@ void mini_op_param_recv(struct mini_op *op, ucp_request_param_t *param);
 /*
  * Wait until the request `sp` (as returned by a *_nbx call whose param came
  * from mini_op_param_*) completes or `deadline_ns` passes.
- * Returns 0 or -errno with the request released, or -ETIMEDOUT with the
- * request still pending: the caller must then force-close its endpoint and
- * call mini_op_reap().
+ * Returns 0 or -errno. If the deadline passed first, it returns -ETIMEDOUT
+ * with op->done still 0 and the request pending: the caller must then
+ * force-close its endpoint and call mini_op_reap(). Otherwise (op->done set)
+ * the request has been released. Test op->done, not the return value: a
+ * request can also complete with a UCX timeout status (-ETIMEDOUT too).
  */
 int mini_op_wait(struct mini_worker *w, ucs_status_ptr_t sp, struct mini_op *op,
                  uint64_t deadline_ns);

@@ -1,0 +1,258 @@
+/*
+ * bench_team.c - forked worker processes with pipe barriers (bench.h).
+ *
+ * Why processes and pipes: every BenchFS client is one UCX worker, and the
+ * benchmarks want P independent clients (as IOR's MPI ranks are). A barrier
+ * is one byte up a shared pipe per worker, counted by the coordinator,
+ * then one byte down each worker's private pipe. The coordinator timestamps
+ * the last arrival and the release, so a phase's time is "release of the
+ * barrier before it" to "last arrival at the barrier after it", exactly
+ * IOR's barrier-to-barrier timing. Private down pipes matter: with one
+ * shared down pipe a fast worker could eat a slower worker's token of the
+ * same round.
+ *
+ * Failure handling: the coordinator polls the up pipe with a short timeout
+ * and checks its children; a worker that exited early (crash, error) fails
+ * the release and every other worker is killed by pid. Workers that lose
+ * the coordinator see EOF on their down pipe and exit.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void team_close(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void team_init_fds(struct bench_team *t)
+{
+    t->up_rd = t->up_wr = -1;
+    for (int i = 0; i < BENCH_MAX_PROCS; i++)
+        t->down_rd[i] = t->down_wr[i] = -1;
+}
+
+static void team_close_all(struct bench_team *t)
+{
+    team_close(&t->up_rd);
+    team_close(&t->up_wr);
+    for (int i = 0; i < BENCH_MAX_PROCS; i++) {
+        team_close(&t->down_rd[i]);
+        team_close(&t->down_wr[i]);
+    }
+}
+
+void bench_team_cleanup(struct bench_team *t)
+{
+    if (t->nprocs > 0)
+        bench_team_abort(t);
+    if (t->shared != NULL)
+        munmap(t->shared, t->shared_len);
+    t->shared = NULL;
+}
+
+/* In a new worker: keep only its own ends of the pipes. */
+static void team_worker_fds(struct bench_team *t, int rank)
+{
+    team_close(&t->up_rd);
+    for (int i = 0; i < t->nprocs; i++) {
+        team_close(&t->down_wr[i]);
+        if (i != rank)
+            team_close(&t->down_rd[i]);
+    }
+}
+
+int bench_team_start(struct bench_team *t, int nprocs, size_t shared_len, bench_worker_fn fn,
+                     void *arg)
+{
+    int fds[2], rc;
+
+    if (nprocs < 1 || nprocs > BENCH_MAX_PROCS)
+        return -EINVAL;
+    memset(t, 0, sizeof(*t));
+    team_init_fds(t);
+    t->nprocs = nprocs;
+    t->rank = -1;
+    t->timeout_ms = 600000;
+    t->shared_len = shared_len ? shared_len : 1;
+    t->shared = mmap(NULL, t->shared_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                     -1, 0);
+    if (t->shared == MAP_FAILED) {
+        rc = -errno;
+        t->shared = NULL;
+        return rc;
+    }
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        goto err_errno;
+    t->up_rd = fds[0];
+    t->up_wr = fds[1];
+    for (int i = 0; i < nprocs; i++) {
+        if (pipe2(fds, O_CLOEXEC) < 0)
+            goto err_errno;
+        t->down_rd[i] = fds[0];
+        t->down_wr[i] = fds[1];
+    }
+    /* Buffered output would be printed once per process otherwise. */
+    fflush(NULL);
+    for (int i = 0; i < nprocs; i++) {
+        pid_t pid = fork();
+
+        if (pid < 0)
+            goto err_errno;
+        if (pid == 0) {
+            team_worker_fds(t, i);
+            t->rank = i;
+            rc = fn(t, i, arg);
+            fflush(NULL);
+            _exit(rc == 0 ? 0 : 1);
+        }
+        t->pids[i] = pid;
+    }
+    /* The coordinator reads up and writes down only. */
+    team_close(&t->up_wr);
+    for (int i = 0; i < nprocs; i++)
+        team_close(&t->down_rd[i]);
+    return 0;
+
+err_errno:
+    rc = -errno;
+    bench_team_cleanup(t);
+    return rc;
+}
+
+int bench_team_barrier(struct bench_team *t)
+{
+    char c = 'a';
+    ssize_t n;
+
+    do {
+        n = write(t->up_wr, &c, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        return -EPIPE;
+    do {
+        n = read(t->down_rd[t->rank], &c, 1);
+    } while (n < 0 && errno == EINTR);
+    return n == 1 ? 0 : -EPIPE;
+}
+
+/* Has any worker exited? Reaped workers get pid 0. */
+static bool team_lost_worker(struct bench_team *t)
+{
+    for (int i = 0; i < t->nprocs; i++) {
+        int status;
+
+        if (t->pids[i] > 0 && waitpid(t->pids[i], &status, WNOHANG) == t->pids[i]) {
+            fprintf(stderr, "benchfs-bench: worker %d (pid %d) exited early (%s %d)\n", i,
+                    (int)t->pids[i], WIFSIGNALED(status) ? "signal" : "status",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            t->pids[i] = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+int bench_team_release(struct bench_team *t, uint64_t *arrived_ns_p, uint64_t *released_ns_p)
+{
+    uint64_t start = bench_now_ns(), arrived;
+    int got = 0;
+    char buf[BENCH_MAX_PROCS];
+
+    while (got < t->nprocs) {
+        struct pollfd p = {.fd = t->up_rd, .events = POLLIN};
+        int r = poll(&p, 1, 100);
+
+        if (r < 0 && errno != EINTR)
+            goto fail;
+        if (r > 0) {
+            ssize_t n = read(t->up_rd, buf, (size_t)(t->nprocs - got));
+
+            if (n > 0)
+                got += (int)n;
+            else if (n == 0 || errno != EINTR)
+                goto fail; /* every worker is gone */
+            continue;
+        }
+        if (team_lost_worker(t))
+            goto fail;
+        if (bench_now_ns() - start > (uint64_t)t->timeout_ms * 1000000ull) {
+            fprintf(stderr, "benchfs-bench: workers did not reach a barrier in %d s\n",
+                    t->timeout_ms / 1000);
+            bench_team_abort(t);
+            return -ETIMEDOUT;
+        }
+    }
+    arrived = bench_now_ns();
+    for (int i = 0; i < t->nprocs; i++) {
+        char c = 'g';
+
+        if (write(t->down_wr[i], &c, 1) != 1)
+            goto fail;
+    }
+    if (arrived_ns_p != NULL)
+        *arrived_ns_p = arrived;
+    if (released_ns_p != NULL)
+        *released_ns_p = bench_now_ns();
+    return 0;
+
+fail:
+    bench_team_abort(t);
+    return -ECHILD;
+}
+
+int bench_team_finish(struct bench_team *t)
+{
+    int failed = 0;
+
+    /* Closing the down pipes frees any worker stuck at a barrier. */
+    for (int i = 0; i < t->nprocs; i++)
+        team_close(&t->down_wr[i]);
+    for (int i = 0; i < t->nprocs; i++) {
+        int status;
+
+        if (t->pids[i] <= 0)
+            continue;
+        if (waitpid(t->pids[i], &status, 0) == t->pids[i] &&
+            !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            fprintf(stderr, "benchfs-bench: worker %d failed (%s %d)\n", i,
+                    WIFSIGNALED(status) ? "signal" : "status",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            failed++;
+        }
+        t->pids[i] = 0;
+    }
+    team_close_all(t);
+    return failed == 0 ? 0 : -ECHILD;
+}
+
+void bench_team_abort(struct bench_team *t)
+{
+    for (int i = 0; i < t->nprocs; i++)
+        if (t->pids[i] > 0)
+            kill(t->pids[i], SIGKILL);
+    for (int i = 0; i < t->nprocs; i++) {
+        if (t->pids[i] > 0)
+            waitpid(t->pids[i], NULL, 0);
+        t->pids[i] = 0;
+    }
+    team_close_all(t);
+}
+
+double bench_snap_cpu_s(const struct bench_srv_snap *a, const struct bench_srv_snap *b)
+{
+    if (!a->ok || !b->ok || b->cpu_ns < a->cpu_ns)
+        return (double)NAN;
+    return (double)(b->cpu_ns - a->cpu_ns) / 1e9;
+}

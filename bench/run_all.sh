@@ -1,0 +1,550 @@
+#!/usr/bin/env bash
+# run_all.sh - `make bench`: the BenchFS benchmark suite on one machine.
+#
+#   bash bench/run_all.sh BUILD_DIR
+#   bash bench/run_all.sh --report RESULTS_DIR   (only rebuild summary.md and plots)
+#
+# Writes bench/results/run-<UTC time>/ (and the symlink bench/results/latest):
+#   results.tsv   every number, one per line (label, benchmark, transport,
+#                 backend, metric, value) - the source of everything below
+#   json/*.json   each benchfs-bench run's own JSON
+#   *.png         gnuplot plots (bench/plot/*.gp)
+#   summary.md    tables and the DESIGN.md §11 targets, met or not
+#   logs/         output of every step
+#
+# What runs (docs/performance.md explains each), in priority order so that
+# the time budget (BENCH_BUDGET seconds, default 540) cuts the least
+# important parts:
+#   1. shm transport, tmpfs, 1 server + 1 client: idle server CPU, rpc,
+#      ior fpp 1 MiB, ior shared 47008 B, mdtest, idle CPU after traffic,
+#      ucx_perftest on shm; the seed-002 small benchmark
+#   2. the same on tcp (loopback only: UCX_NET_DEVICES=lo)
+#   3. shm: 2 servers + 2 clients (the "2+2 vs 1+1" ratio), disk data dir
+#      (1+1), 4 servers + 4 clients
+#   4. tcp: 2+2 and 4+4, rpc with 2 clients, disk 2+2
+# Knobs: BENCH_BUDGET, BENCH_DISK_DIR (default /var/tmp), BENCH_TMPFS_DIR
+# (default /dev/shm), BENCH_TRANSPORTS (default "shm tcp"), BENCH_QUICK=1
+# (smaller sizes, for a smoke test).
+#
+# Robustness: every cluster is started with `benchfs cluster start` and
+# stopped by the pids it recorded; ucx_perftest servers are killed by pid;
+# temp dirs are removed on exit (also on Ctrl+C). A failed measurement is
+# reported and the rest goes on.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMPFS_DIR=${BENCH_TMPFS_DIR:-/dev/shm}
+DISK_DIR=${BENCH_DISK_DIR:-/var/tmp}
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then FPP_BLOCK=32m; else FPP_BLOCK=256m; fi
+
+# ---- report: summary.md and plots from results.tsv (also: run_all.sh --report DIR) ----
+
+# val LABEL BENCH BACKEND METRIC: the last matching value in $RTSV ("" if none).
+val() {
+    awk -F'\t' -v l="$1" -v b="$2" -v be="$3" -v m="$4" \
+        '$1 == l && $2 == b && $4 == be && $5 == m { v = $6 } END { if (v != "") print v }' "$RTSV"
+}
+# perf TRANSPORT TEST METRIC: a ucx_perftest number.
+perf() {
+    awk -F'\t' -v t="$1" -v n="$2" -v m="$4" -v m2="$3" \
+        '$1 == n && $2 == "perftest" && $3 == t && $5 == m2 { v = $6 } END { if (v != "") print v }' "$RTSV"
+}
+# calc EXPR with a b c ...: awk arithmetic on values; "" when any is empty.
+calc() {
+    local expr=$1 a
+    shift
+    for a in "$@"; do [ -z "$a" ] && return; done
+    awk -v a="${1:-0}" -v b="${2:-0}" -v c="${3:-0}" "BEGIN { v = $expr; printf \"%.6g\", v }"
+}
+fmt() { [ -z "$1" ] && { echo "–"; return; }; awk -v v="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, v }'; }
+# check VALUE OP GOAL: "met" / "**not met**" / "not measured".
+check() {
+    [ -z "$1" ] && { echo "not measured"; return; }
+    awk -v v="$1" -v g="$3" -v op="$2" 'BEGIN {
+        ok = (op == ">=") ? v >= g : (op == "<=") ? v <= g : v < g
+        print ok ? "met" : "**not met**" }'
+}
+labels() { awk -F'\t' -v b="$1" '$2 == b && !seen[$1]++ { print $1 }' "$RTSV"; }
+
+report() {
+    local dir=$1 md term tr l b
+    RTSV=$dir/results.tsv
+    md=$dir/summary.md
+    [ -s "$RTSV" ] || { echo "report: no results in $dir" >&2; return 1; }
+    plots "$dir"
+    {
+        echo "# BenchFS benchmark results"
+        echo
+        echo '```'
+        cat "$dir/env.txt" 2>/dev/null
+        echo '```'
+        echo
+        echo "Transports: shm = \`BENCHFS_PEER_FAILURE=0 UCX_TLS=shm,self\`, tcp = \`UCX_TLS=tcp,self"
+        echo "UCX_NET_DEVICES=lo\` (loopback). Configurations are named transport:storage:servers:clients;"
+        echo "tmpfs is $TMPFS_DIR, disk is $DISK_DIR. Every BenchFS number has its local-POSIX"
+        echo "counterpart from the same run on the same storage. See docs/performance.md."
+        echo
+        echo "## Targets (DESIGN.md §11)"
+        echo
+        echo "| target | measured | goal | status |"
+        echo "|---|---|---|---|"
+        local r
+        for tr in shm tcp; do
+            local c=$tr:tmpfs:1s:1p note=""
+            [ "$tr" = tcp ] && note=" (tcp, informational)"
+            [ "$tr" = tcp ] && [ -z "$(val $c ior-fpp ratio write)" ] && continue
+            r=$(val $c ior-fpp ratio write); echo "| fpp 1 MiB write, BenchFS/local$note | $(fmt "$r" 2) | ≥ 0.9 | $(check "$r" '>=' 0.9) |"
+            r=$(val $c ior-fpp ratio read); echo "| fpp 1 MiB read, BenchFS/local$note | $(fmt "$r" 2) | ≥ 0.9 | $(check "$r" '>=' 0.9) |"
+            r=$(val $c ior-shared ratio write); echo "| shared 47008 B write, BenchFS/local$note | $(fmt "$r" 2) | ≥ 0.8 | $(check "$r" '>=' 0.8) |"
+            r=$(val $c ior-shared ratio read); echo "| shared 47008 B read, BenchFS/local$note | $(fmt "$r" 2) | ≥ 0.8 | $(check "$r" '>=' 0.8) |"
+            r=$(val $c mdtest benchfs create_ops_s); echo "| create empty files/s$note | $(fmt "$r" 0) | ≥ 200000 | $(check "$r" '>=' 200000) |"
+            r=$(val $c mdtest benchfs stat_ops_s); echo "| stat/s$note | $(fmt "$r" 0) | ≥ 450000 | $(check "$r" '>=' 450000) |"
+            r=$(val $c mdtest benchfs remove_ops_s); echo "| remove/s$note | $(fmt "$r" 0) | ≥ 200000 | $(check "$r" '>=' 200000) |"
+            r=$(val $c mdtest benchfs create-data_ops_s); echo "| create 3901-byte files/s$note | $(fmt "$r" 0) | ≥ 100000 | $(check "$r" '>=' 100000) |"
+            local c2=$tr:tmpfs:2s:2p m
+            for m in "ior-fpp write_mib_s fpp write" "ior-fpp read_mib_s fpp read" "mdtest create_ops_s create"; do
+                set -- $m
+                r=$(calc 'a/b' "$(val $c2 "$1" benchfs "$2")" "$(val $c "$1" benchfs "$2")")
+                echo "| 2+2 vs 1+1, $3 $4 (aggregate)$note | $(fmt "$r" 2) | ≥ 0.5 | $(check "$r" '>=' 0.5) |"
+            done
+            r=$(awk -F'\t' -v t="$tr" '$2 == "idle" && $3 == t { if ($6 > m) m = $6; n++ } END { if (n) print m }' "$RTSV")
+            echo "| idle server, % of a core (worst)$note | $(fmt "$r" 2) | < 1 | $(check "$r" '<' 1) |"
+            local rtt=$(val $tr:tmpfs:1s:1c rpc benchfs ping_p50_us)
+            r=$(calc 'a/(2*b)' "$rtt" "$(perf $tr am_lat p50_us)")
+            echo "| ping RTT p50 / ucx_perftest am_lat RTT p50 [$tr] | $(fmt "$rtt" 1) us / $(fmt "$(calc '2*a' "$(perf $tr am_lat p50_us)")" 1) us = $(fmt "$r" 2) | ≤ 2 | $(check "$r" '<=' 2) |"
+            r=$(calc 'a/(2*b)' "$rtt" "$(perf $tr ucp_am_lat p50_us)")
+            echo "| ping RTT p50 / ucp_am_lat RTT p50 [$tr] (UCP, what BenchFS uses) | $(fmt "$rtt" 1) us / $(fmt "$(calc '2*a' "$(perf $tr ucp_am_lat p50_us)")" 1) us = $(fmt "$r" 2) | ≤ 2 | $(check "$r" '<=' 2) |"
+        done
+        r=$(val shm:disk:1s:1p mdtest ratio create)
+        echo "| disk data dir: creates BenchFS/local | $(fmt "$r" 2) | ≥ 2 | $(check "$r" '>=' 2) |"
+        echo
+        echo "## IOR-like bandwidth (MiB/s)"
+        echo
+        echo "fpp: 1 MiB transfers, $FPP_BLOCK per process; shared: 47008-byte transfers into one file."
+        echo
+        echo "| config | fpp write BenchFS | local | ratio | fpp read BenchFS | local | ratio | shared write BenchFS | local | ratio | shared read BenchFS | local | ratio |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        for l in $(labels ior-fpp; labels ior-shared); do echo "$l"; done | awk '!s[$0]++' | while read -r l; do
+            printf '| %s ' "$l"
+            for b in ior-fpp ior-shared; do
+                for p in write read; do
+                    printf '| %s | %s | %s ' "$(fmt "$(val "$l" $b benchfs ${p}_mib_s)" 0)" \
+                        "$(fmt "$(val "$l" $b local ${p}_mib_s)" 0)" "$(fmt "$(val "$l" $b ratio $p)" 2)"
+                done
+            done
+            echo "|"
+        done
+        echo
+        echo "## Metadata (ops/s, mdtest mode, one directory per process)"
+        echo
+        echo "| config | create BenchFS | local | ratio | stat BenchFS | local | ratio | remove BenchFS | local | ratio | create 3901 B BenchFS | local | ratio |"
+        echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        labels mdtest | while read -r l; do
+            printf '| %s ' "$l"
+            for p in create stat remove create-data; do
+                printf '| %s | %s | %s ' "$(fmt "$(val "$l" mdtest benchfs ${p}_ops_s)" 0)" \
+                    "$(fmt "$(val "$l" mdtest local ${p}_ops_s)" 0)" "$(fmt "$(val "$l" mdtest ratio $p)" 2)"
+            done
+            echo "|"
+        done
+        echo
+        echo "## RPC level (benchfs-bench rpc: raw client, one RPC in flight per client)"
+        echo
+        echo "| config | ping p50 us | p99 us | mean us | min us | pings/s | server CPU us/ping |"
+        echo "|---|---|---|---|---|---|---|"
+        labels rpc | while read -r l; do
+            echo "| $l | $(fmt "$(val "$l" rpc benchfs ping_p50_us)" 1) | $(fmt "$(val "$l" rpc benchfs ping_p99_us)" 1) | $(fmt "$(val "$l" rpc benchfs ping_mean_us)" 1) | $(fmt "$(val "$l" rpc benchfs ping_min_us)" 1) | $(fmt "$(val "$l" rpc benchfs ping_ops_s)" 0) | $(fmt "$(val "$l" rpc benchfs ping_srv_cpu_us_per_op)" 2) |"
+        done
+        echo
+        echo "Chunk transfer bandwidth, MiB/s (1 client; sizes above max_xfer are sent as sequential"
+        echo "max_xfer pieces), next to ucx_perftest ucp_am_bw (window of sends, one process):"
+        echo
+        echo "| size | shm write | shm read | shm ucp_am_bw | tcp write | tcp read | tcp ucp_am_bw | shm srv CPU s/GiB w/r | tcp srv CPU s/GiB w/r |"
+        echo "|---|---|---|---|---|---|---|---|---|"
+        for sz in 4096 16384 65536 262144 1048576 4194304 16777216; do
+            local ps pt name
+            case $sz in 4096) name=ucp_am_bw_4k ;; 65536) name=ucp_am_bw_64k ;; 1048576) name=ucp_am_bw_1m ;;
+                16777216) name=ucp_am_bw_16m ;; *) name=none ;; esac
+            ps=$(perf shm $name mib_s); pt=$(perf tcp $name mib_s)
+            [ -z "$(val shm:tmpfs:1s:1c rpc benchfs write_${sz}_mib_s)$(val tcp:tmpfs:1s:1c rpc benchfs write_${sz}_mib_s)" ] && continue
+            echo "| $sz | $(fmt "$(val shm:tmpfs:1s:1c rpc benchfs write_${sz}_mib_s)" 0) | $(fmt "$(val shm:tmpfs:1s:1c rpc benchfs read_${sz}_mib_s)" 0) | $(fmt "$ps" 0) | $(fmt "$(val tcp:tmpfs:1s:1c rpc benchfs write_${sz}_mib_s)" 0) | $(fmt "$(val tcp:tmpfs:1s:1c rpc benchfs read_${sz}_mib_s)" 0) | $(fmt "$pt" 0) | $(fmt "$(val shm:tmpfs:1s:1c rpc benchfs write_${sz}_srv_cpu_s_per_gib)" 2)/$(fmt "$(val shm:tmpfs:1s:1c rpc benchfs read_${sz}_srv_cpu_s_per_gib)" 2) | $(fmt "$(val tcp:tmpfs:1s:1c rpc benchfs write_${sz}_srv_cpu_s_per_gib)" 2)/$(fmt "$(val tcp:tmpfs:1s:1c rpc benchfs read_${sz}_srv_cpu_s_per_gib)" 2) |"
+        done
+        echo
+        echo "## ucx_perftest (loopback; latency is ucx_perftest's one-way figure = RTT/2)"
+        echo
+        echo "| test | transport | p50 us | avg us | MiB/s | msg/s |"
+        echo "|---|---|---|---|---|---|"
+        awk -F'\t' '$2 == "perftest" && !s[$1 FS $3]++ { print $1 "\t" $3 }' "$RTSV" | while IFS=$'\t' read -r n t; do
+            echo "| $n | $t | $(fmt "$(perf "$t" "$n" p50_us)" 3) | $(fmt "$(perf "$t" "$n" avg_us)" 3) | $(fmt "$(perf "$t" "$n" mib_s)" 1) | $(fmt "$(perf "$t" "$n" msg_s)" 0) |"
+        done
+        echo
+        echo "## Server CPU cost (STATUS counters before/after each phase, all servers)"
+        echo
+        echo "| config | fpp write s/GiB | fpp read s/GiB | shared write s/GiB | shared read s/GiB | create s/1000 ops | stat | remove | create 3901 B |"
+        echo "|---|---|---|---|---|---|---|---|---|"
+        for l in $(labels ior-fpp; labels mdtest); do echo "$l"; done | awk '!s[$0]++' | while read -r l; do
+            echo "| $l | $(fmt "$(val "$l" ior-fpp benchfs write_srv_cpu_s_per_gib)" 3) | $(fmt "$(val "$l" ior-fpp benchfs read_srv_cpu_s_per_gib)" 3) | $(fmt "$(val "$l" ior-shared benchfs write_srv_cpu_s_per_gib)" 3) | $(fmt "$(val "$l" ior-shared benchfs read_srv_cpu_s_per_gib)" 3) | $(fmt "$(val "$l" mdtest benchfs create_srv_cpu_s_per_kop)" 4) | $(fmt "$(val "$l" mdtest benchfs stat_srv_cpu_s_per_kop)" 4) | $(fmt "$(val "$l" mdtest benchfs remove_srv_cpu_s_per_kop)" 4) | $(fmt "$(val "$l" mdtest benchfs create-data_srv_cpu_s_per_kop)" 4) |"
+        done
+        echo
+        echo "Idle servers (CPU time from /proc/<pid>/stat over a few seconds):"
+        echo
+        echo "| when | transport | % of a core per server |"
+        echo "|---|---|---|"
+        awk -F'\t' '$2 == "idle" { printf "| %s | %s | %.2f |\n", $1, $3, $6 }' "$RTSV"
+        echo
+        echo "## Plots"
+        echo
+        for p in ior_ratio mdtest rpc_bw latency scaling; do
+            [ -f "$dir/$p.png" ] && echo "![$p]($p.png)"
+        done
+        echo
+        echo "## Failures"
+        echo
+        if [ -s "$dir/failures.txt" ] && [ -n "$(tr -d '[:space:]' <"$dir/failures.txt")" ]; then
+            sed 's/^/- /' "$dir/failures.txt"
+        else
+            echo "none"
+        fi
+    } >"$md"
+}
+
+# Data files for gnuplot, then the plots (bench/plot/*.gp).
+plots() {
+    local dir=$1 term l tr sz
+    command -v gnuplot >/dev/null || { echo "report: gnuplot missing, no plots" >&2; return 0; }
+    if gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1; then term="pngcairo size 1000,560 font 'sans,10'"; else term="png size 1000,560"; fi
+    for l in $(labels ior-fpp; labels ior-shared); do echo "$l"; done | awk '!s[$0]++' | while read -r l; do
+        printf '"%s" %s %s %s %s\n' "$l" "$(val "$l" ior-fpp ratio write || true)" "$(val "$l" ior-fpp ratio read)" \
+            "$(val "$l" ior-shared ratio write)" "$(val "$l" ior-shared ratio read)"
+    done | awk '{ for (i = NF + 1; i <= 5; i++) $i = "?"; print }' >"$dir/ior_ratio.dat"
+    for p in create stat remove create-data; do
+        echo "\"$p\" $(val shm:tmpfs:1s:1p mdtest benchfs ${p}_ops_s) $(val shm:tmpfs:1s:1p mdtest local ${p}_ops_s) $(val tcp:tmpfs:1s:1p mdtest benchfs ${p}_ops_s) $(val shm:disk:1s:1p mdtest benchfs ${p}_ops_s) $(val shm:disk:1s:1p mdtest local ${p}_ops_s)"
+    done | awk '{ for (i = 1; i <= 6; i++) if ($i == "") $i = "?"; print }' >"$dir/mdtest.dat"
+    for sz in 4096 16384 65536 262144 1048576 4194304 16777216; do
+        local name=none
+        case $sz in 4096) name=ucp_am_bw_4k ;; 65536) name=ucp_am_bw_64k ;; 1048576) name=ucp_am_bw_1m ;; 16777216) name=ucp_am_bw_16m ;; esac
+        echo "$sz ${sz}:$(val shm:tmpfs:1s:1c rpc benchfs write_${sz}_mib_s):$(val shm:tmpfs:1s:1c rpc benchfs read_${sz}_mib_s):$(val tcp:tmpfs:1s:1c rpc benchfs write_${sz}_mib_s):$(val tcp:tmpfs:1s:1c rpc benchfs read_${sz}_mib_s):$(perf shm $name mib_s):$(perf tcp $name mib_s)"
+    done | awk '{ n = split($2, f, ":"); printf "%s", $1; for (i = 2; i <= 7; i++) printf " %s", (f[i] == "" ? "?" : f[i]); print "" }' >"$dir/rpc_bw.dat"
+    for tr in shm tcp; do
+        echo "\"BenchFS ping ($tr)\" $(val $tr:tmpfs:1s:1c rpc benchfs ping_p50_us) $(val $tr:tmpfs:1s:1c rpc benchfs ping_p99_us)"
+        echo "\"UCT am\\\\_lat x2 ($tr)\" $(calc '2*a' "$(perf $tr am_lat p50_us)") ?"
+        echo "\"UCP am\\\\_lat x2 ($tr)\" $(calc '2*a' "$(perf $tr ucp_am_lat p50_us)") ?"
+    done | awk '{ n = NF; if ($(n) == "") $n = "?"; print }' | awk 'NF >= 2' >"$dir/latency.dat"
+    for n in 1 2 4; do
+        printf '%s' "$n"
+        for tr in shm tcp; do
+            printf ' %s %s %s' "$(val $tr:tmpfs:${n}s:${n}p ior-fpp benchfs write_mib_s)" \
+                "$(val $tr:tmpfs:${n}s:${n}p ior-fpp benchfs read_mib_s)" "$(val $tr:tmpfs:${n}s:${n}p mdtest benchfs create_ops_s)"
+        done
+        echo
+    done | awk '{ for (i = 2; i <= 7; i++) if ($i == "") $i = "?"; print }' >"$dir/scaling.dat"
+    local p
+    for p in ior_ratio mdtest rpc_bw latency scaling; do
+        gnuplot -e "datafile='$dir/$p.dat'; outfile='$dir/$p.png'; set terminal $term" \
+            "$ROOT/bench/plot/$p.gp" >>"$dir/logs/gnuplot.log" 2>&1 ||
+            echo "report: plot $p failed (logs/gnuplot.log)" >&2
+    done
+    return 0
+}
+
+if [ "${1:-}" = --report ]; then
+    report "$(cd "$2" && pwd)"
+    exit
+fi
+
+BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "run_all.sh: no build dir '${1:-build}'" >&2; exit 2; }
+BIN=$BUILD/bin
+BENCH=$BIN/benchfs-bench
+CLI=$BIN/benchfs
+for b in "$BENCH" "$CLI" "$BIN/benchfsd"; do
+    [ -x "$b" ] || { echo "run_all.sh: $b is not built" >&2; exit 2; }
+done
+
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+OUT=$ROOT/bench/results/run-$STAMP
+mkdir -p "$OUT/json" "$OUT/logs" || exit 1
+ln -sfn "run-$STAMP" "$ROOT/bench/results/latest"
+TSV=$OUT/results.tsv
+: >"$TSV"
+BUDGET=${BENCH_BUDGET:-540}
+TRANSPORTS=${BENCH_TRANSPORTS:-shm tcp}
+
+if [ "$QUICK" = 1 ]; then
+    SHARED_SEGS=300; MD_FILES=500; RPC_DUR=0.2; RPC_SIZES=4k,64k,1m,16m
+    PERF_LAT_N=20000; IDLE_S=2
+else
+    SHARED_SEGS=2000; MD_FILES=2000; RPC_DUR=0.5; RPC_SIZES=4k,16k,64k,256k,1m,4m,16m
+    PERF_LAT_N=200000; IDLE_S=5
+fi
+
+CLUSTERS=()   # registry dirs of running clusters
+TMPROOTS=()   # temp dirs to remove
+BGPIDS=()     # background processes we started
+FAILS=()
+
+cleanup() {
+    local r p d
+    for r in "${CLUSTERS[@]}"; do
+        "$CLI" cluster stop --registry "$r" >/dev/null 2>&1
+    done
+    for p in "${BGPIDS[@]}"; do
+        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
+    for d in "${TMPROOTS[@]}"; do
+        rm -rf "$d"
+    done
+}
+trap cleanup EXIT
+trap 'echo "run_all.sh: interrupted" >&2; exit 130' INT TERM
+
+log() { printf '[%4ds] %s\n' $((SECONDS)) "$*"; }
+have_time() { [ $((SECONDS + ${1:-0})) -lt "$BUDGET" ]; }
+fail() { FAILS+=("$1"); log "FAILED: $1 (see logs/)"; }
+tsv() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
+
+set_transport() {
+    case $1 in
+    shm) export UCX_TLS=shm,self BENCHFS_PEER_FAILURE=0; unset UCX_NET_DEVICES ;;
+    tcp) export UCX_TLS=tcp,self UCX_NET_DEVICES=lo; unset BENCHFS_PEER_FAILURE ;;
+    esac
+    TRANSPORT=$1
+}
+
+storage_dir() { [ "$1" = disk ] && echo "$DISK_DIR" || echo "$TMPFS_DIR"; }
+
+# cluster_start N STORAGE [--set K=V ...]: sets BASE, REG, LOCAL.
+cluster_start() {
+    local n=$1 st=$2
+    shift 2
+    BASE=$(mktemp -d "$(storage_dir "$st")/benchfs-bench.XXXXXX") || return 1
+    TMPROOTS+=("$BASE")
+    REG=$BASE/reg
+    LOCAL=$BASE/local
+    mkdir -p "$LOCAL"
+    if ! "$CLI" cluster start -n "$n" --registry "$REG" --data-dir "$BASE/data" -l warn "$@" \
+        >>"$OUT/logs/clusters.log" 2>&1; then
+        "$CLI" cluster stop --registry "$REG" >/dev/null 2>&1
+        return 1
+    fi
+    CLUSTERS+=("$REG")
+}
+
+cluster_stop() {
+    local keep=() r
+    "$CLI" cluster stop --registry "$REG" >>"$OUT/logs/clusters.log" 2>&1
+    for r in "${CLUSTERS[@]}"; do [ "$r" != "$REG" ] && keep+=("$r"); done
+    CLUSTERS=("${keep[@]}")
+    rm -rf "$BASE"
+}
+
+cluster_pids() { awk '$1 == "node" { print $3 }' "$REG/cluster.pids"; }
+
+# run NAME CMD...: run one benchfs-bench step, output to the terminal and logs/NAME.log.
+run() {
+    local name=$1
+    shift
+    log "$name"
+    if "$@" >"$OUT/logs/$name.log" 2>&1; then
+        sed 's/^/        /' "$OUT/logs/$name.log" | grep -v 'started .* server' 
+    else
+        sed 's/^/        /' "$OUT/logs/$name.log" | tail -15
+        fail "$name"
+    fi
+}
+
+# idle_cpu LABEL: CPU% of each server of the current cluster over IDLE_S seconds.
+idle_cpu() {
+    local label=$1 tck pids p t0=() t1=() i=0 total=0 n=0
+    tck=$(getconf CLK_TCK)
+    pids=$(cluster_pids)
+    for p in $pids; do t0+=("$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo x)"); done
+    sleep "$IDLE_S"
+    for p in $pids; do t1+=("$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo x)"); done
+    for p in $pids; do
+        if [ "${t0[$i]}" != x ] && [ "${t1[$i]}" != x ]; then
+            total=$((total + t1[i] - t0[i]))
+            n=$((n + 1))
+        fi
+        i=$((i + 1))
+    done
+    if [ "$n" -eq 0 ]; then
+        fail "idle-$label"
+        return
+    fi
+    local pct
+    pct=$(awk -v t="$total" -v n="$n" -v hz="$tck" -v s="$IDLE_S" 'BEGIN { printf "%.3f", t / hz / s * 100 / n }')
+    log "idle server CPU ($label, $TRANSPORT): $pct % of a core per server (over ${IDLE_S} s, $n server(s))"
+    tsv "$label" idle "$TRANSPORT" benchfs idle_cpu_pct "$pct"
+}
+
+# The IOR-like runs of one configuration: fpp 1 MiB, shared 47008 B, mdtest.
+ior_set() {
+    local tag=$1 procs=$2 what=${3:-fpp shared mdtest} w
+    for w in $what; do
+        case $w in
+        fpp) run "fpp-$tag" "$BENCH" ior --mode fpp --procs "$procs" --transfer 1m --block "$FPP_BLOCK" \
+                --registry "$REG" --local "$LOCAL" --label "$tag" --tsv "$TSV" --json "$OUT/json/fpp-$tag.json" ;;
+        shared) run "shared-$tag" "$BENCH" ior --mode shared --procs "$procs" --transfer 47008 --block 47008 \
+                --segments "$SHARED_SEGS" --registry "$REG" --local "$LOCAL" --label "$tag" --tsv "$TSV" \
+                --json "$OUT/json/shared-$tag.json" ;;
+        mdtest) run "mdtest-$tag" "$BENCH" ior --mode mdtest --procs "$procs" --files "$MD_FILES" \
+                --registry "$REG" --local "$LOCAL" --label "$tag" --tsv "$TSV" --json "$OUT/json/mdtest-$tag.json" ;;
+        esac
+    done
+}
+
+# One cluster configuration: transport storage servers [full]. Clients = servers.
+config() {
+    local tr=$1 st=$2 n=$3 full=${4:-} tag
+    set_transport "$tr"
+    tag="$tr:$st:${n}s:${n}p"
+    log "=== $tag: $n server(s), $n client process(es), $st data dir, $tr transport ==="
+    if ! cluster_start "$n" "$st"; then
+        fail "cluster-$tag"
+        return
+    fi
+    if [ -n "$full" ]; then
+        idle_cpu "$tag:fresh"
+        run "rpc-$tr:$st:${n}s:1c" "$BENCH" rpc --registry "$REG" --clients 1 --sizes "$RPC_SIZES" \
+            --duration "$RPC_DUR" --label "$tr:$st:${n}s:1c" --tsv "$TSV" --json "$OUT/json/rpc-$tr-1c.json"
+    fi
+    ior_set "$tag" "$n"
+    if [ -n "$full" ]; then
+        idle_cpu "$tag:after"
+    fi
+    cluster_stop
+}
+
+# ---- ucx_perftest on loopback --------------------------------------------------
+
+# perftest NAME ARGS...: server in the background on a free port, client on 127.0.0.1.
+perftest() {
+    local name=$1 port spid line i
+    shift
+    port=$((20000 + RANDOM % 20000))
+    ucx_perftest -p "$port" "$@" >"$OUT/logs/perftest-$name-server.log" 2>&1 &
+    spid=$!
+    BGPIDS+=("$spid")
+    for i in $(seq 100); do
+        ss -ltn 2>/dev/null | grep -q ":$port " && break
+        sleep 0.05
+    done
+    line=$(timeout 60 ucx_perftest 127.0.0.1 -p "$port" "$@" -f 2>"$OUT/logs/perftest-$name.log" | tail -1)
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    # final line: iterations p50 avg overall(lat us) bw_avg bw_overall(MB/s) rate_avg rate_overall
+    set -- $line
+    if [ $# -lt 8 ]; then
+        fail "perftest-$name"
+        return
+    fi
+    log "ucx_perftest $name ($TRANSPORT): p50 $2 us, avg $3 us, bw $6 MB/s, rate $8 msg/s"
+    tsv "$name" perftest "$TRANSPORT" ucx p50_us "$2"
+    tsv "$name" perftest "$TRANSPORT" ucx avg_us "$3"
+    tsv "$name" perftest "$TRANSPORT" ucx mib_s "$6"
+    tsv "$name" perftest "$TRANSPORT" ucx msg_s "$8"
+}
+
+perftest_set() {
+    local tr=$1
+    set_transport "$tr"
+    if ! command -v ucx_perftest >/dev/null; then
+        fail "perftest (ucx_perftest not installed)"
+        return
+    fi
+    log "=== ucx_perftest, $tr (loopback) ==="
+    if [ "$tr" = shm ]; then
+        perftest am_lat -t am_lat -x posix -d memory -n "$PERF_LAT_N"
+        perftest am_bw -t am_bw -x posix -d memory -n "$PERF_LAT_N"
+    else
+        perftest am_lat -t am_lat -x tcp -d lo -n $((PERF_LAT_N / 4))
+        perftest am_bw -t am_bw -x tcp -d lo -n $((PERF_LAT_N / 4))
+    fi
+    perftest ucp_am_lat -t ucp_am_lat -s 64 -n $((PERF_LAT_N / 2))
+    perftest ucp_am_bw_4k -t ucp_am_bw -s 4096 -n 20000
+    perftest ucp_am_bw_64k -t ucp_am_bw -s 65536 -n 5000
+    perftest ucp_am_bw_1m -t ucp_am_bw -s 1048576 -n 500
+    perftest ucp_am_bw_16m -t ucp_am_bw -s 16777216 -n 40
+}
+
+# ---- seed 002: the small benchmark ---------------------------------------------
+
+small_seed() {
+    local base spid i
+    set_transport shm
+    base=$(mktemp -d "$TMPFS_DIR/benchfs-bench.XXXXXX") || return
+    TMPROOTS+=("$base")
+    log "=== seed 002: benchfs-bench small (server + client, shm) ==="
+    "$BENCH" small --mode server --registry-dir "$base/reg" --data-dir "$base/data" \
+        >"$OUT/logs/small-server.log" 2>&1 &
+    spid=$!
+    BGPIDS+=("$spid")
+    run small-client "$BENCH" small --mode client --registry-dir "$base/reg" --timeout 30 \
+        --json "$OUT/json/small.json"
+    kill -INT "$spid" 2>/dev/null
+    for i in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.05; done
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    rm -rf "$base"
+}
+
+# ---- the run -----------------------------------------------------------------------
+
+{
+    echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "host: $(uname -n), $(nproc) cpus, kernel $(uname -r)"
+    echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "ucx: $(ucx_info -v 2>/dev/null | head -1)"
+    echo "build: $BUILD ($(grep -s CMAKE_BUILD_TYPE: "$BUILD/CMakeCache.txt" | cut -d= -f2))"
+    echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) $(git -C "$ROOT" status --short 2>/dev/null | wc -l) modified/untracked files"
+} >"$OUT/env.txt"
+log "results in $OUT (budget ${BUDGET} s)"
+sed 's/^/        /' "$OUT/env.txt"
+
+for tr in $TRANSPORTS; do
+    have_time 60 && config "$tr" tmpfs 1 full
+    have_time 20 && perftest_set "$tr"
+done
+have_time 10 && small_seed
+case " $TRANSPORTS " in *" shm "*)
+    have_time 40 && config shm tmpfs 2
+    have_time 40 && config shm disk 1
+    have_time 60 && config shm tmpfs 4
+    ;;
+esac
+case " $TRANSPORTS " in *" tcp "*)
+    have_time 40 && config tcp tmpfs 2
+    have_time 60 && config tcp tmpfs 4
+    ;;
+esac
+for tr in $TRANSPORTS; do
+    if have_time 30; then
+        set_transport "$tr"
+        if cluster_start 1 tmpfs; then
+            run "rpc-$tr:tmpfs:1s:2c" "$BENCH" rpc --registry "$REG" --clients 2 --sizes 4k,1m \
+                --duration "$RPC_DUR" --label "$tr:tmpfs:1s:2c" --tsv "$TSV" --json "$OUT/json/rpc-$tr-2c.json"
+            cluster_stop
+        else
+            fail "cluster-rpc-$tr-2c"
+        fi
+    fi
+done
+have_time 40 && config shm disk 2
+have_time 40 && config tcp disk 1
+
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.txt"
+log "measurements done; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- report --------------------------------------------------------------------------
+printf '%s\n' "${FAILS[@]}" >"$OUT/failures.txt"
+report "$OUT" || fail "report"
+log "summary: $OUT/summary.md"
+[ -f "$OUT/summary.md" ] && sed -n '/^## Targets/,/^## IOR/p' "$OUT/summary.md" | sed '$d'
+if [ ${#FAILS[@]} -gt 0 ]; then
+    log "${#FAILS[@]} measurement(s) failed: ${FAILS[*]}"
+    log "done in $SECONDS s"
+    exit 1
+fi
+log "done in $SECONDS s"
+exit 0

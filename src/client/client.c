@@ -1,0 +1,688 @@
+/*
+ * client.c - connecting to a cluster, the server table and its endpoints,
+ * and the global lock of the public API (client.h).
+ *
+ * Connect (DESIGN.md §5): read the cluster cookie, wait until the registry
+ * lists the expected servers, create a SERIALIZED UCX worker, one endpoint
+ * per server, the ring over the node ids, the tag table of the placement,
+ * and PING every server in parallel: that checks the cookie (a foreign one is
+ * refused with EACCES) and learns each server's largest transfer.
+ *
+ * An endpoint that fails (peer died, connection reset, or a request timed
+ * out) is destroyed at the next safe point; the next call that needs that
+ * server re-reads its registry file and connects again. Other servers are
+ * not affected.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "client/error.h"
+#include "common/log.h"
+#include "common/ring.h"
+#include "common/timeutil.h"
+#include "net/net.h"
+#include "registry/registry.h"
+
+#define CLIENT_DEFAULT_CHUNK      (4ull << 20)
+#define CLIENT_DEFAULT_TIMEOUT_MS 30000
+#define CLIENT_DEFAULT_DISCOVERY  30000
+#define CLIENT_DEFAULT_INFLIGHT   64
+#define CLIENT_MAX_INFLIGHT       4096
+#define CLIENT_DEFAULT_XFER       (1ull << 20)
+#define CLIENT_DEFAULT_SPIN_US    50
+
+static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct client *client_global;
+
+/* ---- options ---- */
+
+/*
+ * Parse a decimal (or 0x hex) number with an optional binary suffix K, M, G
+ * (also KiB, MB, ...); false when invalid or too large. Hand-written so that
+ * errno stays untouched (error.c is the one place that sets it).
+ */
+static bool client_parse_size(const char *s, unsigned long long *v_p)
+{
+    unsigned long long v = 0, mul = 1, base = 10;
+    const char *p = s;
+    int digits = 0;
+
+    if (s == NULL)
+        return false;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    }
+    for (;; p++, digits++) {
+        unsigned d;
+
+        if (*p >= '0' && *p <= '9')
+            d = (unsigned)(*p - '0');
+        else if (base == 16 && *p >= 'a' && *p <= 'f')
+            d = (unsigned)(*p - 'a' + 10);
+        else if (base == 16 && *p >= 'A' && *p <= 'F')
+            d = (unsigned)(*p - 'A' + 10);
+        else
+            break;
+        if (v > (~0ull - d) / base)
+            return false;
+        v = v * base + d;
+    }
+    if (digits == 0)
+        return false;
+    switch (*p) {
+    case 'k':
+    case 'K':
+        mul = 1ull << 10;
+        p++;
+        break;
+    case 'm':
+    case 'M':
+        mul = 1ull << 20;
+        p++;
+        break;
+    case 'g':
+    case 'G':
+        mul = 1ull << 30;
+        p++;
+        break;
+    default:
+        break;
+    }
+    if (mul > 1 && p[0] == 'i' && p[1] == 'B')
+        p += 2;
+    else if (mul > 1 && p[0] == 'B')
+        p++;
+    if (*p != '\0' || (v != 0 && mul > ~0ull / v))
+        return false;
+    *v_p = v * mul;
+    return true;
+}
+
+static unsigned long long client_env(const char *name, unsigned long long def)
+{
+    unsigned long long v;
+
+    return client_parse_size(getenv(name), &v) ? v : def;
+}
+
+void benchfs_options_init(struct benchfs_options *opts)
+{
+    if (opts == NULL)
+        return;
+    memset(opts, 0, sizeof(*opts));
+    opts->expected_servers = (unsigned)client_env("BENCHFS_EXPECTED_SERVERS", 0);
+    opts->discovery_timeout_ms =
+        (int)client_env("BENCHFS_DISCOVERY_TIMEOUT_MS", CLIENT_DEFAULT_DISCOVERY);
+    opts->chunk_size = client_env("BENCHFS_CHUNK_SIZE", CLIENT_DEFAULT_CHUNK);
+    opts->rpc_timeout_ms = (int)client_env("BENCHFS_RPC_TIMEOUT_MS", CLIENT_DEFAULT_TIMEOUT_MS);
+    opts->max_inflight = (unsigned)client_env("BENCHFS_MAX_INFLIGHT", CLIENT_DEFAULT_INFLIGHT);
+}
+
+/* Zero fields of the caller's options take the defaults (and environment). */
+static int client_options_resolve(const struct benchfs_options *in, struct benchfs_options *out)
+{
+    struct benchfs_options def;
+
+    benchfs_options_init(&def);
+    *out = def;
+    if (in != NULL) {
+        if (in->expected_servers != 0)
+            out->expected_servers = in->expected_servers;
+        if (in->discovery_timeout_ms != 0)
+            out->discovery_timeout_ms = in->discovery_timeout_ms;
+        if (in->chunk_size != 0)
+            out->chunk_size = in->chunk_size;
+        if (in->rpc_timeout_ms != 0)
+            out->rpc_timeout_ms = in->rpc_timeout_ms;
+        if (in->max_inflight != 0)
+            out->max_inflight = in->max_inflight;
+    }
+    /* Servers accept powers of two only, so all clients cut chunks alike. */
+    if (out->chunk_size < 4096 || out->chunk_size > (1ull << 30) ||
+        (out->chunk_size & (out->chunk_size - 1)) != 0) {
+        error_msg("chunk size %llu is not a power of two in 4 KiB .. 1 GiB",
+                  (unsigned long long)out->chunk_size);
+        return -EINVAL;
+    }
+    if (out->rpc_timeout_ms <= 0 || out->discovery_timeout_ms < 0) {
+        error_msg("timeouts must be positive");
+        return -EINVAL;
+    }
+    if (out->max_inflight == 0 || out->max_inflight > CLIENT_MAX_INFLIGHT) {
+        error_msg("max_inflight %u is outside 1 .. %u", out->max_inflight, CLIENT_MAX_INFLIGHT);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The process umask without changing it (no umask() race with other threads). */
+static mode_t client_read_umask(void)
+{
+    char line[256];
+    mode_t m = 022;
+    FILE *f = fopen("/proc/self/status", "r");
+    bool found = false;
+
+    if (f != NULL) {
+        while (fgets(line, sizeof(line), f) != NULL) {
+            unsigned v;
+
+            if (sscanf(line, "Umask: %o", &v) == 1) {
+                m = (mode_t)v;
+                found = true;
+                break;
+            }
+        }
+        fclose(f);
+    }
+    if (!found) {
+        m = umask(022);
+        umask(m);
+    }
+    return m & 0777;
+}
+
+/* ---- locking ---- */
+
+int client_enter(struct client **c_p)
+{
+    error_begin();
+    pthread_mutex_lock(&client_lock);
+    if (client_global == NULL) {
+        pthread_mutex_unlock(&client_lock);
+        error_msg("not connected (call benchfs_connect first)");
+        return -ENOTCONN;
+    }
+    *c_p = client_global;
+    return 0;
+}
+
+void client_leave(struct client *c)
+{
+    (void)c;
+    pthread_mutex_unlock(&client_lock);
+}
+
+int client_path(const char *in, char *out)
+{
+    if (in != NULL && in[0] == '\0')
+        return -ENOENT; /* POSIX: an empty path names nothing */
+    return path_normalize(in, out, BFS_PATH_MAX);
+}
+
+/* ---- servers ---- */
+
+const char *client_server_name(const struct client *c, size_t idx, char *buf, size_t len)
+{
+    const struct client_server *s;
+
+    if (idx >= c->nservers) {
+        snprintf(buf, len, "server #%zu", idx);
+        return buf;
+    }
+    s = &c->servers[idx];
+    snprintf(buf, len, "server %s (%s pid %lld)", s->node_id, s->host, (long long)s->pid);
+    return buf;
+}
+
+static void client_ep_error(void *arg, struct net_ep *ep, int status)
+{
+    struct client_server *srv = arg;
+    struct client *c = srv->c;
+    char name[384];
+
+    if (srv->ep != ep || srv->ep_error != 0)
+        return; /* an endpoint we already gave up on */
+    srv->ep_error = status < 0 ? status : -EIO;
+    c->need_reap = true;
+    client_server_name(c, srv->idx, name, sizeof(name));
+    /* Only a call that needed this server gets to explain its failure with it. */
+    if (rpc_fail_server(c, srv->idx, -EIO) > 0)
+        error_msg("%s failed: %s", name, strerror(-srv->ep_error));
+    log_debug("client: %s failed: %s", name, strerror(-srv->ep_error));
+}
+
+void client_reap(struct client *c)
+{
+    size_t i;
+
+    c->need_reap = false;
+    for (i = 0; i < c->nservers; i++) {
+        struct client_server *srv = &c->servers[i];
+        struct net_ep *ep = srv->ep;
+
+        if (ep == NULL || srv->ep_error == 0)
+            continue;
+        srv->ep = NULL;
+        srv->hello_done = false;
+        net_ep_destroy(ep);
+    }
+}
+
+void client_server_drop(struct client *c, size_t idx, int status)
+{
+    struct client_server *srv = &c->servers[idx];
+    struct net_ep *ep = srv->ep;
+
+    rpc_fail_server(c, idx, status);
+    srv->ep = NULL;
+    srv->ep_error = 0;
+    srv->hello_done = false;
+    if (ep != NULL)
+        net_ep_destroy(ep);
+}
+
+/* Re-read server idx's registry file before reconnecting (it may have restarted). */
+static int client_server_reread(struct client *c, size_t idx)
+{
+    struct client_server *srv = &c->servers[idx];
+    struct registry_entry e;
+    char path[BFS_PATH_MAX + 80], err[512], name[384];
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/%s.addr", c->registry, srv->node_id);
+    memset(&e, 0, sizeof(e));
+    rc = registry_entry_read(path, &e, err, sizeof(err));
+    if (rc < 0) {
+        error_msg("%s is not available: %s", client_server_name(c, idx, name, sizeof(name)), err);
+        return -EIO;
+    }
+    if (memcmp(e.cookie, c->cookie, PROTO_COOKIE_LEN) != 0 || strcmp(e.node_id, srv->node_id)) {
+        registry_entry_cleanup(&e);
+        error_msg("%s: %s now belongs to another cluster",
+                  client_server_name(c, idx, name, sizeof(name)), path);
+        return -EIO;
+    }
+    /* A stale file of a dead process on this host: fail fast, not after a timeout. */
+    if (strcmp(e.host, c->hostname) == 0 && e.pid > 0 && kill((pid_t)e.pid, 0) < 0 &&
+        errno == ESRCH) {
+        snprintf(srv->host, sizeof(srv->host), "%s", e.host);
+        srv->pid = e.pid;
+        registry_entry_cleanup(&e);
+        error_msg("%s is not running (stale registry file %s)",
+                  client_server_name(c, idx, name, sizeof(name)), path);
+        return -EIO;
+    }
+    free(srv->addr);
+    srv->addr = e.addr;
+    srv->addr_len = e.addr_len;
+    e.addr = NULL;
+    snprintf(srv->host, sizeof(srv->host), "%s", e.host);
+    srv->pid = e.pid;
+    placement_set_max_xfer(&c->place, idx, e.max_xfer);
+    registry_entry_cleanup(&e);
+    return 0;
+}
+
+static int client_server_connect(struct client *c, size_t idx)
+{
+    struct client_server *srv = &c->servers[idx];
+    char name[384];
+    int rc;
+
+    rc = net_ep_create(c->net, srv->addr, srv->addr_len, srv->node_id, client_ep_error, srv,
+                       &srv->ep);
+    if (rc < 0) {
+        srv->ep = NULL;
+        error_msg("cannot connect to %s: %s", client_server_name(c, idx, name, sizeof(name)),
+                  strerror(-rc));
+        return -EIO;
+    }
+    srv->ep_error = 0;
+    srv->hello_done = false;
+    return 0;
+}
+
+/* The HELLO of server idx: data = this client's worker address. */
+static int client_hello_init(struct client *c, size_t idx, struct rpc_call *call)
+{
+    const void *addr;
+    size_t len;
+    int rc;
+
+    rc = net_address(c->net, &addr, &len);
+    if (rc < 0)
+        return rc;
+    if (len == 0 || len > PROTO_HELLO_ADDR_MAX) {
+        error_msg("this client's UCX worker address (%zu bytes) does not fit a HELLO", len);
+        return -EMSGSIZE;
+    }
+    rpc_call_init(call, PROTO_OP_HELLO, idx);
+    call->req.hello_req.addr_len = (uint32_t)len;
+    call->data = addr;
+    call->data_len = len;
+    return 0;
+}
+
+/* After a HELLO completed: remember it, or explain why it failed. */
+static int client_hello_done(struct client *c, size_t idx, const struct rpc_call *call)
+{
+    char name[384];
+
+    if (call->status == 0) {
+        c->servers[idx].hello_done = true;
+        placement_set_max_xfer(&c->place, idx, call->rep.ping_rep.max_xfer);
+        return 0;
+    }
+    if (call->status == -EACCES)
+        error_msg("%s refused this client's cluster cookie (registry %s)",
+                  client_server_name(c, idx, name, sizeof(name)), c->registry);
+    else
+        error_msg("%s did not accept HELLO: %s", client_server_name(c, idx, name, sizeof(name)),
+                  strerror(-call->status));
+    return call->status;
+}
+
+int client_server_hello(struct client *c, size_t idx)
+{
+    struct rpc_call call;
+    int rc;
+
+    rc = client_hello_init(c, idx, &call);
+    if (rc < 0)
+        return rc;
+    rpc_run_one(c, &call);
+    return client_hello_done(c, idx, &call);
+}
+
+int client_server_ep(struct client *c, size_t idx, struct net_ep **ep_p)
+{
+    struct client_server *srv = &c->servers[idx];
+    int rc;
+
+    if (srv->ep != NULL && srv->ep_error == 0 && net_ep_status(srv->ep) == 0) {
+        *ep_p = srv->ep;
+        return 0;
+    }
+    if (srv->ep != NULL)
+        client_server_drop(c, idx, -EIO);
+    rc = client_server_reread(c, idx);
+    if (rc == 0)
+        rc = client_server_connect(c, idx);
+    if (rc < 0)
+        return rc;
+    log_debug("client: reconnected to %s", srv->node_id);
+    *ep_p = srv->ep;
+    return 0;
+}
+
+/* ---- connect / disconnect ---- */
+
+static void client_destroy(struct client *c)
+{
+    size_t i;
+
+    if (c == NULL)
+        return;
+    for (i = 0; i < c->nservers; i++) {
+        struct net_ep *ep = c->servers[i].ep;
+
+        c->servers[i].ep = NULL;
+        if (ep != NULL)
+            net_ep_destroy(ep);
+    }
+    if (c->net != NULL)
+        net_destroy(c->net);
+    rpc_cleanup(c);
+    for (i = 0; i < c->nservers; i++)
+        free(c->servers[i].addr);
+    free(c->servers);
+    placement_cleanup(&c->place);
+    ring_destroy(c->ring);
+    free(c->fds);
+    free(c);
+}
+
+/* Build the server table in ring order from the registry entries. */
+static int client_servers_build(struct client *c, struct registry_entry *entries, size_t n)
+{
+    const char **ids;
+    size_t i, j, dup_a = 0, dup_b = 0;
+    int rc;
+
+    ids = calloc(n, sizeof(*ids));
+    if (ids == NULL)
+        return -ENOMEM;
+    for (i = 0; i < n; i++)
+        ids[i] = entries[i].node_id;
+    rc = ring_create(ids, n, 0, &c->ring);
+    free(ids);
+    if (rc < 0) {
+        error_msg("cannot build the ring of %zu servers: %s", n, strerror(-rc));
+        return rc;
+    }
+    c->servers = calloc(n, sizeof(*c->servers));
+    if (c->servers == NULL)
+        return -ENOMEM;
+    c->nservers = n;
+    rc = placement_init(&c->place, c->ring, CLIENT_DEFAULT_XFER, &dup_a, &dup_b);
+    if (rc == -EEXIST) {
+        error_msg("servers %s and %s have the same placement tag: rename one of them",
+                  ring_node_id(c->ring, dup_a), ring_node_id(c->ring, dup_b));
+        return -EINVAL;
+    }
+    if (rc < 0)
+        return rc;
+    for (i = 0; i < n; i++) {
+        struct client_server *srv = &c->servers[i];
+        const char *id = ring_node_id(c->ring, i);
+
+        for (j = 0; j < n && strcmp(entries[j].node_id, id) != 0; j++)
+            ;
+        if (j == n)
+            return -EINVAL;
+        srv->c = c;
+        srv->idx = i;
+        snprintf(srv->node_id, sizeof(srv->node_id), "%s", id);
+        snprintf(srv->host, sizeof(srv->host), "%s", entries[j].host);
+        srv->pid = entries[j].pid;
+        srv->addr = entries[j].addr;
+        srv->addr_len = entries[j].addr_len;
+        entries[j].addr = NULL;
+        placement_set_max_xfer(&c->place, i, entries[j].max_xfer);
+    }
+    return 0;
+}
+
+/* HELLO to every server in parallel: checks the cookie and learns max_xfer. */
+static int client_hello_all(struct client *c)
+{
+    struct rpc_call *calls;
+    size_t i;
+    int rc = 0, r;
+
+    calls = calloc(c->nservers, sizeof(*calls));
+    if (calls == NULL)
+        return -ENOMEM;
+    for (i = 0; i < c->nservers && rc == 0; i++)
+        rc = client_hello_init(c, i, &calls[i]);
+    if (rc < 0) {
+        free(calls);
+        return rc;
+    }
+    rpc_run_calls(c, calls, c->nservers);
+    for (i = 0; i < c->nservers && calls[i].op == PROTO_OP_HELLO; i++) {
+        r = client_hello_done(c, i, &calls[i]);
+        /* A foreign cookie is the most telling failure: report that one. */
+        if (r < 0 && (rc == 0 || r == -EACCES))
+            rc = r;
+    }
+    free(calls);
+    return rc;
+}
+
+void client_log_quiet(void)
+{
+    const char *env = getenv("BENCHFS_LOG");
+
+    /* A library prints nothing unless asked (BENCHFS_LOG=debug, ...). */
+    if (env != NULL && env[0] != '\0')
+        log_init(LOG_LEVEL_ERROR, "client");
+    else
+        log_threshold = LOG_LEVEL_ERROR;
+}
+
+static int client_connect(const char *dir, const struct benchfs_options *in, bool quiet_log,
+                          struct client **c_p)
+{
+    struct registry_entry *entries = NULL;
+    struct benchfs_options o;
+    struct stat dst;
+    struct client *c;
+    size_t n = 0, i;
+    char err[1024];
+    int rc;
+
+    rc = client_options_resolve(in, &o);
+    if (rc < 0)
+        return rc;
+    if (dir == NULL || dir[0] == '\0')
+        dir = getenv("BENCHFS_REGISTRY");
+    if (dir == NULL || dir[0] == '\0') {
+        error_msg("no registry directory (pass one or set BENCHFS_REGISTRY)");
+        return -ENOENT;
+    }
+    if (strlen(dir) >= BFS_PATH_MAX) {
+        error_msg("registry directory path too long");
+        return -ENAMETOOLONG;
+    }
+    /* A missing directory is a mistake, not a cluster still starting. */
+    if (stat(dir, &dst) < 0) {
+        rc = -errno;
+        error_msg("registry directory %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    if (!S_ISDIR(dst.st_mode)) {
+        error_msg("registry %s is not a directory", dir);
+        return -ENOTDIR;
+    }
+    if (quiet_log)
+        client_log_quiet();
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    snprintf(c->registry, sizeof(c->registry), "%s", dir);
+    c->chunk_size = o.chunk_size;
+    c->rpc_timeout_ms = o.rpc_timeout_ms;
+    c->max_inflight = o.max_inflight;
+    c->spin_ns = client_env("BENCHFS_SPIN_US", CLIENT_DEFAULT_SPIN_US) * 1000ull;
+    c->uid = (uint32_t)geteuid();
+    c->gid = (uint32_t)getegid();
+    c->umask = client_read_umask();
+    c->free_fd = -1;
+    if (gethostname(c->hostname, sizeof(c->hostname) - 1) < 0)
+        c->hostname[0] = '\0';
+
+    /* Servers first: the first of them creates the cookie (a job may start
+     * its clients before its servers). */
+    rc = registry_wait(dir, o.expected_servers, o.discovery_timeout_ms, &entries, &n, err,
+                       sizeof(err));
+    if (rc < 0) {
+        error_msg("%s", err);
+        goto err_client;
+    }
+    rc = registry_cookie_read(dir, c->cookie, err, sizeof(err));
+    if (rc < 0) {
+        error_msg("%s", err);
+        goto err_entries;
+    }
+    for (i = 0; i < n; i++) {
+        if (memcmp(entries[i].cookie, c->cookie, PROTO_COOKIE_LEN) != 0) {
+            error_msg("%s/%s.addr belongs to another cluster", dir, entries[i].node_id);
+            rc = -EACCES;
+            goto err_entries;
+        }
+    }
+    rc = net_create(true, &c->net, err, sizeof(err));
+    if (rc < 0) {
+        error_msg("%s", err);
+        goto err_entries;
+    }
+    rc = net_set_handler(c->net, NET_AM_REPLY, rpc_on_reply, c);
+    if (rc < 0)
+        goto err_entries;
+    rc = client_servers_build(c, entries, n);
+    if (rc < 0)
+        goto err_entries;
+    registry_entries_free(entries, n);
+    entries = NULL;
+
+    rc = rpc_init(c, c->max_inflight + 2 * c->nservers + 64);
+    if (rc < 0)
+        goto err_client;
+    for (i = 0; i < c->nservers; i++) {
+        rc = client_server_connect(c, i);
+        if (rc < 0)
+            goto err_client;
+    }
+    rc = client_hello_all(c);
+    if (rc < 0)
+        goto err_client;
+    log_debug("client: connected to %zu servers in %s", c->nservers, dir);
+    *c_p = c;
+    return 0;
+
+err_entries:
+    registry_entries_free(entries, n);
+err_client:
+    client_destroy(c);
+    return rc;
+}
+
+int client_connect_locked(const char *dir, const struct benchfs_options *opts, bool quiet_log)
+{
+    int rc;
+
+    pthread_mutex_lock(&client_lock);
+    if (client_global != NULL) {
+        error_msg("already connected");
+        rc = -EALREADY;
+    } else {
+        rc = client_connect(dir, opts, quiet_log, &client_global);
+    }
+    pthread_mutex_unlock(&client_lock);
+    return rc;
+}
+
+int benchfs_connect(const char *registry_dir, const struct benchfs_options *opts)
+{
+    int rc;
+
+    error_begin();
+    rc = client_connect_locked(registry_dir, opts, true);
+    return (int)error_finish(rc, "connect", registry_dir, false);
+}
+
+int client_disconnect_locked(void)
+{
+    struct client *c;
+    int rc;
+
+    rc = client_enter(&c);
+    if (rc < 0)
+        return rc;
+    rc = fd_close_all(c);
+    client_global = NULL;
+    client_destroy(c);
+    pthread_mutex_unlock(&client_lock);
+    return rc;
+}
+
+int benchfs_disconnect(void)
+{
+    return (int)error_finish(client_disconnect_locked(), "disconnect", NULL, false);
+}
+
+const char *benchfs_version(void)
+{
+    return "0.1.0";
+}

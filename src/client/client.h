@@ -1,0 +1,275 @@
+/*
+ * client.h - internals of libbenchfs shared by the files of src/client.
+ *
+ * One `struct client` per process (the public API has no handle), created by
+ * benchfs_connect() and protected by one global mutex: every public call
+ * takes it for its whole duration, drives the UCX worker itself until its
+ * RPCs complete, and releases it (DESIGN.md §1: no client threads).
+ *
+ * Files:
+ *   client.c     connect / disconnect, servers and their endpoints, locking
+ *   rpc.c        pending-request table, send, reply matching, waiting, deadlines
+ *   placement.c  where paths and chunks live, pieces, removal plans (pure)
+ *   posix.c      POSIX outcomes decided client-side (pure)
+ *   fd.c         descriptor table and the per-inode sizes this client knows
+ *   io.c         chunk reads, writes and removal fanned out over servers
+ *   file.c       open / close / read / write / lseek / fsync / ftruncate / fstat
+ *   ns.c         stat / truncate / unlink / rename / access / statvfs
+ *   dir.c        mkdir / rmdir / opendir / readdir
+ *   info.c       server information and shutdown
+ *   embedded.c   benchfs_init / benchfs_finalize (embedded server)
+ *   error.c      errno and benchfs_last_error()
+ */
+#ifndef BENCHFS_CLIENT_CLIENT_H
+#define BENCHFS_CLIENT_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "benchfs.h"
+#include "client/placement.h"
+#include "common/list.h"
+#include "common/path.h"
+#include "proto/proto.h"
+
+struct net;
+struct net_ep;
+struct net_msg;
+struct ring;
+struct rpc_slot;
+
+/* One server of the cluster, in ring (natural node id) order. */
+struct client_server {
+    struct client *c;
+    size_t idx;
+    char node_id[64];
+    char host[256];
+    int64_t pid;
+    void *addr; /* worker address from its registry file (malloc'd) */
+    size_t addr_len;
+    struct net_ep *ep; /* NULL: (re)connect before the next send */
+    int ep_error;      /* -errno once the endpoint failed; destroyed at a safe point */
+    bool hello_done;   /* HELLO answered on this endpoint (docs/protocol.md) */
+};
+
+/* One open descriptor. */
+struct client_fd {
+    bool used;
+    bool is_dir;
+    bool dirty; /* written since the last size push (SETSIZE) */
+    int flags;  /* O_ACCMODE | O_APPEND */
+    char *path; /* normalized, malloc'd */
+    size_t path_len;
+    struct proto_attr attr; /* as learned at open; attr.size = size known from the owner */
+    uint64_t extent;        /* end of the furthest byte written through this fd */
+    uint64_t pos;
+    int next_free;
+};
+
+/*
+ * One RPC. The caller fills the request part (rpc_call_init and fields) and
+ * keeps `data` and `rbuf` valid until the call completes; rpc.c fills the
+ * result part.
+ */
+struct rpc_call {
+    /* request */
+    uint16_t op;
+    size_t server;
+    union proto_body req;
+    const void *data; /* data part: path bytes or the user's data, not copied */
+    size_t data_len;
+    void *rbuf; /* CHUNK_READ: the reply's data lands here (zero-copy for rndv) */
+    size_t rbuf_len;
+    uint64_t ctx; /* free for the caller */
+    bool retried; /* rpc.c: resent once after ENOTCONN */
+    /* result */
+    int status; /* 0 or -errno */
+    union proto_body rep;
+    size_t rlen; /* CHUNK_READ: bytes received into rbuf */
+    void *rdata; /* READDIR: the reply's data part, malloc'd; the caller frees it */
+    size_t rdata_len;
+};
+
+/*
+ * A source of calls for rpc_run: next() returns the next call to issue (or
+ * NULL for "none right now"), done() is called once per issued call when it
+ * completed (successfully or not). done() may make next() produce more.
+ */
+struct rpc_src {
+    struct rpc_call *(*next)(struct rpc_src *src);
+    void (*done)(struct rpc_src *src, struct rpc_call *call);
+};
+
+struct client {
+    char registry[BFS_PATH_MAX];
+    uint8_t cookie[PROTO_COOKIE_LEN];
+    char hostname[256];
+    struct net *net;
+    struct ring *ring;
+    struct placement place;
+    struct client_server *servers;
+    size_t nservers;
+
+    /* options */
+    uint64_t chunk_size;
+    int rpc_timeout_ms;
+    unsigned max_inflight;
+    uint64_t spin_ns;
+    uint32_t uid, gid;
+    mode_t umask;
+
+    /* rpc.c */
+    struct rpc_slot *slots;
+    size_t nslots;
+    struct list_node free_slots;  /* ready for reuse */
+    struct list_node alive_slots; /* busy or zombie: UCX may still use them */
+    bool need_reap;               /* some server's endpoint failed */
+    uint64_t stale_replies, bad_replies;
+
+    /* fd.c */
+    struct client_fd *fds;
+    int nfds;
+    int free_fd;
+};
+
+/* ---- client.c ---- */
+
+/*
+ * Lock the library and check that it is connected (-ENOTCONN). On 0 the
+ * caller owns *c_p until client_leave().
+ */
+int client_enter(struct client **c_p);
+void client_leave(struct client *c);
+
+/* Normalize a user path into out[BFS_PATH_MAX]; length or -errno. */
+int client_path(const char *in, char *out);
+
+/* "server node_2 (host pid 123)" for messages. */
+const char *client_server_name(const struct client *c, size_t idx, char *buf, size_t len);
+
+/*
+ * The endpoint of server idx, reconnecting (re-reading its registry file)
+ * when the previous one failed. -EIO with a message when it cannot be had.
+ */
+int client_server_ep(struct client *c, size_t idx, struct net_ep **ep_p);
+
+/*
+ * Say HELLO to server idx on its current endpoint (a nested rpc batch): the
+ * server then owns an endpoint back to this client. Sets hello_done and
+ * learns max_xfer. 0 or -errno (-EACCES: the server refused our cookie).
+ */
+int client_server_hello(struct client *c, size_t idx);
+
+/* Destroy the endpoints that failed (outside of UCX callbacks). */
+void client_reap(struct client *c);
+
+/*
+ * Give up on server idx's endpoint (timeout, send failure): fail its calls
+ * in flight with `status` and destroy the endpoint; the next use reconnects.
+ */
+void client_server_drop(struct client *c, size_t idx, int status);
+
+/*
+ * Connect / disconnect holding the global lock (benchfs_connect, benchfs_init).
+ * quiet_log: silence the library's log unless BENCHFS_LOG is set (benchfs_init
+ * does that itself, before its embedded server starts).
+ */
+int client_connect_locked(const char *dir, const struct benchfs_options *opts, bool quiet_log);
+
+/* Log errors only, unless BENCHFS_LOG asks for more: a library does not print. */
+void client_log_quiet(void);
+int client_disconnect_locked(void);
+
+/* ---- rpc.c ---- */
+
+/* Slots for nslots requests in flight; rpc_cleanup frees them (after net_destroy). */
+int rpc_init(struct client *c, size_t nslots);
+void rpc_cleanup(struct client *c);
+
+/* Reply handler for NET_AM_REPLY (arg = the client). */
+int rpc_on_reply(void *arg, struct net_msg *msg);
+
+/* Fail every undecided call in flight to server idx with status; returns how many. */
+size_t rpc_fail_server(struct client *c, size_t idx, int status);
+
+/* Reset a call to an empty request of `op` for server `server`. */
+void rpc_call_init(struct rpc_call *call, unsigned op, size_t server);
+
+/* A path_req op (STAT, UNLINK, RMDIR_*) on path[0..len). */
+void rpc_call_path(struct rpc_call *call, unsigned op, size_t server, const char *path, size_t len);
+
+/*
+ * Issue calls from `src`, at most max_inflight at once, topping up as
+ * replies arrive, until next() has nothing more and all issued calls are
+ * done. Never returns while UCX still uses a call's buffers (bounded by a
+ * grace period after a failure). Returns 0; statuses are in the calls.
+ */
+int rpc_run(struct client *c, struct rpc_src *src);
+
+/* Run an array of calls in parallel; returns the first failed status or 0. */
+int rpc_run_calls(struct client *c, struct rpc_call *calls, size_t n);
+
+/* Run one call; returns its status. */
+int rpc_run_one(struct client *c, struct rpc_call *call);
+
+/* ---- fd.c ---- */
+
+/* New descriptor (zeroed, used). Returns the fd number or -ENOMEM / -EMFILE. */
+int fd_alloc(struct client *c, struct client_fd **fd_p);
+/* The open descriptor `fd`, or NULL. */
+struct client_fd *fd_get(struct client *c, int fd);
+/* Free a descriptor's slot and path. */
+void fd_release(struct client *c, int fd);
+/* Largest extent written through this client's open fds of `ino` (0 if none). */
+uint64_t fd_ino_extent(const struct client *c, uint64_t ino);
+/* Size of `ino` as this client sees it: max(known, extents). */
+uint64_t fd_visible_size(const struct client *c, const struct client_fd *f);
+/* After a truncation of ino to size: every fd of ino knows the new size. */
+void fd_ino_truncated(struct client *c, uint64_t ino, uint64_t size);
+/* After a rename: fds of ino follow the new path. -ENOMEM leaves old paths. */
+int fd_ino_renamed(struct client *c, uint64_t ino, const char *path, size_t len);
+/* Close every descriptor (pushing sizes); first error or 0. */
+int fd_close_all(struct client *c);
+
+/* ---- io.c ---- */
+
+/* Read [off, off+len) of a file into buf, zero-filling holes. 0 or -errno. */
+int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t off, uint64_t len);
+/* Write buf to [off, off+len). 0 or -errno (first error wins). */
+int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
+             uint64_t len);
+/* Free the data of [new_size, old_size) of ino (chunk size cs). 0 or -errno. */
+int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size);
+/* Check a chunk size from the wire: -EIO with a message when unusable. */
+int io_check_chunk_size(uint64_t cs);
+
+/* ---- ns.c ---- */
+
+/* STAT on the owner of path. */
+int ns_stat_raw(struct client *c, const char *path, size_t len, struct proto_attr *attr_p);
+/*
+ * Turn -ENOENT for `path` into the POSIX answer: -ENOTDIR when the nearest
+ * existing ancestor is a file, else -ENOENT.
+ */
+int ns_refine_enoent(struct client *c, const char *path, size_t len);
+/*
+ * TRUNCATE path (normalized) on its owner to `size`, then free the data
+ * beyond it (including extents this client wrote but did not push) and
+ * update this client's descriptors. attr_p (may be NULL): the new attributes.
+ */
+int ns_truncate_path(struct client *c, const char *path, size_t len, uint64_t size,
+                     struct proto_attr *attr_p);
+/* Push fd's extent to the owner (SETSIZE); flags PROTO_SETSIZE_*. */
+int ns_push_size(struct client *c, struct client_fd *f, uint32_t flags);
+
+/* ---- dir.c ---- */
+
+/* mkdir / rmdir / emptiness on normalized paths (used by rename). */
+int dir_mkdir(struct client *c, const char *path, size_t len, uint32_t mode);
+int dir_rmdir(struct client *c, const char *path, size_t len);
+/* 1 when the directory has entries on any server, 0 when empty. */
+int dir_has_entries(struct client *c, const char *path, size_t len);
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * io.c - file data over the servers: reads and writes split into pieces
+ * (placement_piece) and issued in parallel, at most max_inflight at once,
+ * and the removal of chunks after unlink or truncation.
+ *
+ * Writes send the user's buffer as the data part of each CHUNK_WRITE (no
+ * copy; UCX uses rendezvous for large pieces). Read replies land straight in
+ * the user's buffer (eager: one memcpy; rendezvous: zero-copy). A read reply
+ * shorter than the piece is a hole inside the file: the rest reads as zeros.
+ * First error wins; the pieces already in flight are drained, no new ones
+ * are issued.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "client/error.h"
+
+/* Calls on the stack for small transfers; larger ones allocate. */
+#define IO_STACK_CALLS 8
+
+struct io_src {
+    struct rpc_src src;
+    struct client *c;
+    uint64_t ino, cs;
+    uint8_t *rbuf;       /* read destination, buf[0] = file offset base */
+    const uint8_t *wbuf; /* write source */
+    uint64_t base, off, end;
+    int first_err;
+    struct rpc_call **free_calls;
+    size_t nfree;
+};
+
+int io_check_chunk_size(uint64_t cs)
+{
+    if (cs == 0 || cs > UINT32_MAX) {
+        error_msg("file has an unusable chunk size %llu", (unsigned long long)cs);
+        return -EIO;
+    }
+    return 0;
+}
+
+static struct rpc_call *io_next(struct rpc_src *src)
+{
+    struct io_src *io = (struct io_src *)src;
+    struct rpc_call *call;
+    struct piece pc;
+    bool write = io->wbuf != NULL;
+
+    if (io->first_err != 0 || io->off >= io->end || io->nfree == 0)
+        return NULL;
+    placement_piece(&io->c->place, io->ino, io->cs, io->off, io->end, &pc);
+    call = io->free_calls[--io->nfree];
+    rpc_call_init(call, write ? PROTO_OP_CHUNK_WRITE : PROTO_OP_CHUNK_READ, pc.server);
+    call->req.chunk_io_req.ino = io->ino;
+    call->req.chunk_io_req.index = pc.index;
+    call->req.chunk_io_req.offset = pc.offset;
+    call->req.chunk_io_req.length = pc.length;
+    call->ctx = pc.file_off;
+    if (write) {
+        call->data = io->wbuf + (pc.file_off - io->base);
+        call->data_len = pc.length;
+    } else {
+        call->rbuf = io->rbuf + (pc.file_off - io->base);
+        call->rbuf_len = pc.length;
+    }
+    io->off += pc.length;
+    return call;
+}
+
+static void io_done(struct rpc_src *src, struct rpc_call *call)
+{
+    struct io_src *io = (struct io_src *)src;
+    uint32_t want = call->req.chunk_io_req.length;
+    int st = call->status;
+
+    if (call->op == PROTO_OP_CHUNK_READ) {
+        /* A chunk never written is a hole, whether the server says so or not. */
+        if (st == -ENOENT) {
+            st = 0;
+            call->rlen = 0;
+        }
+        if (st == 0 && call->rlen < want)
+            memset((uint8_t *)call->rbuf + call->rlen, 0, want - call->rlen);
+    } else if (st == 0 && call->rep.chunk_rep.length != want) {
+        error_msg("short chunk write (%u of %u bytes)", call->rep.chunk_rep.length, want);
+        st = -EIO;
+    }
+    if (st < 0 && io->first_err == 0)
+        io->first_err = st;
+    io->free_calls[io->nfree++] = call;
+}
+
+static int io_run(struct client *c, const struct proto_attr *attr, uint8_t *rbuf,
+                  const uint8_t *wbuf, uint64_t off, uint64_t len)
+{
+    struct rpc_call stack_calls[IO_STACK_CALLS], *calls = stack_calls;
+    struct rpc_call *stack_free[IO_STACK_CALLS], **free_calls = stack_free;
+    struct io_src io;
+    uint64_t pieces;
+    size_t ncalls, i;
+    int rc;
+
+    if (len == 0)
+        return 0;
+    rc = io_check_chunk_size(attr->chunk_size);
+    if (rc < 0)
+        return rc;
+    if (off > UINT64_MAX - len)
+        return -EFBIG;
+    pieces = placement_piece_count(&c->place, attr->ino, attr->chunk_size, off, len);
+    ncalls = pieces < c->max_inflight ? (size_t)pieces : c->max_inflight;
+    if (ncalls > IO_STACK_CALLS) {
+        calls = malloc(ncalls * sizeof(*calls));
+        free_calls = malloc(ncalls * sizeof(*free_calls));
+        if (calls == NULL || free_calls == NULL) {
+            free(calls);
+            free(free_calls);
+            return -ENOMEM;
+        }
+    }
+    for (i = 0; i < ncalls; i++)
+        free_calls[i] = &calls[i];
+
+    memset(&io, 0, sizeof(io));
+    io.src.next = io_next;
+    io.src.done = io_done;
+    io.c = c;
+    io.ino = attr->ino;
+    io.cs = attr->chunk_size;
+    io.rbuf = rbuf;
+    io.wbuf = wbuf;
+    io.base = off;
+    io.off = off;
+    io.end = off + len;
+    io.free_calls = free_calls;
+    io.nfree = ncalls;
+    rpc_run(c, &io.src);
+
+    if (calls != stack_calls) {
+        free(calls);
+        free(free_calls);
+    }
+    return io.first_err;
+}
+
+int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t off, uint64_t len)
+{
+    return io_run(c, attr, buf, NULL, off, len);
+}
+
+int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
+             uint64_t len)
+{
+    return io_run(c, attr, NULL, buf, off, len);
+}
+
+int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size)
+{
+    struct remove_range *ranges;
+    struct rpc_call *calls;
+    size_t n = 0, i;
+    int rc;
+
+    if (old_size <= new_size)
+        return 0;
+    rc = io_check_chunk_size(cs);
+    if (rc < 0)
+        return rc;
+    ranges = calloc(c->nservers, sizeof(*ranges));
+    calls = calloc(c->nservers, sizeof(*calls));
+    if (ranges == NULL || calls == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = placement_remove_plan(&c->place, ino, cs, new_size, old_size, ranges, &n);
+    if (rc < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        rpc_call_init(&calls[i], PROTO_OP_CHUNK_REMOVE, ranges[i].server);
+        calls[i].req.chunk_remove_req.ino = ino;
+        calls[i].req.chunk_remove_req.first = ranges[i].first;
+        calls[i].req.chunk_remove_req.last = ranges[i].last;
+        calls[i].req.chunk_remove_req.keep_bytes = ranges[i].keep;
+    }
+    rpc_run_calls(c, calls, n);
+    rc = 0;
+    for (i = 0; i < n; i++) {
+        /* Chunks that were never written are not an error. */
+        if (calls[i].status < 0 && calls[i].status != -ENOENT && rc == 0)
+            rc = calls[i].status;
+    }
+out:
+    free(ranges);
+    free(calls);
+    return rc;
+}

@@ -1,0 +1,640 @@
+/*
+ * rpc.c - the client's request engine (DESIGN.md §4).
+ *
+ * Pending table: a fixed array of slots. A request id is
+ * (slot generation << 32) | slot index; the generation changes every time a
+ * slot is reused, so a reply that arrives after its request was given up
+ * (timeout, dead server) finds a different generation and is counted and
+ * dropped. No pointer ever travels on the wire.
+ *
+ * A slot lives through these facts, each set by one UCX callback:
+ *   decided       the call's status is final (reply, error reply, endpoint
+ *                 failure, or deadline); later replies are stale
+ *   send_pending  UCX still reads the header buffer / the user's data
+ *   recv_pending  a rendezvous receive still writes the user's buffer
+ * The call goes back to its caller once it is decided and UCX no longer
+ * touches its buffers. If UCX does not let go within a grace period after a
+ * failure (it should: failed endpoints cancel their operations) the call is
+ * handed back anyway and the slot stays a "zombie" until UCX completes it.
+ *
+ * Waiting: net_progress until something completes; when idle for spin_ns,
+ * arm the worker and poll its event fd up to the nearest deadline. Nothing
+ * here busy-loops for longer than the spin budget.
+ *
+ * Every rpc_run is a batch with its own list of completed calls, so runs can
+ * nest: the HELLO that must precede the first request on a (re)connected
+ * endpoint (docs/protocol.md) runs as a batch of its own from inside the
+ * issue of the request that needs it. A server that answers ENOTCONN has
+ * forgotten this client (it restarted unnoticed): the client says HELLO
+ * again and sends the refused request once more (refused = not executed).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "client/error.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "net/net.h"
+
+/* One rpc_run: its completed calls wait here until the run takes them. */
+struct rpc_batch {
+    struct list_node done;
+};
+
+struct rpc_slot {
+    struct list_node link;  /* in free_slots or its batch's done list */
+    struct list_node alive; /* in alive_slots while busy */
+    struct client *c;
+    struct rpc_call *call; /* NULL once handed back as a zombie */
+    struct rpc_batch *batch;
+    uint32_t idx;
+    uint32_t gen;
+    bool busy;
+    bool decided;
+    bool send_pending;
+    bool recv_pending;
+    bool in_done;
+    size_t server;
+    uint16_t op;
+    uint64_t deadline_ns; /* reply deadline; after deciding, the end of the grace period */
+    void *rdata;          /* READDIR receive buffer until the call is handed back */
+    size_t rdata_len;
+    uint8_t hdr[PROTO_MSG_MAX];
+};
+
+static uint64_t rpc_timeout_ns(const struct client *c)
+{
+    return (uint64_t)c->rpc_timeout_ms * 1000000ull;
+}
+
+int rpc_init(struct client *c, size_t nslots)
+{
+    size_t i;
+
+    c->slots = calloc(nslots, sizeof(*c->slots));
+    if (c->slots == NULL)
+        return -ENOMEM;
+    c->nslots = nslots;
+    list_init(&c->free_slots);
+    list_init(&c->alive_slots);
+    for (i = 0; i < nslots; i++) {
+        struct rpc_slot *s = &c->slots[i];
+
+        s->c = c;
+        s->idx = (uint32_t)i;
+        s->gen = 1;
+        list_init(&s->alive);
+        list_push_back(&c->free_slots, &s->link);
+    }
+    return 0;
+}
+
+void rpc_cleanup(struct client *c)
+{
+    size_t i;
+
+    if (c->slots != NULL) {
+        for (i = 0; i < c->nslots; i++)
+            free(c->slots[i].rdata);
+    }
+    free(c->slots);
+    c->slots = NULL;
+    c->nslots = 0;
+}
+
+/*
+ * From a receive callback: ignore the message. Returning 0 without receiving
+ * a rendezvous data part drops it (net.h), and the sender's send completes.
+ */
+static int rpc_drop_msg(struct client *c, struct net_msg *msg)
+{
+    (void)c;
+    (void)msg;
+    return 0;
+}
+
+static void rpc_slot_release(struct client *c, struct rpc_slot *s)
+{
+    list_remove(&s->alive);
+    free(s->rdata);
+    s->rdata = NULL;
+    s->rdata_len = 0;
+    s->busy = false;
+    s->call = NULL;
+    s->gen++;
+    if (s->gen == 0)
+        s->gen = 1;
+    list_push_front(&c->free_slots, &s->link);
+}
+
+/* Hand the call back to its rpc_run (once). */
+static void rpc_slot_hand_back(struct client *c, struct rpc_slot *s)
+{
+    (void)c;
+    if (s->in_done || s->call == NULL)
+        return;
+    s->in_done = true;
+    list_push_back(&s->batch->done, &s->link);
+}
+
+/* After any event: a decided slot without UCX activity is complete. */
+static void rpc_slot_check(struct client *c, struct rpc_slot *s)
+{
+    if (!s->busy || !s->decided || s->send_pending || s->recv_pending)
+        return;
+    if (s->call == NULL) {
+        rpc_slot_release(c, s); /* a zombie whose UCX operations finally ended */
+        return;
+    }
+    rpc_slot_hand_back(c, s);
+}
+
+static void rpc_slot_decide(struct client *c, struct rpc_slot *s, int status)
+{
+    if (s->decided)
+        return;
+    s->decided = true;
+    if (s->call != NULL)
+        s->call->status = status;
+    /* Grace period for UCX to let go of the buffers after a failure. */
+    s->deadline_ns = time_mono_ns() + rpc_timeout_ns(c) + 1000000000ull;
+    rpc_slot_check(c, s);
+}
+
+static void rpc_send_done(void *arg, int status)
+{
+    struct rpc_slot *s = arg;
+    struct client *c = s->c;
+    char name[384];
+
+    s->send_pending = false;
+    if (status < 0 && !s->decided) {
+        error_msg("%s: sending %s failed: %s", client_server_name(c, s->server, name, sizeof(name)),
+                  proto_op_name(s->op), strerror(-status));
+        rpc_slot_decide(c, s, -EIO);
+        return;
+    }
+    rpc_slot_check(c, s);
+}
+
+static void rpc_recv_done(void *arg, int status)
+{
+    struct rpc_slot *s = arg;
+    struct client *c = s->c;
+    char name[384];
+
+    s->recv_pending = false;
+    if (status < 0) {
+        error_msg("%s: receiving %s data failed: %s",
+                  client_server_name(c, s->server, name, sizeof(name)), proto_op_name(s->op),
+                  strerror(-status));
+        if (s->call != NULL && s->call->status == 0)
+            s->call->status = -EIO;
+    }
+    rpc_slot_check(c, s);
+}
+
+static struct rpc_slot *rpc_slot_lookup(struct client *c, uint64_t req_id)
+{
+    uint32_t idx = (uint32_t)req_id, gen = (uint32_t)(req_id >> 32);
+    struct rpc_slot *s;
+
+    if (idx >= c->nslots)
+        return NULL;
+    s = &c->slots[idx];
+    if (!s->busy || s->gen != gen || s->decided || s->call == NULL)
+        return NULL;
+    return s;
+}
+
+/* Start receiving a data part into buf: eager copy or rendezvous pull. */
+static int rpc_take_data(struct client *c, struct rpc_slot *s, struct net_msg *msg, void *buf,
+                         size_t len)
+{
+    int rc;
+
+    if (len == 0)
+        return 0;
+    if (!msg->rndv) {
+        memcpy(buf, msg->data, len);
+        return 0;
+    }
+    s->recv_pending = true;
+    rc = net_recv_data(c->net, msg->desc, buf, len, rpc_recv_done, s);
+    if (rc != 1)
+        s->recv_pending = false;
+    return rc < 0 ? rc : 0;
+}
+
+/* The body of a successful reply: per-op data handling. Returns 0 / -errno. */
+static int rpc_reply_data(struct client *c, struct rpc_slot *s, struct net_msg *msg)
+{
+    struct rpc_call *call = s->call;
+    size_t len = msg->data_len;
+    int rc;
+
+    switch (call->op) {
+    case PROTO_OP_CHUNK_READ:
+        if (len > call->rbuf_len)
+            return -EPROTO;
+        call->rlen = len;
+        return rpc_take_data(c, s, msg, call->rbuf, len);
+    case PROTO_OP_READDIR:
+        if (len == 0)
+            return 0;
+        s->rdata = malloc(len);
+        if (s->rdata == NULL)
+            return -ENOMEM;
+        s->rdata_len = len;
+        rc = rpc_take_data(c, s, msg, s->rdata, len);
+        return rc;
+    default:
+        return 0;
+    }
+}
+
+int rpc_on_reply(void *arg, struct net_msg *msg)
+{
+    struct client *c = arg;
+    struct proto_hdr h;
+    struct rpc_slot *s;
+    struct rpc_call *call;
+    char name[384];
+    int rc;
+
+    rc = proto_hdr_unpack(msg->hdr, msg->hdr_len, &h);
+    if (rc < 0 || !(h.flags & PROTO_FLAG_REPLY)) {
+        c->bad_replies++;
+        log_debug("client: dropping a malformed reply (%d)", rc);
+        return rpc_drop_msg(c, msg);
+    }
+    s = rpc_slot_lookup(c, h.req_id);
+    if (s == NULL || s->op != h.op) {
+        c->stale_replies++;
+        log_debug("client: dropping a stale %s reply (id %llx)", proto_op_name(h.op),
+                  (unsigned long long)h.req_id);
+        return rpc_drop_msg(c, msg);
+    }
+    call = s->call;
+    if (h.status < 0) {
+        rpc_slot_decide(c, s, error_from_wire(h.status));
+        return rpc_drop_msg(c, msg);
+    }
+    rc = h.status > 0 ? -EPROTO : 0;
+    if (rc == 0)
+        rc = proto_body_unpack(h.op, true, (const uint8_t *)msg->hdr + PROTO_HDR_SIZE, h.body_len,
+                               &call->rep);
+    if (rc == 0)
+        rc = proto_rep_check(h.op, &call->rep, h.data_len);
+    if (rc == 0 && msg->data_len != h.data_len)
+        rc = -EPROTO;
+    if (rc == 0) {
+        rc = rpc_reply_data(c, s, msg);
+        if (rc == 0) {
+            rpc_slot_decide(c, s, 0);
+            return 0;
+        }
+        if (rc != -EPROTO) {
+            /* net_recv_data failed: it released the descriptor already. */
+            error_msg("%s: receiving %s data failed: %s",
+                      client_server_name(c, s->server, name, sizeof(name)), proto_op_name(h.op),
+                      strerror(-rc));
+            rpc_slot_decide(c, s, rc == -ENOMEM ? -ENOMEM : -EIO);
+            return 0; /* a rndv part not taken (ENOMEM) is dropped */
+        }
+    }
+    c->bad_replies++;
+    error_msg("%s sent a malformed %s reply", client_server_name(c, s->server, name, sizeof(name)),
+              proto_op_name(h.op));
+    rpc_slot_decide(c, s, -EPROTO);
+    return rpc_drop_msg(c, msg);
+}
+
+size_t rpc_fail_server(struct client *c, size_t idx, int status)
+{
+    struct list_node *pos, *tmp;
+    size_t n = 0;
+
+    list_for_each_safe(pos, tmp, &c->alive_slots)
+    {
+        struct rpc_slot *s = list_entry(pos, struct rpc_slot, alive);
+
+        if (s->server == idx && !s->decided && s->call != NULL) {
+            rpc_slot_decide(c, s, status);
+            n++;
+        }
+    }
+    return n;
+}
+
+void rpc_call_init(struct rpc_call *call, unsigned op, size_t server)
+{
+    memset(call, 0, sizeof(*call));
+    call->op = (uint16_t)op;
+    call->server = server;
+}
+
+void rpc_call_path(struct rpc_call *call, unsigned op, size_t server, const char *path, size_t len)
+{
+    rpc_call_init(call, op, server);
+    call->req.path_req.path_len = (uint32_t)len;
+    call->data = path;
+    call->data_len = len;
+}
+
+/* Send one call. On failure the call is not in flight and nothing is pending. */
+static int rpc_issue(struct client *c, struct rpc_call *call, struct rpc_batch *batch)
+{
+    struct proto_hdr h;
+    struct rpc_slot *s;
+    struct list_node *node;
+    struct net_ep *ep;
+    char name[384];
+    int n, rc;
+
+    call->status = 0;
+    call->rlen = 0;
+    call->rdata = NULL;
+    call->rdata_len = 0;
+    if (call->server >= c->nservers || call->data_len > PROTO_DATA_MAX)
+        return -EINVAL;
+    rc = client_server_ep(c, call->server, &ep);
+    if (rc == 0 && call->op != PROTO_OP_HELLO && !c->servers[call->server].hello_done) {
+        /* A nested batch: this endpoint's first message must be HELLO. */
+        rc = client_server_hello(c, call->server);
+        if (rc == 0)
+            rc = client_server_ep(c, call->server, &ep);
+    }
+    if (rc < 0)
+        return rc;
+    node = list_pop_front(&c->free_slots);
+    if (node == NULL) {
+        error_msg("too many requests in flight (%zu)", c->nslots);
+        return -ENOBUFS;
+    }
+    s = list_entry(node, struct rpc_slot, link);
+
+    memset(&h, 0, sizeof(h));
+    h.op = call->op;
+    h.req_id = ((uint64_t)s->gen << 32) | s->idx;
+    h.data_len = (uint32_t)call->data_len;
+    memcpy(h.cookie, c->cookie, PROTO_COOKIE_LEN);
+    n = proto_msg_pack(&h, &call->req, s->hdr, sizeof(s->hdr));
+    if (n < 0) {
+        list_push_front(&c->free_slots, &s->link);
+        return n;
+    }
+
+    s->busy = true;
+    s->decided = false;
+    s->send_pending = false;
+    s->recv_pending = false;
+    s->in_done = false;
+    s->call = call;
+    s->batch = batch;
+    s->server = call->server;
+    s->op = call->op;
+    s->deadline_ns = time_mono_ns() + rpc_timeout_ns(c);
+    list_push_back(&c->alive_slots, &s->alive);
+
+    rc = net_send(c->net, net_ep_peer(ep), NET_AM_REQUEST, s->hdr, (size_t)n, call->data,
+                  call->data_len, NET_SEND_REPLY, rpc_send_done, s);
+    if (rc < 0) {
+        s->call = NULL;
+        s->decided = true;
+        rpc_slot_release(c, s);
+        error_msg("%s: cannot send %s: %s", client_server_name(c, call->server, name, sizeof(name)),
+                  proto_op_name(call->op), strerror(-rc));
+        /* The endpoint is probably broken: reconnect on the next use. */
+        client_server_drop(c, call->server, -EIO);
+        return -EIO;
+    }
+    s->send_pending = rc == 1;
+    return 0;
+}
+
+/*
+ * Deadlines. A call without an answer by its deadline fails with ETIMEDOUT,
+ * and so does everything else in flight to that server: its endpoint is
+ * dropped (cancelling UCX operations on our buffers) and re-created by the
+ * next call that needs the server. A decided call whose UCX operations did
+ * not end within the grace period is handed back as a zombie.
+ */
+static void rpc_expire(struct client *c, uint64_t now)
+{
+    struct list_node *pos, *tmp;
+    char name[384];
+    bool again = true;
+
+    while (again) {
+        again = false;
+        list_for_each_safe(pos, tmp, &c->alive_slots)
+        {
+            struct rpc_slot *s = list_entry(pos, struct rpc_slot, alive);
+            size_t server = s->server;
+
+            if (s->call == NULL || now < s->deadline_ns)
+                continue;
+            if (s->decided) {
+                log_debug("client: %s still busy in UCX after its grace period",
+                          proto_op_name(s->op));
+                rpc_slot_hand_back(c, s);
+                continue;
+            }
+            error_msg("%s did not answer %s within %d ms",
+                      client_server_name(c, server, name, sizeof(name)), proto_op_name(s->op),
+                      c->rpc_timeout_ms);
+            client_server_drop(c, server, -ETIMEDOUT);
+            again = true; /* dropping the endpoint may have progressed the worker */
+            break;
+        }
+    }
+}
+
+/* Milliseconds until the nearest deadline (at least 1, at most 1000). */
+static int rpc_poll_timeout(struct client *c, uint64_t now)
+{
+    struct list_node *pos, *tmp;
+    uint64_t next = now + 1000000000ull;
+
+    list_for_each_safe(pos, tmp, &c->alive_slots)
+    {
+        struct rpc_slot *s = list_entry(pos, struct rpc_slot, alive);
+
+        if (s->call != NULL && s->deadline_ns < next)
+            next = s->deadline_ns;
+    }
+    if (next <= now)
+        return 1;
+    return (int)((next - now + 999999) / 1000000);
+}
+
+/* Drive the worker until at least one call of the batch is complete. */
+static void rpc_wait(struct client *c, struct rpc_batch *b)
+{
+    uint64_t idle_since = 0, now;
+    struct pollfd pfd;
+    unsigned n;
+    int rc, timeout;
+
+    for (;;) {
+        if (c->need_reap)
+            client_reap(c);
+        if (!list_empty(&b->done))
+            return;
+        n = net_progress(c->net);
+        if (!list_empty(&b->done))
+            return;
+        if (n > 0) {
+            idle_since = 0;
+            continue;
+        }
+        now = time_mono_ns();
+        rpc_expire(c, now);
+        if (!list_empty(&b->done) || c->need_reap)
+            continue;
+        if (idle_since == 0) {
+            idle_since = now;
+            continue;
+        }
+        if (now - idle_since < c->spin_ns)
+            continue;
+        rc = net_arm(c->net);
+        if (rc == -EAGAIN)
+            continue;
+        timeout = rpc_poll_timeout(c, now);
+        if (rc == 0) {
+            pfd.fd = net_efd(c->net);
+            pfd.events = POLLIN;
+            pfd.revents = 0;
+            poll(&pfd, 1, timeout);
+        } else {
+            /* No wakeup support: nap briefly instead of spinning. */
+            poll(NULL, 0, 1);
+        }
+        idle_since = 0;
+    }
+}
+
+/*
+ * A call refused with ENOTCONN was not executed: the server does not know
+ * this client any more. Say HELLO again and resend it, once. Returns true
+ * when the call is in flight again.
+ */
+static bool rpc_retry_unknown(struct client *c, struct rpc_call *call, struct rpc_batch *b)
+{
+    char name[384];
+    int rc;
+
+    if (call->status != -ENOTCONN || call->op == PROTO_OP_HELLO)
+        return false;
+    if (!call->retried) {
+        call->retried = true;
+        c->servers[call->server].hello_done = false;
+        rc = rpc_issue(c, call, b);
+        if (rc == 0)
+            return true;
+        call->status = rc;
+        return false;
+    }
+    error_msg("%s keeps refusing this client (ENOTCONN)",
+              client_server_name(c, call->server, name, sizeof(name)));
+    call->status = -EIO;
+    return false;
+}
+
+int rpc_run(struct client *c, struct rpc_src *src)
+{
+    unsigned inflight = 0, max = c->max_inflight;
+    struct list_node *node;
+    struct rpc_call *call;
+    struct rpc_batch b;
+    int rc;
+
+    list_init(&b.done);
+    if (max == 0)
+        max = 1;
+    for (;;) {
+        while (inflight < max && (call = src->next(src)) != NULL) {
+            call->retried = false;
+            rc = rpc_issue(c, call, &b);
+            if (rc < 0) {
+                call->status = rc;
+                src->done(src, call);
+                continue;
+            }
+            inflight++;
+        }
+        if (inflight == 0)
+            return 0;
+        rpc_wait(c, &b);
+        while ((node = list_pop_front(&b.done)) != NULL) {
+            struct rpc_slot *s = list_entry(node, struct rpc_slot, link);
+
+            call = s->call;
+            s->in_done = false;
+            if (s->rdata != NULL && !s->recv_pending) {
+                call->rdata = s->rdata;
+                call->rdata_len = s->rdata_len;
+                s->rdata = NULL;
+                s->rdata_len = 0;
+            }
+            if (s->send_pending || s->recv_pending) {
+                s->call = NULL; /* zombie: released when UCX completes */
+                if (call->status == 0)
+                    call->status = -EIO;
+            } else {
+                rpc_slot_release(c, s);
+            }
+            inflight--;
+            if (rpc_retry_unknown(c, call, &b)) {
+                inflight++;
+                continue;
+            }
+            src->done(src, call);
+        }
+    }
+}
+
+struct rpc_array_src {
+    struct rpc_src src;
+    struct rpc_call *calls;
+    size_t n, next;
+    int first_err;
+};
+
+static struct rpc_call *rpc_array_next(struct rpc_src *src)
+{
+    struct rpc_array_src *a = (struct rpc_array_src *)src;
+
+    return a->next < a->n ? &a->calls[a->next++] : NULL;
+}
+
+static void rpc_array_done(struct rpc_src *src, struct rpc_call *call)
+{
+    struct rpc_array_src *a = (struct rpc_array_src *)src;
+
+    if (call->status < 0 && a->first_err == 0)
+        a->first_err = call->status;
+}
+
+int rpc_run_calls(struct client *c, struct rpc_call *calls, size_t n)
+{
+    struct rpc_array_src a = {
+        .src = {.next = rpc_array_next, .done = rpc_array_done},
+        .calls = calls,
+        .n = n,
+    };
+
+    rpc_run(c, &a.src);
+    return a.first_err;
+}
+
+int rpc_run_one(struct client *c, struct rpc_call *call)
+{
+    rpc_run_calls(c, call, 1);
+    return call->status;
+}
