@@ -163,8 +163,9 @@ void bench_tsv_close(struct bench_tsv *t);
  * fn(team, rank, arg) and exit with 0 on success. Workers meet at barriers:
  * bench_team_barrier() in every worker pairs with one
  * bench_team_release() in the coordinator, which returns when all workers
- * have arrived and records the time of the last arrival and of the
- * release. A worker that dies makes the coordinator's next release fail
+ * have arrived and gives the time of the last arrival (as each worker
+ * stamped it, so a descheduled coordinator does not stretch a phase) and
+ * of the release (stamped before any worker can go on). A worker that dies makes the coordinator's next release fail
  * (the other workers are killed by pid), so nothing hangs.
  *
  * UCX is not fork-safe: the coordinator must not connect before it forks;
@@ -179,6 +180,7 @@ struct bench_team {
     int down_wr[BENCH_MAX_PROCS];
     void *shared; /* MAP_SHARED memory of shared_len bytes, zeroed */
     size_t shared_len;
+    uint64_t *arrive_ns; /* shared: each worker's last barrier arrival time */
     int timeout_ms; /* per barrier, in the coordinator (default 600 s) */
 };
 

@@ -60,6 +60,9 @@ void bench_team_cleanup(struct bench_team *t)
     if (t->shared != NULL)
         munmap(t->shared, t->shared_len);
     t->shared = NULL;
+    if (t->arrive_ns != NULL)
+        munmap(t->arrive_ns, BENCH_MAX_PROCS * sizeof(uint64_t));
+    t->arrive_ns = NULL;
 }
 
 /* In a new worker: keep only its own ends of the pipes. */
@@ -92,6 +95,12 @@ int bench_team_start(struct bench_team *t, int nprocs, size_t shared_len, bench_
         rc = -errno;
         t->shared = NULL;
         return rc;
+    }
+    t->arrive_ns = mmap(NULL, BENCH_MAX_PROCS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (t->arrive_ns == MAP_FAILED) {
+        t->arrive_ns = NULL;
+        goto err_errno;
     }
     if (pipe2(fds, O_CLOEXEC) < 0)
         goto err_errno;
@@ -136,6 +145,7 @@ int bench_team_barrier(struct bench_team *t)
     char c = 'a';
     ssize_t n;
 
+    t->arrive_ns[t->rank] = bench_now_ns();
     do {
         n = write(t->up_wr, &c, 1);
     } while (n < 0 && errno == EINTR);
@@ -166,7 +176,7 @@ static bool team_lost_worker(struct bench_team *t)
 
 int bench_team_release(struct bench_team *t, uint64_t *arrived_ns_p, uint64_t *released_ns_p)
 {
-    uint64_t start = bench_now_ns(), arrived;
+    uint64_t start = bench_now_ns(), arrived, released;
     int got = 0;
     char buf[BENCH_MAX_PROCS];
 
@@ -194,7 +204,14 @@ int bench_team_release(struct bench_team *t, uint64_t *arrived_ns_p, uint64_t *r
             return -ETIMEDOUT;
         }
     }
-    arrived = bench_now_ns();
+    /* The last arrival as the workers stamped it (the pipe read above
+     * guarantees the stamps are visible); the release stamp comes before
+     * the first token, so no worker's work can precede it. */
+    arrived = 0;
+    for (int i = 0; i < t->nprocs; i++)
+        if (t->arrive_ns[i] > arrived)
+            arrived = t->arrive_ns[i];
+    released = bench_now_ns();
     for (int i = 0; i < t->nprocs; i++) {
         char c = 'g';
 
@@ -204,7 +221,7 @@ int bench_team_release(struct bench_team *t, uint64_t *arrived_ns_p, uint64_t *r
     if (arrived_ns_p != NULL)
         *arrived_ns_p = arrived;
     if (released_ns_p != NULL)
-        *released_ns_p = bench_now_ns();
+        *released_ns_p = released;
     return 0;
 
 fail:

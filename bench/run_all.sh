@@ -47,8 +47,8 @@ val() {
 }
 # perf TRANSPORT TEST METRIC: a ucx_perftest number.
 perf() {
-    awk -F'\t' -v t="$1" -v n="$2" -v m="$4" -v m2="$3" \
-        '$1 == n && $2 == "perftest" && $3 == t && $5 == m2 { v = $6 } END { if (v != "") print v }' "$RTSV"
+    awk -F'\t' -v t="$1" -v n="$2" -v m="$3" \
+        '$1 == n && $2 == "perftest" && $3 == t && $5 == m { v = $6 } END { if (v != "") print v }' "$RTSV"
 }
 # calc EXPR with a b c ...: awk arithmetic on values; "" when any is empty.
 calc() {

@@ -126,6 +126,8 @@ struct client {
     struct list_node free_slots;  /* ready for reuse */
     struct list_node alive_slots; /* busy or zombie: UCX may still use them */
     bool need_reap;               /* some server's endpoint failed */
+    uint64_t now_ns;              /* monotonic clock, refreshed while waiting */
+    unsigned wait_pass;           /* progress passes, for clock reads */
     uint64_t stale_replies, bad_replies;
 
     /* fd.c */

@@ -195,8 +195,8 @@ static ssize_t file_pwrite(struct client *c, struct client_fd *f, const void *bu
         return rc;
     if (off + count > f->extent)
         f->extent = off + count;
+    /* mtime: the owner stamps it when the size is pushed (SETSIZE mtime 0). */
     f->dirty = true;
-    f->attr.mtime_ns = time_real_ns();
     return (ssize_t)count;
 }
 
@@ -326,6 +326,16 @@ static off_t file_lseek(struct client *c, struct client_fd *f, off_t offset, int
     return (off_t)f->pos;
 }
 
+static void file_fstat(struct client *c, const struct client_fd *f, struct stat *st)
+{
+    struct proto_attr a = f->attr;
+
+    /* Written and not pushed yet: modified "now", as far as we can tell. */
+    if (f->dirty)
+        a.mtime_ns = a.ctime_ns = time_real_ns();
+    posix_attr_to_stat(&a, f->is_dir ? a.size : fd_visible_size(c, f), st);
+}
+
 off_t benchfs_lseek(int fd, off_t offset, int whence)
 {
     struct client_fd *f;
@@ -353,7 +363,7 @@ int benchfs_fstat(int fd, struct stat *st)
         else if (st == NULL)
             rc = -EFAULT;
         else
-            posix_attr_to_stat(&f->attr, f->is_dir ? f->attr.size : fd_visible_size(c, f), st);
+            file_fstat(c, f, st);
         client_leave(c);
     }
     return (int)error_finish(rc, "fstat", NULL, false);

@@ -85,13 +85,15 @@ int ns_push_size(struct client *c, struct client_fd *f, uint32_t flags)
     call.req.setsize_req.flags = flags;
     call.req.setsize_req.ino = f->attr.ino;
     call.req.setsize_req.size = f->extent;
-    call.req.setsize_req.mtime_ns = f->attr.mtime_ns;
+    call.req.setsize_req.mtime_ns = 0; /* the owner's clock: now */
     call.data = f->path;
     call.data_len = f->path_len;
     rc = rpc_run_one(c, &call);
     if (rc == 0) {
         if (call.rep.attr_rep.attr.size > f->attr.size)
             f->attr.size = call.rep.attr_rep.attr.size;
+        f->attr.mtime_ns = call.rep.attr_rep.attr.mtime_ns;
+        f->attr.ctime_ns = call.rep.attr_rep.attr.ctime_ns;
     } else if (rc == -ENOENT || rc == -ESTALE) {
         /* Removed or replaced meanwhile: there is nobody to tell. */
         log_debug("client: size of %s not pushed (%d)", f->path, rc);

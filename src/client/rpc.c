@@ -159,8 +159,9 @@ static void rpc_slot_decide(struct client *c, struct rpc_slot *s, int status)
     s->decided = true;
     if (s->call != NULL)
         s->call->status = status;
-    /* Grace period for UCX to let go of the buffers after a failure. */
-    s->deadline_ns = time_mono_ns() + rpc_timeout_ns(c) + 1000000000ull;
+    /* Grace period for UCX to let go of the buffers (read the clock only then). */
+    if (s->send_pending || s->recv_pending)
+        s->deadline_ns = time_mono_ns() + rpc_timeout_ns(c) + 1000000000ull;
     rpc_slot_check(c, s);
 }
 
@@ -397,7 +398,7 @@ static int rpc_issue(struct client *c, struct rpc_call *call, struct rpc_batch *
     s->batch = batch;
     s->server = call->server;
     s->op = call->op;
-    s->deadline_ns = time_mono_ns() + rpc_timeout_ns(c);
+    s->deadline_ns = c->now_ns + rpc_timeout_ns(c);
     list_push_back(&c->alive_slots, &s->alive);
 
     rc = net_send(c->net, net_ep_peer(ep), NET_AM_REQUEST, s->hdr, (size_t)n, call->data,
@@ -472,12 +473,19 @@ static int rpc_poll_timeout(struct client *c, uint64_t now)
     return (int)((next - now + 999999) / 1000000);
 }
 
-/* Drive the worker until at least one call of the batch is complete. */
+/* Progress passes between two clock reads (the clock can cost a microsecond). */
+#define RPC_CLOCK_EVERY 32
+
+/*
+ * Drive the worker until at least one call of the batch is complete. The
+ * clock is read every RPC_CLOCK_EVERY passes, busy or idle, so c->now_ns
+ * (used for new deadlines) is never more than a few microseconds old.
+ */
 static void rpc_wait(struct client *c, struct rpc_batch *b)
 {
-    uint64_t idle_since = 0, now;
+    uint64_t idle_since = 0;
     struct pollfd pfd;
-    unsigned n;
+    bool idle;
     int rc, timeout;
 
     for (;;) {
@@ -485,27 +493,28 @@ static void rpc_wait(struct client *c, struct rpc_batch *b)
             client_reap(c);
         if (!list_empty(&b->done))
             return;
-        n = net_progress(c->net);
+        idle = net_progress(c->net) == 0;
         if (!list_empty(&b->done))
             return;
-        if (n > 0) {
+        if (!idle)
             idle_since = 0;
+        /* Counted across calls: a run of quick completions still reads the clock. */
+        if (++c->wait_pass % RPC_CLOCK_EVERY != 0)
             continue;
-        }
-        now = time_mono_ns();
-        rpc_expire(c, now);
-        if (!list_empty(&b->done) || c->need_reap)
+        c->now_ns = time_mono_ns();
+        rpc_expire(c, c->now_ns);
+        if (!idle || !list_empty(&b->done) || c->need_reap)
             continue;
         if (idle_since == 0) {
-            idle_since = now;
+            idle_since = c->now_ns;
             continue;
         }
-        if (now - idle_since < c->spin_ns)
+        if (c->now_ns - idle_since < c->spin_ns)
             continue;
         rc = net_arm(c->net);
         if (rc == -EAGAIN)
             continue;
-        timeout = rpc_poll_timeout(c, now);
+        timeout = rpc_poll_timeout(c, c->now_ns);
         if (rc == 0) {
             pfd.fd = net_efd(c->net);
             pfd.events = POLLIN;
@@ -516,6 +525,7 @@ static void rpc_wait(struct client *c, struct rpc_batch *b)
             poll(NULL, 0, 1);
         }
         idle_since = 0;
+        c->wait_pass = RPC_CLOCK_EVERY - 1; /* read the clock right after waking */
     }
 }
 
@@ -555,6 +565,7 @@ int rpc_run(struct client *c, struct rpc_src *src)
     int rc;
 
     list_init(&b.done);
+    c->now_ns = time_mono_ns(); /* deadlines of this batch's first calls */
     if (max == 0)
         max = 1;
     for (;;) {

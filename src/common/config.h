@@ -47,6 +47,7 @@ struct config {
     struct config_strs tls;
     int64_t expected_servers;
     int64_t discovery_timeout_ms;
+    int64_t startup_timeout_ms;
     int64_t spin_us;
     int64_t rpc_timeout_ms;
     int64_t max_inflight;

@@ -7,7 +7,7 @@
  * publishes <registry_dir>/node_<rank>.addr. Rank 0 creates the cluster
  * cookie and the cluster file (N servers) before anyone publishes. Start-up
  * results are exchanged with a non-blocking allgather bounded by
- * network.discovery_timeout_ms (default 60 s here): every rank learns which
+ * network.startup_timeout_ms (default 60 s): every rank learns which
  * ranks failed or never answered and exits non-zero naming them. MPI is used
  * only for start-up; the data path is UCX. SIGINT/SIGTERM (what mpirun sends
  * on Ctrl+C) stop every rank gracefully.
@@ -28,8 +28,6 @@
 #include "registry/registry.h"
 #include "server/daemon_opts.h"
 #include "server/server.h"
-
-#define MPI_DEFAULT_WAIT_MS 60000
 
 static void usage(FILE *out)
 {
@@ -180,10 +178,7 @@ int main(int argc, char **argv)
         log_error("rank %d cannot start: %s", rank, err);
         mine = rc;
     }
-    rc = mpi_gather_status(rank, size, mine, cfg.discovery_timeout_ms == 30000
-                                                 ? MPI_DEFAULT_WAIT_MS
-                                                 : (int)cfg.discovery_timeout_ms,
-                           registry);
+    rc = mpi_gather_status(rank, size, mine, (int)cfg.startup_timeout_ms, registry);
     if (rc == -ETIMEDOUT) {
         server_destroy(srv);
         MPI_Abort(MPI_COMM_WORLD, 1);

@@ -70,7 +70,7 @@ check_config() {
 
 # Print why the cluster cannot run here and return 1, or return 0.
 can_run() {
-    local probe="$PREFIX-probe$$"
+    local probe="$PREFIX-pb" # also a link name: at most 15 characters
     [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces)"; return 1; }
     command -v ip >/dev/null || { echo "iproute2 'ip' not found"; return 1; }
     command -v unshare >/dev/null || { echo "'unshare' (util-linux) not found"; return 1; }

@@ -93,7 +93,7 @@ cat > "$TMP/bad.toml" <<TOML
 [node]
 data_dir = "$TMP/data2"
 [network]
-discovery_timeout_ms = 20000
+startup_timeout_ms = 20000
 TOML
 start=$SECONDS
 timeout 90 "${MPIRUN[@]}" "$MPI_BIN" "$REG" "$TMP/bad.toml" > "$TMP/mpi2.log" 2>&1

@@ -353,7 +353,7 @@ static void test_node_id_truncated(void **state)
 }
 
 #define THREADS          8
-#define LINES_PER_THREAD 2000
+#define LINES_PER_THREAD 1000
 
 static void *log_thread(void *arg)
 {

@@ -1,0 +1,232 @@
+/*
+ * test_proto_msg.c - the wire format: sizes, little-endian layout, round
+ * trips of every op, and rejection of malformed input.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/proto.h"
+
+static struct proto_hdr mkhdr(unsigned op, uint32_t flags, uint32_t data_len)
+{
+    struct proto_hdr h;
+
+    memset(&h, 0, sizeof(h));
+    h.op = (uint16_t)op;
+    h.flags = flags;
+    h.req_id = 0x1122334455667788ull;
+    h.data_len = data_len;
+    for (int i = 0; i < PROTO_COOKIE_LEN; i++)
+        h.cookie[i] = (uint8_t)(0xa0 + i);
+    return h;
+}
+
+static void test_header_layout(void **state)
+{
+    struct proto_hdr h = mkhdr(PROTO_OP_STAT, 0, 5), back;
+    union proto_body b;
+    uint8_t buf[PROTO_MSG_MAX];
+    int n;
+
+    memset(&b, 0, sizeof(b));
+    b.path_req.path_len = 5;
+    n = proto_msg_pack(&h, &b, buf, sizeof(buf));
+    assert_int_equal(n, PROTO_HDR_SIZE + PROTO_SIZE_path_req);
+    /* little-endian at fixed offsets */
+    assert_int_equal(buf[0], 0x42);
+    assert_int_equal(buf[1], 0x46);
+    assert_int_equal(buf[2], 0x53);
+    assert_int_equal(buf[3], 0x31);
+    assert_int_equal(buf[6], PROTO_OP_STAT);
+    assert_int_equal(buf[16], 0x88);
+    assert_int_equal(buf[23], 0x11);
+    assert_int_equal(buf[24], PROTO_SIZE_path_req);
+    assert_int_equal(buf[28], 5);
+    assert_int_equal(buf[32], 0xa0);
+    assert_int_equal(buf[PROTO_HDR_SIZE], 5); /* path_len */
+    assert_int_equal(proto_hdr_unpack(buf, (size_t)n, &back), 0);
+    assert_int_equal(back.req_id, h.req_id);
+    assert_int_equal(back.body_len, PROTO_SIZE_path_req);
+    assert_memory_equal(back.cookie, h.cookie, PROTO_COOKIE_LEN);
+}
+
+static void test_every_op_round_trips(void **state)
+{
+    for (unsigned op = 1; op < PROTO_OP_COUNT; op++) {
+        for (int reply = 0; reply <= 1; reply++) {
+            struct proto_hdr h = mkhdr(op, reply ? PROTO_FLAG_REPLY : 0, 0), back;
+            union proto_body b, b2;
+            uint8_t buf[PROTO_MSG_MAX];
+            int n;
+
+            /* fill the body with a pattern so every field is exercised */
+            memset(&b, 0, sizeof(b));
+            for (size_t i = 0; i < sizeof(b); i++)
+                ((uint8_t *)&b)[i] = (uint8_t)(i * 13 + op);
+            n = proto_msg_pack(&h, &b, buf, sizeof(buf));
+            assert_true(n >= PROTO_HDR_SIZE);
+            assert_int_equal(n, PROTO_HDR_SIZE + (reply ? proto_rep_size(op) : proto_req_size(op)));
+            assert_int_equal(proto_hdr_unpack(buf, (size_t)n, &back), 0);
+            assert_int_equal(proto_body_unpack(op, reply, buf + PROTO_HDR_SIZE, back.body_len, &b2),
+                             0);
+            /* pack again: identical bytes */
+            {
+                uint8_t buf2[PROTO_MSG_MAX];
+                int n2 = proto_msg_pack(&back, &b2, buf2, sizeof(buf2));
+
+                assert_int_equal(n, n2);
+                assert_memory_equal(buf, buf2, (size_t)n);
+            }
+        }
+        assert_string_not_equal(proto_op_name(op), "?");
+    }
+    assert_string_equal(proto_op_name(PROTO_OP_COUNT), "?");
+    assert_int_equal(proto_req_size(0), -EOPNOTSUPP);
+}
+
+static void test_malformed_headers(void **state)
+{
+    struct proto_hdr h = mkhdr(PROTO_OP_PING, 0, 0), back;
+    union proto_body b;
+    uint8_t buf[PROTO_MSG_MAX];
+    int n;
+
+    memset(&b, 0, sizeof(b));
+    n = proto_msg_pack(&h, &b, buf, sizeof(buf));
+    assert_int_equal(proto_hdr_unpack(buf, 10, &back), -EPROTO);           /* short */
+    assert_int_equal(proto_hdr_unpack(buf, (size_t)n - 1, &back), -EPROTO); /* body cut */
+    assert_int_equal(proto_hdr_unpack(buf, (size_t)n + 1, &back), -EPROTO); /* trailing */
+    buf[0] ^= 1;
+    assert_int_equal(proto_hdr_unpack(buf, (size_t)n, &back), -EPROTO); /* magic */
+    buf[0] ^= 1;
+    buf[4] = 9;
+    assert_int_equal(proto_hdr_unpack(buf, (size_t)n, &back), -EPROTO); /* version */
+    buf[4] = PROTO_VERSION;
+    proto_put_u32(buf + 28, PROTO_DATA_MAX + 1);
+    assert_int_equal(proto_hdr_unpack(buf, (size_t)n, &back), -EPROTO); /* data too large */
+    proto_put_u32(buf + 28, 0);
+    proto_put_u16(buf + 6, 4242);
+    assert_int_equal(proto_hdr_unpack(buf, (size_t)n, &back), -EOPNOTSUPP);
+    assert_int_equal(back.op, 4242); /* still filled so the server can answer */
+    proto_put_u16(buf + 6, PROTO_OP_PING);
+    proto_put_u32(buf + 24, 99);
+    assert_int_equal(proto_hdr_unpack(buf, (size_t)n, &back), -EPROTO); /* body_len */
+    assert_int_equal(proto_body_unpack(PROTO_OP_PING, false, buf, 3, &b), -EPROTO);
+}
+
+static void test_error_reply_has_no_body(void **state)
+{
+    struct proto_hdr h = mkhdr(PROTO_OP_CREATE, PROTO_FLAG_REPLY, 0), back;
+    union proto_body b;
+    uint8_t buf[PROTO_MSG_MAX];
+    int n;
+
+    memset(&b, 0, sizeof(b));
+    h.status = -ENOENT;
+    n = proto_msg_pack(&h, &b, buf, sizeof(buf));
+    assert_int_equal(n, PROTO_HDR_SIZE);
+    assert_int_equal(proto_hdr_unpack(buf, (size_t)n, &back), 0);
+    assert_int_equal(back.status, -ENOENT);
+    assert_int_equal(back.body_len, 0);
+}
+
+static void test_request_checks(void **state)
+{
+    union proto_body b;
+
+    memset(&b, 0, sizeof(b));
+    b.path_req.path_len = 4;
+    assert_int_equal(proto_req_check(PROTO_OP_STAT, &b, 4, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_STAT, &b, 5, 1 << 20), -EPROTO);
+    b.path_req.path_len = 0;
+    assert_int_equal(proto_req_check(PROTO_OP_STAT, &b, 0, 1 << 20), -EPROTO);
+    b.path_req.path_len = 4096;
+    assert_int_equal(proto_req_check(PROTO_OP_STAT, &b, 4096, 1 << 20), -ENAMETOOLONG);
+    b.path_req.path_len = 4095;
+    assert_int_equal(proto_req_check(PROTO_OP_STAT, &b, 4095, 1 << 20), 0);
+
+    memset(&b, 0, sizeof(b));
+    b.rename_req.path_len = 3;
+    b.rename_req.path2_len = 4;
+    assert_int_equal(proto_req_check(PROTO_OP_RENAME, &b, 7, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_RENAME, &b, 6, 1 << 20), -EPROTO);
+    b.rename_req.path2_len = 0xffffffffu; /* no overflow in the sum */
+    assert_int_equal(proto_req_check(PROTO_OP_RENAME, &b, 2, 1 << 20), -ENAMETOOLONG);
+
+    memset(&b, 0, sizeof(b));
+    b.chunk_io_req.length = 4096;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_WRITE, &b, 4096, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_WRITE, &b, 4095, 1 << 20), -EPROTO);
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_READ, &b, 0, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_READ, &b, 0, 1024), -EPROTO);
+    b.chunk_io_req.offset = 0xfffffff0u;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_READ, &b, 0, 1 << 20), -EPROTO);
+    b.chunk_io_req.offset = 0;
+    b.chunk_io_req.length = 0;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_READ, &b, 0, 1 << 20), -EPROTO);
+
+    memset(&b, 0, sizeof(b));
+    b.readdir_req.path_len = 2;
+    b.readdir_req.cursor_len = 3;
+    b.readdir_req.max_entries = 10;
+    b.readdir_req.max_bytes = 65536;
+    assert_int_equal(proto_req_check(PROTO_OP_READDIR, &b, 5, 1 << 20), 0);
+    b.readdir_req.cursor_len = 256;
+    assert_int_equal(proto_req_check(PROTO_OP_READDIR, &b, 258, 1 << 20), -EPROTO);
+    b.readdir_req.cursor_len = 3;
+    b.readdir_req.max_entries = 0;
+    assert_int_equal(proto_req_check(PROTO_OP_READDIR, &b, 5, 1 << 20), -EPROTO);
+
+    memset(&b, 0, sizeof(b));
+    b.hello_req.addr_len = 300;
+    assert_int_equal(proto_req_check(PROTO_OP_HELLO, &b, 300, 1 << 20), 0);
+    b.hello_req.addr_len = PROTO_HELLO_ADDR_MAX + 1;
+    assert_int_equal(proto_req_check(PROTO_OP_HELLO, &b, PROTO_HELLO_ADDR_MAX + 1, 1 << 20),
+                     -EPROTO);
+    assert_int_equal(proto_req_check(PROTO_OP_PING, &b, 1, 1 << 20), -EPROTO);
+    assert_int_equal(proto_req_check(999, &b, 0, 1 << 20), -EOPNOTSUPP);
+}
+
+static void test_dirents(void **state)
+{
+    uint8_t buf[256];
+    size_t off = 0, roff = 0;
+    struct proto_dirent e;
+
+    assert_int_equal(proto_dirent_pack(buf, sizeof(buf), &off, 7, 100, 0100644, "a", 1), 0);
+    assert_int_equal(proto_dirent_pack(buf, sizeof(buf), &off, 8, 0, 040755, "dir", 3), 0);
+    assert_int_equal(proto_dirent_pack(buf, 60, &off, 9, 0, 0, "zzzzzzzzzzzzzzzzzzzz", 20),
+                     -ENOSPC);
+    assert_int_equal(proto_dirent_pack(buf, sizeof(buf), &off, 9, 0, 0, "x", 0), -EINVAL);
+    assert_int_equal(proto_dirent_next(buf, off, &roff, &e), 1);
+    assert_int_equal(e.ino, 7);
+    assert_int_equal(e.size, 100);
+    assert_int_equal(e.name_len, 1);
+    assert_int_equal(proto_dirent_next(buf, off, &roff, &e), 1);
+    assert_memory_equal(e.name, "dir", 3);
+    assert_int_equal(proto_dirent_next(buf, off, &roff, &e), 0);
+    /* truncated entry and a name with '/' are malformed */
+    roff = 0;
+    assert_int_equal(proto_dirent_next(buf, 30, &roff, &e), 1);
+    assert_int_equal(proto_dirent_next(buf, 30, &roff, &e), -EPROTO);
+    buf[PROTO_DIRENT_FIXED] = '/';
+    roff = 0;
+    assert_int_equal(proto_dirent_next(buf, off, &roff, &e), -EPROTO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_header_layout),       cmocka_unit_test(test_every_op_round_trips),
+        cmocka_unit_test(test_malformed_headers),   cmocka_unit_test(test_error_reply_has_no_body),
+        cmocka_unit_test(test_request_checks),      cmocka_unit_test(test_dirents),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
