@@ -76,8 +76,8 @@ int benchfs_disconnect(void);
  * client (waiting for `expected_servers` from the options or the cluster
  * file). benchfs_finalize() disconnects and stops the embedded server.
  */
-int benchfs_init(const char *node_id, const char *registry_dir, const char *data_dir,
-                 int is_server, const struct benchfs_options *opts);
+int benchfs_init(const char *node_id, const char *registry_dir, const char *data_dir, int is_server,
+                 const struct benchfs_options *opts);
 int benchfs_finalize(void);
 
 /* Message of the calling thread's last failed call ("" if none). */
@@ -132,7 +132,7 @@ struct benchfs_server_info {
     char node_id[64];
     char host[256];
     int64_t pid;
-    double rtt_us;          /* one ping round trip */
+    double rtt_us; /* one ping round trip */
     uint64_t uptime_ns;
     uint64_t ops;
     uint64_t bad_requests;

@@ -238,8 +238,7 @@ static aiori_fd_t *BENCHFS_open(char *name, int iorflags, aiori_mod_opt_t *optio
 }
 
 static IOR_offset_t BENCHFS_xfer(int access, aiori_fd_t *file, IOR_size_t *buffer,
-                                 IOR_offset_t length, IOR_offset_t offset,
-                                 aiori_mod_opt_t *options)
+                                 IOR_offset_t length, IOR_offset_t offset, aiori_mod_opt_t *options)
 {
     struct benchfs_ior_fd *f = (struct benchfs_ior_fd *)file;
     char *p = (char *)buffer;
@@ -255,9 +254,8 @@ static IOR_offset_t BENCHFS_xfer(int access, aiori_fd_t *file, IOR_size_t *buffe
         else
             n = benchfs_pread(f->fd, p + done, (size_t)(length - done), offset + done);
         if (n < 0)
-            ERRF("BENCHFS: %s of %lld bytes at %lld failed: %s",
-                 access == WRITE ? "write" : "read", (long long)length, (long long)offset,
-                 benchfs_last_error());
+            ERRF("BENCHFS: %s of %lld bytes at %lld failed: %s", access == WRITE ? "write" : "read",
+                 (long long)length, (long long)offset, benchfs_last_error());
         if (n == 0)
             ERRF("BENCHFS: read of %lld bytes at %lld hit the end of the file after %lld",
                  (long long)length, (long long)offset, (long long)done);

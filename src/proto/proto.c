@@ -25,15 +25,14 @@ _Static_assert(PROTO_SIZE_chunk_io_req == 32, "chunk_io_req");
 _Static_assert(PROTO_SIZE_status_rep == 112, "status_rep");
 
 /* Every body must fit the fixed AM header budget. */
-#define PROTO_ASSERT_BODY(name)                                                                    \
+#define PROTO_ASSERT_BODY(name) \
     _Static_assert(PROTO_SIZE_##name <= PROTO_BODY_MAX, #name " too large");
 PROTO_MSGS(PROTO_ASSERT_BODY)
 #undef PROTO_ASSERT_BODY
 
-static const char *const proto_op_names[PROTO_OP_COUNT] = {
-    [PROTO_OP_NONE] = "NONE",
+static const char *const proto_op_names[PROTO_OP_COUNT] = {[PROTO_OP_NONE] = "NONE",
 #define PROTO_NAME_ENTRY(name, req, rep) [PROTO_OP_##name] = #name,
-    PROTO_OPS(PROTO_NAME_ENTRY)
+                                                           PROTO_OPS(PROTO_NAME_ENTRY)
 #undef PROTO_NAME_ENTRY
 };
 
@@ -124,17 +123,17 @@ int proto_hdr_unpack(const void *buf, size_t len, struct proto_hdr *hdr_p)
 static uint8_t *proto_put_attr(uint8_t *p, const proto_attr_t *a);
 static const uint8_t *proto_get_attr(const uint8_t *p, proto_attr_t *a);
 
-#define PROTO_PUT_FIELD_u16(p, v) (proto_put_u16((p), (v)), (p) + 2)
-#define PROTO_PUT_FIELD_u32(p, v) (proto_put_u32((p), (v)), (p) + 4)
-#define PROTO_PUT_FIELD_u64(p, v) (proto_put_u64((p), (v)), (p) + 8)
-#define PROTO_PUT_FIELD_i32(p, v) (proto_put_u32((p), (uint32_t)(v)), (p) + 4)
-#define PROTO_PUT_FIELD_i64(p, v) (proto_put_u64((p), (uint64_t)(v)), (p) + 8)
+#define PROTO_PUT_FIELD_u16(p, v)  (proto_put_u16((p), (v)), (p) + 2)
+#define PROTO_PUT_FIELD_u32(p, v)  (proto_put_u32((p), (v)), (p) + 4)
+#define PROTO_PUT_FIELD_u64(p, v)  (proto_put_u64((p), (v)), (p) + 8)
+#define PROTO_PUT_FIELD_i32(p, v)  (proto_put_u32((p), (uint32_t)(v)), (p) + 4)
+#define PROTO_PUT_FIELD_i64(p, v)  (proto_put_u64((p), (uint64_t)(v)), (p) + 8)
 #define PROTO_PUT_FIELD_attr(p, v) proto_put_attr((p), &(v))
-#define PROTO_GET_FIELD_u16(p, v) ((v) = proto_get_u16(p), (p) + 2)
-#define PROTO_GET_FIELD_u32(p, v) ((v) = proto_get_u32(p), (p) + 4)
-#define PROTO_GET_FIELD_u64(p, v) ((v) = proto_get_u64(p), (p) + 8)
-#define PROTO_GET_FIELD_i32(p, v) ((v) = (int32_t)proto_get_u32(p), (p) + 4)
-#define PROTO_GET_FIELD_i64(p, v) ((v) = (int64_t)proto_get_u64(p), (p) + 8)
+#define PROTO_GET_FIELD_u16(p, v)  ((v) = proto_get_u16(p), (p) + 2)
+#define PROTO_GET_FIELD_u32(p, v)  ((v) = proto_get_u32(p), (p) + 4)
+#define PROTO_GET_FIELD_u64(p, v)  ((v) = proto_get_u64(p), (p) + 8)
+#define PROTO_GET_FIELD_i32(p, v)  ((v) = (int32_t)proto_get_u32(p), (p) + 4)
+#define PROTO_GET_FIELD_i64(p, v)  ((v) = (int64_t)proto_get_u64(p), (p) + 8)
 #define PROTO_GET_FIELD_attr(p, v) proto_get_attr((p), &(v))
 
 #define PROTO_PUT_ONE(type, field) p = PROTO_PUT_FIELD_##type(p, m->field);
@@ -150,16 +149,16 @@ static const uint8_t *proto_get_attr(const uint8_t *p, proto_attr_t *m)
     PROTO_FIELDS_attr(PROTO_GET_ONE) return p;
 }
 
-#define PROTO_CODEC(name)                                                                          \
-    static void proto_pack_##name(const struct proto_##name *m, uint8_t *p)                        \
-    {                                                                                              \
-        (void)m;                                                                                   \
-        PROTO_FIELDS_##name(PROTO_PUT_ONE)(void) p;                                                \
-    }                                                                                              \
-    static void proto_unpack_##name(const uint8_t *p, struct proto_##name *m)                      \
-    {                                                                                              \
-        memset(m, 0, sizeof(*m));                                                                  \
-        PROTO_FIELDS_##name(PROTO_GET_ONE)(void) p;                                                \
+#define PROTO_CODEC(name)                                                     \
+    static void proto_pack_##name(const struct proto_##name *m, uint8_t *p)   \
+    {                                                                         \
+        (void)m;                                                              \
+        PROTO_FIELDS_##name(PROTO_PUT_ONE)(void) p;                           \
+    }                                                                         \
+    static void proto_unpack_##name(const uint8_t *p, struct proto_##name *m) \
+    {                                                                         \
+        memset(m, 0, sizeof(*m));                                             \
+        PROTO_FIELDS_##name(PROTO_GET_ONE)(void) p;                           \
     }
 PROTO_MSGS(PROTO_CODEC)
 #undef PROTO_CODEC
@@ -173,12 +172,12 @@ int proto_body_pack(unsigned op, bool reply, const union proto_body *body, void 
     if (len < (size_t)need)
         return -EINVAL;
     switch (op) {
-#define PROTO_PACK_CASE(name, req, rep)                                                            \
-    case PROTO_OP_##name:                                                                          \
-        if (reply)                                                                                 \
-            proto_pack_##rep(&body->rep, buf);                                                     \
-        else                                                                                       \
-            proto_pack_##req(&body->req, buf);                                                     \
+#define PROTO_PACK_CASE(name, req, rep)        \
+    case PROTO_OP_##name:                      \
+        if (reply)                             \
+            proto_pack_##rep(&body->rep, buf); \
+        else                                   \
+            proto_pack_##req(&body->req, buf); \
         break;
         PROTO_OPS(PROTO_PACK_CASE)
 #undef PROTO_PACK_CASE
@@ -196,12 +195,12 @@ int proto_body_unpack(unsigned op, bool reply, const void *buf, size_t len,
     if (len != (size_t)need)
         return -EPROTO;
     switch (op) {
-#define PROTO_UNPACK_CASE(name, req, rep)                                                          \
-    case PROTO_OP_##name:                                                                          \
-        if (reply)                                                                                 \
-            proto_unpack_##rep(buf, &body_p->rep);                                                 \
-        else                                                                                       \
-            proto_unpack_##req(buf, &body_p->req);                                                 \
+#define PROTO_UNPACK_CASE(name, req, rep)          \
+    case PROTO_OP_##name:                          \
+        if (reply)                                 \
+            proto_unpack_##rep(buf, &body_p->rep); \
+        else                                       \
+            proto_unpack_##req(buf, &body_p->req); \
         break;
         PROTO_OPS(PROTO_UNPACK_CASE)
 #undef PROTO_UNPACK_CASE
@@ -209,8 +208,7 @@ int proto_body_unpack(unsigned op, bool reply, const void *buf, size_t len,
     return 0;
 }
 
-int proto_msg_pack(const struct proto_hdr *hdr, const union proto_body *body, void *buf,
-                   size_t cap)
+int proto_msg_pack(const struct proto_hdr *hdr, const union proto_body *body, void *buf, size_t cap)
 {
     struct proto_hdr h = *hdr;
     bool reply = (h.flags & PROTO_FLAG_REPLY) != 0;
@@ -300,17 +298,15 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
             b->readdir_req.max_bytes < PROTO_DIRENT_FIXED + BFS_NAME_MAX ||
             b->readdir_req.max_bytes > PROTO_DATA_MAX)
             return -EPROTO;
-        return (uint64_t)b->readdir_req.path_len + b->readdir_req.cursor_len == data_len
-                   ? 0
-                   : -EPROTO;
+        return (uint64_t)b->readdir_req.path_len + b->readdir_req.cursor_len == data_len ? 0
+                                                                                         : -EPROTO;
     case PROTO_OP_RENAME:
         rc = proto_check_path_len(b->rename_req.path_len);
         if (rc == 0)
             rc = proto_check_path_len(b->rename_req.path2_len);
         if (rc < 0)
             return rc;
-        return (uint64_t)b->rename_req.path_len + b->rename_req.path2_len == data_len ? 0
-                                                                                       : -EPROTO;
+        return (uint64_t)b->rename_req.path_len + b->rename_req.path2_len == data_len ? 0 : -EPROTO;
     case PROTO_OP_CHUNK_WRITE:
     case PROTO_OP_CHUNK_READ: {
         const struct proto_chunk_io_req *c = &b->chunk_io_req;

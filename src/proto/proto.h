@@ -23,9 +23,9 @@
 
 #include "proto/proto_msgs.def"
 
-#define PROTO_MAGIC    0x31534642u /* "BFS1" little-endian */
-#define PROTO_VERSION  1
-#define PROTO_HDR_SIZE 48
+#define PROTO_MAGIC      0x31534642u /* "BFS1" little-endian */
+#define PROTO_VERSION    1
+#define PROTO_HDR_SIZE   48
 #define PROTO_COOKIE_LEN 16
 
 /* Largest data part of any message (bulk chunk data or a readdir page). */
@@ -41,7 +41,7 @@
 #define PROTO_CREATE_EXCL  0x1u /* fail with EEXIST if it exists */
 #define PROTO_CREATE_TRUNC 0x2u /* truncate to 0 if it exists */
 /* MKDIR / RMDIR_* flags. */
-#define PROTO_MKDIR_OWNER 0x1u /* receiver owns the child entry in the parent */
+#define PROTO_MKDIR_OWNER      0x1u /* receiver owns the child entry in the parent */
 #define PROTO_MKDIR_PARENTS_OK 0x2u /* EEXIST on an existing dir is success (mkdir -p) */
 /* SETSIZE flags. */
 #define PROTO_SETSIZE_SYNC  0x1u /* make metadata durable before replying (close/fsync) */
@@ -86,19 +86,19 @@ typedef int64_t proto_i64_t;
 typedef struct proto_attr {
     PROTO_FIELDS_attr(PROTO_FIELD_DECL)
 } proto_attr_t;
-#define PROTO_STRUCT_DECL(name)                                                                    \
-    struct proto_##name {                                                                          \
-        PROTO_FIELDS_##name(PROTO_FIELD_DECL) char unused_;                                        \
+#define PROTO_STRUCT_DECL(name)                             \
+    struct proto_##name {                                   \
+        PROTO_FIELDS_##name(PROTO_FIELD_DECL) char unused_; \
     };
 PROTO_MSGS(PROTO_STRUCT_DECL)
 #undef PROTO_STRUCT_DECL
 
 /* Wire sizes: PROTO_SIZE_<name>. */
-#define PROTO_WIRE_u16  2
-#define PROTO_WIRE_u32  4
-#define PROTO_WIRE_u64  8
-#define PROTO_WIRE_i32  4
-#define PROTO_WIRE_i64  8
+#define PROTO_WIRE_u16                2
+#define PROTO_WIRE_u32                4
+#define PROTO_WIRE_u64                8
+#define PROTO_WIRE_i32                4
+#define PROTO_WIRE_i64                8
 #define PROTO_FIELD_SIZE(type, field) +PROTO_WIRE_##type
 /* Nested attr: a literal (a macro cannot expand itself); proto.c checks it. */
 #define PROTO_WIRE_attr 64

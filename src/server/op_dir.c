@@ -52,8 +52,7 @@ static int readdir_add(void *arg, const char *name, size_t name_len, const struc
 
     if (pg->count >= pg->max)
         return 1;
-    if (proto_dirent_pack(pg->buf, pg->cap, &pg->off, a->ino, a->size, a->mode, name, name_len) <
-        0)
+    if (proto_dirent_pack(pg->buf, pg->cap, &pg->off, a->ino, a->size, a->mode, name, name_len) < 0)
         return 1; /* page full: this entry starts the next page */
     pg->count++;
     return 0;

@@ -67,8 +67,8 @@ void server_op_CREATE(struct sreq *r)
         sreq_finish(r, -EINVAL);
         return;
     }
-    rc = meta_create(srv->meta, r->data, r->data_len, q->mode, q->uid, q->gid, chunk_size,
-                     q->flags, &a, &old_size, &created);
+    rc = meta_create(srv->meta, r->data, r->data_len, q->mode, q->uid, q->gid, chunk_size, q->flags,
+                     &a, &old_size, &created);
     if (rc == 0) {
         attr_to_wire(&a, &r->rep.create_rep.attr);
         r->rep.create_rep.old_size = old_size;
@@ -150,8 +150,8 @@ void server_op_TRUNCATE(struct sreq *r)
         sreq_finish(r, -EFBIG);
         return;
     }
-    rc = meta_truncate(r->srv->meta, r->data, r->data_len, r->body.truncate_req.size, &a,
-                       &old_size);
+    rc =
+        meta_truncate(r->srv->meta, r->data, r->data_len, r->body.truncate_req.size, &a, &old_size);
     if (rc == 0) {
         attr_to_wire(&a, &r->rep.truncate_rep.attr);
         r->rep.truncate_rep.old_size = old_size;

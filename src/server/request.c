@@ -119,8 +119,8 @@ static void server_reply_error(struct server *srv, net_peer_t peer, const struct
     h.data_len = 0;
     memset(h.cookie, 0, sizeof(h.cookie));
     proto_hdr_pack(&h, msg);
-    rc = net_send(srv->net, peer, NET_AM_REPLY, msg, PROTO_HDR_SIZE, NULL, 0, 0,
-                  server_error_sent, msg);
+    rc = net_send(srv->net, peer, NET_AM_REPLY, msg, PROTO_HDR_SIZE, NULL, 0, 0, server_error_sent,
+                  msg);
     if (rc != 1)
         free(msg);
     if (rc < 0)
@@ -262,8 +262,7 @@ int server_on_request(void *arg, struct net_msg *msg)
                       (unsigned long long)eh.req_id, rc < 0 ? rc : -EPROTO);
             server_reply_error(srv, msg->reply, &eh, rc == -EOPNOTSUPP ? rc : -EPROTO);
         } else {
-            log_debug("dropped a message without a valid BenchFS header (%zu bytes)",
-                      msg->hdr_len);
+            log_debug("dropped a message without a valid BenchFS header (%zu bytes)", msg->hdr_len);
         }
         if (msg->rndv)
             net_data_drop(srv->net, msg->desc);
@@ -392,8 +391,7 @@ void sreq_step(struct sreq *r)
         server_data_continue(r);
         break;
     default:
-        log_error("request %llu stepped in state %d", (unsigned long long)r->hdr.req_id,
-                  r->state);
+        log_error("request %llu stepped in state %d", (unsigned long long)r->hdr.req_id, r->state);
         sreq_finish(r, -EIO);
         break;
     }
@@ -445,8 +443,8 @@ static void sreq_send_reply(struct sreq *r)
     }
     srv->stats.bytes_out += r->rep_data_len;
     r->state = SREQ_SEND;
-    rc = net_send(srv->net, server_client_peer(r->client), NET_AM_REPLY, r->rep_msg, (size_t)len, r->rep_data,
-                  r->rep_data_len, 0, sreq_send_done, r);
+    rc = net_send(srv->net, server_client_peer(r->client), NET_AM_REPLY, r->rep_msg, (size_t)len,
+                  r->rep_data, r->rep_data_len, 0, sreq_send_done, r);
     if (rc != 1) {
         if (rc < 0)
             log_debug("reply to request %llu failed: %d", (unsigned long long)r->hdr.req_id, rc);

@@ -60,8 +60,8 @@ static int server_lock_data_dir(struct server *srv, char *err, size_t errlen)
         n = pread(fd, pid, sizeof(pid) - 1, 0);
         pid[n > 0 ? n : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
-        snprintf(err, errlen, "data dir %s is in use by another server (pid %s)",
-                 srv->cfg.data_dir, pid[0] ? pid : "?");
+        snprintf(err, errlen, "data dir %s is in use by another server (pid %s)", srv->cfg.data_dir,
+                 pid[0] ? pid : "?");
         close(fd);
         return e == EWOULDBLOCK ? -EBUSY : -e;
     }

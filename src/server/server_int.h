@@ -47,7 +47,7 @@ struct sreq {
     struct list_node link; /* on one of the server's queues */
     struct server *srv;
     enum sreq_state state;
-    bool heap;           /* allocated outside the pool (pool exhausted) */
+    bool heap; /* allocated outside the pool (pool exhausted) */
     unsigned op;
     struct proto_hdr hdr;
     union proto_body body;
@@ -57,13 +57,13 @@ struct sreq {
 
     /* Variable part: paths are copied inline; chunk data lives in iobuf. */
     uint32_t data_len;
-    void *rndv_desc;   /* kept rendezvous descriptor (WAIT_BUF) */
-    void *eager_copy;  /* eager write data held while waiting for a buffer */
-    void *iobuf;       /* registered I/O buffer from the chunk store */
-    int io_result;     /* result of the last storage I/O */
+    void *rndv_desc;  /* kept rendezvous descriptor (WAIT_BUF) */
+    void *eager_copy; /* eager write data held while waiting for a buffer */
+    void *iobuf;      /* registered I/O buffer from the chunk store */
+    int io_result;    /* result of the last storage I/O */
 
     /* Reply. */
-    int status;        /* 0 or -errno */
+    int status; /* 0 or -errno */
     union proto_body rep;
     const void *rep_data;
     uint32_t rep_data_len;
@@ -98,19 +98,19 @@ struct server {
 
     /* Loop. */
     int epfd;
-    int wakefd;   /* eventfd: server_stop() from another thread */
-    int sigfd;    /* signalfd when handling SIGINT/SIGTERM, else -1 */
+    int wakefd; /* eventfd: server_stop() from another thread */
+    int sigfd;  /* signalfd when handling SIGINT/SIGTERM, else -1 */
     atomic_bool stop_requested;
     bool stopping;
     uint64_t start_ns;
 
     /* Requests. */
     struct pool *req_pool;
-    unsigned inflight;            /* requests alive (any state) */
-    struct list_node ready;       /* to be stepped this pass */
-    struct list_node wait_buf;    /* waiting for an I/O buffer */
-    struct list_node replies;     /* replies held until the metadata commit */
-    bool meta_sync;               /* the commit of this pass must be synced */
+    unsigned inflight;         /* requests alive (any state) */
+    struct list_node ready;    /* to be stepped this pass */
+    struct list_node wait_buf; /* waiting for an I/O buffer */
+    struct list_node replies;  /* replies held until the metadata commit */
+    bool meta_sync;            /* the commit of this pass must be synced */
 
     /* Clients that said HELLO (clients.c), by endpoint handle. */
     struct server_client **clients;
@@ -134,8 +134,8 @@ void server_clients_cleanup(struct server *srv);
 int server_request_init(struct server *srv);
 void server_request_cleanup(struct server *srv);
 int server_on_request(void *arg, struct net_msg *msg);
-void sreq_queue(struct sreq *r);         /* append to the ready queue */
-void sreq_step(struct sreq *r);          /* advance one state */
+void sreq_queue(struct sreq *r);              /* append to the ready queue */
+void sreq_step(struct sreq *r);               /* advance one state */
 void sreq_finish(struct sreq *r, int status); /* queue the reply (status -errno or 0) */
 void server_flush_replies(struct server *srv);
 void server_buffers_released(struct server *srv); /* wake WAIT_BUF requests */

@@ -214,8 +214,7 @@ int harness_stop_server(struct harness *h, int i, int sig, int timeout_ms)
             return -errno;
         }
         if (harness_ms_since(&t0) > timeout_ms) {
-            fprintf(stderr, "harness: %s did not exit after signal %d; killing\n", s->node_id,
-                    sig);
+            fprintf(stderr, "harness: %s did not exit after signal %d; killing\n", s->node_id, sig);
             harness_print_log(s);
             kill(s->pid, SIGKILL);
             waitpid(s->pid, &status, 0);

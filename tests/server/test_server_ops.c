@@ -60,8 +60,7 @@ static int do_mkdir(struct rawclient *c, const char *path)
     return rawclient_call(c, PROTO_OP_MKDIR, &b, path, strlen(path), NULL, NULL, 0, NULL, 10000);
 }
 
-static int do_create(struct rawclient *c, const char *path, uint32_t flags,
-                     union proto_body *rep)
+static int do_create(struct rawclient *c, const char *path, uint32_t flags, union proto_body *rep)
 {
     union proto_body b;
 
@@ -132,13 +131,13 @@ static void test_admin(void **state)
                      0);
     assert_true(rep.ping_rep.max_xfer >= 4096);
     assert_true(rep.ping_rep.server_ns > 0);
-    assert_int_equal(
-        rawclient_call(f->c, PROTO_OP_STATFS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000), 0);
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_STATFS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000),
+                     0);
     assert_true(rep.statfs_rep.blocks > 0);
     assert_true(rep.statfs_rep.bsize > 0);
     assert_int_equal(rep.statfs_rep.namemax, 255);
-    assert_int_equal(
-        rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000), 0);
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000),
+                     0);
     assert_int_equal(rep.status_rep.pid, f->h.servers[0].pid);
     assert_true(rep.status_rep.ops >= 2);
     assert_true(rep.status_rep.dirs >= 1); /* the root */
@@ -204,9 +203,8 @@ static void test_namespace_errors(void **state)
         memset(&rb, 0, sizeof(rb));
         rb.rename_req.path_len = 4;
         rb.rename_req.path2_len = 4;
-        assert_int_equal(rawclient_call(f->c, PROTO_OP_RENAME, &rb, two, 8, &rep, NULL, 0, NULL,
-                                        5000),
-                         0);
+        assert_int_equal(
+            rawclient_call(f->c, PROTO_OP_RENAME, &rb, two, 8, &rep, NULL, 0, NULL, 5000), 0);
         assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/d/f", 0, &rep), -ENOENT);
         assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/d/g", 0, &rep), 0);
     }
@@ -221,9 +219,8 @@ static void test_namespace_errors(void **state)
         memset(&tb, 0, sizeof(tb));
         tb.truncate_req.path_len = 4;
         tb.truncate_req.size = 10;
-        assert_int_equal(rawclient_call(f->c, PROTO_OP_TRUNCATE, &tb, "/d/g", 4, &rep, NULL, 0,
-                                        NULL, 5000),
-                         0);
+        assert_int_equal(
+            rawclient_call(f->c, PROTO_OP_TRUNCATE, &tb, "/d/g", 4, &rep, NULL, 0, NULL, 5000), 0);
         assert_int_equal(rep.truncate_rep.old_size, 5000);
         assert_int_equal(rep.truncate_rep.attr.size, 10);
     }
@@ -276,14 +273,13 @@ static void test_chunk_data(void **state)
     memset(&b, 0, sizeof(b));
     b.chunk_io_req.ino = ino;
     b.chunk_io_req.length = (uint32_t)(big * 2);
-    assert_int_equal(rawclient_call(f->c, PROTO_OP_CHUNK_READ, &b, NULL, 0, NULL, NULL, 0, NULL,
-                                    5000),
-                     -EPROTO);
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_CHUNK_READ, &b, NULL, 0, NULL, NULL, 0, NULL, 5000), -EPROTO);
     /* fsync, then remove chunk 1 and cut chunk 0 to 100 bytes */
     memset(&b, 0, sizeof(b));
     b.fsync_req.ino = ino;
-    assert_int_equal(
-        rawclient_call(f->c, PROTO_OP_FSYNC, &b, NULL, 0, NULL, NULL, 0, NULL, 5000), 0);
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_FSYNC, &b, NULL, 0, NULL, NULL, 0, NULL, 5000),
+                     0);
     memset(&b, 0, sizeof(b));
     b.chunk_remove_req.ino = ino;
     b.chunk_remove_req.first = 0;
@@ -293,8 +289,8 @@ static void test_chunk_data(void **state)
         rawclient_call(f->c, PROTO_OP_CHUNK_REMOVE, &b, NULL, 0, NULL, NULL, 0, NULL, 5000), 0);
     assert_int_equal(do_read(f->c, ino, 0, 0, rbuf, 4096), 100);
     assert_int_equal(do_read(f->c, ino, 1, 0, rbuf, 4096), 0);
-    assert_int_equal(
-        rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000), 0);
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000),
+                     0);
     assert_true(rep.status_rep.chunk_writes >= 3);
     assert_true(rep.status_rep.chunk_reads >= 5);
     free(wbuf);
@@ -405,8 +401,8 @@ static void test_malformed(void **state)
 
     assert_alive(f);
     memset(&b, 0, sizeof(b));
-    assert_int_equal(
-        rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000), 0);
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000),
+                     0);
     assert_true(rep.status_rep.bad_requests >= 12);
 }
 
@@ -506,7 +502,7 @@ static void test_daemon_errors(void **state)
     FILE *cfg;
 
     /* a second server on the same data dir is refused */
-    char *same_dir[] = {"--node-id", "other", "--data-dir", f->h.servers[0].data_dir,
+    char *same_dir[] = {"--node-id",  "other",       "--data-dir", f->h.servers[0].data_dir,
                         "--registry", f->h.registry, NULL};
     assert_int_equal(run_benchfsd(same_dir, out, sizeof(out)), 1);
     assert_non_null(strstr(out, "in use by another server"));

@@ -99,7 +99,7 @@ static void test_malformed_headers(void **state)
 
     memset(&b, 0, sizeof(b));
     n = proto_msg_pack(&h, &b, buf, sizeof(buf));
-    assert_int_equal(proto_hdr_unpack(buf, 10, &back), -EPROTO);           /* short */
+    assert_int_equal(proto_hdr_unpack(buf, 10, &back), -EPROTO);            /* short */
     assert_int_equal(proto_hdr_unpack(buf, (size_t)n - 1, &back), -EPROTO); /* body cut */
     assert_int_equal(proto_hdr_unpack(buf, (size_t)n + 1, &back), -EPROTO); /* trailing */
     buf[0] ^= 1;
@@ -223,9 +223,9 @@ static void test_dirents(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_layout),       cmocka_unit_test(test_every_op_round_trips),
-        cmocka_unit_test(test_malformed_headers),   cmocka_unit_test(test_error_reply_has_no_body),
-        cmocka_unit_test(test_request_checks),      cmocka_unit_test(test_dirents),
+        cmocka_unit_test(test_header_layout),     cmocka_unit_test(test_every_op_round_trips),
+        cmocka_unit_test(test_malformed_headers), cmocka_unit_test(test_error_reply_has_no_body),
+        cmocka_unit_test(test_request_checks),    cmocka_unit_test(test_dirents),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
