@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -67,9 +68,14 @@ int harness_init(struct harness *h, int nservers)
     for (int i = 0; i < nservers; i++) {
         struct harness_server *s = &h->servers[i];
 
-        snprintf(s->node_id, sizeof(s->node_id), "node_%d", i);
-        snprintf(s->data_dir, sizeof(s->data_dir), "%s/data/%s", h->root, s->node_id);
-        snprintf(s->log_path, sizeof(s->log_path), "%s/logs/%s.log", h->root, s->node_id);
+        char root[sizeof(h->root)], id[sizeof(s->node_id)];
+
+        /* local copies: source and destination may not share an object */
+        memcpy(root, h->root, sizeof(root));
+        snprintf(id, sizeof(id), "node_%d", i);
+        memcpy(s->node_id, id, sizeof(id));
+        snprintf(s->data_dir, sizeof(s->data_dir), "%s/data/%s", root, id);
+        snprintf(s->log_path, sizeof(s->log_path), "%s/logs/%s.log", root, id);
     }
     return 0;
 }
@@ -121,6 +127,9 @@ static int harness_spawn(struct harness *h, int i)
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* If the test process dies (an ASan abort, a crash) its servers die
+         * with it instead of outliving the test. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);

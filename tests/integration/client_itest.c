@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 struct harness itest_h;
+void (*itest_fail_hook)(void);
 static bool itest_started;
 static bool itest_child;
 
@@ -17,6 +18,8 @@ void itest_fail(void)
 {
     if (!itest_child) {
         fflush(stderr);
+        if (itest_fail_hook != NULL)
+            itest_fail_hook();
         itest_stop();
     }
     _exit(1);

@@ -27,6 +27,9 @@ extern struct harness itest_h;
 /* Abort the test: cleanup in the parent, exit(1). */
 void itest_fail(void) __attribute__((noreturn));
 
+/* Extra cleanup run by itest_fail in the parent (e.g. a local model tree). */
+extern void (*itest_fail_hook)(void);
+
 #define CHECK(cond)                                                                              \
     do {                                                                                         \
         if (!(cond)) {                                                                           \

@@ -473,6 +473,21 @@ static void compare_tree(const char *rel, int *files_p, int *dirs_p)
     }
 }
 
+/* The local model tree goes away with the test unless kept for debugging. */
+static void remove_lroot(void)
+{
+    char cmd[300];
+
+    if (lroot[0] == '\0' || getenv("BENCHFS_KEEP_TEST_DIRS") != NULL) {
+        if (lroot[0] != '\0')
+            fprintf(stderr, "kept the model tree %s\n", lroot);
+        return;
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", lroot);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", lroot);
+}
+
 int main(void)
 {
     const char *env_seed = getenv("BENCHFS_TEST_SEED"), *env_ops = getenv("BENCHFS_TEST_OPS");
@@ -498,6 +513,7 @@ int main(void)
     itest_start(3, NULL);
     snprintf(lroot, sizeof(lroot), "%s/model-XXXXXX", tmp ? tmp : "/tmp");
     CHECK(mkdtemp(lroot) != NULL);
+    itest_fail_hook = remove_lroot;
     benchfs_options_init(&o);
     o.chunk_size = CHUNK;
     o.discovery_timeout_ms = 20000;
@@ -538,12 +554,6 @@ int main(void)
            (unsigned long long)(itest_now_ms() - t0), files, dirs);
     CHECK(benchfs_disconnect() == 0);
     itest_stop();
-    {
-        char cmd[300];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", lroot);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", lroot);
-    }
+    remove_lroot();
     return 0;
 }
