@@ -93,7 +93,7 @@ static int api_host(char *host, size_t size)
 
 int benchfs_mini_init_rank(const char *registry_dir, int is_server, int rank)
 {
-    char host[MINI_REGISTRY_HOST_MAX + 1];
+    char host[MINI_REGISTRY_HOST_MAX + 1], tag[16];
     struct stat st;
     int ret;
 
@@ -115,8 +115,8 @@ int benchfs_mini_init_rank(const char *registry_dir, int is_server, int rank)
 
     strcpy(api.registry, registry_dir);
     api.rank = rank;
-    snprintf(host, sizeof(host), "r%d", rank); /* log tag of the calling thread */
-    mini_log_set_tag(host);
+    snprintf(tag, sizeof(tag), "r%d", rank);
+    mini_log_set_tag(tag); /* log lines of the calling thread say "[r<rank> <pid>]" */
     api.timeout_ms = env_int("BENCHFS_MINI_TIMEOUT_MS", API_DEFAULT_TIMEOUT_MS);
     if (is_server) {
         ret = api_host(host, sizeof(host));

@@ -422,7 +422,7 @@ int mini_server_start(struct mini_server *srv)
     int ret;
 
     if (srv->running)
-        return -EALREADY;
+        return mini_fail(MINI_LOG_ERROR, -EALREADY, "the server is already running");
     /* The thread inherits a full signal mask: signals belong to the application. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

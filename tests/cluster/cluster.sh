@@ -192,9 +192,9 @@ cmd_status() {
     for node in "${NODES[@]}"; do
         n=$(ns "$node")
         printf '  %-10s %-14s ns %-16s' "$node" "$(addr "$node")" "$n"
-        pids=$(ip netns pids "$n" 2>/dev/null | tr '\n' ' ')
+        pids=$(ip netns pids "$n" 2>/dev/null | paste -sd, -)
         if [ -n "$pids" ]; then
-            echo " processes: $(ps -o comm= -p ${pids// /,} | tr '\n' ' ')"
+            echo " processes: $(ps -o pid=,comm= -p "$pids" | tr -s ' \n' ' ')"
         else
             echo " no processes"
         fi

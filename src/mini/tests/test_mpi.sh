@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_mpi.sh - mini_ior under mpirun on loopback, in both of seed 001's
 # modes: (1) 4 ranks, the first 2 serve on background threads; (2) 2
-# standalone benchfsd_mini servers started first (rank from --rank), then 2
-# client-only ranks with --external. Readiness = registry files. Exits 77
+# standalone benchfsd_mini servers started by mpirun (rank from the MPI
+# environment), then 2 client-only ranks with --external. Readiness = registry files. Exits 77
 # when mpirun is missing. Only the pids started here are signalled.
 #
 #   test_mpi.sh <mini_ior> <benchfsd_mini>
@@ -14,7 +14,13 @@ command -v mpirun >/dev/null || { echo "SKIP: mpirun not found"; exit 77; }
 dir=$(mktemp -d "${TMPDIR:-/tmp}/mini_mpi.XXXXXX")
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    # TERM first: mpirun forwards it to its daemons; KILL only if it lingers.
+    for p in "${pids[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -35,16 +41,14 @@ mkdir "$dir/reg1"
 grep -q "data verification PASSED" "$dir/out1"
 [ -z "$(ls -A "$dir/reg1")" ] || { echo "FAIL: registry files left: $(ls "$dir/reg1")"; exit 1; }
 
-echo "== external servers: 2 benchfsd_mini + 2 client ranks =="
+echo "== external servers: mpirun -n 2 benchfsd_mini (rank from MPI) + 2 client ranks =="
 mkdir "$dir/reg2"
-for r in 0 1; do
-    "$DAEMON" --registry "$dir/reg2" --rank "$r" 2>"$dir/daemon$r.log" &
-    pids+=($!)
-done
+"${MPIRUN[@]}" -n 2 "$DAEMON" --registry "$dir/reg2" >"$dir/daemons.log" 2>&1 &
+pids+=($!)
 for r in 0 1; do
     for _ in $(seq 1 2000); do
         [ -e "$dir/reg2/server_$r.txt" ] && break
-        kill -0 "${pids[$r]}" 2>/dev/null || { cat "$dir/daemon$r.log"; exit 1; }
+        kill -0 "${pids[0]}" 2>/dev/null || { cat "$dir/daemons.log"; exit 1; }
         sleep 0.01
     done
     [ -e "$dir/reg2/server_$r.txt" ] || { echo "FAIL: server $r never registered"; exit 1; }
@@ -52,10 +56,10 @@ done
 "${MPIRUN[@]}" -n 2 "$MINI_IOR" --registry "$dir/reg2" --servers 2 --external \
     -t 256k -b 1m -s 3 | tee "$dir/out2"
 grep -q "data verification PASSED" "$dir/out2"
-for i in 0 1; do
-    kill -TERM "${pids[$i]}"
-    wait "${pids[$i]}"
-done
+# mpirun forwards SIGTERM to both daemons, which unregister and exit.
+kill -TERM "${pids[0]}"
+wait "${pids[0]}" || true
 pids=()
-[ -z "$(ls -A "$dir/reg2")" ] || { echo "FAIL: registry files left"; exit 1; }
+grep -q "shutting down" "$dir/daemons.log" || { cat "$dir/daemons.log"; exit 1; }
+[ -z "$(ls -A "$dir/reg2")" ] || { echo "FAIL: registry files left"; cat "$dir/daemons.log"; exit 1; }
 echo "PASS"
