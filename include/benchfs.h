@@ -80,6 +80,15 @@ int benchfs_init(const char *node_id, const char *registry_dir, const char *data
                  const struct benchfs_options *opts);
 int benchfs_finalize(void);
 
+/*
+ * Prepare `registry_dir` for a new cluster of `nservers` servers, before any
+ * of them starts: removes registry files of an earlier run, creates a fresh
+ * cluster cookie and records nservers for clients. Call it from exactly one
+ * process (e.g. MPI rank 0, then a barrier, then benchfs_init on every
+ * rank). 0 or -1 with errno.
+ */
+int benchfs_registry_prepare(const char *registry_dir, unsigned nservers);
+
 /* Message of the calling thread's last failed call ("" if none). */
 const char *benchfs_last_error(void);
 

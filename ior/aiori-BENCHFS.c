@@ -121,22 +121,6 @@ static void BENCHFS_xfer_hints(aiori_xfer_hint_t *params)
     bfs_hints = params;
 }
 
-/* Rank 0 clears what an earlier run left in the registry before embedded
- * servers of this run publish (a fresh cookie, no stale .addr files). */
-static void bfs_registry_reset(const char *dir, int nservers)
-{
-    char path[4200];
-
-    for (int i = 0; i < nservers + 64; i++) {
-        snprintf(path, sizeof(path), "%s/node_%d.addr", dir, i);
-        unlink(path);
-    }
-    snprintf(path, sizeof(path), "%s/cookie", dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/cluster", dir);
-    unlink(path);
-}
-
 static void BENCHFS_initialize(aiori_mod_opt_t *options)
 {
     struct benchfs_ior_opts *o = (struct benchfs_ior_opts *)options;
@@ -153,11 +137,15 @@ static void BENCHFS_initialize(aiori_mod_opt_t *options)
         char node[64], data[4200];
 
         bo.expected_servers = (unsigned)o->servers;
+        rc = 0;
         if (me == 0) {
             mkdir(o->registry, 0700);
-            bfs_registry_reset(o->registry, o->servers);
+            rc = benchfs_registry_prepare(o->registry, (unsigned)o->servers);
         }
-        MPI_Barrier(testComm);
+        MPI_Bcast(&rc, 1, MPI_INT, 0, testComm);
+        if (rc < 0)
+            ERRF("BENCHFS: cannot prepare registry %s: %s", o->registry,
+                 me == 0 ? benchfs_last_error() : "see rank 0");
         bfs_embedded = me < o->servers;
         snprintf(node, sizeof(node), "node_%d", me);
         snprintf(data, sizeof(data), "%s/rank_%d", o->data_dir, me);

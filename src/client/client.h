@@ -256,6 +256,13 @@ int ns_stat_raw(struct client *c, const char *path, size_t len, struct proto_att
  * existing ancestor is a file, else -ENOENT.
  */
 int ns_refine_enoent(struct client *c, const char *path, size_t len);
+
+/* STAT a normalized path, with ENOENT refined as above. */
+int ns_lookup(struct client *c, const char *path, size_t len, struct proto_attr *attr_p);
+
+/* Normalize a user path into path (BFS_PATH_MAX bytes) and look it up.
+ * Returns the normalized length or -errno. */
+int ns_resolve(struct client *c, const char *upath, char *path, struct proto_attr *attr_p);
 /*
  * TRUNCATE path (normalized) on its owner to `size`, then free the data
  * beyond it (including extents this client wrote but did not push) and

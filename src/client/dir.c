@@ -396,14 +396,9 @@ static int dir_open(struct client *c, const char *upath, struct benchfs_dir **d_
     size_t i, n;
     int len, rc;
 
-    len = client_path(upath, path);
+    len = ns_resolve(c, upath, path, &attr);
     if (len < 0)
         return len;
-    rc = ns_stat_raw(c, path, (size_t)len, &attr);
-    if (rc == -ENOENT)
-        rc = ns_refine_enoent(c, path, (size_t)len);
-    if (rc < 0)
-        return rc;
     if (!S_ISDIR(attr.mode))
         return -ENOTDIR;
     d = calloc(1, sizeof(*d));

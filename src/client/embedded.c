@@ -16,6 +16,7 @@
 
 #ifdef BENCHFS_HAVE_SERVER
 #include "common/config.h"
+#include "registry/registry.h"
 #include "server/server.h"
 
 static pthread_mutex_t embedded_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -118,4 +119,20 @@ int benchfs_finalize(void)
     embedded_stop();
     pthread_mutex_unlock(&embedded_lock);
     return (int)error_finish(rc, "finalize", NULL, false);
+}
+
+int benchfs_registry_prepare(const char *registry_dir, unsigned nservers)
+{
+    char err[512];
+    int rc;
+
+    error_begin();
+    if (registry_dir == NULL)
+        registry_dir = getenv("BENCHFS_REGISTRY");
+    if (registry_dir == NULL)
+        return (int)error_finish(-EINVAL, "registry_prepare", NULL, false);
+    rc = registry_reset(registry_dir, nservers, err, sizeof(err));
+    if (rc < 0)
+        error_msg("%s", err);
+    return (int)error_finish(rc, "registry_prepare", registry_dir, false);
 }

@@ -71,9 +71,7 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
         /* Like Linux, O_TRUNC truncates even with O_RDONLY. */
         rc = ns_truncate_path(c, path, (size_t)len, 0, &attr);
     } else {
-        rc = ns_stat_raw(c, path, (size_t)len, &attr);
-        if (rc == -ENOENT)
-            rc = ns_refine_enoent(c, path, (size_t)len);
+        rc = ns_lookup(c, path, (size_t)len, &attr);
     }
     if (rc < 0)
         return rc;

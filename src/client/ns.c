@@ -54,6 +54,24 @@ int ns_refine_enoent(struct client *c, const char *path, size_t len)
     }
 }
 
+int ns_lookup(struct client *c, const char *path, size_t len, struct proto_attr *attr_p)
+{
+    int rc = ns_stat_raw(c, path, len, attr_p);
+
+    return rc == -ENOENT ? ns_refine_enoent(c, path, len) : rc;
+}
+
+int ns_resolve(struct client *c, const char *upath, char *path, struct proto_attr *attr_p)
+{
+    int len = client_path(upath, path);
+    int rc;
+
+    if (len < 0)
+        return len;
+    rc = ns_lookup(c, path, (size_t)len, attr_p);
+    return rc < 0 ? rc : len;
+}
+
 /*
  * Whether the parent of path is a directory: 0, or what a POSIX path walk
  * to it reports (-ENOENT, -ENOTDIR). "/" and its children have a parent.
@@ -111,18 +129,13 @@ static int ns_stat(struct client *c, const char *upath, struct stat *st)
     char path[BFS_PATH_MAX];
     struct proto_attr attr;
     uint64_t size;
-    int len, rc;
+    int len;
 
     if (st == NULL)
         return -EFAULT;
-    len = client_path(upath, path);
+    len = ns_resolve(c, upath, path, &attr);
     if (len < 0)
         return len;
-    rc = ns_stat_raw(c, path, (size_t)len, &attr);
-    if (rc == -ENOENT)
-        rc = ns_refine_enoent(c, path, (size_t)len);
-    if (rc < 0)
-        return rc;
     size = attr.size;
     if (S_ISREG(attr.mode)) {
         uint64_t ext = fd_ino_extent(c, attr.ino);
@@ -423,18 +436,13 @@ static int ns_access(struct client *c, const char *upath, int mode)
     struct proto_attr attr;
     gid_t groups[NS_MAX_GROUPS];
     uint32_t g32[NS_MAX_GROUPS];
-    int len, rc, ng, i;
+    int len, ng, i;
 
     if (mode & ~(R_OK | W_OK | X_OK))
         return -EINVAL;
-    len = client_path(upath, path);
+    len = ns_resolve(c, upath, path, &attr);
     if (len < 0)
         return len;
-    rc = ns_stat_raw(c, path, (size_t)len, &attr);
-    if (rc == -ENOENT)
-        rc = ns_refine_enoent(c, path, (size_t)len);
-    if (rc < 0)
-        return rc;
     ng = getgroups(NS_MAX_GROUPS, groups);
     if (ng < 0)
         ng = 0;
@@ -468,14 +476,9 @@ static int ns_statvfs(struct client *c, const char *upath, struct statvfs *st)
 
     if (st == NULL)
         return -EFAULT;
-    len = client_path(upath, path);
+    len = ns_resolve(c, upath, path, &attr);
     if (len < 0)
         return len;
-    rc = ns_stat_raw(c, path, (size_t)len, &attr);
-    if (rc == -ENOENT)
-        rc = ns_refine_enoent(c, path, (size_t)len);
-    if (rc < 0)
-        return rc;
     calls = calloc(c->nservers, sizeof(*calls));
     if (calls == NULL)
         return -ENOMEM;

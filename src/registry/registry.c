@@ -473,6 +473,41 @@ int registry_unpublish(const char *dir, const char *node_id)
     return 0;
 }
 
+int registry_reset(const char *dir, unsigned servers, char *err, size_t errlen)
+{
+    uint8_t cookie[REGISTRY_COOKIE_LEN];
+    char path[PATH_MAX];
+    struct dirent *de;
+    DIR *d;
+    int rc;
+
+    rc = registry_dir_check(dir, err, errlen);
+    if (rc < 0)
+        return rc;
+    d = opendir(dir);
+    if (d == NULL) {
+        snprintf(err, errlen, "cannot list registry directory %s: %s", dir, strerror(errno));
+        return -errno;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+
+        if (n > 5 && strcmp(de->d_name + n - 5, ".addr") == 0) {
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    snprintf(path, sizeof(path), "%s/cookie", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/cluster", dir);
+    unlink(path);
+    rc = registry_cookie_get_or_create(dir, cookie, err, errlen);
+    if (rc == 0 && servers > 0)
+        rc = registry_cluster_write(dir, servers, err, errlen);
+    return rc;
+}
+
 int registry_cluster_write(const char *dir, unsigned servers, char *err, size_t errlen)
 {
     char text[64];

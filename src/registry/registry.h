@@ -74,6 +74,15 @@ int registry_unpublish(const char *dir, const char *node_id);
 /* Write (atomically) / read the cluster file (expected number of servers,
  * 1..2^20). read: -ENOENT when there is none, -EINVAL if corrupt. */
 int registry_cluster_write(const char *dir, unsigned servers, char *err, size_t errlen);
+
+/*
+ * Prepare dir for a new cluster of `servers` servers before any of them
+ * publishes: remove every .addr file, the cookie and the cluster file left by
+ * an earlier run, create a fresh cookie, and write the cluster file (when
+ * servers > 0). Only the one process that launches the cluster calls it
+ * (benchfsd_mpi rank 0, an IOR run's rank 0).
+ */
+int registry_reset(const char *dir, unsigned servers, char *err, size_t errlen);
 int registry_cluster_read(const char *dir, unsigned *servers_p, char *err, size_t errlen);
 
 /*

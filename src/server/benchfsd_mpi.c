@@ -37,26 +37,6 @@ static void usage(FILE *out)
                  "node_<rank> from <data_dir>/rank_<rank>. Ctrl+C stops all ranks.\n");
 }
 
-/* Remove what an earlier run left: a fresh cookie and no old .addr files.
- * Safe because nobody of this run publishes before the barrier. */
-static int mpi_registry_reset(const char *dir, int size, char *err, size_t errlen)
-{
-    uint8_t cookie[REGISTRY_COOKIE_LEN];
-    char path[PATH_MAX];
-
-    for (int i = 0; i < size + 64; i++) {
-        snprintf(path, sizeof(path), "%s/node_%d.addr", dir, i);
-        unlink(path);
-    }
-    snprintf(path, sizeof(path), "%s/cookie", dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/cluster", dir);
-    unlink(path);
-    if (registry_cookie_get_or_create(dir, cookie, err, errlen) < 0)
-        return -1;
-    return registry_cluster_write(dir, (unsigned)size, err, errlen);
-}
-
 /* Wait for every rank's start-up status; returns 0 when all are up. */
 static int mpi_gather_status(int rank, int size, int mine, int timeout_ms, const char *registry)
 {
@@ -161,7 +141,7 @@ int main(int argc, char **argv)
             log_error("%s", err);
         mine = -ENOENT;
     }
-    if (rank == 0 && mine == 0 && mpi_registry_reset(registry, size, err, sizeof(err)) < 0) {
+    if (rank == 0 && mine == 0 && registry_reset(registry, (unsigned)size, err, sizeof(err)) < 0) {
         log_error("cannot prepare registry %s: %s", registry, err);
         mine = -EIO;
     }

@@ -794,6 +794,38 @@ static void test_cookie_concurrent(void **state)
     }
 }
 
+/* registry_reset: everything of an earlier run goes, a fresh cookie and the
+ * cluster file come; other files stay. */
+static void test_reset(void **state)
+{
+    const char *dir = *state;
+    uint8_t before[REGISTRY_COOKIE_LEN], after[REGISTRY_COOKIE_LEN];
+    char err[512], path[PATH_MAX];
+    unsigned n = 0;
+
+    assert_int_equal(registry_cookie_get_or_create(dir, before, err, sizeof(err)), 0);
+    write_file(dir, "node_0.addr", "junk", 4);
+    write_file(dir, "server.addr", "junk", 4);
+    write_file(dir, "notes.txt", "keep", 4);
+    assert_int_equal(registry_cluster_write(dir, 9, err, sizeof(err)), 0);
+
+    assert_int_equal(registry_reset(dir, 3, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/node_0.addr", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    snprintf(path, sizeof(path), "%s/server.addr", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    snprintf(path, sizeof(path), "%s/notes.txt", dir);
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_equal(registry_cookie_read(dir, after, err, sizeof(err)), 0);
+    assert_memory_not_equal(before, after, REGISTRY_COOKIE_LEN);
+    assert_int_equal(registry_cluster_read(dir, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 3);
+
+    /* a missing registry is an error with a message, nothing created */
+    assert_int_equal(registry_reset("/nonexistent/benchfs-registry", 2, err, sizeof(err)) < 0, 1);
+    assert_non_null(strstr(err, "does not exist"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, teardown_dir)
@@ -817,6 +849,7 @@ int main(void)
         T(test_wait_timeout_empty),
         T(test_wait_stale_reported),
         T(test_cookie_concurrent),
+        T(test_reset),
     };
 #undef T
 
