@@ -31,7 +31,7 @@ leftover_procs() {
         p=${p#/proc/}
         [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] || continue
         [ "$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)" != $$ ] || continue
-        env=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null) || continue
+        env=$({ tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null) || continue
         if grep -qx "CLUSTER_PREFIX=$CLUSTER_PREFIX" <<<"$env"; then
             echo "$p $(cat "/proc/$p/comm" 2>/dev/null)"
         fi
