@@ -38,7 +38,7 @@ static void net_ep_err_handler(void *arg, ucp_ep_h uep, ucs_status_t status)
         return;
     rc = net_status_to_errno(status);
     ep->status = rc < 0 ? rc : -EIO;
-    log_warn("net: connection to %s failed: %s", ep->name, ucs_status_string(status));
+    log_debug("net: connection to %s failed: %s", ep->name, ucs_status_string(status));
     list_push_back(&ep->net->failed, &ep->failed_node);
 }
 
