@@ -50,6 +50,10 @@ struct benchfs_ior_fd {
 static aiori_xfer_hint_t *bfs_hints;
 static int bfs_refcount;
 static int bfs_embedded; /* this rank runs an embedded server */
+/* The ranks of this run, duplicated at the outermost initialize: IO500
+ * initializes before IOR has set testComm (MPI_COMM_NULL then) and
+ * finalizes after IOR freed it. */
+static MPI_Comm bfs_comm = MPI_COMM_NULL;
 
 #define BFS_DRY() (bfs_hints != NULL && bfs_hints->dryRun)
 
@@ -129,7 +133,8 @@ static void BENCHFS_initialize(aiori_mod_opt_t *options)
 
     if (bfs_refcount++ > 0 || BFS_DRY())
         return;
-    MPI_Comm_rank(testComm, &me);
+    MPI_Comm_dup(testComm != MPI_COMM_NULL ? testComm : MPI_COMM_WORLD, &bfs_comm);
+    MPI_Comm_rank(bfs_comm, &me);
     benchfs_options_init(&bo);
     if (o->chunk_size > 0)
         bo.chunk_size = (uint64_t)o->chunk_size;
@@ -142,7 +147,7 @@ static void BENCHFS_initialize(aiori_mod_opt_t *options)
             mkdir(o->registry, 0700);
             rc = benchfs_registry_prepare(o->registry, (unsigned)o->servers);
         }
-        MPI_Bcast(&rc, 1, MPI_INT, 0, testComm);
+        MPI_Bcast(&rc, 1, MPI_INT, 0, bfs_comm);
         if (rc < 0)
             ERRF("BENCHFS: cannot prepare registry %s: %s", o->registry,
                  me == 0 ? benchfs_last_error() : "see rank 0");
@@ -163,14 +168,15 @@ static void BENCHFS_finalize(aiori_mod_opt_t *options)
         return;
     if (bfs_embedded) {
         /* Embedded servers must outlive every client of this run. */
-        MPI_Barrier(testComm);
+        MPI_Barrier(bfs_comm);
         benchfs_finalize();
     } else if (((struct benchfs_ior_opts *)options)->servers > 0) {
         benchfs_disconnect();
-        MPI_Barrier(testComm);
+        MPI_Barrier(bfs_comm);
     } else {
         benchfs_disconnect();
     }
+    MPI_Comm_free(&bfs_comm);
 }
 
 static int bfs_flags(int iorflags)
@@ -215,8 +221,8 @@ static aiori_fd_t *bfs_open(char *name, int iorflags, mode_t mode)
 static aiori_fd_t *BENCHFS_create(char *name, int iorflags, aiori_mod_opt_t *options)
 {
     /* Shared-file runs: every rank creates the same file at once; BenchFS's
-     * create is open-or-create, and O_TRUNC only frees data that a closed
-     * writer already published, so no rank's fresh writes are lost. */
+     * create is open-or-create, and an O_TRUNC that finds data gives the file
+     * a new inode number, so no rank's fresh writes are ever freed. */
     return bfs_open(name, iorflags | IOR_CREAT, 0644);
 }
 

@@ -130,6 +130,10 @@ static void BFSMINI_xfer_hints(aiori_xfer_hint_t *params)
     hints = params;
 }
 
+/* Our own copy of the run's ranks: IO500 initializes before IOR sets
+ * testComm and finalizes after IOR freed it. */
+static MPI_Comm mini_comm = MPI_COMM_NULL;
+
 static void BFSMINI_initialize(aiori_mod_opt_t *options)
 {
     bfsmini_options_t *o = (bfsmini_options_t *)options;
@@ -140,8 +144,9 @@ static void BFSMINI_initialize(aiori_mod_opt_t *options)
         return;
     if (registry == NULL)
         ERR("BENCHFSMINI: no registry directory (--benchfsmini.registry)");
-    MPI_Comm_rank(testComm, &comm_rank);
-    MPI_Comm_size(testComm, &comm_size);
+    MPI_Comm_dup(testComm != MPI_COMM_NULL ? testComm : MPI_COMM_WORLD, &mini_comm);
+    MPI_Comm_rank(mini_comm, &comm_rank);
+    MPI_Comm_size(mini_comm, &comm_size);
     nservers = o->servers;
     if (nservers < 1 || nservers > comm_size)
         ERRF("BENCHFSMINI: %d server ranks requested, the test has %d ranks", nservers, comm_size);
@@ -151,23 +156,24 @@ static void BFSMINI_initialize(aiori_mod_opt_t *options)
         ERRF("BENCHFSMINI: init on rank %d: %s", comm_rank, benchfs_mini_errmsg());
     if (is_server && benchfs_mini_start_server() != 0)
         ERRF("BENCHFSMINI: server on rank %d: %s", comm_rank, benchfs_mini_errmsg());
-    MPI_Barrier(testComm); /* every server is listening and registered */
+    MPI_Barrier(mini_comm); /* every server is listening and registered */
     for (int s = 0; s < nservers; s++) {
         if (benchfs_mini_connect(s) != 0)
             ERRF("BENCHFSMINI: rank %d cannot connect to server %d: %s", comm_rank, s,
                  benchfs_mini_errmsg());
     }
-    MPI_Barrier(testComm); /* every rank is connected to every server */
+    MPI_Barrier(mini_comm); /* every rank is connected to every server */
 }
 
 static void BFSMINI_finalize(aiori_mod_opt_t *options)
 {
     if (init_count == 0 || --init_count > 0 || dry_run())
         return;
-    MPI_Barrier(testComm); /* all I/O done */
+    MPI_Barrier(mini_comm); /* all I/O done */
     benchfs_mini_disconnect(-1);
-    MPI_Barrier(testComm); /* nobody talks to a server any more */
+    MPI_Barrier(mini_comm); /* nobody talks to a server any more */
     benchfs_mini_finalize();
+    MPI_Comm_free(&mini_comm);
 }
 
 /* All objects of a file live on one server (see the file comment). */

@@ -23,7 +23,7 @@
 /* ---- open ---- */
 
 static int file_create(struct client *c, const char *path, size_t len, int flags, mode_t mode,
-                       struct proto_attr *attr_p, uint64_t *old_size_p)
+                       struct proto_attr *attr_p, uint64_t *old_size_p, uint64_t *old_ino_p)
 {
     struct rpc_call call;
     int rc;
@@ -47,6 +47,7 @@ static int file_create(struct client *c, const char *path, size_t len, int flags
         return rc;
     *attr_p = call.rep.create_rep.attr;
     *old_size_p = call.rep.create_rep.old_size;
+    *old_ino_p = call.rep.create_rep.old_ino;
     return 0;
 }
 
@@ -55,7 +56,7 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
     char path[BFS_PATH_MAX];
     struct proto_attr attr;
     struct client_fd *f;
-    uint64_t old_size = 0, ext;
+    uint64_t old_size = 0, old_ino = 0, ext;
     bool truncated = false;
     int len, rc, fd;
 
@@ -65,7 +66,7 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
     if ((flags & O_ACCMODE) == O_ACCMODE)
         return -EINVAL;
     if (flags & O_CREAT) {
-        rc = file_create(c, path, (size_t)len, flags, mode, &attr, &old_size);
+        rc = file_create(c, path, (size_t)len, flags, mode, &attr, &old_size, &old_ino);
         truncated = (flags & O_TRUNC) != 0;
     } else if ((flags & O_TRUNC) && !(flags & O_DIRECTORY)) {
         /* Like Linux, O_TRUNC truncates even with O_RDONLY. */
@@ -79,12 +80,19 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
     if (rc < 0)
         return rc;
     if (truncated) {
-        /* CREATE with PROTO_CREATE_TRUNC: free what the file held. */
-        ext = fd_ino_extent(c, attr.ino);
+        /* CREATE with PROTO_CREATE_TRUNC: free what the file held. When it
+         * held data the owner gave it a new inode number (old_ino), so only
+         * the old number's chunks go and concurrent writers of the new one
+         * lose nothing; otherwise only this client's unpublished extent. */
+        uint64_t victim = old_ino != 0 ? old_ino : attr.ino;
+
+        ext = fd_ino_extent(c, victim);
+        if (old_ino == 0)
+            old_size = 0;
         if (ext > old_size)
             old_size = ext;
-        fd_ino_truncated(c, attr.ino, 0);
-        rc = io_free(c, attr.ino, attr.chunk_size, 0, old_size);
+        fd_ino_truncated(c, victim, 0);
+        rc = io_free(c, victim, attr.chunk_size, 0, old_size);
         if (rc < 0)
             return rc;
     }

@@ -19,7 +19,7 @@ _Static_assert(PROTO_SIZE_empty == 0, "empty body");
 _Static_assert(PROTO_SIZE_ping_req == 8, "ping_req");
 _Static_assert(PROTO_SIZE_path_req == 8, "path_req");
 _Static_assert(PROTO_SIZE_create_req == 32, "create_req");
-_Static_assert(PROTO_SIZE_create_rep == 80, "create_rep");
+_Static_assert(PROTO_SIZE_create_rep == 88, "create_rep");
 _Static_assert(PROTO_SIZE_rename_rep == 136, "rename_rep");
 _Static_assert(PROTO_SIZE_chunk_io_req == 32, "chunk_io_req");
 _Static_assert(PROTO_SIZE_status_rep == 112, "status_rep");

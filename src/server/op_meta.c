@@ -56,7 +56,7 @@ void server_op_CREATE(struct sreq *r)
     const struct proto_create_req *q = &r->body.create_req;
     struct server *srv = r->srv;
     struct meta_attr a;
-    uint64_t old_size = 0;
+    uint64_t old_size = 0, old_ino = 0;
     uint64_t chunk_size = q->chunk_size ? q->chunk_size : (uint64_t)srv->cfg.chunk_size;
     bool created = false;
     int rc;
@@ -67,11 +67,12 @@ void server_op_CREATE(struct sreq *r)
         sreq_finish(r, -EINVAL);
         return;
     }
-    rc = meta_create(srv->meta, r->data, r->data_len, q->mode, q->uid, q->gid, chunk_size, q->flags,
-                     &a, &old_size, &created);
+    rc = meta_create_ex(srv->meta, r->data, r->data_len, q->mode, q->uid, q->gid, chunk_size,
+                        q->flags, &a, &old_size, &created, &old_ino);
     if (rc == 0) {
         attr_to_wire(&a, &r->rep.create_rep.attr);
         r->rep.create_rep.old_size = old_size;
+        r->rep.create_rep.old_ino = old_ino;
         r->rep.create_rep.created = created;
         if (srv->cfg.durability == DURABILITY_ALWAYS)
             srv->meta_sync = true;

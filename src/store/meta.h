@@ -106,6 +106,16 @@ int meta_create(struct meta *meta, const char *path, size_t len, uint32_t mode, 
                 uint64_t *old_size_p, bool *created_p);
 
 /*
+ * meta_create plus: when O_TRUNC (PROTO_CREATE_TRUNC) found the file holding
+ * data (size > 0), the file keeps its path and attributes but gets a new
+ * inode number, and *old_ino_p is the previous one (0 otherwise), whose chunks
+ * the caller frees. Fresh writes by others always land under the new number.
+ */
+int meta_create_ex(struct meta *meta, const char *path, size_t len, uint32_t mode, uint32_t uid,
+                   uint32_t gid, uint64_t chunk_size, uint32_t flags, struct meta_attr *attr_p,
+                   uint64_t *old_size_p, bool *created_p, uint64_t *old_ino_p);
+
+/*
  * Directories. mkdir: parent must exist (-ENOENT), path must not exist as a
  * dir or a file known here (-EEXIST). `owner`: also add the entry to the
  * parent's child index here. -ENOTDIR when the parent is a file here.

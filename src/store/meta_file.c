@@ -66,6 +66,7 @@ static int meta_file_drop(struct meta *m, const char *path, size_t len,
 struct meta_create_out {
     struct meta_attr attr;
     uint64_t old_size;
+    uint64_t old_ino; /* set when O_TRUNC gave the file a new inode number */
     bool created;
 };
 
@@ -109,7 +110,17 @@ static int meta_create_op(struct meta *m, const char *path, size_t len, uint32_t
         out->created = false;
         if (flags & PROTO_CREATE_TRUNC) {
             /* POSIX: O_TRUNC of an existing file updates mtime and ctime
-             * even when it was already empty. */
+             * even when it was already empty. A file that held data gets a
+             * fresh inode number: the caller frees the old number's chunks,
+             * and a writer that opens the file meanwhile writes under the
+             * new number, so freeing can never delete its fresh data.
+             * Concurrent O_TRUNC opens serialize here: only the first sees
+             * data, the others share the new number. */
+            if (old.size > 0) {
+                out->old_ino = old.ino;
+                old.ino = attr.ino;
+                (void)meta_ino_next(m);
+            }
             old.size = 0;
             old.mtime_ns = old.ctime_ns = now;
             rc = meta_rec_put(m, key, path, len, &old, false, NULL);
@@ -133,6 +144,14 @@ static int meta_create_op(struct meta *m, const char *path, size_t len, uint32_t
 int meta_create(struct meta *m, const char *path, size_t len, uint32_t mode, uint32_t uid,
                 uint32_t gid, uint64_t chunk_size, uint32_t flags, struct meta_attr *attr_p,
                 uint64_t *old_size_p, bool *created_p)
+{
+    return meta_create_ex(m, path, len, mode, uid, gid, chunk_size, flags, attr_p, old_size_p,
+                          created_p, NULL);
+}
+
+int meta_create_ex(struct meta *m, const char *path, size_t len, uint32_t mode, uint32_t uid,
+                   uint32_t gid, uint64_t chunk_size, uint32_t flags, struct meta_attr *attr_p,
+                   uint64_t *old_size_p, bool *created_p, uint64_t *old_ino_p)
 {
     struct meta_create_out out;
     int rc;
@@ -158,6 +177,8 @@ int meta_create(struct meta *m, const char *path, size_t len, uint32_t mode, uin
         *old_size_p = out.old_size;
     if (created_p != NULL)
         *created_p = out.created;
+    if (old_ino_p != NULL)
+        *old_ino_p = out.old_ino;
     return 0;
 }
 

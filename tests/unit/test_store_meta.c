@@ -306,15 +306,33 @@ static void test_create_trunc(void **state)
     assert_int_equal(meta_create(f->m, P("/t"), 0600, 0, 0, 0, 0, &b, &old, &created), 0);
     assert_int_equal(old, 100);
     assert_int_equal(b.size, 100);
-    assert_int_equal(
-        meta_create(f->m, P("/t"), 0600, 0, 0, 0, PROTO_CREATE_TRUNC, &b, &old, &created), 0);
-    assert_false(created);
-    assert_int_equal(old, 100);
-    assert_int_equal(b.size, 0);
-    assert_int_equal(b.ino, a.ino);
-    assert_true(b.mtime_ns >= a.mtime_ns);
-    assert_int_equal(meta_lookup(f->m, P("/t"), &b), 0);
-    assert_int_equal(b.size, 0);
+    {
+        uint64_t old_ino = 0;
+        struct meta_attr c;
+
+        /* A file holding data gets a new inode number; the old one is
+         * returned so its chunks can be freed without touching new data. */
+        assert_int_equal(meta_create_ex(f->m, P("/t"), 0600, 0, 0, 0, PROTO_CREATE_TRUNC, &b, &old,
+                                        &created, &old_ino),
+                         0);
+        assert_false(created);
+        assert_int_equal(old, 100);
+        assert_int_equal(b.size, 0);
+        assert_int_equal(old_ino, a.ino);
+        assert_true(b.ino != a.ino);
+        assert_true(b.mtime_ns >= a.mtime_ns);
+        assert_int_equal(meta_lookup(f->m, P("/t"), &c), 0);
+        assert_int_equal(c.size, 0);
+        assert_int_equal(c.ino, b.ino);
+        /* a concurrent second O_TRUNC sees it empty: same number, nothing to free */
+        assert_int_equal(meta_create_ex(f->m, P("/t"), 0600, 0, 0, 0, PROTO_CREATE_TRUNC, &c, &old,
+                                        &created, &old_ino),
+                         0);
+        assert_int_equal(old_ino, 0);
+        assert_int_equal(c.ino, b.ino);
+        /* the old number is gone: a size update naming it is stale */
+        assert_int_equal(meta_setsize(f->m, P("/t"), a.ino, 7, 5, false, NULL), -ESTALE);
+    }
     /* TRUNC of a new file just creates it. */
     assert_int_equal(
         meta_create(f->m, P("/t2"), 0600, 0, 0, 0, PROTO_CREATE_TRUNC, &b, &old, &created), 0);
