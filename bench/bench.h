@@ -5,12 +5,14 @@
  *   benchfs-bench rpc     RPC level: ping latency/IOPS, chunk write/read bandwidth
  *   benchfs-bench ior     IOR-like fpp / shared-file bandwidth and an mdtest mode,
  *                         BenchFS and a local directory in the same run
+ *   benchfs-bench calib   what a process wakeup / a shared-memory round trip costs
  *
  * Every subcommand prints human-readable tables and, with --json FILE, the
- * same numbers for machines (bench/run_all.sh collects those). This header
- * holds what the subcommands share: clocks, size parsing and formatting,
- * latency statistics, a tiny JSON writer, a team of forked worker processes
- * with pipe barriers, and server CPU snapshots.
+ * same numbers for machines; ior and rpc also append TSV lines (--tsv), which
+ * bench/run_all.sh aggregates. This header holds what the subcommands
+ * share: clocks, size parsing and formatting, latency statistics, a tiny
+ * JSON writer, a team of forked worker processes with pipe barriers, the
+ * file system backends and server CPU snapshots.
  *
  * The file system is used through the public API (benchfs.h) only; the RPC
  * benchmark uses the raw test client (tests/server/rawclient.h) and the
@@ -165,8 +167,8 @@ void bench_tsv_close(struct bench_tsv *t);
  * bench_team_release() in the coordinator, which returns when all workers
  * have arrived and gives the time of the last arrival (as each worker
  * stamped it, so a descheduled coordinator does not stretch a phase) and
- * of the release (stamped before any worker can go on). A worker that dies makes the coordinator's next release fail
- * (the other workers are killed by pid), so nothing hangs.
+ * of the release (stamped before any worker can go on). A worker that dies makes the coordinator's
+ * next release fail (the other workers are killed by pid), so nothing hangs.
  *
  * UCX is not fork-safe: the coordinator must not connect before it forks;
  * every worker connects on its own.
@@ -175,13 +177,13 @@ struct bench_team {
     int nprocs;
     int rank; /* -1 in the coordinator */
     pid_t pids[BENCH_MAX_PROCS];
-    int up_rd, up_wr;              /* workers -> coordinator, one byte per arrival */
-    int down_rd[BENCH_MAX_PROCS];  /* coordinator -> worker i */
+    int up_rd, up_wr;             /* workers -> coordinator, one byte per arrival */
+    int down_rd[BENCH_MAX_PROCS]; /* coordinator -> worker i */
     int down_wr[BENCH_MAX_PROCS];
     void *shared; /* MAP_SHARED memory of shared_len bytes, zeroed */
     size_t shared_len;
     uint64_t *arrive_ns; /* shared: each worker's last barrier arrival time */
-    int timeout_ms; /* per barrier, in the coordinator (default 600 s) */
+    int timeout_ms;      /* per barrier, in the coordinator (default 600 s) */
 };
 
 typedef int (*bench_worker_fn)(struct bench_team *t, int rank, void *arg);
@@ -262,6 +264,8 @@ double bench_snap_cpu_s(const struct bench_srv_snap *a, const struct bench_srv_s
 int bench_small_main(int argc, char **argv);
 int bench_rpc_main(int argc, char **argv);
 int bench_ior_main(int argc, char **argv);
+/* Process wakeup / spin round trips of this machine (bench_team.c). */
+int bench_calib_main(int argc, char **argv);
 
 /* ---- spawning servers (bench_spawn.c) ------------------------------------ */
 
@@ -271,8 +275,8 @@ struct bench_spawn;
  * dir under $TMPDIR; transport from the environment), `sets` passed as
  * --set options. Writes the registry path to registry (cap len).
  */
-int bench_spawn_start(int nservers, const char *const *sets, int nsets, char *registry,
-                      size_t len, struct bench_spawn **sp_p);
+int bench_spawn_start(int nservers, const char *const *sets, int nsets, char *registry, size_t len,
+                      struct bench_spawn **sp_p);
 /* Stop every server (by pid) and remove the temp dir. NULL is fine. */
 void bench_spawn_stop(struct bench_spawn *sp);
 

@@ -5,7 +5,7 @@
  *   benchfs-bench ior --mode fpp|shared|mdtest [--procs P] [--transfer T]
  *                     [--block B] [--segments S] [--registry DIR] [--local DIR]
  *                     [--spawn-servers M] [--verify none|stamp|full] [--fsync]
- *                     [--files N] [--file-size BYTES] [--json FILE]
+ *                     [--files N] [--data-files N] [--file-size BYTES] [--json FILE]
  *
  * Layout as IOR's: in file-per-process mode rank r writes S segments of B
  * bytes to its own file in T-byte transfers; in shared mode all ranks write
@@ -111,8 +111,8 @@ static void ior_place(const struct ior_opts *o, int rank, long s, uint64_t i, ch
 }
 
 /* One phase of one rank: every transfer written or read back. */
-static int ior_phase(const struct ior_opts *o, struct bench_fs *fs, struct ior_shared *sh,
-                     int rank, bool write, uint8_t *buf, uint8_t *expect)
+static int ior_phase(const struct ior_opts *o, struct bench_fs *fs, struct ior_shared *sh, int rank,
+                     bool write, uint8_t *buf, uint8_t *expect)
 {
     uint64_t per_block = o->block / o->transfer, file_id, off;
     char path[512];
@@ -139,8 +139,8 @@ static int ior_phase(const struct ior_opts *o, struct bench_fs *fs, struct ior_s
             if (n != (ssize_t)o->transfer) {
                 char msg[300];
 
-                snprintf(msg, sizeof(msg), "%s at offset %llu: %s",
-                         write ? "write" : "read", (unsigned long long)off,
+                snprintf(msg, sizeof(msg), "%s at offset %llu: %s", write ? "write" : "read",
+                         (unsigned long long)off,
                          n < 0 ? bench_fs_error(fs, (int)n) : "short transfer");
                 ior_worker_error(sh, rank, path, msg);
                 bench_fs_close(fs, fd);
@@ -248,7 +248,8 @@ void ior_result_fill(struct ior_result *res, const struct ior_shared *sh, const 
         double s = (double)(end[i] - start[i]) / 1e9;
 
         res->seconds[i] = s;
-        res->rate[i] = bandwidth ? (double)res->amount[i] / (1 << 20) / s : (double)res->amount[i] / s;
+        res->rate[i] =
+            bandwidth ? (double)res->amount[i] / (1 << 20) / s : (double)res->amount[i] / s;
         res->srv_cpu_s[i] = bench_snap_cpu_s(&sh->snap[i], &sh->snap[i + 1]);
     }
     res->nservers = sh->snap[0].nservers;
@@ -352,6 +353,7 @@ static void ior_json(const struct ior_opts *o, const struct ior_result *res, int
     bench_json_int(&j, "procs", o->procs);
     if (o->mode == IOR_MDTEST) {
         bench_json_int(&j, "files_per_proc", o->files);
+        bench_json_int(&j, "data_files_per_proc", o->data_files ? o->data_files : o->files);
         bench_json_int(&j, "file_size", (int64_t)o->file_size);
     } else {
         bench_json_int(&j, "transfer", (int64_t)o->transfer);
@@ -373,10 +375,8 @@ static void ior_json(const struct ior_opts *o, const struct ior_result *res, int
         for (int i = 0; res[r].ok && i < res[r].nphases; i++) {
             bench_json_obj_begin(&j, res[r].phase_name[i]);
             bench_json_num(&j, "seconds", res[r].seconds[i]);
-            bench_json_num(&j, o->mode == IOR_MDTEST ? "ops_per_s" : "mib_per_s",
-                           res[r].rate[i]);
-            bench_json_int(&j, o->mode == IOR_MDTEST ? "ops" : "bytes",
-                           (int64_t)res[r].amount[i]);
+            bench_json_num(&j, o->mode == IOR_MDTEST ? "ops_per_s" : "mib_per_s", res[r].rate[i]);
+            bench_json_int(&j, o->mode == IOR_MDTEST ? "ops" : "bytes", (int64_t)res[r].amount[i]);
             bench_json_num(&j, "server_cpu_s", res[r].srv_cpu_s[i]);
             bench_json_obj_end(&j);
         }
@@ -414,8 +414,7 @@ static void ior_tsv(const struct ior_opts *o, const struct ior_result *res, int 
         for (int i = 0; res[r].ok && i < res[r].nphases; i++) {
             snprintf(m, sizeof(m), "%s_%s", res[r].phase_name[i], md ? "ops_s" : "mib_s");
             bench_tsv_put(&t, be, m, res[r].rate[i]);
-            snprintf(m, sizeof(m), "%s_srv_cpu_s_per_%s", res[r].phase_name[i],
-                     md ? "kop" : "gib");
+            snprintf(m, sizeof(m), "%s_srv_cpu_s_per_%s", res[r].phase_name[i], md ? "kop" : "gib");
             bench_tsv_put(&t, be, m,
                           md ? res[r].srv_cpu_s[i] / ((double)res[r].amount[i] / 1000.0)
                              : res[r].srv_cpu_s[i] / ((double)res[r].amount[i] / (1 << 30)));
@@ -451,6 +450,7 @@ static void ior_usage(FILE *out)
             "      --verify MODE        none, stamp (8 bytes per 4 KiB, default) or full\n"
             "      --fsync              fsync each file after writing\n"
             "  -F, --files N            mdtest: files per process (1000)\n"
+            "      --data-files N       mdtest: files per process in create-data (--files)\n"
             "      --file-size SIZE     mdtest: size of the data files (3901)\n"
             "  -j, --json FILE          write results as JSON\n"
             "      --tsv FILE           append results as TSV lines (bench/run_all.sh)\n"
@@ -494,26 +494,48 @@ static int ior_bad(const char *what, const char *val)
 int bench_ior_main(int argc, char **argv)
 {
     enum {
-        OPT_SPAWN = 256, OPT_SET, OPT_EXPECT, OPT_TIMEOUT, OPT_VERIFY, OPT_FSYNC, OPT_FSIZE,
-        OPT_LABEL, OPT_TSV
+        OPT_SPAWN = 256,
+        OPT_SET,
+        OPT_EXPECT,
+        OPT_TIMEOUT,
+        OPT_VERIFY,
+        OPT_FSYNC,
+        OPT_FSIZE,
+        OPT_LABEL,
+        OPT_TSV,
+        OPT_DFILES
     };
     static const struct option lo[] = {
-        {"mode", required_argument, NULL, 'm'},     {"procs", required_argument, NULL, 'p'},
-        {"transfer", required_argument, NULL, 't'}, {"block", required_argument, NULL, 'b'},
-        {"segments", required_argument, NULL, 's'}, {"registry", required_argument, NULL, 'r'},
+        {"mode", required_argument, NULL, 'm'},
+        {"procs", required_argument, NULL, 'p'},
+        {"transfer", required_argument, NULL, 't'},
+        {"block", required_argument, NULL, 'b'},
+        {"segments", required_argument, NULL, 's'},
+        {"registry", required_argument, NULL, 'r'},
         {"registry-dir", required_argument, NULL, 'r'},
-        {"local", required_argument, NULL, 'l'},    {"spawn-servers", required_argument, NULL, OPT_SPAWN},
-        {"set", required_argument, NULL, OPT_SET},    {"expected-servers", required_argument, NULL, OPT_EXPECT},
+        {"local", required_argument, NULL, 'l'},
+        {"spawn-servers", required_argument, NULL, OPT_SPAWN},
+        {"set", required_argument, NULL, OPT_SET},
+        {"expected-servers", required_argument, NULL, OPT_EXPECT},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"verify", required_argument, NULL, OPT_VERIFY},
-        {"fsync", no_argument, NULL, OPT_FSYNC},      {"files", required_argument, NULL, 'F'},
+        {"fsync", no_argument, NULL, OPT_FSYNC},
+        {"files", required_argument, NULL, 'F'},
         {"file-size", required_argument, NULL, OPT_FSIZE},
-        {"json", required_argument, NULL, 'j'},     {"label", required_argument, NULL, OPT_LABEL},
+        {"json", required_argument, NULL, 'j'},
+        {"label", required_argument, NULL, OPT_LABEL},
         {"tsv", required_argument, NULL, OPT_TSV},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"data-files", required_argument, NULL, OPT_DFILES},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    struct ior_opts o = {.transfer = 1 << 20, .block = 64 << 20, .segments = 1, .procs = 1,
-                         .timeout_ms = 30000, .verify = IOR_VERIFY_STAMP, .files = 1000,
+    struct ior_opts o = {.transfer = 1 << 20,
+                         .block = 64 << 20,
+                         .segments = 1,
+                         .procs = 1,
+                         .timeout_ms = 30000,
+                         .verify = IOR_VERIFY_STAMP,
+                         .files = 1000,
                          .file_size = 3901};
     struct ior_result res[2];
     struct bench_spawn *sp = NULL;
@@ -598,6 +620,10 @@ int bench_ior_main(int argc, char **argv)
         case OPT_TSV:
             o.tsv = optarg;
             break;
+        case OPT_DFILES:
+            if (bench_parse_long(optarg, 1, 100000000, &o.data_files) < 0)
+                return ior_bad("file count", optarg);
+            break;
         case 'h':
             ior_usage(stdout);
             return 0;
@@ -630,19 +656,22 @@ int bench_ior_main(int argc, char **argv)
     snprintf(o.run_name, sizeof(o.run_name), "ior.%d", (int)getpid());
 
     printf("=== benchfs-bench ior: %s ===\n", o.mode == IOR_FPP      ? "file per process"
-                                             : o.mode == IOR_SHARED ? "shared file"
-                                                                    : "mdtest");
+                                              : o.mode == IOR_SHARED ? "shared file"
+                                                                     : "mdtest");
     printf("  %s, load %.2f, transport %s, %ld process(es)\n", bench_timestamp(ts, sizeof(ts)),
            bench_loadavg(), bench_transport_label(), o.procs);
     if (o.mode == IOR_MDTEST)
-        printf("  %ld files per process and phase, data files of %llu bytes\n", o.files,
-               (unsigned long long)o.file_size);
+        printf("  %ld files per process and phase (%ld in create-data), data files of %llu "
+               "bytes\n",
+               o.files, o.data_files ? o.data_files : o.files, (unsigned long long)o.file_size);
     else
         printf("  transfer %s, block %s, segments %ld: %s per process, verify %s%s\n",
                bench_fmt_size(o.transfer, sz[0], sizeof(sz[0])),
                bench_fmt_size(o.block, sz[1], sizeof(sz[1])), o.segments,
                bench_fmt_size(o.block * (uint64_t)o.segments, sz[2], sizeof(sz[2])),
-               o.verify == IOR_VERIFY_NONE ? "none" : o.verify == IOR_VERIFY_STAMP ? "stamp" : "full",
+               o.verify == IOR_VERIFY_NONE    ? "none"
+               : o.verify == IOR_VERIFY_STAMP ? "stamp"
+                                              : "full",
                o.fsync ? ", fsync" : "");
     printf("  benchfs: %s\n  local:   %s\n", o.registry ? o.registry : "(not measured)",
            o.local ? o.local : "(not measured)");

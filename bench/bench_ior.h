@@ -29,6 +29,7 @@ struct ior_opts {
     enum ior_verify verify;
     bool fsync;
     long files;         /* mdtest: files per process and phase */
+    long data_files;    /* mdtest: files per process in create-data (0: files) */
     uint64_t file_size; /* mdtest: size of the data files (3901) */
     char run_name[64];  /* top directory of this run: ior.<pid> */
 };
@@ -42,8 +43,8 @@ struct ior_result {
     int nphases;
     const char *phase_name[IOR_MAX_PHASES];
     double seconds[IOR_MAX_PHASES];
-    double rate[IOR_MAX_PHASES]; /* MiB/s (bandwidth) or ops/s (mdtest) */
-    uint64_t amount[IOR_MAX_PHASES]; /* bytes or operations */
+    double rate[IOR_MAX_PHASES];      /* MiB/s (bandwidth) or ops/s (mdtest) */
+    uint64_t amount[IOR_MAX_PHASES];  /* bytes or operations */
     double srv_cpu_s[IOR_MAX_PHASES]; /* NaN when unknown (local) */
     int nservers;
 };

@@ -5,8 +5,8 @@
  *   create       N empty files per process: open(O_CREAT|O_EXCL|O_WRONLY) + close
  *   stat         stat of each
  *   remove       unlink of each
- *   create-data  N files of --file-size bytes (3901, IO500's mdtest-hard):
- *                open(O_CREAT|O_EXCL|O_WRONLY) + write + close
+ *   create-data  --data-files files (default N) of --file-size bytes (3901,
+ *                IO500's mdtest-hard): open(O_CREAT|O_EXCL|O_WRONLY) + write + close
  *
  * Each phase is timed barrier to barrier over all processes; rates are the
  * total operations (files) of the phase per second. The data files are
@@ -34,6 +34,11 @@ enum md_phase { MD_CREATE, MD_STAT, MD_REMOVE, MD_CREATE_DATA };
 
 static const char *md_phase_names[MD_PHASES] = {"create", "stat", "remove", "create-data"};
 
+static long md_data_files(const struct ior_opts *o)
+{
+    return o->data_files > 0 ? o->data_files : o->files;
+}
+
 static void md_path(const struct ior_opts *o, int rank, char kind, long i, char *buf, size_t len)
 {
     if (i < 0)
@@ -49,14 +54,15 @@ static int md_fail(struct ior_shared *sh, struct bench_fs *fs, int rank, const c
 }
 
 /* One timed phase of one rank. */
-static int md_phase(const struct ior_opts *o, struct bench_fs *fs, struct ior_shared *sh,
-                    int rank, enum md_phase ph, const char *data)
+static int md_phase(const struct ior_opts *o, struct bench_fs *fs, struct ior_shared *sh, int rank,
+                    enum md_phase ph, const char *data)
 {
+    long count = ph == MD_CREATE_DATA ? md_data_files(o) : o->files;
     char path[512];
     struct stat st;
     int fd, rc;
 
-    for (long i = 0; i < o->files; i++) {
+    for (long i = 0; i < count; i++) {
         md_path(o, rank, ph == MD_CREATE_DATA ? 'd' : 'e', i, path, sizeof(path));
         switch (ph) {
         case MD_CREATE:
@@ -98,7 +104,7 @@ static void md_cleanup(const struct ior_opts *o, struct bench_fs *fs, int rank)
 {
     char path[512];
 
-    for (long i = 0; i < o->files; i++) {
+    for (long i = 0; i < md_data_files(o); i++) {
         md_path(o, rank, 'd', i, path, sizeof(path));
         bench_fs_unlink(fs, path);
     }
@@ -174,7 +180,8 @@ int mdtest_run(const struct ior_opts *o, struct bench_fs *fs, struct ior_result 
     res->nphases = MD_PHASES;
     for (int i = 0; i < MD_PHASES; i++) {
         res->phase_name[i] = md_phase_names[i];
-        res->amount[i] = (uint64_t)o->files * (uint64_t)o->procs;
+        res->amount[i] =
+            (uint64_t)(i == MD_CREATE_DATA ? md_data_files(o) : o->files) * (uint64_t)o->procs;
     }
     rc = bench_team_start(&t, (int)o->procs, sizeof(struct ior_shared), md_worker, &ctx);
     if (rc < 0) {

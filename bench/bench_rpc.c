@@ -112,8 +112,8 @@ static int rpc_ping_loop(const struct rpc_opts *o, struct rawclient **rc, int ra
             break;
         memset(&req, 0, sizeof(req));
         req.ping_req.client_ns = t0;
-        r = rawclient_call(rc[(rank + i++) % (uint64_t)o->nservers], PROTO_OP_PING, &req, NULL,
-                           0, &rep, NULL, 0, NULL, RPC_TIMEOUT_MS);
+        r = rawclient_call(rc[(rank + i++) % (uint64_t)o->nservers], PROTO_OP_PING, &req, NULL, 0,
+                           &rep, NULL, 0, NULL, RPC_TIMEOUT_MS);
         if (r != 0)
             return r < 0 ? r : -EIO;
         bench_hist_add(&cell->h, bench_now_ns() - t0);
@@ -140,8 +140,8 @@ static int rpc_transfer(const struct rpc_opts *o, struct rawclient **rc, int ran
         req.chunk_io_req.offset = (uint32_t)off;
         req.chunk_io_req.length = len;
         if (write)
-            r = rawclient_call(c, PROTO_OP_CHUNK_WRITE, &req, buf + off, len, &rep, NULL, 0,
-                               NULL, RPC_TIMEOUT_MS);
+            r = rawclient_call(c, PROTO_OP_CHUNK_WRITE, &req, buf + off, len, &rep, NULL, 0, NULL,
+                               RPC_TIMEOUT_MS);
         else
             r = rawclient_call(c, PROTO_OP_CHUNK_READ, &req, NULL, 0, &rep, buf + off, len, &got,
                                RPC_TIMEOUT_MS);
@@ -187,7 +187,7 @@ static int rpc_worker(struct bench_team *t, int rank, void *arg)
     for (int i = 0; i < o->nsizes; i++)
         if (o->sizes[i] > maxsize)
             maxsize = o->sizes[i];
-    buf = malloc(maxsize);
+    buf = malloc(maxsize ? maxsize : 1);
     if (buf == NULL)
         return 1;
     memset(buf, 0x5a, maxsize);
@@ -303,12 +303,15 @@ static void rpc_report(const struct rpc_opts *o, const struct rpc_phase_res *pin
     struct bench_json j;
 
     printf("  ping round trip: p50 %s  p99 %s  mean %s  min %s\n",
-           bench_fmt_ns(ping->lat.p50_ns, a, sizeof(a)), bench_fmt_ns(ping->lat.p99_ns, b, sizeof(b)),
-           bench_fmt_ns(ping->lat.mean_ns, c, sizeof(c)), bench_fmt_ns(ping->lat.min_ns, d, sizeof(d)));
+           bench_fmt_ns(ping->lat.p50_ns, a, sizeof(a)),
+           bench_fmt_ns(ping->lat.p99_ns, b, sizeof(b)),
+           bench_fmt_ns(ping->lat.mean_ns, c, sizeof(c)),
+           bench_fmt_ns(ping->lat.min_ns, d, sizeof(d)));
     printf("  ping rate:       %.0f ops/s (%ld client(s), %llu pings, server CPU %.3f s)\n\n",
            ping->ops_s, o->clients, (unsigned long long)ping->ops, ping->cpu_s);
-    printf("  %-9s %12s %11s %12s %11s %16s\n", "size", "write MiB/s", "write p50", "read MiB/s",
-           "read p50", "srv CPU s/GiB w/r");
+    if (o->nsizes > 0)
+        printf("  %-9s %12s %11s %12s %11s %16s\n", "size", "write MiB/s", "write p50",
+               "read MiB/s", "read p50", "srv CPU s/GiB w/r");
     for (int i = 0; i < o->nsizes; i++) {
         printf("  %-9s %12.1f %11s %12.1f %11s %8.3f/%-7.3f\n",
                bench_fmt_size(o->sizes[i], sz, sizeof(sz)), wr[i].mib_s,
@@ -383,8 +386,8 @@ static int rpc_run(struct rpc_opts *o)
     uint64_t *arrive = calloc((size_t)nbar, 8), *release = calloc((size_t)nbar, 8);
     struct rpc_phase_res ping, wr[BENCH_MAX_SIZES], rd[BENCH_MAX_SIZES];
     struct bench_team t;
-    size_t shlen = sizeof(struct rpc_shared) +
-                   (size_t)nphase * (size_t)o->clients * sizeof(struct rpc_cell);
+    size_t shlen =
+        sizeof(struct rpc_shared) + (size_t)nphase * (size_t)o->clients * sizeof(struct rpc_cell);
 
     if (arrive == NULL || release == NULL) {
         free(arrive);
@@ -436,7 +439,8 @@ static void rpc_usage(FILE *out)
             "      --spawn-servers M   start M benchfsd for this run (temp dir under $TMPDIR)\n"
             "      --set KEY=VALUE     configuration for spawned servers (repeatable)\n"
             "  -c, --clients K         client processes (1)\n"
-            "  -s, --sizes LIST        chunk transfer sizes (4k,16k,64k,256k,1m,4m,16m)\n"
+            "  -s, --sizes LIST        chunk transfer sizes (4k,16k,64k,256k,1m,4m,16m; none:\n"
+            "                          ping only)\n"
             "  -d, --duration SEC      seconds per measurement (1)\n"
             "  -j, --json FILE         write results as JSON\n"
             "      --tsv FILE          append results as TSV lines (bench/run_all.sh)\n"
@@ -448,12 +452,17 @@ int bench_rpc_main(int argc, char **argv)
 {
     enum { OPT_SPAWN = 256, OPT_SET, OPT_TSV, OPT_LABEL };
     static const struct option lo[] = {
-        {"registry-dir", required_argument, NULL, 'r'}, {"registry", required_argument, NULL, 'r'},
+        {"registry-dir", required_argument, NULL, 'r'},
+        {"registry", required_argument, NULL, 'r'},
         {"spawn-servers", required_argument, NULL, OPT_SPAWN},
-        {"set", required_argument, NULL, OPT_SET},        {"clients", required_argument, NULL, 'c'},
-        {"sizes", required_argument, NULL, 's'},        {"duration", required_argument, NULL, 'd'},
-        {"json", required_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {"tsv", required_argument, NULL, OPT_TSV},      {"label", required_argument, NULL, OPT_LABEL},
+        {"set", required_argument, NULL, OPT_SET},
+        {"clients", required_argument, NULL, 'c'},
+        {"sizes", required_argument, NULL, 's'},
+        {"duration", required_argument, NULL, 'd'},
+        {"json", required_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"tsv", required_argument, NULL, OPT_TSV},
+        {"label", required_argument, NULL, OPT_LABEL},
         {NULL, 0, NULL, 0},
     };
     static struct rpc_opts o;
@@ -492,7 +501,9 @@ int bench_rpc_main(int argc, char **argv)
                 bad = "client count";
             break;
         case 's':
-            if (bench_parse_size_list(optarg, o.sizes, BENCH_MAX_SIZES, &o.nsizes) < 0)
+            if (strcmp(optarg, "none") == 0)
+                o.nsizes = 0; /* ping only */
+            else if (bench_parse_size_list(optarg, o.sizes, BENCH_MAX_SIZES, &o.nsizes) < 0)
                 bad = "size list";
             break;
         case 'd':

@@ -80,8 +80,8 @@ static void small_print_address(const char *registry)
     if (registry_entry_read(path, &e, err, sizeof(err)) < 0)
         return;
     registry_hex_encode(e.addr, e.addr_len < 20 ? e.addr_len : 20, hex);
-    printf("Server address: WorkerAddress(%s..., %zu bytes; host %s, pid %lld)\n", hex,
-           e.addr_len, e.host, (long long)e.pid);
+    printf("Server address: WorkerAddress(%s..., %zu bytes; host %s, pid %lld)\n", hex, e.addr_len,
+           e.host, (long long)e.pid);
     registry_entry_cleanup(&e);
 }
 
@@ -321,7 +321,8 @@ static void small_cleanup(const struct small_opts *o, const char *dir)
     char path[512];
 
     for (long i = -o->warmup; i < o->iterations; i++) {
-        snprintf(path, sizeof(path), "%s/create%s.0.%ld", dir, i < 0 ? "-warm" : "", i < 0 ? -i : i);
+        snprintf(path, sizeof(path), "%s/create%s.0.%ld", dir, i < 0 ? "-warm" : "",
+                 i < 0 ? -i : i);
         benchfs_unlink(path);
         for (int k = 0; k < o->nsizes; k++) {
             snprintf(path, sizeof(path), "%s/file%s.%llu.%ld", dir, i < 0 ? "-warm" : "",
@@ -479,7 +480,17 @@ static void small_usage(FILE *out)
 
 int bench_small_main(int argc, char **argv)
 {
-    enum { OPT_MODE = 256, OPT_REG, OPT_DATA, OPT_SET, OPT_TIMEOUT, OPT_ITER, OPT_WARM, OPT_SIZES, OPT_JSON };
+    enum {
+        OPT_MODE = 256,
+        OPT_REG,
+        OPT_DATA,
+        OPT_SET,
+        OPT_TIMEOUT,
+        OPT_ITER,
+        OPT_WARM,
+        OPT_SIZES,
+        OPT_JSON
+    };
     static const struct option lo[] = {
         {"mode", required_argument, NULL, OPT_MODE},
         {"registry-dir", required_argument, NULL, OPT_REG},
@@ -494,8 +505,11 @@ int bench_small_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct small_opts o = {.iterations = 100, .warmup = 10, .timeout_s = 30,
-                           .sizes = {1024, 4096, 16384}, .nsizes = 3};
+    struct small_opts o = {.iterations = 100,
+                           .warmup = 10,
+                           .timeout_s = 30,
+                           .sizes = {1024, 4096, 16384},
+                           .nsizes = 3};
     int opt;
 
     while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {

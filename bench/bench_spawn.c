@@ -22,8 +22,8 @@ struct bench_spawn {
     struct harness h;
 };
 
-int bench_spawn_start(int nservers, const char *const *sets, int nsets, char *registry,
-                      size_t len, struct bench_spawn **sp_p)
+int bench_spawn_start(int nservers, const char *const *sets, int nsets, char *registry, size_t len,
+                      struct bench_spawn **sp_p)
 {
     struct bench_spawn *sp;
     int rc;
@@ -40,8 +40,7 @@ int bench_spawn_start(int nservers, const char *const *sets, int nsets, char *re
         free(sp);
         return rc;
     }
-    snprintf(sp->h.extra_args[sp->h.nextra++], sizeof(sp->h.extra_args[0]),
-             "--log-level=warn");
+    snprintf(sp->h.extra_args[sp->h.nextra++], sizeof(sp->h.extra_args[0]), "--log-level=warn");
     for (int i = 0; i < nsets; i++) {
         if (sp->h.nextra == (int)(sizeof(sp->h.extra_args) / sizeof(sp->h.extra_args[0])) ||
             strlen(sets[i]) + 7 > sizeof(sp->h.extra_args[0])) {
@@ -59,8 +58,7 @@ int bench_spawn_start(int nservers, const char *const *sets, int nsets, char *re
         goto err_cleanup;
     }
     snprintf(registry, len, "%s", sp->h.registry);
-    fprintf(stderr, "benchfs-bench: started %d server(s), registry %s\n", nservers,
-            sp->h.registry);
+    fprintf(stderr, "benchfs-bench: started %d server(s), registry %s\n", nservers, sp->h.registry);
     *sp_p = sp;
     return 0;
 

@@ -22,10 +22,12 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,6 +82,7 @@ int bench_team_start(struct bench_team *t, int nprocs, size_t shared_len, bench_
                      void *arg)
 {
     int fds[2], rc;
+    pid_t coordinator;
 
     if (nprocs < 1 || nprocs > BENCH_MAX_PROCS)
         return -EINVAL;
@@ -89,8 +92,8 @@ int bench_team_start(struct bench_team *t, int nprocs, size_t shared_len, bench_
     t->rank = -1;
     t->timeout_ms = 600000;
     t->shared_len = shared_len ? shared_len : 1;
-    t->shared = mmap(NULL, t->shared_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                     -1, 0);
+    t->shared =
+        mmap(NULL, t->shared_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (t->shared == MAP_FAILED) {
         rc = -errno;
         t->shared = NULL;
@@ -114,12 +117,17 @@ int bench_team_start(struct bench_team *t, int nprocs, size_t shared_len, bench_
     }
     /* Buffered output would be printed once per process otherwise. */
     fflush(NULL);
+    coordinator = getpid();
     for (int i = 0; i < nprocs; i++) {
         pid_t pid = fork();
 
         if (pid < 0)
             goto err_errno;
         if (pid == 0) {
+            /* A coordinator killed by a timeout must not leave workers. */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != coordinator)
+                _exit(1);
             team_worker_fds(t, i);
             t->rank = i;
             rc = fn(t, i, arg);
@@ -272,4 +280,134 @@ double bench_snap_cpu_s(const struct bench_srv_snap *a, const struct bench_srv_s
     if (!a->ok || !b->ok || b->cpu_ns < a->cpu_ns)
         return (double)NAN;
     return (double)(b->cpu_ns - a->cpu_ns) / 1e9;
+}
+
+/* ---- calibration: what waking another process costs here ---------------- */
+
+/*
+ * `benchfs-bench calib`: round trips between two processes (a) through a
+ * pair of pipes, blocking (every message is a sleep and a wakeup), on any
+ * CPU and with both pinned to CPU 0, and (b) by spinning on a shared cache
+ * line. (a) is the price of every RPC whose waiter went to sleep; (b) is
+ * the floor of any shared-memory transport. Both explain BenchFS numbers
+ * on a given machine (docs/performance.md).
+ */
+#define CALIB_PIPE_N 20000
+#define CALIB_SPIN_N 200000
+
+static double calib_pipe(int cpu)
+{
+    int a[2], b[2];
+    char c = 'x';
+    uint64_t t0, t1;
+    pid_t pid;
+
+    if (pipe(a) < 0 || pipe(b) < 0)
+        return NAN;
+    if (cpu >= 0) {
+        cpu_set_t set;
+
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        sched_setaffinity(0, sizeof(set), &set); /* inherited by the child */
+    }
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < CALIB_PIPE_N; i++)
+            if (read(a[0], &c, 1) != 1 || write(b[1], &c, 1) != 1)
+                _exit(1);
+        _exit(0);
+    }
+    t0 = bench_now_ns();
+    for (int i = 0; pid > 0 && i < CALIB_PIPE_N; i++)
+        if (write(a[1], &c, 1) != 1 || read(b[0], &c, 1) != 1)
+            break;
+    t1 = bench_now_ns();
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    close(a[0]);
+    close(a[1]);
+    close(b[0]);
+    close(b[1]);
+    if (cpu >= 0) {
+        cpu_set_t all;
+
+        CPU_ZERO(&all);
+        for (int i = 0; i < CPU_SETSIZE; i++)
+            CPU_SET(i, &all);
+        sched_setaffinity(0, sizeof(all), &all);
+    }
+    return pid > 0 ? (double)(t1 - t0) / CALIB_PIPE_N : NAN;
+}
+
+static double calib_spin(void)
+{
+    volatile uint64_t *flag =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    uint64_t t0, t1;
+    pid_t pid;
+
+    if (flag == MAP_FAILED)
+        return NAN;
+    *flag = 0;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        /* odd values are the parent's pings, even the child's pongs */
+        for (uint64_t i = 0; i < CALIB_SPIN_N; i++) {
+            while (*flag != 2 * i + 1)
+                __builtin_ia32_pause();
+            *flag = 2 * i + 2;
+        }
+        _exit(0);
+    }
+    t0 = bench_now_ns();
+    for (uint64_t i = 0; pid > 0 && i < CALIB_SPIN_N; i++) {
+        *flag = 2 * i + 1;
+        while (*flag != 2 * i + 2)
+            __builtin_ia32_pause();
+    }
+    t1 = bench_now_ns();
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    munmap((void *)flag, 4096);
+    return pid > 0 ? (double)(t1 - t0) / CALIB_SPIN_N : NAN;
+}
+
+int bench_calib_main(int argc, char **argv)
+{
+    const char *tsv_path = NULL, *label = "calib";
+    double any, same, spin;
+    struct bench_tsv tsv;
+    char a[32], b[32], c[32];
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tsv") == 0 && i + 1 < argc) {
+            tsv_path = argv[++i];
+        } else if (strcmp(argv[i], "--label") == 0 && i + 1 < argc) {
+            label = argv[++i];
+        } else {
+            fprintf(stderr, "Usage: benchfs-bench calib [--tsv FILE] [--label TEXT]\n"
+                            "Round trips between two processes: blocking pipes (a sleep\n"
+                            "and a wakeup per message) and spinning on shared memory.\n");
+            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
+    any = calib_pipe(-1);
+    same = calib_pipe(0);
+    spin = calib_spin();
+    printf("pipe round trip (sleep + wakeup each way), any CPU: %s\n",
+           bench_fmt_ns(any, a, sizeof(a)));
+    printf("pipe round trip, both processes on CPU 0:           %s\n",
+           bench_fmt_ns(same, b, sizeof(b)));
+    printf("shared-memory spin round trip (two CPUs):           %s\n",
+           bench_fmt_ns(spin, c, sizeof(c)));
+    if (bench_tsv_open(&tsv, tsv_path, "calib", label) == 0) {
+        bench_tsv_put(&tsv, "host", "pipe_rtt_us", any / 1e3);
+        bench_tsv_put(&tsv, "host", "pipe_rtt_1cpu_us", same / 1e3);
+        bench_tsv_put(&tsv, "host", "spin_rtt_us", spin / 1e3);
+        bench_tsv_close(&tsv);
+    }
+    return 0;
 }

@@ -145,8 +145,7 @@ const char *bench_transport_label(void)
         return "default";
     if (strstr(tls, "tcp") != NULL)
         return "tcp";
-    if (strstr(tls, "shm") != NULL || strstr(tls, "posix") != NULL ||
-        strstr(tls, "sysv") != NULL)
+    if (strstr(tls, "shm") != NULL || strstr(tls, "posix") != NULL || strstr(tls, "sysv") != NULL)
         return "shm";
     return "other";
 }

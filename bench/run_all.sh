@@ -14,36 +14,49 @@
 #
 # What runs (docs/performance.md explains each), in priority order so that
 # the time budget (BENCH_BUDGET seconds, default 540) cuts the least
-# important parts:
-#   1. shm transport, tmpfs, 1 server + 1 client: idle server CPU, rpc,
-#      ior fpp 1 MiB, ior shared 47008 B, mdtest, idle CPU after traffic,
-#      ucx_perftest on shm; the seed-002 small benchmark
-#   2. the same on tcp (loopback only: UCX_NET_DEVICES=lo)
-#   3. shm: 2 servers + 2 clients (the "2+2 vs 1+1" ratio), disk data dir
-#      (1+1), 4 servers + 4 clients
-#   4. tcp: 2+2 and 4+4, rpc with 2 clients, disk 2+2
-# Knobs: BENCH_BUDGET, BENCH_DISK_DIR (default /var/tmp), BENCH_TMPFS_DIR
-# (default /dev/shm), BENCH_TRANSPORTS (default "shm tcp"), BENCH_QUICK=1
-# (smaller sizes, for a smoke test).
+# important parts; "N+N" = N servers and N client processes:
+#   1. per transport (shm, then tcp on loopback only: UCX_NET_DEVICES=lo):
+#      tmpfs 1+1 with idle server CPU (fresh), rpc, ior fpp 1 MiB, ior
+#      shared 47008 B and mdtest (x3, medians), idle CPU after the traffic;
+#      then ucx_perftest on that transport
+#   2. the seed-002 small benchmark (server + client, shm)
+#   3. shm: tmpfs 2+2 (x3; the "2+2 vs 1+1" ratio), disk 1+1 (x2), tmpfs
+#      4+4, tmpfs 1+1 mdtest with metadata.durability=none
+#   4. tcp: tmpfs 2+2 (x2) and 4+4; rpc with 2 clients on both transports;
+#      shm disk 2+2; tcp disk 1+1
+# Every run also records `benchfs-bench calib`, the load and the busiest
+# processes at start and end (other engineers' jobs skew everything).
+# Knobs: BENCH_BUDGET, BENCH_STEP_TIMEOUT (seconds per step, 120),
+# BENCH_DISK_DIR (default /var/tmp), BENCH_TMPFS_DIR (default /dev/shm),
+# BENCH_TRANSPORTS (default "shm tcp"), BENCH_QUICK=1 (smaller sizes, for a
+# smoke test).
 #
 # Robustness: every cluster is started with `benchfs cluster start` and
 # stopped by the pids it recorded; ucx_perftest servers are killed by pid;
-# temp dirs are removed on exit (also on Ctrl+C). A failed measurement is
-# reported and the rest goes on.
+# temp dirs are removed on exit (also on Ctrl+C / SIGTERM); each step has a
+# timeout. A failed measurement is reported (summary.md "Failures", exit
+# status 1) and the rest goes on.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMPFS_DIR=${BENCH_TMPFS_DIR:-/dev/shm}
 DISK_DIR=${BENCH_DISK_DIR:-/var/tmp}
 QUICK=${BENCH_QUICK:-0}
-if [ "$QUICK" = 1 ]; then FPP_BLOCK=32m; else FPP_BLOCK=256m; fi
+if [ "$QUICK" = 1 ]; then FPP_BLOCK=32m SHARED_SEGS=300; else FPP_BLOCK=256m SHARED_SEGS=2000; fi
 
 # ---- report: summary.md and plots from results.tsv (also: run_all.sh --report DIR) ----
 
-# val LABEL BENCH BACKEND METRIC: the last matching value in $RTSV ("" if none).
+# val LABEL BENCH BACKEND METRIC: the median of the matching values in $RTSV
+# (repeated runs), "" if none. Ratios are medians of the per-run ratios.
 val() {
     awk -F'\t' -v l="$1" -v b="$2" -v be="$3" -v m="$4" \
-        '$1 == l && $2 == b && $4 == be && $5 == m { v = $6 } END { if (v != "") print v }' "$RTSV"
+        '$1 == l && $2 == b && $4 == be && $5 == m { print $6 }' "$RTSV" | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# nval ...: how many values val takes the median of.
+nval() {
+    awk -F'\t' -v l="$1" -v b="$2" -v be="$3" -v m="$4" \
+        '$1 == l && $2 == b && $4 == be && $5 == m { n++ } END { print n + 0 }' "$RTSV"
 }
 # perf TRANSPORT TEST METRIC: a ucx_perftest number.
 perf() {
@@ -65,6 +78,20 @@ check() {
         ok = (op == ">=") ? v >= g : (op == "<=") ? v <= g : v < g
         print ok ? "met" : "**not met**" }'
 }
+# trow DESCRIPTION LABEL BENCH BACKEND METRIC DIGITS OP GOAL: one target row,
+# the median and, over repeated runs, the range.
+trow() {
+    local v n lo hi extra=""
+    v=$(val "$2" "$3" "$4" "$5")
+    n=$(nval "$2" "$3" "$4" "$5")
+    if [ "$n" -gt 1 ]; then
+        read -r lo hi < <(awk -F'\t' -v l="$2" -v b="$3" -v be="$4" -v m="$5" \
+            '$1 == l && $2 == b && $4 == be && $5 == m { if (!n++ || $6 < lo) lo = $6; if (n == 1 || $6 > hi) hi = $6 }
+             END { print lo, hi }' "$RTSV")
+        extra=" (×$n: $(fmt "$lo" "$6")–$(fmt "$hi" "$6"))"
+    fi
+    echo "| $1 | $(fmt "$v" "$6")$extra | $(echo "$7" | sed 's/>=/≥/; s/<=/≤/') $8 | $(check "$v" "$7" "$8") |"
+}
 labels() { awk -F'\t' -v b="$1" '$2 == b && !seen[$1]++ { print $1 }' "$RTSV"; }
 
 report() {
@@ -85,6 +112,14 @@ report() {
         echo "tmpfs is $TMPFS_DIR, disk is $DISK_DIR. Every BenchFS number has its local-POSIX"
         echo "counterpart from the same run on the same storage. See docs/performance.md."
         echo
+        echo "## Machine calibration (benchfs-bench calib)"
+        echo
+        echo "| when | pipe RTT, any CPU (sleep + wakeup) | pipe RTT, one CPU | shared-memory spin RTT |"
+        echo "|---|---|---|---|"
+        for l in start end; do
+            echo "| $l | $(fmt "$(val $l calib host pipe_rtt_us)" 1) us | $(fmt "$(val $l calib host pipe_rtt_1cpu_us)" 1) us | $(fmt "$(val $l calib host spin_rtt_us)" 3) us |"
+        done
+        echo
         echo "## Targets (DESIGN.md §11)"
         echo
         echo "| target | measured | goal | status |"
@@ -94,39 +129,43 @@ report() {
             local c=$tr:tmpfs:1s:1p note=""
             [ "$tr" = tcp ] && note=" (tcp, informational)"
             [ "$tr" = tcp ] && [ -z "$(val $c ior-fpp ratio write)" ] && continue
-            r=$(val $c ior-fpp ratio write); echo "| fpp 1 MiB write, BenchFS/local$note | $(fmt "$r" 2) | ≥ 0.9 | $(check "$r" '>=' 0.9) |"
-            r=$(val $c ior-fpp ratio read); echo "| fpp 1 MiB read, BenchFS/local$note | $(fmt "$r" 2) | ≥ 0.9 | $(check "$r" '>=' 0.9) |"
-            r=$(val $c ior-shared ratio write); echo "| shared 47008 B write, BenchFS/local$note | $(fmt "$r" 2) | ≥ 0.8 | $(check "$r" '>=' 0.8) |"
-            r=$(val $c ior-shared ratio read); echo "| shared 47008 B read, BenchFS/local$note | $(fmt "$r" 2) | ≥ 0.8 | $(check "$r" '>=' 0.8) |"
-            r=$(val $c mdtest benchfs create_ops_s); echo "| create empty files/s$note | $(fmt "$r" 0) | ≥ 200000 | $(check "$r" '>=' 200000) |"
-            r=$(val $c mdtest benchfs stat_ops_s); echo "| stat/s$note | $(fmt "$r" 0) | ≥ 450000 | $(check "$r" '>=' 450000) |"
-            r=$(val $c mdtest benchfs remove_ops_s); echo "| remove/s$note | $(fmt "$r" 0) | ≥ 200000 | $(check "$r" '>=' 200000) |"
-            r=$(val $c mdtest benchfs create-data_ops_s); echo "| create 3901-byte files/s$note | $(fmt "$r" 0) | ≥ 100000 | $(check "$r" '>=' 100000) |"
+            trow "fpp 1 MiB write, BenchFS/local$note" $c ior-fpp ratio write 2 '>=' 0.9
+            trow "fpp 1 MiB read, BenchFS/local$note" $c ior-fpp ratio read 2 '>=' 0.9
+            trow "shared 47008 B write, BenchFS/local$note" $c ior-shared ratio write 2 '>=' 0.8
+            trow "shared 47008 B read, BenchFS/local$note" $c ior-shared ratio read 2 '>=' 0.8
+            trow "create empty files/s$note" $c mdtest benchfs create_ops_s 0 '>=' 200000
+            trow "stat/s$note" $c mdtest benchfs stat_ops_s 0 '>=' 450000
+            trow "remove/s$note" $c mdtest benchfs remove_ops_s 0 '>=' 200000
+            trow "create 3901-byte files/s$note" $c mdtest benchfs create-data_ops_s 0 '>=' 100000
             local c2=$tr:tmpfs:2s:2p m
             for m in "ior-fpp write_mib_s fpp write" "ior-fpp read_mib_s fpp read" "mdtest create_ops_s create"; do
                 set -- $m
                 r=$(calc 'a/b' "$(val $c2 "$1" benchfs "$2")" "$(val $c "$1" benchfs "$2")")
-                echo "| 2+2 vs 1+1, $3 $4 (aggregate)$note | $(fmt "$r" 2) | ≥ 0.5 | $(check "$r" '>=' 0.5) |"
+                echo "| 2+2 vs 1+1, $3 ${4:-} (aggregate)$note | $(fmt "$r" 2) | ≥ 0.5 | $(check "$r" '>=' 0.5) |"
             done
-            r=$(awk -F'\t' -v t="$tr" '$2 == "idle" && $3 == t { if ($6 > m) m = $6; n++ } END { if (n) print m }' "$RTSV")
+            r=$(awk -F'\t' -v t="$tr" '$2 == "idle" && $3 == t { if (n == 0 || $6 + 0 > m) m = $6 + 0; n++ } END { if (n) print m }' "$RTSV")
             echo "| idle server, % of a core (worst)$note | $(fmt "$r" 2) | < 1 | $(check "$r" '<' 1) |"
             local rtt=$(val $tr:tmpfs:1s:1c rpc benchfs ping_p50_us)
             r=$(calc 'a/(2*b)' "$rtt" "$(perf $tr am_lat p50_us)")
-            echo "| ping RTT p50 / ucx_perftest am_lat RTT p50 [$tr] | $(fmt "$rtt" 1) us / $(fmt "$(calc '2*a' "$(perf $tr am_lat p50_us)")" 1) us = $(fmt "$r" 2) | ≤ 2 | $(check "$r" '<=' 2) |"
+            echo "| ping RTT p50 / ucx_perftest am_lat RTT p50 [$tr] | $(fmt "$rtt" 2) us / $(fmt "$(calc '2*a' "$(perf $tr am_lat p50_us)")" 2) us = $(fmt "$r" 2) | ≤ 2 | $(check "$r" '<=' 2) |"
             r=$(calc 'a/(2*b)' "$rtt" "$(perf $tr ucp_am_lat p50_us)")
-            echo "| ping RTT p50 / ucp_am_lat RTT p50 [$tr] (UCP, what BenchFS uses) | $(fmt "$rtt" 1) us / $(fmt "$(calc '2*a' "$(perf $tr ucp_am_lat p50_us)")" 1) us = $(fmt "$r" 2) | ≤ 2 | $(check "$r" '<=' 2) |"
+            echo "| ping RTT p50 / ucp_am_lat RTT p50 [$tr] (UCP, what BenchFS uses) | $(fmt "$rtt" 2) us / $(fmt "$(calc '2*a' "$(perf $tr ucp_am_lat p50_us)")" 2) us = $(fmt "$r" 2) | ≤ 2 | $(check "$r" '<=' 2) |"
         done
-        r=$(val shm:disk:1s:1p mdtest ratio create)
-        echo "| disk data dir: creates BenchFS/local | $(fmt "$r" 2) | ≥ 2 | $(check "$r" '>=' 2) |"
+        trow "disk data dir: creates BenchFS/local" shm:disk:1s:1p mdtest ratio create 2 '>=' 2
+        r=$(val shm:tmpfs:1s:1p:durability=none mdtest benchfs create-data_ops_s)
+        [ -n "$r" ] && echo "| create 3901-byte files/s with metadata.durability=none (informational) | $(fmt "$r" 0) | ≥ 100000 | $(check "$r" '>=' 100000) |"
+        echo
+        echo "Numbers are medians over repeated runs where the tables below say ×N."
         echo
         echo "## IOR-like bandwidth (MiB/s)"
         echo
-        echo "fpp: 1 MiB transfers, $FPP_BLOCK per process; shared: 47008-byte transfers into one file."
+        echo "fpp: 1 MiB transfers, $FPP_BLOCK per process; shared: 47008-byte transfers into one file,"
+        echo "$SHARED_SEGS per process. ×N = median of N runs (each run measures BenchFS, then local)."
         echo
         echo "| config | fpp write BenchFS | local | ratio | fpp read BenchFS | local | ratio | shared write BenchFS | local | ratio | shared read BenchFS | local | ratio |"
         echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         for l in $(labels ior-fpp; labels ior-shared); do echo "$l"; done | awk '!s[$0]++' | while read -r l; do
-            printf '| %s ' "$l"
+            printf '| %s (×%s) ' "$l" "$(nval "$l" ior-fpp benchfs write_mib_s)"
             for b in ior-fpp ior-shared; do
                 for p in write read; do
                     printf '| %s | %s | %s ' "$(fmt "$(val "$l" $b benchfs ${p}_mib_s)" 0)" \
@@ -141,7 +180,7 @@ report() {
         echo "| config | create BenchFS | local | ratio | stat BenchFS | local | ratio | remove BenchFS | local | ratio | create 3901 B BenchFS | local | ratio |"
         echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         labels mdtest | while read -r l; do
-            printf '| %s ' "$l"
+            printf '| %s (×%s) ' "$l" "$(nval "$l" mdtest benchfs create_ops_s)"
             for p in create stat remove create-data; do
                 printf '| %s | %s | %s ' "$(fmt "$(val "$l" mdtest benchfs ${p}_ops_s)" 0)" \
                     "$(fmt "$(val "$l" mdtest local ${p}_ops_s)" 0)" "$(fmt "$(val "$l" mdtest ratio $p)" 2)"
@@ -268,13 +307,14 @@ ln -sfn "run-$STAMP" "$ROOT/bench/results/latest"
 TSV=$OUT/results.tsv
 : >"$TSV"
 BUDGET=${BENCH_BUDGET:-540}
+STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-120}   # one benchfs-bench run; a hang must not eat the budget
 TRANSPORTS=${BENCH_TRANSPORTS:-shm tcp}
 
 if [ "$QUICK" = 1 ]; then
-    SHARED_SEGS=300; MD_FILES=500; RPC_DUR=0.2; RPC_SIZES=4k,64k,1m,16m
+    SHARED_SEGS=300; MD_TOTAL=2000; MD_DATA_TOTAL=500; RPC_DUR=0.2; RPC_SIZES=4k,64k,1m,16m; REPS=1
     PERF_LAT_N=20000; IDLE_S=2
 else
-    SHARED_SEGS=2000; MD_FILES=2000; RPC_DUR=0.5; RPC_SIZES=4k,16k,64k,256k,1m,4m,16m
+    SHARED_SEGS=2000; MD_TOTAL=30000; MD_DATA_TOTAL=4000; RPC_DUR=1; RPC_SIZES=4k,16k,64k,256k,1m,4m,16m; REPS=3
     PERF_LAT_N=200000; IDLE_S=5
 fi
 
@@ -298,6 +338,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "run_all.sh: interrupted" >&2; exit 130' INT TERM
 
+# Processes using CPU right now (other engineers' builds skew everything).
+busy_procs() {
+    top -b -n 2 -d 0.5 -w 200 2>/dev/null | awk '/^top -/ { n++ } n == 2 && $1 ~ /^[0-9]+$/ && $9 + 0 >= 5 {
+        printf "  %5s%% %s\n", $9, $12 }' | head -5
+}
 log() { printf '[%4ds] %s\n' $((SECONDS)) "$*"; }
 have_time() { [ $((SECONDS + ${1:-0})) -lt "$BUDGET" ]; }
 fail() { FAILS+=("$1"); log "FAILED: $1 (see logs/)"; }
@@ -345,7 +390,7 @@ run() {
     local name=$1
     shift
     log "$name"
-    if "$@" >"$OUT/logs/$name.log" 2>&1; then
+    if timeout -k 5 "$STEP_TIMEOUT" "$@" >"$OUT/logs/$name.log" 2>&1; then
         sed 's/^/        /' "$OUT/logs/$name.log" | grep -v 'started .* server' 
     else
         sed 's/^/        /' "$OUT/logs/$name.log" | tail -15
@@ -378,39 +423,50 @@ idle_cpu() {
     tsv "$label" idle "$TRANSPORT" benchfs idle_cpu_pct "$pct"
 }
 
-# The IOR-like runs of one configuration: fpp 1 MiB, shared 47008 B, mdtest.
+# The IOR-like runs of one configuration: fpp 1 MiB, shared 47008 B, mdtest
+# (MD_TOTAL files per phase over all processes). REP numbers repeated runs.
 ior_set() {
-    local tag=$1 procs=$2 what=${3:-fpp shared mdtest} w
+    local tag=$1 procs=$2 rep=$3 what=${4:-fpp shared mdtest} w
     for w in $what; do
         case $w in
-        fpp) run "fpp-$tag" "$BENCH" ior --mode fpp --procs "$procs" --transfer 1m --block "$FPP_BLOCK" \
-                --registry "$REG" --local "$LOCAL" --label "$tag" --tsv "$TSV" --json "$OUT/json/fpp-$tag.json" ;;
-        shared) run "shared-$tag" "$BENCH" ior --mode shared --procs "$procs" --transfer 47008 --block 47008 \
+        fpp) run "fpp-$tag-$rep" "$BENCH" ior --mode fpp --procs "$procs" --transfer 1m --block "$FPP_BLOCK" \
+                --registry "$REG" --local "$LOCAL" --label "$tag" --tsv "$TSV" --json "$OUT/json/fpp-$tag-$rep.json" ;;
+        shared) run "shared-$tag-$rep" "$BENCH" ior --mode shared --procs "$procs" --transfer 47008 --block 47008 \
                 --segments "$SHARED_SEGS" --registry "$REG" --local "$LOCAL" --label "$tag" --tsv "$TSV" \
-                --json "$OUT/json/shared-$tag.json" ;;
-        mdtest) run "mdtest-$tag" "$BENCH" ior --mode mdtest --procs "$procs" --files "$MD_FILES" \
-                --registry "$REG" --local "$LOCAL" --label "$tag" --tsv "$TSV" --json "$OUT/json/mdtest-$tag.json" ;;
+                --json "$OUT/json/shared-$tag-$rep.json" ;;
+        mdtest) run "mdtest-$tag-$rep" "$BENCH" ior --mode mdtest --procs "$procs" --files $((MD_TOTAL / procs)) \
+                --data-files $((MD_DATA_TOTAL / procs)) \
+                --registry "$REG" --local "$LOCAL" --label "$tag" --tsv "$TSV" --json "$OUT/json/mdtest-$tag-$rep.json" ;;
         esac
     done
 }
 
-# One cluster configuration: transport storage servers [full]. Clients = servers.
+# config TRANSPORT STORAGE N REPS [full|md|-] [--set K=V ...]: one cluster of N
+# servers, N client processes, REPS repetitions (the report takes medians).
+# full: also idle CPU and the rpc benchmark; md: only mdtest, tagged with the --set.
 config() {
-    local tr=$1 st=$2 n=$3 full=${4:-} tag
+    local tr=$1 st=$2 n=$3 reps=$4 mode=${5:--} tag r what="fpp shared mdtest"
+    shift 5 2>/dev/null || shift $#
     set_transport "$tr"
     tag="$tr:$st:${n}s:${n}p"
-    log "=== $tag: $n server(s), $n client process(es), $st data dir, $tr transport ==="
-    if ! cluster_start "$n" "$st"; then
+    if [ "$mode" = md ]; then
+        what=mdtest
+        tag="$tag:$(echo "$*" | sed 's/--set //g; s/metadata.//g; s/ /,/g')"
+    fi
+    log "=== $tag: $n server(s), $n client process(es), $st data dir, $tr transport, $reps run(s) ==="
+    if ! cluster_start "$n" "$st" "$@"; then
         fail "cluster-$tag"
         return
     fi
-    if [ -n "$full" ]; then
+    if [ "$mode" = full ]; then
         idle_cpu "$tag:fresh"
         run "rpc-$tr:$st:${n}s:1c" "$BENCH" rpc --registry "$REG" --clients 1 --sizes "$RPC_SIZES" \
             --duration "$RPC_DUR" --label "$tr:$st:${n}s:1c" --tsv "$TSV" --json "$OUT/json/rpc-$tr-1c.json"
     fi
-    ior_set "$tag" "$n"
-    if [ -n "$full" ]; then
+    for r in $(seq "$reps"); do
+        ior_set "$tag" "$n" "$r" "$what"
+    done
+    if [ "$mode" = full ]; then
         idle_cpu "$tag:after"
     fi
     cluster_stop
@@ -496,26 +552,32 @@ small_seed() {
     echo "host: $(uname -n), $(nproc) cpus, kernel $(uname -r)"
     echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "ucx: $(ucx_info -v 2>/dev/null | head -1)"
-    echo "build: $BUILD ($(grep -s CMAKE_BUILD_TYPE: "$BUILD/CMakeCache.txt" | cut -d= -f2))"
+    bt=$(grep -s CMAKE_BUILD_TYPE: "$BUILD/CMakeCache.txt" | cut -d= -f2)
+    echo "build: $BUILD (${bt:-RelWithDebInfo, the CMakeLists default})"
     echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) $(git -C "$ROOT" status --short 2>/dev/null | wc -l) modified/untracked files"
+    echo "busiest processes at start (top, % of a core):"
+    busy_procs
+    echo "calibration at start:"
+    "$BENCH" calib --tsv "$TSV" --label start | sed 's/^/  /'
 } >"$OUT/env.txt"
 log "results in $OUT (budget ${BUDGET} s)"
 sed 's/^/        /' "$OUT/env.txt"
 
 for tr in $TRANSPORTS; do
-    have_time 60 && config "$tr" tmpfs 1 full
-    have_time 20 && perftest_set "$tr"
+    have_time 90 && config "$tr" tmpfs 1 "$REPS" full
+    have_time 30 && perftest_set "$tr"
 done
 have_time 10 && small_seed
 case " $TRANSPORTS " in *" shm "*)
-    have_time 40 && config shm tmpfs 2
-    have_time 40 && config shm disk 1
-    have_time 60 && config shm tmpfs 4
+    have_time 60 && config shm tmpfs 2 "$REPS"
+    have_time 60 && config shm disk 1 2
+    have_time 30 && config shm tmpfs 4 1
+    have_time 20 && config shm tmpfs 1 1 md --set metadata.durability=none
     ;;
 esac
 case " $TRANSPORTS " in *" tcp "*)
-    have_time 40 && config tcp tmpfs 2
-    have_time 60 && config tcp tmpfs 4
+    have_time 40 && config tcp tmpfs 2 2
+    have_time 30 && config tcp tmpfs 4 1
     ;;
 esac
 for tr in $TRANSPORTS; do
@@ -530,10 +592,16 @@ for tr in $TRANSPORTS; do
         fi
     fi
 done
-have_time 40 && config shm disk 2
-have_time 40 && config tcp disk 1
+have_time 60 && config shm disk 2 1
+have_time 60 && config tcp disk 1 1
 
-echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.txt"
+{
+    echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "busiest processes at end:"
+    busy_procs
+    echo "calibration at end:"
+    "$BENCH" calib --tsv "$TSV" --label end | sed 's/^/  /'
+} >>"$OUT/env.txt"
 log "measurements done; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- report --------------------------------------------------------------------------

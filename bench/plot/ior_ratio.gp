@@ -8,10 +8,10 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set datafile missing "?"
-set yrange [0:*]
+set yrange [0:1.1<*]
 set ylabel "ratio"
 set xtics rotate by -25 noenhanced
-set key top right
+set key outside top center horizontal
 set grid ytics
 set arrow 1 from graph 0, first 0.9 to graph 1, first 0.9 nohead dt 2 lc rgb "#2a7f2a"
 set arrow 2 from graph 0, first 0.8 to graph 1, first 0.8 nohead dt 3 lc rgb "#b05000"

@@ -2,7 +2,7 @@
 # (2 x its one-way figure). Variables: datafile, outfile. Columns: "name"
 # p50_us p99_us (p99 only for BenchFS).
 set output outfile
-set title "Round-trip latency, p50 (log scale; BenchFS target: <= 2x am_lat)"
+set title "Round-trip latency, p50 (log scale; BenchFS target: <= 2x am_lat)" noenhanced
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
