@@ -37,6 +37,7 @@
 #define CLIENT_MAX_INFLIGHT       4096
 #define CLIENT_DEFAULT_XFER       (1ull << 20)
 #define CLIENT_DEFAULT_SPIN_US    50
+#define CLIENT_DEFAULT_DATA_SPIN_US 500
 
 static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct client *client_global;
@@ -575,6 +576,9 @@ static int client_connect(const char *dir, const struct benchfs_options *in, boo
     c->rpc_timeout_ms = o.rpc_timeout_ms;
     c->max_inflight = o.max_inflight;
     c->spin_ns = client_env("BENCHFS_SPIN_US", CLIENT_DEFAULT_SPIN_US) * 1000ull;
+    c->data_spin_ns = client_env("BENCHFS_DATA_SPIN_US", CLIENT_DEFAULT_DATA_SPIN_US) * 1000ull;
+    if (c->data_spin_ns < c->spin_ns)
+        c->data_spin_ns = c->spin_ns;
     c->uid = (uint32_t)geteuid();
     c->gid = (uint32_t)getegid();
     c->umask = client_read_umask();

@@ -116,7 +116,8 @@ struct client {
     uint64_t chunk_size;
     int rpc_timeout_ms;
     unsigned max_inflight;
-    uint64_t spin_ns;
+    uint64_t spin_ns;      /* busy-poll budget before sleeping (BENCHFS_SPIN_US) */
+    uint64_t data_spin_ns; /* the same with chunk transfers in flight (BENCHFS_DATA_SPIN_US) */
     uint32_t uid, gid;
     mode_t umask;
 

@@ -10,6 +10,7 @@
  * uses no CPU. Nothing ever waits on a timer while work is pending.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -126,10 +127,10 @@ static void server_sleep(struct server *srv, int timeout_ms)
         return; /* UCX has events: progress again instead of sleeping */
     n = epoll_wait(srv->epfd, evs, 8, timeout_ms);
     for (int i = 0; i < n; i++) {
-        if (evs[i].data.fd == srv->wakefd || evs[i].data.fd == srv->sigfd) {
+        if (evs[i].data.fd == srv->wakefd || evs[i].data.fd == srv->sigfd)
             server_read_wakeups(srv);
-            break;
-        }
+        else if (evs[i].data.fd == chunk_store_eventfd(srv->chunks))
+            chunk_store_clear_eventfd(srv->chunks);
     }
 }
 
@@ -175,8 +176,12 @@ int server_run(struct server *srv, bool handle_signals)
             continue;
         }
         now = time_mono_ns();
-        if (now - idle_since < spin_ns)
+        if (now - idle_since < spin_ns) {
+            /* Idle spin: give the core to whoever shares it (a client on
+             * this node) rather than burning the rest of the time slice. */
+            sched_yield();
             continue;
+        }
         server_sleep(srv, srv->stopping ? 10 : -1);
         idle_since = time_mono_ns();
     }

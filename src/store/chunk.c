@@ -43,7 +43,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/eventfd.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,6 +95,8 @@ struct chunk_store {
     int dirfd;
     struct chunk_opts opts;
     bool direct_ok; /* the file system takes O_DIRECT */
+    bool mem_fs;    /* tmpfs/ramfs: I/O is a memcpy, done inline */
+    bool nowait_reads; /* preadv2(RWF_NOWAIT) works here */
 
     struct pool *bufs;
     size_t buf_stride;
@@ -219,6 +224,16 @@ int chunk_store_open(const char *dir, const struct chunk_opts *opts, struct chun
         rc = -errno;
         snprintf(err, errlen, "cannot open %s: %s", dir, strerror(-rc));
         goto err_free;
+    }
+    {
+        /* tmpfs and ramfs support no RWF_NOWAIT, so io_uring hands every
+         * request on them to a worker thread: a thread switch and a wakeup
+         * for what is only a memory copy. There the loop copies inline. */
+        struct statfs sfs;
+
+        cs->mem_fs = fstatfs(cs->dirfd, &sfs) == 0 &&
+                     (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC);
+        cs->nowait_reads = true;
     }
     /* The 256 <hh> subdirectories are made by the first write into each
      * (chunk_fd.c): 256 mkdirs at every start cost more than they save. */
@@ -394,6 +409,81 @@ static void chunk_op_nop(struct chunk_store *cs, struct chunk_op *op, int result
 
 /* --- requests ----------------------------------------------------------- */
 
+/*
+ * Complete op without the io_uring worker when that cannot block the loop:
+ * on tmpfs/ramfs every copy (the data only moves between memory), elsewhere
+ * a read the page cache can serve whole (preadv2 RWF_NOWAIT). The result is
+ * delivered through the ring as a no-op completion, so callbacks still run
+ * only from reap, in order. Returns false to take the io_uring path (with
+ * op->done advanced past what was already read).
+ */
+static bool chunk_try_inline(struct chunk_store *cs, struct chunk_op *op)
+{
+    int fd = op->fde->fd;
+    int result;
+    ssize_t n;
+
+    if (op->fde->flags & CHUNK_FD_DIRECT)
+        return false;
+    if (cs->mem_fs) {
+        for (;;) {
+            if (op->done >= op->len) {
+                result = (int)op->done;
+                break;
+            }
+            if (op->kind == CHUNK_OP_WRITE)
+                n = pwrite(fd, op->buf + op->done, op->len - op->done,
+                           (off_t)(op->offset + op->done));
+            else
+                n = pread(fd, op->buf + op->done, op->len - op->done,
+                          (off_t)(op->offset + op->done));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                result = -errno;
+                break;
+            }
+            if (n == 0) { /* end of file; a write that makes no progress is broken */
+                result = op->kind == CHUNK_OP_READ ? (int)op->done : -EIO;
+                break;
+            }
+            if (op->kind == CHUNK_OP_WRITE)
+                op->fde->dirty = true;
+            op->done += (size_t)n;
+        }
+    } else if (op->kind == CHUNK_OP_READ && cs->nowait_reads) {
+        struct iovec iov = {.iov_base = op->buf, .iov_len = op->len};
+
+        n = preadv2(fd, &iov, 1, (off_t)op->offset, RWF_NOWAIT);
+        if (n < 0) {
+            if (errno == EOPNOTSUPP)
+                cs->nowait_reads = false;
+            return false; /* EAGAIN: not cached; io_uring reads it */
+        }
+        if ((size_t)n < op->len) {
+            /* end of file or partly cached: io_uring continues and tells */
+            op->done = (size_t)n;
+            return false;
+        }
+        result = (int)n;
+    } else {
+        return false;
+    }
+    /* counted here: the no-op completion no longer says what it was */
+    if (op->kind == CHUNK_OP_READ) {
+        cs->stats.reads++;
+        cs->stats.bytes_read += op->done > 0 ? op->done : (size_t)(result > 0 ? result : 0);
+    } else {
+        cs->stats.writes++;
+        cs->stats.bytes_written += op->done;
+    }
+    cs->stats.inline_ops++;
+    op->kind = CHUNK_OP_NOP;
+    op->result = result;
+    chunk_op_queue(cs, op);
+    return true;
+}
+
 static bool chunk_aligned(uint64_t offset, size_t len, const void *buf)
 {
     return ((offset | len | (uintptr_t)buf) & (CHUNK_DIRECT_ALIGN - 1)) == 0;
@@ -450,7 +540,8 @@ static int chunk_rw(struct chunk_store *cs, enum chunk_op_kind kind, uint64_t in
     op->len = len;
     op->offset = offset;
     op->buf_index = chunk_buf_index(cs, buf, len);
-    chunk_op_queue(cs, op);
+    if (!chunk_try_inline(cs, op))
+        chunk_op_queue(cs, op);
 out:
     chunk_maybe_submit(cs);
     return 0;
@@ -683,16 +774,23 @@ static unsigned chunk_cqes_process(struct chunk_store *cs)
 
 unsigned chunk_store_reap(struct chunk_store *cs)
 {
+    /* Only the completion ring is looked at here, in user space: no syscall
+     * per loop pass. The eventfd is drained by chunk_store_clear_eventfd()
+     * when the loop's poll reports it; a completion posted while the loop
+     * is awake leaves it readable, so the next sleep returns at once and no
+     * completion can wait for an unrelated wakeup. */
+    if (io_uring_cq_ready(&cs->ring) == 0 && !cs->continued)
+        return 0;
+    return chunk_cqes_process(cs);
+}
+
+void chunk_store_clear_eventfd(struct chunk_store *cs)
+{
     uint64_t count;
 
-    /* Drain the eventfd first, then look at the CQ: a completion posted
-     * after the drain re-arms the eventfd, so none can be missed. Draining
-     * after the CQ scan could swallow the signal of a CQE posted in between
-     * and leave it waiting for an unrelated wakeup. */
     if (read(cs->efd, &count, sizeof(count)) < 0) {
-        /* EAGAIN: nothing was signalled; the CQ is checked anyway. */
+        /* EAGAIN: nothing was signalled */
     }
-    return chunk_cqes_process(cs);
 }
 
 void chunk_store_close(struct chunk_store *cs)

@@ -64,6 +64,9 @@ void chunk_store_close(struct chunk_store *cs);
 /* eventfd that becomes readable when completions are waiting. */
 int chunk_store_eventfd(const struct chunk_store *cs);
 
+/* Reset the eventfd after a poll reported it readable (then reap). */
+void chunk_store_clear_eventfd(struct chunk_store *cs);
+
 /* Take / return a registered buffer (NULL when all are in use). Buffers are
  * 4 KiB aligned, so whole-page I/O in them can use O_DIRECT. */
 void *chunk_buf_get(struct chunk_store *cs);
@@ -133,6 +136,7 @@ struct chunk_stats {
     uint64_t syncs;     /* fdatasyncs completed */
     uint64_t continued; /* resubmissions: short transfers, -EAGAIN */
     uint64_t errors;    /* requests completed with an error */
+    uint64_t inline_ops; /* reads/writes copied by the loop itself (tmpfs, cached reads) */
 };
 void chunk_store_stats(const struct chunk_store *cs, struct chunk_stats *st_p);
 
