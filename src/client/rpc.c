@@ -41,6 +41,9 @@
 #include "net/net.h"
 
 /* One rpc_run: its completed calls wait here until the run takes them. */
+/* Idle time after which a spinning wait yields the core on each pass. */
+#define RPC_YIELD_AFTER_NS 10000ull
+
 struct rpc_batch {
     struct list_node done;
     bool data; /* a chunk transfer was issued: spin longer before sleeping */
@@ -515,11 +518,13 @@ static void rpc_wait(struct client *c, struct rpc_batch *b)
         }
         /* Spin before sleeping: a wakeup costs tens of microseconds on
          * virtual machines, more than most replies take. Chunk transfers
-         * take longer, so batches with one spin longer. While spinning,
-         * yield the core: a server or another client sharing it gets to
-         * run instead of waiting for this one's time slice to end. */
+         * take longer, so batches with one spin longer. After a short pure
+         * spin, yield the core on each pass: a server or another client
+         * sharing it runs instead of waiting for this time slice to end. */
         if (c->now_ns - idle_since < (b->data ? c->data_spin_ns : c->spin_ns)) {
-            sched_yield();
+            /* pure spin first: most metadata replies come within it */
+            if (c->now_ns - idle_since >= RPC_YIELD_AFTER_NS)
+                sched_yield();
             continue;
         }
         rc = net_arm(c->net);

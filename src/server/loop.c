@@ -23,6 +23,9 @@
 #include "registry/registry.h"
 #include "server/server_int.h"
 
+/* Idle time after which the spinning loop yields the core on each pass. */
+#define SERVER_YIELD_AFTER_NS 10000ull
+
 /* How long a stopping server waits for in-flight requests to finish. */
 #define SERVER_DRAIN_NS (10ull * 1000000000ull)
 
@@ -177,9 +180,11 @@ int server_run(struct server *srv, bool handle_signals)
         }
         now = time_mono_ns();
         if (now - idle_since < spin_ns) {
-            /* Idle spin: give the core to whoever shares it (a client on
-             * this node) rather than burning the rest of the time slice. */
-            sched_yield();
+            /* Idle spin: after a short pure spin (requests of a busy client
+             * follow each other within it), give the core to whoever shares
+             * it rather than burning the rest of the time slice. */
+            if (now - idle_since >= SERVER_YIELD_AFTER_NS)
+                sched_yield();
             continue;
         }
         server_sleep(srv, srv->stopping ? 10 : -1);
