@@ -30,13 +30,13 @@
 #include "net/net.h"
 #include "registry/registry.h"
 
-#define CLIENT_DEFAULT_CHUNK      (4ull << 20)
-#define CLIENT_DEFAULT_TIMEOUT_MS 30000
-#define CLIENT_DEFAULT_DISCOVERY  30000
-#define CLIENT_DEFAULT_INFLIGHT   64
-#define CLIENT_MAX_INFLIGHT       4096
-#define CLIENT_DEFAULT_XFER       (1ull << 20)
-#define CLIENT_DEFAULT_SPIN_US    50
+#define CLIENT_DEFAULT_CHUNK        (4ull << 20)
+#define CLIENT_DEFAULT_TIMEOUT_MS   30000
+#define CLIENT_DEFAULT_DISCOVERY    30000
+#define CLIENT_DEFAULT_INFLIGHT     64
+#define CLIENT_MAX_INFLIGHT         4096
+#define CLIENT_DEFAULT_XFER         (1ull << 20)
+#define CLIENT_DEFAULT_SPIN_US      50
 #define CLIENT_DEFAULT_DATA_SPIN_US 500
 
 static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;

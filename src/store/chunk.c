@@ -94,8 +94,8 @@ struct chunk_store {
     int efd;
     int dirfd;
     struct chunk_opts opts;
-    bool direct_ok; /* the file system takes O_DIRECT */
-    bool mem_fs;    /* tmpfs/ramfs: I/O is a memcpy, done inline */
+    bool direct_ok;    /* the file system takes O_DIRECT */
+    bool mem_fs;       /* tmpfs/ramfs: I/O is a memcpy, done inline */
     bool nowait_reads; /* preadv2(RWF_NOWAIT) works here */
 
     struct pool *bufs;

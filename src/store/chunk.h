@@ -133,9 +133,9 @@ unsigned chunk_store_queued(const struct chunk_store *cs);
 struct chunk_stats {
     uint64_t reads, writes; /* requests completed (with any result) */
     uint64_t bytes_read, bytes_written;
-    uint64_t syncs;     /* fdatasyncs completed */
-    uint64_t continued; /* resubmissions: short transfers, -EAGAIN */
-    uint64_t errors;    /* requests completed with an error */
+    uint64_t syncs;      /* fdatasyncs completed */
+    uint64_t continued;  /* resubmissions: short transfers, -EAGAIN */
+    uint64_t errors;     /* requests completed with an error */
     uint64_t inline_ops; /* reads/writes copied by the loop itself (tmpfs, cached reads) */
 };
 void chunk_store_stats(const struct chunk_store *cs, struct chunk_stats *st_p);

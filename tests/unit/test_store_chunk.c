@@ -972,8 +972,11 @@ static void test_unregistered_fallback(void **state)
  * callback discipline, holes and short reads included. */
 static void test_tmpfs_inline(void **state)
 {
-    struct chunk_opts opts = {.queue_size = 32, .buffer_size = 65536, .buffer_count = 4,
-                              .submit_depth = 8, .fd_cache = 8};
+    struct chunk_opts opts = {.queue_size = 32,
+                              .buffer_size = 65536,
+                              .buffer_count = 4,
+                              .submit_depth = 8,
+                              .fd_cache = 8};
     char dir[] = "/dev/shm/benchfs-chunk-XXXXXX", cmd[128];
     struct chunk_store *cs;
     struct chunk_stats st;
