@@ -144,6 +144,9 @@ int server_create(const struct config *cfg, struct server **srv_p, char *err, si
     rc = meta_open(srv->meta_dir, &mo, &srv->meta, err, errlen);
     if (rc < 0)
         goto err_unlock;
+    if (meta_syncs_skipped(srv->meta) && cfg->durability != DURABILITY_NONE)
+        log_info("metadata in %s is on tmpfs: durability '%s' needs no syncs there, none are made",
+                 srv->meta_dir, config_durability_name(cfg->durability));
 
     snprintf(srv->chunk_dir, sizeof(srv->chunk_dir), "%s/chunks", cfg->data_dir);
     memset(&co, 0, sizeof(co));

@@ -20,6 +20,8 @@
 #include "store/store_fs.h"
 
 #include <errno.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,6 +402,19 @@ int meta_open(const char *dir, const struct meta_opts *opts, struct meta **meta_
         return -ENOMEM;
     }
     m->durability = opts->durability;
+    {
+        /* On tmpfs/ramfs the metadata lives in RAM: a sync protects against
+         * nothing (power loss takes it all, a crashed process loses nothing
+         * of what was committed), and msync of the whole map costs tens of
+         * microseconds per close. Run as durability none there. */
+        struct statfs sfs;
+
+        if (m->durability != DURABILITY_NONE && statfs(dir, &sfs) == 0 &&
+            (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)) {
+            m->durability = DURABILITY_NONE;
+            m->syncs_skipped = true;
+        }
+    }
     m->node_tag = opts->node_tag;
     m->default_chunk_size =
         opts->default_chunk_size ? opts->default_chunk_size : META_DEFAULT_CHUNK_SIZE;
@@ -528,4 +543,9 @@ void meta_counts(struct meta *m, uint64_t *files_p, uint64_t *dirs_p)
         *files_p = m->files;
     if (dirs_p != NULL)
         *dirs_p = m->dirs;
+}
+
+bool meta_syncs_skipped(const struct meta *m)
+{
+    return m->syncs_skipped;
 }

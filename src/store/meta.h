@@ -192,4 +192,8 @@ int meta_setsize(struct meta *meta, const char *path, size_t len, uint64_t ino, 
  * including the current pass's uncommitted changes. */
 void meta_counts(struct meta *meta, uint64_t *files_p, uint64_t *dirs_p);
 
+/* True when the store is on tmpfs/ramfs and therefore never syncs (a sync
+ * of memory protects nothing); the configured durability is then moot. */
+bool meta_syncs_skipped(const struct meta *meta);
+
 #endif

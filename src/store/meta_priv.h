@@ -91,6 +91,7 @@ struct meta {
     uint64_t txn_files, txn_dirs; /* counters when txn began (for abort) */
     int lost;                     /* error of an aborted pass, reported by meta_flush */
     bool unsynced;                /* commits since the last env sync */
+    bool syncs_skipped;           /* on tmpfs/ramfs: durability became none */
 
     /* Inode numbers: low 32 bits come from [next_ino, ino_reserved). */
     uint64_t next_ino;

@@ -1142,10 +1142,34 @@ static void test_create_rate(void **state)
     }
 }
 
+/* Metadata on tmpfs never syncs (memory protects nothing); on disk it does. */
+static void test_tmpfs_skips_syncs(void **state)
+{
+    struct meta_opts opts = {.map_size = 64 << 20, .durability = DURABILITY_CLOSE, .node_tag = 7};
+    char shm[] = "/dev/shm/benchfs-meta-XXXXXX", disk[] = "/var/tmp/benchfs-meta-XXXXXX";
+    char cmd[128];
+    struct meta *m;
+
+    (void)state;
+    if (mkdtemp(shm) == NULL || mkdtemp(disk) == NULL)
+        skip();
+    m = open_or_fail(shm, &opts);
+    assert_true(meta_syncs_skipped(m));
+    assert_int_equal(meta_mkdir(m, "/d", 2, 0755, 0, 0, true), 0);
+    assert_int_equal(meta_flush(m, true), 0);
+    meta_close(m);
+    m = open_or_fail(disk, &opts);
+    assert_false(meta_syncs_skipped(m));
+    meta_close(m);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s %s", shm, disk);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_root, setup, teardown),
+        cmocka_unit_test(test_tmpfs_skips_syncs),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_default_chunk_size, setup, teardown),
