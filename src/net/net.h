@@ -137,6 +137,11 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
  */
 void net_ep_destroy(struct net_ep *ep);
 
+/* Close without flushing: sends still pending on ep complete with an error
+ * (their callbacks run before this returns or from net_progress), then free
+ * it. For giving up on a peer that stopped answering. */
+void net_ep_abort(struct net_ep *ep);
+
 /* False when BENCHFS_PEER_FAILURE=0: endpoints then use no UCX error
  * handling, which allows shared memory (UCX 1.13) but detects dead peers only
  * through RPC deadlines (docs/transports.md). */

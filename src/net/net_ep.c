@@ -208,6 +208,17 @@ void net_ep_destroy(struct net_ep *ep)
     }
 }
 
+void net_ep_abort(struct net_ep *ep)
+{
+    if (ep == NULL)
+        return;
+    /* A failed endpoint is closed with UCP_EP_CLOSE_FLAG_FORCE, which ends
+     * the sends still pending on it (their callbacks see an error). */
+    if (ep->status == 0)
+        ep->status = -ECANCELED;
+    net_ep_destroy(ep);
+}
+
 void net_ep_reap_closing(struct net *net, bool wait)
 {
     struct list_node *n, *tmp;

@@ -176,6 +176,31 @@ void server_client_put(struct server_client *c)
         client_free(c);
 }
 
+void server_clients_abort(struct server *srv)
+{
+    struct server_client **all;
+    size_t n = 0;
+
+    if (srv->nclients == 0)
+        return;
+    /* Collect first: aborting runs send callbacks that may free clients and
+     * reshuffle the table. */
+    all = malloc(srv->nclients * sizeof(*all));
+    if (all == NULL)
+        return;
+    for (size_t i = 0; i < srv->clients_cap; i++)
+        if (srv->clients[i] != NULL)
+            all[n++] = srv->clients[i];
+    for (size_t i = 0; i < n; i++) {
+        struct net_ep *ep = all[i]->ep;
+
+        all[i]->dead = true;
+        all[i]->ep = NULL; /* client_free must not close it a second time */
+        net_ep_abort(ep);
+    }
+    free(all);
+}
+
 void server_clients_cleanup(struct server *srv)
 {
     for (size_t i = 0; i < srv->clients_cap; i++) {

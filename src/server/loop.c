@@ -126,6 +126,10 @@ static void server_sleep(struct server *srv, int timeout_ms)
 
     if (!list_empty(&srv->ready) || !list_empty(&srv->replies))
         return;
+    /* SQEs the kernel refused to take (EBUSY/EAGAIN) produce no completion
+     * to wake us: come back soon to submit them again. */
+    if (chunk_store_queued(srv->chunks) > 0)
+        timeout_ms = 1;
     if (net_arm(srv->net) == -EAGAIN)
         return; /* UCX has events: progress again instead of sleeping */
     n = epoll_wait(srv->epfd, evs, 8, timeout_ms);
@@ -170,7 +174,12 @@ int server_run(struct server *srv, bool handle_signals)
             if (srv->inflight == 0 && chunk_store_inflight(srv->chunks) == 0)
                 break;
             if (time_mono_ns() > drain_deadline) {
-                log_warn("stopping with %u request(s) still in flight", srv->inflight);
+                log_warn("stopping with %u request(s) still in flight: giving up on their "
+                         "clients",
+                         srv->inflight);
+                server_requests_abort(srv);
+                server_clients_abort(srv);
+                net_progress(srv->net);
                 break;
             }
         }

@@ -97,8 +97,13 @@ void server_op_FSYNC(struct sreq *r)
 
     r->state = SREQ_IO;
     rc = chunk_fsync(r->srv->chunks, r->body.fsync_req.ino, data_io_done, r);
-    if (rc < 0)
+    if (rc == -EAGAIN) {
+        /* the store's op pool is busy: retry next pass, like reads/writes */
+        r->state = SREQ_NEW;
+        sreq_queue(r);
+    } else if (rc < 0) {
         sreq_finish(r, rc);
+    }
 }
 
 void server_data_continue(struct sreq *r)

@@ -379,6 +379,15 @@ void server_buffers_released(struct server *srv)
     }
 }
 
+void server_requests_abort(struct server *srv)
+{
+    struct list_node *n;
+
+    /* Their rendezvous data is dropped and nobody is answered. */
+    while ((n = list_pop_front(&srv->wait_buf)) != NULL)
+        sreq_free(list_entry(n, struct sreq, link));
+}
+
 void sreq_step(struct sreq *r)
 {
     list_remove(&r->link);
@@ -432,7 +441,11 @@ static void sreq_send_reply(struct sreq *r)
     }
     h.data_len = r->rep_data_len;
     if (r->client == NULL || server_client_dead(r->client)) {
-        sreq_free(r); /* nobody to answer */
+        /* A HELLO that failed has no client endpoint: answer it on UCX's
+         * reply endpoint, still valid in the pass the message arrived. */
+        if (r->client == NULL && r->op == PROTO_OP_HELLO && r->status < 0)
+            server_reply_error(srv, r->reply_ep, &r->hdr, r->status);
+        sreq_free(r); /* nobody (else) to answer */
         return;
     }
     len = proto_msg_pack(&h, &r->rep, r->rep_msg, sizeof(r->rep_msg));
@@ -468,8 +481,9 @@ void server_flush_replies(struct server *srv)
     while ((n = list_pop_front(&srv->replies)) != NULL) {
         struct sreq *r = list_entry(n, struct sreq, link);
 
+        /* data ops did their work whatever happened to the metadata */
         if (rc < 0 && r->status == 0 && r->op != PROTO_OP_CHUNK_READ &&
-            r->op != PROTO_OP_CHUNK_WRITE)
+            r->op != PROTO_OP_CHUNK_WRITE && r->op != PROTO_OP_CHUNK_REMOVE)
             r->status = rc;
         sreq_send_reply(r);
     }

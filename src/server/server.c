@@ -262,10 +262,13 @@ void server_destroy(struct server *srv)
         close(srv->wakefd);
     if (srv->sigfd >= 0)
         close(srv->sigfd);
+    /* Storage first: closing it runs the callbacks of I/O still in flight,
+     * which touch their requests; clients and net before the request pool
+     * for the same reason with sends. */
+    chunk_store_close(srv->chunks);
     server_clients_cleanup(srv);
     net_destroy(srv->net);
     server_request_cleanup(srv);
-    chunk_store_close(srv->chunks);
     meta_close(srv->meta);
     if (srv->lock_fd >= 0)
         close(srv->lock_fd);

@@ -129,6 +129,9 @@ bool server_client_dead(const struct server_client *c);
 void server_client_get(struct server_client *c);
 void server_client_put(struct server_client *c);
 void server_clients_cleanup(struct server *srv);
+/* Give up on every client: close without flushing, so replies still being
+ * sent fail and their requests are freed (shutdown after a drain timeout). */
+void server_clients_abort(struct server *srv);
 
 /* request.c */
 int server_request_init(struct server *srv);
@@ -138,6 +141,7 @@ void sreq_queue(struct sreq *r);              /* append to the ready queue */
 void sreq_step(struct sreq *r);               /* advance one state */
 void sreq_finish(struct sreq *r, int status); /* queue the reply (status -errno or 0) */
 void server_flush_replies(struct server *srv);
+void server_requests_abort(struct server *srv);   /* drop requests waiting for buffers */
 void server_buffers_released(struct server *srv); /* wake WAIT_BUF requests */
 const char *sreq_path(const struct sreq *r);
 

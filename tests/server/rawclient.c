@@ -31,6 +31,8 @@ struct rawclient {
     size_t *rdata_len;
     uint64_t stray;
     uint8_t msg[PROTO_MSG_MAX];
+    uint8_t async_msgs[256][PROTO_MSG_MAX]; /* headers of send_only requests */
+    unsigned async_next;
 };
 
 static uint64_t raw_now_ms(void)
@@ -244,4 +246,37 @@ int rawclient_path_op(struct rawclient *c, unsigned op, const char *path, uint32
     b.path_req.path_len = (uint32_t)strlen(path);
     b.path_req.flags = flags;
     return rawclient_call(c, op, &b, path, strlen(path), rep, NULL, 0, NULL, 10000);
+}
+
+int rawclient_send_only(struct rawclient *c, unsigned op, const union proto_body *req,
+                        const void *data, size_t data_len, uint64_t *id_p)
+{
+    uint8_t *m = c->async_msgs[c->async_next++ % 256];
+    struct proto_hdr h;
+    int len;
+
+    memset(&h, 0, sizeof(h));
+    h.op = (uint16_t)op;
+    h.req_id = rawclient_next_id(c);
+    h.data_len = (uint32_t)data_len;
+    memcpy(h.cookie, c->cookie, sizeof(h.cookie));
+    len = proto_msg_pack(&h, req, m, PROTO_MSG_MAX);
+    if (len < 0)
+        return len;
+    if (id_p != NULL)
+        *id_p = h.req_id;
+    return net_send(c->net, net_ep_peer(c->ep), NET_AM_REQUEST, m, (size_t)len, data, data_len,
+                    NET_SEND_REPLY, NULL, NULL);
+}
+
+int rawclient_wait(struct rawclient *c, uint64_t id, int timeout_ms)
+{
+    c->want_id = id;
+    c->done = false;
+    c->recv_pending = false;
+    c->status = 0;
+    c->rep = NULL;
+    c->rdata = NULL;
+    c->rdata_len = NULL;
+    return raw_wait(c, timeout_ms);
 }

@@ -40,6 +40,17 @@ int rawclient_path_op(struct rawclient *c, unsigned op, const char *path, uint32
 int rawclient_send_raw(struct rawclient *c, const void *hdr, size_t hdr_len, const void *data,
                        size_t data_len, uint64_t expect_id, int timeout_ms);
 
+/*
+ * Send a request without waiting for it (its reply is ignored unless
+ * rawclient_wait asks for its id). Up to 256 may be outstanding. Returns 0,
+ * 1 (send in progress) or -errno; *id_p gets the request id.
+ */
+int rawclient_send_only(struct rawclient *c, unsigned op, const union proto_body *req,
+                        const void *data, size_t data_len, uint64_t *id_p);
+
+/* Wait up to timeout_ms for the reply to request `id`: its status. */
+int rawclient_wait(struct rawclient *c, uint64_t id, int timeout_ms);
+
 /* The cluster cookie and a fresh request id, for hand-built headers. */
 const uint8_t *rawclient_cookie(const struct rawclient *c);
 uint64_t rawclient_next_id(struct rawclient *c);

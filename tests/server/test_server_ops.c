@@ -529,6 +529,72 @@ static void test_daemon_errors(void **state)
     assert_non_null(strstr(out, "Usage"));
 }
 
+/* A client that stops progressing with a rendezvous reply pending must not
+ * keep the server from stopping: the drain gives up after its bound and the
+ * server still exits 0 (it used to abort inside UCX). */
+static void test_drain_stalled_client(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t big[1 << 20];
+    struct rawclient *mon;
+    union proto_body b, rep;
+    uint64_t id;
+    int status, inflight = 0;
+
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(do_write(f->c, 42, 0, 0, big, sizeof(big)), 0);
+    memset(&b, 0, sizeof(b));
+    b.chunk_io_req.ino = 42;
+    b.chunk_io_req.length = sizeof(big);
+    assert_true(rawclient_send_only(f->c, PROTO_OP_CHUNK_READ, &b, NULL, 0, &id) >= 0);
+    /* f->c never progresses again; a second client watches the server */
+    assert_int_equal(rawclient_connect(f->h.registry, "node_0", &mon), 0);
+    for (int i = 0; i < 5000 && inflight < 2; i++) {
+        memset(&b, 0, sizeof(b));
+        assert_int_equal(
+            rawclient_call(mon, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000), 0);
+        inflight = (int)rep.status_rep.inflight; /* the read and this STATUS */
+    }
+    assert_true(inflight >= 2);
+    rawclient_close(mon);
+    status = harness_stop_server(&f->h, 0, SIGTERM, 30000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* With a tiny storage queue, an FSYNC behind a burst of writes is retried
+ * by the server, never refused with EAGAIN (it used to be, 11 of 20 times). */
+static void test_fsync_behind_burst(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t page[4096];
+    union proto_body b;
+    uint64_t id;
+
+    rawclient_close(f->c);
+    f->c = NULL;
+    harness_stop_server(&f->h, 0, SIGTERM, 10000);
+    snprintf(f->h.extra_args[f->h.nextra++], 128, "--set=storage.queue_size=8");
+    assert_int_equal(harness_start_server(&f->h, 0, 20000), 0);
+    assert_int_equal(rawclient_connect(f->h.registry, "node_0", &f->c), 0);
+    for (int round = 0; round < 10; round++) {
+        kill(f->h.servers[0].pid, SIGSTOP); /* let the burst pile up */
+        for (int i = 0; i < 40; i++) {
+            memset(&b, 0, sizeof(b));
+            b.chunk_io_req.ino = 7;
+            b.chunk_io_req.index = (uint64_t)i;
+            b.chunk_io_req.length = sizeof(page);
+            assert_true(
+                rawclient_send_only(f->c, PROTO_OP_CHUNK_WRITE, &b, page, sizeof(page), NULL) >= 0);
+        }
+        memset(&b, 0, sizeof(b));
+        b.fsync_req.ino = 7;
+        assert_true(rawclient_send_only(f->c, PROTO_OP_FSYNC, &b, NULL, 0, &id) >= 0);
+        kill(f->h.servers[0].pid, SIGCONT);
+        assert_int_equal(rawclient_wait(f->c, id, 10000), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -539,6 +605,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_graceful, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daemon_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drain_stalled_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fsync_behind_burst, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
