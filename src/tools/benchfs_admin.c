@@ -201,6 +201,21 @@ static int server_query(int idx, struct benchfs_server_info *info)
     return 0;
 }
 
+/* Connect and learn how many servers there are: 0 or the exit code. */
+static int admin_connect_count(struct cli_ctx *ctx, int *n_p)
+{
+    int rc = cli_connect(ctx);
+
+    if (rc)
+        return rc;
+    *n_p = benchfs_server_count();
+    if (*n_p < 0) {
+        cli_error("cannot count servers: %s", benchfs_last_error());
+        return CLI_EXIT_FAIL;
+    }
+    return 0;
+}
+
 int cmd_ping(struct cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -236,14 +251,9 @@ int cmd_ping(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("ping", "extra operand '%s'", argv[optind]);
-    rc = cli_connect(ctx);
+    rc = admin_connect_count(ctx, &n);
     if (rc)
         return rc;
-    n = benchfs_server_count();
-    if (n < 0) {
-        cli_error("cannot count servers: %s", benchfs_last_error());
-        return CLI_EXIT_FAIL;
-    }
     if (table_init(&t, 4, 2, (size_t)n) < 0)
         return CLI_EXIT_FAIL;
     row = table_row(&t);
@@ -335,14 +345,9 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("status", "extra operand '%s'", argv[optind]);
-    rc = cli_connect(ctx);
+    rc = admin_connect_count(ctx, &n);
     if (rc)
         return rc;
-    n = benchfs_server_count();
-    if (n < 0) {
-        cli_error("cannot count servers: %s", benchfs_last_error());
-        return CLI_EXIT_FAIL;
-    }
     if (table_init(&t, ncols, 2, (size_t)n) < 0)
         return CLI_EXIT_FAIL;
     row = table_row(&t);

@@ -78,6 +78,15 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  */
 int cli_connect(struct cli_ctx *ctx);
 
+/*
+ * The start every command taking only --help and one or more operands
+ * shares: parse the options (--help prints `usage`), require an operand,
+ * connect. Returns -1 to go on with the operands from optind, else the exit
+ * code the command returns.
+ */
+int cli_operands_begin(struct cli_ctx *ctx, int argc, char **argv, const char *cmd,
+                       const char *usage);
+
 /* Disconnect if connected; reports a failed disconnect. Returns 0 or
  * CLI_EXIT_FAIL. */
 int cli_disconnect(struct cli_ctx *ctx);

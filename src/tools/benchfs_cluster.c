@@ -374,6 +374,23 @@ free_nodes:
 
 /* ---------------------------------------------------------- status/stop */
 
+/* The registry of a running cluster and its recorded servers (status, stop):
+ * 0, or the exit code after saying why. */
+static int cluster_open(struct cli_ctx *ctx, const char *registry, const char *cmd,
+                        struct cl_cluster *c)
+{
+    int rc = cluster_registry(ctx, registry, cmd, c);
+
+    if (rc)
+        return rc;
+    rc = cluster_pids_read(c);
+    if (rc == -ENOENT) {
+        cli_error("no cluster started from '%s' (no %s there)", c->registry, CLUSTER_PIDS_FILE);
+        return CLI_EXIT_FAIL;
+    }
+    return rc < 0 ? CLI_EXIT_FAIL : 0;
+}
+
 static int cluster_status(struct cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -405,16 +422,9 @@ static int cluster_status(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("cluster status", "extra operand '%s'", argv[optind]);
-    rc = cluster_registry(ctx, registry, "cluster status", &c);
+    rc = cluster_open(ctx, registry, "cluster status", &c);
     if (rc)
         return rc;
-    rc = cluster_pids_read(&c);
-    if (rc == -ENOENT) {
-        cli_error("no cluster started from '%s' (no %s there)", c.registry, CLUSTER_PIDS_FILE);
-        return CLI_EXIT_FAIL;
-    }
-    if (rc < 0)
-        return CLI_EXIT_FAIL;
     uptime = calloc(c.n ? c.n : 1, sizeof(*uptime));
     bool *alive = calloc(c.n ? c.n : 1, sizeof(*alive));
     bool *reg = calloc(c.n ? c.n : 1, sizeof(*reg));
@@ -529,16 +539,9 @@ static int cluster_stop(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("cluster stop", "extra operand '%s'", argv[optind]);
-    rc = cluster_registry(ctx, registry, "cluster stop", &c);
+    rc = cluster_open(ctx, registry, "cluster stop", &c);
     if (rc)
         return rc;
-    rc = cluster_pids_read(&c);
-    if (rc == -ENOENT) {
-        cli_error("no cluster started from '%s' (no %s there)", c.registry, CLUSTER_PIDS_FILE);
-        return CLI_EXIT_FAIL;
-    }
-    if (rc < 0)
-        return CLI_EXIT_FAIL;
     for (unsigned i = 0; i < c.n; i++)
         running += cluster_node_alive(&c.nodes[i]);
     status = cluster_stop_nodes(&c, timeout_ms, false);

@@ -139,6 +139,28 @@ int cli_try_help(const char *cmd)
     return CLI_EXIT_USAGE;
 }
 
+int cli_operands_begin(struct cli_ctx *ctx, int argc, char **argv, const char *cmd,
+                       const char *usage)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'H'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (opt == 'H') {
+            fputs(usage, stdout);
+            return CLI_EXIT_OK;
+        }
+        return cli_try_help(cmd);
+    }
+    if (optind >= argc)
+        return cli_usage_error(cmd, "missing operand");
+    rc = cli_connect(ctx);
+    return rc ? rc : -1;
+}
+
 int cli_connect(struct cli_ctx *ctx)
 {
     struct benchfs_options opts;

@@ -341,24 +341,12 @@ static void stat_print(const char *path, const struct stat *st)
 
 int cmd_stat(struct cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'H'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt, rc, status = CLI_EXIT_OK;
+    int rc, status = CLI_EXIT_OK;
 
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (opt == 'H') {
-            printf("Usage: benchfs stat PATH...\n"
-                   "Show size, blocks, inode, links, mode and times of each PATH.\n");
-            return CLI_EXIT_OK;
-        }
-        return cli_try_help("stat");
-    }
-    if (optind >= argc)
-        return cli_usage_error("stat", "missing operand");
-    rc = cli_connect(ctx);
-    if (rc)
+    rc = cli_operands_begin(ctx, argc, argv, "stat",
+                            "Usage: benchfs stat PATH...\n"
+                            "Show size, blocks, inode, links, mode and times of each PATH.\n");
+    if (rc >= 0)
         return rc;
     for (int i = optind; i < argc; i++) {
         char path[BFS_PATH_MAX];
@@ -621,24 +609,12 @@ int cmd_rm(struct cli_ctx *ctx, int argc, char **argv)
 
 int cmd_rmdir(struct cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'H'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt, rc, status = CLI_EXIT_OK;
+    int rc, status = CLI_EXIT_OK;
 
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (opt == 'H') {
-            printf("Usage: benchfs rmdir PATH...\n"
-                   "Remove each directory PATH, which must be empty.\n");
-            return CLI_EXIT_OK;
-        }
-        return cli_try_help("rmdir");
-    }
-    if (optind >= argc)
-        return cli_usage_error("rmdir", "missing operand");
-    rc = cli_connect(ctx);
-    if (rc)
+    rc = cli_operands_begin(ctx, argc, argv, "rmdir",
+                            "Usage: benchfs rmdir PATH...\n"
+                            "Remove each directory PATH, which must be empty.\n");
+    if (rc >= 0)
         return rc;
     for (int i = optind; i < argc; i++) {
         char path[BFS_PATH_MAX];

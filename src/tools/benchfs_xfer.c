@@ -477,26 +477,14 @@ err_close_remote:
 
 int cmd_cat(struct cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'H'},
-        {NULL, 0, NULL, 0},
-    };
     const size_t bufsize = 4u << 20;
-    int opt, rc, status = CLI_EXIT_OK;
+    int rc, status = CLI_EXIT_OK;
     char *buf;
 
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (opt == 'H') {
-            printf("Usage: benchfs cat PATH...\n"
-                   "Write the contents of each BenchFS file PATH to standard output.\n");
-            return CLI_EXIT_OK;
-        }
-        return cli_try_help("cat");
-    }
-    if (optind >= argc)
-        return cli_usage_error("cat", "missing operand");
-    rc = cli_connect(ctx);
-    if (rc)
+    rc = cli_operands_begin(ctx, argc, argv, "cat",
+                            "Usage: benchfs cat PATH...\n"
+                            "Write the contents of each BenchFS file PATH to standard output.\n");
+    if (rc >= 0)
         return rc;
     buf = xfer_buffer(bufsize);
     if (!buf)
