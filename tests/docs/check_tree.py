@@ -85,6 +85,7 @@ TREE_RE = re.compile(
 MD_NAME_RE = re.compile(
     r"(?<![A-Za-z0-9_./$\-:~@}])([A-Za-z0-9_][A-Za-z0-9_.\-/]*[A-Za-z0-9_\-]\.md)\b(?![\w/])"
 )
+CODE_SPAN_RE = re.compile(r"`[^`]*`")
 FENCE_RE = re.compile(r"^\s*(```|~~~)")
 HEADING_RE = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 HTML_ID_RE = re.compile(r"<a\s+(?:name|id)=\"([^\"]+)\"")
@@ -292,7 +293,8 @@ class Tree:
                     self.report(rel, lineno, "path of one machine ('%s'): use a placeholder such as <ior-src> or $BUILD" % s)
             text = URL_RE.sub(" ", line)
             if is_md and not in_fence:
-                for m in LINK_RE.finditer(line):
+                # `[text](target)` inside a code span is an example, not a link.
+                for m in LINK_RE.finditer(CODE_SPAN_RE.sub(" ", line)):
                     target = m.group(1)
                     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", target):
                         continue  # https:, mailto:, ...
@@ -358,7 +360,7 @@ def self_test():
     good = {
         "docs/design.md": "# Design\n\n## Event loop\n\n```sh\n# not a heading\n```\n"
         "## Deviations from the plan, and why\n## Event loop\n",
-        "docs/ok.md": "[design](design.md#event-loop) [dev](design.md#deviations-from-the-plan-and-why)\n"
+        "docs/ok.md": "`[example](nothere.md)` [design](design.md#event-loop) [dev](design.md#deviations-from-the-plan-and-why)\n"
         "[second](design.md#event-loop-1) [self](#ok) [web](https://example.org/x.md)\n"
         "# OK\nsrc/a.c and src/*.c and tests/seeds/<target>/ and docs/design.md#event-loop\n"
         "Examples: /tmp/bfs/reg, /shared/registry, /dev/fuse, /proc/self/fd, $BUILD/bin.\n"
