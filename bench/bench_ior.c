@@ -13,7 +13,7 @@
  * and then a read phase, each timed from the release of the barrier before
  * it to the last arrival at the barrier after it (IOR's timing). The same
  * code then runs on the local directory, so BenchFS/local is a ratio in one
- * run on one machine (DESIGN.md §11).
+ * run on one machine (docs/design.md#performance-targets).
  *
  * Verification: every 4 KiB of every transfer starts with an 8-byte stamp
  * of (file, offset); the read phase checks every stamp (cheap: catches

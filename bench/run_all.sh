@@ -9,7 +9,7 @@
 #                 backend, metric, value) - the source of everything below
 #   json/*.json   each benchfs-bench run's own JSON
 #   *.png         gnuplot plots (bench/plot/*.gp)
-#   summary.md    tables and the DESIGN.md §11 targets, met or not
+#   summary.md    tables and the targets (docs/performance.md), met or not
 #   logs/         output of every step
 #
 # What runs (docs/performance.md explains each), in priority order so that
@@ -120,7 +120,7 @@ report() {
             echo "| $l | $(fmt "$(val $l calib host pipe_rtt_us)" 1) us | $(fmt "$(val $l calib host pipe_rtt_1cpu_us)" 1) us | $(fmt "$(val $l calib host spin_rtt_us)" 3) us |"
         done
         echo
-        echo "## Targets (DESIGN.md §11)"
+        echo "## Targets (docs/performance.md)"
         echo
         echo "| target | measured | goal | status |"
         echo "|---|---|---|---|"

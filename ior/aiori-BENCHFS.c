@@ -13,7 +13,7 @@
  *                              whole test without a separate server launch
  *   --benchfs.data-dir=DIR     data dir of embedded servers (rank_<r> below it)
  *
- * IOR facts respected (shared/IOR_NOTES.md): initialize/finalize nest in
+ * IOR facts respected (docs/ior-notes.md): initialize/finalize nest in
  * IO500, so they are reference-counted; every callback is a no-op under
  * dryRun; xfer returns exactly the requested length or aborts with BenchFS's
  * own message; paths may be relative or end in '/'; mdtest opens with flags 0.

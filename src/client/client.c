@@ -2,7 +2,7 @@
  * client.c - connecting to a cluster, the server table and its endpoints,
  * and the global lock of the public API (client.h).
  *
- * Connect (DESIGN.md §5): read the cluster cookie, wait until the registry
+ * Connect (docs/design.md#registry-and-cookie): read the cluster cookie, wait until the registry
  * lists the expected servers, create a SERIALIZED UCX worker, one endpoint
  * per server, the ring over the node ids, the tag table of the placement,
  * and PING every server in parallel: that checks the cookie (a foreign one is

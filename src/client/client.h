@@ -4,7 +4,7 @@
  * One `struct client` per process (the public API has no handle), created by
  * benchfs_connect() and protected by one global mutex: every public call
  * takes it for its whole duration, drives the UCX worker itself until its
- * RPCs complete, and releases it (DESIGN.md §1: no client threads).
+ * RPCs complete, and releases it (no client threads: docs/design.md#processes).
  *
  * Files:
  *   client.c     connect / disconnect, servers and their endpoints, locking

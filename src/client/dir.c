@@ -1,7 +1,7 @@
 /*
  * dir.c - directories: mkdir, rmdir, opendir / readdir / closedir.
  *
- * Directories are replicated on every server (DESIGN.md §6), so mkdir and
+ * Directories are replicated on every server (docs/design.md#namespace-and-placement), so mkdir and
  * rmdir fan out to all servers in parallel: mkdir with a rollback when only
  * some servers could create it, rmdir in two phases (prepare everywhere,
  * then commit or abort). readdir asks every server, page by page, for the

@@ -4,7 +4,7 @@
  * Descriptors index a growing array; freed slots form a free list so the
  * lowest numbers are not necessarily reused first, but numbers stay small.
  *
- * Sizes follow close-to-open consistency (DESIGN.md §6): the owner's inode
+ * Sizes are close-to-open consistent (docs/design.md#namespace-and-placement): the owner's inode
  * holds the authoritative size; a descriptor remembers the size it learned
  * at open and the furthest byte it wrote (its extent), and pushes the extent
  * at fsync/close. Until then this client's own view of a file is the maximum

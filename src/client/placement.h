@@ -1,5 +1,5 @@
 /*
- * placement.h - where the client sends things (DESIGN.md §6). Pure functions
+ * placement.h - where requests go (docs/design.md#namespace-and-placement). Pure functions
  * over the ring: no network, no clock, so tests/unit/test_client_placement.c
  * checks them directly.
  *

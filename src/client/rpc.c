@@ -1,5 +1,5 @@
 /*
- * rpc.c - the client's request engine (DESIGN.md §4).
+ * rpc.c - the client's request engine (docs/design.md#rpc-over-ucx).
  *
  * Pending table: a fixed array of slots. A request id is
  * (slot generation << 32) | slot index; the generation changes every time a

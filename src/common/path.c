@@ -1,5 +1,5 @@
 /*
- * path.c - path normalization and checks (path.h, DESIGN.md §6).
+ * path.c - path normalization and checks (path.h, docs/design.md#namespace-and-placement).
  *
  * path_normalize scans the input from right to left. Seen from the end, a
  * ".." simply means "drop the next real component to the left", so a counter

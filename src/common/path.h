@@ -1,5 +1,5 @@
 /*
- * path.h - BenchFS path rules (DESIGN.md §6).
+ * path.h - BenchFS path rules (docs/design.md#namespace-and-placement).
  *
  * Every path the client sends is normalized here: absolute, no "//", no "."
  * or ".." components (".." never climbs above "/"), no trailing "/" except for

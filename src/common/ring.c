@@ -1,5 +1,5 @@
 /*
- * ring.c - the consistent-hash ring of ring.h (DESIGN.md §6).
+ * ring.c - the consistent-hash ring of ring.h (docs/design.md#namespace-and-placement).
  *
  * Construction: the node ids are sorted in natural order, which fixes each
  * server's index. Server s places `vnodes` points on the 64-bit circle at

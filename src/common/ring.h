@@ -1,5 +1,5 @@
 /*
- * ring.h - consistent-hash ring of servers (DESIGN.md §6).
+ * ring.h - consistent-hash ring of servers (docs/design.md#namespace-and-placement).
  *
  * Servers are identified by node id strings. The ring sorts them in natural
  * order ("node_2" before "node_10"), so a server's index is stable for a given

@@ -8,7 +8,7 @@
  * requests and checks replies with the helpers below. The format itself is
  * documented in include/benchfs_mini.h; all integers are little-endian.
  *
- * Being pure, this module has a unit test (tests/test_frame.c) and a
+ * Being pure, this module has a unit test (src/mini/tests/test_frame.c) and a
  * libFuzzer target (tests/fuzz/fuzz_mini_frame.c).
  */
 #ifndef BENCHFS_MINI_FRAME_H

@@ -1,6 +1,6 @@
 /*
  * net.c - the UCP context, the worker, active-message handlers, sends,
- * rendezvous receives, progress and wakeup (DESIGN.md §4). Endpoints live in
+ * rendezvous receives, progress and wakeup (docs/design.md#rpc-over-ucx). Endpoints live in
  * net_ep.c. This file and net_ep.c are the only users of UCX in BenchFS.
  *
  * Every UCX *_nbx call below is checked three ways: NULL (done at once),

@@ -1,5 +1,5 @@
 /*
- * net.h - the only UCX code in BenchFS (DESIGN.md §4).
+ * net.h - the only UCX code in BenchFS (docs/design.md#rpc-over-ucx).
  *
  * One `struct net` = one UCP context + one worker with active messages.
  * Servers create it in UCS_THREAD_MODE_SINGLE; clients in SERIALIZED mode and

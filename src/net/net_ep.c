@@ -1,6 +1,6 @@
 /*
  * net_ep.c - endpoints: connect to a peer's worker address with peer-failure
- * handling, report failures, and close with a bounded wait (DESIGN.md §4).
+ * handling, report failures, and close with a bounded wait (docs/design.md#rpc-over-ucx).
  *
  * Failure: UCX calls our error handler from ucp_worker_progress. We only
  * record the status and queue the endpoint; net_progress() calls the user's

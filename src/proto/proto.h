@@ -1,5 +1,5 @@
 /*
- * proto.h - the BenchFS wire format (DESIGN.md §4).
+ * proto.h - the BenchFS wire format (docs/design.md#rpc-over-ucx).
  *
  * Every RPC is one UCX active message whose AM header is
  *     proto_hdr (48 bytes) || body (the op's fixed request or reply struct)

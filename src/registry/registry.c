@@ -1,5 +1,5 @@
 /*
- * registry.c - the registry directory on disk (DESIGN.md §5): directory
+ * registry.c - the registry directory on disk (docs/design.md#registry-and-cookie): directory
  * check, cluster cookie, cluster file, publishing and listing .addr files.
  *
  * Writers never let a reader see half a file: .addr and cluster files are

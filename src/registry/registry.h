@@ -1,5 +1,5 @@
 /*
- * registry.h - discovery through a shared registry directory (DESIGN.md §5).
+ * registry.h - discovery through a shared registry directory (docs/design.md#registry-and-cookie).
  *
  * Files in the registry directory:
  *   cookie            the cluster's random 128-bit cookie, 32 hex chars, 0600

@@ -1,6 +1,6 @@
 /*
  * registry_wait.c - wait until the registry lists the whole server set
- * (DESIGN.md §5): poll registry_list() with backoff (1 ms doubling to 50 ms)
+ * (docs/design.md#registry-and-cookie): poll registry_list() with backoff (1 ms doubling to 50 ms)
  * until `expected` servers are there, the cluster file's node_0..node_{N-1}
  * are all there, or (nothing expected) the set has stopped changing.
  *

@@ -1,5 +1,5 @@
 /*
- * loop.c - the server's single-threaded event loop (DESIGN.md §3).
+ * loop.c - the server's single-threaded event loop (docs/design.md#event-loop).
  *
  * One pass: progress UCX (receive callbacks queue requests) -> reap io_uring
  * completions (callbacks queue requests) -> step every queued request ->

@@ -1,7 +1,7 @@
 /*
  * server_int.h - internals shared by the server's files (not installed).
  *
- * A request is an explicit state machine (struct sreq, DESIGN.md §3): the UCX
+ * A request is an explicit state machine (struct sreq, docs/design.md#event-loop): the UCX
  * receive callback only validates the message, copies what it must and queues
  * the request; the loop then steps it. Metadata ops finish in one step and
  * their replies wait for the end of the loop pass, when the pass's LMDB

@@ -1,5 +1,5 @@
 /*
- * chunk.h - the chunk store of one server, on io_uring (DESIGN.md §7).
+ * chunk.h - the chunk store of one server, on io_uring (docs/design.md#storage).
  *
  * Chunk `index` of inode `ino` is the file <dir>/<hh>/<ino as 16 hex>.<index>
  * (index in decimal; hh = low byte of ring_hash() of ino as 8 little-endian

@@ -1,5 +1,5 @@
 /*
- * meta.h - the metadata store of one server, on LMDB (DESIGN.md §6, §7).
+ * meta.h - the metadata store of one server, on LMDB (docs/design.md#storage).
  *
  * Holds: directory records (every server has every directory), file inode
  * records (only on the file's owner), and a child index per directory with

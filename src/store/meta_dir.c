@@ -3,7 +3,7 @@
  * two-phase rmdir with its in-memory "removing" set, and paged readdir over
  * the child index.
  *
- * Directories are replicated on every server (DESIGN.md §6), so a directory
+ * Directories live on every server (docs/design.md#namespace-and-placement), so a directory
  * record exists everywhere, while its child index entry ("owner") and the
  * entries of its own index exist only where the owning server put them.
  * rmdir is therefore two-phase across servers: prepare checks this server's

@@ -1,7 +1,7 @@
 /*
  * store_fs.c - host file system helpers of store_fs.h: `mkdir -p` for the
  * metadata and chunk directories under <data_dir>. Only the server's own
- * configured paths reach this file, never user paths (DESIGN.md §7).
+ * configured paths reach this file, never user paths (docs/design.md#storage).
  */
 #include "store/store_fs.h"
 

@@ -4,7 +4,7 @@
  * find's implicit -a): -name PATTERN, -type f|d, -size [+-]N[cwbkMG],
  * -newer FILE, -mindepth/-maxdepth N.
  *
- * It doubles as IO500's external find script (IOR_NOTES.md, "IO500
+ * It doubles as IO500's external find script (docs/ior-notes.md, "IO500
  * phases"): IO500 runs `<script> <datadir> -newer <resdir>/timestampfile
  * -size 3901c -name "*01*"` and reads the last line of its output,
  * "MATCHED <hits>/<total>", where total is the number of entries examined

@@ -319,7 +319,7 @@ cmd_test_benchfs() {
             on client2 "${client_env[@]}" "$cli" --registry "$reg" ls -l /cluster &&
             cmp "$STATE/results/benchfs-in" "$STATE/results/benchfs-out" || ok=0
     fi
-    # Stop exactly the daemons started above. DESIGN.md §9 wants exit 0 on
+    # Stop exactly the daemons started above. docs/design.md#shutdown-and-faults wants exit 0 on
     # SIGTERM; that is benchfsd's own contract (tested with it), so here a
     # different status is reported but does not fail the cluster test.
     for t in "${pids[@]}"; do kill -TERM "$t" 2>/dev/null || true; done

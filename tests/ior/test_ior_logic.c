@@ -3,7 +3,7 @@
  *
  * CI cannot build IOR, so this test replays, against a 2-server cluster of
  * real benchfsd processes (tests/harness), exactly the public API calls that
- * ior/aiori-BENCHFS.c makes for IOR and mdtest (shared/IOR_NOTES.md):
+ * ior/aiori-BENCHFS.c makes for IOR and mdtest (docs/ior-notes.md):
  *
  *  1. IOR shared file (`ior -w -r -R -C`, one file): 4 processes, each
  *     connected on its own, all create the same file at once with
@@ -63,7 +63,7 @@
 #define MD_FILES 40            /* mdtest -n per rank */
 #define MD_BYTES 3901u         /* mdtest hard -w/-e */
 
-/* IOR's flags (src/aiori.h), as the backend receives them. */
+/* IOR's flags (<ior-src>/src/aiori.h), as the backend receives them. */
 #define IOR_RDONLY 0x01
 #define IOR_WRONLY 0x02
 #define IOR_RDWR   0x04

@@ -3,7 +3,7 @@
  *
  * Besides the API contract (natural order, lookups, errors, determinism,
  * pinned hash values that must never change), this measures the placement
- * requirement of DESIGN.md §6 and PRINTS the numbers: max/mean load over
+ * requirement of docs/design.md#namespace-and-placement and PRINTS the numbers: max/mean load over
  * 1,000,000 IOR/mdtest-shaped names for 16 and 64 servers (must be <= 1.10),
  * and the fraction of keys that move when a server joins (~1/(n+1), all of
  * them to the new server) or leaves (only the leaver's keys). Construction
