@@ -351,10 +351,10 @@ static void file_fstat(const struct client_fd *f, struct stat *st)
     /* Written and not pushed yet: modified "now", as far as we can tell. */
     if (ci->dirty)
         a.mtime_ns = a.ctime_ns = time_real_ns();
+    posix_attr_to_stat(&a, f->is_dir ? a.size : inode_size(ci), st);
     /* Unlinked while open (by this client): no name left. */
     if (ci->orphan)
-        a.nlink = 0;
-    posix_attr_to_stat(&a, f->is_dir ? a.size : inode_size(ci), st);
+        st->st_nlink = 0;
 }
 
 off_t benchfs_lseek(int fd, off_t offset, int whence)
