@@ -270,6 +270,14 @@ int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags);
 int inode_stat(struct client *c, struct client_inode *ci, struct proto_attr *attr_p);
 /* ITRUNCATE this very inode and free its data past size (-ESTALE when gone). */
 int inode_truncate(struct client *c, struct client_inode *ci, uint64_t size);
+/*
+ * Truncate inode attr->ino (attr->size: its size as the caller knows it) to
+ * size: free its data past size, then ITRUNCATE it on where->owner under
+ * where's name or orphan record (checked against the inode number), then
+ * free what was published meanwhile. attr_p (may be NULL): new attributes.
+ */
+int inode_truncate_at(struct client *c, const struct client_inode *where,
+                      const struct proto_attr *attr, uint64_t size, struct proto_attr *attr_p);
 /* Release an orphan this client does not have open (KEEP raced): drop it on
  * `owner` and free its data. */
 int inode_release_now(struct client *c, size_t owner, const struct proto_attr *attr,
@@ -307,9 +315,9 @@ int ns_lookup(struct client *c, const char *path, size_t len, struct proto_attr 
  * Returns the normalized length or -errno. */
 int ns_resolve(struct client *c, const char *upath, char *path, struct proto_attr *attr_p);
 /*
- * TRUNCATE path (normalized) on its owner to `size`, then free the data
- * beyond it (including extents this client wrote but did not push) and
- * update this client's descriptors. attr_p (may be NULL): the new attributes.
+ * Truncate the file at path (normalized) to `size` (inode_truncate_at: data
+ * freed first, then the size set on the owner) and update this client's
+ * descriptors. attr_p (may be NULL): the new attributes.
  */
 int ns_truncate_path(struct client *c, const char *path, size_t len, uint64_t size,
                      struct proto_attr *attr_p);

@@ -25,7 +25,7 @@
 /* ---- open ---- */
 
 static int file_create(struct client *c, const char *path, size_t len, int flags, mode_t mode,
-                       struct proto_attr *attr_p, uint64_t *old_size_p, uint64_t *old_ino_p)
+                       struct proto_attr *attr_p, bool *created_p)
 {
     struct rpc_call call;
     int rc;
@@ -34,8 +34,8 @@ static int file_create(struct client *c, const char *path, size_t len, int flags
         return (flags & O_EXCL) ? -EEXIST : -EISDIR;
     rpc_call_init(&call, PROTO_OP_CREATE, placement_path(&c->place, path, len));
     call.req.create_req.path_len = (uint32_t)len;
-    call.req.create_req.flags =
-        ((flags & O_EXCL) ? PROTO_CREATE_EXCL : 0) | ((flags & O_TRUNC) ? PROTO_CREATE_TRUNC : 0);
+    /* O_TRUNC is done by the caller (file_open): data freed, then size set. */
+    call.req.create_req.flags = (flags & O_EXCL) ? PROTO_CREATE_EXCL : 0;
     call.req.create_req.mode = S_IFREG | ((uint32_t)mode & 07777 & ~(uint32_t)c->umask);
     call.req.create_req.uid = c->uid;
     call.req.create_req.gid = c->gid;
@@ -48,9 +48,43 @@ static int file_create(struct client *c, const char *path, size_t len, int flags
     if (rc < 0)
         return rc;
     *attr_p = call.rep.create_rep.attr;
-    *old_size_p = call.rep.create_rep.old_size;
-    *old_ino_p = call.rep.create_rep.old_ino;
+    *created_p = call.rep.create_rep.created != 0;
     return 0;
+}
+
+/*
+ * Find (or create) the inode path names, check the open flags against it,
+ * and truncate it for O_TRUNC. Like Linux, O_TRUNC truncates even with
+ * O_RDONLY; a file this call created is empty already. In place: the inode
+ * number stays and this client's other descriptors of it see the new size.
+ * A file replaced by another client between the lookup and the truncation
+ * is looked up again.
+ */
+static int file_open_inode(struct client *c, const char *path, size_t len, int flags, mode_t mode,
+                           struct proto_attr *attr)
+{
+    struct client_inode where;
+    bool created = false;
+    int rc, tries;
+
+    for (tries = 0;; tries++) {
+        if (flags & O_CREAT)
+            rc = file_create(c, path, len, flags, mode, attr, &created);
+        else
+            rc = ns_lookup(c, path, len, attr);
+        if (rc < 0)
+            return rc;
+        rc = posix_open_check(attr->mode, flags);
+        if (rc < 0 || !(flags & O_TRUNC) || created || !S_ISREG(attr->mode))
+            return rc;
+        memset(&where, 0, sizeof(where));
+        where.owner = placement_path(&c->place, path, len);
+        where.path = (char *)path;
+        where.path_len = len;
+        rc = inode_truncate_at(c, &where, attr, 0, attr);
+        if ((rc != -ENOENT && rc != -ESTALE) || tries == 2)
+            return rc;
+    }
 }
 
 static int file_open(struct client *c, const char *upath, int flags, mode_t mode)
@@ -59,8 +93,6 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
     struct proto_attr attr;
     struct client_inode *ci;
     struct client_fd *f;
-    uint64_t old_size = 0, old_ino = 0;
-    bool truncated = false;
     int len, rc, fd;
 
     len = client_path(upath, path);
@@ -68,35 +100,9 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
         return len;
     if ((flags & O_ACCMODE) == O_ACCMODE)
         return -EINVAL;
-    if (flags & O_CREAT) {
-        rc = file_create(c, path, (size_t)len, flags, mode, &attr, &old_size, &old_ino);
-        truncated = (flags & O_TRUNC) != 0;
-    } else if ((flags & O_TRUNC) && !(flags & O_DIRECTORY)) {
-        /* Like Linux, O_TRUNC truncates even with O_RDONLY. */
-        rc = ns_truncate_path(c, path, (size_t)len, 0, &attr);
-    } else {
-        rc = ns_lookup(c, path, (size_t)len, &attr);
-    }
+    rc = file_open_inode(c, path, (size_t)len, flags, mode, &attr);
     if (rc < 0)
         return rc;
-    rc = posix_open_check(attr.mode, flags);
-    if (rc < 0)
-        return rc;
-    if (truncated) {
-        /* CREATE with PROTO_CREATE_TRUNC truncated in place (same inode
-         * number): free what it held, including what this client wrote and
-         * did not push; its other descriptors see the new size. */
-        ci = inode_find(c, attr.ino);
-        if (ci != NULL) {
-            if (ci->extent > old_size)
-                old_size = ci->extent;
-            inode_truncated(ci, 0);
-        }
-        rc = io_free(c, attr.ino, attr.chunk_size, 0, old_size);
-        if (rc < 0)
-            return rc;
-    }
-
     rc = inode_get(c, path, (size_t)len, &attr, &ci);
     if (rc < 0)
         return rc;

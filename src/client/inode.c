@@ -198,25 +198,54 @@ int inode_stat(struct client *c, struct client_inode *ci, struct proto_attr *att
     return 0;
 }
 
-int inode_truncate(struct client *c, struct client_inode *ci, uint64_t size)
+int inode_truncate_at(struct client *c, const struct client_inode *where,
+                      const struct proto_attr *attr, uint64_t size, struct proto_attr *attr_p)
 {
+    struct client_inode *ci = inode_find(c, attr->ino);
     struct rpc_call call;
-    uint64_t old;
+    uint64_t freed = attr->size;
     int rc;
 
-    inode_call(&call, PROTO_OP_ITRUNCATE, ci);
+    /* Free first, then set the size: once the owner reports the new size,
+     * no removal of this call is still in flight, so a write that another
+     * descriptor or client makes after seeing it is never lost. Bytes this
+     * client wrote but did not push yet are data too. */
+    if (ci != NULL && ci->extent > freed)
+        freed = ci->extent;
+    rc = io_free(c, attr->ino, attr->chunk_size, size, freed);
+    if (rc < 0)
+        return rc;
+    inode_call(&call, PROTO_OP_ITRUNCATE, where);
+    call.req.ino_req.ino = attr->ino;
     call.req.ino_req.size = size;
     rc = rpc_run_one(c, &call);
     if (rc < 0)
-        return inode_gone(ci, rc);
-    /* Bytes this client wrote but did not push yet are data too. */
-    old = call.rep.truncate_rep.old_size;
-    if (ci->extent > old)
-        old = ci->extent;
-    inode_truncated(ci, size);
-    ci->attr.mtime_ns = call.rep.truncate_rep.attr.mtime_ns;
-    ci->attr.ctime_ns = call.rep.truncate_rep.attr.ctime_ns;
-    return io_free(c, ci->attr.ino, ci->attr.chunk_size, size, old);
+        return rc;
+    /* Published by others meanwhile beyond what we freed: free that too. */
+    if (call.rep.truncate_rep.old_size > freed) {
+        rc = io_free(c, attr->ino, attr->chunk_size, size, call.rep.truncate_rep.old_size);
+        if (rc < 0)
+            return rc;
+    }
+    ci = inode_find(c, attr->ino);
+    if (ci != NULL) {
+        inode_truncated(ci, size);
+        ci->attr.mtime_ns = call.rep.truncate_rep.attr.mtime_ns;
+        ci->attr.ctime_ns = call.rep.truncate_rep.attr.ctime_ns;
+    }
+    if (attr_p != NULL)
+        *attr_p = call.rep.truncate_rep.attr;
+    return 0;
+}
+
+int inode_truncate(struct client *c, struct client_inode *ci, uint64_t size)
+{
+    struct proto_attr attr = ci->attr;
+    int rc;
+
+    attr.size = inode_size(ci);
+    rc = inode_truncate_at(c, ci, &attr, size, NULL);
+    return rc < 0 ? inode_gone(ci, rc) : 0;
 }
 
 /* Last close of an orphan: drop its record on the owner and free its data. */

@@ -137,36 +137,29 @@ int benchfs_stat(const char *path, struct stat *st)
 int ns_truncate_path(struct client *c, const char *path, size_t len, uint64_t size,
                      struct proto_attr *attr_p)
 {
-    struct rpc_call call;
+    struct client_inode where;
     struct proto_attr attr;
-    struct client_inode *ci;
-    uint64_t old;
-    int rc;
+    int rc, tries;
 
     if (len == 1)
         return -EISDIR;
-    rpc_call_init(&call, PROTO_OP_TRUNCATE, placement_path(&c->place, path, len));
-    call.req.truncate_req.path_len = (uint32_t)len;
-    call.req.truncate_req.size = size;
-    call.data = path;
-    call.data_len = len;
-    rc = rpc_run_one(c, &call);
-    if (rc == -ENOENT)
-        rc = ns_refine_enoent(c, path, len);
-    if (rc < 0)
-        return rc;
-    attr = call.rep.truncate_rep.attr;
-    /* Bytes this client wrote but did not push yet are data too. */
-    old = call.rep.truncate_rep.old_size;
-    ci = inode_find(c, attr.ino);
-    if (ci != NULL) {
-        if (ci->extent > old)
-            old = ci->extent;
-        inode_truncated(ci, size);
+    memset(&where, 0, sizeof(where));
+    where.owner = placement_path(&c->place, path, len);
+    where.path = (char *)path;
+    where.path_len = len;
+    /* Replaced between the lookup and the size change: look again. */
+    for (tries = 0;; tries++) {
+        rc = ns_lookup(c, path, len, &attr);
+        if (rc < 0)
+            return rc;
+        if (S_ISDIR(attr.mode))
+            return -EISDIR;
+        rc = inode_truncate_at(c, &where, &attr, size, attr_p);
+        if (rc == -ENOENT)
+            rc = ns_refine_enoent(c, path, len);
+        if (rc != -ESTALE || tries == 2)
+            return rc;
     }
-    if (attr_p != NULL)
-        *attr_p = attr;
-    return io_free(c, attr.ino, attr.chunk_size, size, old);
 }
 
 int benchfs_truncate(const char *upath, off_t length)

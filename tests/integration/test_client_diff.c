@@ -59,7 +59,7 @@ enum op_kind {
 };
 
 static const char *const op_names[OP_KINDS] = {
-    "open",  "close", "pwrite", "write",    "pread",  "read",  "lseek", "ftruncate", "fstat",
+    "open",  "close", "pwrite",   "write",  "pread",  "read",  "lseek", "ftruncate", "fstat",
     "fsync", "stat",  "truncate", "unlink", "rename", "mkdir", "rmdir", "read_file"};
 
 struct op {
@@ -244,8 +244,8 @@ static bool same_data(const char *what, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (lbuf[i] != bbuf[i]) {
-            snprintf(mismatch, sizeof(mismatch), "%s: byte %zu differs: local %u, BenchFS %u",
-                     what, i, lbuf[i], bbuf[i]);
+            snprintf(mismatch, sizeof(mismatch), "%s: byte %zu differs: local %u, BenchFS %u", what,
+                     i, lbuf[i], bbuf[i]);
             return false;
         }
     }
@@ -258,8 +258,8 @@ static bool same_stat(const char *what, const struct stat *l, const struct stat 
         (S_ISREG(l->st_mode) &&
          (l->st_size != b->st_size || (l->st_nlink == 0) != (b->st_nlink == 0)))) {
         snprintf(mismatch, sizeof(mismatch),
-                 "%s: local mode %o size %lld nlink %lu, BenchFS mode %o size %lld nlink %lu",
-                 what, l->st_mode, (long long)l->st_size, (unsigned long)l->st_nlink, b->st_mode,
+                 "%s: local mode %o size %lld nlink %lu, BenchFS mode %o size %lld nlink %lu", what,
+                 l->st_mode, (long long)l->st_size, (unsigned long)l->st_nlink, b->st_mode,
                  (long long)b->st_size, (unsigned long)b->st_nlink);
         return false;
     }
