@@ -68,7 +68,7 @@ struct client_inode {
     char *path;   /* its name as this client knows it (malloc'd) */
     size_t path_len;
     struct proto_attr attr; /* attr.size = size known from the owner */
-    uint64_t extent;        /* end of the furthest byte written by this client */
+    uint64_t extent;        /* end of the furthest byte written since the last push */
 };
 
 /* One open descriptor. */

@@ -160,9 +160,12 @@ int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags)
     call.data_len = ci->path_len;
     rc = rpc_run_one(c, &call);
     if (rc == 0) {
+        /* Published: the owner's size (max semantics) covers the extent, so
+         * a later truncation by another client shows in stat(path). */
         ci->attr.size = call.rep.attr_rep.attr.size;
         ci->attr.mtime_ns = call.rep.attr_rep.attr.mtime_ns;
         ci->attr.ctime_ns = call.rep.attr_rep.attr.ctime_ns;
+        ci->extent = 0;
     } else if (rc == -ENOENT || rc == -ESTALE) {
         /* Removed or replaced by another client: nobody to tell. */
         log_debug("client: size of inode %llx not pushed (%d)", (unsigned long long)ci->attr.ino,
