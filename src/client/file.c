@@ -398,6 +398,7 @@ int benchfs_fstat(int fd, struct stat *st)
 
 /* ---- fsync / ftruncate ---- */
 
+/* Publish ci's size durably, then sync its chunks on every server. */
 static int file_fsync(struct client *c, struct client_inode *ci)
 {
     struct rpc_call *calls;

@@ -243,10 +243,20 @@ int inode_truncate_at(struct client *c, const struct client_inode *where,
 
 int inode_truncate(struct client *c, struct client_inode *ci, uint64_t size)
 {
-    struct proto_attr attr = ci->attr;
+    struct proto_attr attr = ci->attr, now;
     int rc;
 
-    attr.size = inode_size(ci);
+    /* A named inode may have been renamed or removed by another client:
+     * check before freeing anything, so that a stale descriptor fails
+     * without cutting the data of a file that lives on under another name. */
+    if (!ci->orphan) {
+        rc = inode_stat(c, ci, &now);
+        if (rc < 0)
+            return rc;
+        attr.size = now.size;
+    }
+    if (inode_size(ci) > attr.size)
+        attr.size = inode_size(ci);
     rc = inode_truncate_at(c, ci, &attr, size, NULL);
     return rc < 0 ? inode_gone(ci, rc) : 0;
 }

@@ -583,6 +583,7 @@ int meta_stat_ino(struct meta *m, const char *path, size_t len, uint64_t ino,
     return 0;
 }
 
+/* Delete the orphan record at its key path, returning its attributes. */
 static int meta_orphan_release_op(struct meta *m, const char *path, size_t len,
                                   struct meta_attr *attr)
 {
