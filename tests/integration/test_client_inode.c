@@ -11,7 +11,8 @@
  *   R4  a descriptor whose name was unlinked and recreated never touches the
  *       new file
  *   rename over an open file (one owner and two owners), and the same done
- *   by ANOTHER client: the descriptor gets ESTALE, never another file's data.
+ *   by ANOTHER client (unlink + new file, rename over, rename away): the
+ *   descriptor gets ESTALE, never another file's data, never cuts the file.
  *
  * The other client is a child forked before this process connects, driven
  * through a pipe (UCX is not fork-safe).
@@ -361,7 +362,15 @@ static void test_other_client(void)
     CHECK(memcmp(buf, "ab", 2) == 0);
     CHECK(benchfs_close(fd) == 0);
     expect_file("/oc2", 1000, 9);
-    CHECK(benchfs_unlink("/oc2") == 0);
+
+    /* renamed away by the other client: the file lives on, uncut */
+    fd = benchfs_open("/oc2", O_RDWR, 0);
+    CHECK(fd >= 0);
+    other("rename /oc2 /oc3");
+    CHECK_ERR(benchfs_ftruncate(fd, 1), ESTALE);
+    CHECK(benchfs_close(fd) == 0);
+    expect_file("/oc3", 1000, 9);
+    CHECK(benchfs_unlink("/oc3") == 0);
 }
 
 int main(void)
