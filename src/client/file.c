@@ -3,8 +3,8 @@
  * ftruncate, fstat.
  *
  * Descriptors act on the inode they opened (inode.c), whatever happens to
- * its name. Costs, in RPCs: open = 1 (CREATE, STAT or TRUNCATE on the
- * owner), plus one CHUNK_REMOVE per holding server when it truncated data.
+ * its name. Costs, in RPCs: open = 1 (CREATE or STAT on the owner); with
+ * O_TRUNC of an existing file, the CHUNK_REMOVEs then 1 ITRUNCATE.
  * A read or write = one per piece, in parallel (O_APPEND: one ISTAT more).
  * close = 0 without writes, else 1 (SETSIZE of the written extent, max
  * semantics); the last close of a file unlinked while open = 1 RELEASE plus

@@ -1,7 +1,11 @@
 /*
  * ns.c - namespace calls on paths: stat, truncate, unlink, rename, access,
  * statvfs, and the helpers other files share (STAT on the owner, ENOENT
- * refinement, size pushes).
+ * refinement, truncation by path).
+ *
+ * Unlink and rename over a file this client has open send the KEEP flag:
+ * the owner keeps the record as an orphan, which the descriptors keep using
+ * until their last close (inode.c, docs/semantics.md).
  *
  * A file's inode record lives on the owner of its path (one RPC per call);
  * directories are on every server. Servers answer -ENOENT when the parent
@@ -133,7 +137,6 @@ int benchfs_stat(const char *path, struct stat *st)
 
 /* ---- truncate ---- */
 
-/* TRUNCATE on the owner, then free what lies beyond the new size. */
 int ns_truncate_path(struct client *c, const char *path, size_t len, uint64_t size,
                      struct proto_attr *attr_p)
 {
