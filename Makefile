@@ -57,8 +57,9 @@ fuzz-smoke: fuzz-build
 	@echo "== fuzz smoke (5 s per target) =="
 	@bash scripts/fuzz.sh $(FUZZ_BUILD) 5
 
-fuzz: fuzz-build
+fuzz: fuzz-build build
 	@bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	@bash scripts/fuzz_diff.sh $(BUILD) $(FUZZ_SECONDS)
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)

@@ -15,7 +15,13 @@
  *  - Descriptors are small non-negative ints, private to the process.
  *  - Consistency is close-to-open (like NFS): data written through a
  *    descriptor is visible to other clients after close() or fsync()
- *    returns; a client always sees its own writes.
+ *    returns; a client always sees its own writes, through any descriptor.
+ *  - Descriptors refer to the inode opened, not to its name: after a rename,
+ *    an unlink or a new file at the name, they still act on that inode (a
+ *    file this client unlinks while open is freed at its last close here).
+ *    Descriptors of other clients get ESTALE, never another file's data.
+ *    Truncation (O_TRUNC, creat, truncate, ftruncate) keeps the inode and
+ *    never loses writes made after it returns. See docs/semantics.md.
  *  - Thread safety: every call may be made from any thread; calls are
  *    serialized internally per client.
  *  - A dead or silent server makes calls that need it fail with EIO or
@@ -96,7 +102,10 @@ const char *benchfs_last_error(void);
 const char *benchfs_version(void);
 
 /* Files. flags: O_RDONLY O_WRONLY O_RDWR O_CREAT O_EXCL O_TRUNC O_APPEND
- * O_DIRECTORY (others are ignored). Returns a descriptor or -1. */
+ * O_DIRECTORY (others are ignored). Returns a descriptor or -1. O_TRUNC
+ * truncates in place (other descriptors keep the file). ftruncate and
+ * O_APPEND writes fail with ESTALE when another client removed or replaced
+ * the file. */
 int benchfs_open(const char *path, int flags, mode_t mode);
 int benchfs_creat(const char *path, mode_t mode);
 int benchfs_close(int fd);

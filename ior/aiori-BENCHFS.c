@@ -220,10 +220,12 @@ static aiori_fd_t *bfs_open(char *name, int iorflags, mode_t mode)
 
 static aiori_fd_t *BENCHFS_create(char *name, int iorflags, aiori_mod_opt_t *options)
 {
-    /* Shared-file runs: every rank creates the same file at once; BenchFS's
-     * create is open-or-create, and an O_TRUNC that finds data gives the file
-     * a new inode number, so no rank's fresh writes are ever freed. */
-    return bfs_open(name, iorflags | IOR_CREAT, 0644);
+    /* Shared-file runs: every rank creates the same file at once and writes
+     * without a barrier. Like IOR's POSIX backend, create is open-or-create
+     * WITHOUT truncation: BenchFS truncates in place with POSIX semantics
+     * (docs/semantics.md), so one rank's late O_TRUNC would remove the data
+     * other ranks already wrote. */
+    return bfs_open(name, (iorflags | IOR_CREAT) & ~IOR_TRUNC, 0644);
 }
 
 static aiori_fd_t *BENCHFS_open(char *name, int iorflags, aiori_mod_opt_t *options)

@@ -11,7 +11,8 @@
  *   rpc.c        pending-request table, send, reply matching, waiting, deadlines
  *   placement.c  where paths and chunks live, pieces, removal plans (pure)
  *   posix.c      POSIX outcomes decided client-side (pure)
- *   fd.c         descriptor table and the per-inode sizes this client knows
+ *   fd.c         descriptor table
+ *   inode.c      the inodes this client has open (shared size view, orphans)
  *   io.c         chunk reads, writes and removal fanned out over servers
  *   file.c       open / close / read / write / lseek / fsync / ftruncate / fstat
  *   ns.c         stat / truncate / unlink / rename / access / statvfs
@@ -54,16 +55,28 @@ struct client_server {
     bool hello_done;   /* HELLO answered on this endpoint (docs/protocol.md) */
 };
 
+/*
+ * An inode this client has open (inode.c), shared by all its descriptors.
+ * Malloc'd: a reference stays valid across RPC waits.
+ */
+struct client_inode {
+    struct client_inode *prev, *next;
+    int refs;     /* descriptors, plus calls in progress */
+    bool orphan;  /* unlinked or renamed over by this client while open */
+    bool dirty;   /* written since the last size push (SETSIZE) */
+    size_t owner; /* server holding its record (or orphan record) */
+    char *path;   /* its name as this client knows it (malloc'd) */
+    size_t path_len;
+    struct proto_attr attr; /* attr.size = size known from the owner */
+    uint64_t extent;        /* end of the furthest byte written since the last push */
+};
+
 /* One open descriptor. */
 struct client_fd {
     bool used;
     bool is_dir;
-    bool dirty; /* written since the last size push (SETSIZE) */
-    int flags;  /* O_ACCMODE | O_APPEND */
-    char *path; /* normalized, malloc'd */
-    size_t path_len;
-    struct proto_attr attr; /* as learned at open; attr.size = size known from the owner */
-    uint64_t extent;        /* end of the furthest byte written through this fd */
+    int flags; /* O_ACCMODE | O_APPEND */
+    struct client_inode *ci;
     uint64_t pos;
     int next_free;
 };
@@ -130,6 +143,9 @@ struct client {
     uint64_t now_ns;              /* monotonic clock, refreshed while waiting */
     unsigned wait_pass;           /* progress passes, for clock reads */
     uint64_t stale_replies, bad_replies;
+
+    /* inode.c */
+    struct client_inode *inodes;
 
     /* fd.c */
     struct client_fd *fds;
@@ -223,18 +239,52 @@ int rpc_run_one(struct client *c, struct rpc_call *call);
 int fd_alloc(struct client *c, struct client_fd **fd_p);
 /* The open descriptor `fd`, or NULL. */
 struct client_fd *fd_get(struct client *c, int fd);
-/* Free a descriptor's slot and path. */
-void fd_release(struct client *c, int fd);
-/* Largest extent written through this client's open fds of `ino` (0 if none). */
-uint64_t fd_ino_extent(const struct client *c, uint64_t ino);
-/* Size of `ino` as this client sees it: max(known, extents). */
-uint64_t fd_visible_size(const struct client *c, const struct client_fd *f);
-/* After a truncation of ino to size: every fd of ino knows the new size. */
-void fd_ino_truncated(struct client *c, uint64_t ino, uint64_t size);
-/* After a rename: fds of ino follow the new path. -ENOMEM leaves old paths. */
-int fd_ino_renamed(struct client *c, uint64_t ino, const char *path, size_t len);
+/* Free a descriptor's slot; returns the inode reference it held (or NULL). */
+struct client_inode *fd_release(struct client *c, int fd);
+/* close(fd): release it and close its inode reference. 0, -EBADF or -errno. */
+int fd_close(struct client *c, int fd);
 /* Close every descriptor (pushing sizes); first error or 0. */
 int fd_close_all(struct client *c);
+
+/* ---- inode.c ---- */
+
+/* The open inode `ino`, or NULL. */
+struct client_inode *inode_find(struct client *c, uint64_t ino);
+/* The open, named regular file whose name is path, or NULL. */
+struct client_inode *inode_by_path(struct client *c, const char *path, size_t len);
+/* A reference to inode attr->ino opened by the name path (created when new;
+ * an existing one takes the name and the owner's fresh attributes). */
+int inode_get(struct client *c, const char *path, size_t len, const struct proto_attr *attr,
+              struct client_inode **ci_p);
+/* Drop a reference (no RPC); frees the object at the last one. */
+void inode_put(struct client *c, struct client_inode *ci);
+/* Size as this client sees it: max(known, extent). */
+uint64_t inode_size(const struct client_inode *ci);
+/* The inode was truncated to size: known size and extent follow. */
+void inode_truncated(struct client_inode *ci, uint64_t size);
+/* This client renamed inode ino to path: its name and owner follow. */
+int inode_renamed(struct client *c, uint64_t ino, const char *path, size_t len);
+/* SETSIZE of the extent on the owner (flags PROTO_SETSIZE_*). */
+int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags);
+/* ISTAT: the owner's attributes of this very inode (-ESTALE when gone). */
+int inode_stat(struct client *c, struct client_inode *ci, struct proto_attr *attr_p);
+/* ITRUNCATE this very inode and free its data past size (-ESTALE when gone). */
+int inode_truncate(struct client *c, struct client_inode *ci, uint64_t size);
+/*
+ * Truncate inode attr->ino (attr->size: its size as the caller knows it) to
+ * size: free its data past size, then ITRUNCATE it on where->owner under
+ * where's name or orphan record (checked against the inode number), then
+ * free what was published meanwhile. attr_p (may be NULL): new attributes.
+ */
+int inode_truncate_at(struct client *c, const struct client_inode *where,
+                      const struct proto_attr *attr, uint64_t size, struct proto_attr *attr_p);
+/* Release an orphan this client does not have open (KEEP raced): drop it on
+ * `owner` and free its data. */
+int inode_release_now(struct client *c, size_t owner, const struct proto_attr *attr,
+                      const char *path, size_t len);
+/* Drop a descriptor's reference: push the size, or release an orphan at the
+ * last one. The reference is gone even when this fails. */
+int inode_close(struct client *c, struct client_inode *ci);
 
 /* ---- io.c ---- */
 
@@ -265,14 +315,12 @@ int ns_lookup(struct client *c, const char *path, size_t len, struct proto_attr 
  * Returns the normalized length or -errno. */
 int ns_resolve(struct client *c, const char *upath, char *path, struct proto_attr *attr_p);
 /*
- * TRUNCATE path (normalized) on its owner to `size`, then free the data
- * beyond it (including extents this client wrote but did not push) and
- * update this client's descriptors. attr_p (may be NULL): the new attributes.
+ * Truncate the file at path (normalized) to `size` (inode_truncate_at: data
+ * freed first, then the size set on the owner) and update this client's
+ * descriptors. attr_p (may be NULL): the new attributes.
  */
 int ns_truncate_path(struct client *c, const char *path, size_t len, uint64_t size,
                      struct proto_attr *attr_p);
-/* Push fd's extent to the owner (SETSIZE); flags PROTO_SETSIZE_*. */
-int ns_push_size(struct client *c, struct client_fd *f, uint32_t flags);
 
 /* ---- dir.c ---- */
 

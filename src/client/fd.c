@@ -1,14 +1,12 @@
 /*
- * fd.c - the descriptor table and what this client knows about file sizes.
+ * fd.c - the descriptor table.
  *
  * Descriptors index a growing array; freed slots form a free list so the
  * lowest numbers are not necessarily reused first, but numbers stay small.
- *
- * Sizes are close-to-open consistent (docs/design.md#namespace-and-placement): the owner's inode
- * holds the authoritative size; a descriptor remembers the size it learned
- * at open and the furthest byte it wrote (its extent), and pushes the extent
- * at fsync/close. Until then this client's own view of a file is the maximum
- * over what it learned and what any of its descriptors of that inode wrote.
+ * A descriptor holds its position, its access mode and a reference to the
+ * inode it opened (inode.c), which carries everything about the file:
+ * sizes follow close-to-open consistency (docs/semantics.md), the extent is
+ * pushed to the owner at fsync/close.
  */
 #include <errno.h>
 #include <limits.h>
@@ -68,76 +66,29 @@ struct client_fd *fd_get(struct client *c, int fd)
     return &c->fds[fd];
 }
 
-void fd_release(struct client *c, int fd)
+struct client_inode *fd_release(struct client *c, int fd)
 {
     struct client_fd *f = fd_get(c, fd);
+    struct client_inode *ci;
 
     if (f == NULL)
-        return;
-    free(f->path);
+        return NULL;
+    ci = f->ci;
     memset(f, 0, sizeof(*f));
     f->next_free = c->free_fd;
     c->free_fd = fd;
+    return ci;
 }
 
-uint64_t fd_ino_extent(const struct client *c, uint64_t ino)
+int fd_close(struct client *c, int fd)
 {
-    uint64_t ext = 0;
-    int i;
+    struct client_inode *ci;
 
-    for (i = 0; i < c->nfds; i++) {
-        const struct client_fd *f = &c->fds[i];
-
-        if (f->used && !f->is_dir && f->attr.ino == ino && f->extent > ext)
-            ext = f->extent;
-    }
-    return ext;
-}
-
-uint64_t fd_visible_size(const struct client *c, const struct client_fd *f)
-{
-    uint64_t ext = fd_ino_extent(c, f->attr.ino);
-
-    return ext > f->attr.size ? ext : f->attr.size;
-}
-
-void fd_ino_truncated(struct client *c, uint64_t ino, uint64_t size)
-{
-    int i;
-
-    for (i = 0; i < c->nfds; i++) {
-        struct client_fd *f = &c->fds[i];
-
-        if (!f->used || f->is_dir || f->attr.ino != ino)
-            continue;
-        f->attr.size = size;
-        if (f->extent > size)
-            f->extent = size;
-    }
-}
-
-int fd_ino_renamed(struct client *c, uint64_t ino, const char *path, size_t len)
-{
-    int i, rc = 0;
-
-    for (i = 0; i < c->nfds; i++) {
-        struct client_fd *f = &c->fds[i];
-        char *p;
-
-        if (!f->used || f->attr.ino != ino)
-            continue;
-        p = malloc(len + 1);
-        if (p == NULL) {
-            rc = -ENOMEM;
-            continue;
-        }
-        memcpy(p, path, len);
-        p[len] = '\0';
-        free(f->path);
-        f->path = p;
-        f->path_len = len;
-    }
-    return rc;
+    if (fd_get(c, fd) == NULL)
+        return -EBADF;
+    /* Like close(2): the descriptor is gone even when the push fails. */
+    ci = fd_release(c, fd);
+    return ci == NULL ? 0 : inode_close(c, ci);
 }
 
 int fd_close_all(struct client *c)
@@ -145,16 +96,11 @@ int fd_close_all(struct client *c)
     int i, rc = 0, r;
 
     for (i = 0; i < c->nfds; i++) {
-        struct client_fd *f = &c->fds[i];
-
-        if (!f->used)
+        if (!c->fds[i].used)
             continue;
-        if (f->dirty) {
-            r = ns_push_size(c, f, PROTO_SETSIZE_SYNC);
-            if (r < 0 && rc == 0)
-                rc = r;
-        }
-        fd_release(c, i);
+        r = fd_close(c, i);
+        if (r < 0 && rc == 0)
+            rc = r;
     }
     return rc;
 }

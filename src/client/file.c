@@ -2,11 +2,13 @@
  * file.c - descriptor calls: open, close, read, write, lseek, fsync,
  * ftruncate, fstat.
  *
- * Costs, in RPCs: open = 1 (CREATE, STAT or TRUNCATE on the owner), plus
- * one CHUNK_REMOVE per holding server when it truncated data. A read or
- * write = one per piece, in parallel. close = 0 without writes, else 1
- * (SETSIZE of the written extent, max semantics). A file only created and
- * closed costs one RPC in total.
+ * Descriptors act on the inode they opened (inode.c), whatever happens to
+ * its name. Costs, in RPCs: open = 1 (CREATE or STAT on the owner); with
+ * O_TRUNC of an existing file, the CHUNK_REMOVEs then 1 ITRUNCATE.
+ * A read or write = one per piece, in parallel (O_APPEND: one ISTAT more).
+ * close = 0 without writes, else 1 (SETSIZE of the written extent, max
+ * semantics); the last close of a file unlinked while open = 1 RELEASE plus
+ * the chunk removals. A file only created and closed costs one RPC.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +25,7 @@
 /* ---- open ---- */
 
 static int file_create(struct client *c, const char *path, size_t len, int flags, mode_t mode,
-                       struct proto_attr *attr_p, uint64_t *old_size_p, uint64_t *old_ino_p)
+                       struct proto_attr *attr_p, bool *created_p)
 {
     struct rpc_call call;
     int rc;
@@ -32,8 +34,8 @@ static int file_create(struct client *c, const char *path, size_t len, int flags
         return (flags & O_EXCL) ? -EEXIST : -EISDIR;
     rpc_call_init(&call, PROTO_OP_CREATE, placement_path(&c->place, path, len));
     call.req.create_req.path_len = (uint32_t)len;
-    call.req.create_req.flags =
-        ((flags & O_EXCL) ? PROTO_CREATE_EXCL : 0) | ((flags & O_TRUNC) ? PROTO_CREATE_TRUNC : 0);
+    /* O_TRUNC is done by the caller (file_open): data freed, then size set. */
+    call.req.create_req.flags = (flags & O_EXCL) ? PROTO_CREATE_EXCL : 0;
     call.req.create_req.mode = S_IFREG | ((uint32_t)mode & 07777 & ~(uint32_t)c->umask);
     call.req.create_req.uid = c->uid;
     call.req.create_req.gid = c->gid;
@@ -46,18 +48,51 @@ static int file_create(struct client *c, const char *path, size_t len, int flags
     if (rc < 0)
         return rc;
     *attr_p = call.rep.create_rep.attr;
-    *old_size_p = call.rep.create_rep.old_size;
-    *old_ino_p = call.rep.create_rep.old_ino;
+    *created_p = call.rep.create_rep.created != 0;
     return 0;
+}
+
+/*
+ * Find (or create) the inode path names, check the open flags against it,
+ * and truncate it for O_TRUNC. Like Linux, O_TRUNC truncates even with
+ * O_RDONLY; a file this call created is empty already. In place: the inode
+ * number stays and this client's other descriptors of it see the new size.
+ * A file replaced by another client between the lookup and the truncation
+ * is looked up again.
+ */
+static int file_open_inode(struct client *c, const char *path, size_t len, int flags, mode_t mode,
+                           struct proto_attr *attr)
+{
+    struct client_inode where;
+    bool created = false;
+    int rc, tries;
+
+    for (tries = 0;; tries++) {
+        if (flags & O_CREAT)
+            rc = file_create(c, path, len, flags, mode, attr, &created);
+        else
+            rc = ns_lookup(c, path, len, attr);
+        if (rc < 0)
+            return rc;
+        rc = posix_open_check(attr->mode, flags);
+        if (rc < 0 || !(flags & O_TRUNC) || created || !S_ISREG(attr->mode))
+            return rc;
+        memset(&where, 0, sizeof(where));
+        where.owner = placement_path(&c->place, path, len);
+        where.path = (char *)path;
+        where.path_len = len;
+        rc = inode_truncate_at(c, &where, attr, 0, attr);
+        if ((rc != -ENOENT && rc != -ESTALE) || tries == 2)
+            return rc;
+    }
 }
 
 static int file_open(struct client *c, const char *upath, int flags, mode_t mode)
 {
     char path[BFS_PATH_MAX];
     struct proto_attr attr;
+    struct client_inode *ci;
     struct client_fd *f;
-    uint64_t old_size = 0, old_ino = 0, ext;
-    bool truncated = false;
     int len, rc, fd;
 
     len = client_path(upath, path);
@@ -65,49 +100,18 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
         return len;
     if ((flags & O_ACCMODE) == O_ACCMODE)
         return -EINVAL;
-    if (flags & O_CREAT) {
-        rc = file_create(c, path, (size_t)len, flags, mode, &attr, &old_size, &old_ino);
-        truncated = (flags & O_TRUNC) != 0;
-    } else if ((flags & O_TRUNC) && !(flags & O_DIRECTORY)) {
-        /* Like Linux, O_TRUNC truncates even with O_RDONLY. */
-        rc = ns_truncate_path(c, path, (size_t)len, 0, &attr);
-    } else {
-        rc = ns_lookup(c, path, (size_t)len, &attr);
-    }
+    rc = file_open_inode(c, path, (size_t)len, flags, mode, &attr);
     if (rc < 0)
         return rc;
-    rc = posix_open_check(attr.mode, flags);
+    rc = inode_get(c, path, (size_t)len, &attr, &ci);
     if (rc < 0)
         return rc;
-    if (truncated) {
-        /* CREATE with PROTO_CREATE_TRUNC: free what the file held. When it
-         * held data the owner gave it a new inode number (old_ino), so only
-         * the old number's chunks go and concurrent writers of the new one
-         * lose nothing; otherwise only this client's unpublished extent. */
-        uint64_t victim = old_ino != 0 ? old_ino : attr.ino;
-
-        ext = fd_ino_extent(c, victim);
-        if (old_ino == 0)
-            old_size = 0;
-        if (ext > old_size)
-            old_size = ext;
-        fd_ino_truncated(c, victim, 0);
-        rc = io_free(c, victim, attr.chunk_size, 0, old_size);
-        if (rc < 0)
-            return rc;
-    }
-
     fd = fd_alloc(c, &f);
-    if (fd < 0)
+    if (fd < 0) {
+        inode_put(c, ci);
         return fd;
-    f->path = malloc((size_t)len + 1);
-    if (f->path == NULL) {
-        fd_release(c, fd);
-        return -ENOMEM;
     }
-    memcpy(f->path, path, (size_t)len + 1);
-    f->path_len = (size_t)len;
-    f->attr = attr;
+    f->ci = ci;
     f->is_dir = S_ISDIR(attr.mode);
     f->flags = flags & (O_ACCMODE | O_APPEND);
     return fd;
@@ -134,20 +138,11 @@ int benchfs_creat(const char *path, mode_t mode)
 
 int benchfs_close(int fd)
 {
-    struct client_fd *f;
     struct client *c;
     int rc = client_enter(&c);
 
     if (rc == 0) {
-        f = fd_get(c, fd);
-        if (f == NULL) {
-            rc = -EBADF;
-        } else {
-            if (f->dirty)
-                rc = ns_push_size(c, f, PROTO_SETSIZE_SYNC);
-            /* Like close(2): the descriptor is gone even when the push failed. */
-            fd_release(c, fd);
-        }
+        rc = fd_close(c, fd);
         client_leave(c);
     }
     return (int)error_finish(rc, "close", NULL, false);
@@ -155,39 +150,54 @@ int benchfs_close(int fd)
 
 /* ---- read / write ---- */
 
-static ssize_t file_pread(struct client *c, struct client_fd *f, void *buf, size_t count,
+/* Check a descriptor for reading; 0 or -errno. */
+static int file_readable(const struct client_fd *f)
+{
+    if (f->is_dir)
+        return -EISDIR;
+    if ((f->flags & O_ACCMODE) == O_WRONLY)
+        return -EBADF;
+    return 0;
+}
+
+/* Check a descriptor for writing; 0 or -errno. */
+static int file_writable(const struct client_fd *f)
+{
+    if (f->is_dir || (f->flags & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    return 0;
+}
+
+/* Read through inode ci (referenced by the caller). */
+static ssize_t file_pread(struct client *c, struct client_inode *ci, void *buf, size_t count,
                           uint64_t off)
 {
     uint64_t size, n;
     int rc;
 
-    if (f->is_dir)
-        return -EISDIR;
-    if ((f->flags & O_ACCMODE) == O_WRONLY)
-        return -EBADF;
     if (count == 0)
         return 0;
     if (buf == NULL)
         return -EFAULT;
     if (count > SSIZE_MAX)
         count = SSIZE_MAX;
-    size = fd_visible_size(c, f);
+    size = inode_size(ci);
     if (off >= size)
         return 0;
     n = size - off < count ? size - off : count;
-    rc = io_read(c, &f->attr, buf, off, n);
+    rc = io_read(c, &ci->attr, buf, off, n);
     if (rc < 0)
         return rc;
     return (ssize_t)n;
 }
 
-static ssize_t file_pwrite(struct client *c, struct client_fd *f, const void *buf, size_t count,
+/* Write through inode ci (referenced by the caller). */
+static ssize_t file_pwrite(struct client *c, struct client_inode *ci, const void *buf, size_t count,
                            uint64_t off)
 {
+    struct proto_attr attr = ci->attr;
     int rc;
 
-    if (f->is_dir || (f->flags & O_ACCMODE) == O_RDONLY)
-        return -EBADF;
     if (count == 0)
         return 0;
     if (buf == NULL)
@@ -196,47 +206,77 @@ static ssize_t file_pwrite(struct client *c, struct client_fd *f, const void *bu
         count = SSIZE_MAX;
     if (off > (uint64_t)INT64_MAX - count)
         return -EFBIG;
-    rc = io_write(c, &f->attr, buf, off, count);
+    rc = io_write(c, &attr, buf, off, count);
     if (rc < 0)
         return rc;
-    if (off + count > f->extent)
-        f->extent = off + count;
+    if (off + count > ci->extent)
+        ci->extent = off + count;
     /* mtime: the owner stamps it when the size is pushed (SETSIZE mtime 0). */
-    f->dirty = true;
+    ci->dirty = true;
     return (ssize_t)count;
 }
 
-/* O_APPEND: the end of the file as the owner knows it, or as we wrote it. */
-static int file_append_offset(struct client *c, struct client_fd *f, uint64_t *off_p)
+/* O_APPEND: the end of the file as its owner knows it, or as we wrote it. */
+static int file_append_offset(struct client *c, struct client_inode *ci, uint64_t *off_p)
 {
     struct proto_attr attr;
-    uint64_t size = fd_visible_size(c, f);
+    uint64_t size;
     int rc;
 
-    rc = ns_stat_raw(c, f->path, f->path_len, &attr);
-    if (rc < 0 && rc != -ENOENT)
+    rc = inode_stat(c, ci, &attr);
+    if (rc < 0 && rc != -ESTALE)
         return rc;
-    if (rc == 0 && attr.ino == f->attr.ino && attr.size > size)
+    size = inode_size(ci);
+    if (rc == 0 && attr.size > size)
         size = attr.size;
     *off_p = size;
     return 0;
 }
 
+/*
+ * read/write/pread/pwrite on descriptor fd: `off` < 0 uses (and advances)
+ * the descriptor's position. The inode stays referenced during the RPCs;
+ * the descriptor is looked up again after them (it may have been closed).
+ */
+static ssize_t file_rw(struct client *c, int fd, void *rbuf, const void *wbuf, size_t count,
+                       int64_t off)
+{
+    struct client_fd *f = fd_get(c, fd);
+    struct client_inode *ci;
+    bool use_pos = off < 0, append;
+    uint64_t at;
+    ssize_t rc;
+
+    if (f == NULL)
+        return -EBADF;
+    rc = wbuf != NULL ? file_writable(f) : file_readable(f);
+    if (rc < 0)
+        return rc;
+    ci = f->ci;
+    ci->refs++;
+    at = use_pos ? f->pos : (uint64_t)off;
+    append = wbuf != NULL && use_pos && (f->flags & O_APPEND) && count > 0;
+    if (append)
+        rc = file_append_offset(c, ci, &at);
+    if (rc == 0)
+        rc =
+            wbuf != NULL ? file_pwrite(c, ci, wbuf, count, at) : file_pread(c, ci, rbuf, count, at);
+    if (rc > 0 && use_pos) {
+        f = fd_get(c, fd);
+        if (f != NULL && f->ci == ci)
+            f->pos = at + (uint64_t)rc;
+    }
+    inode_put(c, ci);
+    return rc;
+}
+
 ssize_t benchfs_read(int fd, void *buf, size_t count)
 {
-    struct client_fd *f;
     struct client *c;
     ssize_t rc = client_enter(&c);
 
     if (rc == 0) {
-        f = fd_get(c, fd);
-        if (f == NULL) {
-            rc = -EBADF;
-        } else {
-            rc = file_pread(c, f, buf, count, f->pos);
-            if (rc > 0)
-                f->pos += (uint64_t)rc;
-        }
+        rc = file_rw(c, fd, buf, NULL, count, -1);
         client_leave(c);
     }
     return (ssize_t)error_finish(rc, "read", NULL, false);
@@ -244,18 +284,14 @@ ssize_t benchfs_read(int fd, void *buf, size_t count)
 
 ssize_t benchfs_pread(int fd, void *buf, size_t count, off_t offset)
 {
-    struct client_fd *f;
     struct client *c;
     ssize_t rc = client_enter(&c);
 
     if (rc == 0) {
-        f = fd_get(c, fd);
-        if (f == NULL)
-            rc = -EBADF;
-        else if (offset < 0)
-            rc = -EINVAL;
+        if (offset < 0)
+            rc = fd_get(c, fd) == NULL ? -EBADF : -EINVAL;
         else
-            rc = file_pread(c, f, buf, count, (uint64_t)offset);
+            rc = file_rw(c, fd, buf, NULL, count, offset);
         client_leave(c);
     }
     return (ssize_t)error_finish(rc, "pread", NULL, false);
@@ -263,26 +299,11 @@ ssize_t benchfs_pread(int fd, void *buf, size_t count, off_t offset)
 
 ssize_t benchfs_write(int fd, const void *buf, size_t count)
 {
-    struct client_fd *f;
     struct client *c;
-    uint64_t off;
     ssize_t rc = client_enter(&c);
 
     if (rc == 0) {
-        f = fd_get(c, fd);
-        if (f == NULL) {
-            rc = -EBADF;
-        } else {
-            off = f->pos;
-            rc = 0;
-            if ((f->flags & O_APPEND) && count > 0 && !f->is_dir &&
-                (f->flags & O_ACCMODE) != O_RDONLY)
-                rc = file_append_offset(c, f, &off);
-            if (rc == 0)
-                rc = file_pwrite(c, f, buf, count, off);
-            if (rc > 0)
-                f->pos = off + (uint64_t)rc;
-        }
+        rc = file_rw(c, fd, NULL, buf, count, -1);
         client_leave(c);
     }
     return (ssize_t)error_finish(rc, "write", NULL, false);
@@ -290,18 +311,14 @@ ssize_t benchfs_write(int fd, const void *buf, size_t count)
 
 ssize_t benchfs_pwrite(int fd, const void *buf, size_t count, off_t offset)
 {
-    struct client_fd *f;
     struct client *c;
     ssize_t rc = client_enter(&c);
 
     if (rc == 0) {
-        f = fd_get(c, fd);
-        if (f == NULL)
-            rc = -EBADF;
-        else if (offset < 0)
-            rc = -EINVAL;
+        if (offset < 0)
+            rc = fd_get(c, fd) == NULL ? -EBADF : -EINVAL;
         else
-            rc = file_pwrite(c, f, buf, count, (uint64_t)offset);
+            rc = file_rw(c, fd, NULL, buf, count, offset);
         client_leave(c);
     }
     return (ssize_t)error_finish(rc, "pwrite", NULL, false);
@@ -309,7 +326,7 @@ ssize_t benchfs_pwrite(int fd, const void *buf, size_t count, off_t offset)
 
 /* ---- lseek / fstat ---- */
 
-static off_t file_lseek(struct client *c, struct client_fd *f, off_t offset, int whence)
+static off_t file_lseek(struct client_fd *f, off_t offset, int whence)
 {
     int64_t base;
 
@@ -321,7 +338,7 @@ static off_t file_lseek(struct client *c, struct client_fd *f, off_t offset, int
         base = (int64_t)f->pos;
         break;
     case SEEK_END:
-        base = f->is_dir ? 0 : (int64_t)fd_visible_size(c, f);
+        base = f->is_dir ? 0 : (int64_t)inode_size(f->ci);
         break;
     default:
         return -EINVAL;
@@ -332,14 +349,18 @@ static off_t file_lseek(struct client *c, struct client_fd *f, off_t offset, int
     return (off_t)f->pos;
 }
 
-static void file_fstat(struct client *c, const struct client_fd *f, struct stat *st)
+static void file_fstat(const struct client_fd *f, struct stat *st)
 {
-    struct proto_attr a = f->attr;
+    const struct client_inode *ci = f->ci;
+    struct proto_attr a = ci->attr;
 
     /* Written and not pushed yet: modified "now", as far as we can tell. */
-    if (f->dirty)
+    if (ci->dirty)
         a.mtime_ns = a.ctime_ns = time_real_ns();
-    posix_attr_to_stat(&a, f->is_dir ? a.size : fd_visible_size(c, f), st);
+    posix_attr_to_stat(&a, f->is_dir ? a.size : inode_size(ci), st);
+    /* Unlinked while open (by this client): no name left. */
+    if (ci->orphan)
+        st->st_nlink = 0;
 }
 
 off_t benchfs_lseek(int fd, off_t offset, int whence)
@@ -350,7 +371,7 @@ off_t benchfs_lseek(int fd, off_t offset, int whence)
 
     if (rc == 0) {
         f = fd_get(c, fd);
-        rc = f == NULL ? -EBADF : file_lseek(c, f, offset, whence);
+        rc = f == NULL ? -EBADF : file_lseek(f, offset, whence);
         client_leave(c);
     }
     return (off_t)error_finish(rc, "lseek", NULL, false);
@@ -369,7 +390,7 @@ int benchfs_fstat(int fd, struct stat *st)
         else if (st == NULL)
             rc = -EFAULT;
         else
-            file_fstat(c, f, st);
+            file_fstat(f, st);
         client_leave(c);
     }
     return (int)error_finish(rc, "fstat", NULL, false);
@@ -377,16 +398,17 @@ int benchfs_fstat(int fd, struct stat *st)
 
 /* ---- fsync / ftruncate ---- */
 
-static int file_fsync(struct client *c, struct client_fd *f)
+/* Publish ci's size durably, then sync its chunks on every server. */
+static int file_fsync(struct client *c, struct client_inode *ci)
 {
     struct rpc_call *calls;
     size_t i;
     int rc = 0;
 
-    if (f->is_dir)
+    if (S_ISDIR(ci->attr.mode))
         return 0;
-    if (f->dirty) {
-        rc = ns_push_size(c, f, PROTO_SETSIZE_SYNC);
+    if (ci->dirty) {
+        rc = inode_push_size(c, ci, PROTO_SETSIZE_SYNC);
         if (rc < 0)
             return rc;
     }
@@ -395,7 +417,7 @@ static int file_fsync(struct client *c, struct client_fd *f)
         return -ENOMEM;
     for (i = 0; i < c->nservers; i++) {
         rpc_call_init(&calls[i], PROTO_OP_FSYNC, i);
-        calls[i].req.fsync_req.ino = f->attr.ino;
+        calls[i].req.fsync_req.ino = ci->attr.ino;
     }
     rpc_run_calls(c, calls, c->nservers);
     for (i = 0; i < c->nservers; i++) {
@@ -407,36 +429,43 @@ static int file_fsync(struct client *c, struct client_fd *f)
     return rc;
 }
 
+/* fsync / ftruncate of descriptor fd, holding its inode during the RPCs. */
+static int file_inode_op(struct client *c, int fd, bool truncate, off_t length)
+{
+    struct client_fd *f = fd_get(c, fd);
+    struct client_inode *ci;
+    int rc;
+
+    if (f == NULL)
+        return -EBADF;
+    if (truncate && (f->is_dir || (f->flags & O_ACCMODE) == O_RDONLY || length < 0))
+        return -EINVAL;
+    ci = f->ci;
+    ci->refs++;
+    rc = truncate ? inode_truncate(c, ci, (uint64_t)length) : file_fsync(c, ci);
+    inode_put(c, ci);
+    return rc;
+}
+
 int benchfs_fsync(int fd)
 {
-    struct client_fd *f;
     struct client *c;
     int rc = client_enter(&c);
 
     if (rc == 0) {
-        f = fd_get(c, fd);
-        rc = f == NULL ? -EBADF : file_fsync(c, f);
+        rc = file_inode_op(c, fd, false, 0);
         client_leave(c);
     }
     return (int)error_finish(rc, "fsync", NULL, false);
 }
 
-static int file_ftruncate(struct client *c, struct client_fd *f, off_t length)
-{
-    if (f->is_dir || (f->flags & O_ACCMODE) == O_RDONLY || length < 0)
-        return -EINVAL;
-    return ns_truncate_path(c, f->path, f->path_len, (uint64_t)length, NULL);
-}
-
 int benchfs_ftruncate(int fd, off_t length)
 {
-    struct client_fd *f;
     struct client *c;
     int rc = client_enter(&c);
 
     if (rc == 0) {
-        f = fd_get(c, fd);
-        rc = f == NULL ? -EBADF : file_ftruncate(c, f, length);
+        rc = file_inode_op(c, fd, true, length);
         client_leave(c);
     }
     return (int)error_finish(rc, "ftruncate", NULL, false);

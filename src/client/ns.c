@@ -1,7 +1,11 @@
 /*
  * ns.c - namespace calls on paths: stat, truncate, unlink, rename, access,
  * statvfs, and the helpers other files share (STAT on the owner, ENOENT
- * refinement, size pushes).
+ * refinement, truncation by path).
+ *
+ * Unlink and rename over a file this client has open send the KEEP flag:
+ * the owner keeps the record as an orphan, which the descriptors keep using
+ * until their last close (inode.c, docs/semantics.md).
  *
  * A file's inode record lives on the owner of its path (one RPC per call);
  * directories are on every server. Servers answer -ENOENT when the parent
@@ -93,35 +97,6 @@ static int ns_parent_status(struct client *c, const char *path, size_t len)
     return rc;
 }
 
-int ns_push_size(struct client *c, struct client_fd *f, uint32_t flags)
-{
-    struct rpc_call call;
-    int rc;
-
-    rpc_call_init(&call, PROTO_OP_SETSIZE, placement_path(&c->place, f->path, f->path_len));
-    call.req.setsize_req.path_len = (uint32_t)f->path_len;
-    call.req.setsize_req.flags = flags;
-    call.req.setsize_req.ino = f->attr.ino;
-    call.req.setsize_req.size = f->extent;
-    call.req.setsize_req.mtime_ns = 0; /* the owner's clock: now */
-    call.data = f->path;
-    call.data_len = f->path_len;
-    rc = rpc_run_one(c, &call);
-    if (rc == 0) {
-        if (call.rep.attr_rep.attr.size > f->attr.size)
-            f->attr.size = call.rep.attr_rep.attr.size;
-        f->attr.mtime_ns = call.rep.attr_rep.attr.mtime_ns;
-        f->attr.ctime_ns = call.rep.attr_rep.attr.ctime_ns;
-    } else if (rc == -ENOENT || rc == -ESTALE) {
-        /* Removed or replaced meanwhile: there is nobody to tell. */
-        log_debug("client: size of %s not pushed (%d)", f->path, rc);
-        rc = 0;
-    }
-    if (rc == 0)
-        f->dirty = false;
-    return rc;
-}
-
 /* ---- stat ---- */
 
 static int ns_stat(struct client *c, const char *upath, struct stat *st)
@@ -138,10 +113,11 @@ static int ns_stat(struct client *c, const char *upath, struct stat *st)
         return len;
     size = attr.size;
     if (S_ISREG(attr.mode)) {
-        uint64_t ext = fd_ino_extent(c, attr.ino);
+        /* A file this process has open: what its descriptors wrote counts. */
+        const struct client_inode *ci = inode_find(c, attr.ino);
 
-        if (ext > size)
-            size = ext;
+        if (ci != NULL && ci->extent > size)
+            size = ci->extent;
     }
     posix_attr_to_stat(&attr, size, st);
     return 0;
@@ -161,37 +137,32 @@ int benchfs_stat(const char *path, struct stat *st)
 
 /* ---- truncate ---- */
 
-/* TRUNCATE on the owner, then free what lies beyond the new size. */
 int ns_truncate_path(struct client *c, const char *path, size_t len, uint64_t size,
                      struct proto_attr *attr_p)
 {
-    struct rpc_call call;
+    struct client_inode where;
     struct proto_attr attr;
-    uint64_t old, ext;
-    int rc;
+    int rc, tries;
 
     if (len == 1)
         return -EISDIR;
-    rpc_call_init(&call, PROTO_OP_TRUNCATE, placement_path(&c->place, path, len));
-    call.req.truncate_req.path_len = (uint32_t)len;
-    call.req.truncate_req.size = size;
-    call.data = path;
-    call.data_len = len;
-    rc = rpc_run_one(c, &call);
-    if (rc == -ENOENT)
-        rc = ns_refine_enoent(c, path, len);
-    if (rc < 0)
-        return rc;
-    attr = call.rep.truncate_rep.attr;
-    /* Bytes this client wrote but did not push yet are data too. */
-    old = call.rep.truncate_rep.old_size;
-    ext = fd_ino_extent(c, attr.ino);
-    if (ext > old)
-        old = ext;
-    fd_ino_truncated(c, attr.ino, size);
-    if (attr_p != NULL)
-        *attr_p = attr;
-    return io_free(c, attr.ino, attr.chunk_size, size, old);
+    memset(&where, 0, sizeof(where));
+    where.owner = placement_path(&c->place, path, len);
+    where.path = (char *)path;
+    where.path_len = len;
+    /* Replaced between the lookup and the size change: look again. */
+    for (tries = 0;; tries++) {
+        rc = ns_lookup(c, path, len, &attr);
+        if (rc < 0)
+            return rc;
+        if (S_ISDIR(attr.mode))
+            return -EISDIR;
+        rc = inode_truncate_at(c, &where, &attr, size, attr_p);
+        if (rc == -ENOENT)
+            rc = ns_refine_enoent(c, path, len);
+        if (rc != -ESTALE || tries == 2)
+            return rc;
+    }
 }
 
 int benchfs_truncate(const char *upath, off_t length)
@@ -215,12 +186,46 @@ int benchfs_truncate(const char *upath, off_t length)
 
 /* ---- unlink ---- */
 
+/*
+ * The name of `attr` was removed by an UNLINK, RENAME or INODE_PUT on server
+ * `owner` (keep: with the KEEP flag, so its record became an orphan there).
+ * An inode this client has open stays readable and writable through its
+ * descriptors and is released at their last close; any other is freed now.
+ */
+static void ns_name_gone(struct client *c, size_t owner, const struct proto_attr *attr, bool keep,
+                         const char *path, size_t len)
+{
+    struct client_inode *ci;
+    uint64_t size = attr->size;
+    int rc;
+
+    if (!S_ISREG(attr->mode))
+        return;
+    ci = inode_find(c, attr->ino);
+    if (ci != NULL && keep && !ci->orphan) {
+        ci->orphan = true;
+        ci->owner = owner;
+        return;
+    }
+    if (keep) {
+        /* The name held another inode than the one we have open. */
+        rc = inode_release_now(c, owner, attr, path, len);
+    } else {
+        if (ci != NULL && ci->extent > size)
+            size = ci->extent;
+        rc = io_free(c, attr->ino, attr->chunk_size, 0, size);
+    }
+    /* The name is gone: a failure to free chunks is logged, not returned. */
+    if (rc < 0)
+        log_debug("client: chunks of inode %llx not freed (%d)", (unsigned long long)attr->ino, rc);
+}
+
 static int ns_unlink(struct client *c, const char *upath)
 {
     char path[BFS_PATH_MAX];
     struct rpc_call call;
-    struct proto_attr attr;
-    uint64_t size, ext;
+    size_t owner;
+    bool keep;
     int len, rc;
 
     len = client_path(upath, path);
@@ -228,23 +233,17 @@ static int ns_unlink(struct client *c, const char *upath)
         return len;
     if (len == 1)
         return -EISDIR;
-    rpc_call_path(&call, PROTO_OP_UNLINK, placement_path(&c->place, path, (size_t)len), path,
-                  (size_t)len);
+    owner = placement_path(&c->place, path, (size_t)len);
+    keep = inode_by_path(c, path, (size_t)len) != NULL;
+    rpc_call_path(&call, PROTO_OP_UNLINK, owner, path, (size_t)len);
+    if (keep)
+        call.req.path_req.flags = PROTO_UNLINK_KEEP;
     rc = rpc_run_one(c, &call);
     if (rc == -ENOENT)
         rc = ns_refine_enoent(c, path, (size_t)len);
     if (rc < 0)
         return rc;
-    attr = call.rep.attr_rep.attr;
-    size = attr.size;
-    ext = fd_ino_extent(c, attr.ino);
-    if (ext > size)
-        size = ext;
-    /* The name is gone: a failure to free chunks is logged, not returned. */
-    rc = io_free(c, attr.ino, attr.chunk_size, 0, size);
-    if (rc < 0)
-        log_debug("client: unlink %s: chunks of inode %llx not freed (%d)", path,
-                  (unsigned long long)attr.ino, rc);
+    ns_name_gone(c, owner, &call.rep.attr_rep.attr, keep, path, (size_t)len);
     return 0;
 }
 
@@ -262,24 +261,6 @@ int benchfs_unlink(const char *path)
 
 /* ---- rename ---- */
 
-/* Free the data of a file that a rename replaced. */
-static void ns_free_replaced(struct client *c, const struct proto_attr *moved,
-                             const struct proto_attr *replaced)
-{
-    uint64_t size = replaced->size, ext;
-    int rc;
-
-    if (replaced->ino == moved->ino || !S_ISREG(replaced->mode))
-        return;
-    ext = fd_ino_extent(c, replaced->ino);
-    if (ext > size)
-        size = ext;
-    rc = io_free(c, replaced->ino, replaced->chunk_size, 0, size);
-    if (rc < 0)
-        log_debug("client: rename: chunks of replaced inode %llx not freed (%d)",
-                  (unsigned long long)replaced->ino, rc);
-}
-
 static int ns_rename_file(struct client *c, const char *op, size_t olen, const char *np,
                           size_t nlen, const struct proto_attr *attr)
 {
@@ -287,6 +268,7 @@ static int ns_rename_file(struct client *c, const char *op, size_t olen, const c
     char both[2 * BFS_PATH_MAX];
     struct rpc_call call, del;
     struct proto_rename_rep rep;
+    bool keep = inode_by_path(c, np, nlen) != NULL;
     int rc;
 
     if (so == sn) {
@@ -295,6 +277,7 @@ static int ns_rename_file(struct client *c, const char *op, size_t olen, const c
         rpc_call_init(&call, PROTO_OP_RENAME, so);
         call.req.rename_req.path_len = (uint32_t)olen;
         call.req.rename_req.path2_len = (uint32_t)nlen;
+        call.req.rename_req.flags = keep ? PROTO_RENAME_KEEP : 0;
         call.data = both;
         call.data_len = olen + nlen;
         rc = rpc_run_one(c, &call);
@@ -307,6 +290,7 @@ static int ns_rename_file(struct client *c, const char *op, size_t olen, const c
         /* Two owners: insert under the new name, then drop the old one. */
         rpc_call_init(&call, PROTO_OP_INODE_PUT, sn);
         call.req.inode_put_req.path_len = (uint32_t)nlen;
+        call.req.inode_put_req.flags = keep ? PROTO_PUT_KEEP : 0;
         call.req.inode_put_req.attr = *attr;
         call.data = np;
         call.data_len = nlen;
@@ -327,9 +311,9 @@ static int ns_rename_file(struct client *c, const char *op, size_t olen, const c
             return rc;
         rep.moved = *attr;
     }
-    if (rep.has_replaced)
-        ns_free_replaced(c, attr, &rep.replaced);
-    fd_ino_renamed(c, attr->ino, np, nlen);
+    if (rep.has_replaced && rep.replaced.ino != attr->ino)
+        ns_name_gone(c, sn, &rep.replaced, keep, np, nlen);
+    inode_renamed(c, attr->ino, np, nlen);
     return 0;
 }
 
@@ -371,7 +355,7 @@ static int ns_rename_dir(struct client *c, const char *op, size_t olen, const ch
         dir_rmdir(c, np, nlen);
         return rc;
     }
-    fd_ino_renamed(c, attr->ino, np, nlen);
+    inode_renamed(c, attr->ino, np, nlen);
     return 0;
 }
 

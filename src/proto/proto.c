@@ -286,6 +286,12 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
         return proto_check_one_path(b->truncate_req.path_len, data_len);
     case PROTO_OP_SETSIZE:
         return proto_check_one_path(b->setsize_req.path_len, data_len);
+    case PROTO_OP_ISTAT:
+    case PROTO_OP_ITRUNCATE:
+    case PROTO_OP_RELEASE:
+        if (b->ino_req.ino == 0)
+            return -EPROTO;
+        return proto_check_one_path(b->ino_req.path_len, data_len);
     case PROTO_OP_HELLO:
         if (b->hello_req.addr_len == 0 || b->hello_req.addr_len > PROTO_HELLO_ADDR_MAX)
             return -EPROTO;

@@ -44,10 +44,18 @@
 #define PROTO_MKDIR_OWNER      0x1u /* receiver owns the child entry in the parent */
 #define PROTO_MKDIR_PARENTS_OK 0x2u /* EEXIST on an existing dir is success (mkdir -p) */
 /* SETSIZE flags. */
-#define PROTO_SETSIZE_SYNC  0x1u /* make metadata durable before replying (close/fsync) */
-#define PROTO_SETSIZE_EXACT 0x2u /* set, don't max (internal use) */
+#define PROTO_SETSIZE_SYNC   0x1u /* make metadata durable before replying (close/fsync) */
+#define PROTO_SETSIZE_EXACT  0x2u /* set, don't max (internal use) */
+#define PROTO_SETSIZE_ORPHAN 0x4u /* ino's orphan record, not the path's */
 /* INODE_PUT flags. */
 #define PROTO_PUT_NOREPLACE 0x1u
+#define PROTO_PUT_KEEP      0x2u /* a replaced file becomes an orphan (client has it open) */
+/* UNLINK flags (path_req.flags). */
+#define PROTO_UNLINK_KEEP 0x1u /* the file becomes an orphan: the client has it open */
+/* RENAME flags. */
+#define PROTO_RENAME_KEEP 0x1u /* a replaced file becomes an orphan */
+/* ISTAT / ITRUNCATE / RELEASE flags (ino_req). */
+#define PROTO_INO_ORPHAN 0x1u /* act on ino's orphan record (RELEASE always does) */
 
 /* Readdir: one packed entry is 24 bytes + name. */
 #define PROTO_DIRENT_FIXED 24

@@ -1,6 +1,7 @@
 /*
  * op_meta.c - handlers of file metadata ops: STAT, CREATE, UNLINK, RENAME,
- * INODE_PUT, INODE_DEL, TRUNCATE, SETSIZE.
+ * INODE_PUT, INODE_DEL, TRUNCATE, SETSIZE, and the by-inode ops of open
+ * descriptors: ISTAT, ITRUNCATE, RELEASE (docs/semantics.md).
  *
  * Each runs to completion in one step against the metadata store (LMDB, in
  * memory-mapped pages) and queues its reply; the reply leaves after the
@@ -83,7 +84,8 @@ void server_op_CREATE(struct sreq *r)
 void server_op_UNLINK(struct sreq *r)
 {
     struct meta_attr a;
-    int rc = meta_unlink(r->srv->meta, r->data, r->data_len, &a);
+    bool keep = (r->body.path_req.flags & PROTO_UNLINK_KEEP) != 0;
+    int rc = meta_unlink_keep(r->srv->meta, r->data, r->data_len, keep, &a);
 
     if (rc == 0)
         attr_to_wire(&a, &r->rep.attr_rep.attr);
@@ -97,8 +99,8 @@ void server_op_RENAME(struct sreq *r)
     bool has_replaced = false;
     int rc;
 
-    rc = meta_rename(r->srv->meta, r->data, q->path_len, r->data + q->path_len, q->path2_len,
-                     &moved, &replaced, &has_replaced);
+    rc = meta_rename_keep(r->srv->meta, r->data, q->path_len, r->data + q->path_len, q->path2_len,
+                          (q->flags & PROTO_RENAME_KEEP) != 0, &moved, &replaced, &has_replaced);
     if (rc == 0) {
         attr_to_wire(&moved, &r->rep.rename_rep.moved);
         if (has_replaced)
@@ -120,8 +122,9 @@ void server_op_INODE_PUT(struct sreq *r)
         sreq_finish(r, -EINVAL);
         return;
     }
-    rc = meta_inode_put(r->srv->meta, r->data, r->data_len, &a,
-                        (q->flags & PROTO_PUT_NOREPLACE) != 0, &replaced, &has_replaced);
+    rc = meta_inode_put_keep(r->srv->meta, r->data, r->data_len, &a,
+                             (q->flags & PROTO_PUT_NOREPLACE) != 0,
+                             (q->flags & PROTO_PUT_KEEP) != 0, &replaced, &has_replaced);
     if (rc == 0) {
         r->rep.rename_rep.moved = q->attr;
         if (has_replaced)
@@ -172,13 +175,88 @@ void server_op_SETSIZE(struct sreq *r)
         sreq_finish(r, -EFBIG);
         return;
     }
-    rc = meta_setsize(srv->meta, r->data, r->data_len, q->ino, q->size, mtime,
-                      (q->flags & PROTO_SETSIZE_EXACT) != 0, &a);
+    if (q->flags & PROTO_SETSIZE_ORPHAN) {
+        char opath[META_ORPHAN_PATH_MAX];
+        size_t olen = meta_orphan_path(q->ino, opath);
+
+        rc = q->ino == 0 ? -EINVAL
+                         : meta_setsize(srv->meta, opath, olen, q->ino, q->size, mtime,
+                                        (q->flags & PROTO_SETSIZE_EXACT) != 0, &a);
+    } else {
+        rc = meta_setsize(srv->meta, r->data, r->data_len, q->ino, q->size, mtime,
+                          (q->flags & PROTO_SETSIZE_EXACT) != 0, &a);
+    }
     if (rc == 0) {
         attr_to_wire(&a, &r->rep.attr_rep.attr);
         /* close/fsync: make it durable before the reply (durability close). */
         if ((q->flags & PROTO_SETSIZE_SYNC) && srv->cfg.durability != DURABILITY_NONE)
             srv->meta_sync = true;
     }
+    sreq_finish(r, rc);
+}
+
+/*
+ * The record an ino_req names: the path the client knows (checked against
+ * ino by the store) or, with PROTO_INO_ORPHAN, ino's orphan record.
+ */
+static void ino_req_path(const struct sreq *r, char opath[META_ORPHAN_PATH_MAX],
+                         const char **path_p, size_t *len_p)
+{
+    const struct proto_ino_req *q = &r->body.ino_req;
+
+    if (q->flags & PROTO_INO_ORPHAN) {
+        *len_p = meta_orphan_path(q->ino, opath);
+        *path_p = opath;
+    } else {
+        *path_p = r->data;
+        *len_p = r->data_len;
+    }
+}
+
+void server_op_ISTAT(struct sreq *r)
+{
+    char opath[META_ORPHAN_PATH_MAX];
+    const char *path;
+    size_t len;
+    struct meta_attr a;
+    int rc;
+
+    ino_req_path(r, opath, &path, &len);
+    rc = meta_stat_ino(r->srv->meta, path, len, r->body.ino_req.ino, &a);
+    if (rc == 0)
+        attr_to_wire(&a, &r->rep.attr_rep.attr);
+    sreq_finish(r, rc);
+}
+
+void server_op_ITRUNCATE(struct sreq *r)
+{
+    char opath[META_ORPHAN_PATH_MAX];
+    const char *path;
+    size_t len;
+    struct meta_attr a;
+    uint64_t old_size = 0;
+    int rc;
+
+    if (r->body.ino_req.size > (uint64_t)INT64_MAX) {
+        sreq_finish(r, -EFBIG);
+        return;
+    }
+    ino_req_path(r, opath, &path, &len);
+    rc = meta_truncate_ino(r->srv->meta, path, len, r->body.ino_req.ino, r->body.ino_req.size, &a,
+                           &old_size);
+    if (rc == 0) {
+        attr_to_wire(&a, &r->rep.truncate_rep.attr);
+        r->rep.truncate_rep.old_size = old_size;
+    }
+    sreq_finish(r, rc);
+}
+
+void server_op_RELEASE(struct sreq *r)
+{
+    struct meta_attr a;
+    int rc = meta_orphan_release(r->srv->meta, r->body.ino_req.ino, &a);
+
+    if (rc == 0)
+        attr_to_wire(&a, &r->rep.attr_rep.attr);
     sreq_finish(r, rc);
 }

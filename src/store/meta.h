@@ -106,10 +106,8 @@ int meta_create(struct meta *meta, const char *path, size_t len, uint32_t mode, 
                 uint64_t *old_size_p, bool *created_p);
 
 /*
- * meta_create plus: when O_TRUNC (PROTO_CREATE_TRUNC) found the file holding
- * data (size > 0), the file keeps its path and attributes but gets a new
- * inode number, and *old_ino_p is the previous one (0 otherwise), whose chunks
- * the caller frees. Fresh writes by others always land under the new number.
+ * meta_create plus *old_ino_p, kept for the wire's create_rep.old_ino: always
+ * 0 now, O_TRUNC truncates in place (keeps the inode number).
  */
 int meta_create_ex(struct meta *meta, const char *path, size_t len, uint32_t mode, uint32_t uid,
                    uint32_t gid, uint64_t chunk_size, uint32_t flags, struct meta_attr *attr_p,
@@ -187,6 +185,39 @@ int meta_truncate(struct meta *meta, const char *path, size_t len, uint64_t size
  * mtime. Nothing is written when nothing changes. -EISDIR for a dir. */
 int meta_setsize(struct meta *meta, const char *path, size_t len, uint64_t ino, uint64_t size,
                  uint64_t mtime_ns, bool exact, struct meta_attr *attr_p);
+
+/*
+ * Keeping the data of open files (docs/semantics.md). keep: instead of
+ * deleting the unlinked (or replaced) file's record, move it to the orphan
+ * table, keyed by its inode number: no name, not in readdir, reachable by
+ * inode only until meta_orphan_release.
+ */
+int meta_unlink_keep(struct meta *meta, const char *path, size_t len, bool keep,
+                     struct meta_attr *attr_p);
+int meta_rename_keep(struct meta *meta, const char *old_path, size_t old_len, const char *new_path,
+                     size_t new_len, bool keep, struct meta_attr *moved_p,
+                     struct meta_attr *replaced_p, bool *has_replaced_p);
+int meta_inode_put_keep(struct meta *meta, const char *path, size_t len,
+                        const struct meta_attr *attr, bool noreplace, bool keep,
+                        struct meta_attr *replaced_p, bool *has_replaced_p);
+
+/* The key path of inode ino's orphan record ("orphan:" + 16 hex digits,
+ * NUL-terminated); returns its length. meta_stat_ino, meta_truncate_ino and
+ * meta_setsize accept it in place of a normalized path. */
+#define META_ORPHAN_PREFIX   "orphan:"
+#define META_ORPHAN_PATH_MAX (sizeof(META_ORPHAN_PREFIX) + 16)
+size_t meta_orphan_path(uint64_t ino, char buf[META_ORPHAN_PATH_MAX]);
+bool meta_orphan_path_ok(const char *path, size_t len);
+
+/* The file at path (or an orphan path) if its inode number is ino (0 =
+ * any): -ESTALE when the name now belongs to another inode or a directory. */
+int meta_stat_ino(struct meta *meta, const char *path, size_t len, uint64_t ino,
+                  struct meta_attr *attr_p);
+/* meta_truncate with the same inode check. */
+int meta_truncate_ino(struct meta *meta, const char *path, size_t len, uint64_t ino, uint64_t size,
+                      struct meta_attr *attr_p, uint64_t *old_size_p);
+/* Drop inode ino's orphan record, returning it (to free its chunks). */
+int meta_orphan_release(struct meta *meta, uint64_t ino, struct meta_attr *attr_p);
 
 /* Counts of file inodes and directories ("/" included) held here,
  * including the current pass's uncommitted changes. */

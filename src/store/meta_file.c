@@ -66,7 +66,7 @@ static int meta_file_drop(struct meta *m, const char *path, size_t len,
 struct meta_create_out {
     struct meta_attr attr;
     uint64_t old_size;
-    uint64_t old_ino; /* set when O_TRUNC gave the file a new inode number */
+    uint64_t old_ino; /* always 0: O_TRUNC keeps the inode number */
     bool created;
 };
 
@@ -110,17 +110,9 @@ static int meta_create_op(struct meta *m, const char *path, size_t len, uint32_t
         out->created = false;
         if (flags & PROTO_CREATE_TRUNC) {
             /* POSIX: O_TRUNC of an existing file updates mtime and ctime
-             * even when it was already empty. A file that held data gets a
-             * fresh inode number: the caller frees the old number's chunks,
-             * and a writer that opens the file meanwhile writes under the
-             * new number, so freeing can never delete its fresh data.
-             * Concurrent O_TRUNC opens serialize here: only the first sees
-             * data, the others share the new number. */
-            if (old.size > 0) {
-                out->old_ino = old.ino;
-                old.ino = attr.ino;
-                (void)meta_ino_next(m);
-            }
+             * even when it was already empty. The file keeps its inode
+             * number (descriptors refer to it); the caller frees the data
+             * past 0 (docs/semantics.md). */
             old.size = 0;
             old.mtime_ns = old.ctime_ns = now;
             rc = meta_rec_put(m, key, path, len, &old, false, NULL);
@@ -184,8 +176,9 @@ int meta_create_ex(struct meta *m, const char *path, size_t len, uint32_t mode, 
 
 /* --- unlink / inode_del ------------------------------------------------- */
 
-/* Remove the file at path if its ino is `ino` (0 = any). */
-static int meta_unlink_op(struct meta *m, const char *path, size_t len, uint64_t ino,
+/* Remove the file at path if its ino is `ino` (0 = any); `keep`: move its
+ * record to the orphan table instead of deleting it. */
+static int meta_unlink_op(struct meta *m, const char *path, size_t len, uint64_t ino, bool keep,
                           struct meta_attr *attr)
 {
     uint8_t key[META_KEY_LEN];
@@ -196,10 +189,13 @@ static int meta_unlink_op(struct meta *m, const char *path, size_t len, uint64_t
         return rc;
     if (ino != 0 && attr->ino != ino)
         return -ESTALE;
-    return meta_file_drop(m, path, len, key);
+    rc = meta_file_drop(m, path, len, key);
+    if (rc == 0 && keep)
+        rc = meta_orphan_put(m, attr);
+    return rc;
 }
 
-static int meta_unlink_ino(struct meta *m, const char *path, size_t len, uint64_t ino,
+static int meta_unlink_ino(struct meta *m, const char *path, size_t len, uint64_t ino, bool keep,
                            struct meta_attr *attr_p)
 {
     struct meta_attr attr;
@@ -209,10 +205,10 @@ static int meta_unlink_ino(struct meta *m, const char *path, size_t len, uint64_
         return -EINVAL;
     if (meta_is_root(path, len))
         return -EISDIR;
-    rc = meta_wbegin(m, 2, 0, false);
+    rc = meta_wbegin(m, keep ? 3 : 2, keep ? META_REC_LEN(META_ORPHAN_PATH_MAX) : 0, false);
     if (rc != 0)
         return rc;
-    rc = meta_wend(m, meta_unlink_op(m, path, len, ino, &attr));
+    rc = meta_wend(m, meta_unlink_op(m, path, len, ino, keep, &attr));
     if (rc == 0 && attr_p != NULL)
         *attr_p = attr;
     return rc;
@@ -220,13 +216,19 @@ static int meta_unlink_ino(struct meta *m, const char *path, size_t len, uint64_
 
 int meta_unlink(struct meta *m, const char *path, size_t len, struct meta_attr *attr_p)
 {
-    return meta_unlink_ino(m, path, len, 0, attr_p);
+    return meta_unlink_ino(m, path, len, 0, false, attr_p);
+}
+
+int meta_unlink_keep(struct meta *m, const char *path, size_t len, bool keep,
+                     struct meta_attr *attr_p)
+{
+    return meta_unlink_ino(m, path, len, 0, keep, attr_p);
 }
 
 int meta_inode_del(struct meta *m, const char *path, size_t len, uint64_t ino,
                    struct meta_attr *attr_p)
 {
-    return meta_unlink_ino(m, path, len, ino, attr_p);
+    return meta_unlink_ino(m, path, len, ino, false, attr_p);
 }
 
 /* --- rename ------------------------------------------------------------- */
@@ -237,7 +239,8 @@ struct meta_rename_out {
 };
 
 static int meta_rename_op(struct meta *m, const char *old_path, size_t old_len,
-                          const char *new_path, size_t new_len, struct meta_rename_out *out)
+                          const char *new_path, size_t new_len, bool keep,
+                          struct meta_rename_out *out)
 {
     uint8_t okey[META_KEY_LEN], nkey[META_KEY_LEN], npkey[META_KEY_LEN];
     struct meta_attr attr, existing;
@@ -268,6 +271,11 @@ static int meta_rename_op(struct meta *m, const char *old_path, size_t old_len,
             return -EISDIR;
         out->replaced = existing;
         out->has_replaced = true;
+        if (keep) {
+            rc = meta_orphan_put(m, &existing);
+            if (rc != 0)
+                return rc;
+        }
     }
 
     rc = meta_file_drop(m, old_path, old_len, okey);
@@ -291,6 +299,14 @@ int meta_rename(struct meta *m, const char *old_path, size_t old_len, const char
                 size_t new_len, struct meta_attr *moved_p, struct meta_attr *replaced_p,
                 bool *has_replaced_p)
 {
+    return meta_rename_keep(m, old_path, old_len, new_path, new_len, false, moved_p, replaced_p,
+                            has_replaced_p);
+}
+
+int meta_rename_keep(struct meta *m, const char *old_path, size_t old_len, const char *new_path,
+                     size_t new_len, bool keep, struct meta_attr *moved_p,
+                     struct meta_attr *replaced_p, bool *has_replaced_p)
+{
     struct meta_rename_out out;
     int rc;
 
@@ -299,10 +315,12 @@ int meta_rename(struct meta *m, const char *old_path, size_t old_len, const char
         return -EINVAL;
     if (meta_is_root(old_path, old_len))
         return -EBUSY;
-    rc = meta_wbegin(m, 4, META_REC_LEN(new_len), false);
+    rc =
+        meta_wbegin(m, keep ? 5 : 4,
+                    META_REC_LEN(new_len) + (keep ? META_REC_LEN(META_ORPHAN_PATH_MAX) : 0), false);
     if (rc != 0)
         return rc;
-    rc = meta_wend(m, meta_rename_op(m, old_path, old_len, new_path, new_len, &out));
+    rc = meta_wend(m, meta_rename_op(m, old_path, old_len, new_path, new_len, keep, &out));
     if (rc != 0)
         return rc;
     if (moved_p != NULL)
@@ -317,7 +335,7 @@ int meta_rename(struct meta *m, const char *old_path, size_t old_len, const char
 /* --- inode_put ---------------------------------------------------------- */
 
 static int meta_inode_put_op(struct meta *m, const char *path, size_t len,
-                             const struct meta_attr *attr, bool noreplace,
+                             const struct meta_attr *attr, bool noreplace, bool keep,
                              struct meta_rename_out *out)
 {
     uint8_t pkey[META_KEY_LEN], key[META_KEY_LEN];
@@ -347,6 +365,11 @@ static int meta_inode_put_op(struct meta *m, const char *path, size_t len,
                 return -EEXIST;
             out->replaced = existing;
             out->has_replaced = true;
+            if (keep) {
+                rc = meta_orphan_put(m, &existing);
+                if (rc != 0)
+                    return rc;
+            }
         }
     }
     rc = meta_rec_put(m, key, path, len, attr, false, NULL);
@@ -364,6 +387,13 @@ static int meta_inode_put_op(struct meta *m, const char *path, size_t len,
 int meta_inode_put(struct meta *m, const char *path, size_t len, const struct meta_attr *attr,
                    bool noreplace, struct meta_attr *replaced_p, bool *has_replaced_p)
 {
+    return meta_inode_put_keep(m, path, len, attr, noreplace, false, replaced_p, has_replaced_p);
+}
+
+int meta_inode_put_keep(struct meta *m, const char *path, size_t len, const struct meta_attr *attr,
+                        bool noreplace, bool keep, struct meta_attr *replaced_p,
+                        bool *has_replaced_p)
+{
     struct meta_rename_out out;
     int rc;
 
@@ -374,10 +404,11 @@ int meta_inode_put(struct meta *m, const char *path, size_t len, const struct me
         return -EISDIR;
     if (S_ISDIR(attr->mode))
         return -EINVAL; /* directories are replicated, never moved this way */
-    rc = meta_wbegin(m, 2, META_REC_LEN(len), true);
+    rc = meta_wbegin(m, keep ? 3 : 2,
+                     META_REC_LEN(len) + (keep ? META_REC_LEN(META_ORPHAN_PATH_MAX) : 0), true);
     if (rc != 0)
         return rc;
-    rc = meta_wend(m, meta_inode_put_op(m, path, len, attr, noreplace, &out));
+    rc = meta_wend(m, meta_inode_put_op(m, path, len, attr, noreplace, keep, &out));
     if (rc != 0)
         return rc;
     if (replaced_p != NULL && out.has_replaced)
@@ -405,6 +436,8 @@ static int meta_size_op(struct meta *m, const char *path, size_t len,
     int rc;
 
     rc = meta_file_get(m, path, len, key, &cur);
+    if (rc == -EISDIR && a->ino != 0)
+        return -ESTALE; /* the name now belongs to a directory */
     if (rc != 0)
         return rc;
     if (a->ino != 0 && cur.ino != a->ino)
@@ -438,7 +471,7 @@ static int meta_size_set(struct meta *m, const char *path, size_t len,
     uint64_t old_size = 0;
     int rc;
 
-    if (!meta_path_ok(path, len))
+    if (!meta_path_ok(path, len) && !meta_orphan_path_ok(path, len))
         return -EINVAL;
     if (meta_is_root(path, len))
         return -EISDIR;
@@ -458,7 +491,13 @@ static int meta_size_set(struct meta *m, const char *path, size_t len,
 int meta_truncate(struct meta *m, const char *path, size_t len, uint64_t size,
                   struct meta_attr *attr_p, uint64_t *old_size_p)
 {
-    struct meta_size_args a = {.ino = 0, .size = size, .mtime_ns = 0, .exact = true};
+    return meta_truncate_ino(m, path, len, 0, size, attr_p, old_size_p);
+}
+
+int meta_truncate_ino(struct meta *m, const char *path, size_t len, uint64_t ino, uint64_t size,
+                      struct meta_attr *attr_p, uint64_t *old_size_p)
+{
+    struct meta_size_args a = {.ino = ino, .size = size, .mtime_ns = 0, .exact = true};
 
     return meta_size_set(m, path, len, &a, attr_p, old_size_p);
 }
@@ -469,4 +508,106 @@ int meta_setsize(struct meta *m, const char *path, size_t len, uint64_t ino, uin
     struct meta_size_args a = {.ino = ino, .size = size, .mtime_ns = mtime_ns, .exact = exact};
 
     return meta_size_set(m, path, len, &a, attr_p, NULL);
+}
+
+/* --- orphans ------------------------------------------------------------ */
+
+/*
+ * An orphan is the record of a file that was unlinked (or renamed over)
+ * while a client still had it open. It lives in the record table under the
+ * key of "orphan:<ino as 16 hex digits>", a name no normalized path can
+ * have, with no child entry: invisible to lookups and readdir, reachable
+ * by inode number only, until the client releases it at its last close
+ * (or `benchfs fsck` finds it after that client died).
+ */
+
+size_t meta_orphan_path(uint64_t ino, char buf[META_ORPHAN_PATH_MAX])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    memcpy(buf, META_ORPHAN_PREFIX, sizeof(META_ORPHAN_PREFIX) - 1);
+    for (i = 0; i < 16; i++)
+        buf[sizeof(META_ORPHAN_PREFIX) - 1 + i] = hex[(ino >> (60 - 4 * i)) & 0xf];
+    buf[META_ORPHAN_PATH_MAX - 1] = '\0';
+    return META_ORPHAN_PATH_MAX - 1;
+}
+
+bool meta_orphan_path_ok(const char *path, size_t len)
+{
+    size_t i, plen = sizeof(META_ORPHAN_PREFIX) - 1;
+
+    if (len != META_ORPHAN_PATH_MAX - 1 || memcmp(path, META_ORPHAN_PREFIX, plen) != 0)
+        return false;
+    for (i = plen; i < len; i++) {
+        if (!((path[i] >= '0' && path[i] <= '9') || (path[i] >= 'a' && path[i] <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+int meta_orphan_put(struct meta *m, const struct meta_attr *attr)
+{
+    char path[META_ORPHAN_PATH_MAX];
+    uint8_t key[META_KEY_LEN];
+    size_t len = meta_orphan_path(attr->ino, path);
+    struct meta_attr a = *attr;
+
+    a.nlink = 0;
+    meta_key(path, len, key);
+    return meta_rec_put(m, key, path, len, &a, false, NULL);
+}
+
+int meta_stat_ino(struct meta *m, const char *path, size_t len, uint64_t ino,
+                  struct meta_attr *attr_p)
+{
+    uint8_t key[META_KEY_LEN];
+    struct meta_attr attr;
+    MDB_txn *txn;
+    int rc;
+
+    if (!meta_path_ok(path, len) && !meta_orphan_path_ok(path, len))
+        return -EINVAL;
+    rc = meta_txn_get(m, &txn);
+    if (rc != 0)
+        return rc;
+    rc = meta_file_get(m, path, len, key, &attr);
+    if (rc == -EISDIR)
+        return -ESTALE;
+    if (rc != 0)
+        return rc;
+    if (ino != 0 && attr.ino != ino)
+        return -ESTALE;
+    if (attr_p != NULL)
+        *attr_p = attr;
+    return 0;
+}
+
+/* Delete the orphan record at its key path, returning its attributes. */
+static int meta_orphan_release_op(struct meta *m, const char *path, size_t len,
+                                  struct meta_attr *attr)
+{
+    uint8_t key[META_KEY_LEN];
+    int rc;
+
+    rc = meta_file_get(m, path, len, key, attr);
+    if (rc != 0)
+        return rc;
+    return meta_rec_del(m, key);
+}
+
+int meta_orphan_release(struct meta *m, uint64_t ino, struct meta_attr *attr_p)
+{
+    char path[META_ORPHAN_PATH_MAX];
+    size_t len = meta_orphan_path(ino, path);
+    struct meta_attr attr;
+    int rc;
+
+    rc = meta_wbegin(m, 1, 0, false);
+    if (rc != 0)
+        return rc;
+    rc = meta_wend(m, meta_orphan_release_op(m, path, len, &attr));
+    if (rc == 0 && attr_p != NULL)
+        *attr_p = attr;
+    return rc;
 }

@@ -209,6 +209,9 @@ static inline bool meta_path_ok(const char *path, size_t len)
     return path_is_normalized(path, len);
 }
 
+/* meta_file.c: write attr's record under its orphan key (inside an op). */
+int meta_orphan_put(struct meta *m, const struct meta_attr *attr);
+
 /* --- meta_dir.c: the set of directories being removed ------------------ */
 
 bool meta_removing_has(const struct meta *m, const uint8_t key[META_KEY_LEN]);

@@ -123,6 +123,21 @@ int itest_fork_clients(int n, int (*fn)(int idx, void *arg), void *arg)
     return failed;
 }
 
+pid_t itest_fork_one(int (*fn)(void *arg), void *arg)
+{
+    pid_t pid;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        itest_child = true;
+        _exit(fn(arg) == 0 ? 0 : 1);
+    }
+    return pid;
+}
+
 uint64_t itest_now_ms(void)
 {
     struct timespec ts;

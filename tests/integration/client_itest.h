@@ -73,6 +73,13 @@ void itest_connect(int rpc_timeout_ms);
  */
 int itest_fork_clients(int n, int (*fn)(int idx, void *arg), void *arg);
 
+/*
+ * Fork one child running fn(arg) (it connects itself) and return its pid
+ * without waiting: a client that runs beside this one. Call before the
+ * parent connects; the parent waits for it itself.
+ */
+pid_t itest_fork_one(int (*fn)(void *arg), void *arg);
+
 /* Milliseconds since an arbitrary start (monotonic). */
 uint64_t itest_now_ms(void);
 

@@ -7,12 +7,13 @@
  *
  *  1. IOR shared file (`ior -w -r -R -C`, one file): 4 processes, each
  *     connected on its own, all create the same file at once with
- *     O_WRONLY|O_CREAT|O_TRUNC (IOR_WRONLY|IOR_CREAT|IOR_TRUNC), each
+ *     IOR_WRONLY|IOR_CREAT|IOR_TRUNC (the backend opens O_WRONLY|O_CREAT,
+ *     without O_TRUNC, like IOR's POSIX backend), each
  *     writes its own segmented blocks in 47008-byte transfers, closes;
  *     every process sees the full size (get_file_size: stat) and reads
  *     another rank's blocks (-C) with O_RDONLY. A second round lets 3
- *     ranks create+write before the 4th creates with O_TRUNC: IOR has no
- *     barrier between create and write (without -g), so that late O_TRUNC
+ *     ranks create+write before the 4th creates (IOR_TRUNC): IOR has no
+ *     barrier between create and write (without -g), so that late create
  *     must not lose their data.
  *  2. IOR file per process (-F): create/write/close, size seen by others,
  *     read the neighbour's file.
@@ -156,12 +157,15 @@ static int bfs_flags(int iorflags)
     return flags;
 }
 
-/* create: open-or-create, mode 0644; open: mode 0. */
+/* create: open-or-create (never truncating), mode 0644; open: mode 0. */
 static int bfs_open(const char *name, int iorflags, bool create)
 {
     char buf[4200];
+    /* The backend's create: open-or-create without truncation (like IOR's
+     * POSIX backend; see BENCHFS_create). */
     int fd = benchfs_open(bfs_path(name, buf, sizeof(buf)),
-                          bfs_flags(create ? iorflags | IOR_CREAT : iorflags), create ? 0644 : 0);
+                          bfs_flags(create ? (iorflags | IOR_CREAT) & ~IOR_TRUNC : iorflags),
+                          create ? 0644 : 0);
 
     if (fd < 0)
         fail(__FILE__, __LINE__, "open %s (IOR flags 0x%x, create %d)", name, iorflags, create);

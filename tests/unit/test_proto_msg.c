@@ -191,6 +191,20 @@ static void test_request_checks(void **state)
                      -EPROTO);
     assert_int_equal(proto_req_check(PROTO_OP_PING, &b, 1, 1 << 20), -EPROTO);
     assert_int_equal(proto_req_check(999, &b, 0, 1 << 20), -EOPNOTSUPP);
+
+    /* by-inode ops: one path, and an inode number */
+    memset(&b, 0, sizeof(b));
+    b.ino_req.path_len = 2;
+    b.ino_req.ino = 42;
+    assert_int_equal(proto_req_check(PROTO_OP_ISTAT, &b, 2, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_ITRUNCATE, &b, 2, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_RELEASE, &b, 2, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_ISTAT, &b, 3, 1 << 20), -EPROTO);
+    b.ino_req.path_len = 0;
+    assert_int_equal(proto_req_check(PROTO_OP_RELEASE, &b, 0, 1 << 20), -EPROTO);
+    b.ino_req.path_len = 2;
+    b.ino_req.ino = 0;
+    assert_int_equal(proto_req_check(PROTO_OP_ITRUNCATE, &b, 2, 1 << 20), -EPROTO);
 }
 
 static void test_dirents(void **state)

@@ -307,31 +307,27 @@ static void test_create_trunc(void **state)
     assert_int_equal(old, 100);
     assert_int_equal(b.size, 100);
     {
-        uint64_t old_ino = 0;
+        uint64_t old_ino = 1;
         struct meta_attr c;
 
-        /* A file holding data gets a new inode number; the old one is
-         * returned so its chunks can be freed without touching new data. */
+        /* O_TRUNC truncates in place: same inode number, size 0, the old
+         * size returned so the caller frees the data. */
         assert_int_equal(meta_create_ex(f->m, P("/t"), 0600, 0, 0, 0, PROTO_CREATE_TRUNC, &b, &old,
                                         &created, &old_ino),
                          0);
         assert_false(created);
         assert_int_equal(old, 100);
         assert_int_equal(b.size, 0);
-        assert_int_equal(old_ino, a.ino);
-        assert_true(b.ino != a.ino);
+        assert_int_equal(old_ino, 0);
+        assert_int_equal(b.ino, a.ino);
         assert_true(b.mtime_ns >= a.mtime_ns);
         assert_int_equal(meta_lookup(f->m, P("/t"), &c), 0);
         assert_int_equal(c.size, 0);
-        assert_int_equal(c.ino, b.ino);
-        /* a concurrent second O_TRUNC sees it empty: same number, nothing to free */
-        assert_int_equal(meta_create_ex(f->m, P("/t"), 0600, 0, 0, 0, PROTO_CREATE_TRUNC, &c, &old,
-                                        &created, &old_ino),
-                         0);
-        assert_int_equal(old_ino, 0);
-        assert_int_equal(c.ino, b.ino);
-        /* the old number is gone: a size update naming it is stale */
-        assert_int_equal(meta_setsize(f->m, P("/t"), a.ino, 7, 5, false, NULL), -ESTALE);
+        assert_int_equal(c.ino, a.ino);
+        /* descriptors of the inode keep working on it */
+        assert_int_equal(meta_setsize(f->m, P("/t"), a.ino, 7, 5, false, NULL), 0);
+        assert_int_equal(meta_lookup(f->m, P("/t"), &c), 0);
+        assert_int_equal(c.size, 7);
     }
     /* TRUNC of a new file just creates it. */
     assert_int_equal(
@@ -714,6 +710,75 @@ static void test_inode_put_del(void **state)
     assert_int_equal(meta_inode_del(f->m, P("/y"), 0, &b), 0); /* 0 = any */
     meta_counts(f->m, &files, NULL);
     assert_int_equal(files, 0);
+}
+
+/* Unlink / rename-over with keep: the record becomes an orphan reachable by
+ * inode number only, invisible to lookups and readdir, until released. */
+static void test_orphans(void **state)
+{
+    struct fixture *f = *state;
+    char names[8][256], opath[META_ORPHAN_PATH_MAX];
+    struct meta_attr a, b, c, moved, repl;
+    uint64_t old = 0, files = 0;
+    size_t olen;
+    bool has = false;
+
+    create_ok(f->m, "/o", &a);
+    assert_int_equal(meta_setsize(f->m, P("/o"), a.ino, 1000, 0, false, NULL), 0);
+    assert_int_equal(meta_unlink_keep(f->m, P("/o"), true, &b), 0);
+    assert_int_equal(b.ino, a.ino);
+    assert_int_equal(b.size, 1000);
+    assert_int_equal(meta_lookup(f->m, P("/o"), &c), -ENOENT);
+    assert_int_equal(list_all(f->m, "/", 4, names, 8), 0);
+    meta_counts(f->m, &files, NULL);
+    assert_int_equal(files, 0);
+
+    /* a new file under the old name is another inode */
+    create_ok(f->m, "/o", &b);
+    assert_true(b.ino != a.ino);
+    assert_int_equal(meta_stat_ino(f->m, P("/o"), a.ino, &c), -ESTALE);
+    assert_int_equal(meta_truncate_ino(f->m, P("/o"), a.ino, 10, &c, &old), -ESTALE);
+    assert_int_equal(meta_lookup(f->m, P("/o"), &c), 0);
+    assert_int_equal(c.ino, b.ino);
+
+    /* the orphan works by inode number */
+    olen = meta_orphan_path(a.ino, opath);
+    assert_true(meta_orphan_path_ok(opath, olen));
+    assert_false(meta_orphan_path_ok("orphan:xyz", 10));
+    assert_int_equal(meta_stat_ino(f->m, opath, olen, a.ino, &c), 0);
+    assert_int_equal(c.size, 1000);
+    assert_int_equal(c.nlink, 0);
+    assert_int_equal(meta_truncate_ino(f->m, opath, olen, a.ino, 10, &c, &old), 0);
+    assert_int_equal(old, 1000);
+    assert_int_equal(meta_setsize(f->m, opath, olen, a.ino, 20, 0, false, &c), 0);
+    assert_int_equal(c.size, 20);
+    assert_int_equal(meta_orphan_release(f->m, a.ino, &c), 0);
+    assert_int_equal(c.size, 20);
+    assert_int_equal(meta_orphan_release(f->m, a.ino, &c), -ENOENT);
+    assert_int_equal(meta_stat_ino(f->m, opath, olen, a.ino, &c), -ENOENT);
+
+    /* a directory now at the name: stale for the old inode, not EISDIR */
+    assert_int_equal(meta_unlink(f->m, P("/o"), NULL), 0);
+    assert_int_equal(meta_mkdir(f->m, P("/o"), 0755, 0, 0, true), 0);
+    assert_int_equal(meta_stat_ino(f->m, P("/o"), b.ino, &c), -ESTALE);
+    assert_int_equal(meta_setsize(f->m, P("/o"), b.ino, 5, 0, false, &c), -ESTALE);
+
+    /* rename over a file with keep: the replaced one becomes an orphan */
+    create_ok(f->m, "/x", &a);
+    create_ok(f->m, "/y", &b);
+    assert_int_equal(meta_rename_keep(f->m, P("/x"), P("/y"), true, &moved, &repl, &has), 0);
+    assert_true(has);
+    assert_int_equal(repl.ino, b.ino);
+    olen = meta_orphan_path(b.ino, opath);
+    assert_int_equal(meta_stat_ino(f->m, opath, olen, b.ino, &c), 0);
+    assert_int_equal(meta_orphan_release(f->m, b.ino, NULL), 0);
+    /* the same through a cross-server put */
+    create_ok(f->m, "/z", &b);
+    assert_int_equal(meta_inode_put_keep(f->m, P("/z"), &a, false, true, &repl, &has), 0);
+    assert_true(has);
+    assert_int_equal(repl.ino, b.ino);
+    assert_int_equal(meta_orphan_release(f->m, b.ino, NULL), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
 }
 
 static void test_truncate_setsize(void **state)
@@ -1191,6 +1256,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_collision_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_rate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,311 @@
+/*
+ * inode.c - the inodes this client has open, and the requests made for them.
+ *
+ * Descriptors refer to inodes, not names (docs/semantics.md). Every open
+ * descriptor holds a reference to one `struct client_inode` per inode
+ * number, shared by all descriptors of that inode in this process, so they
+ * share one view of its size: the size learned from its owner, the
+ * furthest byte any of them wrote (the extent), and whether that extent
+ * still has to be pushed (dirty).
+ *
+ * Requests made for an open inode go to the server that held its record
+ * when this client last named it (`owner`), carry its inode number, and the
+ * owner checks it: -ESTALE when the name now belongs to another inode. An
+ * inode this client unlinked (or renamed over) while open is an orphan on
+ * its owner, reached by inode number only, and released at the last close.
+ *
+ * Inode objects are malloc'd and never move, so a reference stays valid
+ * while an RPC waits; descriptors are looked up again after every wait.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "client/error.h"
+#include "common/log.h"
+
+struct client_inode *inode_find(struct client *c, uint64_t ino)
+{
+    struct client_inode *ci;
+
+    for (ci = c->inodes; ci != NULL; ci = ci->next) {
+        if (ci->attr.ino == ino)
+            return ci;
+    }
+    return NULL;
+}
+
+struct client_inode *inode_by_path(struct client *c, const char *path, size_t len)
+{
+    struct client_inode *ci;
+
+    for (ci = c->inodes; ci != NULL; ci = ci->next) {
+        if (!ci->orphan && S_ISREG(ci->attr.mode) && ci->path_len == len &&
+            memcmp(ci->path, path, len) == 0)
+            return ci;
+    }
+    return NULL;
+}
+
+/* Set ci's name (and owner, unless it is an orphan). */
+static int inode_set_path(struct client *c, struct client_inode *ci, const char *path, size_t len)
+{
+    char *p = malloc(len + 1);
+
+    if (p == NULL)
+        return -ENOMEM;
+    memcpy(p, path, len);
+    p[len] = '\0';
+    free(ci->path);
+    ci->path = p;
+    ci->path_len = len;
+    if (!ci->orphan)
+        ci->owner = placement_path(&c->place, path, len);
+    return 0;
+}
+
+int inode_get(struct client *c, const char *path, size_t len, const struct proto_attr *attr,
+              struct client_inode **ci_p)
+{
+    struct client_inode *ci = inode_find(c, attr->ino);
+    int rc;
+
+    if (ci != NULL) {
+        /* Opened again by its name: what the owner says now is newer. */
+        if (!ci->orphan) {
+            rc = inode_set_path(c, ci, path, len);
+            if (rc < 0)
+                return rc;
+        }
+        ci->attr = *attr;
+        ci->refs++;
+        *ci_p = ci;
+        return 0;
+    }
+    ci = calloc(1, sizeof(*ci));
+    if (ci == NULL)
+        return -ENOMEM;
+    rc = inode_set_path(c, ci, path, len);
+    if (rc < 0) {
+        free(ci);
+        return rc;
+    }
+    ci->attr = *attr;
+    ci->refs = 1;
+    ci->next = c->inodes;
+    if (c->inodes != NULL)
+        c->inodes->prev = ci;
+    c->inodes = ci;
+    *ci_p = ci;
+    return 0;
+}
+
+void inode_put(struct client *c, struct client_inode *ci)
+{
+    if (--ci->refs > 0)
+        return;
+    if (ci->prev != NULL)
+        ci->prev->next = ci->next;
+    else
+        c->inodes = ci->next;
+    if (ci->next != NULL)
+        ci->next->prev = ci->prev;
+    free(ci->path);
+    free(ci);
+}
+
+uint64_t inode_size(const struct client_inode *ci)
+{
+    return ci->extent > ci->attr.size ? ci->extent : ci->attr.size;
+}
+
+void inode_truncated(struct client_inode *ci, uint64_t size)
+{
+    ci->attr.size = size;
+    if (ci->extent > size)
+        ci->extent = size;
+}
+
+int inode_renamed(struct client *c, uint64_t ino, const char *path, size_t len)
+{
+    struct client_inode *ci = inode_find(c, ino);
+
+    return ci == NULL ? 0 : inode_set_path(c, ci, path, len);
+}
+
+/* An ino_req call for ci: its owner, its name or its orphan record. */
+static void inode_call(struct rpc_call *call, unsigned op, const struct client_inode *ci)
+{
+    rpc_call_init(call, op, ci->owner);
+    call->req.ino_req.path_len = (uint32_t)ci->path_len;
+    call->req.ino_req.flags = ci->orphan ? PROTO_INO_ORPHAN : 0;
+    call->req.ino_req.ino = ci->attr.ino;
+    call->data = ci->path;
+    call->data_len = ci->path_len;
+}
+
+int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags)
+{
+    struct rpc_call call;
+    int rc;
+
+    rpc_call_init(&call, PROTO_OP_SETSIZE, ci->owner);
+    call.req.setsize_req.path_len = (uint32_t)ci->path_len;
+    call.req.setsize_req.flags = flags | (ci->orphan ? PROTO_SETSIZE_ORPHAN : 0);
+    call.req.setsize_req.ino = ci->attr.ino;
+    call.req.setsize_req.size = ci->extent;
+    call.req.setsize_req.mtime_ns = 0; /* the owner's clock: now */
+    call.data = ci->path;
+    call.data_len = ci->path_len;
+    rc = rpc_run_one(c, &call);
+    if (rc == 0) {
+        /* Published: the owner's size (max semantics) covers the extent, so
+         * a later truncation by another client shows in stat(path). */
+        ci->attr.size = call.rep.attr_rep.attr.size;
+        ci->attr.mtime_ns = call.rep.attr_rep.attr.mtime_ns;
+        ci->attr.ctime_ns = call.rep.attr_rep.attr.ctime_ns;
+        ci->extent = 0;
+    } else if (rc == -ENOENT || rc == -ESTALE) {
+        /* Removed or replaced by another client: nobody to tell. */
+        log_debug("client: size of inode %llx not pushed (%d)", (unsigned long long)ci->attr.ino,
+                  rc);
+        rc = 0;
+    }
+    if (rc == 0)
+        ci->dirty = false;
+    return rc;
+}
+
+/* ENOENT for an inode we hold: another client removed its name. */
+static int inode_gone(const struct client_inode *ci, int rc)
+{
+    if (rc == -ENOENT || rc == -ESTALE) {
+        error_msg("inode %llx was removed or replaced by another client",
+                  (unsigned long long)ci->attr.ino);
+        return -ESTALE;
+    }
+    return rc;
+}
+
+int inode_stat(struct client *c, struct client_inode *ci, struct proto_attr *attr_p)
+{
+    struct rpc_call call;
+    int rc;
+
+    inode_call(&call, PROTO_OP_ISTAT, ci);
+    rc = rpc_run_one(c, &call);
+    if (rc < 0)
+        return inode_gone(ci, rc);
+    *attr_p = call.rep.attr_rep.attr;
+    return 0;
+}
+
+int inode_truncate_at(struct client *c, const struct client_inode *where,
+                      const struct proto_attr *attr, uint64_t size, struct proto_attr *attr_p)
+{
+    struct client_inode *ci = inode_find(c, attr->ino);
+    struct rpc_call call;
+    uint64_t freed = attr->size;
+    int rc;
+
+    /* Free first, then set the size: once the owner reports the new size,
+     * no removal of this call is still in flight, so a write that another
+     * descriptor or client makes after seeing it is never lost. Bytes this
+     * client wrote but did not push yet are data too. */
+    if (ci != NULL && ci->extent > freed)
+        freed = ci->extent;
+    rc = io_free(c, attr->ino, attr->chunk_size, size, freed);
+    if (rc < 0)
+        return rc;
+    inode_call(&call, PROTO_OP_ITRUNCATE, where);
+    call.req.ino_req.ino = attr->ino;
+    call.req.ino_req.size = size;
+    rc = rpc_run_one(c, &call);
+    if (rc < 0)
+        return rc;
+    /* Published by others meanwhile beyond what we freed: free that too. */
+    if (call.rep.truncate_rep.old_size > freed) {
+        rc = io_free(c, attr->ino, attr->chunk_size, size, call.rep.truncate_rep.old_size);
+        if (rc < 0)
+            return rc;
+    }
+    ci = inode_find(c, attr->ino);
+    if (ci != NULL) {
+        inode_truncated(ci, size);
+        ci->attr.mtime_ns = call.rep.truncate_rep.attr.mtime_ns;
+        ci->attr.ctime_ns = call.rep.truncate_rep.attr.ctime_ns;
+    }
+    if (attr_p != NULL)
+        *attr_p = call.rep.truncate_rep.attr;
+    return 0;
+}
+
+int inode_truncate(struct client *c, struct client_inode *ci, uint64_t size)
+{
+    struct proto_attr attr = ci->attr, now;
+    int rc;
+
+    /* A named inode may have been renamed or removed by another client:
+     * check before freeing anything, so that a stale descriptor fails
+     * without cutting the data of a file that lives on under another name. */
+    if (!ci->orphan) {
+        rc = inode_stat(c, ci, &now);
+        if (rc < 0)
+            return rc;
+        attr.size = now.size;
+    }
+    if (inode_size(ci) > attr.size)
+        attr.size = inode_size(ci);
+    rc = inode_truncate_at(c, ci, &attr, size, NULL);
+    return rc < 0 ? inode_gone(ci, rc) : 0;
+}
+
+/* Last close of an orphan: drop its record on the owner and free its data. */
+static int inode_release(struct client *c, struct client_inode *ci)
+{
+    struct rpc_call call;
+    uint64_t size = inode_size(ci);
+    int rc;
+
+    inode_call(&call, PROTO_OP_RELEASE, ci);
+    call.req.ino_req.flags = PROTO_INO_ORPHAN;
+    rc = rpc_run_one(c, &call);
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    if (rc == 0 && call.rep.attr_rep.attr.size > size)
+        size = call.rep.attr_rep.attr.size;
+    rc = io_free(c, ci->attr.ino, ci->attr.chunk_size, 0, size);
+    if (rc < 0)
+        log_debug("client: chunks of released inode %llx not freed (%d)",
+                  (unsigned long long)ci->attr.ino, rc);
+    return 0;
+}
+
+int inode_release_now(struct client *c, size_t owner, const struct proto_attr *attr,
+                      const char *path, size_t len)
+{
+    struct client_inode tmp;
+
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.attr = *attr;
+    tmp.owner = owner;
+    tmp.orphan = true;
+    tmp.path = (char *)path;
+    tmp.path_len = len;
+    return inode_release(c, &tmp);
+}
+
+int inode_close(struct client *c, struct client_inode *ci)
+{
+    int rc = 0;
+
+    if (S_ISREG(ci->attr.mode)) {
+        if (ci->orphan && ci->refs == 1)
+            rc = inode_release(c, ci);
+        else if (ci->dirty)
+            rc = inode_push_size(c, ci, PROTO_SETSIZE_SYNC);
+    }
+    inode_put(c, ci);
+    return rc;
+}
