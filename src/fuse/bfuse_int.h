@@ -28,9 +28,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#define BFUSE_PATH_MAX  4096
-#define BFUSE_IO_MAX    (1u << 20) /* max_read and max_write */
-#define BFUSE_HIDDEN    ".benchfs_hidden_"
+#define BFUSE_PATH_MAX 4096
+#define BFUSE_IO_MAX   (1u << 20) /* max_read and max_write */
+#define BFUSE_HIDDEN   ".benchfs_hidden_"
 
 /* Per-mount settings (from -o; docs/fuse.md "Options"). */
 struct bfuse_settings {
@@ -45,19 +45,19 @@ struct bfuse_settings {
 /* One node the kernel knows. */
 struct bfuse_node {
     uint64_t nodeid;
-    char *path;         /* current BenchFS path (malloc'd) */
+    char *path; /* current BenchFS path (malloc'd) */
     size_t path_len;
-    uint64_t nlookup;   /* the kernel's references */
-    unsigned nopen;     /* open file handles on this node */
-    mode_t type;        /* S_IFREG or S_IFDIR */
-    bool linked;        /* still reachable under `path` in the path index */
-    bool hidden;        /* renamed to a hidden name while open (unlinked) */
+    uint64_t nlookup; /* the kernel's references */
+    unsigned nopen;   /* open file handles on this node */
+    mode_t type;      /* S_IFREG or S_IFDIR */
+    bool linked;      /* still reachable under `path` in the path index */
+    bool hidden;      /* renamed to a hidden name while open (unlinked) */
     /* Page-cache validity: what the file looked like at its last open. */
     bool cache_valid;
     uint64_t cache_ino;
     off_t cache_size;
     struct timespec cache_mtime;
-    struct bfuse_node *id_next;   /* hash chains */
+    struct bfuse_node *id_next; /* hash chains */
     struct bfuse_node *path_next;
 };
 

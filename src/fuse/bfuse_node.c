@@ -404,9 +404,8 @@ int bfuse_node_hide_prepare(struct bfuse *fs, const char *path, size_t len,
     n = node_by_path(fs, path, len);
     if (n && n->nopen > 0 && n->type == S_IFREG) {
         dir_len = (size_t)(strrchr(path, '/') - path);
-        w = snprintf(hidden->p, sizeof(hidden->p), "%.*s/" BFUSE_HIDDEN "%llx_%llx",
-                     (int)dir_len, path, (unsigned long long)n->nodeid,
-                     (unsigned long long)++fs->hidden_seq);
+        w = snprintf(hidden->p, sizeof(hidden->p), "%.*s/" BFUSE_HIDDEN "%llx_%llx", (int)dir_len,
+                     path, (unsigned long long)n->nodeid, (unsigned long long)++fs->hidden_seq);
         if (w > 0 && (size_t)w < sizeof(hidden->p)) {
             hidden->len = (size_t)w;
             rc = 1;

@@ -94,8 +94,8 @@ static int opts_parse(const char *opts, struct mount_opts *mo)
             }
             mo->set.max_threads = (unsigned)n;
         } else if (*tok) {
-            used += (size_t)snprintf(mo->fuse_opts + used, cap - used, "%s%s", used ? "," : "",
-                                     tok);
+            used +=
+                (size_t)snprintf(mo->fuse_opts + used, cap - used, "%s%s", used ? "," : "", tok);
         }
 #undef KEY
     }

@@ -70,8 +70,8 @@ int cluster_mount_start(const struct cl_cluster *c, const char *dir)
     if (cluster_dir_abs(dir, mnt) < 0)
         return -1;
     mount_file_path(c, MOUNT_PID, pidf, sizeof(pidf));
-    char *argv[] = {"benchfs", "--registry", (char *)c->registry, "mount", mnt,
-                    "--pid-file", pidf, NULL};
+    char *argv[] = {"benchfs", "--registry", (char *)c->registry, "mount", mnt, "--pid-file",
+                    pidf,      NULL};
     if (run_self(argv) != 0) {
         cli_error("cannot mount the cluster on '%s'", mnt);
         return -1;

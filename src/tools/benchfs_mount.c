@@ -116,8 +116,8 @@ int cmd_mount(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (optind != argc - 1) {
         free(options);
-        return cli_usage_error("mount", optind >= argc ? "missing mount point"
-                                                       : "extra operand '%s'",
+        return cli_usage_error("mount",
+                               optind >= argc ? "missing mount point" : "extra operand '%s'",
                                argv[optind + (optind < argc ? 1 : 0)]);
     }
     if (!registry) {
