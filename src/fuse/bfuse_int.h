@@ -40,6 +40,7 @@ struct bfuse_settings {
     bool hard_remove;         /* unlink open files at once (no hiding) */
     bool strict_setattr;      /* chmod/chown/utimens fail with EPERM */
     unsigned max_threads;
+    unsigned readahead_kb; /* the mount's read_ahead_kb, 0: kernel default */
 };
 
 /* One node the kernel knows. */

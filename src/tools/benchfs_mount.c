@@ -37,6 +37,7 @@ static const char mount_usage[] =
     "                           hard_remove            unlink open files at once\n"
     "                           strict_setattr         chmod/chown/utimens fail (EPERM)\n"
     "                           max_threads=N          FUSE worker threads (default 16)\n"
+    "                           readahead_kb=N         kernel read-ahead (default 4096, root)\n"
     "                         and libfuse's: allow_other, allow_root, ro, auto_unmount...\n"
     "      --pid-file FILE    write the daemon's pid to FILE (removed at unmount)\n"
     "      --log FILE         the background daemon's messages (default: discarded)\n"
