@@ -180,8 +180,8 @@ static void readahead_set(const char *mnt_real, unsigned kb)
             snprintf(found, sizeof(found), "%s", dev);
     }
     fclose(f);
-    if (!found[0] || snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", found) >=
-                         (int)sizeof(path))
+    if (!found[0] ||
+        snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", found) >= (int)sizeof(path))
         return;
     f = fopen(path, "w");
     if (!f)
