@@ -156,12 +156,19 @@ static void dir_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_in
     struct bfuse *fs = bfuse_of(req);
     struct bfuse_dir *d = (struct bfuse_dir *)(uintptr_t)fi->fh;
     struct bfuse_path dpath;
+    uint64_t *refs = NULL; /* node ids this reply counted a lookup for */
+    size_t nrefs = 0;
     char *buf;
     size_t used = 0;
     int rc = 0;
 
     buf = malloc(size);
-    if (!buf) {
+    /* At most one entry per 24 bytes of reply (the smallest dirent). */
+    if (plus)
+        refs = malloc((size / 24 + 1) * sizeof(*refs));
+    if (!buf || (plus && !refs)) {
+        free(buf);
+        free(refs);
         fuse_reply_err(req, ENOMEM);
         return;
     }
@@ -200,6 +207,7 @@ static void dir_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_in
             cpath.len += nlen;
             if (bfuse_entry_make(fs, cpath.p, cpath.len, &st, &e) < 0)
                 break;
+            refs[nrefs++] = e.ino;
             e.attr_timeout = 0; /* no owner and times in a BenchFS entry */
         } else {
             e.attr = st; /* "." and "..": node id 0, the kernel skips them */
@@ -207,10 +215,14 @@ static void dir_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_in
         used += fuse_add_direntry_plus(req, buf + used, size - used, name, &e, (off_t)idx + 1);
     }
     pthread_mutex_unlock(&d->lock);
-    if (rc < 0)
+    if (rc < 0) {
         fuse_reply_err(req, -rc);
-    else
-        fuse_reply_buf(req, buf, used);
+    } else if (fuse_reply_buf(req, buf, used) != 0) {
+        /* Not delivered (interrupted): the kernel took no reference. */
+        for (size_t i = 0; i < nrefs; i++)
+            bfuse_node_forget(fs, refs[i], 1);
+    }
+    free(refs);
     free(buf);
 }
 

@@ -89,7 +89,11 @@ int cluster_mount_start(const struct cl_cluster *c, const char *dir)
     f = fopen(tmp, "w");
     if (!f || fprintf(f, "%s\n%s\n%ld %llu\n", MOUNT_MAGIC, mnt, pid, start) < 0 ||
         fclose(f) != 0 || rename(tmp, file) != 0) {
+        char *umount_argv[] = {"benchfs", "umount", "-z", mnt, NULL};
+
         cli_error("cannot record the mount in '%s': %s", file, strerror(errno));
+        /* Unrecorded, stop could not find it: take it down now. */
+        run_self(umount_argv);
         return -1;
     }
     fprintf(stderr, "benchfs: mounted on %s\n", mnt);
