@@ -75,6 +75,9 @@ static int file_attach(struct bfuse *fs, uint64_t nodeid, int fd, const struct s
     f->nodeid = nodeid;
     fi->fh = (uint64_t)(uintptr_t)f;
     fi->direct_io = 0;
+    /* A read-only handle has nothing to publish: no FLUSH round trip at
+     * each close(2). */
+    fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY ? 1 : 0;
     fi->keep_cache = bfuse_node_cache_check(fs, nodeid, st) ? 1 : 0;
     bfuse_node_open_begin(fs, nodeid);
     return 0;
