@@ -39,6 +39,7 @@ struct bfuse_dir {
     bool loaded;
 };
 
+/* Drop the snapshot (the handle then reads the directory again). */
 static void dir_clear(struct bfuse_dir *d)
 {
     for (size_t i = 0; i < d->count; i++)
@@ -106,6 +107,7 @@ out_close:
     return rc;
 }
 
+/* OPENDIR: a handle with an empty snapshot (filled at the first readdir). */
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct bfuse_dir *d = calloc(1, sizeof(*d));
@@ -151,6 +153,7 @@ static const char *dir_entry_at(struct bfuse *fs, struct bfuse_dir *d, size_t id
     return e->name;
 }
 
+/* READDIR / READDIRPLUS from offset `off`: as many entries as fit `size`. */
 static void dir_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
 {
     struct bfuse *fs = bfuse_of(req);
@@ -226,18 +229,21 @@ static void dir_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_in
     free(buf);
 }
 
+/* READDIR: names, types and inode numbers. */
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
     dir_read(req, size, off, fi, false);
 }
 
+/* READDIRPLUS: entries with a node and attributes each. */
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                            struct fuse_file_info *fi)
 {
     dir_read(req, size, off, fi, true);
 }
 
+/* RELEASEDIR: free the handle and its snapshot. */
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct bfuse_dir *d = (struct bfuse_dir *)(uintptr_t)fi->fh;

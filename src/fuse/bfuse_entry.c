@@ -65,6 +65,7 @@ void bfuse_reply_entry(fuse_req_t req, const char *path, size_t len, const struc
         bfuse_node_forget(fs, e.ino, 1);
 }
 
+/* LOOKUP: the child `name` of `parent`, with fresh attributes. */
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct bfuse *fs = bfuse_of(req);
@@ -85,12 +86,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     bfuse_reply_entry(req, path.p, path.len, &st);
 }
 
+/* FORGET: the kernel dropped `nlookup` references to a node. */
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
     bfuse_node_forget(bfuse_of(req), ino, nlookup);
     fuse_reply_none(req);
 }
 
+/* BATCH_FORGET: several FORGETs at once. */
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
     for (size_t i = 0; i < count; i++)
@@ -115,6 +118,7 @@ static int attr_get(struct bfuse *fs, fuse_ino_t ino, struct fuse_file_info *fi,
     return 0;
 }
 
+/* GETATTR: attributes for stat(2) and the kernel's revalidation. */
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct bfuse *fs = bfuse_of(req);
@@ -129,6 +133,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     fuse_reply_attr(req, &st, fs->set.attr_timeout);
 }
 
+/* SETATTR: truncation is real; mode, owner and times see the file header. */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi)
 {
@@ -170,6 +175,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     fuse_reply_attr(req, &st, fs->set.attr_timeout);
 }
 
+/* MKDIR: create on every server, then the entry with its attributes. */
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
     struct bfuse *fs = bfuse_of(req);
@@ -207,6 +213,7 @@ static int hide_if_open(struct bfuse *fs, const struct bfuse_path *path)
     return 1;
 }
 
+/* UNLINK: remove the name (hiding it instead while this mount has it open). */
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct bfuse *fs = bfuse_of(req);
@@ -224,6 +231,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
     fuse_reply_err(req, rc < 0 ? -rc : 0);
 }
 
+/* RMDIR: remove an empty directory. */
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct bfuse *fs = bfuse_of(req);
@@ -239,6 +247,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
     fuse_reply_err(req, -rc);
 }
 
+/* RENAME: the BenchFS rename, then the node table follows (subtrees too). */
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                       const char *newname, unsigned int flags)
 {
@@ -303,11 +312,13 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
     fuse_reply_err(req, EPERM);
 }
 
+/* LINK: no hard links in BenchFS. */
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
     fuse_reply_err(req, EPERM);
 }
 
+/* MKNOD: regular files only (created and closed); other kinds are EPERM. */
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
     struct bfuse *fs = bfuse_of(req);

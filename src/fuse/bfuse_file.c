@@ -33,11 +33,13 @@
 static pthread_key_t read_buf_key;
 static pthread_once_t read_buf_once = PTHREAD_ONCE_INIT;
 
+/* Create the thread-specific key of the read buffers (once). */
 static void read_buf_key_make(void)
 {
     (void)pthread_key_create(&read_buf_key, free);
 }
 
+/* The calling worker's read buffer, allocated at its first read; NULL on ENOMEM. */
 static char *read_buf_get(void)
 {
     char *buf;
@@ -54,6 +56,7 @@ static char *read_buf_get(void)
     return buf;
 }
 
+/* The open file behind a file handle of this daemon. */
 static struct bfuse_file *file_of(struct fuse_file_info *fi)
 {
     return (struct bfuse_file *)(uintptr_t)fi->fh;
@@ -102,6 +105,7 @@ static int open_flags(int flags)
     return flags & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC);
 }
 
+/* CREATE: open with O_CREAT and hand the kernel the new entry and handle. */
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                       struct fuse_file_info *fi)
 {
@@ -145,6 +149,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     }
 }
 
+/* OPEN: a BenchFS descriptor for the handle, with the page-cache decision. */
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct bfuse *fs = bfuse_of(req);
@@ -179,6 +184,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         file_detach(fs, fi);
 }
 
+/* READ: up to 1 MiB at `off` into the worker's buffer, then the reply. */
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
@@ -198,6 +204,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         fuse_reply_buf(req, buf, (size_t)n);
 }
 
+/* WRITE: straight to BenchFS (no writeback cache); marks the handle dirty. */
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
@@ -228,6 +235,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     fuse_reply_err(req, err);
 }
 
+/* FSYNC: push the size and sync the chunks on every server. */
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
     struct bfuse_file *f = file_of(fi);

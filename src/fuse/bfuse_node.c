@@ -26,6 +26,7 @@
 
 #define BFUSE_BUCKETS_MIN 1024
 
+/* FNV-1a of a path, reduced to a bucket. */
 static size_t hash_path(const char *p, size_t len, size_t nbuckets)
 {
     uint64_t h = 1469598103934665603ull;
@@ -37,11 +38,13 @@ static size_t hash_path(const char *p, size_t len, size_t nbuckets)
     return (size_t)(h % nbuckets);
 }
 
+/* Fibonacci hash of a node id, reduced to a bucket. */
 static size_t hash_id(uint64_t id, size_t nbuckets)
 {
     return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 17) % nbuckets;
 }
 
+/* The node with id `id`, or NULL. Lock held. */
 static struct bfuse_node *node_by_id(struct bfuse *fs, uint64_t id)
 {
     struct bfuse_node *n = fs->by_id[hash_id(id, fs->nbuckets)];
@@ -51,6 +54,7 @@ static struct bfuse_node *node_by_id(struct bfuse *fs, uint64_t id)
     return n;
 }
 
+/* The node reachable at path `p`, or NULL. Lock held. */
 static struct bfuse_node *node_by_path(struct bfuse *fs, const char *p, size_t len)
 {
     struct bfuse_node *n = fs->by_path[hash_path(p, len, fs->nbuckets)];
@@ -60,6 +64,7 @@ static struct bfuse_node *node_by_path(struct bfuse *fs, const char *p, size_t l
     return n;
 }
 
+/* Index n under its path (it becomes `linked`). Lock held. */
 static void path_index_add(struct bfuse *fs, struct bfuse_node *n)
 {
     size_t b = hash_path(n->path, n->path_len, fs->nbuckets);
@@ -69,6 +74,7 @@ static void path_index_add(struct bfuse *fs, struct bfuse_node *n)
     n->linked = true;
 }
 
+/* Remove n from the path index, if it is there. Lock held. */
 static void path_index_del(struct bfuse *fs, struct bfuse_node *n)
 {
     struct bfuse_node **pp;
@@ -120,6 +126,7 @@ static void table_grow(struct bfuse *fs)
     fs->nbuckets = nb;
 }
 
+/* A new node for `path` with no references, in both indexes; NULL on ENOMEM. Lock held. */
 static struct bfuse_node *node_new(struct bfuse *fs, const char *path, size_t len, mode_t type)
 {
     struct bfuse_node *n = calloc(1, sizeof(*n));
@@ -147,6 +154,7 @@ static struct bfuse_node *node_new(struct bfuse *fs, const char *path, size_t le
     return n;
 }
 
+/* Remove n from both indexes and free it. Lock held. */
 static void node_free(struct bfuse *fs, struct bfuse_node *n)
 {
     struct bfuse_node **pp = &fs->by_id[hash_id(n->nodeid, fs->nbuckets)];

@@ -36,6 +36,7 @@ struct mount_opts {
     char *fuse_opts; /* malloc'd, comma-separated, may be empty */
 };
 
+/* Parse a timeout option value in seconds. 0, or -1 (reported). */
 static int parse_seconds(const char *key, const char *v, double *out)
 {
     char *end;
@@ -143,6 +144,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
     }
 }
 
+/* Every operation of the daemon (filled once, before any thread). */
 static const struct fuse_lowlevel_ops *ops_get(void)
 {
     static struct fuse_lowlevel_ops ops;
@@ -221,6 +223,7 @@ static int connect_cluster(const struct bfuse_config *cfg)
     return rc < 0 ? -1 : 0;
 }
 
+/* Write the daemon's pid to `path`. 0, or -1 (reported). */
 static int pid_file_write(const char *path)
 {
     FILE *f = fopen(path, "w");

@@ -53,6 +53,7 @@ static int run_self(char *const argv[])
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* <registry>/<name> into out (empty when it does not fit). */
 static void mount_file_path(const struct cl_cluster *c, const char *name, char *out, size_t len)
 {
     /* The registry path fits PATH_MAX with room: registry files live there. */
