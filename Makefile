@@ -65,7 +65,7 @@ demo: build
 	@bash scripts/demo.sh $(BUILD)
 
 bench: build
-	@bash bench/run_all.sh $(BUILD)
+	@rc=0; bash bench/run_all.sh $(BUILD) || rc=1; bash bench/fuse_bench.sh $(BUILD) || rc=1; exit $$rc
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)

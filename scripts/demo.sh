@@ -5,7 +5,9 @@
 # (UCX picks its transports: shared memory between local processes), copies
 # a directory tree of small files and one 256 MiB random file into BenchFS,
 # copies everything back, compares SHA-256 checksums, lists the files, shows
-# the servers' statistics and the put/get throughput, stops the cluster,
+# the servers' statistics and the put/get throughput; then, where /dev/fuse
+# can be opened, uses the FUSE mount (`cluster start --mount`) with plain
+# cp, ls -l and python3; stops the cluster (which unmounts first),
 # checks that none of its servers is left and removes the temporary
 # directory. Exits non-zero on any error or mismatch.
 set -euo pipefail
@@ -27,6 +29,11 @@ REG=$WORK/registry
 DATA=$WORK/data
 SRC=$WORK/src
 BACK=$WORK/back
+MNT=$WORK/mnt
+MOUNT_OPT=()
+if (exec 9<>/dev/fuse) 2>/dev/null && command -v fusermount3 >/dev/null; then
+    MOUNT_OPT=(--mount "$MNT")
+fi
 PIDS=""
 STEP=0
 
@@ -62,6 +69,9 @@ cleanup() {
         echo "demo: stopping the cluster after a failure" >&2
         "$BENCHFS" cluster stop --registry "$REG" --timeout 10 >&2 || true
     fi
+    if grep -q " $MNT fuse" /proc/self/mounts 2>/dev/null; then
+        fusermount3 -u -z "$MNT" || true
+    fi
     for p in $PIDS; do
         if pid_alive "${p%%:*}" "${p##*:}"; then
             echo "demo: killing leftover server pid ${p%%:*}" >&2
@@ -92,7 +102,8 @@ fi
 echo "BenchFS demo: a 4-server file system on this machine, in $WORK"
 
 step "Start 4 servers (benchfs cluster start)"
-"$BENCHFS" cluster start -n 4 --registry "$REG" --data-dir "$DATA" >"$WORK/export.sh"
+"$BENCHFS" cluster start -n 4 --registry "$REG" --data-dir "$DATA" "${MOUNT_OPT[@]}" \
+    >"$WORK/export.sh"
 # shellcheck disable=SC1091
 . "$WORK/export.sh"
 PIDS=$(awk '$1 == "node" { printf "%s:%s ", $3, $4 }' "$REG/cluster.pids")
@@ -161,6 +172,41 @@ step "Throughput of the ${BIG_MIB} MiB file (one client, 16 MiB requests)"
 say "put: $(echo "$PUT_LINE" | sed 's/.*, \([0-9.]* MiB\/s\)$/\1/')"
 say "get: $(echo "$GET_LINE" | sed 's/.*, \([0-9.]* MiB\/s\)$/\1/')"
 
+if [ ${#MOUNT_OPT[@]} -gt 0 ]; then
+    step "The same files through the FUSE mount $MNT: plain cp, ls -l, python3"
+    say "\$ ls -l $MNT/demo/docs"
+    ls -l "$MNT/demo/docs" | sed 's/^/      /'
+    say "\$ cp -r $SRC/docs $MNT/copied-with-cp"
+    cp -r "$SRC/docs" "$MNT/copied-with-cp"
+    ls -l "$MNT/copied-with-cp" | sed 's/^/      /'
+    say "\$ /usr/bin/python3: sha256 of big.bin through the mount, a numpy array saved and loaded"
+    /usr/bin/python3 - "$MNT" "$(awk '$2 == "./big.bin" { print $1 }' "$WORK/sha-src")" <<'PYEOF' |
+import hashlib, os, sys, time
+mnt, want = sys.argv[1], sys.argv[2]
+t = time.time()
+h = hashlib.sha256()
+with open(os.path.join(mnt, "demo/big.bin"), "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+        h.update(block)
+dt = time.time() - t
+assert h.hexdigest() == want, "big.bin differs through the mount"
+print("big.bin: sha256 matches, read at %.0f MiB/s" % (os.path.getsize(f.name) / dt / 2**20))
+try:
+    import numpy as np
+    a = np.arange(1000000, dtype=np.float64)
+    np.save(os.path.join(mnt, "array.npy"), a)
+    assert (np.load(os.path.join(mnt, "array.npy")) == a).all()
+    print("numpy: 8 MB array saved and loaded back equal")
+except ImportError:
+    print("numpy: not installed (python3-numpy), skipped")
+print("os.listdir:", sorted(os.listdir(mnt)))
+PYEOF
+        sed 's/^/      /'
+    "$BENCHFS" ls -l /copied-with-cp | sed 's/^/      /'
+    say "(the benchfs tool sees what cp wrote: one namespace)"
+    df -h "$MNT" | sed 's/^/      /'
+fi
+
 step "Stop the cluster (benchfs cluster stop) and check nothing is left"
 "$BENCHFS" cluster stop --registry "$REG"
 for p in $PIDS; do
@@ -173,7 +219,11 @@ if ls "$REG"/*.addr >/dev/null 2>&1; then
     echo "demo: registry files left behind: $(ls "$REG")" >&2
     exit 1
 fi
-say "no server process of this demo is left; registry is empty"
+if grep -q " $MNT fuse" /proc/self/mounts; then
+    echo "demo: $MNT is still mounted after cluster stop" >&2
+    exit 1
+fi
+say "no server process of this demo is left; registry is empty; nothing mounted"
 PIDS=""
 
 step "Remove $WORK"

@@ -60,6 +60,7 @@ static void start_usage(FILE *out)
             "      --log-dir DIR      server logs DIR/node_i.log (default DATA-DIR/logs)\n"
             "      --timeout SEC      how long to wait for the servers (default 30)\n"
             "      --server-bin PATH  benchfsd to run (default: next to benchfs, then PATH)\n"
+            "      --mount DIR        then mount the cluster on DIR (FUSE; stop unmounts)\n"
             "      --help             this help\n\n"
             "The servers inherit the environment (UCX_TLS, BENCHFS_LOG, ...). Their pids\n"
             "are kept in DIR/cluster.pids for 'benchfs cluster status' and 'stop'.\n",
@@ -152,11 +153,12 @@ static int cluster_start(struct cli_ctx *ctx, int argc, char **argv)
         {"log-dir", required_argument, NULL, 'L'},
         {"timeout", required_argument, NULL, 'T'},
         {"server-bin", required_argument, NULL, 'B'},
+        {"mount", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     const char *registry = NULL, *data_dir = NULL, *config = NULL, *log_dir = NULL;
-    const char *level = NULL, *bin_opt = NULL, *sets[MAX_SETS];
+    const char *level = NULL, *bin_opt = NULL, *sets[MAX_SETS], *mount_dir = NULL;
     char bin[PATH_MAX], config_abs[PATH_MAX], err[1024];
     struct cl_cluster c = {0};
     struct sigaction sa = {0}, old_int, old_term;
@@ -188,6 +190,9 @@ static int cluster_start(struct cli_ctx *ctx, int argc, char **argv)
             break;
         case 'l':
             level = optarg;
+            break;
+        case 'M':
+            mount_dir = optarg;
             break;
         case 'L':
             log_dir = optarg;
@@ -343,6 +348,8 @@ static int cluster_start(struct cli_ctx *ctx, int argc, char **argv)
     if (cluster_pids_write(&c) < 0)
         goto stop;
     if (start_wait(&c, timeout_ms) < 0)
+        goto stop;
+    if (mount_dir && cluster_mount_start(&c, mount_dir) < 0)
         goto stop;
 
     sigaction(SIGINT, &old_int, NULL);
@@ -544,7 +551,11 @@ static int cluster_stop(struct cli_ctx *ctx, int argc, char **argv)
         return rc;
     for (unsigned i = 0; i < c.n; i++)
         running += cluster_node_alive(&c.nodes[i]);
+    /* Unmount first: the daemon still needs the servers to finish. */
+    rc = cluster_mount_stop(&c, timeout_ms);
     status = cluster_stop_nodes(&c, timeout_ms, false);
+    if (rc < 0)
+        status = CLI_EXIT_FAIL;
     cluster_pids_remove(&c);
     fprintf(stderr, "benchfs: stopped %u server%s (%u already gone)\n", running,
             running == 1 ? "" : "s", c.n - running);

@@ -121,4 +121,11 @@ int cluster_registry_clean(const char *registry);
  */
 int cluster_stop_nodes(struct cl_cluster *c, int timeout_ms, bool our_children);
 
+/* benchfs_cluster_mount.c: mount the started cluster on `dir` with
+ * `benchfs mount` and record it in <registry>/cluster.mount (0, or -1
+ * reported); unmount what is recorded and wait up to timeout_ms for the
+ * daemon to exit (0 also when nothing is mounted, -1 reported). */
+int cluster_mount_start(const struct cl_cluster *c, const char *dir);
+int cluster_mount_stop(const struct cl_cluster *c, int timeout_ms);
+
 #endif

@@ -41,6 +41,8 @@ static const struct cli_command commands[] = {
     {"status", cmd_status, "per-server statistics"},
     {"shutdown", cmd_shutdown, "ask every server to exit gracefully"},
     {"cluster", cmd_cluster, "start, inspect and stop a local cluster of benchfsd"},
+    {"mount", cmd_mount, "mount the cluster with FUSE for every program"},
+    {"umount", cmd_umount, "unmount a FUSE mount of the cluster"},
 };
 
 static void usage(FILE *out)

@@ -225,11 +225,14 @@ case_fio() {
     command -v fio >/dev/null || { echo "skip: no fio"; return 77; }
     local w=$DIR/fio
     mkdir -p "$w" || die mkdir
+    # --verify_state_save=0: no local-*-verify.state files in the caller's cwd.
     fio --name=bfs --directory="$w" --ioengine=psync --rw=write --bs=64k --size=8m \
-        --numjobs=2 --verify=crc32c --do_verify=1 --output="$REF/fio.out" >/dev/null 2>&1 ||
+        --numjobs=2 --verify=crc32c --do_verify=1 --verify_state_save=0 \
+        --output="$REF/fio.out" >/dev/null 2>&1 ||
         die "fio write+verify failed: $(tail -5 "$REF/fio.out" 2>/dev/null)"
     fio --name=bfs --directory="$w" --ioengine=psync --rw=write --bs=64k --size=8m \
-        --numjobs=2 --verify=crc32c --verify_only --output="$REF/fio2.out" >/dev/null 2>&1 ||
+        --numjobs=2 --verify=crc32c --verify_only --verify_state_save=0 \
+        --output="$REF/fio2.out" >/dev/null 2>&1 ||
         die "fio verify_only failed"
 }
 

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# tests/fuse/test_fuse.sh - the FUSE mount (`benchfs mount`, docs/fuse.md)
+# against a real 3-server cluster, through /dev/fuse.
+#
+#   test_fuse.sh <path to bin/benchfs>      (benchfsd must sit next to it)
+#
+# In a private mktemp -d: `cluster start --mount` mounts M1; the shared
+# program list (tests/apps/apps.sh: coreutils, find, shell, tar, python3 +
+# numpy, h5py, fio, rsync, git, shared mmap writer, two processes, and
+# ior/mdtest -a POSIX when APPS_IOR_DIR is set) runs on M1; a second mount
+# M2 (a second daemon = a second client) sees M1's files right after
+# close(2) and the other way round; an open file unlinked keeps its data;
+# df on the mount shows the cluster's totals; SIGTERM unmounts; a daemon
+# killed with SIGKILL leaves ENOTCONN (bounded by `timeout`, never a hang)
+# until `benchfs umount`; a normal user can mount when /dev/fuse lets it;
+# `cluster stop` unmounts M1. Every mount made here is unmounted and only
+# the daemons whose pid files this test wrote are ever signalled.
+# Exit 0 pass, 1 fail, 77 skip (no usable /dev/fuse).
+set -u -o pipefail
+
+BENCHFS=${1:?usage: test_fuse.sh BENCHFS_BINARY}
+BIN_DIR=$(cd "$(dirname "$BENCHFS")" && pwd)
+BENCHFS=$BIN_DIR/$(basename "$BENCHFS")
+HERE=$(cd "$(dirname "$0")" && pwd)
+APPS=$HERE/../apps/apps.sh
+PY=/usr/bin/python3
+unset BENCHFS_REGISTRY
+
+if ! (exec 9<>/dev/fuse) 2>/dev/null; then
+    echo "SKIP: /dev/fuse cannot be opened"
+    exit 77
+fi
+if ! command -v fusermount3 >/dev/null; then
+    echo "SKIP: fusermount3 missing (Debian package fuse3)"
+    exit 77
+fi
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/benchfs-fuse.XXXXXX")
+REG=$T/reg
+M1=$T/m1
+M2=$T/m2
+M3=$T/m3
+FAILS=0
+MOUNTS=""   # every mount point this test mounted
+PIDFILES="" # pid files of the daemons this test started
+
+fail() {
+    echo "FAIL: $*"
+    FAILS=$((FAILS + 1))
+}
+
+is_mounted() {
+    grep -q " $1 fuse" /proc/self/mounts
+}
+
+# The daemon's pid from its pid file, only while it is a benchfs process.
+daemon_pid() {
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "benchfs" &&
+        echo "$pid"
+}
+
+# Is pid running (a zombie waiting for its reaper counts as gone)?
+running() {
+    local st
+    st=$(awk '{ s = $0; sub(/.*\) /, "", s); print substr(s, 1, 1) }' 2>/dev/null \
+        <"/proc/$1/stat") || return 1
+    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# Wait (bounded, polling) until pid is gone. 0 when it exited.
+wait_gone() {
+    local i
+    for i in $(seq 1 500); do
+        running "$1" || return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+cleanup() {
+    local rc=$? m f pid
+    for m in $MOUNTS; do
+        is_mounted "$m" && fusermount3 -u -z "$m" 2>/dev/null
+    done
+    for f in $PIDFILES; do
+        pid=$(daemon_pid "$f") && kill -KILL "$pid" 2>/dev/null
+    done
+    if [ -f "$REG/cluster.pids" ]; then
+        "$BENCHFS" cluster stop --registry "$REG" --timeout 10 >/dev/null 2>&1
+    fi
+    if [ "$FAILS" -ne 0 ]; then
+        for log in "$T"/data/logs/*.log "$T"/*.mount.log; do
+            [ -f "$log" ] || continue
+            echo "--- $log (last 15 lines)"
+            tail -n 15 "$log"
+        done
+    fi
+    rm -rf "$T"
+    exit $rc
+}
+trap cleanup EXIT
+
+mount_at() { # mount_at DIR NAME [benchfs mount options...]
+    local dir=$1 name=$2
+    shift 2
+    mkdir -p "$dir"
+    MOUNTS="$MOUNTS $dir"
+    PIDFILES="$PIDFILES $T/$name.pid"
+    "$BENCHFS" mount "$dir" --registry "$REG" --pid-file "$T/$name.pid" \
+        --log "$T/$name.mount.log" "$@"
+}
+
+# ------------------------------------------------ cluster start --mount
+"$BENCHFS" cluster start -n 3 --registry "$REG" --data-dir "$T/data" --timeout 30 \
+    --mount "$M1" >"$T/start.out" 2>"$T/start.err" || {
+    cat "$T/start.err"
+    fail "cluster start --mount"
+    exit 1
+}
+MOUNTS="$MOUNTS $M1"
+PIDFILES="$PIDFILES $REG/cluster.mount.pid"
+is_mounted "$M1" || fail "cluster start --mount: $M1 is not mounted"
+grep -q "$M1" "$REG/cluster.mount" || fail "cluster.mount does not record $M1"
+
+# ------------------------------------------------------------- programs
+echo "== tests/apps/apps.sh on the mount"
+if ! APPS_PYTHON=$PY bash "$APPS" "$M1/apps"; then
+    fail "apps.sh on the mount"
+fi
+rm -rf "$M1/apps" || fail "rm -rf of the apps tree"
+
+# ---------------------------------------------------- two processes, one mount
+echo "== second process sees a file after close"
+head -c 3000000 /dev/urandom >"$T/ref.bin"
+want=$(sha256sum <"$T/ref.bin" | cut -d' ' -f1)
+dd if="$T/ref.bin" of="$M1/p1.bin" bs=1M status=none || fail "dd into the mount"
+got=$($PY -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' \
+    "$M1/p1.bin")
+[ "$got" = "$want" ] || fail "second process reads $got, want $want"
+
+# ------------------------------------------------------------ second mount
+echo "== a second mount (second client) sees the first's files after close"
+mount_at "$M2" m2 || fail "second mount"
+got=$(sha256sum <"$M2/p1.bin" | cut -d' ' -f1)
+[ "$got" = "$want" ] || fail "M2 reads p1.bin as $got, want $want"
+# Rewrite on M1 (same size, new bytes) after M2 has cached the old ones.
+head -c 3000000 /dev/urandom >"$T/ref2.bin"
+want2=$(sha256sum <"$T/ref2.bin" | cut -d' ' -f1)
+cp "$T/ref2.bin" "$M1/p1.bin" || fail "rewrite on M1"
+got=$(sha256sum <"$M2/p1.bin" | cut -d' ' -f1)
+[ "$got" = "$want2" ] || fail "M2 reads stale data after M1's close: $got, want $want2"
+# Append on M2 through an open descriptor; M1 sees the new size after close.
+printf 'tail' >>"$M2/p1.bin" || fail "append on M2"
+[ "$(stat -c %s "$M1/p1.bin")" = 3000004 ] || fail "M1 size after M2 append: $(stat -c %s "$M1/p1.bin")"
+[ "$(tail -c 4 "$M1/p1.bin")" = tail ] || fail "M1 does not read M2's appended bytes"
+mkdir "$M2/d2" && echo two >"$M2/d2/f" || fail "create on M2"
+[ "$(cat "$M1/d2/f" 2>/dev/null)" = two ] || fail "M1 does not see M2's new file"
+mv "$M1/d2" "$M1/d3" || fail "rename on M1"
+[ ! -e "$M2/d2/f" ] && [ "$(cat "$M2/d3/f" 2>/dev/null)" = two ] ||
+    fail "M2 does not see M1's rename"
+rm -rf "$M2/d3" && [ ! -e "$M1/d3" ] || fail "M1 still sees M2's removal"
+
+# ------------------------------------------------------- unlink while open
+echo "== an unlinked open file keeps its data"
+$PY - "$M1" <<'PYEOF' || fail "unlink of an open file"
+import os, sys
+d = sys.argv[1]
+p = os.path.join(d, "u.bin")
+data = os.urandom(300000)
+fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+os.write(fd, data)
+os.unlink(p)
+assert not os.path.exists(p), "name still there"
+os.write(fd, b"more")
+assert os.pread(fd, len(data) + 4, 0) == data + b"more", "data lost after unlink"
+os.close(fd)
+left = [n for n in os.listdir(d) if n.startswith(".benchfs_hidden")]
+assert not left, "hidden files left: %s" % left
+PYEOF
+
+# ---------------------------------------------------------------- df
+echo "== df on the mount shows the cluster"
+fuse_kb=$(df -k --output=size "$M1" | tail -1 | tr -d ' ')
+api_kb=$("$BENCHFS" --registry "$REG" df | awk 'NR == 2 { print $2 }')
+if [ -z "$fuse_kb" ] || [ -z "$api_kb" ] || [ $((fuse_kb - api_kb)) -gt 1 ] ||
+    [ $((api_kb - fuse_kb)) -gt 1 ]; then
+    fail "df size on the mount $fuse_kb KiB, benchfs df $api_kb KiB"
+fi
+[ "$(df --output=fstype "$M1" | tail -1)" = fuse.benchfs ] || fail "df type"
+
+# ------------------------------------------------------------ SIGTERM
+echo "== SIGTERM unmounts"
+pid=$(daemon_pid "$T/m2.pid") || fail "no daemon pid for M2"
+if [ -n "${pid:-}" ]; then
+    kill -TERM "$pid"
+    wait_gone "$pid" || fail "daemon $pid still running after SIGTERM"
+    is_mounted "$M2" && fail "$M2 still mounted after SIGTERM"
+fi
+
+# ---------------------------------------------------------- SIGKILL
+echo "== a killed daemon: ENOTCONN, then benchfs umount"
+mount_at "$M3" m3 || fail "third mount"
+echo x >"$M3/k" || fail "write on M3"
+pid=$(daemon_pid "$T/m3.pid") || fail "no daemon pid for M3"
+if [ -n "${pid:-}" ]; then
+    kill -KILL "$pid"
+    wait_gone "$pid" || fail "daemon $pid survives SIGKILL"
+    out=$(timeout 10 stat "$M3" 2>&1)
+    rc=$?
+    [ $rc -eq 124 ] && fail "stat on a dead mount hangs"
+    [ $rc -ne 0 ] && [[ "$out" == *"not connected"* ]] ||
+        fail "stat on a dead mount: rc $rc, '$out' (want ENOTCONN)"
+    out=$(timeout 10 "$BENCHFS" mount "$M3" --registry "$REG" 2>&1) &&
+        fail "mount over a dead mount succeeded"
+    [[ "$out" == *"benchfs umount"* ]] || fail "mount over a dead mount says: $out"
+    timeout 20 "$BENCHFS" umount "$M3" || fail "benchfs umount of a dead mount"
+    is_mounted "$M3" && fail "$M3 still mounted after benchfs umount"
+fi
+
+# ------------------------------------------------------- a normal user
+echo "== a normal user"
+NOBODY=65534
+if command -v setpriv >/dev/null &&
+    setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups sh -c '(exec 9<>/dev/fuse)' \
+        2>/dev/null; then
+    chmod 755 "$T" && chmod -R a+rX "$REG"
+    mkdir -p "$T/um" && chown $NOBODY:$NOBODY "$T/um"
+    MOUNTS="$MOUNTS $T/um"
+    setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups env HOME="$T/um" \
+        "$BENCHFS" mount "$T/um" --registry "$REG" || fail "mount as uid $NOBODY"
+    setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups sh -c \
+        "echo mine >'$T/um/nobody.txt' && [ \"\$(stat -c %u '$T/um/nobody.txt')\" = $NOBODY ]" ||
+        fail "create as uid $NOBODY"
+    [ "$(cat "$M1/nobody.txt" 2>/dev/null)" = mine ] || fail "root's mount lacks the user's file"
+    setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups "$BENCHFS" umount "$T/um" ||
+        fail "umount as uid $NOBODY"
+else
+    echo "skip: uid $NOBODY cannot open /dev/fuse here (docs/fuse.md: normal users)"
+fi
+
+# ------------------------------------------------------- cluster stop
+echo "== cluster stop unmounts"
+pid=$(daemon_pid "$REG/cluster.mount.pid") || fail "no daemon pid for M1"
+"$BENCHFS" cluster stop --registry "$REG" --timeout 20 2>"$T/stop.err" ||
+    { cat "$T/stop.err"; fail "cluster stop"; }
+is_mounted "$M1" && fail "$M1 still mounted after cluster stop"
+[ -n "${pid:-}" ] && running "$pid" && fail "M1's daemon $pid survives cluster stop"
+[ -e "$REG/cluster.mount" ] && fail "cluster.mount left behind"
+
+if [ "$FAILS" -ne 0 ]; then
+    echo "$FAILS failure(s)"
+    exit 1
+fi
+echo "PASS"
