@@ -238,12 +238,16 @@ int fd_close_all(struct client *c);
 
 /* ---- io.c ---- */
 
-/* Read [off, off+len) of a file into buf, zero-filling holes. 0 or -errno. */
+/* Read [off, off+len) of a file into buf, zero-filling holes. 0 or -errno;
+ * a chunk below attr->size lost by a server whose data directory was
+ * replaced is -EIO, with a message naming the server. */
 int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t off, uint64_t len);
 /* Write buf to [off, off+len). 0 or -errno (first error wins). */
 int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
              uint64_t len);
-/* Free the data of [new_size, old_size) of ino (chunk size cs). 0 or -errno. */
+/* Free every chunk of ino from byte new_size on (chunk size cs), on every
+ * server, whatever the file's size was: one CHUNK_TRUNC per server, in
+ * parallel. old_size is only a hint (unused). 0 or -errno. */
 int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size);
 /* Check a chunk size from the wire: -EIO with a message when unusable. */
 int io_check_chunk_size(uint64_t cs);

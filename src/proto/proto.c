@@ -268,6 +268,10 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
     case PROTO_OP_CHUNK_REMOVE:
     case PROTO_OP_FSYNC:
         return data_len == 0 ? 0 : -EPROTO;
+    case PROTO_OP_CHUNK_TRUNC:
+        if (b->chunk_trunc_req.flags != 0 || b->chunk_trunc_req.reserved != 0)
+            return -EPROTO;
+        return data_len == 0 ? 0 : -EPROTO;
     case PROTO_OP_STAT:
     case PROTO_OP_RMDIR_PREPARE:
     case PROTO_OP_RMDIR_COMMIT:

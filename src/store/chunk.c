@@ -96,6 +96,7 @@ struct chunk_store {
     struct chunk_opts opts;
     bool direct_ok;    /* the file system takes O_DIRECT */
     bool mem_fs;       /* tmpfs/ramfs: I/O is a memcpy, done inline */
+    bool lost;         /* chunks may be missing that existed: reads of them -ENODATA */
     bool nowait_reads; /* preadv2(RWF_NOWAIT) works here */
 
     struct pool *bufs;
@@ -526,7 +527,8 @@ static int chunk_rw(struct chunk_store *cs, enum chunk_op_kind kind, uint64_t in
     }
     rc = chunk_op_fd(cs, ino, index, flags, chunk_aligned(offset, len, buf), &op->fde);
     if (rc == -ENOENT && kind == CHUNK_OP_READ) {
-        chunk_op_nop(cs, op, 0); /* a missing chunk is a hole */
+        /* A missing chunk is a hole, unless this directory lost chunks. */
+        chunk_op_nop(cs, op, cs->lost ? -ENODATA : 0);
         goto out;
     }
     if (rc != 0) {
@@ -630,6 +632,21 @@ int chunk_remove(struct chunk_store *cs, uint64_t ino, uint64_t first, uint64_t 
                  uint64_t keep_bytes)
 {
     return chunk_fdc_remove(&cs->fdc, ino, first, last, keep_bytes);
+}
+
+size_t chunk_store_list(struct chunk_store *cs, uint64_t after, uint64_t *inos, size_t max)
+{
+    return chunk_fdc_list(&cs->fdc, after, inos, max);
+}
+
+int chunk_store_usage(struct chunk_store *cs, uint64_t ino, uint64_t *chunks_p, uint64_t *bytes_p)
+{
+    return chunk_fdc_usage(&cs->fdc, ino, chunks_p, bytes_p);
+}
+
+void chunk_store_set_lost(struct chunk_store *cs, bool lost)
+{
+    cs->lost = lost;
 }
 
 /* --- completions -------------------------------------------------------- */

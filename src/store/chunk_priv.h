@@ -45,8 +45,16 @@ struct chunk_unsynced {
     struct chunk_unsynced *next;
 };
 
+/* Inodes with chunk files here and the highest index of each (chunk_index.c). */
+struct chunk_ient;
+struct chunk_index {
+    struct chunk_ient **buckets;
+    size_t nbuckets, count;
+};
+
 struct chunk_fdcache {
     int dirfd;    /* the store's directory */
+    struct chunk_index idx; /* every chunk file of the directory, by inode */
     unsigned cap; /* cached entries kept */
     unsigned ncached, norphans;
     size_t nbuckets;            /* power of two, for both tables */
@@ -66,7 +74,29 @@ struct chunk_sync_item {
     uint64_t index;
 };
 
-/* Set up / tear down. cleanup closes every fd (no references may remain). */
+/* --- the chunk index (chunk_index.c) ---------------------------------- */
+
+/* Empty index / free everything. init: 0 or -ENOMEM. */
+int chunk_index_init(struct chunk_index *ci);
+void chunk_index_cleanup(struct chunk_index *ci);
+/* Fill the index from the chunk files under dirfd (<hh>/<ino>.<index>);
+ * names of any other shape are ignored. 0 or -errno. */
+int chunk_index_scan(struct chunk_index *ci, int dirfd);
+/* A chunk file (ino, index) exists now: 0 or -ENOMEM. */
+int chunk_index_note(struct chunk_index *ci, uint64_t ino, uint64_t index);
+/* Highest chunk index of ino that may exist here; false when none does. */
+bool chunk_index_max(struct chunk_index *ci, uint64_t ino, uint64_t *max_p);
+/* Every chunk of ino from `first` on is gone (chunk `first` itself stays
+ * when keep_first): lower the bound, or forget ino. */
+void chunk_index_cut(struct chunk_index *ci, uint64_t ino, uint64_t first, bool keep_first);
+/* Up to max inode numbers greater than `after`, ascending, into inos.
+ * Returns how many. */
+size_t chunk_index_list(struct chunk_index *ci, uint64_t after, uint64_t *inos, size_t max);
+/* Inodes in the index. */
+size_t chunk_index_count(const struct chunk_index *ci);
+
+/* Set up / tear down. init also builds the chunk index from dirfd's files.
+ * cleanup closes every fd (no references may remain). */
 int chunk_fdc_init(struct chunk_fdcache *c, int dirfd, unsigned cap);
 void chunk_fdc_cleanup(struct chunk_fdcache *c);
 
@@ -97,6 +127,11 @@ int chunk_fdc_open_private(struct chunk_fdcache *c, uint64_t ino, uint64_t index
  * forget their fds and records. 0 or the first error. */
 int chunk_fdc_remove(struct chunk_fdcache *c, uint64_t ino, uint64_t first, uint64_t last,
                      uint64_t keep_bytes);
+
+/* Inode numbers with chunks here (chunk_index_list). */
+size_t chunk_fdc_list(struct chunk_fdcache *c, uint64_t after, uint64_t *inos, size_t max);
+/* Chunk files of ino here and the bytes they occupy (st_blocks). 0 or -errno. */
+int chunk_fdc_usage(struct chunk_fdcache *c, uint64_t ino, uint64_t *chunks_p, uint64_t *bytes_p);
 
 /* Relative path "hh/<ino>.<index>" of a chunk; hh from a hash of ino. */
 void chunk_fdc_name(char buf[CHUNK_NAME_MAX], uint64_t ino, uint64_t index);
