@@ -92,7 +92,8 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
         if (ext > old_size)
             old_size = ext;
         fd_ino_truncated(c, victim, 0);
-        rc = io_free(c, victim, attr.chunk_size, 0, old_size);
+        rc = old_ino != 0 ? io_free_gone(c, victim, attr.chunk_size)
+                          : io_free(c, victim, attr.chunk_size, 0, old_size);
         if (rc < 0)
             return rc;
     }

@@ -177,17 +177,14 @@ int io_write(struct client *c, const struct proto_attr *attr, const void *buf, u
     return io_run(c, attr, NULL, buf, off, len);
 }
 
-int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size)
+/* One CHUNK_TRUNC to every server, in parallel. */
+static int io_trunc_all(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size,
+                        uint32_t flags)
 {
     struct rpc_call *calls;
     size_t i;
     int rc;
 
-    /* old_size is only a hint now: a writer that died before pushing its
-     * size left chunks past any recorded size, so every server is asked to
-     * drop whatever it holds from new_size on (its index makes "nothing"
-     * cheap). */
-    (void)old_size;
     rc = io_check_chunk_size(cs);
     if (rc < 0)
         return rc;
@@ -199,6 +196,7 @@ int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint
         calls[i].req.chunk_trunc_req.ino = ino;
         calls[i].req.chunk_trunc_req.first = new_size / cs;
         calls[i].req.chunk_trunc_req.keep_bytes = new_size % cs;
+        calls[i].req.chunk_trunc_req.flags = flags;
     }
     rpc_run_calls(c, calls, c->nservers);
     rc = 0;
@@ -212,4 +210,19 @@ int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint
     }
     free(calls);
     return rc;
+}
+
+int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size)
+{
+    /* old_size is only a hint now: a writer that died before pushing its
+     * size left chunks past any recorded size, so every server is asked to
+     * drop whatever it holds from new_size on (its index makes "nothing"
+     * cheap). */
+    (void)old_size;
+    return io_trunc_all(c, ino, cs, new_size, 0);
+}
+
+int io_free_gone(struct client *c, uint64_t ino, uint64_t cs)
+{
+    return io_trunc_all(c, ino, cs, 0, PROTO_CHUNK_TRUNC_GONE);
 }

@@ -241,7 +241,8 @@ static int ns_unlink(struct client *c, const char *upath)
     if (ext > size)
         size = ext;
     /* The name is gone: a failure to free chunks is logged, not returned. */
-    rc = io_free(c, attr.ino, attr.chunk_size, 0, size);
+    (void)size;
+    rc = io_free_gone(c, attr.ino, attr.chunk_size);
     if (rc < 0)
         log_debug("client: unlink %s: chunks of inode %llx not freed (%d)", path,
                   (unsigned long long)attr.ino, rc);
@@ -274,7 +275,8 @@ static void ns_free_replaced(struct client *c, const struct proto_attr *moved,
     ext = fd_ino_extent(c, replaced->ino);
     if (ext > size)
         size = ext;
-    rc = io_free(c, replaced->ino, replaced->chunk_size, 0, size);
+    (void)size;
+    rc = io_free_gone(c, replaced->ino, replaced->chunk_size);
     if (rc < 0)
         log_debug("client: rename: chunks of replaced inode %llx not freed (%d)",
                   (unsigned long long)replaced->ino, rc);

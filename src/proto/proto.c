@@ -268,9 +268,15 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
     case PROTO_OP_CHUNK_REMOVE:
     case PROTO_OP_FSYNC:
         return data_len == 0 ? 0 : -EPROTO;
-    case PROTO_OP_CHUNK_TRUNC:
-        if (b->chunk_trunc_req.flags != 0 || b->chunk_trunc_req.reserved != 0)
+    case PROTO_OP_CHUNK_TRUNC: {
+        const struct proto_chunk_trunc_req *t = &b->chunk_trunc_req;
+
+        if ((t->flags & ~PROTO_CHUNK_TRUNC_GONE) != 0 || t->reserved != 0)
             return -EPROTO;
+        if ((t->flags & PROTO_CHUNK_TRUNC_GONE) && (t->first != 0 || t->keep_bytes != 0))
+            return -EPROTO;
+        return data_len == 0 ? 0 : -EPROTO;
+    }
         return data_len == 0 ? 0 : -EPROTO;
     case PROTO_OP_STAT:
     case PROTO_OP_RMDIR_PREPARE:

@@ -46,6 +46,9 @@
 /* SETSIZE flags. */
 #define PROTO_SETSIZE_SYNC  0x1u /* make metadata durable before replying (close/fsync) */
 #define PROTO_SETSIZE_EXACT 0x2u /* set, don't max (internal use) */
+
+/* CHUNK_TRUNC flags. */
+#define PROTO_CHUNK_TRUNC_GONE 0x1u /* the inode is deleted: free all, refuse its writes */
 /* INODE_PUT flags. */
 #define PROTO_PUT_NOREPLACE 0x1u
 

@@ -97,7 +97,10 @@ void server_op_CHUNK_TRUNC(struct sreq *r)
 
     /* Synchronous: the store's index says which files exist (none: no
      * syscall at all), and unlink(2) on local storage is fast. */
-    sreq_finish(r, chunk_remove_from(r->srv->chunks, q->ino, q->first, q->keep_bytes));
+    if (q->flags & PROTO_CHUNK_TRUNC_GONE)
+        sreq_finish(r, chunk_remove_inode(r->srv->chunks, q->ino));
+    else
+        sreq_finish(r, chunk_remove_from(r->srv->chunks, q->ino, q->first, q->keep_bytes));
 }
 
 void server_op_FSYNC(struct sreq *r)

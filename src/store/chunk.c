@@ -634,6 +634,16 @@ int chunk_remove(struct chunk_store *cs, uint64_t ino, uint64_t first, uint64_t 
     return chunk_fdc_remove(&cs->fdc, ino, first, last, keep_bytes);
 }
 
+int chunk_remove_inode(struct chunk_store *cs, uint64_t ino)
+{
+    /* First the refusal, so nothing can recreate what is removed next. */
+    int rc = chunk_gone_add(&cs->fdc.gone, ino);
+
+    if (rc != 0)
+        return rc;
+    return chunk_remove(cs, ino, 0, UINT64_MAX, 0);
+}
+
 size_t chunk_store_list(struct chunk_store *cs, uint64_t after, uint64_t *inos, size_t max)
 {
     return chunk_fdc_list(&cs->fdc, after, inos, max);

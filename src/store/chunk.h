@@ -126,6 +126,14 @@ static inline int chunk_remove_from(struct chunk_store *cs, uint64_t ino, uint64
     return chunk_remove(cs, ino, first, UINT64_MAX, keep_bytes);
 }
 
+/*
+ * ino is deleted for good (inode numbers are never reused): remove every
+ * chunk of it here and refuse, with -ESTALE, any later write that would
+ * create one (a killed writer's requests may still be on their way). The
+ * refusal is remembered for the last 65536 deleted inodes. 0 or -errno.
+ */
+int chunk_remove_inode(struct chunk_store *cs, uint64_t ino);
+
 /* Up to max inode numbers greater than `after` that have chunk files here,
  * ascending, into inos; returns how many (fewer than max: the last page). */
 size_t chunk_store_list(struct chunk_store *cs, uint64_t after, uint64_t *inos, size_t max);

@@ -297,6 +297,10 @@ int chunk_fdc_get(struct chunk_fdcache *c, uint64_t ino, uint64_t index, unsigne
         return 0;
     }
 
+    /* A deleted inode's late writes must not create files nobody frees
+     * (its fds were all dropped by the removal, so this is the only way). */
+    if ((flags & CHUNK_FD_WRITE) && chunk_gone_has(&c->gone, ino))
+        return -ESTALE;
     fd = chunk_fdc_open(c, ino, index, flags);
     if (fd < 0)
         return fd;
@@ -360,6 +364,7 @@ void chunk_fdc_cleanup(struct chunk_fdcache *c)
     free(c->ibuckets);
     free(c->buckets);
     chunk_index_cleanup(&c->idx);
+    chunk_gone_cleanup(&c->gone);
     memset(c, 0, sizeof(*c));
 }
 

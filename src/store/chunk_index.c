@@ -15,6 +15,9 @@
  * of memory per such inode. A removal on a server that holds nothing of
  * the inode is a lookup and no syscall.
  *
+ * The same file keeps the bounded set of inodes known to be deleted, whose
+ * late writes are refused (chunk_gone_*, below).
+ *
  * Listing (for fsck) pages through the inodes in ascending order from a
  * cursor; each page is one pass over the table (fsck is rare).
  */
@@ -245,4 +248,95 @@ int chunk_index_scan(struct chunk_index *ci, int dirfd)
 size_t chunk_index_count(const struct chunk_index *ci)
 {
     return ci->count;
+}
+
+/* --- inodes that are gone --------------------------------------------- */
+
+/*
+ * Why: a writer killed mid-transfer leaves requests in flight (in socket
+ * buffers, in UCX queues) that can reach this server *after* the file was
+ * removed, and would create chunk files nobody will ever free. Inode numbers
+ * are never reused, so once an inode is known to be deleted its writes can
+ * be refused for good. The set is bounded (oldest forgotten first): stray
+ * writes arrive within moments of the removal, and fsck catches the rest.
+ */
+struct chunk_gone_ent {
+    uint64_t ino;
+    struct chunk_gone_ent *next;  /* hash chain */
+    struct chunk_gone_ent *older; /* FIFO, newest first... oldest last */
+    struct chunk_gone_ent *newer;
+};
+
+#define CHUNK_GONE_MAX     65536u
+#define CHUNK_GONE_BUCKETS 16384u
+
+static size_t chunk_gone_slot(uint64_t ino)
+{
+    uint64_t x = ino * UINT64_C(0x9e3779b97f4a7c15);
+
+    return (size_t)(x >> 50) & (CHUNK_GONE_BUCKETS - 1);
+}
+
+static struct chunk_gone_ent **chunk_gone_find(struct chunk_gone *g, uint64_t ino)
+{
+    struct chunk_gone_ent **pp = &g->buckets[chunk_gone_slot(ino)];
+
+    while (*pp != NULL && (*pp)->ino != ino)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+void chunk_gone_cleanup(struct chunk_gone *g)
+{
+    struct chunk_gone_ent *e, *older;
+
+    for (e = g->newest; e != NULL; e = older) {
+        older = e->older;
+        free(e);
+    }
+    free(g->buckets);
+    memset(g, 0, sizeof(*g));
+}
+
+bool chunk_gone_has(struct chunk_gone *g, uint64_t ino)
+{
+    return g->buckets != NULL && *chunk_gone_find(g, ino) != NULL;
+}
+
+int chunk_gone_add(struct chunk_gone *g, uint64_t ino)
+{
+    struct chunk_gone_ent *e;
+
+    if (g->buckets == NULL) {
+        /* Made on first use: servers that never see a removal pay nothing. */
+        g->buckets = calloc(CHUNK_GONE_BUCKETS, sizeof(*g->buckets));
+        if (g->buckets == NULL)
+            return -ENOMEM;
+    }
+    if (*chunk_gone_find(g, ino) != NULL)
+        return 0;
+    if (g->count >= CHUNK_GONE_MAX) {
+        /* Recycle the oldest entry. */
+        e = g->oldest;
+        *chunk_gone_find(g, e->ino) = e->next;
+        g->oldest = e->newer;
+        g->oldest->older = NULL;
+        g->count--;
+    } else {
+        e = malloc(sizeof(*e));
+        if (e == NULL)
+            return -ENOMEM;
+    }
+    e->ino = ino;
+    e->next = g->buckets[chunk_gone_slot(ino)];
+    g->buckets[chunk_gone_slot(ino)] = e;
+    e->newer = NULL;
+    e->older = g->newest;
+    if (g->newest != NULL)
+        g->newest->newer = e;
+    g->newest = e;
+    if (g->oldest == NULL)
+        g->oldest = e;
+    g->count++;
+    return 0;
 }

@@ -52,10 +52,19 @@ struct chunk_index {
     size_t nbuckets, count;
 };
 
+/* Inodes known to be deleted (bounded, FIFO): their writes are refused. */
+struct chunk_gone_ent;
+struct chunk_gone {
+    struct chunk_gone_ent **buckets; /* NULL until the first add */
+    struct chunk_gone_ent *newest, *oldest;
+    size_t count;
+};
+
 struct chunk_fdcache {
-    int dirfd;    /* the store's directory */
+    int dirfd;              /* the store's directory */
     struct chunk_index idx; /* every chunk file of the directory, by inode */
-    unsigned cap; /* cached entries kept */
+    struct chunk_gone gone; /* deleted inodes: no new chunk files for them */
+    unsigned cap;           /* cached entries kept */
     unsigned ncached, norphans;
     size_t nbuckets;            /* power of two, for both tables */
     struct chunk_fd **buckets;  /* by (ino, index, flags) */
@@ -95,6 +104,11 @@ size_t chunk_index_list(struct chunk_index *ci, uint64_t after, uint64_t *inos, 
 /* Inodes in the index. */
 size_t chunk_index_count(const struct chunk_index *ci);
 
+/* Remember that ino is deleted (0 or -ENOMEM); is it?; free the set. */
+int chunk_gone_add(struct chunk_gone *g, uint64_t ino);
+bool chunk_gone_has(struct chunk_gone *g, uint64_t ino);
+void chunk_gone_cleanup(struct chunk_gone *g);
+
 /* Set up / tear down. init also builds the chunk index from dirfd's files.
  * cleanup closes every fd (no references may remain). */
 int chunk_fdc_init(struct chunk_fdcache *c, int dirfd, unsigned cap);
@@ -124,7 +138,8 @@ void chunk_fdc_sync_failed(struct chunk_fdcache *c, uint64_t ino, const struct c
 int chunk_fdc_open_private(struct chunk_fdcache *c, uint64_t ino, uint64_t index);
 
 /* Unlink chunks first..last (truncate `first` to keep_bytes when > 0) and
- * forget their fds and records. 0 or the first error. */
+ * forget their fds and records. 0 or the first error. A write fd for an
+ * inode in c->gone is refused with -ESTALE (chunk_fdc_get). */
 int chunk_fdc_remove(struct chunk_fdcache *c, uint64_t ino, uint64_t first, uint64_t last,
                      uint64_t keep_bytes);
 
