@@ -250,10 +250,12 @@ int io_write(struct client *c, const struct proto_attr *attr, const void *buf, u
  * parallel. old_size is only a hint (unused). 0 or -errno. */
 int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size);
 /* ino is deleted for good (unlinked and closed, replaced by a rename, or
- * given up by O_TRUNC for a new number): free all its chunks on every server,
- * and make the servers refuse writes to it that are still on their way from
- * a writer that died. 0 or -errno. */
-int io_free_gone(struct client *c, uint64_t ino, uint64_t cs);
+ * given up by O_TRUNC for a new number): free all its chunks on every server
+ * but done_server (one that already did, e.g. the owner that served an
+ * UNLINK with PROTO_UNLINK_FREE; SIZE_MAX: none), and make the servers
+ * refuse writes to it still on their way from a writer that died. 0 or
+ * -errno. */
+int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server);
 /* Check a chunk size from the wire: -EIO with a message when unusable. */
 int io_check_chunk_size(uint64_t cs);
 

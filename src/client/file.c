@@ -23,7 +23,8 @@
 /* ---- open ---- */
 
 static int file_create(struct client *c, const char *path, size_t len, int flags, mode_t mode,
-                       struct proto_attr *attr_p, uint64_t *old_size_p, uint64_t *old_ino_p)
+                       struct proto_attr *attr_p, uint64_t *old_size_p, uint64_t *old_ino_p,
+                       bool *created_p)
 {
     struct rpc_call call;
     int rc;
@@ -48,6 +49,7 @@ static int file_create(struct client *c, const char *path, size_t len, int flags
     *attr_p = call.rep.create_rep.attr;
     *old_size_p = call.rep.create_rep.old_size;
     *old_ino_p = call.rep.create_rep.old_ino;
+    *created_p = call.rep.create_rep.created != 0;
     return 0;
 }
 
@@ -66,8 +68,12 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
     if ((flags & O_ACCMODE) == O_ACCMODE)
         return -EINVAL;
     if (flags & O_CREAT) {
-        rc = file_create(c, path, (size_t)len, flags, mode, &attr, &old_size, &old_ino);
-        truncated = (flags & O_TRUNC) != 0;
+        bool created = false;
+
+        rc = file_create(c, path, (size_t)len, flags, mode, &attr, &old_size, &old_ino, &created);
+        /* A file this call made has a number never used before: no chunk
+         * of it can exist anywhere, nothing to free. */
+        truncated = (flags & O_TRUNC) != 0 && !created;
     } else if ((flags & O_TRUNC) && !(flags & O_DIRECTORY)) {
         /* Like Linux, O_TRUNC truncates even with O_RDONLY. */
         rc = ns_truncate_path(c, path, (size_t)len, 0, &attr);
@@ -92,7 +98,7 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
         if (ext > old_size)
             old_size = ext;
         fd_ino_truncated(c, victim, 0);
-        rc = old_ino != 0 ? io_free_gone(c, victim, attr.chunk_size)
+        rc = old_ino != 0 ? io_free_gone(c, victim, attr.chunk_size, SIZE_MAX)
                           : io_free(c, victim, attr.chunk_size, 0, old_size);
         if (rc < 0)
             return rc;

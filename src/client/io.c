@@ -15,6 +15,7 @@
  * are issued.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,12 +178,12 @@ int io_write(struct client *c, const struct proto_attr *attr, const void *buf, u
     return io_run(c, attr, NULL, buf, off, len);
 }
 
-/* One CHUNK_TRUNC to every server, in parallel. */
+/* One CHUNK_TRUNC to every server but `skip` (SIZE_MAX: none), in parallel. */
 static int io_trunc_all(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size,
-                        uint32_t flags)
+                        uint32_t flags, size_t skip)
 {
     struct rpc_call *calls;
-    size_t i;
+    size_t i, n = 0;
     int rc;
 
     rc = io_check_chunk_size(cs);
@@ -192,19 +193,23 @@ static int io_trunc_all(struct client *c, uint64_t ino, uint64_t cs, uint64_t ne
     if (calls == NULL)
         return -ENOMEM;
     for (i = 0; i < c->nservers; i++) {
-        rpc_call_init(&calls[i], PROTO_OP_CHUNK_TRUNC, i);
-        calls[i].req.chunk_trunc_req.ino = ino;
-        calls[i].req.chunk_trunc_req.first = new_size / cs;
-        calls[i].req.chunk_trunc_req.keep_bytes = new_size % cs;
-        calls[i].req.chunk_trunc_req.flags = flags;
+        if (i == skip)
+            continue;
+        rpc_call_init(&calls[n], PROTO_OP_CHUNK_TRUNC, i);
+        calls[n].req.chunk_trunc_req.ino = ino;
+        calls[n].req.chunk_trunc_req.first = new_size / cs;
+        calls[n].req.chunk_trunc_req.keep_bytes = new_size % cs;
+        calls[n].req.chunk_trunc_req.flags = flags;
+        n++;
     }
-    rpc_run_calls(c, calls, c->nservers);
+    rpc_run_calls(c, calls, n);
     rc = 0;
-    for (i = 0; i < c->nservers; i++) {
+    for (i = 0; i < n; i++) {
         /* Chunks that were never written are not an error. */
         if (calls[i].status < 0 && calls[i].status != -ENOENT && rc == 0) {
-            error_msg("freeing the chunks of inode %016llx on server %zu failed: %s",
-                      (unsigned long long)ino, i, strerror(-calls[i].status));
+            error_msg("freeing the chunks of inode %016llx on server %s failed: %s",
+                      (unsigned long long)ino, ring_node_id(c->ring, calls[i].server),
+                      strerror(-calls[i].status));
             rc = calls[i].status;
         }
     }
@@ -219,10 +224,10 @@ int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint
      * drop whatever it holds from new_size on (its index makes "nothing"
      * cheap). */
     (void)old_size;
-    return io_trunc_all(c, ino, cs, new_size, 0);
+    return io_trunc_all(c, ino, cs, new_size, 0, SIZE_MAX);
 }
 
-int io_free_gone(struct client *c, uint64_t ino, uint64_t cs)
+int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server)
 {
-    return io_trunc_all(c, ino, cs, 0, PROTO_CHUNK_TRUNC_GONE);
+    return io_trunc_all(c, ino, cs, 0, PROTO_CHUNK_TRUNC_GONE, done_server);
 }

@@ -230,6 +230,7 @@ static int ns_unlink(struct client *c, const char *upath)
         return -EISDIR;
     rpc_call_path(&call, PROTO_OP_UNLINK, placement_path(&c->place, path, (size_t)len), path,
                   (size_t)len);
+    call.req.path_req.flags = PROTO_UNLINK_FREE; /* the owner frees its own chunks */
     rc = rpc_run_one(c, &call);
     if (rc == -ENOENT)
         rc = ns_refine_enoent(c, path, (size_t)len);
@@ -242,7 +243,7 @@ static int ns_unlink(struct client *c, const char *upath)
         size = ext;
     /* The name is gone: a failure to free chunks is logged, not returned. */
     (void)size;
-    rc = io_free_gone(c, attr.ino, attr.chunk_size);
+    rc = io_free_gone(c, attr.ino, attr.chunk_size, call.server);
     if (rc < 0)
         log_debug("client: unlink %s: chunks of inode %llx not freed (%d)", path,
                   (unsigned long long)attr.ino, rc);
@@ -276,7 +277,7 @@ static void ns_free_replaced(struct client *c, const struct proto_attr *moved,
     if (ext > size)
         size = ext;
     (void)size;
-    rc = io_free_gone(c, replaced->ino, replaced->chunk_size);
+    rc = io_free_gone(c, replaced->ino, replaced->chunk_size, SIZE_MAX);
     if (rc < 0)
         log_debug("client: rename: chunks of replaced inode %llx not freed (%d)",
                   (unsigned long long)replaced->ino, rc);

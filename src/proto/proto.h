@@ -47,6 +47,8 @@
 #define PROTO_SETSIZE_SYNC  0x1u /* make metadata durable before replying (close/fsync) */
 #define PROTO_SETSIZE_EXACT 0x2u /* set, don't max (internal use) */
 
+/* UNLINK flags (path_req.flags). */
+#define PROTO_UNLINK_FREE 0x1u /* also free the chunks the owner holds of the file (gone) */
 /* CHUNK_TRUNC flags. */
 #define PROTO_CHUNK_TRUNC_GONE 0x1u /* the inode is deleted: free all, refuse its writes */
 /* INODE_PUT flags. */

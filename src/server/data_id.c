@@ -229,7 +229,8 @@ static void data_memory_read(struct server *srv, const char *path, uint64_t *id_
 
 int server_data_id_check(struct server *srv, char *err, size_t errlen)
 {
-    char path[PATH_MAX + 16], mem[PATH_MAX + 80], text[DATA_FILE_MAX], hex[2 * PROTO_COOKIE_LEN + 1];
+    char path[PATH_MAX + 16], mem[PATH_MAX + 80], text[DATA_FILE_MAX],
+        hex[2 * PROTO_COOKIE_LEN + 1];
     uint64_t id = 0, known_id = 0;
     bool lost = false, known;
     unsigned i;
