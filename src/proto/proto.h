@@ -47,6 +47,11 @@
 #define PROTO_SETSIZE_SYNC  0x1u /* make metadata durable before replying (close/fsync) */
 #define PROTO_SETSIZE_EXACT 0x2u /* set, don't max (internal use) */
 
+/* CHUNK_LIST / INODE_LIST: entries per page at most; a CHUNK_LIST entry is
+ * ino, chunks, bytes (u64 each); INODE_LIST_START: the first page. */
+#define PROTO_LIST_MAX         4096u
+#define PROTO_CHUNK_LIST_ENTRY 24u
+#define PROTO_INODE_LIST_START 0x1u
 /* UNLINK flags (path_req.flags). */
 #define PROTO_UNLINK_FREE 0x1u /* also free the chunks the owner holds of the file (gone) */
 /* CHUNK_TRUNC flags. */

@@ -11,13 +11,23 @@
  *                           directory is used; lost=1 once it is known to
  *                           have replaced another directory (kept for good:
  *                           the chunks it never got are lost forever).
- *   <registry>/<node>.data  "BENCHFS-DATA 1\ncookie=<32 hex>\nid=<16 hex>\n",
- *                           written by the server at every start: the
+ *   <registry>/<node>.data  "BENCHFS-DATA 1\ncookie=<32 hex>\nid=<16 hex>\n
+ *                           ino_end=<decimal>\n", written by the server: the
  *                           cluster's memory of which data directory serves
- *                           node <node>. It survives a clean stop (unlike
- *                           the .addr file) and belongs to one cluster
- *                           (cookie): a new cluster has a new cookie, and
- *                           memories of older clusters are ignored.
+ *                           node <node>, and of the end of the inode counter
+ *                           range it reserved (rewritten whenever that moves,
+ *                           once per 65536 creates, before any reply with a
+ *                           number of the new range leaves). It survives a
+ *                           clean stop (unlike the .addr file) and belongs
+ *                           to one cluster (cookie): a new cluster has a new
+ *                           cookie, and memories of older clusters are
+ *                           ignored.
+ *
+ * The counter end matters because inode numbers are (node tag << 32) |
+ * counter and chunks of an old number may still exist on other servers: a
+ * node restarted on a fresh metadata store would count from 1 again and
+ * hand out numbers whose old chunks show through the new files' holes. So
+ * at start the store's counter is raised to the remembered end.
  *
  * At start (server_data_id_check, after the cookie is known and before the
  * server publishes itself): if the registry remembers another id for this
@@ -197,9 +207,31 @@ static int data_id_load(struct server *srv, uint64_t *id_p, bool *lost_p, char *
     return 0;
 }
 
-/* The registry's memory of this node's data id in this cluster: 0 and
- * *known_p false when there is none (or it is corrupt or foreign). */
-static void data_memory_read(struct server *srv, const char *path, uint64_t *id_p, bool *known_p)
+/* Parse exactly "ino_end=<1..20 digits>\n" and the end of the text. */
+static bool data_parse_end(const char *p, uint64_t *end_p)
+{
+    uint64_t v = 0;
+    int i;
+
+    if (strncmp(p, "ino_end=", 8) != 0)
+        return false;
+    p += 8;
+    for (i = 0; p[i] >= '0' && p[i] <= '9'; i++) {
+        if (i >= 19)
+            return false;
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    }
+    if (i == 0 || strcmp(p + i, "\n") != 0)
+        return false;
+    *end_p = v;
+    return true;
+}
+
+/* The registry's memory of this node in this cluster: its data id and
+ * inode counter end; *known_p false when there is none (or it is corrupt
+ * or foreign). */
+static void data_memory_read(struct server *srv, const char *path, uint64_t *id_p, uint64_t *end_p,
+                             bool *known_p)
 {
     char text[DATA_FILE_MAX], want[2 * PROTO_COOKIE_LEN + 1];
     uint8_t cookie[PROTO_COOKIE_LEN], b[8];
@@ -214,7 +246,7 @@ static void data_memory_read(struct server *srv, const char *path, uint64_t *id_
     if (rc == 0 && strncmp(p, DATA_ID_MAGIC, strlen(DATA_ID_MAGIC)) == 0) {
         p += strlen(DATA_ID_MAGIC);
         if (data_parse_hex(&p, "cookie", 2 * PROTO_COOKIE_LEN, cookie) &&
-            data_parse_hex(&p, "id", 16, b) && *p == '\0') {
+            data_parse_hex(&p, "id", 16, b) && data_parse_end(p, end_p)) {
             if (memcmp(cookie, srv->cookie, PROTO_COOKIE_LEN) != 0)
                 return; /* another cluster's memory */
             *id_p = data_id_from_bytes(b);
@@ -227,20 +259,33 @@ static void data_memory_read(struct server *srv, const char *path, uint64_t *id_
     log_warn("%s is unreadable or corrupt: replacing it (cluster %.8s...)", path, want);
 }
 
+/* Write the registry's memory of this node. 0 or -errno. */
+static int data_memory_write(struct server *srv, uint64_t end)
+{
+    char path[PATH_MAX + 80], text[DATA_FILE_MAX], hex[2 * PROTO_COOKIE_LEN + 1];
+    unsigned i;
+
+    snprintf(path, sizeof(path), "%s/%s.data", srv->cfg.registry_dir, srv->cfg.node_id);
+    for (i = 0; i < PROTO_COOKIE_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", srv->cookie[i]);
+    snprintf(text, sizeof(text),
+             DATA_ID_MAGIC "cookie=%s\nid=%016" PRIx64 "\nino_end=%" PRIu64 "\n", hex, srv->data_id,
+             end);
+    return data_file_write(path, text);
+}
+
 int server_data_id_check(struct server *srv, char *err, size_t errlen)
 {
-    char path[PATH_MAX + 16], mem[PATH_MAX + 80], text[DATA_FILE_MAX],
-        hex[2 * PROTO_COOKIE_LEN + 1];
-    uint64_t id = 0, known_id = 0;
+    char path[PATH_MAX + 16], mem[PATH_MAX + 80];
+    uint64_t id = 0, known_id = 0, known_end = 0;
     bool lost = false, known;
-    unsigned i;
     int rc;
 
     rc = data_id_load(srv, &id, &lost, err, errlen);
     if (rc != 0)
         return rc;
     snprintf(mem, sizeof(mem), "%s/%s.data", srv->cfg.registry_dir, srv->cfg.node_id);
-    data_memory_read(srv, mem, &known_id, &known);
+    data_memory_read(srv, mem, &known_id, &known_end, &known);
     if (known && known_id != id && !lost) {
         log_warn("data directory %s (id %016" PRIx64 ") is not the one node %s had in this "
                  "cluster (id %016" PRIx64 "): the chunks it held are lost, and reads of them "
@@ -258,17 +303,40 @@ int server_data_id_check(struct server *srv, char *err, size_t errlen)
                  "as EIO",
                  srv->cfg.data_dir, srv->cfg.node_id);
     }
-    if (!known || known_id != id) {
-        for (i = 0; i < PROTO_COOKIE_LEN; i++)
-            snprintf(hex + 2 * i, 3, "%02x", srv->cookie[i]);
-        snprintf(text, sizeof(text), DATA_ID_MAGIC "cookie=%s\nid=%016" PRIx64 "\n", hex, id);
-        rc = data_file_write(mem, text);
+    /* Never count below what this node ever reserved in this cluster. */
+    if (known && meta_ino_reserved_end(srv->meta) < known_end) {
+        rc = meta_ino_floor(srv->meta, known_end);
         if (rc != 0) {
-            snprintf(err, errlen, "cannot write %s: %s", mem, strerror(-rc));
+            snprintf(err, errlen, "cannot raise the inode counter to %" PRIu64 ": %s", known_end,
+                     strerror(-rc));
             return rc;
         }
+        log_info("inode counter continues at %" PRIu64 " (the end this node reserved before)",
+                 known_end);
     }
     srv->data_id = id;
+    srv->ino_end_saved = meta_ino_reserved_end(srv->meta);
+    rc = data_memory_write(srv, srv->ino_end_saved);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", mem, strerror(-rc));
+        return rc;
+    }
     chunk_store_set_lost(srv->chunks, lost);
     return 0;
+}
+
+void server_data_id_sync(struct server *srv)
+{
+    uint64_t end = meta_ino_reserved_end(srv->meta);
+    int rc;
+
+    if (end == srv->ino_end_saved || srv->data_id == 0)
+        return;
+    rc = data_memory_write(srv, end);
+    if (rc != 0) {
+        log_error("cannot record the inode counter end %" PRIu64 " in %s/%s.data: %s", end,
+                  srv->cfg.registry_dir, srv->cfg.node_id, strerror(-rc));
+        return; /* retried at the next pass */
+    }
+    srv->ino_end_saved = end;
 }

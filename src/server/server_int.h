@@ -91,7 +91,8 @@ struct server {
     char chunk_dir[CONFIG_STR_MAX + 16];
     int lock_fd;
     uint8_t cookie[PROTO_COOKIE_LEN];
-    uint64_t data_id; /* identity of the data directory (data_id.c) */
+    uint64_t data_id;       /* identity of the data directory (data_id.c) */
+    uint64_t ino_end_saved; /* inode counter end recorded in the registry */
     uint32_t tag;
     char host[256];
     bool published;
@@ -165,5 +166,8 @@ void server_wake(struct server *srv);
  * good and the chunk store reads its missing chunks as -ENODATA. Needs
  * srv->cookie. 0, or -errno with a message in err. */
 int server_data_id_check(struct server *srv, char *err, size_t errlen);
+/* Record a moved inode counter end in the registry's memory (once per
+ * reservation block); called before a pass's replies leave. */
+void server_data_id_sync(struct server *srv);
 
 #endif

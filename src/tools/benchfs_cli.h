@@ -154,5 +154,6 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_shutdown(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_find(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_cluster(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_fsck(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

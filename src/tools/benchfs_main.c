@@ -41,6 +41,7 @@ static const struct cli_command commands[] = {
     {"status", cmd_status, "per-server statistics"},
     {"shutdown", cmd_shutdown, "ask every server to exit gracefully"},
     {"cluster", cmd_cluster, "start, inspect and stop a local cluster of benchfsd"},
+    {"fsck", cmd_fsck, "find (--repair: free) orphan chunks across the cluster"},
 };
 
 static void usage(FILE *out)

@@ -11,6 +11,8 @@
 #   2. one server restarted on an empty data directory: reads of files with
 #      chunks there fail (non-zero exit, EIO message naming node_2), every
 #      file that reads back at all has the right checksum, some do;
+#      `benchfs fsck` then reports the orphan chunks of the files node_2
+#      owned, --repair frees them and nothing alive, a second fsck is clean;
 #   3. servers on a 64 MiB tmpfs (mounted here; skipped when impossible):
 #      a put that fills it fails, rm frees it, writes work again.
 # Readiness is `cluster start`'s own wait or the .addr file of a restarted
@@ -146,6 +148,9 @@ grep -q "^pid=$new2\$" "$REG/node_2.addr" 2>/dev/null || {
 }
 grep -q "is not the one node node_2 had" "$T/node_2.log" ||
     fail "the replaced data directory was not reported: $(cat "$T/node_2.log")"
+# Its fresh metadata store must not hand out the old inode numbers again.
+grep -q "inode counter continues at" "$T/node_2.log" ||
+    fail "node_2 restarted its inode counter: $(cat "$T/node_2.log")"
 ok=0 lost=0
 for i in $(seq 1 12); do
     if bfs get "/f$i" "$T/g$i" >/dev/null 2>"$T/err$i"; then
@@ -165,6 +170,22 @@ for i in $(seq 1 12); do
 done
 [ "$lost" -gt 0 ] || fail "no read failed with the lost chunks of node_2 (ok $ok): $(cat "$T"/err*)"
 [ "$ok" -gt 0 ] || fail "no file without chunks on node_2 read back ($lost lost)"
+# fsck: the chunks on node_0/node_1 of the files node_2 owned are orphans
+# now (their records went with the wiped directory). Report, repair, clean.
+if bfs fsck >"$T/fsck1" 2>&1; then
+    fail "fsck found nothing after node_2 lost its metadata: $(cat "$T/fsck1")"
+fi
+grep -q "^orphan: inode" "$T/fsck1" || fail "fsck listed no orphan: $(cat "$T/fsck1")"
+bfs fsck --repair >"$T/fsck2" 2>&1 || fail "fsck --repair: $(cat "$T/fsck2")"
+grep -q "(freed)" "$T/fsck2" || fail "fsck --repair freed nothing: $(cat "$T/fsck2")"
+bfs fsck >"$T/fsck3" 2>&1 || fail "fsck after --repair: $(cat "$T/fsck3")"
+grep -q "orphans: 0 chunk sets" "$T/fsck3" || fail "orphans left after repair: $(cat "$T/fsck3")"
+# Repair took nothing that was alive.
+for i in $(seq 1 12); do
+    [ -f "$T/g$i" ] && cmp -s "$T/f$i" "$T/g$i" || continue
+    bfs get "/f$i" "$T/h$i" >/dev/null && cmp -s "$T/f$i" "$T/h$i" ||
+        fail "/f$i no longer reads back after fsck --repair"
+done
 # Files written after the restart are whole again.
 bfs put "$T/f1" /after >/dev/null || fail "put after the restart"
 bfs get /after "$T/after" >/dev/null && cmp -s "$T/f1" "$T/after" || fail "/after reads back wrong"
