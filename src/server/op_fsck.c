@@ -87,8 +87,8 @@ void server_op_INODE_LIST(struct sreq *r)
     }
     memcpy(next, after, sizeof(next));
     max = fsck_page_max(r, q->max, 8);
-    rc = meta_ino_list(r->srv->meta, after, (q->flags & PROTO_INODE_LIST_START) != 0, inos, max,
-                       &n, next, &done);
+    rc = meta_ino_list(r->srv->meta, after, (q->flags & PROTO_INODE_LIST_START) != 0, inos, max, &n,
+                       next, &done);
     if (rc < 0) {
         sreq_finish(r, rc);
         return;
