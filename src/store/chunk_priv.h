@@ -1,14 +1,18 @@
 /*
  * chunk_priv.h - internals of the chunk store (chunk.h) shared by chunk.c
- * (the ring, buffers and operations) and chunk_fd.c (chunk files: names,
- * the fd cache, removal, and the record of files that still need a sync).
- * Not for other layers.
+ * (set-up, buffers, accessors), chunk_ring.c (the I/O engine: operations
+ * from submission to callback), chunk_fd.c (chunk files: names, the fd
+ * cache, removal, and the record of files that still need a sync) and
+ * chunk_index.c (which chunk files exist, and deleted inodes). Not for
+ * other layers.
  */
 #ifndef BENCHFS_STORE_CHUNK_PRIV_H
 #define BENCHFS_STORE_CHUNK_PRIV_H
 
 #include "common/list.h"
+#include "store/chunk.h"
 
+#include <liburing.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -153,5 +157,82 @@ void chunk_fdc_name(char buf[CHUNK_NAME_MAX], uint64_t ino, uint64_t index);
 
 /* Open fds: cached entries plus orphans. */
 unsigned chunk_fdc_open_count(const struct chunk_fdcache *c);
+
+/* --- the store and its operations (chunk.c, chunk_ring.c) -------------- */
+
+#define CHUNK_DIRECT_ALIGN  4096u
+#define CHUNK_SYNC_PARALLEL 8u
+#define CHUNK_REAP_BATCH    32u
+
+/* What an operation of the engine is (chunk_ring.c). */
+enum chunk_op_kind {
+    CHUNK_OP_WRITE,
+    CHUNK_OP_READ,
+    CHUNK_OP_NOP,       /* completes with op->result (holes, empty fsync) */
+    CHUNK_OP_FSYNC,     /* a request: owns the items, no SQE of its own */
+    CHUNK_OP_SYNC_PART, /* one fdatasync of an FSYNC request */
+};
+
+/* One accepted request (or part of one), from the store's fixed pool. */
+struct chunk_op {
+    enum chunk_op_kind kind;
+    int result;
+    chunk_cb_t cb;
+    void *arg;
+    uint64_t ino, index;
+    struct chunk_fd *fde; /* reference held while the op lives */
+
+    /* READ / WRITE */
+    char *buf;
+    size_t len, done;
+    uint64_t offset;
+    int buf_index; /* registered buffer holding buf[0..len), or -1 */
+
+    /* FSYNC */
+    struct chunk_sync_item *items;
+    size_t nitems, next_item;
+    unsigned parts; /* SYNC_PART ops in flight */
+
+    /* SYNC_PART */
+    struct chunk_op *group;
+    size_t item;
+    int own_fd; /* fd opened just for this sync, or -1 (then fde) */
+
+    struct list_node wait; /* on waitq while no SQE is free */
+};
+
+/* The store: one per server, owned by its loop thread. */
+struct chunk_store {
+    struct io_uring ring;
+    int efd;
+    int dirfd;
+    struct chunk_opts opts;
+    bool direct_ok;    /* the file system takes O_DIRECT */
+    bool mem_fs;       /* tmpfs/ramfs: I/O is a memcpy, done inline */
+    bool lost;         /* chunks may be missing that existed: reads of them -ENODATA */
+    bool nowait_reads; /* preadv2(RWF_NOWAIT) works here */
+
+    struct pool *bufs;
+    size_t buf_stride;
+    bool bufs_registered;
+    char bufs_note[160]; /* why buffers are not registered */
+
+    struct pool *ops;
+    struct chunk_fdcache fdc;
+    struct list_node waitq;
+    unsigned nwait;
+    unsigned inflight; /* accepted requests whose callback has not run */
+    unsigned in_ring;  /* SQEs prepared whose CQE has not been reaped */
+    bool continued;    /* reap queued continuations */
+    struct chunk_stats stats;
+};
+
+/* Registered buffer that holds all of buf[0..len), or -1. Any pointer into
+ * a store buffer works, not only its start (e.g. past a header). */
+int chunk_buf_index(const struct chunk_store *cs, const void *buf, size_t len);
+/* Give waiting ops the SQEs that are free now (chunk_ring.c). */
+void chunk_waitq_flush(struct chunk_store *cs);
+/* Run the callbacks of every completion in the ring; returns how many. */
+unsigned chunk_cqes_process(struct chunk_store *cs);
 
 #endif
