@@ -334,9 +334,12 @@ void server_data_id_sync(struct server *srv)
         return;
     rc = data_memory_write(srv, end);
     if (rc != 0) {
-        log_error("cannot record the inode counter end %" PRIu64 " in %s/%s.data: %s", end,
-                  srv->cfg.registry_dir, srv->cfg.node_id, strerror(-rc));
-        return; /* retried at the next pass */
+        /* Retried at every pass; said once per failing end. */
+        if (srv->ino_end_failed != end)
+            log_error("cannot record the inode counter end %" PRIu64 " in %s/%s.data: %s", end,
+                      srv->cfg.registry_dir, srv->cfg.node_id, strerror(-rc));
+        srv->ino_end_failed = end;
+        return;
     }
     srv->ino_end_saved = end;
 }

@@ -91,8 +91,9 @@ struct server {
     char chunk_dir[CONFIG_STR_MAX + 16];
     int lock_fd;
     uint8_t cookie[PROTO_COOKIE_LEN];
-    uint64_t data_id;       /* identity of the data directory (data_id.c) */
-    uint64_t ino_end_saved; /* inode counter end recorded in the registry */
+    uint64_t data_id;        /* identity of the data directory (data_id.c) */
+    uint64_t ino_end_saved;  /* inode counter end recorded in the registry */
+    uint64_t ino_end_failed; /* an end whose recording failed (logged once) */
     uint32_t tag;
     char host[256];
     bool published;

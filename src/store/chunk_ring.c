@@ -385,7 +385,6 @@ int chunk_fsync(struct chunk_store *cs, uint64_t ino, chunk_cb_t cb, void *arg)
     return 0;
 }
 
-
 /* --- completions -------------------------------------------------------- */
 
 /* Release op and run its callback. Returns 1 (callbacks run). */
@@ -537,4 +536,3 @@ unsigned chunk_store_reap(struct chunk_store *cs)
         return 0;
     return chunk_cqes_process(cs);
 }
-
