@@ -245,9 +245,11 @@ int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t
 /* Write buf to [off, off+len). 0 or -errno (first error wins). */
 int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
              uint64_t len);
-/* Free every chunk of ino from byte new_size on (chunk size cs), on every
- * server, whatever the file's size was: one CHUNK_TRUNC per server, in
- * parallel. old_size is only a hint (unused). 0 or -errno. */
+/* Free the data of ino from byte new_size on (chunk size cs). Nothing when
+ * old_size <= new_size (nothing known to free: other clients' unpublished
+ * writes stay); otherwise every chunk from new_size on, on every server,
+ * whatever the file's size was: one CHUNK_TRUNC per server, in parallel
+ * (old_size only decides whether). 0 or -errno. */
 int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size);
 /* ino is deleted for good (unlinked and closed, replaced by a rename, or
  * given up by O_TRUNC for a new number): free all its chunks on every server

@@ -219,11 +219,15 @@ static int io_trunc_all(struct client *c, uint64_t ino, uint64_t cs, uint64_t ne
 
 int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size)
 {
-    /* old_size is only a hint now: a writer that died before pushing its
-     * size left chunks past any recorded size, so every server is asked to
-     * drop whatever it holds from new_size on (its index makes "nothing"
+    /* Nothing known to free: free nothing. An O_TRUNC of a file whose size
+     * is 0 must not wipe what other clients wrote and have not published
+     * yet (IOR's shared file: every rank opens with O_TRUNC). When there is
+     * something to free, old_size is only a hint: a writer that died before
+     * pushing its size left chunks past any recorded size, so every server
+     * drops whatever it holds from new_size on (its index makes "nothing"
      * cheap). */
-    (void)old_size;
+    if (old_size <= new_size)
+        return 0;
     return io_trunc_all(c, ino, cs, new_size, 0, SIZE_MAX);
 }
 
