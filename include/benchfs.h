@@ -172,6 +172,36 @@ int benchfs_server_info(int idx, struct benchfs_server_info *info);
 /* Ask every server to shut down gracefully (authenticated by the cookie). */
 int benchfs_shutdown_servers(void);
 
+/*
+ * Consistency check of the cluster's data (benchfs fsck): every chunk set
+ * (the chunk files one server holds for one inode) whose inode no server
+ * holds a record of is an orphan -- left by a writer or a client that died
+ * before it could free it, or by a lost metadata server. With
+ * BENCHFS_FSCK_REPAIR orphans are freed (and their late writes refused).
+ * The chunk sets are listed before the inodes, so a file created meanwhile
+ * is never taken for an orphan; run --repair on a quiet cluster all the
+ * same (a cross-server rename in flight could hide an inode from one pass).
+ * cb (may be NULL) is called once per orphan found. Returns 0 (the report
+ * filled in) or -1 with errno; a page that fails on one server counts in
+ * report->errors and the rest goes on.
+ */
+#define BENCHFS_FSCK_REPAIR 0x1u
+struct benchfs_fsck_report {
+    uint64_t servers;       /* servers checked */
+    uint64_t files;         /* file inodes found on their owners */
+    uint64_t chunk_sets;    /* (server, inode) pairs holding chunk files */
+    uint64_t chunks;        /* chunk files in them */
+    uint64_t bytes;         /* bytes they occupy on disk */
+    uint64_t orphan_sets;   /* chunk sets whose inode exists nowhere */
+    uint64_t orphan_chunks; /* chunk files in them */
+    uint64_t orphan_bytes;  /* bytes they occupy */
+    uint64_t freed_bytes;   /* bytes freed by BENCHFS_FSCK_REPAIR */
+    uint64_t errors;        /* listings or removals that failed */
+};
+typedef void (*benchfs_fsck_cb)(void *arg, const char *node_id, uint64_t ino, uint64_t chunks,
+                                uint64_t bytes, int repaired);
+int benchfs_fsck(unsigned flags, benchfs_fsck_cb cb, void *arg, struct benchfs_fsck_report *report);
+
 #ifdef __cplusplus
 }
 #endif

@@ -288,13 +288,26 @@ int inode_close(struct client *c, struct client_inode *ci);
 
 /* ---- io.c ---- */
 
-/* Read [off, off+len) of a file into buf, zero-filling holes. 0 or -errno. */
+/* Read [off, off+len) of a file into buf, zero-filling holes. 0 or -errno;
+ * a chunk below attr->size lost by a server whose data directory was
+ * replaced is -EIO, with a message naming the server. */
 int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t off, uint64_t len);
 /* Write buf to [off, off+len). 0 or -errno (first error wins). */
 int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
              uint64_t len);
-/* Free the data of [new_size, old_size) of ino (chunk size cs). 0 or -errno. */
+/* Free the data of ino from byte new_size on (chunk size cs). Nothing when
+ * old_size <= new_size (nothing known to free: other clients' unpublished
+ * writes stay); otherwise every chunk from new_size on, on every server,
+ * whatever the file's size was: one CHUNK_TRUNC per server, in parallel
+ * (old_size only decides whether). 0 or -errno. */
 int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size);
+/* ino is deleted for good (unlinked and closed, replaced by a rename, or
+ * given up by O_TRUNC for a new number): free all its chunks on every server
+ * but done_server (one that already did, e.g. the owner that served an
+ * UNLINK with PROTO_UNLINK_FREE; SIZE_MAX: none), and make the servers
+ * refuse writes to it still on their way from a writer that died. 0 or
+ * -errno. */
+int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server);
 /* Check a chunk size from the wire: -EIO with a message when unusable. */
 int io_check_chunk_size(uint64_t cs);
 

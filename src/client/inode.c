@@ -275,7 +275,9 @@ static int inode_release(struct client *c, struct client_inode *ci)
         return rc;
     if (rc == 0 && call.rep.attr_rep.attr.size > size)
         size = call.rep.attr_rep.attr.size;
-    rc = io_free(c, ci->attr.ino, ci->attr.chunk_size, 0, size);
+    /* Gone for good: every chunk on every server, and late writes refused. */
+    (void)size;
+    rc = io_free_gone(c, ci->attr.ino, ci->attr.chunk_size, SIZE_MAX);
     if (rc < 0)
         log_debug("client: chunks of released inode %llx not freed (%d)",
                   (unsigned long long)ci->attr.ino, rc);

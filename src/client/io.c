@@ -1,21 +1,27 @@
 /*
  * io.c - file data over the servers: reads and writes split into pieces
  * (placement_piece) and issued in parallel, at most max_inflight at once,
- * and the removal of chunks after unlink or truncation.
+ * and the removal of chunks after unlink or truncation (every server is
+ * asked, since only the servers know which chunks they hold).
  *
  * Writes send the user's buffer as the data part of each CHUNK_WRITE (no
  * copy; UCX uses rendezvous for large pieces). Read replies land straight in
  * the user's buffer (eager: one memcpy; rendezvous: zero-copy). A read reply
  * shorter than the piece is a hole inside the file: the rest reads as zeros.
+ * A server whose data directory was replaced answers -ENODATA for a chunk it
+ * does not have: below the file's size that is lost data and the read fails
+ * with EIO naming the server (docs/architecture.md#data-integrity-every-chunk-freed-lost-data-an-error).
  * First error wins; the pieces already in flight are drained, no new ones
  * are issued.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client/client.h"
 #include "client/error.h"
+#include "common/ring.h"
 
 /* Calls on the stack for small transfers; larger ones allocate. */
 #define IO_STACK_CALLS 8
@@ -23,7 +29,7 @@
 struct io_src {
     struct rpc_src src;
     struct client *c;
-    uint64_t ino, cs;
+    uint64_t ino, cs, size;
     uint8_t *rbuf;       /* read destination, buf[0] = file offset base */
     const uint8_t *wbuf; /* write source */
     uint64_t base, off, end;
@@ -81,6 +87,21 @@ static void io_done(struct rpc_src *src, struct rpc_call *call)
             st = 0;
             call->rlen = 0;
         }
+        /* -ENODATA: the chunk is missing on a server that lost chunks (its
+         * data directory was replaced). Inside the file that is lost data:
+         * an error, never zeros. Past the recorded size it is a hole. */
+        if (st == -ENODATA) {
+            if (call->ctx < io->size) {
+                error_msg("chunk %llu of inode %016llx is missing on server %s, whose data "
+                          "directory was replaced: data lost",
+                          (unsigned long long)call->req.chunk_io_req.index,
+                          (unsigned long long)io->ino, ring_node_id(io->c->ring, call->server));
+                st = -EIO;
+            } else {
+                st = 0;
+                call->rlen = 0;
+            }
+        }
         if (st == 0 && call->rlen < want)
             memset((uint8_t *)call->rbuf + call->rlen, 0, want - call->rlen);
     } else if (st == 0 && call->rep.chunk_rep.length != want) {
@@ -129,6 +150,7 @@ static int io_run(struct client *c, const struct proto_attr *attr, uint8_t *rbuf
     io.c = c;
     io.ino = attr->ino;
     io.cs = attr->chunk_size;
+    io.size = attr->size;
     io.rbuf = rbuf;
     io.wbuf = wbuf;
     io.base = off;
@@ -156,43 +178,60 @@ int io_write(struct client *c, const struct proto_attr *attr, const void *buf, u
     return io_run(c, attr, NULL, buf, off, len);
 }
 
-int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size)
+/* One CHUNK_TRUNC to every server but `skip` (SIZE_MAX: none), in parallel. */
+static int io_trunc_all(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size,
+                        uint32_t flags, size_t skip)
 {
-    struct remove_range *ranges;
     struct rpc_call *calls;
-    size_t n = 0, i;
+    size_t i, n = 0;
     int rc;
 
-    if (old_size <= new_size)
-        return 0;
     rc = io_check_chunk_size(cs);
     if (rc < 0)
         return rc;
-    ranges = calloc(c->nservers, sizeof(*ranges));
     calls = calloc(c->nservers, sizeof(*calls));
-    if (ranges == NULL || calls == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    rc = placement_remove_plan(&c->place, ino, cs, new_size, old_size, ranges, &n);
-    if (rc < 0)
-        goto out;
-    for (i = 0; i < n; i++) {
-        rpc_call_init(&calls[i], PROTO_OP_CHUNK_REMOVE, ranges[i].server);
-        calls[i].req.chunk_remove_req.ino = ino;
-        calls[i].req.chunk_remove_req.first = ranges[i].first;
-        calls[i].req.chunk_remove_req.last = ranges[i].last;
-        calls[i].req.chunk_remove_req.keep_bytes = ranges[i].keep;
+    if (calls == NULL)
+        return -ENOMEM;
+    for (i = 0; i < c->nservers; i++) {
+        if (i == skip)
+            continue;
+        rpc_call_init(&calls[n], PROTO_OP_CHUNK_TRUNC, i);
+        calls[n].req.chunk_trunc_req.ino = ino;
+        calls[n].req.chunk_trunc_req.first = new_size / cs;
+        calls[n].req.chunk_trunc_req.keep_bytes = new_size % cs;
+        calls[n].req.chunk_trunc_req.flags = flags;
+        n++;
     }
     rpc_run_calls(c, calls, n);
     rc = 0;
     for (i = 0; i < n; i++) {
         /* Chunks that were never written are not an error. */
-        if (calls[i].status < 0 && calls[i].status != -ENOENT && rc == 0)
+        if (calls[i].status < 0 && calls[i].status != -ENOENT && rc == 0) {
+            error_msg("freeing the chunks of inode %016llx on server %s failed: %s",
+                      (unsigned long long)ino, ring_node_id(c->ring, calls[i].server),
+                      strerror(-calls[i].status));
             rc = calls[i].status;
+        }
     }
-out:
-    free(ranges);
     free(calls);
     return rc;
+}
+
+int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size)
+{
+    /* Nothing known to free: free nothing. An O_TRUNC of a file whose size
+     * is 0 must not wipe what other clients wrote and have not published
+     * yet (IOR's shared file: every rank opens with O_TRUNC). When there is
+     * something to free, old_size is only a hint: a writer that died before
+     * pushing its size left chunks past any recorded size, so every server
+     * drops whatever it holds from new_size on (its index makes "nothing"
+     * cheap). */
+    if (old_size <= new_size)
+        return 0;
+    return io_trunc_all(c, ino, cs, new_size, 0, SIZE_MAX);
+}
+
+int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server)
+{
+    return io_trunc_all(c, ino, cs, 0, PROTO_CHUNK_TRUNC_GONE, done_server);
 }

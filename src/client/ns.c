@@ -193,10 +193,9 @@ int benchfs_truncate(const char *upath, off_t length)
  * descriptors and is released at their last close; any other is freed now.
  */
 static void ns_name_gone(struct client *c, size_t owner, const struct proto_attr *attr, bool keep,
-                         const char *path, size_t len)
+                         const char *path, size_t len, size_t done_server)
 {
     struct client_inode *ci;
-    uint64_t size = attr->size;
     int rc;
 
     if (!S_ISREG(attr->mode))
@@ -211,9 +210,8 @@ static void ns_name_gone(struct client *c, size_t owner, const struct proto_attr
         /* The name held another inode than the one we have open. */
         rc = inode_release_now(c, owner, attr, path, len);
     } else {
-        if (ci != NULL && ci->extent > size)
-            size = ci->extent;
-        rc = io_free(c, attr->ino, attr->chunk_size, 0, size);
+        /* Every chunk on every server, whatever size was recorded. */
+        rc = io_free_gone(c, attr->ino, attr->chunk_size, done_server);
     }
     /* The name is gone: a failure to free chunks is logged, not returned. */
     if (rc < 0)
@@ -236,14 +234,15 @@ static int ns_unlink(struct client *c, const char *upath)
     owner = placement_path(&c->place, path, (size_t)len);
     keep = inode_by_path(c, path, (size_t)len) != NULL;
     rpc_call_path(&call, PROTO_OP_UNLINK, owner, path, (size_t)len);
-    if (keep)
-        call.req.path_req.flags = PROTO_UNLINK_KEEP;
+    /* An open file becomes an orphan; otherwise the owner frees its own
+     * chunks with the name, saving a CHUNK_TRUNC to itself (io_free_gone). */
+    call.req.path_req.flags = keep ? PROTO_UNLINK_KEEP : PROTO_UNLINK_FREE;
     rc = rpc_run_one(c, &call);
     if (rc == -ENOENT)
         rc = ns_refine_enoent(c, path, (size_t)len);
     if (rc < 0)
         return rc;
-    ns_name_gone(c, owner, &call.rep.attr_rep.attr, keep, path, (size_t)len);
+    ns_name_gone(c, owner, &call.rep.attr_rep.attr, keep, path, (size_t)len, owner);
     return 0;
 }
 
@@ -312,7 +311,7 @@ static int ns_rename_file(struct client *c, const char *op, size_t olen, const c
         rep.moved = *attr;
     }
     if (rep.has_replaced && rep.replaced.ino != attr->ino)
-        ns_name_gone(c, sn, &rep.replaced, keep, np, nlen);
+        ns_name_gone(c, sn, &rep.replaced, keep, np, nlen, SIZE_MAX);
     inode_renamed(c, attr->ino, np, nlen);
     return 0;
 }

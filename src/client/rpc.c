@@ -244,6 +244,8 @@ static int rpc_reply_data(struct client *c, struct rpc_slot *s, struct net_msg *
 
     switch (call->op) {
     case PROTO_OP_CHUNK_READ:
+    case PROTO_OP_CHUNK_LIST:
+    case PROTO_OP_INODE_LIST:
         if (len > call->rbuf_len)
             return -EPROTO;
         call->rlen = len;

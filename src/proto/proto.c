@@ -268,6 +268,26 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
     case PROTO_OP_CHUNK_REMOVE:
     case PROTO_OP_FSYNC:
         return data_len == 0 ? 0 : -EPROTO;
+    case PROTO_OP_CHUNK_TRUNC: {
+        const struct proto_chunk_trunc_req *t = &b->chunk_trunc_req;
+
+        if ((t->flags & ~PROTO_CHUNK_TRUNC_GONE) != 0 || t->reserved != 0)
+            return -EPROTO;
+        if ((t->flags & PROTO_CHUNK_TRUNC_GONE) && (t->first != 0 || t->keep_bytes != 0))
+            return -EPROTO;
+        return data_len == 0 ? 0 : -EPROTO;
+    }
+        return data_len == 0 ? 0 : -EPROTO;
+    case PROTO_OP_CHUNK_LIST:
+        if (b->chunk_list_req.max == 0 || b->chunk_list_req.max > PROTO_LIST_MAX ||
+            b->chunk_list_req.flags != 0)
+            return -EPROTO;
+        return data_len == 0 ? 0 : -EPROTO;
+    case PROTO_OP_INODE_LIST:
+        if (b->inode_list_req.max == 0 || b->inode_list_req.max > PROTO_LIST_MAX ||
+            (b->inode_list_req.flags & ~PROTO_INODE_LIST_START) != 0)
+            return -EPROTO;
+        return data_len == 0 ? 0 : -EPROTO;
     case PROTO_OP_STAT:
     case PROTO_OP_RMDIR_PREPARE:
     case PROTO_OP_RMDIR_COMMIT:
@@ -337,6 +357,14 @@ int proto_rep_check(unsigned op, const union proto_body *b, uint32_t data_len)
         return b->chunk_rep.length == data_len ? 0 : -EPROTO;
     case PROTO_OP_CHUNK_WRITE:
         return data_len == 0 ? 0 : -EPROTO;
+    case PROTO_OP_CHUNK_LIST:
+        if (b->list_rep.count > PROTO_LIST_MAX || b->list_rep.done > 1)
+            return -EPROTO;
+        return (uint64_t)b->list_rep.count * PROTO_CHUNK_LIST_ENTRY == data_len ? 0 : -EPROTO;
+    case PROTO_OP_INODE_LIST:
+        if (b->inode_list_rep.count > PROTO_LIST_MAX || b->inode_list_rep.done > 1)
+            return -EPROTO;
+        return (uint64_t)b->inode_list_rep.count * 8 == data_len ? 0 : -EPROTO;
     case PROTO_OP_READDIR:
         /* entries are checked one by one by proto_dirent_next */
         return (b->readdir_rep.count == 0) == (data_len == 0) ? 0 : -EPROTO;

@@ -47,11 +47,20 @@
 #define PROTO_SETSIZE_SYNC   0x1u /* make metadata durable before replying (close/fsync) */
 #define PROTO_SETSIZE_EXACT  0x2u /* set, don't max (internal use) */
 #define PROTO_SETSIZE_ORPHAN 0x4u /* ino's orphan record, not the path's */
+
+/* CHUNK_LIST / INODE_LIST: entries per page at most; a CHUNK_LIST entry is
+ * ino, chunks, bytes (u64 each); INODE_LIST_START: the first page. */
+#define PROTO_LIST_MAX         4096u
+#define PROTO_CHUNK_LIST_ENTRY 24u
+#define PROTO_INODE_LIST_START 0x1u
+/* CHUNK_TRUNC flags. */
+#define PROTO_CHUNK_TRUNC_GONE 0x1u /* the inode is deleted: free all, refuse its writes */
 /* INODE_PUT flags. */
 #define PROTO_PUT_NOREPLACE 0x1u
 #define PROTO_PUT_KEEP      0x2u /* a replaced file becomes an orphan (client has it open) */
 /* UNLINK flags (path_req.flags). */
 #define PROTO_UNLINK_KEEP 0x1u /* the file becomes an orphan: the client has it open */
+#define PROTO_UNLINK_FREE 0x2u /* also free the chunks the owner holds of the file (gone) */
 /* RENAME flags. */
 #define PROTO_RENAME_KEEP 0x1u /* a replaced file becomes an orphan */
 /* ISTAT / ITRUNCATE / RELEASE flags (ino_req). */

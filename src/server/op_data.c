@@ -1,6 +1,6 @@
 /*
  * op_data.c - handlers of data ops: CHUNK_WRITE, CHUNK_READ, CHUNK_REMOVE,
- * FSYNC.
+ * CHUNK_TRUNC, FSYNC.
  *
  * A chunk write goes: data received (eager copy or rendezvous straight into
  * a registered buffer) -> io_uring write -> reply. A chunk read goes: buffer
@@ -89,6 +89,18 @@ void server_op_CHUNK_REMOVE(struct sreq *r)
         return;
     }
     sreq_finish(r, chunk_remove(r->srv->chunks, q->ino, q->first, q->last, q->keep_bytes));
+}
+
+void server_op_CHUNK_TRUNC(struct sreq *r)
+{
+    const struct proto_chunk_trunc_req *q = &r->body.chunk_trunc_req;
+
+    /* Synchronous: the store's index says which files exist (none: no
+     * syscall at all), and unlink(2) on local storage is fast. */
+    if (q->flags & PROTO_CHUNK_TRUNC_GONE)
+        sreq_finish(r, chunk_remove_inode(r->srv->chunks, q->ino));
+    else
+        sreq_finish(r, chunk_remove_from(r->srv->chunks, q->ino, q->first, q->keep_bytes));
 }
 
 void server_op_FSYNC(struct sreq *r)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/log.h"
 #include "common/timeutil.h"
 #include "server/server_int.h"
 
@@ -89,6 +90,12 @@ void server_op_UNLINK(struct sreq *r)
 
     if (rc == 0)
         attr_to_wire(&a, &r->rep.attr_rep.attr);
+    /* The client asks the owner to free its own chunks of the file right
+     * here, saving itself a CHUNK_TRUNC to this server (io_free_gone).
+     * The name is gone either way: a failure is logged, not returned. */
+    if (rc == 0 && (r->body.path_req.flags & PROTO_UNLINK_FREE) && S_ISREG(a.mode) &&
+        chunk_remove_inode(r->srv->chunks, a.ino) != 0)
+        log_warn("unlink: chunks of inode %016llx not freed here", (unsigned long long)a.ino);
     sreq_finish(r, rc);
 }
 

@@ -163,6 +163,9 @@ static int server_check_paths(struct sreq *r)
     case PROTO_OP_CHUNK_WRITE:
     case PROTO_OP_CHUNK_READ:
     case PROTO_OP_CHUNK_REMOVE:
+    case PROTO_OP_CHUNK_TRUNC:
+    case PROTO_OP_CHUNK_LIST:
+    case PROTO_OP_INODE_LIST:
     case PROTO_OP_FSYNC:
     case PROTO_OP_PING:
     case PROTO_OP_STATUS:
@@ -470,6 +473,9 @@ void server_flush_replies(struct server *srv)
     struct list_node *n;
     int rc;
 
+    /* A new inode number range is remembered outside the data directory
+     * before any number of it reaches a client (data_id.c). */
+    server_data_id_sync(srv);
     if (list_empty(&srv->replies))
         return;
     /* Group commit: one metadata transaction for everything this pass did,
@@ -483,7 +489,8 @@ void server_flush_replies(struct server *srv)
 
         /* data ops did their work whatever happened to the metadata */
         if (rc < 0 && r->status == 0 && r->op != PROTO_OP_CHUNK_READ &&
-            r->op != PROTO_OP_CHUNK_WRITE && r->op != PROTO_OP_CHUNK_REMOVE)
+            r->op != PROTO_OP_CHUNK_WRITE && r->op != PROTO_OP_CHUNK_REMOVE &&
+            r->op != PROTO_OP_CHUNK_TRUNC)
             r->status = rc;
         sreq_send_reply(r);
     }

@@ -221,6 +221,11 @@ int server_publish(struct server *srv, char *err, size_t errlen)
     rc = registry_cookie_get_or_create(srv->cfg.registry_dir, srv->cookie, err, errlen);
     if (rc < 0)
         return rc;
+    /* Before anyone can reach us: is this the data directory the cluster
+     * knew for this node? (A replaced one reads lost chunks as EIO.) */
+    rc = server_data_id_check(srv, err, errlen);
+    if (rc < 0)
+        return rc;
     rc = net_address(srv->net, &addr, &addr_len);
     if (rc < 0) {
         snprintf(err, errlen, "cannot get the UCX worker address: %s", strerror(-rc));

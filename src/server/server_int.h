@@ -91,6 +91,9 @@ struct server {
     char chunk_dir[CONFIG_STR_MAX + 16];
     int lock_fd;
     uint8_t cookie[PROTO_COOKIE_LEN];
+    uint64_t data_id;        /* identity of the data directory (data_id.c) */
+    uint64_t ino_end_saved;  /* inode counter end recorded in the registry */
+    uint64_t ino_end_failed; /* an end whose recording failed (logged once) */
     uint32_t tag;
     char host[256];
     bool published;
@@ -157,5 +160,15 @@ void server_data_continue(struct sreq *r);
 
 /* loop.c */
 void server_wake(struct server *srv);
+
+/* data_id.c: load (or create) <data_dir>/data_id, compare it with the
+ * registry's memory of this node (<registry>/<node>.data, same cookie) and
+ * update that memory. A directory that replaced another is marked lost for
+ * good and the chunk store reads its missing chunks as -ENODATA. Needs
+ * srv->cookie. 0, or -errno with a message in err. */
+int server_data_id_check(struct server *srv, char *err, size_t errlen);
+/* Record a moved inode counter end in the registry's memory (once per
+ * reservation block); called before a pass's replies leave. */
+void server_data_id_sync(struct server *srv);
 
 #endif

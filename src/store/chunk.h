@@ -114,6 +114,41 @@ int chunk_fsync(struct chunk_store *cs, uint64_t ino, chunk_cb_t cb, void *arg);
 int chunk_remove(struct chunk_store *cs, uint64_t ino, uint64_t first, uint64_t last,
                  uint64_t keep_bytes);
 
+/*
+ * Remove every chunk of ino with index >= first that exists here (chunk
+ * `first` cut to keep_bytes instead when keep_bytes > 0), whatever size the
+ * inode had: the store knows its chunk files (an in-memory index built at
+ * open from the directory). Same result and errors as chunk_remove.
+ */
+static inline int chunk_remove_from(struct chunk_store *cs, uint64_t ino, uint64_t first,
+                                    uint64_t keep_bytes)
+{
+    return chunk_remove(cs, ino, first, UINT64_MAX, keep_bytes);
+}
+
+/*
+ * ino is deleted for good (inode numbers are never reused): remove every
+ * chunk of it here and refuse, with -ESTALE, any later write that would
+ * create one (a killed writer's requests may still be on their way). The
+ * refusal is remembered for the last 65536 deleted inodes. 0 or -errno.
+ */
+int chunk_remove_inode(struct chunk_store *cs, uint64_t ino);
+
+/* Up to max inode numbers greater than `after` that have chunk files here,
+ * ascending, into inos; returns how many (fewer than max: the last page). */
+size_t chunk_store_list(struct chunk_store *cs, uint64_t after, uint64_t *inos, size_t max);
+
+/* Chunk files of ino here and the bytes they occupy on disk. 0 or -errno. */
+int chunk_store_usage(struct chunk_store *cs, uint64_t ino, uint64_t *chunks_p, uint64_t *bytes_p);
+
+/*
+ * Declare that chunks may be missing here that once existed (this data
+ * directory replaced one the cluster knew): from now on a read of a missing
+ * chunk completes with -ENODATA instead of 0 bytes, so the client, which
+ * knows the file size, can tell lost data from a hole.
+ */
+void chunk_store_set_lost(struct chunk_store *cs, bool lost);
+
 /* Submit queued SQEs (one io_uring_submit, another if ops were waiting for
  * room). Returns SQEs submitted or -errno; a transient refusal (-EAGAIN,
  * -EBUSY) returns 0 and leaves them queued for the next call. */

@@ -78,6 +78,7 @@ void chunk_fdc_name(char buf[CHUNK_NAME_MAX], uint64_t ino, uint64_t index)
 int chunk_fdc_init(struct chunk_fdcache *c, int dirfd, unsigned cap)
 {
     size_t i;
+    int rc = -ENOMEM;
 
     memset(c, 0, sizeof(*c));
     c->dirfd = dirfd;
@@ -99,14 +100,24 @@ int chunk_fdc_init(struct chunk_fdcache *c, int dirfd, unsigned cap)
         goto err_free_ibuckets;
     c->unsynced_max = 64 * (size_t)c->cap < 65536 ? 65536 : 64 * (size_t)c->cap;
     list_init(&c->lru);
+    rc = chunk_index_init(&c->idx);
+    if (rc != 0)
+        goto err_free_ubuckets;
+    rc = chunk_index_scan(&c->idx, dirfd);
+    if (rc != 0)
+        goto err_free_index;
     return 0;
 
+err_free_index:
+    chunk_index_cleanup(&c->idx);
+err_free_ubuckets:
+    free(c->ubuckets);
 err_free_ibuckets:
     free(c->ibuckets);
 err_free_buckets:
     free(c->buckets);
 err:
-    return -ENOMEM;
+    return rc;
 }
 
 /* --- the unsynced set --------------------------------------------------- */
@@ -286,11 +297,18 @@ int chunk_fdc_get(struct chunk_fdcache *c, uint64_t ino, uint64_t index, unsigne
         return 0;
     }
 
+    /* A deleted inode's late writes must not create files nobody frees
+     * (its fds were all dropped by the removal, so this is the only way). */
+    if ((flags & CHUNK_FD_WRITE) && chunk_gone_has(&c->gone, ino))
+        return -ESTALE;
     fd = chunk_fdc_open(c, ino, index, flags);
     if (fd < 0)
         return fd;
     fde = calloc(1, sizeof(*fde));
-    if (fde == NULL) {
+    /* A write fd may have created the file: the index must know it before
+     * any removal can look for it. */
+    if (fde == NULL || ((flags & CHUNK_FD_WRITE) && chunk_index_note(&c->idx, ino, index) != 0)) {
+        free(fde);
         close(fd);
         return -ENOMEM;
     }
@@ -345,6 +363,8 @@ void chunk_fdc_cleanup(struct chunk_fdcache *c)
     free(c->ubuckets);
     free(c->ibuckets);
     free(c->buckets);
+    chunk_index_cleanup(&c->idx);
+    chunk_gone_cleanup(&c->gone);
     memset(c, 0, sizeof(*c));
 }
 
@@ -474,16 +494,24 @@ int chunk_fdc_remove(struct chunk_fdcache *c, uint64_t ino, uint64_t first, uint
 {
     struct list_node *head = &c->ibuckets[chunk_fdc_islot(c, ino)], *pos, *tmp;
     struct chunk_fd *fde;
-    uint64_t start = first, i;
+    uint64_t start = first, max, i;
+    bool to_end;
     int rc = 0, r;
 
     if (first > last)
         return -EINVAL;
+    /* The index knows every chunk file here: nothing of ino, nothing to do;
+     * else nothing lies past its highest index. */
+    if (!chunk_index_max(&c->idx, ino, &max) || max < first)
+        return 0;
+    to_end = last >= max;
+    if (to_end)
+        last = max;
     if (keep_bytes > 0) {
         /* `first` survives, shorter: its cached fds stay valid. */
         rc = chunk_fdc_truncate(c, ino, first, keep_bytes);
         if (first == last)
-            return rc;
+            goto out;
         start = first + 1;
     }
     list_for_each_safe(pos, tmp, head)
@@ -500,7 +528,9 @@ int chunk_fdc_remove(struct chunk_fdcache *c, uint64_t ino, uint64_t first, uint
 
     if (last - start >= CHUNK_REMOVE_SCAN_MIN) {
         r = chunk_fdc_unlink_scan(c, ino, start, last);
-        return rc != 0 ? rc : r;
+        if (rc == 0)
+            rc = r;
+        goto out;
     }
     for (i = start;; i++) {
         r = chunk_fdc_unlink(c, ino, i);
@@ -509,5 +539,42 @@ int chunk_fdc_remove(struct chunk_fdcache *c, uint64_t ino, uint64_t first, uint
         if (i == last)
             break;
     }
+out:
+    /* Forget what is gone only when all of it is (a failed unlink may
+     * have left a file the next removal must still find). */
+    if (rc == 0 && to_end)
+        chunk_index_cut(&c->idx, ino, first, keep_bytes > 0);
     return rc;
+}
+
+size_t chunk_fdc_list(struct chunk_fdcache *c, uint64_t after, uint64_t *inos, size_t max)
+{
+    return chunk_index_list(&c->idx, after, inos, max);
+}
+
+int chunk_fdc_usage(struct chunk_fdcache *c, uint64_t ino, uint64_t *chunks_p, uint64_t *bytes_p)
+{
+    char name[CHUNK_NAME_MAX];
+    struct stat st;
+    uint64_t max, i, chunks = 0, bytes = 0;
+
+    if (!chunk_index_max(&c->idx, ino, &max)) {
+        *chunks_p = *bytes_p = 0;
+        return 0;
+    }
+    /* fsck only: one fstatat per possible index (bounded by the index). */
+    for (i = 0;; i++) {
+        chunk_fdc_name(name, ino, i);
+        if (fstatat(c->dirfd, name, &st, 0) == 0) {
+            chunks++;
+            bytes += (uint64_t)st.st_blocks * 512;
+        } else if (errno != ENOENT) {
+            return -errno;
+        }
+        if (i == max)
+            break;
+    }
+    *chunks_p = chunks;
+    *bytes_p = bytes;
+    return 0;
 }

@@ -1,14 +1,18 @@
 /*
  * chunk_priv.h - internals of the chunk store (chunk.h) shared by chunk.c
- * (the ring, buffers and operations) and chunk_fd.c (chunk files: names,
- * the fd cache, removal, and the record of files that still need a sync).
- * Not for other layers.
+ * (set-up, buffers, accessors), chunk_ring.c (the I/O engine: operations
+ * from submission to callback), chunk_fd.c (chunk files: names, the fd
+ * cache, removal, and the record of files that still need a sync) and
+ * chunk_index.c (which chunk files exist, and deleted inodes). Not for
+ * other layers.
  */
 #ifndef BENCHFS_STORE_CHUNK_PRIV_H
 #define BENCHFS_STORE_CHUNK_PRIV_H
 
 #include "common/list.h"
+#include "store/chunk.h"
 
+#include <liburing.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,9 +49,26 @@ struct chunk_unsynced {
     struct chunk_unsynced *next;
 };
 
+/* Inodes with chunk files here and the highest index of each (chunk_index.c). */
+struct chunk_ient;
+struct chunk_index {
+    struct chunk_ient **buckets;
+    size_t nbuckets, count;
+};
+
+/* Inodes known to be deleted (bounded, FIFO): their writes are refused. */
+struct chunk_gone_ent;
+struct chunk_gone {
+    struct chunk_gone_ent **buckets; /* NULL until the first add */
+    struct chunk_gone_ent *newest, *oldest;
+    size_t count;
+};
+
 struct chunk_fdcache {
-    int dirfd;    /* the store's directory */
-    unsigned cap; /* cached entries kept */
+    int dirfd;              /* the store's directory */
+    struct chunk_index idx; /* every chunk file of the directory, by inode */
+    struct chunk_gone gone; /* deleted inodes: no new chunk files for them */
+    unsigned cap;           /* cached entries kept */
     unsigned ncached, norphans;
     size_t nbuckets;            /* power of two, for both tables */
     struct chunk_fd **buckets;  /* by (ino, index, flags) */
@@ -66,7 +87,34 @@ struct chunk_sync_item {
     uint64_t index;
 };
 
-/* Set up / tear down. cleanup closes every fd (no references may remain). */
+/* --- the chunk index (chunk_index.c) ---------------------------------- */
+
+/* Empty index / free everything. init: 0 or -ENOMEM. */
+int chunk_index_init(struct chunk_index *ci);
+void chunk_index_cleanup(struct chunk_index *ci);
+/* Fill the index from the chunk files under dirfd (<hh>/<ino>.<index>);
+ * names of any other shape are ignored. 0 or -errno. */
+int chunk_index_scan(struct chunk_index *ci, int dirfd);
+/* A chunk file (ino, index) exists now: 0 or -ENOMEM. */
+int chunk_index_note(struct chunk_index *ci, uint64_t ino, uint64_t index);
+/* Highest chunk index of ino that may exist here; false when none does. */
+bool chunk_index_max(struct chunk_index *ci, uint64_t ino, uint64_t *max_p);
+/* Every chunk of ino from `first` on is gone (chunk `first` itself stays
+ * when keep_first): lower the bound, or forget ino. */
+void chunk_index_cut(struct chunk_index *ci, uint64_t ino, uint64_t first, bool keep_first);
+/* Up to max inode numbers greater than `after`, ascending, into inos.
+ * Returns how many. */
+size_t chunk_index_list(struct chunk_index *ci, uint64_t after, uint64_t *inos, size_t max);
+/* Inodes in the index. */
+size_t chunk_index_count(const struct chunk_index *ci);
+
+/* Remember that ino is deleted (0 or -ENOMEM); is it?; free the set. */
+int chunk_gone_add(struct chunk_gone *g, uint64_t ino);
+bool chunk_gone_has(struct chunk_gone *g, uint64_t ino);
+void chunk_gone_cleanup(struct chunk_gone *g);
+
+/* Set up / tear down. init also builds the chunk index from dirfd's files.
+ * cleanup closes every fd (no references may remain). */
 int chunk_fdc_init(struct chunk_fdcache *c, int dirfd, unsigned cap);
 void chunk_fdc_cleanup(struct chunk_fdcache *c);
 
@@ -94,14 +142,97 @@ void chunk_fdc_sync_failed(struct chunk_fdcache *c, uint64_t ino, const struct c
 int chunk_fdc_open_private(struct chunk_fdcache *c, uint64_t ino, uint64_t index);
 
 /* Unlink chunks first..last (truncate `first` to keep_bytes when > 0) and
- * forget their fds and records. 0 or the first error. */
+ * forget their fds and records. 0 or the first error. A write fd for an
+ * inode in c->gone is refused with -ESTALE (chunk_fdc_get). */
 int chunk_fdc_remove(struct chunk_fdcache *c, uint64_t ino, uint64_t first, uint64_t last,
                      uint64_t keep_bytes);
+
+/* Inode numbers with chunks here (chunk_index_list). */
+size_t chunk_fdc_list(struct chunk_fdcache *c, uint64_t after, uint64_t *inos, size_t max);
+/* Chunk files of ino here and the bytes they occupy (st_blocks). 0 or -errno. */
+int chunk_fdc_usage(struct chunk_fdcache *c, uint64_t ino, uint64_t *chunks_p, uint64_t *bytes_p);
 
 /* Relative path "hh/<ino>.<index>" of a chunk; hh from a hash of ino. */
 void chunk_fdc_name(char buf[CHUNK_NAME_MAX], uint64_t ino, uint64_t index);
 
 /* Open fds: cached entries plus orphans. */
 unsigned chunk_fdc_open_count(const struct chunk_fdcache *c);
+
+/* --- the store and its operations (chunk.c, chunk_ring.c) -------------- */
+
+#define CHUNK_DIRECT_ALIGN  4096u
+#define CHUNK_SYNC_PARALLEL 8u
+#define CHUNK_REAP_BATCH    32u
+
+/* What an operation of the engine is (chunk_ring.c). */
+enum chunk_op_kind {
+    CHUNK_OP_WRITE,
+    CHUNK_OP_READ,
+    CHUNK_OP_NOP,       /* completes with op->result (holes, empty fsync) */
+    CHUNK_OP_FSYNC,     /* a request: owns the items, no SQE of its own */
+    CHUNK_OP_SYNC_PART, /* one fdatasync of an FSYNC request */
+};
+
+/* One accepted request (or part of one), from the store's fixed pool. */
+struct chunk_op {
+    enum chunk_op_kind kind;
+    int result;
+    chunk_cb_t cb;
+    void *arg;
+    uint64_t ino, index;
+    struct chunk_fd *fde; /* reference held while the op lives */
+
+    /* READ / WRITE */
+    char *buf;
+    size_t len, done;
+    uint64_t offset;
+    int buf_index; /* registered buffer holding buf[0..len), or -1 */
+
+    /* FSYNC */
+    struct chunk_sync_item *items;
+    size_t nitems, next_item;
+    unsigned parts; /* SYNC_PART ops in flight */
+
+    /* SYNC_PART */
+    struct chunk_op *group;
+    size_t item;
+    int own_fd; /* fd opened just for this sync, or -1 (then fde) */
+
+    struct list_node wait; /* on waitq while no SQE is free */
+};
+
+/* The store: one per server, owned by its loop thread. */
+struct chunk_store {
+    struct io_uring ring;
+    int efd;
+    int dirfd;
+    struct chunk_opts opts;
+    bool direct_ok;    /* the file system takes O_DIRECT */
+    bool mem_fs;       /* tmpfs/ramfs: I/O is a memcpy, done inline */
+    bool lost;         /* chunks may be missing that existed: reads of them -ENODATA */
+    bool nowait_reads; /* preadv2(RWF_NOWAIT) works here */
+
+    struct pool *bufs;
+    size_t buf_stride;
+    bool bufs_registered;
+    char bufs_note[160]; /* why buffers are not registered */
+
+    struct pool *ops;
+    struct chunk_fdcache fdc;
+    struct list_node waitq;
+    unsigned nwait;
+    unsigned inflight; /* accepted requests whose callback has not run */
+    unsigned in_ring;  /* SQEs prepared whose CQE has not been reaped */
+    bool continued;    /* reap queued continuations */
+    struct chunk_stats stats;
+};
+
+/* Registered buffer that holds all of buf[0..len), or -1. Any pointer into
+ * a store buffer works, not only its start (e.g. past a header). */
+int chunk_buf_index(const struct chunk_store *cs, const void *buf, size_t len);
+/* Give waiting ops the SQEs that are free now (chunk_ring.c). */
+void chunk_waitq_flush(struct chunk_store *cs);
+/* Run the callbacks of every completion in the ring; returns how many. */
+unsigned chunk_cqes_process(struct chunk_store *cs);
 
 #endif

@@ -219,6 +219,29 @@ int meta_truncate_ino(struct meta *meta, const char *path, size_t len, uint64_t 
 /* Drop inode ino's orphan record, returning it (to free its chunks). */
 int meta_orphan_release(struct meta *meta, uint64_t ino, struct meta_attr *attr_p);
 
+/*
+ * One page of the inode numbers of the files held here (for fsck): up to
+ * max of them into inos (*n_p), in the order of their records' keys, from
+ * the start (start true) or after the record key `after` (the `next` of the
+ * previous page). next: the key to continue after (valid when *n_p > 0 or
+ * records were skipped; pass it back as is). *done_p: no records follow.
+ * A page of directories only can be empty and not done. 0, -EINVAL (max
+ * 0), -EIO (a corrupt record) or an LMDB error.
+ */
+int meta_ino_list(struct meta *meta, const uint8_t after[16], bool start, uint64_t *inos,
+                  size_t max, size_t *n_p, uint8_t next[16], bool *done_p);
+
+/*
+ * Inode counter (low 32 bits of the numbers made here): the end of the
+ * range reserved so far -- no number at or above it was ever handed out.
+ * meta_ino_floor raises the counter to at least floor, durably, e.g. when
+ * a fresh store replaces one whose numbers may still name chunks elsewhere
+ * (the server remembers the end in the registry: server/data_id.c). 0,
+ * -ENOSPC (floor beyond 2^32) or an LMDB error.
+ */
+uint64_t meta_ino_reserved_end(const struct meta *meta);
+int meta_ino_floor(struct meta *meta, uint64_t floor);
+
 /* Counts of file inodes and directories ("/" included) held here,
  * including the current pass's uncommitted changes. */
 void meta_counts(struct meta *meta, uint64_t *files_p, uint64_t *dirs_p);

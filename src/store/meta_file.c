@@ -611,3 +611,69 @@ int meta_orphan_release(struct meta *m, uint64_t ino, struct meta_attr *attr_p)
         *attr_p = attr;
     return rc;
 }
+
+/* --- listing (fsck) ------------------------------------------------------ */
+
+int meta_ino_list(struct meta *m, const uint8_t after[16], bool start, uint64_t *inos, size_t max,
+                  size_t *n_p, uint8_t next[16], bool *done_p)
+{
+    struct meta_rec_hdr hdr;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    MDB_txn *txn;
+    size_t n = 0, visits = 0;
+    bool done = false;
+    int rc;
+
+    if (max == 0)
+        return -EINVAL;
+    rc = meta_txn_get(m, &txn);
+    if (rc != 0)
+        return rc;
+    rc = mdb_cursor_open(txn, m->dbi_rec, &cur);
+    if (rc != 0)
+        return meta_mdb_err(rc);
+    /* Records are ordered by key (the path hash): the cursor is the last key
+     * returned, so pages go on where the previous one stopped even while
+     * files come and go. */
+    k.mv_data = (void *)after;
+    k.mv_size = META_KEY_LEN;
+    rc = mdb_cursor_get(cur, &k, &v, start ? MDB_FIRST : MDB_SET_RANGE);
+    if (rc == 0 && !start && memcmp(k.mv_data, after, META_KEY_LEN) == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    /* Directories take no slot: bound the records one page may visit. */
+    while (n < max && visits++ < 16 * max) {
+        if (rc == MDB_NOTFOUND) {
+            done = true;
+            rc = 0;
+            break;
+        }
+        if (rc != 0) {
+            rc = meta_mdb_err(rc);
+            break;
+        }
+        if (k.mv_size != META_KEY_LEN || v.mv_size < sizeof(hdr)) {
+            rc = -EIO;
+            break;
+        }
+        memcpy(&hdr, v.mv_data, sizeof(hdr));
+        if (hdr.version != META_FORMAT_VERSION) {
+            rc = -EIO;
+            break;
+        }
+        if (S_ISREG(hdr.attr.mode))
+            inos[n++] = hdr.attr.ino;
+        memcpy(next, k.mv_data, META_KEY_LEN);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND) {
+        done = true;
+        rc = 0;
+    }
+    mdb_cursor_close(cur);
+    if (rc != 0)
+        return rc;
+    *n_p = n;
+    *done_p = done;
+    return 0;
+}

@@ -395,3 +395,41 @@ int meta_ino_reserve(struct meta *m)
     m->ino_reserved = end;
     return 0;
 }
+
+uint64_t meta_ino_reserved_end(const struct meta *m)
+{
+    return m->ino_reserved;
+}
+
+int meta_ino_floor(struct meta *m, uint64_t floor)
+{
+    int rc;
+
+    if (floor <= m->next_ino)
+        return 0;
+    if (floor > META_INO_LIMIT)
+        return -ENOSPC;
+    /* Durable before any number at or above floor is handed out. */
+    rc = meta_txn_commit(m);
+    if (rc != 0)
+        return rc;
+    rc = meta_txn_begin(m);
+    if (rc != 0)
+        return rc;
+    rc = meta_sys_put(m, META_SYS_INO, &floor, sizeof(floor));
+    if (rc != 0) {
+        meta_txn_abort(m);
+        return rc;
+    }
+    rc = meta_txn_commit(m);
+    if (rc != 0)
+        return rc;
+    if (m->durability == DURABILITY_CLOSE) {
+        rc = mdb_env_sync(m->env, 1);
+        if (rc != 0)
+            return meta_mdb_err(rc);
+        m->unsynced = false;
+    }
+    m->next_ino = m->ino_reserved = floor;
+    return 0;
+}

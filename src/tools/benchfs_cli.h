@@ -156,5 +156,6 @@ int cmd_find(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_cluster(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_mount(struct cli_ctx *ctx, int argc, char **argv); /* benchfs_mount.c */
 int cmd_umount(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_fsck(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

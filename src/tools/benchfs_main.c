@@ -43,6 +43,7 @@ static const struct cli_command commands[] = {
     {"cluster", cmd_cluster, "start, inspect and stop a local cluster of benchfsd"},
     {"mount", cmd_mount, "mount the cluster with FUSE for every program"},
     {"umount", cmd_umount, "unmount a FUSE mount of the cluster"},
+    {"fsck", cmd_fsck, "find (--repair: free) orphan chunks across the cluster"},
 };
 
 static void usage(FILE *out)

@@ -207,6 +207,69 @@ static void test_request_checks(void **state)
     assert_int_equal(proto_req_check(PROTO_OP_ITRUNCATE, &b, 2, 1 << 20), -EPROTO);
 }
 
+/* CHUNK_TRUNC, CHUNK_LIST, INODE_LIST: requests and replies validated. */
+static void test_fsck_and_trunc_checks(void **state)
+{
+    union proto_body b;
+
+    (void)state;
+    memset(&b, 0, sizeof(b));
+    b.chunk_trunc_req.ino = 5;
+    b.chunk_trunc_req.first = 3;
+    b.chunk_trunc_req.keep_bytes = 100;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 0, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 1, 1 << 20), -EPROTO);
+    /* GONE means the whole inode: first and keep_bytes must be 0. */
+    b.chunk_trunc_req.flags = PROTO_CHUNK_TRUNC_GONE;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 0, 1 << 20), -EPROTO);
+    b.chunk_trunc_req.first = b.chunk_trunc_req.keep_bytes = 0;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 0, 1 << 20), 0);
+    b.chunk_trunc_req.flags = 0x2;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 0, 1 << 20), -EPROTO);
+    b.chunk_trunc_req.flags = 0;
+    b.chunk_trunc_req.reserved = 1;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 0, 1 << 20), -EPROTO);
+
+    memset(&b, 0, sizeof(b));
+    b.chunk_list_req.max = PROTO_LIST_MAX;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_LIST, &b, 0, 1 << 20), 0);
+    b.chunk_list_req.max = PROTO_LIST_MAX + 1;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_LIST, &b, 0, 1 << 20), -EPROTO);
+    b.chunk_list_req.max = 0;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_LIST, &b, 0, 1 << 20), -EPROTO);
+    b.chunk_list_req.max = 1;
+    b.chunk_list_req.flags = 1;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_LIST, &b, 0, 1 << 20), -EPROTO);
+
+    memset(&b, 0, sizeof(b));
+    b.inode_list_req.max = 10;
+    b.inode_list_req.flags = PROTO_INODE_LIST_START;
+    assert_int_equal(proto_req_check(PROTO_OP_INODE_LIST, &b, 0, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_INODE_LIST, &b, 8, 1 << 20), -EPROTO);
+    b.inode_list_req.flags = 0x4;
+    assert_int_equal(proto_req_check(PROTO_OP_INODE_LIST, &b, 0, 1 << 20), -EPROTO);
+
+    /* Replies: the data part is exactly count entries. */
+    memset(&b, 0, sizeof(b));
+    b.list_rep.count = 3;
+    b.list_rep.done = 1;
+    assert_int_equal(proto_rep_check(PROTO_OP_CHUNK_LIST, &b, 3 * PROTO_CHUNK_LIST_ENTRY), 0);
+    assert_int_equal(proto_rep_check(PROTO_OP_CHUNK_LIST, &b, 3 * PROTO_CHUNK_LIST_ENTRY - 1),
+                     -EPROTO);
+    b.list_rep.done = 2;
+    assert_int_equal(proto_rep_check(PROTO_OP_CHUNK_LIST, &b, 3 * PROTO_CHUNK_LIST_ENTRY), -EPROTO);
+    b.list_rep.done = 0;
+    b.list_rep.count = PROTO_LIST_MAX + 1;
+    assert_int_equal(
+        proto_rep_check(PROTO_OP_CHUNK_LIST, &b, (PROTO_LIST_MAX + 1) * PROTO_CHUNK_LIST_ENTRY),
+        -EPROTO);
+    memset(&b, 0, sizeof(b));
+    b.inode_list_rep.count = 2;
+    assert_int_equal(proto_rep_check(PROTO_OP_INODE_LIST, &b, 16), 0);
+    assert_int_equal(proto_rep_check(PROTO_OP_INODE_LIST, &b, 24), -EPROTO);
+    assert_int_equal(proto_rep_check(PROTO_OP_CHUNK_TRUNC, &b, 0), 0);
+}
+
 static void test_dirents(void **state)
 {
     uint8_t buf[256];
@@ -237,9 +300,13 @@ static void test_dirents(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_layout),     cmocka_unit_test(test_every_op_round_trips),
-        cmocka_unit_test(test_malformed_headers), cmocka_unit_test(test_error_reply_has_no_body),
-        cmocka_unit_test(test_request_checks),    cmocka_unit_test(test_dirents),
+        cmocka_unit_test(test_header_layout),
+        cmocka_unit_test(test_every_op_round_trips),
+        cmocka_unit_test(test_malformed_headers),
+        cmocka_unit_test(test_error_reply_has_no_body),
+        cmocka_unit_test(test_request_checks),
+        cmocka_unit_test(test_dirents),
+        cmocka_unit_test(test_fsck_and_trunc_checks),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

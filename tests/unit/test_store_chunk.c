@@ -589,6 +589,90 @@ static void test_remove(void **state)
     assert_int_equal(chunk_size_on_disk(f, INO, 0), -1);
 }
 
+/* The index knows every chunk file, across a reopen (rebuilt by a scan):
+ * removal from an index frees everything whatever the caller thought the
+ * size was, and listing pages through the inodes in order. */
+static void test_index_remove_from_and_list(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t inos[4], chunks, bytes;
+    char buf[3000], path[256];
+    int fd;
+
+    fill(buf, sizeof(buf), 5);
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, buf, sizeof(buf)), 3000);
+    assert_int_equal(write_sync(f->cs, INO, 7, 0, buf, sizeof(buf)), 3000);
+    assert_int_equal(write_sync(f->cs, INO, 900000, 0, buf, 10), 10);
+    assert_int_equal(write_sync(f->cs, INO + 1, 2, 0, buf, 100), 100);
+    assert_int_equal(write_sync(f->cs, INO + 5, 0, 0, buf, 1), 1);
+    /* A stray file of another shape is ignored by the scan. */
+    chunk_path(f, INO, 0, path, sizeof(path));
+    strcpy(strrchr(path, '/') + 1, "0123456789abcdef.x");
+    fd = open(path, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    reopen(f); /* the index is rebuilt from the directory */
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 4), 3);
+    assert_true(inos[0] == INO && inos[1] == INO + 1 && inos[2] == INO + 5);
+    assert_int_equal(chunk_store_list(f->cs, INO, inos, 1), 1);
+    assert_true(inos[0] == INO + 1);
+    assert_int_equal(chunk_store_list(f->cs, INO + 5, inos, 4), 0);
+    assert_int_equal(chunk_store_usage(f->cs, INO, &chunks, &bytes), 0);
+    assert_int_equal(chunks, 3);
+    assert_true(bytes >= 6000);
+    assert_int_equal(chunk_store_usage(f->cs, INO + 9, &chunks, &bytes), 0);
+    assert_int_equal(chunks, 0);
+
+    /* Cut at byte 1000 of chunk 0: chunks 7 and 900000 go, 0 shrinks. */
+    assert_int_equal(chunk_remove_from(f->cs, INO, 0, 1000), 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), 1000);
+    assert_int_equal(chunk_size_on_disk(f, INO, 7), -1);
+    assert_int_equal(chunk_size_on_disk(f, INO, 900000), -1);
+    assert_int_equal(chunk_remove_from(f->cs, INO, 0, 0), 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), -1);
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 4), 2);
+    assert_true(inos[0] == INO + 1);
+    /* Nothing of an inode here: nothing to do. */
+    assert_int_equal(chunk_remove_from(f->cs, INO + 3, 0, 0), 0);
+}
+
+/* A deleted inode's chunks go, and its late writes are refused for good;
+ * other inodes and reads are unaffected. */
+static void test_remove_inode_refuses_writes(void **state)
+{
+    struct fixture *f = *state;
+    struct done d = {0, 0};
+    char buf[100];
+    uint64_t inos[2];
+
+    fill(buf, sizeof(buf), 3);
+    assert_int_equal(write_sync(f->cs, INO, 4, 0, buf, sizeof(buf)), 100);
+    assert_int_equal(write_sync(f->cs, INO + 1, 4, 0, buf, sizeof(buf)), 100);
+    assert_int_equal(chunk_remove_inode(f->cs, INO), 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 4), -1);
+    assert_int_equal(do_write(f->cs, INO, 5, 0, buf, sizeof(buf), &d), -ESTALE);
+    assert_int_equal(chunk_size_on_disk(f, INO, 5), -1);
+    assert_int_equal(read_sync(f->cs, INO, 5, 0, buf, sizeof(buf)), 0);
+    assert_int_equal(write_sync(f->cs, INO + 1, 5, 0, buf, sizeof(buf)), 100);
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 2), 1);
+    assert_true(inos[0] == INO + 1);
+}
+
+/* A store that lost chunks reads a missing one as -ENODATA, not a hole. */
+static void test_lost_reads_enodata(void **state)
+{
+    struct fixture *f = *state;
+    char buf[100];
+
+    fill(buf, sizeof(buf), 4);
+    assert_int_equal(write_sync(f->cs, INO, 1, 0, buf, sizeof(buf)), 100);
+    chunk_store_set_lost(f->cs, true);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, buf, sizeof(buf)), -ENODATA);
+    assert_int_equal(read_sync(f->cs, INO, 1, 0, buf, sizeof(buf)), 100);
+    chunk_store_set_lost(f->cs, false);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, buf, sizeof(buf)), 0);
+}
+
 static uint64_t syncs(struct chunk_store *cs)
 {
     struct chunk_stats st;
@@ -1016,6 +1100,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submit_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fd_cache_eviction_inflight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_remove_from_and_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_inode_refuses_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_reads_enodata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fdcache_sync_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_reported, setup, teardown),
