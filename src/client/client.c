@@ -302,9 +302,9 @@ static int client_server_reread(struct client *c, size_t idx)
                   client_server_name(c, idx, name, sizeof(name)), path);
         return -EIO;
     }
-    /* A stale file of a dead process on this host: fail fast, not after a timeout. */
-    if (strcmp(e.host, c->hostname) == 0 && e.pid > 0 && kill((pid_t)e.pid, 0) < 0 &&
-        errno == ESRCH) {
+    /* A stale file of a dead (or zombie) process on this host: fail fast,
+     * not after a timeout. */
+    if (strcmp(e.host, c->hostname) == 0 && !registry_pid_alive(e.pid)) {
         snprintf(srv->host, sizeof(srv->host), "%s", e.host);
         srv->pid = e.pid;
         registry_entry_cleanup(&e);
