@@ -107,6 +107,8 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     for (i = 0; i < NET_AM_ID_MAX; i++)
         net->handlers[i].net = net;
 
+    net_log_capture(serialized);
+
     /* Reads UCX_* from the environment (UCX_TLS, UCX_NET_DEVICES, ...). */
     status = ucp_config_read(NULL, NULL, &config);
     if (status != UCS_OK) {

@@ -80,8 +80,14 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
     ucs_status_t status;
     struct net_ep *ep;
 
-    if (addr == NULL || addr_len == 0)
-        return -EINVAL;
+    char why[160];
+    int rc;
+
+    rc = net_addr_check(addr, addr_len, why, sizeof(why));
+    if (rc < 0) {
+        log_warn("net: refusing to connect to %s: %s", name != NULL ? name : "peer", why);
+        return rc;
+    }
     ep = calloc(1, sizeof(*ep));
     if (ep == NULL)
         return -ENOMEM;
@@ -104,9 +110,12 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
     }
     status = ucp_ep_create(net->worker, &p, &ep->ep);
     if (status != UCS_OK) {
-        log_error("net: cannot connect to %s: %s (no common UCX transport? compare UCX_TLS "
-                  "on both sides)",
-                  ep->name, ucs_status_string(status));
+        /* Only "unreachable" means the two sides share no transport. */
+        log_warn("net: cannot connect to %s: %s%s", ep->name, ucs_status_string(status),
+                 status == UCS_ERR_UNREACHABLE
+                     ? " (no common UCX transport: compare UCX_TLS and UCX_NET_DEVICES on "
+                       "both sides)"
+                     : "");
         free(ep);
         return net_status_to_errno(status);
     }

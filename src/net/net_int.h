@@ -99,6 +99,10 @@ struct net_ep {
     uint64_t close_deadline_ns;
 };
 
+/* net_log.c: route UCX warnings and errors into our log (quiet: at debug
+ * level, for clients), unless UCX_LOG_LEVEL is set. Idempotent. */
+void net_log_capture(bool quiet);
+
 /* net_ep.c: called by net_progress / net_destroy. */
 unsigned net_ep_dispatch_failed(struct net *net);
 void net_ep_reap_closing(struct net *net, bool wait);
