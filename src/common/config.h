@@ -45,6 +45,7 @@ struct config {
     int64_t fd_cache;
     bool o_direct;
     struct config_strs tls;
+    char interface[64];
     int64_t expected_servers;
     int64_t discovery_timeout_ms;
     int64_t startup_timeout_ms;

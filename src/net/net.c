@@ -93,6 +93,7 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     ucp_worker_attr_t wattr;
     ucs_status_t status;
     struct net *net;
+    void *guard;
     unsigned i;
     int rc;
 
@@ -108,6 +109,9 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
         net->handlers[i].net = net;
 
     net_log_capture(serialized);
+    rc = net_scope_apply(err, errlen);
+    if (rc < 0)
+        goto err_free;
 
     /* Reads UCX_* from the environment (UCX_TLS, UCX_NET_DEVICES, ...). */
     status = ucp_config_read(NULL, NULL, &config);
@@ -141,7 +145,9 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     memset(&wparams, 0, sizeof(wparams));
     wparams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
     wparams.thread_mode = serialized ? UCS_THREAD_MODE_SERIALIZED : UCS_THREAD_MODE_SINGLE;
+    guard = net_guard_before();
     status = ucp_worker_create(net->ctx, &wparams, &net->worker);
+    net_guard_after(guard);
     if (status != UCS_OK) {
         rc = net_status_to_errno(status);
         snprintf(err, errlen, "failed to create UCX worker: %s", ucs_status_string(status));

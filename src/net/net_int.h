@@ -103,6 +103,18 @@ struct net_ep {
  * level, for clients), unless UCX_LOG_LEVEL is set. Idempotent. */
 void net_log_capture(bool quiet);
 
+/* net_scope.c: set UCX_NET_DEVICES from BENCHFS_NET_INTERFACE (auto, all,
+ * a name) unless it is set. 0, or -ENODEV with a message. */
+int net_scope_apply(char *err, size_t errlen);
+
+/* net_guard.c: remember the TCP listening sockets ucp_worker_create opens
+ * (before: snapshot, after: register the new ones) so that connections
+ * accepted on them are checked before UCX reads them. */
+void *net_guard_before(void);
+void net_guard_after(void *before);
+/* Connections refused so far (for tests and status). */
+unsigned long net_guard_refused(void);
+
 /* net_ep.c: called by net_progress / net_destroy. */
 unsigned net_ep_dispatch_failed(struct net *net);
 void net_ep_reap_closing(struct net *net, bool wait);
