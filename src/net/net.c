@@ -109,6 +109,9 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
         net->handlers[i].net = net;
 
     net_log_capture(serialized);
+    /* TCP PUT lets any peer write to a raw address (net_guard.c): move
+     * rendezvous data with active messages instead. */
+    setenv("UCX_TCP_PUT_ENABLE", "n", 0);
     rc = net_scope_apply(err, errlen);
     if (rc < 0)
         goto err_free;

@@ -64,9 +64,9 @@
 #define ADDR_DEV_LEN_MASK   0x1fu
 #define ADDR_IFACE_LEN_MASK 0x3fu
 
-#define ADDR_IFACE_ATTR_V1 16 /* ucp_address_packed_iface_attr_t */
-#define ADDR_IFACE_ATTR_V2 8  /* ucp_address_v2_packed_iface_attr_t */
-#define ADDR_UNIFIED_ATTR  5  /* ucp_address_unified_iface_attr_t */
+#define ADDR_IFACE_ATTR_V1 16  /* ucp_address_packed_iface_attr_t */
+#define ADDR_IFACE_ATTR_V2 8   /* ucp_address_v2_packed_iface_attr_t */
+#define ADDR_UNIFIED_ATTR  5   /* ucp_address_unified_iface_attr_t */
 #define ADDR_MAX_TLS       128 /* UCP_MAX_RESOURCES */
 #define ADDR_MAX_EP_ADDRS  6   /* UCP_MAX_LANES */
 
@@ -175,15 +175,14 @@ static bool addr_check_devices(struct addr_rd *r, unsigned version, bool unified
     if (*r->p == ADDR_NULL_RESOURCE)
         return rd_skip(r, 1, "device list");
     do {
-        if (!rd_value(r, version, version == ADDR_V1 ? ADDR_MD_MASK_V1 : ADDR_MD_MASK_V2,
-                      &md_flags, &md_index, "memory domain index"))
+        if (!rd_value(r, version, version == ADDR_V1 ? ADDR_MD_MASK_V1 : ADDR_MD_MASK_V2, &md_flags,
+                      &md_index, "memory domain index"))
             return false;
         if (md_index >= ADDR_MD_MAX) {
             r->why = "memory domain index out of range";
             return false;
         }
-        if (!rd_value(r, version, ADDR_DEV_LEN_MASK, &dev_flags, &dev_len,
-                      "device address length"))
+        if (!rd_value(r, version, ADDR_DEV_LEN_MASK, &dev_flags, &dev_len, "device address length"))
             return false;
         last_dev = (dev_flags & ADDR_FLAG_LAST) != 0;
         if ((dev_flags & ADDR_FLAG_NUM_PATHS) && !rd_skip(r, 1, "path count"))

@@ -28,8 +28,18 @@
  *   - am_id < 32 (UCP messages) after the CONN_REQ, length <= the receive
  *     segment (UCX_TCP_RX_SEG_SIZE, 64 KiB by default)
  *   - am_id 35 (keepalive) with length 0
- *   - nothing else (PUT REQ/ACK carry raw addresses; UCP never uses TCP
- *     for RMA because the TCP memory domain cannot register memory)
+ *   - PUT REQ (33) of UCX's flush (address 0, no data) and PUT ACK (34)
+ *     acknowledging a PUT this process sent on that connection (a later
+ *     sequence number than the last ACK, not past the last PUT sent: send()
+ *     and sendmsg() are followed for that); other PUTs only when TCP PUT is
+ *     enabled: a PUT
+ *     REQ names a raw address in the receiver's memory that the raw bytes
+ *     after it are copied to (tcp_ep.c uct_tcp_ep_handle_put_req), i.e. any
+ *     peer can write anywhere. net_create() therefore sets
+ *     UCX_TCP_PUT_ENABLE=n (unless the environment says otherwise) in every
+ *     BenchFS process, so that UCP moves rendezvous data with active
+ *     messages, and a PUT REQ then is an attack. With PUT enabled by the
+ *     user the frames are allowed and their raw data skipped.
  * A stream that breaks a rule is shut down and recv() fails with
  * ECONNRESET, which UCX handles as a peer that went away.
  *
@@ -54,6 +64,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -62,6 +73,9 @@
 #define GUARD_HDR_LEN      5
 #define GUARD_AM_ID_MAX    32 /* UCT_AM_ID_MAX: UCP's ids are below */
 #define GUARD_CM_AM_ID     32
+#define GUARD_PUT_REQ_ID   33
+#define GUARD_PUT_ACK_ID   34
+#define GUARD_PUT_REQ_LEN  20 /* addr u64, length u64, sn u32 */
 #define GUARD_KEEPALIVE_ID 35
 #define GUARD_CM_REQ       1
 #define GUARD_CM_ACK       2
@@ -78,18 +92,29 @@ enum guard_state {
     GUARD_MAGIC_RX,
     GUARD_HDR_RX,
     GUARD_BODY_RX,
-    GUARD_DEAD, /* refused: every recv fails */
+    GUARD_PUT_DATA, /* raw bytes after a PUT REQ */
+    GUARD_DEAD,     /* refused: every recv fails */
 };
 
 struct guard_fd {
     uint8_t state;
-    uint8_t got;       /* bytes of the magic or header so far */
+    uint8_t got; /* bytes of the magic or header so far */
     uint8_t hdr[GUARD_HDR_LEN];
-    bool req_seen;     /* the CONN_REQ arrived */
-    uint8_t sa_len;    /* sockaddr size of this socket's family */
+    bool req_seen;  /* the CONN_REQ arrived */
+    uint8_t sa_len; /* sockaddr size of this socket's family */
     uint8_t cm[GUARD_CM_MAX];
     uint32_t left;     /* body bytes still to come */
     uint32_t cm_len;   /* body length of the current CM frame */
+    uint64_t put_left; /* raw PUT bytes still to come */
+    /* what this process sends on the stream (to check PUT ACKs) */
+    uint8_t out_state; /* GUARD_HDR_RX, GUARD_BODY_RX or GUARD_PUT_DATA */
+    uint8_t out_got;
+    uint8_t out_hdr[GUARD_HDR_LEN];
+    uint8_t out_body[GUARD_PUT_REQ_LEN];
+    uint32_t out_left;
+    uint64_t out_raw;
+    bool put_sent;
+    uint32_t put_sn_sent, put_sn_acked;
 };
 
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -98,6 +123,7 @@ static size_t guard_cap;
 static int guard_listeners[GUARD_LISTENERS];
 static unsigned guard_nlisteners;
 static uint32_t guard_seg = GUARD_SEG_DEFAULT;
+static bool guard_put_ok;
 static unsigned long guard_refused;
 
 /* The slot of fd, grown on demand (with guard_lock held); NULL on ENOMEM. */
@@ -166,6 +192,14 @@ static uint32_t guard_seg_size(void)
     return (uint32_t)n;
 }
 
+bool net_guard_put_enabled(void)
+{
+    const char *v = getenv("UCX_TCP_PUT_ENABLE");
+
+    return v == NULL || !(strcasecmp(v, "n") == 0 || strcasecmp(v, "no") == 0 ||
+                          strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0);
+}
+
 /* Is fd a listening TCP socket? */
 static bool guard_fd_listening_tcp(int fd)
 {
@@ -223,6 +257,7 @@ void net_guard_after(void *before)
     guard_scan(now, GUARD_SCAN_MAX);
     pthread_mutex_lock(&guard_lock);
     guard_seg = guard_seg_size();
+    guard_put_ok = net_guard_put_enabled();
     for (int fd = 0; fd < GUARD_SCAN_MAX; fd++) {
         bool was = seen[fd / 8] & (1u << (fd % 8)), is = now[fd / 8] & (1u << (fd % 8));
 
@@ -303,6 +338,14 @@ static const char *guard_check_hdr(struct guard_fd *g)
     }
     if (id == GUARD_KEEPALIVE_ID)
         return len == 0 ? NULL : "keepalive with data";
+    if (id == GUARD_PUT_REQ_ID && len == GUARD_PUT_REQ_LEN) {
+        g->cm_len = len;
+        return NULL;
+    }
+    if (id == GUARD_PUT_ACK_ID && len == 4) {
+        g->cm_len = len;
+        return NULL;
+    }
     return "unexpected UCX TCP message type";
 }
 
@@ -369,7 +412,8 @@ static const char *guard_feed(struct guard_fd *g, const uint8_t *p, size_t n)
         case GUARD_BODY_RX: {
             size_t take = n < g->left ? n : g->left;
 
-            if (g->hdr[0] == GUARD_CM_AM_ID) {
+            if (g->hdr[0] == GUARD_CM_AM_ID || g->hdr[0] == GUARD_PUT_REQ_ID ||
+                g->hdr[0] == GUARD_PUT_ACK_ID) {
                 size_t off = g->cm_len - g->left;
 
                 memcpy(g->cm + off, p, take);
@@ -382,6 +426,38 @@ static const char *guard_feed(struct guard_fd *g, const uint8_t *p, size_t n)
             g->state = GUARD_HDR_RX;
             if (g->hdr[0] == GUARD_CM_AM_ID && (why = guard_check_cm(g)) != NULL)
                 return why;
+            if (g->hdr[0] == GUARD_PUT_REQ_ID) {
+                uint64_t addr = 0;
+
+                g->put_left = 0;
+                for (int i = 7; i >= 0; i--) {
+                    addr = addr << 8 | g->cm[i];
+                    g->put_left = g->put_left << 8 | g->cm[8 + i];
+                }
+                if (!guard_put_ok && (addr != 0 || g->put_left != 0))
+                    return "PUT to a raw address (TCP PUT is disabled)";
+                if (g->put_left > 0)
+                    g->state = GUARD_PUT_DATA;
+            }
+            if (g->hdr[0] == GUARD_PUT_ACK_ID) {
+                uint32_t sn = guard_le32(g->cm);
+
+                /* Circular: acked < sn <= sent. */
+                if (!g->put_sent || (int32_t)(sn - g->put_sn_acked) <= 0 ||
+                    (int32_t)(sn - g->put_sn_sent) > 0)
+                    return "PUT ACK for no PUT sent";
+                g->put_sn_acked = sn;
+            }
+            break;
+        }
+        case GUARD_PUT_DATA: {
+            size_t take = n < g->put_left ? n : (size_t)g->put_left;
+
+            p += take;
+            n -= take;
+            g->put_left -= take;
+            if (g->put_left == 0)
+                g->state = GUARD_HDR_RX;
             break;
         }
         default:
@@ -389,6 +465,110 @@ static const char *guard_feed(struct guard_fd *g, const uint8_t *p, size_t n)
         }
     }
     return NULL;
+}
+
+/* Follow bytes this process sent on a checked stream: note PUT REQs. */
+static void guard_sent(struct guard_fd *g, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        switch (g->out_state) {
+        case GUARD_HDR_RX:
+            g->out_hdr[g->out_got++] = *p++;
+            n--;
+            if (g->out_got < GUARD_HDR_LEN)
+                break;
+            g->out_got = 0;
+            g->out_left = guard_le32(g->out_hdr + 1);
+            if (g->out_left > 0)
+                g->out_state = GUARD_BODY_RX;
+            break;
+        case GUARD_BODY_RX: {
+            size_t take = n < g->out_left ? n : g->out_left;
+
+            if (g->out_hdr[0] == GUARD_PUT_REQ_ID && g->out_left <= GUARD_PUT_REQ_LEN) {
+                size_t off = GUARD_PUT_REQ_LEN - g->out_left;
+
+                memcpy(g->out_body + off, p, take);
+            }
+            p += take;
+            n -= take;
+            g->out_left -= (uint32_t)take;
+            if (g->out_left > 0)
+                break;
+            g->out_state = GUARD_HDR_RX;
+            if (g->out_hdr[0] == GUARD_PUT_REQ_ID) {
+                g->out_raw = 0;
+                for (int i = 7; i >= 0; i--)
+                    g->out_raw = g->out_raw << 8 | g->out_body[8 + i];
+                g->put_sn_sent = guard_le32(g->out_body + 16);
+                if (!g->put_sent)
+                    g->put_sn_acked = g->put_sn_sent - 1;
+                g->put_sent = true;
+                if (g->out_raw > 0)
+                    g->out_state = GUARD_PUT_DATA;
+            }
+            break;
+        }
+        default: { /* GUARD_PUT_DATA */
+            size_t take = n < g->out_raw ? n : (size_t)g->out_raw;
+
+            p += take;
+            n -= take;
+            g->out_raw -= take;
+            if (g->out_raw == 0)
+                g->out_state = GUARD_HDR_RX;
+            break;
+        }
+        }
+    }
+}
+
+/* The checked stream of fd, with guard_lock held, or NULL. */
+static struct guard_fd *guard_checked(int fd)
+{
+    if (fd < 0 || (size_t)fd >= guard_cap)
+        return NULL;
+    if (guard_fds[fd].state == GUARD_OFF || guard_fds[fd].state == GUARD_DEAD)
+        return NULL;
+    return &guard_fds[fd];
+}
+
+ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+    struct guard_fd *g;
+    ssize_t n;
+
+    if (fd < 0 || (size_t)fd >= __atomic_load_n(&guard_cap, __ATOMIC_RELAXED))
+        return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
+    pthread_mutex_lock(&guard_lock);
+    n = syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
+    if (n > 0 && (g = guard_checked(fd)) != NULL)
+        guard_sent(g, buf, (size_t)n);
+    pthread_mutex_unlock(&guard_lock);
+    return n;
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    struct guard_fd *g;
+    ssize_t n;
+
+    if (fd < 0 || (size_t)fd >= __atomic_load_n(&guard_cap, __ATOMIC_RELAXED))
+        return syscall(SYS_sendmsg, fd, msg, flags);
+    pthread_mutex_lock(&guard_lock);
+    n = syscall(SYS_sendmsg, fd, msg, flags);
+    if (n > 0 && (g = guard_checked(fd)) != NULL) {
+        size_t left = (size_t)n;
+
+        for (size_t i = 0; i < msg->msg_iovlen && left > 0; i++) {
+            size_t take = msg->msg_iov[i].iov_len < left ? msg->msg_iov[i].iov_len : left;
+
+            guard_sent(g, msg->msg_iov[i].iov_base, take);
+            left -= take;
+        }
+    }
+    pthread_mutex_unlock(&guard_lock);
+    return n;
 }
 
 int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
@@ -405,10 +585,10 @@ int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
     g = guard_slot((int)nfd);
     if (g != NULL) {
         memset(g, 0, sizeof(*g));
-        if (guard_is_listener(fd) &&
-            getsockname((int)nfd, (struct sockaddr *)&local, &llen) == 0 &&
+        if (guard_is_listener(fd) && getsockname((int)nfd, (struct sockaddr *)&local, &llen) == 0 &&
             (local.ss_family == AF_INET || local.ss_family == AF_INET6)) {
             g->state = GUARD_MAGIC_RX;
+            g->out_state = GUARD_HDR_RX;
             g->sa_len = local.ss_family == AF_INET ? sizeof(struct sockaddr_in)
                                                    : sizeof(struct sockaddr_in6);
         }
@@ -444,8 +624,7 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
     const char *why;
     ssize_t n;
 
-    if (fd < 0 || (size_t)fd >= __atomic_load_n(&guard_cap, __ATOMIC_RELAXED) ||
-        (flags & MSG_PEEK))
+    if (fd < 0 || (size_t)fd >= __atomic_load_n(&guard_cap, __ATOMIC_RELAXED) || (flags & MSG_PEEK))
         return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
     pthread_mutex_lock(&guard_lock);
     g = (size_t)fd < guard_cap ? &guard_fds[fd] : NULL;

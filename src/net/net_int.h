@@ -112,6 +112,8 @@ int net_scope_apply(char *err, size_t errlen);
  * accepted on them are checked before UCX reads them. */
 void *net_guard_before(void);
 void net_guard_after(void *before);
+/* Is UCX's TCP PUT enabled (UCX_TCP_PUT_ENABLE not n/no/off/0)? */
+bool net_guard_put_enabled(void);
 /* Connections refused so far (for tests and status). */
 unsigned long net_guard_refused(void);
 

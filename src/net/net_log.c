@@ -44,8 +44,9 @@ static ucs_log_func_rc_t net_log_handler(const char *file, unsigned line, const 
         return UCS_LOG_FUNC_RC_STOP;
     vsnprintf(msg, sizeof(msg), format, ap);
     base = strrchr(file, '/');
-    log_write(net_log_level, "UCX %s (%s:%u): %s", level == UCS_LOG_LEVEL_ERROR ? "error" : "warning",
-              base != NULL ? base + 1 : file, line, msg);
+    log_write(net_log_level, "UCX %s (%s:%u): %s",
+              level == UCS_LOG_LEVEL_ERROR ? "error" : "warning", base != NULL ? base + 1 : file,
+              line, msg);
     return UCS_LOG_FUNC_RC_STOP;
 }
 

@@ -53,7 +53,8 @@ static bool scope_have_ib(void)
 /* Is `a` inside ifa's subnet (or equal to its address)? */
 static bool scope_same_net(const struct sockaddr *a, const struct ifaddrs *ifa)
 {
-    if (ifa->ifa_addr == NULL || ifa->ifa_netmask == NULL || a->sa_family != ifa->ifa_addr->sa_family)
+    if (ifa->ifa_addr == NULL || ifa->ifa_netmask == NULL ||
+        a->sa_family != ifa->ifa_addr->sa_family)
         return false;
     if (a->sa_family == AF_INET) {
         uint32_t x = ((const struct sockaddr_in *)a)->sin_addr.s_addr;

@@ -135,8 +135,8 @@ static void test_handmade(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handmade),     cmocka_unit_test(test_real_tcp),
-        cmocka_unit_test(test_real_shm),     cmocka_unit_test(test_real_default),
+        cmocka_unit_test(test_handmade),      cmocka_unit_test(test_real_tcp),
+        cmocka_unit_test(test_real_shm),      cmocka_unit_test(test_real_default),
         cmocka_unit_test(test_real_v2_debug),
     };
 
