@@ -85,6 +85,16 @@ static const char *net_env(const char *name)
     return v != NULL ? v : "(unset)";
 }
 
+/* Can UCX_TLS select the TCP transport (unset, "all", a "^" exclusion list,
+ * or naming tcp)? UCX warns about TCP settings when it cannot. */
+static bool net_tls_may_use_tcp(void)
+{
+    const char *tls = getenv("UCX_TLS");
+
+    return tls == NULL || tls[0] == '\0' || tls[0] == '^' || strstr(tls, "tcp") != NULL ||
+           strstr(tls, "all") != NULL;
+}
+
 int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
 {
     ucp_config_t *config;
@@ -111,7 +121,8 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     net_log_capture(serialized);
     /* TCP PUT lets any peer write to a raw address (net_guard.c): move
      * rendezvous data with active messages instead. */
-    setenv("UCX_TCP_PUT_ENABLE", "n", 0);
+    if (net_tls_may_use_tcp())
+        setenv("UCX_TCP_PUT_ENABLE", "n", 0);
     rc = net_scope_apply(err, errlen);
     if (rc < 0)
         goto err_free;
