@@ -102,6 +102,19 @@ pid_of() {
 }
 run 0 bfs mkdir /d || exit 1
 
+# ------------------------------------------------------- ls quoting
+# Names with newlines and control characters are quoted like GNU ls on a
+# terminal (-b forces that style here, where stdout is a file).
+echo hi >"$T/f"
+for name in $'/a\nb' "/it's x" $'/esc\e[31m' /plain.txt; do
+    run 0 bfs put "$T/f" "$name"
+done
+run 0 bfs ls -b /
+printf '%s\n' "'a'\$'\\n''b'" d "'esc'\$'\\033''[31m'" "'it'\\''s x'" plain.txt >"$T/want"
+cmp -s "$OUT" "$T/want" || fail "ls -b: got $(od -c "$OUT" | head -5)"
+run 0 bfs ls -N /
+[ "$(grep -c '' "$OUT")" -eq 6 ] || fail "ls -N does not print names raw"
+
 # ------------------------------------------------------- frozen server
 # A new `benchfs ls` fails within 1.2x the RPC timeout, naming the server;
 # its CPU time comes from /proc/<pid>/stat while it waits.
