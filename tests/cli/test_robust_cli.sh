@@ -102,6 +102,14 @@ pid_of() {
 }
 run 0 bfs mkdir /d || exit 1
 
+# ------------------------------------------------------- df
+# Three servers on one file system count it once: the size is that of the
+# file system, not three times it.
+run 0 bfs df
+got=$(awk 'NR == 2 { print $2 }' "$OUT")
+want=$(df -k --output=size "$DATA" | tail -n 1 | tr -d ' ')
+[ "$got" = "$want" ] || fail "df counts the shared file system more than once: $got vs $want 1K-blocks"
+
 # ------------------------------------------------------- ls quoting
 # Names with newlines and control characters are quoted like GNU ls on a
 # terminal (-b forces that style here, where stdout is a file).
