@@ -229,6 +229,34 @@ mkdir -p "$T/reg3"
 run 0 $PY "$T/zombie.py" "$BENCHFSD" "$T/reg3" "$T/zdata"
 grep -q "restarted while pid" "$OUT" || fail "zombie restart: $(cat "$OUT" "$ERR")"
 
+# ------------------------ a server restarted by hand, then cluster stop
+P1=$(pid_of node_1)
+kill -TERM "$P1"
+while kill -0 "$P1" 2>/dev/null; do read -r -t 0.02 <> <(:) || true; done
+"$BENCHFSD" -n node_1 -d "$DATA/node_1" -r "$REG" >"$T/hand.log" 2>&1 &
+HAND=$!
+for _ in $(seq 400); do
+    grep -q "ready:" "$T/hand.log" && break
+    kill -0 "$HAND" 2>/dev/null || break
+    read -r -t 0.05 <> <(:) || true
+done
+run 0 "$BENCHFS" cluster status --registry "$REG"
+grep -Eq "^node_1 +$HAND +running +yes" "$OUT" || fail "cluster status misses the hand-restarted node_1 (pid $HAND): $(cat "$OUT")"
+expect_err "restarted by hand"
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+    chmod 755 "$T" && chmod -R a+rX "$REG"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$BENCHFS" cluster stop --registry "$REG" \
+        >"$OUT" 2>"$ERR"
+    rc=$?
+    [ "$rc" -ne 0 ] || fail "cluster stop by another user exited 0"
+    grep -q "stopped 3 servers" "$ERR" && fail "cluster stop by another user claims: $(cat "$ERR")"
+    kill -0 "$HAND" || fail "another user's cluster stop stopped the server"
+fi
+run 0 "$BENCHFS" cluster stop --registry "$REG" --timeout 10
+expect_err "stopped 3 servers"
+wait "$HAND"
+run 0 "$BENCHFS" cluster start -n 3 --registry "$REG" --data-dir "$DATA" --timeout 20 || exit 1
+
 # --------------------------------- a dead server fails discovery fast
 P2=$(pid_of node_2)
 kill -KILL "$P2"
