@@ -52,6 +52,7 @@ struct config {
     int64_t spin_us;
     int64_t rpc_timeout_ms;
     int64_t max_inflight;
+    int64_t max_clients;
     int64_t max_requests;
     int durability; /* enum config_durability */
     int64_t map_size;

@@ -160,6 +160,18 @@ static void net_ep_close_start(struct net_ep *ep)
     ep->close_req = NULL;
     if (sp == NULL)
         return;
+    if (UCS_PTR_IS_ERR(sp) && (p.flags & UCP_EP_CLOSE_FLAG_FORCE) &&
+        UCS_PTR_STATUS(sp) == UCS_ERR_INVALID_PARAM && net->cb_depth > 0) {
+        /* UCX refuses FORCE without peer-failure handling. From a callback
+         * a flushing close costs nothing (net_progress finishes or abandons
+         * it), and it releases UCX's endpoint. */
+        p.flags = 0;
+        net->cb_depth++;
+        sp = ucp_ep_close_nbx(ep->ep, &p);
+        net->cb_depth--;
+        if (sp == NULL)
+            return;
+    }
     if (UCS_PTR_IS_ERR(sp)) {
         log_debug("net: closing %s: %s", ep->name, ucs_status_string(UCS_PTR_STATUS(sp)));
         return;
