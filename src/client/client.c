@@ -322,10 +322,8 @@ void client_server_drop(struct client *c, size_t idx, int status)
     srv->ep = NULL;
     srv->ep_error = 0;
     srv->hello_done = false;
-    /* A server given up on may be frozen: a polite (flushing) close would
-     * wait for it in vain, so close without flushing. */
     if (ep != NULL)
-        net_ep_abort(ep);
+        net_ep_destroy(ep);
 }
 
 /* Re-read server idx's registry file before reconnecting (it may have restarted). */

@@ -161,7 +161,7 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     wparams.thread_mode = serialized ? UCS_THREAD_MODE_SERIALIZED : UCS_THREAD_MODE_SINGLE;
     guard = net_guard_before();
     status = ucp_worker_create(net->ctx, &wparams, &net->worker);
-    net_guard_after(guard);
+    net->nguard = net_guard_after(guard, net->guard_fds, 8);
     if (status != UCS_OK) {
         rc = net_status_to_errno(status);
         snprintf(err, errlen, "failed to create UCX worker: %s", ucs_status_string(status));
@@ -204,6 +204,7 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
 err_release_addr:
     ucp_worker_release_address(net->worker, net->addr);
 err_destroy_worker:
+    net_guard_forget(net->guard_fds, net->nguard);
     ucp_worker_destroy(net->worker);
 err_cleanup_ctx:
     ucp_cleanup(net->ctx);
@@ -234,6 +235,7 @@ void net_destroy(struct net *net)
      * UCS_ERR_CANCELED: their callbacks may run from in here (net.h says so)
      * and need `net`, which is freed only below.
      */
+    net_guard_forget(net->guard_fds, net->nguard);
     net->cb_depth++;
     ucp_worker_release_address(net->worker, net->addr);
     ucp_worker_destroy(net->worker);

@@ -243,16 +243,17 @@ void *net_guard_before(void)
     return seen;
 }
 
-void net_guard_after(void *before)
+unsigned net_guard_after(void *before, int *fds, unsigned max)
 {
     uint8_t *seen = before, *now;
+    unsigned got = 0;
 
     if (seen == NULL)
-        return;
+        return 0;
     now = calloc(GUARD_SCAN_MAX / 8, 1);
     if (now == NULL) {
         free(seen);
-        return;
+        return 0;
     }
     guard_scan(now, GUARD_SCAN_MAX);
     pthread_mutex_lock(&guard_lock);
@@ -261,14 +262,31 @@ void net_guard_after(void *before)
     for (int fd = 0; fd < GUARD_SCAN_MAX; fd++) {
         bool was = seen[fd / 8] & (1u << (fd % 8)), is = now[fd / 8] & (1u << (fd % 8));
 
-        if (is && !was && guard_nlisteners < GUARD_LISTENERS && !guard_is_listener(fd)) {
+        if (is && !was && guard_nlisteners < GUARD_LISTENERS && !guard_is_listener(fd) &&
+            got < max) {
             guard_listeners[guard_nlisteners++] = fd;
+            fds[got++] = fd;
             log_debug("net: checking connections accepted on UCX listening socket %d", fd);
         }
     }
     pthread_mutex_unlock(&guard_lock);
     free(now);
     free(seen);
+    return got;
+}
+
+void net_guard_forget(const int *fds, unsigned n)
+{
+    pthread_mutex_lock(&guard_lock);
+    for (unsigned k = 0; k < n; k++) {
+        for (unsigned i = 0; i < guard_nlisteners; i++) {
+            if (guard_listeners[i] == fds[k]) {
+                guard_listeners[i] = guard_listeners[--guard_nlisteners];
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&guard_lock);
 }
 
 unsigned long net_guard_refused(void)

@@ -83,6 +83,8 @@ struct net {
     struct net_rndv *rndv_free;
     struct net_rndv *rndv_all;
     size_t rndv_kept;
+    int guard_fds[8]; /* UCX listening sockets checked by net_guard.c */
+    unsigned nguard;
 };
 
 struct net_ep {
@@ -111,7 +113,11 @@ int net_scope_apply(char *err, size_t errlen);
  * (before: snapshot, after: register the new ones) so that connections
  * accepted on them are checked before UCX reads them. */
 void *net_guard_before(void);
-void net_guard_after(void *before);
+/* Registers the new listeners, stores up to max of them in fds; returns
+ * how many. net_guard_forget() them before the worker closes them (their
+ * numbers may be reused for sockets that are not UCX's). */
+unsigned net_guard_after(void *before, int *fds, unsigned max);
+void net_guard_forget(const int *fds, unsigned n);
 /* Is UCX's TCP PUT enabled (UCX_TCP_PUT_ENABLE not n/no/off/0)? */
 bool net_guard_put_enabled(void);
 /* Connections refused so far (for tests and status). */
