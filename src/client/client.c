@@ -127,11 +127,56 @@ void benchfs_options_init(struct benchfs_options *opts)
     opts->max_inflight = (unsigned)client_env("BENCHFS_MAX_INFLIGHT", CLIENT_DEFAULT_INFLIGHT);
 }
 
+/*
+ * Every BENCHFS_* number the client reads, with its largest value: a set but
+ * unreadable one is an error like a bad configuration file, never silently
+ * replaced by the default.
+ */
+static int client_env_check(void)
+{
+    static const struct {
+        const char *name;
+        unsigned long long max;
+        const char *example;
+    } vars[] = {
+        {"BENCHFS_EXPECTED_SERVERS", 65536, "4"},
+        {"BENCHFS_DISCOVERY_TIMEOUT_MS", 3600000, "30000"},
+        {"BENCHFS_CHUNK_SIZE", 1ull << 30, "4194304 or 4M"},
+        {"BENCHFS_RPC_TIMEOUT_MS", 3600000, "30000"},
+        {"BENCHFS_MAX_INFLIGHT", CLIENT_MAX_INFLIGHT, "64"},
+        {"BENCHFS_SPIN_US", 1000000, "50"},
+        {"BENCHFS_DATA_SPIN_US", 1000000, "200"},
+    };
+    unsigned long long v;
+
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *s = getenv(vars[i].name);
+
+        if (s == NULL || s[0] == '\0')
+            continue;
+        if (!client_parse_size(s, &v)) {
+            error_msg("environment variable %s='%s' is not a number (e.g. %s=%s)", vars[i].name, s,
+                      vars[i].name, vars[i].example);
+            return -EINVAL;
+        }
+        if (v > vars[i].max) {
+            error_msg("environment variable %s=%s is above the maximum %llu", vars[i].name, s,
+                      vars[i].max);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* Zero fields of the caller's options take the defaults (and environment). */
 static int client_options_resolve(const struct benchfs_options *in, struct benchfs_options *out)
 {
     struct benchfs_options def;
+    int rc;
 
+    rc = client_env_check();
+    if (rc < 0)
+        return rc;
     benchfs_options_init(&def);
     *out = def;
     if (in != NULL) {
@@ -302,9 +347,9 @@ static int client_server_reread(struct client *c, size_t idx)
                   client_server_name(c, idx, name, sizeof(name)), path);
         return -EIO;
     }
-    /* A stale file of a dead process on this host: fail fast, not after a timeout. */
-    if (strcmp(e.host, c->hostname) == 0 && e.pid > 0 && kill((pid_t)e.pid, 0) < 0 &&
-        errno == ESRCH) {
+    /* A stale file of a dead (or zombie) process on this host: fail fast,
+     * not after a timeout. */
+    if (strcmp(e.host, c->hostname) == 0 && !registry_pid_alive(e.pid)) {
         snprintf(srv->host, sizeof(srv->host), "%s", e.host);
         srv->pid = e.pid;
         registry_entry_cleanup(&e);

@@ -471,6 +471,13 @@ static int ns_statvfs(struct client *c, const char *upath, struct statvfs *st)
     for (i = 0; rc == 0 && i < c->nservers; i++) {
         const struct proto_statfs_rep *r = &calls[i].rep.statfs_rep;
         unsigned long long b = r->bsize ? r->bsize : 4096;
+        bool seen = false;
+
+        /* Servers sharing one file system count it once. */
+        for (size_t j = 0; j < i && r->fs_id != 0; j++)
+            seen |= calls[j].rep.statfs_rep.fs_id == r->fs_id;
+        if (seen)
+            continue;
 
         if (bsize == 0)
             bsize = b;

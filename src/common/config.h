@@ -45,12 +45,14 @@ struct config {
     int64_t fd_cache;
     bool o_direct;
     struct config_strs tls;
+    char interface[64];
     int64_t expected_servers;
     int64_t discovery_timeout_ms;
     int64_t startup_timeout_ms;
     int64_t spin_us;
     int64_t rpc_timeout_ms;
     int64_t max_inflight;
+    int64_t max_clients;
     int64_t max_requests;
     int durability; /* enum config_durability */
     int64_t map_size;

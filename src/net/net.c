@@ -85,6 +85,16 @@ static const char *net_env(const char *name)
     return v != NULL ? v : "(unset)";
 }
 
+/* Can UCX_TLS select the TCP transport (unset, "all", a "^" exclusion list,
+ * or naming tcp)? UCX warns about TCP settings when it cannot. */
+static bool net_tls_may_use_tcp(void)
+{
+    const char *tls = getenv("UCX_TLS");
+
+    return tls == NULL || tls[0] == '\0' || tls[0] == '^' || strstr(tls, "tcp") != NULL ||
+           strstr(tls, "all") != NULL;
+}
+
 int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
 {
     ucp_config_t *config;
@@ -93,6 +103,7 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     ucp_worker_attr_t wattr;
     ucs_status_t status;
     struct net *net;
+    void *guard;
     unsigned i;
     int rc;
 
@@ -106,6 +117,15 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     list_init(&net->closing);
     for (i = 0; i < NET_AM_ID_MAX; i++)
         net->handlers[i].net = net;
+
+    net_log_capture(serialized);
+    /* TCP PUT lets any peer write to a raw address (net_guard.c): move
+     * rendezvous data with active messages instead. */
+    if (net_tls_may_use_tcp())
+        setenv("UCX_TCP_PUT_ENABLE", "n", 0);
+    rc = net_scope_apply(err, errlen);
+    if (rc < 0)
+        goto err_free;
 
     /* Reads UCX_* from the environment (UCX_TLS, UCX_NET_DEVICES, ...). */
     status = ucp_config_read(NULL, NULL, &config);
@@ -139,7 +159,9 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     memset(&wparams, 0, sizeof(wparams));
     wparams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
     wparams.thread_mode = serialized ? UCS_THREAD_MODE_SERIALIZED : UCS_THREAD_MODE_SINGLE;
+    guard = net_guard_before();
     status = ucp_worker_create(net->ctx, &wparams, &net->worker);
+    net->nguard = net_guard_after(guard, net->guard_fds, 8);
     if (status != UCS_OK) {
         rc = net_status_to_errno(status);
         snprintf(err, errlen, "failed to create UCX worker: %s", ucs_status_string(status));
@@ -182,6 +204,7 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
 err_release_addr:
     ucp_worker_release_address(net->worker, net->addr);
 err_destroy_worker:
+    net_guard_forget(net->guard_fds, net->nguard);
     ucp_worker_destroy(net->worker);
 err_cleanup_ctx:
     ucp_cleanup(net->ctx);
@@ -212,6 +235,7 @@ void net_destroy(struct net *net)
      * UCS_ERR_CANCELED: their callbacks may run from in here (net.h says so)
      * and need `net`, which is freed only below.
      */
+    net_guard_forget(net->guard_fds, net->nguard);
     net->cb_depth++;
     ucp_worker_release_address(net->worker, net->addr);
     ucp_worker_destroy(net->worker);

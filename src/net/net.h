@@ -112,6 +112,17 @@ int net_address(struct net *net, const void **addr_p, size_t *len_p);
 /* Largest AM header net_send accepts on this worker (>= 512). */
 size_t net_max_am_header(const struct net *net);
 
+/* Largest worker address net_addr_check accepts. */
+#define NET_ADDR_MAX 65536
+
+/*
+ * Check that addr[0..len) is a worker address UCX 1.13 can unpack without
+ * reading past its end or aborting (known version, every length inside the
+ * buffer, no trailing bytes): 0, or -EINVAL with the reason in why. Pure
+ * (no UCX call), so it is fuzzed. net_ep_create() calls it first.
+ */
+int net_addr_check(const void *addr, size_t len, char *why, size_t whylen);
+
 /*
  * Connect to a peer's worker address with peer-failure error handling:
  * on failure err_cb(arg, ep, -errno) is called once from net_progress (after
@@ -119,10 +130,10 @@ size_t net_max_am_header(const struct net *net);
  * on the ep fails afterwards. Not called once net_ep_destroy() was called.
  * May be called from a receive callback (tested: connecting back to a
  * client from its first request). `name` is used in log lines (copied, cut
- * at 63 bytes). UCX does not take the address length: addr must be a worker
- * address from a trusted source (the registry validates only its hex form;
- * a server should connect back only after the cookie check), or UCX may
- * misbehave.
+ * at 63 bytes). UCX does not take the address length, so the address is
+ * first checked with net_addr_check(): -EINVAL (nothing passed to UCX) for
+ * a malformed one. A server should still connect back only after the
+ * cookie check: a well-formed address may name any process.
  */
 int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char *name,
                   net_ep_err_cb_t err_cb, void *arg, struct net_ep **ep_p);

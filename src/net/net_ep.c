@@ -80,8 +80,14 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
     ucs_status_t status;
     struct net_ep *ep;
 
-    if (addr == NULL || addr_len == 0)
-        return -EINVAL;
+    char why[160];
+    int rc;
+
+    rc = net_addr_check(addr, addr_len, why, sizeof(why));
+    if (rc < 0) {
+        log_warn("net: refusing to connect to %s: %s", name != NULL ? name : "peer", why);
+        return rc;
+    }
     ep = calloc(1, sizeof(*ep));
     if (ep == NULL)
         return -ENOMEM;
@@ -104,9 +110,12 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
     }
     status = ucp_ep_create(net->worker, &p, &ep->ep);
     if (status != UCS_OK) {
-        log_error("net: cannot connect to %s: %s (no common UCX transport? compare UCX_TLS "
-                  "on both sides)",
-                  ep->name, ucs_status_string(status));
+        /* Only "unreachable" means the two sides share no transport. */
+        log_warn("net: cannot connect to %s: %s%s", ep->name, ucs_status_string(status),
+                 status == UCS_ERR_UNREACHABLE
+                     ? " (no common UCX transport: compare UCX_TLS and UCX_NET_DEVICES on "
+                       "both sides)"
+                     : "");
         free(ep);
         return net_status_to_errno(status);
     }
@@ -151,6 +160,18 @@ static void net_ep_close_start(struct net_ep *ep)
     ep->close_req = NULL;
     if (sp == NULL)
         return;
+    if (UCS_PTR_IS_ERR(sp) && (p.flags & UCP_EP_CLOSE_FLAG_FORCE) &&
+        UCS_PTR_STATUS(sp) == UCS_ERR_INVALID_PARAM && net->cb_depth > 0) {
+        /* UCX refuses FORCE without peer-failure handling. From a callback
+         * a flushing close costs nothing (net_progress finishes or abandons
+         * it), and it releases UCX's endpoint. */
+        p.flags = 0;
+        net->cb_depth++;
+        sp = ucp_ep_close_nbx(ep->ep, &p);
+        net->cb_depth--;
+        if (sp == NULL)
+            return;
+    }
     if (UCS_PTR_IS_ERR(sp)) {
         log_debug("net: closing %s: %s", ep->name, ucs_status_string(UCS_PTR_STATUS(sp)));
         return;

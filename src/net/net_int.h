@@ -83,6 +83,8 @@ struct net {
     struct net_rndv *rndv_free;
     struct net_rndv *rndv_all;
     size_t rndv_kept;
+    int guard_fds[8]; /* UCX listening sockets checked by net_guard.c */
+    unsigned nguard;
 };
 
 struct net_ep {
@@ -98,6 +100,28 @@ struct net_ep {
     void *close_req;
     uint64_t close_deadline_ns;
 };
+
+/* net_log.c: route UCX warnings and errors into our log (quiet: at debug
+ * level, for clients), unless UCX_LOG_LEVEL is set. Idempotent. */
+void net_log_capture(bool quiet);
+
+/* net_scope.c: set UCX_NET_DEVICES from BENCHFS_NET_INTERFACE (auto, all,
+ * a name) unless it is set. 0, or -ENODEV with a message. */
+int net_scope_apply(char *err, size_t errlen);
+
+/* net_guard.c: remember the TCP listening sockets ucp_worker_create opens
+ * (before: snapshot, after: register the new ones) so that connections
+ * accepted on them are checked before UCX reads them. */
+void *net_guard_before(void);
+/* Registers the new listeners, stores up to max of them in fds; returns
+ * how many. net_guard_forget() them before the worker closes them (their
+ * numbers may be reused for sockets that are not UCX's). */
+unsigned net_guard_after(void *before, int *fds, unsigned max);
+void net_guard_forget(const int *fds, unsigned n);
+/* Is UCX's TCP PUT enabled (UCX_TCP_PUT_ENABLE not n/no/off/0)? */
+bool net_guard_put_enabled(void);
+/* Connections refused so far (for tests and status). */
+unsigned long net_guard_refused(void);
 
 /* net_ep.c: called by net_progress / net_destroy. */
 unsigned net_ep_dispatch_failed(struct net *net);

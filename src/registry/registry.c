@@ -35,14 +35,49 @@ int registry_path(char *out, size_t outlen, const char *dir, const char *name)
     return (n < 0 || (size_t)n >= outlen) ? -ENAMETOOLONG : 0;
 }
 
-/* Is `pid` alive on this host? EPERM means alive but someone else's. */
+/*
+ * The state letter of /proc/<pid>/stat ('R', 'S', 'Z', ...), or 0 when it
+ * cannot be read. The command name (field 2) is in parentheses and may hold
+ * any byte, ')' included, so the state is found after the LAST ')'.
+ */
+static char registry_proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    const char *p;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    if (p == NULL || p[1] != ' ' || p[2] == '\0')
+        return 0;
+    return p[2];
+}
+
+/*
+ * Is `pid` alive on this host? EPERM means alive but someone else's. A
+ * zombie (killed, not yet reaped by its parent) or a dead process ('X') is
+ * not alive: it will never serve again, and a restart must not wait for
+ * its parent to reap it.
+ */
 bool registry_pid_alive(int64_t pid)
 {
+    char state;
+
     if (pid <= 0 || pid > INT_MAX)
         return false;
-    if (kill((pid_t)pid, 0) == 0)
-        return true;
-    return errno == EPERM;
+    if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
+        return false;
+    state = registry_proc_state((pid_t)pid);
+    return state != 'Z' && state != 'X' && state != 'x';
 }
 
 int registry_hostname(char *out, size_t outlen)
@@ -94,12 +129,17 @@ int registry_read_file(const char *path, size_t max, char **buf_p, size_t *len_p
     char *buf;
     int fd, rc;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: opening a FIFO planted under a registry name must not
+     * block; O_NOFOLLOW: a symlink is refused (ELOOP). */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         rc = -errno;
-        registry_err(err, errlen, "registry %s: cannot open: %s%s", path, strerror(-rc),
-                     rc == -EACCES ? " (owned by another user?)" : "");
-        return rc;
+        if (rc == -ELOOP)
+            registry_err(err, errlen, "registry %s: is a symbolic link (refused)", path);
+        else
+            registry_err(err, errlen, "registry %s: cannot open: %s%s", path, strerror(-rc),
+                         rc == -EACCES ? " (owned by another user?)" : "");
+        return rc == -ELOOP ? -EINVAL : rc;
     }
     if (fstat(fd, &st) != 0) {
         rc = -errno;
@@ -108,7 +148,7 @@ int registry_read_file(const char *path, size_t max, char **buf_p, size_t *len_p
     }
     if (!S_ISREG(st.st_mode)) {
         rc = -EINVAL;
-        registry_err(err, errlen, "registry %s: not a regular file", path);
+        registry_err(err, errlen, "registry %s: not a regular file (remove it)", path);
         goto err_close;
     }
     if ((uint64_t)st.st_size > max) {
@@ -172,7 +212,10 @@ int registry_write_atomic(const char *dir, const char *name, const char *buf, si
         registry_err(err, errlen, "registry %s: path too long", dir);
         return -ENAMETOOLONG;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* A leftover (or planted: FIFO, symlink) temp is removed first, and
+     * O_EXCL makes sure the file written is a new regular file. */
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (fd < 0) {
         rc = -errno;
         registry_err(err, errlen, "Failed to register node address: cannot create %s: %s", tmp,

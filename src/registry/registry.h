@@ -41,6 +41,10 @@ struct registry_entry {
     size_t addr_len;
 };
 
+/* Is pid alive on this host: it exists (kill(pid, 0) succeeds or fails
+ * with EPERM) and is not a zombie (state from /proc/<pid>/stat)? */
+bool registry_pid_alive(int64_t pid);
+
 /* Valid node id: 1..63 bytes of [A-Za-z0-9._-], not starting with '.'. */
 bool registry_node_id_valid(const char *node_id);
 

@@ -32,9 +32,6 @@ int registry_parse_u64(const char *s, size_t len, uint64_t *v_p);
 /* Host names in files: 1..255 bytes of printable ASCII without spaces. */
 bool registry_host_valid(const char *s, size_t len);
 
-/* Is pid alive on this host (kill(pid, 0) succeeds or fails with EPERM)? */
-bool registry_pid_alive(int64_t pid);
-
 /* gethostname(), always NUL-terminated. 0 or -errno. */
 int registry_hostname(char *out, size_t outlen);
 

@@ -4,9 +4,12 @@
  * until `expected` servers are there, the cluster file's node_0..node_{N-1}
  * are all there, or (nothing expected) the set has stopped changing.
  *
- * Stale and foreign files and a missing cookie are not fatal while waiting:
- * a restarted server replaces its old file when it publishes. Corrupt files
- * and more servers than expected are fatal at once: waiting cannot fix them.
+ * Foreign files and a missing cookie are not fatal while waiting: a
+ * restarted server replaces its old file when it publishes. A stale file (a
+ * server of this host whose pid is gone or a zombie) is given a short grace
+ * (REGISTRY_STALE_GRACE_NS) to be replaced, then fails discovery: the
+ * process it names will never answer. Corrupt files and more servers than
+ * expected are fatal at once: waiting cannot fix them.
  */
 #include "registry/registry_int.h"
 
@@ -22,6 +25,10 @@
 #define REGISTRY_STABLE_NS   200000000ull /* expected == 0: set unchanged this long */
 #define REGISTRY_POLL_MIN_MS 1
 #define REGISTRY_POLL_MAX_MS 50
+/* A file naming a dead (or zombie) pid on this host fails discovery once it
+ * has stayed stale this long: long enough for a server being restarted to
+ * replace it, far shorter than a discovery timeout. */
+#define REGISTRY_STALE_GRACE_NS 500000000ull
 
 /* Append to a bounded message buffer; ends in "..." when cut. */
 struct registry_msg {
@@ -179,7 +186,7 @@ static int registry_wait_check(const char *dir, const struct registry_wait_state
 int registry_wait(const char *dir, unsigned expected, int timeout_ms,
                   struct registry_entry **entries_p, size_t *count_p, char *err, size_t errlen)
 {
-    uint64_t start = time_mono_ns(), deadline, sig = 0, sig_since = 0;
+    uint64_t start = time_mono_ns(), deadline, sig = 0, sig_since = 0, stale_since = 0;
     struct registry_entry *v = NULL;
     struct registry_wait_state ws;
     unsigned delay_ms = REGISTRY_POLL_MIN_MS;
@@ -233,10 +240,19 @@ int registry_wait(const char *dir, unsigned expected, int timeout_ms,
                 registry_entries_free(v, n);
                 return rc;
             }
-        } else if (rc != -ESRCH && rc != -EACCES && rc != -ENOENT) {
+        } else if (rc == -ESRCH) {
+            if (stale_since == 0)
+                stale_since = now;
+            if (now - stale_since >= REGISTRY_STALE_GRACE_NS && now < deadline) {
+                registry_err(err, errlen, "%s (restart that server, or remove the file)", last_err);
+                return rc;
+            }
+        } else if (rc != -EACCES && rc != -ENOENT) {
             registry_err(err, errlen, "%s", last_err);
             return rc;
         }
+        if (rc != -ESRCH)
+            stale_since = 0;
 
         if (now >= deadline) {
             double secs = (double)timeout_ms / 1000.0;

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/timeutil.h"
 #include "server/server_int.h"
 
 struct server_client {
@@ -27,6 +28,7 @@ struct server_client {
     struct server *srv;
     unsigned refs;
     bool dead;
+    uint64_t last_ns; /* last HELLO or request (for eviction) */
 };
 
 static size_t client_hash(net_peer_t peer, size_t mask)
@@ -117,6 +119,38 @@ static void client_failed(void *arg, struct net_ep *ep, int status)
         client_free(c);
 }
 
+/*
+ * The table is full: drop the least recently active client that has no
+ * request in progress. Without peer-failure handling (shared memory) a
+ * departed client is never reported, so this is what bounds the table; a
+ * live client that is dropped gets ENOTCONN on its next request and says
+ * HELLO again. Returns false when every client is busy.
+ */
+static bool clients_evict_one(struct server *srv)
+{
+    struct server_client *victim = NULL;
+
+    for (size_t i = 0; i < srv->clients_cap; i++) {
+        struct server_client *c = srv->clients[i];
+
+        if (c != NULL && c->refs == 0 && (victim == NULL || c->last_ns < victim->last_ns))
+            victim = c;
+    }
+    if (victim == NULL)
+        return false;
+    log_debug("dropping the least recently active client (%zu clients, limit %lld)", srv->nclients,
+              (long long)srv->cfg.max_clients);
+    clients_remove(srv, victim);
+    net_ep_abort(victim->ep);
+    free(victim);
+    return true;
+}
+
+void server_client_touch(struct server_client *c)
+{
+    c->last_ns = time_mono_ns();
+}
+
 int server_client_hello(struct server *srv, net_peer_t reply, const void *addr, size_t len,
                         struct server_client **c_p)
 {
@@ -127,6 +161,10 @@ int server_client_hello(struct server *srv, net_peer_t reply, const void *addr, 
     if (c != NULL && !c->dead) {
         *c_p = c;
         return 0;
+    }
+    if (srv->nclients >= (size_t)srv->cfg.max_clients && !clients_evict_one(srv)) {
+        log_warn("refused a client: %zu clients, all busy (rpc.max_clients)", srv->nclients);
+        return -EUSERS;
     }
     if ((srv->nclients + 1) * 2 > srv->clients_cap && (rc = clients_grow(srv)) < 0)
         return rc;
@@ -141,6 +179,7 @@ int server_client_hello(struct server *srv, net_peer_t reply, const void *addr, 
     c->ep = ep;
     c->srv = srv;
     c->peer = net_ep_peer(ep);
+    c->last_ns = time_mono_ns();
     if (c->peer != reply)
         log_warn("client endpoint differs from the message's reply endpoint");
     {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -70,6 +71,31 @@ void server_op_STATUS(struct sreq *r)
     sreq_finish(r, 0);
 }
 
+/* FNV-1a over bytes, continuing from h. */
+static uint32_t fs_id_mix(uint32_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+/* Identity of the file system holding the chunks: host, device and fsid
+ * (never 0, which means "unknown" to clients). */
+static uint32_t server_fs_id(struct server *srv, const struct statvfs *st)
+{
+    struct stat sb;
+    uint32_t h = 2166136261u;
+    unsigned long fsid = st->f_fsid;
+
+    h = fs_id_mix(h, srv->host, strlen(srv->host));
+    if (stat(srv->chunk_dir, &sb) == 0)
+        h = fs_id_mix(h, &sb.st_dev, sizeof(sb.st_dev));
+    h = fs_id_mix(h, &fsid, sizeof(fsid));
+    return h != 0 ? h : 1;
+}
+
 void server_op_STATFS(struct sreq *r)
 {
     struct proto_statfs_rep *s = &r->rep.statfs_rep;
@@ -84,6 +110,7 @@ void server_op_STATFS(struct sreq *r)
         s->files = st.f_files;
         s->ffree = st.f_ffree;
         s->namemax = BFS_NAME_MAX;
+        s->fs_id = server_fs_id(r->srv, &st);
     }
     sreq_finish(r, rc);
 }

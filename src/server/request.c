@@ -303,6 +303,7 @@ int server_on_request(void *arg, struct net_msg *msg)
     if (client != NULL) {
         r->client = client;
         server_client_get(client);
+        server_client_touch(client);
     }
     r->start_ns = time_mono_ns();
     rc = proto_body_unpack(h.op, false, (const uint8_t *)msg->hdr + PROTO_HDR_SIZE, h.body_len,

@@ -87,6 +87,14 @@ static void server_apply_tls(const struct config *cfg)
     setenv("UCX_TLS", tls, 0);
 }
 
+/* BENCHFS_NET_INTERFACE from [network] interface unless the environment
+ * already chose (net_create limits UCX's TCP listening to it). */
+static void server_apply_interface(const struct config *cfg)
+{
+    if (cfg->interface[0] != '\0')
+        setenv("BENCHFS_NET_INTERFACE", cfg->interface, 0);
+}
+
 static int server_epoll_add(struct server *srv, int fd)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
@@ -161,6 +169,7 @@ int server_create(const struct config *cfg, struct server **srv_p, char *err, si
         goto err_meta;
 
     server_apply_tls(cfg);
+    server_apply_interface(cfg);
     rc = net_create(false, &srv->net, err, errlen);
     if (rc < 0)
         goto err_chunks;

@@ -132,6 +132,8 @@ bool server_client_dead(const struct server_client *c);
 void server_client_get(struct server_client *c);
 void server_client_put(struct server_client *c);
 void server_clients_cleanup(struct server *srv);
+/* Note activity of a client (eviction picks the least recently active). */
+void server_client_touch(struct server_client *c);
 /* Give up on every client: close without flushing, so replies still being
  * sent fail and their requests are freed (shutdown after a drain timeout). */
 void server_clients_abort(struct server *srv);

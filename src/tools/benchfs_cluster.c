@@ -395,6 +395,8 @@ static int cluster_open(struct cli_ctx *ctx, const char *registry, const char *c
         cli_error("no cluster started from '%s' (no %s there)", c->registry, CLUSTER_PIDS_FILE);
         return CLI_EXIT_FAIL;
     }
+    if (rc == 0)
+        cluster_adopt_restarted(c);
     return rc < 0 ? CLI_EXIT_FAIL : 0;
 }
 
@@ -516,7 +518,7 @@ static int cluster_stop(struct cli_ctx *ctx, int argc, char **argv)
     const char *registry = NULL;
     struct cl_cluster c = {0};
     int timeout_ms = ctx->timeout_ms > 0 ? ctx->timeout_ms : CLUSTER_WAIT_MS;
-    unsigned running = 0;
+    unsigned running = 0, refused = 0;
     int opt, rc, status;
     char *end;
 
@@ -556,9 +558,17 @@ static int cluster_stop(struct cli_ctx *ctx, int argc, char **argv)
     status = cluster_stop_nodes(&c, timeout_ms, false);
     if (rc < 0)
         status = CLI_EXIT_FAIL;
-    cluster_pids_remove(&c);
-    fprintf(stderr, "benchfs: stopped %u server%s (%u already gone)\n", running,
-            running == 1 ? "" : "s", c.n - running);
+    for (unsigned i = 0; i < c.n; i++)
+        refused += c.nodes[i].unstoppable;
+    if (refused > 0) {
+        /* Keep cluster.pids: the servers still run, their owner can stop them. */
+        fprintf(stderr, "benchfs: stopped %u of %u running server%s (%u could not be signalled)\n",
+                running - refused, running, running == 1 ? "" : "s", refused);
+    } else {
+        cluster_pids_remove(&c);
+        fprintf(stderr, "benchfs: stopped %u server%s (%u already gone)\n", running,
+                running == 1 ? "" : "s", c.n - running);
+    }
     free(c.nodes);
     return status;
 }

@@ -36,6 +36,7 @@ struct cl_node {
     bool ready;               /* published its .addr (start) */
     bool exited;              /* reaped (start) or gone (stop) */
     int wstatus;              /* wait status when reaped by start */
+    bool unstoppable;         /* stop: could not be signalled (EPERM) */
 };
 
 struct cl_cluster {
@@ -53,6 +54,10 @@ int cluster_proc_stat_read(pid_t pid, char *state_p, unsigned long long *start_p
 /* Is the server of `node` still running? A zombie (exited, not yet reaped
  * by its new parent) and a recycled pid (other start time) count as gone. */
 bool cluster_node_alive(const struct cl_node *node);
+
+/* For every recorded server that is gone, adopt the live local pid its
+ * registry file names (a server restarted by hand), with a warning. */
+void cluster_adopt_restarted(struct cl_cluster *c);
 
 void cluster_sleep_ms(long ms);
 

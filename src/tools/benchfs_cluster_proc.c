@@ -290,6 +290,35 @@ bool cluster_node_registered(const struct cl_cluster *c, const struct cl_node *n
     return ours;
 }
 
+void cluster_adopt_restarted(struct cl_cluster *c)
+{
+    char host[256], path[PATH_MAX + 80], err[256], state;
+    struct registry_entry e;
+    unsigned long long start;
+
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        return;
+    host[sizeof(host) - 1] = '\0';
+    for (unsigned i = 0; i < c->n; i++) {
+        struct cl_node *node = &c->nodes[i];
+
+        if (cluster_node_alive(node))
+            continue;
+        cluster_node_addr_path(c, node, path, sizeof(path));
+        if (registry_entry_read(path, &e, err, sizeof(err)) < 0)
+            continue;
+        if (strcmp(e.host, host) == 0 && e.pid != (int64_t)node->pid && registry_pid_alive(e.pid) &&
+            cluster_proc_stat_read((pid_t)e.pid, &state, &start) == 0) {
+            cli_warn("%s: recorded pid %ld is gone; %s names pid %lld, restarted by hand: using "
+                     "that one",
+                     node->id, (long)node->pid, path, (long long)e.pid);
+            node->pid = (pid_t)e.pid;
+            node->start = start;
+        }
+        registry_entry_cleanup(&e);
+    }
+}
+
 /* ------------------------------------------------------------ pids file */
 
 /* Copy a string that must fit. 0 or -ENAMETOOLONG (dst untouched). */
@@ -452,7 +481,11 @@ int cluster_stop_nodes(struct cl_cluster *c, int timeout_ms, bool our_children)
 
         node->exited = node->exited || !cluster_node_alive(node);
         if (!node->exited && kill(node->pid, SIGTERM) < 0 && errno != ESRCH) {
-            cli_error("cannot signal %s (pid %ld): %s", node->id, (long)node->pid, strerror(errno));
+            cli_error("cannot signal %s (pid %ld): %s%s", node->id, (long)node->pid,
+                      strerror(errno), errno == EPERM ? " (started by another user?)" : "");
+            /* Not ours to stop: do not wait for it, do not count it. */
+            node->exited = true;
+            node->unstoppable = true;
             status = CLI_EXIT_FAIL;
         }
     }
@@ -504,7 +537,7 @@ int cluster_stop_nodes(struct cl_cluster *c, int timeout_ms, bool our_children)
         struct cl_node *node = &c->nodes[i];
         char path[PATH_MAX + 80];
 
-        if (!node->exited || !cluster_node_registered(c, node, NULL))
+        if (!node->exited || node->unstoppable || !cluster_node_registered(c, node, NULL))
             continue;
         cluster_node_addr_path(c, node, path, sizeof(path));
         if (!killed[i]) {

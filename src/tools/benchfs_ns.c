@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#include <ctype.h>
 
 #include "benchfs.h"
 #include "tools/benchfs_cli.h"
@@ -108,7 +110,77 @@ struct ls_row {
 struct ls_opts {
     bool longfmt;
     bool human;
+    bool quote; /* stdout is a terminal: quote names like GNU ls */
 };
+
+/* A byte ls shows inside '...' as is (control bytes and DEL are not). */
+static bool ls_printable(unsigned char c)
+{
+    return c >= 0x20 && c != 0x7f;
+}
+
+/* Does `name` need quoting (GNU ls's shell-escape style: anything beyond
+ * letters, digits and %+,-./:=@_^)? */
+static bool ls_needs_quotes(const char *name)
+{
+    if (name[0] == '\0')
+        return true;
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
+        if (!(isalnum(*p) || strchr("%+,-./:=@_^", *p) != NULL || *p >= 0x80))
+            return true;
+    return false;
+}
+
+/*
+ * Print a name as GNU ls does on a terminal (quoting style shell-escape):
+ * plain names as they are; others in single quotes ('it'\''s'), with
+ * control bytes as $'\n', $'\t' or $'\ooo' outside the quotes, so that a
+ * name can neither fake lines of output nor move the cursor. Piped output
+ * stays literal, as with GNU ls.
+ */
+static void ls_print_name(const char *name, bool quote)
+{
+    const unsigned char *p = (const unsigned char *)name;
+    bool open = false;
+
+    if (!quote || !ls_needs_quotes(name)) {
+        fputs(name, stdout);
+        return;
+    }
+    for (; *p != '\0'; p++) {
+        if (ls_printable(*p)) {
+            if (!open) {
+                putchar('\'');
+                open = true;
+            }
+            if (*p == '\'')
+                fputs("'\\''", stdout);
+            else
+                putchar(*p);
+            continue;
+        }
+        if (open) {
+            putchar('\'');
+            open = false;
+        }
+        switch (*p) {
+        case '\n':
+            fputs("$'\\n'", stdout);
+            break;
+        case '\t':
+            fputs("$'\\t'", stdout);
+            break;
+        case '\r':
+            fputs("$'\\r'", stdout);
+            break;
+        default:
+            printf("$'\\%03o'", *p);
+            break;
+        }
+    }
+    if (open)
+        putchar('\'');
+}
 
 static void ls_row_fill(struct ls_row *row, const struct ls_opts *o, const char *name,
                         const struct stat *st)
@@ -127,8 +199,10 @@ static void ls_rows_print(const struct ls_row *rows, size_t n, const struct ls_o
     int width = 1;
 
     if (!o->longfmt) {
-        for (size_t i = 0; i < n; i++)
-            printf("%s\n", rows[i].name);
+        for (size_t i = 0; i < n; i++) {
+            ls_print_name(rows[i].name, o->quote);
+            putchar('\n');
+        }
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -137,8 +211,11 @@ static void ls_rows_print(const struct ls_row *rows, size_t n, const struct ls_o
         if (w > width)
             width = w;
     }
-    for (size_t i = 0; i < n; i++)
-        printf("%s %*s %s %s\n", rows[i].mode, width, rows[i].size, rows[i].mtime, rows[i].name);
+    for (size_t i = 0; i < n; i++) {
+        printf("%s %*s %s ", rows[i].mode, width, rows[i].size, rows[i].mtime);
+        ls_print_name(rows[i].name, o->quote);
+        putchar('\n');
+    }
 }
 
 /* List one directory. Returns 0 or CLI_EXIT_FAIL (reported). */
@@ -201,6 +278,10 @@ static void ls_usage(FILE *out)
                  "  -l, --long             mode, size, modification time, name\n"
                  "  -h, --human-readable   sizes like 1.5M with -l\n"
                  "  -d, --directory        list directories themselves, not their contents\n"
+                 "  -N, --literal          print names raw (the default when not a terminal)\n"
+                 "  -b, --escape           quote names with special characters as GNU ls\n"
+                 "                         does on a terminal: 'a b', 'x'$'\\n''y' (the default\n"
+                 "                         on a terminal)\n"
                  "      --help             this help\n");
 }
 
@@ -210,6 +291,8 @@ int cmd_ls(struct cli_ctx *ctx, int argc, char **argv)
         {"long", no_argument, NULL, 'l'},
         {"human-readable", no_argument, NULL, 'h'},
         {"directory", no_argument, NULL, 'd'},
+        {"literal", no_argument, NULL, 'N'},
+        {"escape", no_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
@@ -222,10 +305,17 @@ int cmd_ls(struct cli_ctx *ctx, int argc, char **argv)
     char *root[] = {"/"};
     char **operands;
 
-    while ((opt = getopt_long(argc, argv, "lhd", longopts, NULL)) != -1) {
+    o.quote = isatty(STDOUT_FILENO);
+    while ((opt = getopt_long(argc, argv, "lhdNb", longopts, NULL)) != -1) {
         switch (opt) {
         case 'l':
             o.longfmt = true;
+            break;
+        case 'N':
+            o.quote = false;
+            break;
+        case 'b':
+            o.quote = true;
             break;
         case 'h':
             o.human = true;
@@ -291,7 +381,8 @@ int cmd_ls(struct cli_ctx *ctx, int argc, char **argv)
         if (nops > 1) {
             if (i > 0)
                 putchar('\n');
-            printf("%s:\n", ops[i].path);
+            ls_print_name(ops[i].path, o.quote);
+            fputs(":\n", stdout);
         }
         if (ls_dir(ops[i].path, &o) != CLI_EXIT_OK)
             status = CLI_EXIT_FAIL;

@@ -95,6 +95,12 @@ static int raw_on_reply(void *arg, struct net_msg *msg)
 
 int rawclient_connect(const char *registry_dir, const char *node_id, struct rawclient **c_p)
 {
+    return rawclient_connect_opts(registry_dir, node_id, true, c_p);
+}
+
+int rawclient_connect_opts(const char *registry_dir, const char *node_id, bool hello,
+                           struct rawclient **c_p)
+{
     struct registry_entry e;
     struct rawclient *c;
     char path[4200], err[512];
@@ -121,7 +127,7 @@ int rawclient_connect(const char *registry_dir, const char *node_id, struct rawc
     if (rc < 0)
         goto err_net;
     registry_entry_cleanup(&e);
-    {
+    if (hello) {
         /* HELLO: the server connects back to our worker (docs/protocol.md). */
         union proto_body hb;
         const void *addr;
@@ -156,6 +162,11 @@ void rawclient_close(struct rawclient *c)
     net_ep_destroy(c->ep);
     net_destroy(c->net);
     free(c);
+}
+
+void rawclient_address(struct rawclient *c, const void **addr_p, size_t *len_p)
+{
+    net_address(c->net, addr_p, len_p);
 }
 
 const uint8_t *rawclient_cookie(const struct rawclient *c)

@@ -6,6 +6,7 @@
 #ifndef BENCHFS_TESTS_RAWCLIENT_H
 #define BENCHFS_TESTS_RAWCLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,7 +17,13 @@ struct rawclient;
 
 /* Connect to the server registered as node_id in registry_dir. */
 int rawclient_connect(const char *registry_dir, const char *node_id, struct rawclient **c_p);
+/* The same; without HELLO when !hello (the server then knows only UCX's
+ * connection: send HELLO yourself, e.g. with a hostile address). */
+int rawclient_connect_opts(const char *registry_dir, const char *node_id, bool hello,
+                           struct rawclient **c_p);
 void rawclient_close(struct rawclient *c);
+/* This client's own UCX worker address. */
+void rawclient_address(struct rawclient *c, const void **addr_p, size_t *len_p);
 
 /*
  * Call op with a request body and data; wait up to timeout_ms. Returns the

@@ -720,6 +720,86 @@ static void test_wait_stale_reported(void **state)
     assert_contains(err, "stale registry file");
 }
 
+/* A stale file fails discovery after a short grace, not the whole timeout. */
+static void test_wait_stale_fails_fast(void **state)
+{
+    const char *dir = *state;
+    struct registry_entry *v;
+    struct timespec t0, t1;
+    char err[1024];
+    double secs;
+
+    write_cookie(dir, test_cookie);
+    publish(dir, "node_0", dead_pid());
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(registry_wait(dir, 1, 30000, &v, &(size_t){0}, err, sizeof(err)), -ESRCH);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(secs < 5.0);
+    assert_contains(err, "stale registry file");
+    assert_contains(err, "is not running on this host");
+}
+
+/* A zombie (killed, not reaped yet) is not a live server. */
+static void test_zombie_not_alive(void **state)
+{
+    const char *dir = *state;
+    struct registry_entry e;
+    char err[512], path[PATH_MAX], buf[64];
+    pid_t pid = fork();
+    int st;
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    /* Wait until it is a zombie, without reaping it. */
+    assert_int_equal(waitid(P_PID, (id_t)pid, &(siginfo_t){0}, WEXITED | WNOWAIT), 0);
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    {
+        FILE *f = fopen(path, "r");
+
+        assert_non_null(f);
+        assert_non_null(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        assert_non_null(strstr(buf, ") Z "));
+    }
+    assert_false(registry_pid_alive(pid));
+    assert_true(registry_pid_alive(getpid()));
+
+    write_cookie(dir, test_cookie);
+    publish(dir, "node_0", pid);
+    make_entry(&e, "node_0", getpid());
+    assert_int_equal(registry_publish(dir, &e, err, sizeof(err)), 0);
+    registry_entry_cleanup(&e);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+}
+
+/* A FIFO (or a symlink) under a registry name is refused at once. */
+static void test_fifo_and_symlink_refused(void **state)
+{
+    const char *dir = *state;
+    struct registry_entry *v, e;
+    char err[1024], path[PATH_MAX];
+
+    write_cookie(dir, test_cookie);
+    snprintf(path, sizeof(path), "%s/node_0.addr", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(registry_entry_read(path, &e, err, sizeof(err)), -EINVAL);
+    assert_contains(err, "not a regular file");
+    assert_int_equal(registry_wait(dir, 1, 30000, &v, &(size_t){0}, err, sizeof(err)), -EINVAL);
+    assert_contains(err, "not a regular file");
+    /* A server publishing under that node id replaces it. */
+    make_entry(&e, "node_0", getpid());
+    assert_int_equal(registry_publish(dir, &e, err, sizeof(err)), 0);
+    registry_entry_cleanup(&e);
+    unlink(path);
+
+    assert_int_equal(symlink("/dev/zero", path), 0);
+    assert_int_equal(registry_entry_read(path, &e, err, sizeof(err)), -EINVAL);
+    assert_contains(err, "symbolic link");
+    unlink(path);
+}
+
 /* ---- concurrent cookie creation --------------------------------------- */
 
 #define CREATORS 8
@@ -848,6 +928,9 @@ int main(void)
         T(test_wait_timeout_names_missing),
         T(test_wait_timeout_empty),
         T(test_wait_stale_reported),
+        T(test_wait_stale_fails_fast),
+        T(test_zombie_not_alive),
+        T(test_fifo_and_symlink_refused),
         T(test_cookie_concurrent),
         T(test_reset),
     };
