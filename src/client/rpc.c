@@ -679,6 +679,8 @@ static bool rpc_wait_poll(struct client *c, int timeout, int nap_ms)
     poll(pfd, n, timeout);
     client_lock_take(c);
     c->driver_polling = false;
+    /* Calls issued right after a long sleep must not get stale deadlines. */
+    c->now_ns = time_mono_ns();
     if (pfd[0].revents & POLLIN) {
         if (read(c->kick_fd, &junk, sizeof(junk)) < 0)
             junk = 0;
