@@ -117,16 +117,15 @@ static double threads_measure(int n, int round, double seconds)
 
 static void threads_usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: benchfs-bench threads [--registry-dir DIR | --spawn-servers M] [OPTIONS]\n"
-            "File creates per second from N threads of one process sharing one\n"
-            "libbenchfs connection, for each N of a list.\n\n"
-            "  -r, --registry-dir DIR  registry of running servers (default $BENCHFS_REGISTRY)\n"
-            "      --spawn-servers M   start M benchfsd for this run (temp dir under $TMPDIR)\n"
-            "      --set KEY=VALUE     configuration for spawned servers (repeatable)\n"
-            "  -t, --threads LIST      thread counts (1,4)\n"
-            "  -d, --duration SEC      seconds per measurement (2)\n"
-            "  -h, --help              this help\n");
+    fprintf(f, "Usage: benchfs-bench threads [--registry-dir DIR | --spawn-servers M] [OPTIONS]\n"
+               "File creates per second from N threads of one process sharing one\n"
+               "libbenchfs connection, for each N of a list.\n\n"
+               "  -r, --registry-dir DIR  registry of running servers (default $BENCHFS_REGISTRY)\n"
+               "      --spawn-servers M   start M benchfsd for this run (temp dir under $TMPDIR)\n"
+               "      --set KEY=VALUE     configuration for spawned servers (repeatable)\n"
+               "  -t, --threads LIST      thread counts (1,4)\n"
+               "  -d, --duration SEC      seconds per measurement (2)\n"
+               "  -h, --help              this help\n");
 }
 
 int bench_threads_main(int argc, char **argv)

@@ -2,9 +2,23 @@
  * client.h - internals of libbenchfs shared by the files of src/client.
  *
  * One `struct client` per process (the public API has no handle), created by
- * benchfs_connect() and protected by one global mutex: every public call
- * takes it for its whole duration, drives the UCX worker itself until its
- * RPCs complete, and releases it (DESIGN.md §1: no client threads).
+ * benchfs_connect(). The library starts no threads of its own (DESIGN.md §1)
+ * but serves many application threads at once
+ * (docs/architecture.md#client-threading):
+ *
+ *  - The state lock (client.c's client_lock, c->lock) protects everything in
+ *    struct client, the descriptors, the servers and the UCX worker. Every
+ *    public call holds it from client_enter() to client_leave(), except
+ *    while rpc_run*() waits for replies: it drops the lock there, so other
+ *    threads' calls (and their requests, on the same endpoints) proceed.
+ *  - Hence: after any rpc_run*() (and every function that calls it), what
+ *    was read from client state before may be stale; a descriptor in hand
+ *    stays valid because fd_get()/fd_alloc() pin it until client_leave();
+ *    endpoints are looked up again. Request buffers (data, rbuf) must be
+ *    the calling thread's own until the call completes.
+ *  - One waiting thread at a time drives the worker (rpc.c); callbacks run
+ *    in that thread with the lock held and report to each call's batch
+ *    (never error_msg(), which is the running thread's).
  *
  * Files:
  *   client.c     connect / disconnect, servers and their endpoints, locking
