@@ -44,6 +44,7 @@
 static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct client *client_global;
 static bool client_connecting; /* a connect waits (unlocked) for its HELLOs */
+_Atomic unsigned client_lock_wanted;
 
 /* ---- options ---- */
 
@@ -202,9 +203,9 @@ static __thread unsigned client_npins;
 
 void client_lock_take(struct client *c)
 {
-    atomic_fetch_add_explicit(&c->lock_wanted, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&client_lock_wanted, 1, memory_order_relaxed);
     pthread_mutex_lock(c->lock);
-    atomic_fetch_sub_explicit(&c->lock_wanted, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&client_lock_wanted, 1, memory_order_relaxed);
 }
 
 void client_lock_drop(struct client *c)
@@ -217,7 +218,9 @@ int client_enter(struct client **c_p)
     struct client *c;
 
     error_begin();
+    atomic_fetch_add_explicit(&client_lock_wanted, 1, memory_order_relaxed);
     pthread_mutex_lock(&client_lock);
+    atomic_fetch_sub_explicit(&client_lock_wanted, 1, memory_order_relaxed);
     c = client_global;
     if (c == NULL) {
         pthread_mutex_unlock(&client_lock);

@@ -160,19 +160,22 @@ struct client {
     int free_fd;
 
     /* threading (client.c, rpc.c; see the header comment) */
-    pthread_mutex_t *lock;        /* the state lock (client.c's client_lock) */
-    unsigned active;              /* public calls inside client_enter/leave */
-    bool closing;                 /* benchfs_disconnect waits for active == 1 */
-    pthread_cond_t idle;          /* signalled when active drops while closing */
-    struct rpc_batch *driver;     /* the batch whose thread drives the worker */
-    bool driver_polling;          /* the driver sleeps in poll(), unlocked */
-    int kick_fd;                  /* eventfd that wakes a polling driver */
-    struct list_node waiters;     /* batches sleeping on their condvar */
-    size_t nfree_slots;           /* length of free_slots */
-    size_t slot_reserve;          /* free slots kept for HELLO */
-    unsigned slot_waiters;        /* waiters that want a free slot */
-    _Atomic unsigned lock_wanted; /* threads about to take the lock */
+    pthread_mutex_t *lock;    /* the state lock (client.c's client_lock) */
+    unsigned active;          /* public calls inside client_enter/leave */
+    bool closing;             /* benchfs_disconnect waits for active == 1 */
+    pthread_cond_t idle;      /* signalled when active drops while closing */
+    struct rpc_batch *driver; /* the batch whose thread drives the worker */
+    bool driver_polling;      /* the driver sleeps in poll(), unlocked */
+    int kick_fd;              /* eventfd that wakes a polling driver */
+    struct list_node waiters; /* batches sleeping on their condvar */
+    size_t nfree_slots;       /* length of free_slots */
+    size_t slot_reserve;      /* free slots kept for HELLO */
+    unsigned slot_waiters;    /* waiters that want a free slot */
 };
+
+/* Threads about to take the state lock (client_enter, client_lock_take):
+ * a progress driver spinning with the lock lets them in. */
+extern _Atomic unsigned client_lock_wanted;
 
 /* ---- client.c ---- */
 

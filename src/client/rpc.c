@@ -742,7 +742,7 @@ static void rpc_wait(struct client *c, struct rpc_batch *b)
             empty_wakes++;
         }
         woke = false;
-        if (atomic_load_explicit(&c->lock_wanted, memory_order_relaxed) > 0)
+        if (atomic_load_explicit(&client_lock_wanted, memory_order_relaxed) > 0)
             rpc_wait_yield(c);
         /* Counted across calls: a run of quick completions still reads the clock. */
         if (++c->wait_pass % RPC_CLOCK_EVERY != 0)
