@@ -317,6 +317,7 @@ void client_server_drop(struct client *c, size_t idx, int status, const char *ms
 {
     struct client_server *srv = &c->servers[idx];
     struct net_ep *ep = srv->ep;
+    bool stuck = rpc_server_holds_buffers(c, idx);
 
     rpc_fail_server(c, idx, status, msg);
     srv->ep = NULL;
@@ -324,12 +325,18 @@ void client_server_drop(struct client *c, size_t idx, int status, const char *ms
     srv->hello_done = false;
     if (ep == NULL)
         return;
-    /* A flushing close, not an abort: a server that was only stopped
-     * (SIGSTOP) forgets this client cleanly before it says HELLO again
-     * (aborting here left it refusing the next HELLO's requests). It
-     * finishes in the driver's net_progress: waiting for it here would
-     * hold the state lock for up to a second. */
-    net_ep_close(ep);
+    /* Normally a flushing close, not an abort: a server that was only
+     * stopped (SIGSTOP) then forgets this client cleanly before it says
+     * HELLO again (an abort has left it refusing the next requests). But
+     * when UCX still reads or writes a caller's buffer for this server (a
+     * rendezvous write the server never pulled), only an abort ends that
+     * now; otherwise the call would fail after a second, grace, period.
+     * Either way the close finishes in the driver's progress: waiting for
+     * it here would hold the state lock for up to a second. */
+    if (stuck)
+        net_ep_abort(ep);
+    else
+        net_ep_close(ep);
     rpc_kick(c);
 }
 

@@ -259,6 +259,9 @@ int rpc_on_reply(void *arg, struct net_msg *msg);
  */
 size_t rpc_fail_server(struct client *c, size_t idx, int status, const char *msg);
 
+/* True when UCX may still use a caller's buffer of a call to server idx. */
+bool rpc_server_holds_buffers(const struct client *c, size_t idx);
+
 /* Wake the progress driver if it sleeps in poll() (after a non-driver thread
  * progressed the worker, e.g. by closing an endpoint). Locked. */
 void rpc_kick(struct client *c);

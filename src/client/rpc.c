@@ -50,6 +50,8 @@
 #define RPC_YIELD_AFTER_NS 10000ull
 /* Longest nap when the worker's event fd keeps waking us for nothing. */
 #define RPC_NAP_MAX_MS 16
+/* How long a failed call waits for UCX to let go of its buffers. */
+#define RPC_GRACE_NS 1000000000ull
 /* A thread sleeping on its condvar re-checks at least this often. */
 #define RPC_COND_WAIT_NS 1000000000ull
 
@@ -252,9 +254,13 @@ static void rpc_slot_decide(struct client *c, struct rpc_slot *s, int status)
     s->decided = true;
     if (s->call != NULL)
         s->call->status = status;
-    /* Grace period for UCX to let go of the buffers (read the clock only then). */
+    /* Grace period for UCX to let go of the buffers (read the clock only
+     * then). Aborting the endpoint ends them at once where UCX can (peer
+     * failure handling on); where it cannot (shared memory without it) a
+     * stopped peer never lets go, and a longer grace would only make the
+     * call fail after a second timeout. */
     if (rpc_slot_uses_caller(s))
-        s->deadline_ns = time_mono_ns() + rpc_timeout_ns(c) + 1000000000ull;
+        s->deadline_ns = time_mono_ns() + RPC_GRACE_NS;
     rpc_slot_check(c, s);
 }
 
@@ -428,6 +434,19 @@ size_t rpc_fail_server(struct client *c, size_t idx, int status, const char *msg
     return n;
 }
 
+bool rpc_server_holds_buffers(const struct client *c, size_t idx)
+{
+    const struct list_node *pos;
+
+    for (pos = c->alive_slots.next; pos != &c->alive_slots; pos = pos->next) {
+        const struct rpc_slot *s = list_entry(pos, struct rpc_slot, alive);
+
+        if (s->server == idx && s->call != NULL && rpc_slot_uses_caller(s))
+            return true;
+    }
+    return false;
+}
+
 void rpc_call_init(struct rpc_call *call, unsigned op, size_t server)
 {
     memset(call, 0, sizeof(*call));
@@ -578,9 +597,10 @@ static void rpc_expire(struct client *c, uint64_t now)
                 rpc_slot_hand_back(c, s);
                 continue;
             }
-            snprintf(msg, sizeof(msg), "%s did not answer %s within %d ms",
-                     client_server_name(c, server, name, sizeof(name)), proto_op_name(s->op),
-                     c->rpc_timeout_ms);
+            /* Every call in flight to that server fails with this message:
+             * name the server, not this call's op. */
+            snprintf(msg, sizeof(msg), "%s did not answer within %d ms",
+                     client_server_name(c, server, name, sizeof(name)), c->rpc_timeout_ms);
             log_debug("client: %s", msg);
             client_server_drop(c, server, -ETIMEDOUT, msg);
             again = true; /* dropping the endpoint may have progressed the worker */
