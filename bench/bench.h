@@ -266,6 +266,7 @@ int bench_rpc_main(int argc, char **argv);
 int bench_ior_main(int argc, char **argv);
 /* Process wakeup / spin round trips of this machine (bench_team.c). */
 int bench_calib_main(int argc, char **argv);
+int bench_threads_main(int argc, char **argv);
 
 /* ---- spawning servers (bench_spawn.c) ------------------------------------ */
 

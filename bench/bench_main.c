@@ -15,7 +15,8 @@ static void usage(FILE *out)
                  "  small   two-node small-file benchmark (seed 002): --mode server | client\n"
                  "  rpc     RPC level: ping latency / rate, chunk write / read bandwidth\n"
                  "  ior     IOR-like bandwidth (fpp, shared) and mdtest mode, BenchFS vs local\n"
-                 "  calib   what a process wakeup and a shared-memory round trip cost here\n\n"
+                 "  calib   what a process wakeup and a shared-memory round trip cost here\n"
+                 "  threads creates/s from N threads of one process (one connection)\n\n"
                  "'benchfs-bench COMMAND --help' describes each. Transports come from the\n"
                  "environment: UCX_TLS=tcp,self, or BENCHFS_PEER_FAILURE=0 UCX_TLS=shm,self for\n"
                  "shared memory (servers and clients alike). See docs/performance.md.\n");
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
         return bench_ior_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "calib") == 0)
         return bench_calib_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "threads") == 0)
+        return bench_threads_main(argc - 1, argv + 1);
     fprintf(stderr, "benchfs-bench: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -22,8 +22,17 @@
  *    Descriptors of other clients get ESTALE, never another file's data.
  *    Truncation (O_TRUNC, creat, truncate, ftruncate) keeps the inode and
  *    never loses writes made after it returns. See docs/semantics.md.
- *  - Thread safety: every call may be made from any thread; calls are
- *    serialized internally per client.
+ *  - Threads: every call may be made from any thread, and calls of
+ *    different threads run in parallel: a thread waiting for a slow server
+ *    or a large read does not hold up the others, and their requests share
+ *    the connections to the servers. errno and benchfs_last_error() are per
+ *    thread. Calls on the same descriptor from several threads are safe
+ *    (memory-wise) but, as with POSIX read/write on a shared offset, their
+ *    order is not defined; a descriptor closed while another thread uses it
+ *    stays valid for that call, which then completes or fails with EBADF.
+ *    A benchfs_dir_t must not be used by two threads at once.
+ *    benchfs_disconnect() waits for the calls of other threads in progress;
+ *    calls made after it fail with ENOTCONN.
  *  - A dead or silent server makes calls that need it fail with EIO or
  *    ETIMEDOUT within the RPC timeout; the next call reconnects.
  */

@@ -15,10 +15,12 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +43,8 @@
 
 static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct client *client_global;
+static bool client_connecting; /* a connect waits (unlocked) for its HELLOs */
+_Atomic unsigned client_lock_wanted;
 
 /* ---- options ---- */
 
@@ -238,22 +242,59 @@ static mode_t client_read_umask(void)
 
 /* ---- locking ---- */
 
+/* Descriptors pinned by this thread's current public call (client_pin). */
+static __thread struct client_fd *client_pins[CLIENT_MAX_PINS];
+static __thread unsigned client_npins;
+
+void client_lock_take(struct client *c)
+{
+    atomic_fetch_add_explicit(&client_lock_wanted, 1, memory_order_relaxed);
+    pthread_mutex_lock(c->lock);
+    atomic_fetch_sub_explicit(&client_lock_wanted, 1, memory_order_relaxed);
+}
+
+void client_lock_drop(struct client *c)
+{
+    pthread_mutex_unlock(c->lock);
+}
+
 int client_enter(struct client **c_p)
 {
+    struct client *c;
+
     error_begin();
+    atomic_fetch_add_explicit(&client_lock_wanted, 1, memory_order_relaxed);
     pthread_mutex_lock(&client_lock);
-    if (client_global == NULL) {
+    atomic_fetch_sub_explicit(&client_lock_wanted, 1, memory_order_relaxed);
+    c = client_global;
+    if (c == NULL) {
         pthread_mutex_unlock(&client_lock);
         error_msg("not connected (call benchfs_connect first)");
         return -ENOTCONN;
     }
-    *c_p = client_global;
+    c->active++;
+    *c_p = c;
+    return 0;
+}
+
+int client_pin(struct client_fd *f)
+{
+    if (client_npins >= CLIENT_MAX_PINS) {
+        error_msg("too many descriptors in one call");
+        return -ENOMEM;
+    }
+    f->refs++;
+    client_pins[client_npins++] = f;
     return 0;
 }
 
 void client_leave(struct client *c)
 {
-    (void)c;
+    while (client_npins > 0)
+        fd_unref(client_pins[--client_npins]);
+    c->active--;
+    if (c->closing && c->active == 1)
+        pthread_cond_signal(&c->idle);
     pthread_mutex_unlock(&client_lock);
 }
 
@@ -285,15 +326,18 @@ static void client_ep_error(void *arg, struct net_ep *ep, int status)
     struct client *c = srv->c;
     char name[384];
 
+    char msg[512];
+
     if (srv->ep != ep || srv->ep_error != 0)
         return; /* an endpoint we already gave up on */
     srv->ep_error = status < 0 ? status : -EIO;
     c->need_reap = true;
     client_server_name(c, srv->idx, name, sizeof(name));
-    /* Only a call that needed this server gets to explain its failure with it. */
-    if (rpc_fail_server(c, srv->idx, -EIO) > 0)
-        error_msg("%s failed: %s", name, strerror(-srv->ep_error));
-    log_debug("client: %s failed: %s", name, strerror(-srv->ep_error));
+    /* Only the calls that needed this server explain their failure with it
+     * (in their own threads: rpc.c hands the message to each call's batch). */
+    snprintf(msg, sizeof(msg), "%s failed: %s", name, strerror(-srv->ep_error));
+    rpc_fail_server(c, srv->idx, -EIO, msg);
+    log_debug("client: %s", msg);
 }
 
 void client_reap(struct client *c)
@@ -309,21 +353,36 @@ void client_reap(struct client *c)
             continue;
         srv->ep = NULL;
         srv->hello_done = false;
-        net_ep_destroy(ep);
+        net_ep_close(ep);
+        rpc_kick(c); /* the close may have progressed the worker: the driver re-arms */
     }
 }
 
-void client_server_drop(struct client *c, size_t idx, int status)
+void client_server_drop(struct client *c, size_t idx, int status, const char *msg)
 {
     struct client_server *srv = &c->servers[idx];
     struct net_ep *ep = srv->ep;
+    bool stuck = rpc_server_holds_buffers(c, idx);
 
-    rpc_fail_server(c, idx, status);
+    rpc_fail_server(c, idx, status, msg);
     srv->ep = NULL;
     srv->ep_error = 0;
     srv->hello_done = false;
-    if (ep != NULL)
-        net_ep_destroy(ep);
+    if (ep == NULL)
+        return;
+    /* Normally a flushing close, not an abort: a server that was only
+     * stopped (SIGSTOP) then forgets this client cleanly before it says
+     * HELLO again (an abort has left it refusing the next requests). But
+     * when UCX still reads or writes a caller's buffer for this server (a
+     * rendezvous write the server never pulled), only an abort ends that
+     * now; otherwise the call would fail after a second, grace, period.
+     * Either way the close finishes in the driver's progress: waiting for
+     * it here would hold the state lock for up to a second. */
+    if (stuck)
+        net_ep_abort(ep);
+    else
+        net_ep_close(ep);
+    rpc_kick(c);
 }
 
 /* Re-read server idx's registry file before reconnecting (it may have restarted). */
@@ -384,6 +443,7 @@ static int client_server_connect(struct client *c, size_t idx)
     }
     srv->ep_error = 0;
     srv->hello_done = false;
+    srv->ep_gen++;
     return 0;
 }
 
@@ -403,6 +463,7 @@ static int client_hello_init(struct client *c, size_t idx, struct rpc_call *call
     }
     rpc_call_init(call, PROTO_OP_HELLO, idx);
     call->req.hello_req.addr_len = (uint32_t)len;
+    call->ctx = c->servers[idx].ep_gen; /* the endpoint this HELLO greets */
     call->data = addr;
     call->data_len = len;
     return 0;
@@ -414,7 +475,10 @@ static int client_hello_done(struct client *c, size_t idx, const struct rpc_call
     char name[384];
 
     if (call->status == 0) {
-        c->servers[idx].hello_done = true;
+        /* Another thread may have replaced the endpoint while this HELLO
+         * waited: only the endpoint it greeted counts as greeted. */
+        if (c->servers[idx].ep_gen == call->ctx)
+            c->servers[idx].hello_done = true;
         placement_set_max_xfer(&c->place, idx, call->rep.ping_rep.max_xfer);
         return 0;
     }
@@ -449,7 +513,7 @@ int client_server_ep(struct client *c, size_t idx, struct net_ep **ep_p)
         return 0;
     }
     if (srv->ep != NULL)
-        client_server_drop(c, idx, -EIO);
+        client_server_drop(c, idx, -EIO, NULL);
     rc = client_server_reread(c, idx);
     if (rc == 0)
         rc = client_server_connect(c, idx);
@@ -472,8 +536,12 @@ static void client_destroy(struct client *c)
         struct net_ep *ep = c->servers[i].ep;
 
         c->servers[i].ep = NULL;
-        if (ep != NULL)
+        /* A server that never answered our HELLO (stopped, unreachable)
+         * would hold a flushing close for a second: abort that one. */
+        if (ep != NULL && c->servers[i].hello_done)
             net_ep_destroy(ep);
+        else if (ep != NULL)
+            net_ep_abort(ep);
     }
     if (c->net != NULL)
         net_destroy(c->net);
@@ -483,7 +551,15 @@ static void client_destroy(struct client *c)
     free(c->servers);
     placement_cleanup(&c->place);
     ring_destroy(c->ring);
+    for (i = 0; c->fds != NULL && i < (size_t)c->nfds; i++) {
+        if (c->fds[i] != NULL)
+            fd_unref(c->fds[i]);
+    }
     free(c->fds);
+    free(c->fd_next_free);
+    if (c->kick_fd >= 0)
+        close(c->kick_fd);
+    pthread_cond_destroy(&c->idle);
     free(c);
 }
 
@@ -628,6 +704,16 @@ static int client_connect(const char *dir, const struct benchfs_options *in, boo
     c->gid = (uint32_t)getegid();
     c->umask = client_read_umask();
     c->free_fd = -1;
+    c->lock = &client_lock;
+    c->kick_fd = -1;
+    list_init(&c->waiters);
+    pthread_cond_init(&c->idle, NULL);
+    c->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->kick_fd < 0) {
+        rc = -errno;
+        error_msg("eventfd: %s", strerror(-rc));
+        goto err_client;
+    }
     if (gethostname(c->hostname, sizeof(c->hostname) - 1) < 0)
         c->hostname[0] = '\0';
 
@@ -665,7 +751,8 @@ static int client_connect(const char *dir, const struct benchfs_options *in, boo
     registry_entries_free(entries, n);
     entries = NULL;
 
-    rc = rpc_init(c, c->max_inflight + 2 * c->nservers + 64);
+    /* Room for several threads' batches; HELLOs keep a reserve of their own. */
+    rc = rpc_init(c, 2 * (size_t)c->max_inflight + 4 * c->nservers + 64, 2 * c->nservers + 32);
     if (rc < 0)
         goto err_client;
     for (i = 0; i < c->nservers; i++) {
@@ -689,14 +776,19 @@ err_client:
 
 int client_connect_locked(const char *dir, const struct benchfs_options *opts, bool quiet_log)
 {
+    struct client *c = NULL;
     int rc;
 
     pthread_mutex_lock(&client_lock);
-    if (client_global != NULL) {
+    if (client_global != NULL || client_connecting) {
         error_msg("already connected");
         rc = -EALREADY;
     } else {
-        rc = client_connect(dir, opts, quiet_log, &client_global);
+        client_connecting = true;
+        rc = client_connect(dir, opts, quiet_log, &c);
+        client_connecting = false;
+        if (rc == 0)
+            client_global = c;
     }
     pthread_mutex_unlock(&client_lock);
     return rc;
@@ -719,8 +811,15 @@ int client_disconnect_locked(void)
     rc = client_enter(&c);
     if (rc < 0)
         return rc;
-    rc = fd_close_all(c);
+    /* New calls now fail with ENOTCONN; calls of other threads still
+     * inside the library (waiting unlocked for replies) finish first. */
     client_global = NULL;
+    c->closing = true;
+    while (c->active > 1)
+        pthread_cond_wait(&c->idle, &client_lock);
+    rc = fd_close_all(c);
+    while (client_npins > 0)
+        fd_unref(client_pins[--client_npins]);
     client_destroy(c);
     pthread_mutex_unlock(&client_lock);
     return rc;

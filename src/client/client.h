@@ -2,9 +2,23 @@
  * client.h - internals of libbenchfs shared by the files of src/client.
  *
  * One `struct client` per process (the public API has no handle), created by
- * benchfs_connect() and protected by one global mutex: every public call
- * takes it for its whole duration, drives the UCX worker itself until its
- * RPCs complete, and releases it (no client threads: docs/design.md#processes).
+ * benchfs_connect(). The library starts no threads of its own (docs/design.md#processes)
+ * but serves many application threads at once
+ * (docs/architecture.md#client-threading):
+ *
+ *  - The state lock (client.c's client_lock, c->lock) protects everything in
+ *    struct client, the descriptors, the servers and the UCX worker. Every
+ *    public call holds it from client_enter() to client_leave(), except
+ *    while rpc_run*() waits for replies: it drops the lock there, so other
+ *    threads' calls (and their requests, on the same endpoints) proceed.
+ *  - Hence: after any rpc_run*() (and every function that calls it), what
+ *    was read from client state before may be stale; a descriptor in hand
+ *    stays valid because fd_get()/fd_alloc() pin it until client_leave();
+ *    endpoints are looked up again. Request buffers (data, rbuf) must be
+ *    the calling thread's own until the call completes.
+ *  - One waiting thread at a time drives the worker (rpc.c); callbacks run
+ *    in that thread with the lock held and report to each call's batch
+ *    (never error_msg(), which is the running thread's).
  *
  * Files:
  *   client.c     connect / disconnect, servers and their endpoints, locking
@@ -24,6 +38,7 @@
 #ifndef BENCHFS_CLIENT_CLIENT_H
 #define BENCHFS_CLIENT_CLIENT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +68,7 @@ struct client_server {
     struct net_ep *ep; /* NULL: (re)connect before the next send */
     int ep_error;      /* -errno once the endpoint failed; destroyed at a safe point */
     bool hello_done;   /* HELLO answered on this endpoint (docs/protocol.md) */
+    uint64_t ep_gen;   /* counts endpoints created, so a HELLO knows whom it greeted */
 };
 
 /*
@@ -61,7 +77,8 @@ struct client_server {
  */
 struct client_inode {
     struct client_inode *prev, *next;
-    int refs;     /* descriptors, plus calls in progress */
+    int refs;     /* descriptors, plus calls in progress (memory) */
+    int opens;    /* open descriptors (inode_get .. inode_close) */
     bool orphan;  /* unlinked or renamed over by this client while open */
     bool dirty;   /* written since the last size push (SETSIZE) */
     size_t owner; /* server holding its record (or orphan record) */
@@ -69,16 +86,23 @@ struct client_inode {
     size_t path_len;
     struct proto_attr attr; /* attr.size = size known from the owner */
     uint64_t extent;        /* end of the furthest byte written since the last push */
+    char **retired;         /* earlier names: a request of another thread may still
+                               send one (its wait is unlocked); freed with the inode */
+    size_t nretired;
 };
 
-/* One open descriptor. */
+/*
+ * One open descriptor, allocated on its own and reference counted: the
+ * table holds one reference while the descriptor is open, and every public
+ * call that got it from fd_get()/fd_alloc() holds one until client_leave().
+ */
 struct client_fd {
-    bool used;
+    unsigned refs; /* table + pins; freed at 0 (fd_unref) */
+    bool used;     /* still in the table (false once closed) */
     bool is_dir;
     int flags; /* O_ACCMODE | O_APPEND */
-    struct client_inode *ci;
+    struct client_inode *ci; /* NULL once closed */
     uint64_t pos;
-    int next_free;
 };
 
 /*
@@ -148,19 +172,51 @@ struct client {
     struct client_inode *inodes;
 
     /* fd.c */
-    struct client_fd *fds;
+    struct client_fd **fds; /* NULL: free number */
+    int *fd_next_free;
     int nfds;
     int free_fd;
+
+    /* threading (client.c, rpc.c; see the header comment) */
+    pthread_mutex_t *lock;    /* the state lock (client.c's client_lock) */
+    unsigned active;          /* public calls inside client_enter/leave */
+    bool closing;             /* benchfs_disconnect waits for active == 1 */
+    pthread_cond_t idle;      /* signalled when active drops while closing */
+    struct rpc_batch *driver; /* the batch whose thread drives the worker */
+    bool driver_polling;      /* the driver sleeps in poll(), unlocked */
+    int kick_fd;              /* eventfd that wakes a polling driver */
+    struct list_node waiters; /* batches sleeping on their condvar */
+    size_t nfree_slots;       /* length of free_slots */
+    size_t slot_reserve;      /* free slots kept for HELLO */
+    unsigned slot_waiters;    /* waiters that want a free slot */
 };
+
+/* Threads about to take the state lock (client_enter, client_lock_take):
+ * a progress driver spinning with the lock lets them in. */
+extern _Atomic unsigned client_lock_wanted;
 
 /* ---- client.c ---- */
 
 /*
- * Lock the library and check that it is connected (-ENOTCONN). On 0 the
- * caller owns *c_p until client_leave().
+ * Start a public call: take the state lock and check that the library is
+ * connected (-ENOTCONN). On 0 the caller may use *c_p until client_leave(),
+ * holding the state lock except inside rpc_run (which drops it while it
+ * waits). client_leave() drops the descriptors this call pinned and the lock.
  */
 int client_enter(struct client **c_p);
 void client_leave(struct client *c);
+
+/* Take / drop the state lock (a thread about to take it is counted, so that
+ * a progress driver spinning with it lets it in). */
+void client_lock_take(struct client *c);
+void client_lock_drop(struct client *c);
+
+/*
+ * Pin descriptor f for the current public call (one more reference, dropped
+ * by client_leave). 0, or -ENOMEM past CLIENT_MAX_PINS pins in one call.
+ */
+#define CLIENT_MAX_PINS 8
+int client_pin(struct client_fd *f);
 
 /* Normalize a user path into out[BFS_PATH_MAX]; length or -errno. */
 int client_path(const char *in, char *out);
@@ -186,9 +242,10 @@ void client_reap(struct client *c);
 
 /*
  * Give up on server idx's endpoint (timeout, send failure): fail its calls
- * in flight with `status` and destroy the endpoint; the next use reconnects.
+ * in flight with `status` (and `msg`, may be NULL, as their error message)
+ * and abort the endpoint; the next use reconnects.
  */
-void client_server_drop(struct client *c, size_t idx, int status);
+void client_server_drop(struct client *c, size_t idx, int status, const char *msg);
 
 /*
  * Connect / disconnect holding the global lock (benchfs_connect, benchfs_init).
@@ -203,15 +260,29 @@ int client_disconnect_locked(void);
 
 /* ---- rpc.c ---- */
 
-/* Slots for nslots requests in flight; rpc_cleanup frees them (after net_destroy). */
-int rpc_init(struct client *c, size_t nslots);
+/*
+ * Slots for nslots requests in flight, `reserve` of them kept for HELLOs
+ * (which other calls may wait on); rpc_cleanup frees them (after net_destroy).
+ */
+int rpc_init(struct client *c, size_t nslots, size_t reserve);
 void rpc_cleanup(struct client *c);
 
 /* Reply handler for NET_AM_REPLY (arg = the client). */
 int rpc_on_reply(void *arg, struct net_msg *msg);
 
-/* Fail every undecided call in flight to server idx with status; returns how many. */
-size_t rpc_fail_server(struct client *c, size_t idx, int status);
+/*
+ * Fail every undecided call in flight to server idx with status; each
+ * call's thread gets `msg` (may be NULL) as its error message. Returns how
+ * many calls failed.
+ */
+size_t rpc_fail_server(struct client *c, size_t idx, int status, const char *msg);
+
+/* True when UCX may still use a caller's buffer of a call to server idx. */
+bool rpc_server_holds_buffers(const struct client *c, size_t idx);
+
+/* Wake the progress driver if it sleeps in poll() (after a non-driver thread
+ * progressed the worker, e.g. by closing an endpoint). Locked. */
+void rpc_kick(struct client *c);
 
 /* Reset a call to an empty request of `op` for server `server`. */
 void rpc_call_init(struct rpc_call *call, unsigned op, size_t server);
@@ -235,14 +306,16 @@ int rpc_run_one(struct client *c, struct rpc_call *call);
 
 /* ---- fd.c ---- */
 
-/* New descriptor (zeroed, used). Returns the fd number or -ENOMEM / -EMFILE. */
+/* New descriptor (zeroed, used, pinned). Returns the fd number or -ENOMEM / -EMFILE. */
 int fd_alloc(struct client *c, struct client_fd **fd_p);
-/* The open descriptor `fd`, or NULL. */
+/* The open descriptor `fd`, pinned until client_leave, or NULL. */
 struct client_fd *fd_get(struct client *c, int fd);
 /* Free a descriptor's slot; returns the inode reference it held (or NULL). */
 struct client_inode *fd_release(struct client *c, int fd);
 /* close(fd): release it and close its inode reference. 0, -EBADF or -errno. */
 int fd_close(struct client *c, int fd);
+/* Drop one reference; the last one frees the descriptor. */
+void fd_unref(struct client_fd *f);
 /* Close every descriptor (pushing sizes); first error or 0. */
 int fd_close_all(struct client *c);
 

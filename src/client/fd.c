@@ -1,12 +1,21 @@
 /*
  * fd.c - the descriptor table.
  *
- * Descriptors index a growing array; freed slots form a free list so the
- * lowest numbers are not necessarily reused first, but numbers stay small.
+ * Descriptors index a growing array of pointers; freed numbers form a free
+ * list so the lowest numbers are not necessarily reused first, but numbers
+ * stay small. Each `struct client_fd` is allocated on its own and counted:
+ * the table holds one reference, and fd_get() pins another for the calling
+ * public call until client_leave() (docs/architecture.md#client-threading).
+ * A close by another thread while this one waits unlocked for a reply only
+ * takes the descriptor out of the table; its memory stays valid until the
+ * last pin is dropped.
+ *
  * A descriptor holds its position, its access mode and a reference to the
  * inode it opened (inode.c), which carries everything about the file:
  * sizes follow close-to-open consistency (docs/semantics.md), the extent is
- * pushed to the owner at fsync/close.
+ * pushed to the owner at fsync/close. Calls that use the inode across an
+ * RPC wait take their own inode reference, so a close meanwhile never frees
+ * it under them.
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,20 +30,25 @@
 static int fd_grow(struct client *c)
 {
     int n = c->nfds == 0 ? FD_TABLE_MIN : c->nfds * 2, i;
-    struct client_fd *fds;
+    struct client_fd **fds;
+    int *next;
 
     if (c->nfds >= FD_TABLE_MAX)
         return -EMFILE;
     fds = realloc(c->fds, (size_t)n * sizeof(*fds));
     if (fds == NULL)
         return -ENOMEM;
+    c->fds = fds;
+    next = realloc(c->fd_next_free, (size_t)n * sizeof(*next));
+    if (next == NULL)
+        return -ENOMEM; /* the larger fds array is kept; nfds is unchanged */
+    c->fd_next_free = next;
     memset(fds + c->nfds, 0, (size_t)(n - c->nfds) * sizeof(*fds));
     /* Push new slots so that the lowest new number comes out first. */
     for (i = n - 1; i >= c->nfds; i--) {
-        fds[i].next_free = c->free_fd;
+        next[i] = c->free_fd;
         c->free_fd = i;
     }
-    c->fds = fds;
     c->nfds = n;
     return 0;
 }
@@ -49,34 +63,59 @@ int fd_alloc(struct client *c, struct client_fd **fd_p)
         if (rc < 0)
             return rc;
     }
+    f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return -ENOMEM;
     fd = c->free_fd;
-    f = &c->fds[fd];
-    c->free_fd = f->next_free;
-    memset(f, 0, sizeof(*f));
+    c->free_fd = c->fd_next_free[fd];
     f->used = true;
-    f->next_free = -1;
+    f->refs = 1; /* the table's */
+    c->fds[fd] = f;
+    /* The caller uses it until client_leave, like a descriptor from fd_get. */
+    if (client_pin(f) < 0) {
+        fd_release(c, fd);
+        return -ENOMEM;
+    }
     *fd_p = f;
     return fd;
 }
 
 struct client_fd *fd_get(struct client *c, int fd)
 {
-    if (fd < 0 || fd >= c->nfds || !c->fds[fd].used)
+    struct client_fd *f;
+
+    if (fd < 0 || fd >= c->nfds || c->fds[fd] == NULL)
         return NULL;
-    return &c->fds[fd];
+    f = c->fds[fd];
+    if (client_pin(f) < 0)
+        return NULL;
+    return f;
+}
+
+void fd_unref(struct client_fd *f)
+{
+    if (--f->refs > 0)
+        return;
+    free(f);
 }
 
 struct client_inode *fd_release(struct client *c, int fd)
 {
-    struct client_fd *f = fd_get(c, fd);
     struct client_inode *ci;
+    struct client_fd *f;
 
-    if (f == NULL)
+    if (fd < 0 || fd >= c->nfds || c->fds[fd] == NULL)
         return NULL;
-    ci = f->ci;
-    memset(f, 0, sizeof(*f));
-    f->next_free = c->free_fd;
+    f = c->fds[fd];
+    c->fds[fd] = NULL;
+    c->fd_next_free[fd] = c->free_fd;
     c->free_fd = fd;
+    f->used = false;
+    /* The inode reference goes to the caller; pinned holders of f only
+     * compare the pointer, which no longer names an open inode. */
+    ci = f->ci;
+    f->ci = NULL;
+    fd_unref(f);
     return ci;
 }
 
@@ -84,7 +123,7 @@ int fd_close(struct client *c, int fd)
 {
     struct client_inode *ci;
 
-    if (fd_get(c, fd) == NULL)
+    if (fd < 0 || fd >= c->nfds || c->fds[fd] == NULL)
         return -EBADF;
     /* Like close(2): the descriptor is gone even when the push fails. */
     ci = fd_release(c, fd);
@@ -96,7 +135,7 @@ int fd_close_all(struct client *c)
     int i, rc = 0, r;
 
     for (i = 0; i < c->nfds; i++) {
-        if (!c->fds[i].used)
+        if (c->fds[i] == NULL)
             continue;
         r = fd_close(c, i);
         if (r < 0 && rc == 0)

@@ -108,6 +108,7 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
         return rc;
     fd = fd_alloc(c, &f);
     if (fd < 0) {
+        ci->opens--;
         inode_put(c, ci);
         return fd;
     }

@@ -51,13 +51,29 @@ struct client_inode *inode_by_path(struct client *c, const char *path, size_t le
 /* Set ci's name (and owner, unless it is an orphan). */
 static int inode_set_path(struct client *c, struct client_inode *ci, const char *path, size_t len)
 {
-    char *p = malloc(len + 1);
+    char *p, **r;
 
+    if (ci->path != NULL && ci->path_len == len && memcmp(ci->path, path, len) == 0) {
+        if (!ci->orphan)
+            ci->owner = placement_path(&c->place, path, len);
+        return 0;
+    }
+    p = malloc(len + 1);
     if (p == NULL)
         return -ENOMEM;
     memcpy(p, path, len);
     p[len] = '\0';
-    free(ci->path);
+    if (ci->path != NULL) {
+        /* Another thread's request in flight may still send the old name
+         * (its wait is unlocked): keep it until the inode goes. */
+        r = realloc(ci->retired, (ci->nretired + 1) * sizeof(*r));
+        if (r == NULL) {
+            free(p);
+            return -ENOMEM;
+        }
+        ci->retired = r;
+        ci->retired[ci->nretired++] = ci->path;
+    }
     ci->path = p;
     ci->path_len = len;
     if (!ci->orphan)
@@ -80,6 +96,7 @@ int inode_get(struct client *c, const char *path, size_t len, const struct proto
         }
         ci->attr = *attr;
         ci->refs++;
+        ci->opens++;
         *ci_p = ci;
         return 0;
     }
@@ -93,6 +110,7 @@ int inode_get(struct client *c, const char *path, size_t len, const struct proto
     }
     ci->attr = *attr;
     ci->refs = 1;
+    ci->opens = 1;
     ci->next = c->inodes;
     if (c->inodes != NULL)
         c->inodes->prev = ci;
@@ -111,6 +129,9 @@ void inode_put(struct client *c, struct client_inode *ci)
         c->inodes = ci->next;
     if (ci->next != NULL)
         ci->next->prev = ci->prev;
+    while (ci->nretired > 0)
+        free(ci->retired[--ci->nretired]);
+    free(ci->retired);
     free(ci->path);
     free(ci);
 }
@@ -303,11 +324,14 @@ int inode_close(struct client *c, struct client_inode *ci)
     int rc = 0;
 
     if (S_ISREG(ci->attr.mode)) {
-        if (ci->orphan && ci->refs == 1)
+        /* The last descriptor; calls of other threads still in progress
+         * hold references (refs) but no longer an open descriptor. */
+        if (ci->orphan && ci->opens == 1)
             rc = inode_release(c, ci);
         else if (ci->dirty)
             rc = inode_push_size(c, ci, PROTO_SETSIZE_SYNC);
     }
+    ci->opens--;
     inode_put(c, ci);
     return rc;
 }

@@ -29,10 +29,16 @@
  * again and sends the refused request once more (refused = not executed).
  */
 #include <errno.h>
-#include <sched.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "client/client.h"
 #include "client/error.h"
@@ -40,13 +46,30 @@
 #include "common/timeutil.h"
 #include "net/net.h"
 
-/* One rpc_run: its completed calls wait here until the run takes them. */
 /* Idle time after which a spinning wait yields the core on each pass. */
 #define RPC_YIELD_AFTER_NS 10000ull
+/* Longest nap when the worker's event fd keeps waking us for nothing. */
+#define RPC_NAP_MAX_MS 16
+/* How long a failed call waits for UCX to let go of its buffers. */
+#define RPC_GRACE_NS 1000000000ull
+/* A thread sleeping on its condvar re-checks at least this often. */
+#define RPC_COND_WAIT_NS 1000000000ull
 
+/*
+ * One rpc_run, owned by the thread that runs it (on its stack): its
+ * completed calls wait in `done` until the run takes them. While the run
+ * waits and another thread drives the worker, it sleeps on `cond`.
+ */
 struct rpc_batch {
     struct list_node done;
-    bool data; /* a chunk transfer was issued: spin longer before sleeping */
+    bool data;      /* a chunk transfer was issued: spin longer before sleeping */
+    bool hello;     /* a HELLO batch: may use the reserved slots */
+    bool want_slot; /* waits for a free slot rather than a completion */
+    bool waiting;   /* sleeps on cond (in c->waiters) */
+    bool cond_ready;
+    struct list_node wait_link;
+    pthread_cond_t cond;
+    char msg[ERROR_MSG_MAX]; /* first message about one of its calls */
 };
 
 struct rpc_slot {
@@ -75,7 +98,7 @@ static uint64_t rpc_timeout_ns(const struct client *c)
     return (uint64_t)c->rpc_timeout_ms * 1000000ull;
 }
 
-int rpc_init(struct client *c, size_t nslots)
+int rpc_init(struct client *c, size_t nslots, size_t reserve)
 {
     size_t i;
 
@@ -83,6 +106,8 @@ int rpc_init(struct client *c, size_t nslots)
     if (c->slots == NULL)
         return -ENOMEM;
     c->nslots = nslots;
+    c->nfree_slots = nslots;
+    c->slot_reserve = reserve < nslots ? reserve : nslots / 2;
     list_init(&c->free_slots);
     list_init(&c->alive_slots);
     for (i = 0; i < nslots; i++) {
@@ -121,8 +146,33 @@ static int rpc_drop_msg(struct client *c, struct net_msg *msg)
     return 0;
 }
 
+void rpc_kick(struct client *c)
+{
+    uint64_t one = 1;
+
+    if (c->driver_polling && write(c->kick_fd, &one, sizeof(one)) < 0)
+        log_debug("client: cannot wake the progress driver: %s", strerror(errno));
+}
+
+/* Wake the thread of batch b: from its condvar, or from poll() if it drives. */
+static void rpc_batch_wake(struct client *c, struct rpc_batch *b)
+{
+    if (b->waiting)
+        pthread_cond_signal(&b->cond);
+    else if (c->driver == b)
+        rpc_kick(c);
+}
+
+/* Free slots a normal batch must leave for HELLOs. */
+static size_t rpc_reserve(const struct client *c, const struct rpc_batch *b)
+{
+    return b->hello ? 0 : c->slot_reserve;
+}
+
 static void rpc_slot_release(struct client *c, struct rpc_slot *s)
 {
+    struct list_node *pos, *tmp;
+
     list_remove(&s->alive);
     free(s->rdata);
     s->rdata = NULL;
@@ -133,28 +183,68 @@ static void rpc_slot_release(struct client *c, struct rpc_slot *s)
     if (s->gen == 0)
         s->gen = 1;
     list_push_front(&c->free_slots, &s->link);
+    c->nfree_slots++;
+    if (c->slot_waiters == 0)
+        return;
+    list_for_each_safe(pos, tmp, &c->waiters)
+    {
+        struct rpc_batch *b = list_entry(pos, struct rpc_batch, wait_link);
+
+        if (b->want_slot)
+            pthread_cond_signal(&b->cond);
+    }
 }
 
-/* Hand the call back to its rpc_run (once). */
+/* Record the first message about one of b's calls; its thread reports it. */
+static void rpc_batch_msg(struct rpc_batch *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void rpc_batch_msg(struct rpc_batch *b, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (b->msg[0] != '\0')
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->msg, sizeof(b->msg), fmt, ap);
+    va_end(ap);
+}
+
+/* Hand the call back to its rpc_run (once) and wake its thread. */
 static void rpc_slot_hand_back(struct client *c, struct rpc_slot *s)
 {
-    (void)c;
     if (s->in_done || s->call == NULL)
         return;
     s->in_done = true;
     list_push_back(&s->batch->done, &s->link);
+    rpc_batch_wake(c, s->batch);
+}
+
+/*
+ * Whether UCX may still touch the caller's buffers of a decided call. A
+ * HELLO's send does not: its buffers are the slot's header and the worker
+ * address, which outlive the call. That matters when a server stopped
+ * before our connection to it was set up: the HELLO's send stays pending
+ * until the server runs again, and waiting for it would make the call
+ * fail only after a second, grace, period.
+ */
+static bool rpc_slot_uses_caller(const struct rpc_slot *s)
+{
+    return s->recv_pending || (s->send_pending && s->op != PROTO_OP_HELLO);
 }
 
 /* After any event: a decided slot without UCX activity is complete. */
 static void rpc_slot_check(struct client *c, struct rpc_slot *s)
 {
-    if (!s->busy || !s->decided || s->send_pending || s->recv_pending)
+    if (!s->busy || !s->decided)
         return;
     if (s->call == NULL) {
-        rpc_slot_release(c, s); /* a zombie whose UCX operations finally ended */
+        /* a zombie whose UCX operations finally ended */
+        if (!s->send_pending && !s->recv_pending)
+            rpc_slot_release(c, s);
         return;
     }
-    rpc_slot_hand_back(c, s);
+    if (!rpc_slot_uses_caller(s))
+        rpc_slot_hand_back(c, s); /* becomes a zombie if UCX still sends */
 }
 
 static void rpc_slot_decide(struct client *c, struct rpc_slot *s, int status)
@@ -164,9 +254,13 @@ static void rpc_slot_decide(struct client *c, struct rpc_slot *s, int status)
     s->decided = true;
     if (s->call != NULL)
         s->call->status = status;
-    /* Grace period for UCX to let go of the buffers (read the clock only then). */
-    if (s->send_pending || s->recv_pending)
-        s->deadline_ns = time_mono_ns() + rpc_timeout_ns(c) + 1000000000ull;
+    /* Grace period for UCX to let go of the buffers (read the clock only
+     * then). Aborting the endpoint ends them at once where UCX can (peer
+     * failure handling on); where it cannot (shared memory without it) a
+     * stopped peer never lets go, and a longer grace would only make the
+     * call fail after a second timeout. */
+    if (rpc_slot_uses_caller(s))
+        s->deadline_ns = time_mono_ns() + RPC_GRACE_NS;
     rpc_slot_check(c, s);
 }
 
@@ -178,8 +272,10 @@ static void rpc_send_done(void *arg, int status)
 
     s->send_pending = false;
     if (status < 0 && !s->decided) {
-        error_msg("%s: sending %s failed: %s", client_server_name(c, s->server, name, sizeof(name)),
-                  proto_op_name(s->op), strerror(-status));
+        if (s->call != NULL)
+            rpc_batch_msg(s->batch, "%s: sending %s failed: %s",
+                          client_server_name(c, s->server, name, sizeof(name)),
+                          proto_op_name(s->op), strerror(-status));
         rpc_slot_decide(c, s, -EIO);
         return;
     }
@@ -193,11 +289,11 @@ static void rpc_recv_done(void *arg, int status)
     char name[384];
 
     s->recv_pending = false;
-    if (status < 0) {
-        error_msg("%s: receiving %s data failed: %s",
-                  client_server_name(c, s->server, name, sizeof(name)), proto_op_name(s->op),
-                  strerror(-status));
-        if (s->call != NULL && s->call->status == 0)
+    if (status < 0 && s->call != NULL) {
+        rpc_batch_msg(s->batch, "%s: receiving %s data failed: %s",
+                      client_server_name(c, s->server, name, sizeof(name)), proto_op_name(s->op),
+                      strerror(-status));
+        if (s->call->status == 0)
             s->call->status = -EIO;
     }
     rpc_slot_check(c, s);
@@ -307,21 +403,21 @@ int rpc_on_reply(void *arg, struct net_msg *msg)
         }
         if (rc != -EPROTO) {
             /* net_recv_data failed: it released the descriptor already. */
-            error_msg("%s: receiving %s data failed: %s",
-                      client_server_name(c, s->server, name, sizeof(name)), proto_op_name(h.op),
-                      strerror(-rc));
+            rpc_batch_msg(s->batch, "%s: receiving %s data failed: %s",
+                          client_server_name(c, s->server, name, sizeof(name)), proto_op_name(h.op),
+                          strerror(-rc));
             rpc_slot_decide(c, s, rc == -ENOMEM ? -ENOMEM : -EIO);
             return 0; /* a rndv part not taken (ENOMEM) is dropped */
         }
     }
     c->bad_replies++;
-    error_msg("%s sent a malformed %s reply", client_server_name(c, s->server, name, sizeof(name)),
-              proto_op_name(h.op));
+    rpc_batch_msg(s->batch, "%s sent a malformed %s reply",
+                  client_server_name(c, s->server, name, sizeof(name)), proto_op_name(h.op));
     rpc_slot_decide(c, s, -EPROTO);
     return rpc_drop_msg(c, msg);
 }
 
-size_t rpc_fail_server(struct client *c, size_t idx, int status)
+size_t rpc_fail_server(struct client *c, size_t idx, int status, const char *msg)
 {
     struct list_node *pos, *tmp;
     size_t n = 0;
@@ -331,11 +427,26 @@ size_t rpc_fail_server(struct client *c, size_t idx, int status)
         struct rpc_slot *s = list_entry(pos, struct rpc_slot, alive);
 
         if (s->server == idx && !s->decided && s->call != NULL) {
+            if (msg != NULL)
+                rpc_batch_msg(s->batch, "%s", msg);
             rpc_slot_decide(c, s, status);
             n++;
         }
     }
     return n;
+}
+
+bool rpc_server_holds_buffers(const struct client *c, size_t idx)
+{
+    const struct list_node *pos;
+
+    for (pos = c->alive_slots.next; pos != &c->alive_slots; pos = pos->next) {
+        const struct rpc_slot *s = list_entry(pos, struct rpc_slot, alive);
+
+        if (s->server == idx && s->call != NULL && rpc_slot_uses_caller(s))
+            return true;
+    }
+    return false;
 }
 
 void rpc_call_init(struct rpc_call *call, unsigned op, size_t server)
@@ -353,14 +464,39 @@ void rpc_call_path(struct rpc_call *call, unsigned op, size_t server, const char
     call->data_len = len;
 }
 
-/* Send one call. On failure the call is not in flight and nothing is pending. */
+/* Take a free slot (leaving the HELLO reserve to HELLOs); NULL if none. */
+static struct rpc_slot *rpc_slot_take(struct client *c, const struct rpc_batch *b)
+{
+    struct list_node *node;
+
+    if (c->nfree_slots <= rpc_reserve(c, b))
+        return NULL;
+    node = list_pop_front(&c->free_slots);
+    if (node == NULL)
+        return NULL;
+    c->nfree_slots--;
+    return list_entry(node, struct rpc_slot, link);
+}
+
+/* Give back a slot that was taken but never carried a request. */
+static void rpc_slot_untake(struct client *c, struct rpc_slot *s)
+{
+    list_init(&s->alive); /* not alive: rpc_slot_release's removal is a no-op */
+    s->busy = false;
+    rpc_slot_release(c, s);
+}
+
+/*
+ * Send one call. On failure the call is not in flight and nothing is
+ * pending. The slot is taken first (rpc_run checked that one is free): a
+ * nested HELLO below may wait, and other threads may take slots meanwhile.
+ */
 static int rpc_issue(struct client *c, struct rpc_call *call, struct rpc_batch *batch)
 {
     struct proto_hdr h;
     struct rpc_slot *s;
-    struct list_node *node;
     struct net_ep *ep;
-    char name[384];
+    char name[384], msg[512];
     int n, rc;
 
     call->status = 0;
@@ -371,21 +507,23 @@ static int rpc_issue(struct client *c, struct rpc_call *call, struct rpc_batch *
         return -EINVAL;
     if (call->op == PROTO_OP_CHUNK_WRITE || call->op == PROTO_OP_CHUNK_READ)
         batch->data = true;
+    s = rpc_slot_take(c, batch);
+    if (s == NULL) {
+        error_msg("too many requests in flight (%zu)", c->nslots);
+        return -ENOBUFS;
+    }
     rc = client_server_ep(c, call->server, &ep);
     if (rc == 0 && call->op != PROTO_OP_HELLO && !c->servers[call->server].hello_done) {
-        /* A nested batch: this endpoint's first message must be HELLO. */
+        /* A nested batch: this endpoint's first message must be HELLO. It
+         * waits unlocked, so the endpoint is looked up again after it. */
         rc = client_server_hello(c, call->server);
         if (rc == 0)
             rc = client_server_ep(c, call->server, &ep);
     }
-    if (rc < 0)
+    if (rc < 0) {
+        rpc_slot_untake(c, s);
         return rc;
-    node = list_pop_front(&c->free_slots);
-    if (node == NULL) {
-        error_msg("too many requests in flight (%zu)", c->nslots);
-        return -ENOBUFS;
     }
-    s = list_entry(node, struct rpc_slot, link);
 
     memset(&h, 0, sizeof(h));
     h.op = call->op;
@@ -394,7 +532,7 @@ static int rpc_issue(struct client *c, struct rpc_call *call, struct rpc_batch *
     memcpy(h.cookie, c->cookie, PROTO_COOKIE_LEN);
     n = proto_msg_pack(&h, &call->req, s->hdr, sizeof(s->hdr));
     if (n < 0) {
-        list_push_front(&c->free_slots, &s->link);
+        rpc_slot_untake(c, s);
         return n;
     }
 
@@ -416,27 +554,33 @@ static int rpc_issue(struct client *c, struct rpc_call *call, struct rpc_batch *
         s->call = NULL;
         s->decided = true;
         rpc_slot_release(c, s);
-        error_msg("%s: cannot send %s: %s", client_server_name(c, call->server, name, sizeof(name)),
-                  proto_op_name(call->op), strerror(-rc));
+        snprintf(msg, sizeof(msg), "%s: cannot send %s: %s",
+                 client_server_name(c, call->server, name, sizeof(name)), proto_op_name(call->op),
+                 strerror(-rc));
+        error_msg("%s", msg);
         /* The endpoint is probably broken: reconnect on the next use. */
-        client_server_drop(c, call->server, -EIO);
+        client_server_drop(c, call->server, -EIO, msg);
         return -EIO;
     }
     s->send_pending = rc == 1;
+    if (rc == 1)
+        rpc_kick(c); /* a send in progress needs the driver's progress */
     return 0;
 }
 
 /*
  * Deadlines. A call without an answer by its deadline fails with ETIMEDOUT,
  * and so does everything else in flight to that server: its endpoint is
- * dropped (cancelling UCX operations on our buffers) and re-created by the
+ * aborted (cancelling UCX operations on our buffers) and re-created by the
  * next call that needs the server. A decided call whose UCX operations did
- * not end within the grace period is handed back as a zombie.
+ * not end within the grace period is handed back as a zombie. Run by the
+ * progress driver for every thread's calls; each failed call's thread gets
+ * the message.
  */
 static void rpc_expire(struct client *c, uint64_t now)
 {
     struct list_node *pos, *tmp;
-    char name[384];
+    char name[384], msg[512];
     bool again = true;
 
     while (again) {
@@ -449,15 +593,18 @@ static void rpc_expire(struct client *c, uint64_t now)
             if (s->call == NULL || now < s->deadline_ns)
                 continue;
             if (s->decided) {
-                log_debug("client: %s still busy in UCX after its grace period",
-                          proto_op_name(s->op));
+                if (!s->in_done)
+                    log_debug("client: %s still busy in UCX after its grace period",
+                              proto_op_name(s->op));
                 rpc_slot_hand_back(c, s);
                 continue;
             }
-            error_msg("%s did not answer %s within %d ms",
-                      client_server_name(c, server, name, sizeof(name)), proto_op_name(s->op),
-                      c->rpc_timeout_ms);
-            client_server_drop(c, server, -ETIMEDOUT);
+            /* Every call in flight to that server fails with this message:
+             * name the server, not this call's op. */
+            snprintf(msg, sizeof(msg), "%s did not answer within %d ms",
+                     client_server_name(c, server, name, sizeof(name)), c->rpc_timeout_ms);
+            log_debug("client: %s", msg);
+            client_server_drop(c, server, -ETIMEDOUT, msg);
             again = true; /* dropping the endpoint may have progressed the worker */
             break;
         }
@@ -485,65 +632,179 @@ static int rpc_poll_timeout(struct client *c, uint64_t now)
 /* Progress passes between two clock reads (the clock can cost a microsecond). */
 #define RPC_CLOCK_EVERY 32
 
+/* True when rpc_wait may return to batch b's run. */
+static bool rpc_ready(const struct client *c, const struct rpc_batch *b)
+{
+    return !list_empty(&b->done) || (b->want_slot && c->nfree_slots > rpc_reserve(c, b));
+}
+
 /*
- * Drive the worker until at least one call of the batch is complete. The
- * clock is read every RPC_CLOCK_EVERY passes, busy or idle, so c->now_ns
- * (used for new deadlines) is never more than a few microseconds old.
+ * Not the driver: sleep on the batch's condvar until the driver hands back
+ * one of its calls, a slot frees up, or the driver role is free (woken by
+ * the leaving driver). Re-checks once a second whatever happens.
+ */
+static void rpc_wait_sleep(struct client *c, struct rpc_batch *b)
+{
+    pthread_condattr_t attr;
+    struct timespec ts;
+    uint64_t until;
+
+    if (!b->cond_ready) {
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&b->cond, &attr);
+        pthread_condattr_destroy(&attr);
+        b->cond_ready = true;
+    }
+    until = time_mono_ns() + RPC_COND_WAIT_NS;
+    ts.tv_sec = (time_t)(until / 1000000000ull);
+    ts.tv_nsec = (long)(until % 1000000000ull);
+    b->waiting = true;
+    list_push_back(&c->waiters, &b->wait_link);
+    if (b->want_slot)
+        c->slot_waiters++;
+    pthread_cond_timedwait(&b->cond, c->lock, &ts);
+    if (b->want_slot)
+        c->slot_waiters--;
+    list_remove(&b->wait_link);
+    b->waiting = false;
+}
+
+/*
+ * The driver sleeps: the worker is armed, so poll its event fd (and the
+ * kick eventfd other threads use to wake it) up to the nearest deadline,
+ * with the state lock dropped. `nap_ms` > 0: the event fd kept waking us
+ * with nothing to do (seen with a peer that stopped mid-connection), so
+ * leave it out and just nap. Returns true when the event fd was readable.
+ */
+static bool rpc_wait_poll(struct client *c, int timeout, int nap_ms)
+{
+    struct pollfd pfd[2];
+    uint64_t junk;
+    nfds_t n = 0;
+    int efd = net_efd(c->net);
+
+    pfd[n].fd = c->kick_fd;
+    pfd[n].events = POLLIN;
+    pfd[n++].revents = 0;
+    if (nap_ms > 0 && nap_ms < timeout)
+        timeout = nap_ms;
+    if (nap_ms == 0 && efd >= 0) {
+        pfd[n].fd = efd;
+        pfd[n].events = POLLIN;
+        pfd[n++].revents = 0;
+    } else if (nap_ms == 0 && timeout > 1) {
+        timeout = 1; /* no wakeup support: nap briefly instead of spinning */
+    }
+    c->driver_polling = true;
+    client_lock_drop(c);
+    poll(pfd, n, timeout);
+    client_lock_take(c);
+    c->driver_polling = false;
+    /* Calls issued right after a long sleep must not get stale deadlines. */
+    c->now_ns = time_mono_ns();
+    if (pfd[0].revents & POLLIN) {
+        if (read(c->kick_fd, &junk, sizeof(junk)) < 0)
+            junk = 0;
+    }
+    return n > 1 && (pfd[1].revents & POLLIN) != 0;
+}
+
+/* Let a thread that waits for the state lock in (the driver keeps it while spinning). */
+static void rpc_wait_yield(struct client *c)
+{
+    client_lock_drop(c);
+    sched_yield();
+    client_lock_take(c);
+}
+
+/*
+ * Wait (state lock held on entry and exit, dropped inside) until at least
+ * one call of batch b is complete, or b wants a slot and one is free.
+ *
+ * One thread at a time is the progress driver (c->driver): it calls
+ * net_progress for everybody, its callbacks hand other threads' calls back
+ * to their batches and wake them, and it expires every thread's deadlines.
+ * The others sleep on their batch's condvar. A driver whose own batch is
+ * ready gives the role up and wakes the first waiter, which takes it over.
+ *
+ * The driver spins first (a wakeup costs tens of microseconds on virtual
+ * machines, more than most replies take), then arms the worker and sleeps
+ * on its event fd up to the nearest deadline. The clock is read every
+ * RPC_CLOCK_EVERY passes, busy or idle, so c->now_ns (used for new
+ * deadlines) is never more than a few microseconds old.
  */
 static void rpc_wait(struct client *c, struct rpc_batch *b)
 {
     uint64_t idle_since = 0;
-    struct pollfd pfd;
-    bool idle;
-    int rc, timeout;
+    unsigned empty_wakes = 0; /* event fd wakeups after which nothing happened */
+    bool woke = false, idle;
+    int rc, timeout, nap_ms;
 
     for (;;) {
         if (c->need_reap)
             client_reap(c);
-        if (!list_empty(&b->done))
-            return;
-        idle = net_progress(c->net) == 0;
-        if (!list_empty(&b->done))
-            return;
-        if (!idle)
+        if (rpc_ready(c, b))
+            break;
+        if (c->driver == NULL) {
+            c->driver = b;
             idle_since = 0;
+        }
+        if (c->driver != b) {
+            rpc_wait_sleep(c, b);
+            continue;
+        }
+        idle = net_progress(c->net) == 0;
+        if (rpc_ready(c, b))
+            break;
+        if (!idle) {
+            idle_since = 0;
+            empty_wakes = 0;
+        } else if (woke) {
+            empty_wakes++;
+        }
+        woke = false;
+        if (atomic_load_explicit(&client_lock_wanted, memory_order_relaxed) > 0)
+            rpc_wait_yield(c);
         /* Counted across calls: a run of quick completions still reads the clock. */
         if (++c->wait_pass % RPC_CLOCK_EVERY != 0)
             continue;
         c->now_ns = time_mono_ns();
         rpc_expire(c, c->now_ns);
-        if (!idle || !list_empty(&b->done) || c->need_reap)
+        if (!idle || rpc_ready(c, b) || c->need_reap)
             continue;
-        if (idle_since == 0) {
+        if (idle_since == 0)
             idle_since = c->now_ns;
-            continue;
-        }
-        /* Spin before sleeping: a wakeup costs tens of microseconds on
-         * virtual machines, more than most replies take. Chunk transfers
-         * take longer, so batches with one spin longer. After a short pure
-         * spin, yield the core on each pass: a server or another client
-         * sharing it runs instead of waiting for this time slice to end. */
-        if (c->now_ns - idle_since < (b->data ? c->data_spin_ns : c->spin_ns)) {
-            /* pure spin first: most metadata replies come within it */
+        /* Spin before sleeping, longer with chunk transfers in flight. After
+         * a short pure spin, yield the core on each pass: a server or another
+         * client sharing it runs instead of waiting for this time slice to
+         * end. No spin after a wakeup that brought nothing. */
+        if (empty_wakes == 0 && c->now_ns - idle_since < (b->data ? c->data_spin_ns : c->spin_ns)) {
             if (c->now_ns - idle_since >= RPC_YIELD_AFTER_NS)
-                sched_yield();
+                rpc_wait_yield(c);
             continue;
         }
         rc = net_arm(c->net);
-        if (rc == -EAGAIN)
-            continue;
-        timeout = rpc_poll_timeout(c, c->now_ns);
-        if (rc == 0) {
-            pfd.fd = net_efd(c->net);
-            pfd.events = POLLIN;
-            pfd.revents = 0;
-            poll(&pfd, 1, timeout);
-        } else {
-            /* No wakeup support: nap briefly instead of spinning. */
-            poll(NULL, 0, 1);
+        if (rc == -EAGAIN) {
+            woke = true; /* "events pending" that progress then does not see count too */
+            if (empty_wakes < 2)
+                continue;
         }
+        timeout = rpc_poll_timeout(c, c->now_ns);
+        nap_ms = 0;
+        if (empty_wakes >= 2) {
+            nap_ms = 1 << (empty_wakes - 2 < 4 ? empty_wakes - 2 : 4);
+            if (nap_ms > RPC_NAP_MAX_MS)
+                nap_ms = RPC_NAP_MAX_MS;
+        }
+        woke = rpc_wait_poll(c, timeout, nap_ms) || nap_ms > 0;
         idle_since = 0;
         c->wait_pass = RPC_CLOCK_EVERY - 1; /* read the clock right after waking */
+    }
+    if (c->driver == b) {
+        c->driver = NULL;
+        if (!list_empty(&c->waiters))
+            pthread_cond_signal(&list_entry(c->waiters.next, struct rpc_batch, wait_link)->cond);
     }
 }
 
@@ -574,21 +835,71 @@ static bool rpc_retry_unknown(struct client *c, struct rpc_call *call, struct rp
     return false;
 }
 
-int rpc_run(struct client *c, struct rpc_src *src)
+/* Take the completed calls of batch b; returns how many. */
+static unsigned rpc_take_done(struct client *c, struct rpc_src *src, struct rpc_batch *b)
+{
+    struct list_node *node;
+    struct rpc_call *call;
+    unsigned n = 0;
+
+    while ((node = list_pop_front(&b->done)) != NULL) {
+        struct rpc_slot *s = list_entry(node, struct rpc_slot, link);
+
+        call = s->call;
+        s->in_done = false;
+        if (s->rdata != NULL && !s->recv_pending) {
+            call->rdata = s->rdata;
+            call->rdata_len = s->rdata_len;
+            s->rdata = NULL;
+            s->rdata_len = 0;
+        }
+        if (s->send_pending || s->recv_pending) {
+            s->call = NULL; /* zombie: released when UCX completes */
+            if (call->status == 0)
+                call->status = -EIO;
+        } else {
+            rpc_slot_release(c, s);
+        }
+        if (rpc_retry_unknown(c, call, b))
+            continue;
+        n++;
+        src->done(src, call);
+    }
+    return n;
+}
+
+static int rpc_run_batch(struct client *c, struct rpc_src *src, bool hello)
 {
     unsigned inflight = 0, max = c->max_inflight;
-    struct list_node *node;
     struct rpc_call *call;
     struct rpc_batch b;
     int rc;
 
     list_init(&b.done);
+    list_init(&b.wait_link);
     b.data = false;
+    b.hello = hello;
+    b.want_slot = false;
+    b.waiting = false;
+    b.cond_ready = false;
+    b.msg[0] = '\0';
     c->now_ns = time_mono_ns(); /* deadlines of this batch's first calls */
     if (max == 0)
         max = 1;
     for (;;) {
-        while (inflight < max && (call = src->next(src)) != NULL) {
+        /* Top up, leaving slots to threads that wait for one. */
+        while (inflight < max && (inflight == 0 || c->slot_waiters == 0)) {
+            if (c->nfree_slots <= rpc_reserve(c, &b)) {
+                if (inflight > 0)
+                    break;
+                b.want_slot = true; /* nothing of ours will free one: wait */
+                rpc_wait(c, &b);
+                b.want_slot = false;
+                continue;
+            }
+            call = src->next(src);
+            if (call == NULL)
+                break;
             call->retried = false;
             rc = rpc_issue(c, call, &b);
             if (rc < 0) {
@@ -599,34 +910,21 @@ int rpc_run(struct client *c, struct rpc_src *src)
             inflight++;
         }
         if (inflight == 0)
-            return 0;
+            break;
         rpc_wait(c, &b);
-        while ((node = list_pop_front(&b.done)) != NULL) {
-            struct rpc_slot *s = list_entry(node, struct rpc_slot, link);
-
-            call = s->call;
-            s->in_done = false;
-            if (s->rdata != NULL && !s->recv_pending) {
-                call->rdata = s->rdata;
-                call->rdata_len = s->rdata_len;
-                s->rdata = NULL;
-                s->rdata_len = 0;
-            }
-            if (s->send_pending || s->recv_pending) {
-                s->call = NULL; /* zombie: released when UCX completes */
-                if (call->status == 0)
-                    call->status = -EIO;
-            } else {
-                rpc_slot_release(c, s);
-            }
-            inflight--;
-            if (rpc_retry_unknown(c, call, &b)) {
-                inflight++;
-                continue;
-            }
-            src->done(src, call);
-        }
+        inflight -= rpc_take_done(c, src, &b);
     }
+    if (b.cond_ready)
+        pthread_cond_destroy(&b.cond);
+    /* Messages recorded by whichever thread ran the callbacks: ours now. */
+    if (b.msg[0] != '\0')
+        error_msg("%s", b.msg);
+    return 0;
+}
+
+int rpc_run(struct client *c, struct rpc_src *src)
+{
+    return rpc_run_batch(c, src, false);
 }
 
 struct rpc_array_src {
@@ -659,7 +957,7 @@ int rpc_run_calls(struct client *c, struct rpc_call *calls, size_t n)
         .n = n,
     };
 
-    rpc_run(c, &a.src);
+    rpc_run_batch(c, &a.src, n > 0 && calls[0].op == PROTO_OP_HELLO);
     return a.first_err;
 }
 

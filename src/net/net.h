@@ -148,6 +148,14 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
  */
 void net_ep_destroy(struct net_ep *ep);
 
+/*
+ * Like net_ep_destroy, but never waits: the close (FLUSH while healthy)
+ * finishes in a later net_progress, or is abandoned after the same 1 s.
+ * For callers that must not stall (a client whose other threads wait).
+ * `ep` is invalid on return.
+ */
+void net_ep_close(struct net_ep *ep);
+
 /* Close without flushing: sends still pending on ep complete with an error
  * (their callbacks run before this returns or from net_progress), then free
  * it. For giving up on a peer that stopped answering. */

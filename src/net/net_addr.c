@@ -9,7 +9,7 @@
  * BenchFS walks the packed layout itself first, with every read bounded by
  * the real length, and refuses anything UCX would misread.
  *
- * The layout below was read from UCX 1.13.1 (src/ucp/wireup/address.c,
+ * The layout below was read from UCX 1.13.1 (its ucp/wireup/address.c,
  * ucp_address_unpack with ucp_worker_default_address_pack_flags, the flags
  * ucp_ep_create uses for a worker address), non-unified mode:
  *

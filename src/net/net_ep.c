@@ -206,7 +206,8 @@ static bool net_ep_close_try_finish(struct net_ep *ep)
     return true;
 }
 
-void net_ep_destroy(struct net_ep *ep)
+/* Start closing ep; finish now (wait = true, outside callbacks) or in net_progress. */
+static void net_ep_destroy_mode(struct net_ep *ep, bool wait)
 {
     struct net *net;
 
@@ -217,7 +218,7 @@ void net_ep_destroy(struct net_ep *ep)
     list_remove(&ep->failed_node); /* its err_cb will not be called any more */
     net_ep_close_start(ep);
 
-    if (ep->close_req != NULL && net->cb_depth > 0) {
+    if (ep->close_req != NULL && (net->cb_depth > 0 || !wait)) {
         /* Cannot progress from here: net_progress finishes it. */
         list_push_back(&net->closing, &ep->node);
         return;
@@ -227,6 +228,16 @@ void net_ep_destroy(struct net_ep *ep)
         ucp_worker_progress(net->worker);
         net->cb_depth--;
     }
+}
+
+void net_ep_destroy(struct net_ep *ep)
+{
+    net_ep_destroy_mode(ep, true);
+}
+
+void net_ep_close(struct net_ep *ep)
+{
+    net_ep_destroy_mode(ep, false);
 }
 
 void net_ep_abort(struct net_ep *ep)
