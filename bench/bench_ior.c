@@ -251,6 +251,9 @@ void ior_result_fill(struct ior_result *res, const struct ior_shared *sh, const 
         res->rate[i] =
             bandwidth ? (double)res->amount[i] / (1 << 20) / s : (double)res->amount[i] / s;
         res->srv_cpu_s[i] = bench_snap_cpu_s(&sh->snap[i], &sh->snap[i + 1]);
+        res->srv_ops[i] = sh->snap[i].ok && sh->snap[i + 1].ok
+                              ? (double)(sh->snap[i + 1].ops - sh->snap[i].ops)
+                              : NAN;
     }
     res->nservers = sh->snap[0].nservers;
 }
@@ -418,6 +421,13 @@ static void ior_tsv(const struct ior_opts *o, const struct ior_result *res, int 
             bench_tsv_put(&t, be, m,
                           md ? res[r].srv_cpu_s[i] / ((double)res[r].amount[i] / 1000.0)
                              : res[r].srv_cpu_s[i] / ((double)res[r].amount[i] / (1 << 30)));
+            /* Requests per file (mdtest) or per transfer (ior), STATUS
+             * snapshots included (a few per phase). */
+            snprintf(m, sizeof(m), "%s_rpcs_per_op", res[r].phase_name[i]);
+            bench_tsv_put(&t, be, m,
+                          res[r].srv_ops[i] /
+                              (md ? (double)res[r].amount[i]
+                                  : (double)res[r].amount[i] / (double)o->transfer));
         }
     }
     if (res[0].ran && res[0].ok && res[1].ran && res[1].ok) {

@@ -46,6 +46,7 @@ struct ior_result {
     double rate[IOR_MAX_PHASES];      /* MiB/s (bandwidth) or ops/s (mdtest) */
     uint64_t amount[IOR_MAX_PHASES];  /* bytes or operations */
     double srv_cpu_s[IOR_MAX_PHASES]; /* NaN when unknown (local) */
+    double srv_ops[IOR_MAX_PHASES];   /* requests the servers handled; NaN when unknown */
     int nservers;
 };
 
