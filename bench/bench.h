@@ -178,7 +178,7 @@ struct bench_team {
     int nprocs;
     int rank; /* -1 in the coordinator */
     pid_t pids[BENCH_MAX_TEAM];
-    int up_rd, up_wr;             /* workers -> coordinator, one byte per arrival */
+    int up_rd, up_wr;            /* workers -> coordinator, one byte per arrival */
     int down_rd[BENCH_MAX_TEAM]; /* coordinator -> worker i */
     int down_wr[BENCH_MAX_TEAM];
     void *shared; /* MAP_SHARED memory of shared_len bytes, zeroed */

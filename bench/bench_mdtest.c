@@ -218,9 +218,8 @@ int mdtest_run(const struct ior_opts *o, struct bench_fs *fs, struct ior_result 
     res->nphases = MD_PHASES;
     for (int i = 0; i < MD_PHASES; i++) {
         res->phase_name[i] = md_phase_names[i];
-        res->amount[i] =
-            (uint64_t)(md_is_data((enum md_phase)i) ? md_data_files(o) : o->files) *
-            (uint64_t)o->procs;
+        res->amount[i] = (uint64_t)(md_is_data((enum md_phase)i) ? md_data_files(o) : o->files) *
+                         (uint64_t)o->procs;
     }
     rc = bench_team_start(&t, (int)o->procs, sizeof(struct ior_shared), md_worker, &ctx);
     if (rc < 0) {

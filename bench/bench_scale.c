@@ -12,8 +12,9 @@
  * its open sockets from /proc (pids from FILE, default <registry>/cluster.pids,
  * "node <id> <pid>" lines) and one client's VmRSS, and compares them with the
  * same figures taken before the clients started. It reports: how many clients
- * succeeded, the time from the release until the last client was connected
- * (and p50 / max of the per-client connect times), the time until the last
+ * succeeded, the time from the release until the last successful client was
+ * connected (and the p50 of their connect times), when failed clients gave
+ * up, the time until the last
  * client finished its three operations, server RSS per connected client, and
  * sockets per server. bench/scale.sh starts the servers and calls this.
  */
@@ -45,9 +46,10 @@ struct scale_opts {
 
 /* Shared between the coordinator and the clients. */
 struct scale_shared {
-    uint64_t t0;                          /* release of the storm */
+    uint64_t t0;                           /* release of the storm */
     uint64_t connected_ns[BENCH_MAX_TEAM]; /* since t0 */
     uint64_t done_ns[BENCH_MAX_TEAM];      /* since t0 */
+    uint64_t failed_ns[BENCH_MAX_TEAM];    /* since t0, when a client gave up */
     int ok[BENCH_MAX_TEAM];
     int failed;
     char error[256];
@@ -61,6 +63,7 @@ struct scale_proc {
 
 static void scale_error(struct scale_shared *sh, int rank, const char *what, int err)
 {
+    sh->failed_ns[rank] = bench_now_ns() - sh->t0;
     if (!__sync_lock_test_and_set(&sh->failed, 1))
         snprintf(sh->error, sizeof(sh->error), "client %d: %s: %s", rank, what, strerror(err));
     fprintf(stderr, "benchfs-bench scale: client %d: %s: %s\n", rank, what, strerror(err));
@@ -208,12 +211,16 @@ static void scale_usage(FILE *f)
 
 static int scale_args(int argc, char **argv, struct scale_opts *o)
 {
-    static const struct option lo[] = {
-        {"registry", required_argument, NULL, 'r'}, {"clients", required_argument, NULL, 'c'},
-        {"expected-servers", required_argument, NULL, 'E'}, {"pids", required_argument, NULL, 'P'},
-        {"timeout", required_argument, NULL, 'T'},  {"json", required_argument, NULL, 'j'},
-        {"tsv", required_argument, NULL, 'V'},      {"label", required_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"registry", required_argument, NULL, 'r'},
+                                       {"clients", required_argument, NULL, 'c'},
+                                       {"expected-servers", required_argument, NULL, 'E'},
+                                       {"pids", required_argument, NULL, 'P'},
+                                       {"timeout", required_argument, NULL, 'T'},
+                                       {"json", required_argument, NULL, 'j'},
+                                       {"tsv", required_argument, NULL, 'V'},
+                                       {"label", required_argument, NULL, 'L'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
     long v;
     double s;
     int opt;
@@ -225,7 +232,9 @@ static int scale_args(int argc, char **argv, struct scale_opts *o)
     o->label = "";
     while ((opt = getopt_long(argc, argv, "r:c:j:h", lo, NULL)) != -1) {
         switch (opt) {
-        case 'r': o->registry = optarg; break;
+        case 'r':
+            o->registry = optarg;
+            break;
         case 'c':
             if (bench_parse_long(optarg, 1, BENCH_MAX_TEAM, &o->clients) < 0) {
                 fprintf(stderr, "benchfs-bench scale: bad --clients '%s' (1..%d)\n", optarg,
@@ -240,7 +249,9 @@ static int scale_args(int argc, char **argv, struct scale_opts *o)
             }
             o->expected_servers = (unsigned)v;
             break;
-        case 'P': o->pids_file = optarg; break;
+        case 'P':
+            o->pids_file = optarg;
+            break;
         case 'T':
             if (bench_parse_seconds(optarg, &s) < 0 || s <= 0) {
                 fprintf(stderr, "benchfs-bench scale: bad --timeout '%s'\n", optarg);
@@ -248,11 +259,21 @@ static int scale_args(int argc, char **argv, struct scale_opts *o)
             }
             o->timeout_ms = (int)(s * 1000);
             break;
-        case 'j': o->json = optarg; break;
-        case 'V': o->tsv = optarg; break;
-        case 'L': o->label = optarg; break;
-        case 'h': scale_usage(stdout); return 1;
-        default: scale_usage(stderr); return -EINVAL;
+        case 'j':
+            o->json = optarg;
+            break;
+        case 'V':
+            o->tsv = optarg;
+            break;
+        case 'L':
+            o->label = optarg;
+            break;
+        case 'h':
+            scale_usage(stdout);
+            return 1;
+        default:
+            scale_usage(stderr);
+            return -EINVAL;
         }
     }
     if (optind < argc) {
@@ -270,15 +291,15 @@ static int scale_args(int argc, char **argv, struct scale_opts *o)
 struct scale_result {
     int nservers, ok;
     struct scale_proc idle, busy, client;
-    double connect_all_s, connect_p50_s, done_all_s;
+    double connect_all_s, connect_p50_s, done_all_s, first_fail_s, last_fail_s;
 };
 
 static void scale_report(const struct scale_opts *o, const struct scale_result *r)
 {
-    double rss_per_client = r->idle.rss_kib >= 0 && r->busy.rss_kib >= 0 && r->nservers > 0
-                                ? (double)(r->busy.rss_kib - r->idle.rss_kib) / r->nservers /
-                                      (double)o->clients
-                                : NAN;
+    double rss_per_client =
+        r->idle.rss_kib >= 0 && r->busy.rss_kib >= 0 && r->nservers > 0
+            ? (double)(r->busy.rss_kib - r->idle.rss_kib) / r->nservers / (double)o->clients
+            : NAN;
     double socks = r->nservers > 0 ? (double)(r->busy.sockets - r->idle.sockets) / r->nservers : 0;
     struct bench_json j;
     struct bench_tsv t;
@@ -288,10 +309,13 @@ static void scale_report(const struct scale_opts *o, const struct scale_result *
     printf("time until every client was connected: %.3f s (per client: p50 %.3f s)\n",
            r->connect_all_s, r->connect_p50_s);
     printf("time until every client was done:      %.3f s\n", r->done_all_s);
+    if (r->ok < o->clients)
+        printf("failed clients gave up between %.3f s and %.3f s\n", r->first_fail_s,
+               r->last_fail_s);
     printf("server RSS: idle %.1f MiB each, with %ld clients %.1f MiB each; %.1f KiB per "
            "connected client\n",
-           r->nservers ? r->idle.rss_kib / 1024.0 / r->nservers : 0,
-           o->clients, r->nservers ? r->busy.rss_kib / 1024.0 / r->nservers : 0, rss_per_client);
+           r->nservers ? r->idle.rss_kib / 1024.0 / r->nservers : 0, o->clients,
+           r->nservers ? r->busy.rss_kib / 1024.0 / r->nservers : 0, rss_per_client);
     printf("sockets per server: idle %.1f, with clients %.1f (+%.1f)\n",
            r->nservers ? (double)r->idle.sockets / r->nservers : 0,
            r->nservers ? (double)r->busy.sockets / r->nservers : 0, socks);
@@ -304,6 +328,10 @@ static void scale_report(const struct scale_opts *o, const struct scale_result *
         bench_tsv_put(&t, "benchfs", "connect_all_s", r->connect_all_s);
         bench_tsv_put(&t, "benchfs", "connect_p50_s", r->connect_p50_s);
         bench_tsv_put(&t, "benchfs", "done_all_s", r->done_all_s);
+        if (r->ok < o->clients) {
+            bench_tsv_put(&t, "benchfs", "first_fail_s", r->first_fail_s);
+            bench_tsv_put(&t, "benchfs", "last_fail_s", r->last_fail_s);
+        }
         bench_tsv_put(&t, "benchfs", "server_idle_rss_kib",
                       r->nservers ? (double)r->idle.rss_kib / r->nservers : NAN);
         bench_tsv_put(&t, "benchfs", "server_rss_kib",
@@ -325,7 +353,8 @@ static void scale_report(const struct scale_opts *o, const struct scale_result *
         bench_json_num(&j, "done_all_s", r->done_all_s);
         bench_json_num(&j, "server_idle_rss_kib",
                        r->nservers ? (double)r->idle.rss_kib / r->nservers : NAN);
-        bench_json_num(&j, "server_rss_kib", r->nservers ? (double)r->busy.rss_kib / r->nservers : NAN);
+        bench_json_num(&j, "server_rss_kib",
+                       r->nservers ? (double)r->busy.rss_kib / r->nservers : NAN);
         bench_json_num(&j, "server_rss_kib_per_client", rss_per_client);
         bench_json_num(&j, "server_sockets_added", socks);
         bench_json_int(&j, "client_rss_kib", r->client.rss_kib);
@@ -374,22 +403,34 @@ int bench_scale_main(int argc, char **argv)
     if (rc == 0)
         rc = bench_team_release(&t, NULL, NULL); /* B1: all done, all connected */
     if (rc == 0) {
+        int c = 0;
+
+        while (c < o.clients - 1 && !sh->ok[c])
+            c++; /* a client that is connected, if any */
         scale_servers(pids, n, per, &r.busy);
-        scale_proc_read(t.pids[0], &r.client);
+        scale_proc_read(t.pids[c], &r.client);
         rc = bench_team_release(&t, NULL, NULL); /* B2 */
     }
     if (rc == 0)
         rc = bench_team_finish(&t);
     for (int i = 0; i < o.clients; i++) {
-        r.ok += sh->ok[i];
-        sorted[i] = sh->connected_ns[i];
+        double f = sh->failed_ns[i] / 1e9;
+
+        if (!sh->ok[i]) {
+            if (f > 0 && (r.first_fail_s == 0 || f < r.first_fail_s))
+                r.first_fail_s = f;
+            if (f > r.last_fail_s)
+                r.last_fail_s = f;
+            continue;
+        }
+        sorted[r.ok++] = sh->connected_ns[i];
         if (sh->connected_ns[i] / 1e9 > r.connect_all_s)
             r.connect_all_s = sh->connected_ns[i] / 1e9;
         if (sh->done_ns[i] / 1e9 > r.done_all_s)
             r.done_all_s = sh->done_ns[i] / 1e9;
     }
-    qsort(sorted, (size_t)o.clients, sizeof(sorted[0]), cmp_u64);
-    r.connect_p50_s = sorted[o.clients / 2] / 1e9;
+    qsort(sorted, (size_t)r.ok, sizeof(sorted[0]), cmp_u64);
+    r.connect_p50_s = r.ok > 0 ? sorted[r.ok / 2] / 1e9 : NAN;
     if (sh->failed)
         fprintf(stderr, "benchfs-bench scale: first error: %s\n", sh->error);
     scale_report(&o, &r);
