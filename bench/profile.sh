@@ -16,7 +16,7 @@
 #    (benchfs_open, _pwrite, _pread, _close, _stat, _unlink) and per server
 #    handler (server_op_*), calls and instructions per call; and the total
 #    server instructions per request of each workload.
-# Output: OUT_DIR/profile.md (tables), rpcs.tsv, cg/ (callgrind files: open
+# Output in OUT_DIR: profile.md (tables), rpcs.tsv, cg/ (callgrind files: open
 # them with callgrind_annotate or kcachegrind for the call trees).
 # Knobs: BENCH_PROFILE_FILES (files per mdtest phase, 1000),
 # BENCH_TMPFS_DIR (/dev/shm). Needs valgrind; a run takes 1-3 minutes.
