@@ -127,7 +127,7 @@ stop
     [ -n "$NOTE" ] && echo "Counts $NOTE." && echo
     echo "| measure | value |"
     echo "|---|---|"
-    echo "| load average at the start | $(cut -d' ' -f1-3 /proc/loadavg) (at the end) |"
+    echo "| load average (1, 5, 15 min) at the end | $(cut -d' ' -f1-3 /proc/loadavg) |"
     echo "| RSS of one idle benchfsd | $((IDLE_KIB / 1024)) MiB ($IDLE_KIB KiB) |"
     echo "| $S servers started and registered | $STARTUP s |"
     echo "| clients that connected, created, stat'ed, removed | $(tv clients_ok) of $C |"
