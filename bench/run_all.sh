@@ -649,7 +649,8 @@ log "measurements done; load $(cut -d' ' -f1-3 /proc/loadavg)"
 # ---- report --------------------------------------------------------------------------
 printf '%s\n' "${FAILS[@]}" >"$OUT/failures.txt"
 report "$OUT" || fail "report"
-[ "${BENCH_UPDATE_DOCS:-1}" = 1 ] && update_docs "$OUT"
+# A quick run (BENCH_QUICK=1) is a smoke test: it leaves the doc alone unless asked.
+[ "${BENCH_UPDATE_DOCS:-$([ "$QUICK" = 1 ] && echo 0 || echo 1)}" = 1 ] && update_docs "$OUT"
 log "summary: $OUT/summary.md"
 [ -f "$OUT/summary.md" ] && sed -n '/^## Targets/,/^## IOR/p' "$OUT/summary.md" | sed '$d'
 if [ ${#FAILS[@]} -gt 0 ]; then
