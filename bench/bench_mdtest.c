@@ -42,18 +42,25 @@ static bool md_is_data(enum md_phase ph)
     return ph == MD_CREATE_DATA || ph == MD_READ_DATA;
 }
 
-/* mdtest-hard read of one file: open + read of the whole file + close, checked. */
+/* mdtest-hard read of one file: open + read of the whole file + close,
+ * checked; the time of each step is added to step[IOR_STEP_*]. */
 static int md_read_one(const struct ior_opts *o, struct bench_fs *fs, const char *path,
-                       const char *data, char *buf)
+                       const char *data, char *buf, uint64_t *step)
 {
+    uint64_t t0 = bench_now_ns(), t1, t2;
     ssize_t n;
     int fd, rc;
 
     fd = bench_fs_open(fs, path, O_RDONLY, 0);
     if (fd < 0)
         return fd;
+    t1 = bench_now_ns();
     n = bench_fs_pread(fs, fd, buf, o->file_size, 0);
+    t2 = bench_now_ns();
     rc = bench_fs_close(fs, fd);
+    step[IOR_STEP_OPEN] += t1 - t0;
+    step[IOR_STEP_DATA] += t2 - t1;
+    step[IOR_STEP_CLOSE] += bench_now_ns() - t2;
     if (n < 0)
         return (int)n;
     if ((uint64_t)n != o->file_size || memcmp(buf, data, o->file_size) != 0)
@@ -85,15 +92,17 @@ static int md_phase(const struct ior_opts *o, struct bench_fs *fs, struct ior_sh
                     enum md_phase ph, const char *data, char *buf)
 {
     long count = md_is_data(ph) ? md_data_files(o) : o->files;
+    uint64_t step[3] = {0, 0, 0}, t0, t1;
     char path[512];
     struct stat st;
     int fd, rc;
 
     for (long i = 0; i < count; i++) {
         md_path(o, rank, md_is_data(ph) ? 'd' : 'e', i, path, sizeof(path));
+        t0 = bench_now_ns();
         switch (ph) {
         case MD_READ_DATA:
-            rc = md_read_one(o, fs, path, data, buf);
+            rc = md_read_one(o, fs, path, data, buf, step);
             if (rc < 0)
                 return md_fail(sh, fs, rank, path, rc);
             break;
@@ -102,6 +111,8 @@ static int md_phase(const struct ior_opts *o, struct bench_fs *fs, struct ior_sh
             fd = bench_fs_open(fs, path, O_CREAT | O_EXCL | O_WRONLY, 0644);
             if (fd < 0)
                 return md_fail(sh, fs, rank, path, fd);
+            t1 = bench_now_ns();
+            step[IOR_STEP_OPEN] += t1 - t0;
             if (ph == MD_CREATE_DATA) {
                 ssize_t n = bench_fs_pwrite(fs, fd, data, o->file_size, 0);
 
@@ -109,10 +120,13 @@ static int md_phase(const struct ior_opts *o, struct bench_fs *fs, struct ior_sh
                     bench_fs_close(fs, fd);
                     return md_fail(sh, fs, rank, path, n < 0 ? (int)n : -EIO);
                 }
+                step[IOR_STEP_DATA] += bench_now_ns() - t1;
+                t1 = bench_now_ns();
             }
             rc = bench_fs_close(fs, fd);
             if (rc < 0)
                 return md_fail(sh, fs, rank, path, rc);
+            step[IOR_STEP_CLOSE] += bench_now_ns() - t1;
             break;
         case MD_STAT:
             rc = bench_fs_stat(fs, path, &st);
@@ -127,7 +141,11 @@ static int md_phase(const struct ior_opts *o, struct bench_fs *fs, struct ior_sh
                 return md_fail(sh, fs, rank, path, rc);
             break;
         }
+        if (ph == MD_STAT || ph == MD_REMOVE)
+            step[IOR_STEP_OPEN] += bench_now_ns() - t0;
     }
+    for (int k = 0; k < 3; k++)
+        __sync_fetch_and_add(&sh->step_ns[ph][k], step[k]);
     return 0;
 }
 
@@ -236,6 +254,10 @@ int mdtest_run(const struct ior_opts *o, struct bench_fs *fs, struct ior_result 
             end[i] = arrive[2 + 2 * i];
         }
         ior_result_fill(res, t.shared, start, end, false);
+        for (int i = 0; i < MD_PHASES; i++)
+            for (int k = 0; k < 3; k++)
+                res->step_us[i][k] = (double)((const struct ior_shared *)t.shared)->step_ns[i][k] /
+                                     1e3 / (double)res->amount[i];
     } else {
         const struct ior_shared *sh = t.shared;
 
