@@ -19,7 +19,9 @@
 # Knobs: BENCH_SCALE_SERVERS (64), BENCH_SCALE_CLIENTS (256),
 # BENCH_SCALE_TRANSPORT (tcp: UCX_TLS=tcp,self on loopback, what a cluster
 # uses between nodes; shm: UCX_TLS=shm,self BENCHFS_PEER_FAILURE=0),
-# BENCH_TMPFS_DIR (/dev/shm), BENCH_STEP_TIMEOUT (300).
+# BENCH_TMPFS_DIR (/dev/shm), BENCH_STEP_TIMEOUT (300). The clients keep the
+# library's 30 s RPC deadline (so a storm that starves shows as ETIMEDOUT);
+# BENCHFS_RPC_TIMEOUT_MS=200000 (with BENCH_STEP_TIMEOUT=400) lets them wait.
 set -uo pipefail
 
 BUILD=$(cd "${1:-build}" 2>/dev/null && pwd) || { echo "scale.sh: no build dir '${1:-build}'" >&2; exit 2; }
