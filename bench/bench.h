@@ -29,7 +29,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define BENCH_MAX_PROCS   64
+#define BENCH_MAX_PROCS   64  /* ior, rpc */
+#define BENCH_MAX_TEAM    512 /* forked workers of any subcommand (scale) */
 #define BENCH_MAX_SIZES   32
 #define BENCH_MAX_SERVERS 16
 
@@ -176,10 +177,10 @@ void bench_tsv_close(struct bench_tsv *t);
 struct bench_team {
     int nprocs;
     int rank; /* -1 in the coordinator */
-    pid_t pids[BENCH_MAX_PROCS];
-    int up_rd, up_wr;             /* workers -> coordinator, one byte per arrival */
-    int down_rd[BENCH_MAX_PROCS]; /* coordinator -> worker i */
-    int down_wr[BENCH_MAX_PROCS];
+    pid_t pids[BENCH_MAX_TEAM];
+    int up_rd, up_wr;            /* workers -> coordinator, one byte per arrival */
+    int down_rd[BENCH_MAX_TEAM]; /* coordinator -> worker i */
+    int down_wr[BENCH_MAX_TEAM];
     void *shared; /* MAP_SHARED memory of shared_len bytes, zeroed */
     size_t shared_len;
     uint64_t *arrive_ns; /* shared: each worker's last barrier arrival time */
@@ -264,6 +265,8 @@ double bench_snap_cpu_s(const struct bench_srv_snap *a, const struct bench_srv_s
 int bench_small_main(int argc, char **argv);
 int bench_rpc_main(int argc, char **argv);
 int bench_ior_main(int argc, char **argv);
+/* Connection storm: K clients at once against a running cluster (bench_scale.c). */
+int bench_scale_main(int argc, char **argv);
 /* Process wakeup / spin round trips of this machine (bench_team.c). */
 int bench_calib_main(int argc, char **argv);
 int bench_threads_main(int argc, char **argv);

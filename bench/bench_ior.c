@@ -251,6 +251,9 @@ void ior_result_fill(struct ior_result *res, const struct ior_shared *sh, const 
         res->rate[i] =
             bandwidth ? (double)res->amount[i] / (1 << 20) / s : (double)res->amount[i] / s;
         res->srv_cpu_s[i] = bench_snap_cpu_s(&sh->snap[i], &sh->snap[i + 1]);
+        res->srv_ops[i] = sh->snap[i].ok && sh->snap[i + 1].ok
+                              ? (double)(sh->snap[i + 1].ops - sh->snap[i].ops)
+                              : NAN;
     }
     res->nservers = sh->snap[0].nservers;
 }
@@ -335,6 +338,23 @@ static void ior_print(const struct ior_opts *o, const struct ior_result *res, in
         printf("   (server CPU s per %s, %d server(s))\n",
                o->mode == IOR_MDTEST ? "1000 ops" : "GiB", b->nservers);
     }
+    for (int r = 0; o->mode == IOR_MDTEST && r < nres; r++) {
+        if (!res[r].ran || !res[r].ok)
+            continue;
+        printf("  %-8s", r == 0 ? "b steps" : "l steps");
+        for (int i = 0; i < res[r].nphases; i++) {
+            char cell[48];
+            const double *u = res[r].step_us[i];
+
+            if (u[IOR_STEP_DATA] > 0 || u[IOR_STEP_CLOSE] > 0)
+                snprintf(cell, sizeof(cell), "%.1f+%.1f+%.1f", u[0], u[1], u[2]);
+            else
+                snprintf(cell, sizeof(cell), "%.1f", u[0]);
+            printf(" %14s", cell);
+        }
+        printf("   (us per file: open+data+close, or the one call; %s)\n",
+               r == 0 ? "benchfs" : "local");
+    }
 }
 
 static void ior_json(const struct ior_opts *o, const struct ior_result *res, int nres)
@@ -418,6 +438,21 @@ static void ior_tsv(const struct ior_opts *o, const struct ior_result *res, int 
             bench_tsv_put(&t, be, m,
                           md ? res[r].srv_cpu_s[i] / ((double)res[r].amount[i] / 1000.0)
                              : res[r].srv_cpu_s[i] / ((double)res[r].amount[i] / (1 << 30)));
+            /* Requests per file (mdtest) or per transfer (ior), STATUS
+             * snapshots included (a few per phase). */
+            for (int k = 0; md && k < 3; k++) {
+                static const char *steps[3] = {"open", "data", "close"};
+
+                if (res[r].step_us[i][k] <= 0)
+                    continue;
+                snprintf(m, sizeof(m), "%s_%s_us", res[r].phase_name[i], steps[k]);
+                bench_tsv_put(&t, be, m, res[r].step_us[i][k]);
+            }
+            snprintf(m, sizeof(m), "%s_rpcs_per_op", res[r].phase_name[i]);
+            bench_tsv_put(&t, be, m,
+                          res[r].srv_ops[i] /
+                              (md ? (double)res[r].amount[i]
+                                  : (double)res[r].amount[i] / (double)o->transfer));
         }
     }
     if (res[0].ran && res[0].ok && res[1].ran && res[1].ok) {

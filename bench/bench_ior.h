@@ -46,6 +46,10 @@ struct ior_result {
     double rate[IOR_MAX_PHASES];      /* MiB/s (bandwidth) or ops/s (mdtest) */
     uint64_t amount[IOR_MAX_PHASES];  /* bytes or operations */
     double srv_cpu_s[IOR_MAX_PHASES]; /* NaN when unknown (local) */
+    double srv_ops[IOR_MAX_PHASES];   /* requests the servers handled; NaN when unknown */
+    /* mdtest: mean microseconds per file spent in each step of a phase
+     * (IOR_STEP_*: open or the one call, write/read, close); 0: no such step */
+    double step_us[IOR_MAX_PHASES][3];
     int nservers;
 };
 
@@ -58,7 +62,11 @@ struct ior_shared {
     int failed;
     char error[256];
     struct bench_srv_snap snap[IOR_MAX_PHASES + 1];
+    uint64_t step_ns[IOR_MAX_PHASES][3]; /* mdtest: summed over workers */
 };
+
+/* Steps of one mdtest operation, timed separately (where the time goes). */
+enum { IOR_STEP_OPEN, IOR_STEP_DATA, IOR_STEP_CLOSE };
 
 /* Record a worker's error in shared memory (first one wins) and stderr. */
 void ior_worker_error(struct ior_shared *sh, int rank, const char *what, const char *msg);

@@ -15,6 +15,7 @@ static void usage(FILE *out)
                  "  small   two-node small-file benchmark (seed 002): --mode server | client\n"
                  "  rpc     RPC level: ping latency / rate, chunk write / read bandwidth\n"
                  "  ior     IOR-like bandwidth (fpp, shared) and mdtest mode, BenchFS vs local\n"
+                 "  scale   connection storm: K clients connect + create/stat/remove at once\n"
                  "  calib   what a process wakeup and a shared-memory round trip cost here\n"
                  "  threads creates/s from N threads of one process (one connection)\n\n"
                  "'benchfs-bench COMMAND --help' describes each. Transports come from the\n"
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
         return bench_rpc_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "ior") == 0)
         return bench_ior_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "scale") == 0)
+        return bench_scale_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "calib") == 0)
         return bench_calib_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "threads") == 0)

@@ -41,7 +41,7 @@ static void team_close(int *fd)
 static void team_init_fds(struct bench_team *t)
 {
     t->up_rd = t->up_wr = -1;
-    for (int i = 0; i < BENCH_MAX_PROCS; i++)
+    for (int i = 0; i < BENCH_MAX_TEAM; i++)
         t->down_rd[i] = t->down_wr[i] = -1;
 }
 
@@ -49,7 +49,7 @@ static void team_close_all(struct bench_team *t)
 {
     team_close(&t->up_rd);
     team_close(&t->up_wr);
-    for (int i = 0; i < BENCH_MAX_PROCS; i++) {
+    for (int i = 0; i < BENCH_MAX_TEAM; i++) {
         team_close(&t->down_rd[i]);
         team_close(&t->down_wr[i]);
     }
@@ -63,7 +63,7 @@ void bench_team_cleanup(struct bench_team *t)
         munmap(t->shared, t->shared_len);
     t->shared = NULL;
     if (t->arrive_ns != NULL)
-        munmap(t->arrive_ns, BENCH_MAX_PROCS * sizeof(uint64_t));
+        munmap(t->arrive_ns, BENCH_MAX_TEAM * sizeof(uint64_t));
     t->arrive_ns = NULL;
 }
 
@@ -84,7 +84,7 @@ int bench_team_start(struct bench_team *t, int nprocs, size_t shared_len, bench_
     int fds[2], rc;
     pid_t coordinator;
 
-    if (nprocs < 1 || nprocs > BENCH_MAX_PROCS)
+    if (nprocs < 1 || nprocs > BENCH_MAX_TEAM)
         return -EINVAL;
     memset(t, 0, sizeof(*t));
     team_init_fds(t);
@@ -99,7 +99,7 @@ int bench_team_start(struct bench_team *t, int nprocs, size_t shared_len, bench_
         t->shared = NULL;
         return rc;
     }
-    t->arrive_ns = mmap(NULL, BENCH_MAX_PROCS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+    t->arrive_ns = mmap(NULL, BENCH_MAX_TEAM * sizeof(uint64_t), PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (t->arrive_ns == MAP_FAILED) {
         t->arrive_ns = NULL;
@@ -186,7 +186,7 @@ int bench_team_release(struct bench_team *t, uint64_t *arrived_ns_p, uint64_t *r
 {
     uint64_t start = bench_now_ns(), arrived, released;
     int got = 0;
-    char buf[BENCH_MAX_PROCS];
+    char buf[BENCH_MAX_TEAM];
 
     while (got < t->nprocs) {
         struct pollfd p = {.fd = t->up_rd, .events = POLLIN};
