@@ -27,8 +27,11 @@ trap cleanup EXIT
 
 export UCX_TLS=${UCX_TLS:-tcp,self} BENCHFS_MINI_HOST=${BENCHFS_MINI_HOST:-127.0.0.1}
 export BENCHFS_LOG=${BENCHFS_LOG:-warn} BENCHFS_MINI_TIMEOUT_MS=20000
+# odls_base_sigkill_timeout: on SIGTERM mpirun forwards it to the ranks and
+# SIGKILLs those still running 1 s later (the default); on a loaded machine a
+# daemon may need longer to unregister, which left its registry file behind.
 MPIRUN=(mpirun --oversubscribe --mca btl self,tcp --mca btl_tcp_if_include lo
-        --mca oob_tcp_if_include lo -x UCX_TLS -x BENCHFS_MINI_HOST -x BENCHFS_LOG
+        --mca oob_tcp_if_include lo --mca odls_base_sigkill_timeout 30 -x UCX_TLS -x BENCHFS_MINI_HOST -x BENCHFS_LOG
         -x BENCHFS_MINI_TIMEOUT_MS)
 if [ "$(id -u)" -eq 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
