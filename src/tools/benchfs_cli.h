@@ -154,5 +154,8 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_shutdown(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_find(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_cluster(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_stage_in(struct cli_ctx *ctx, int argc, char **argv);  /* benchfs_stage.c */
+int cmd_stage_out(struct cli_ctx *ctx, int argc, char **argv); /* benchfs_stage.c */
+int cmd_job(struct cli_ctx *ctx, int argc, char **argv);       /* benchfs_job.c */
 
 #endif

@@ -41,6 +41,9 @@ static const struct cli_command commands[] = {
     {"status", cmd_status, "per-server statistics"},
     {"shutdown", cmd_shutdown, "ask every server to exit gracefully"},
     {"cluster", cmd_cluster, "start, inspect and stop a local cluster of benchfsd"},
+    {"stage-in", cmd_stage_in, "copy local trees into BenchFS (parallel, resumable)"},
+    {"stage-out", cmd_stage_out, "copy BenchFS trees to the local file system"},
+    {"job", cmd_job, "start/stop BenchFS for a batch job (servers, staging)"},
 };
 
 static void usage(FILE *out)
