@@ -9,6 +9,7 @@ PACKAGES=(
   libucx-dev ucx-utils liburing-dev liblmdb-dev libxxhash-dev
   libopenmpi-dev openmpi-bin libfuse3-dev fuse3 libcmocka-dev
   iproute2 procps psmisc gnuplot-nox fio valgrind
+  slurm-wlm munge
 )
 
 missing=()
