@@ -52,8 +52,7 @@
 struct job_opts {
     char registry[PATH_MAX];
     char data_dir[PATH_MAX];
-    const char *config, *sets[JOB_MAX_SPECS], *stage_in[JOB_MAX_SPECS],
-        *stage_out[JOB_MAX_SPECS];
+    const char *config, *sets[JOB_MAX_SPECS], *stage_in[JOB_MAX_SPECS], *stage_out[JOB_MAX_SPECS];
     int nsets, nin, nout;
     const char *launcher; /* auto, srun, mpirun, local */
     const char *mount;
@@ -145,48 +144,54 @@ static int self_exe(char *out, size_t len)
 /* --------------------------------------------------------------- options */
 
 static const struct option job_longopts[] = {
-    {"registry", required_argument, NULL, 'r'},  {"data-dir", required_argument, NULL, 'd'},
-    {"config", required_argument, NULL, 'c'},    {"set", required_argument, NULL, 's'},
-    {"servers", required_argument, NULL, 'n'},   {"launcher", required_argument, NULL, 'L'},
-    {"stage-in", required_argument, NULL, 'I'},  {"stage-out", required_argument, NULL, 'O'},
-    {"mount", required_argument, NULL, 'M'},     {"server-bin", required_argument, NULL, 'B'},
-    {"jobs", required_argument, NULL, 'j'},      {"timeout", required_argument, NULL, 'T'},
-    {"keep-data", no_argument, NULL, 'K'},       {"directives", required_argument, NULL, 'D'},
-    {"rank", required_argument, NULL, 'R'},      {"help", no_argument, NULL, 'H'},
+    {"registry", required_argument, NULL, 'r'},
+    {"data-dir", required_argument, NULL, 'd'},
+    {"config", required_argument, NULL, 'c'},
+    {"set", required_argument, NULL, 's'},
+    {"servers", required_argument, NULL, 'n'},
+    {"launcher", required_argument, NULL, 'L'},
+    {"stage-in", required_argument, NULL, 'I'},
+    {"stage-out", required_argument, NULL, 'O'},
+    {"mount", required_argument, NULL, 'M'},
+    {"server-bin", required_argument, NULL, 'B'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"timeout", required_argument, NULL, 'T'},
+    {"keep-data", no_argument, NULL, 'K'},
+    {"directives", required_argument, NULL, 'D'},
+    {"rank", required_argument, NULL, 'R'},
+    {"help", no_argument, NULL, 'H'},
     {NULL, 0, NULL, 0},
 };
 
 static void job_help(void)
 {
-    printf(
-        "Usage: benchfs job start [OPTIONS]     (prints 'export BENCHFS_REGISTRY=...')\n"
-        "       benchfs job stop  [--registry DIR] [--stage-out SRC:DEST]... [--timeout SEC]\n"
-        "       benchfs job run   [OPTIONS] [--directives SCRIPT] -- COMMAND [ARGS...]\n"
-        "BenchFS for one batch job: one server per node (srun under Slurm, mpirun under\n"
-        "PBS, local processes otherwise), staging in and out, clean shutdown.\n\n"
-        "  -r, --registry DIR      registry on a shared file system (default\n"
-        "                          ./benchfs-job.<jobid>; stop: $BENCHFS_REGISTRY)\n"
-        "  -d, --data-dir DIR      node-local data, DIR/node_<rank> (default\n"
-        "                          ${TMPDIR:-/tmp}/benchfs.<jobid>); removed at the end\n"
-        "  -c, --config FILE       benchfs.toml for the servers; -s, --set KEY=VALUE\n"
-        "  -n, --servers N         servers (default: the allocation's nodes; local: 1)\n"
-        "      --launcher L        auto (default), srun, mpirun or local\n"
-        "      --stage-in SRC:DEST  benchfs stage-in SRC DEST after start (repeatable)\n"
-        "      --stage-out SRC:DEST benchfs stage-out SRC DEST before stop (repeatable)\n"
-        "  -j, --jobs N            staging workers (default 4)\n"
-        "      --mount DIR         also 'benchfs mount DIR' (when this build has it)\n"
-        "      --timeout SEC       wait for the servers / for them to stop (default 60)\n"
-        "      --keep-data         keep the data dirs (debugging)\n"
-        "      --directives FILE   (run) options from the '#BFS ...' lines of FILE\n"
-        "      --help              this help\n\n"
-        "'run' stages out and stops even when COMMAND fails, and exits with COMMAND's\n"
-        "status (or 1 when only the staging or the stop failed). See docs/jobs.md.\n");
+    printf("Usage: benchfs job start [OPTIONS]     (prints 'export BENCHFS_REGISTRY=...')\n"
+           "       benchfs job stop  [--registry DIR] [--stage-out SRC:DEST]... [--timeout SEC]\n"
+           "       benchfs job run   [OPTIONS] [--directives SCRIPT] -- COMMAND [ARGS...]\n"
+           "BenchFS for one batch job: one server per node (srun under Slurm, mpirun under\n"
+           "PBS, local processes otherwise), staging in and out, clean shutdown.\n\n"
+           "  -r, --registry DIR      registry on a shared file system (default\n"
+           "                          ./benchfs-job.<jobid>; stop: $BENCHFS_REGISTRY)\n"
+           "  -d, --data-dir DIR      node-local data, DIR/node_<rank> (default\n"
+           "                          ${TMPDIR:-/tmp}/benchfs.<jobid>); removed at the end\n"
+           "  -c, --config FILE       benchfs.toml for the servers; -s, --set KEY=VALUE\n"
+           "  -n, --servers N         servers (default: the allocation's nodes; local: 1)\n"
+           "      --launcher L        auto (default), srun, mpirun or local\n"
+           "      --stage-in SRC:DEST  benchfs stage-in SRC DEST after start (repeatable)\n"
+           "      --stage-out SRC:DEST benchfs stage-out SRC DEST before stop (repeatable)\n"
+           "  -j, --jobs N            staging workers (default 4)\n"
+           "      --mount DIR         also 'benchfs mount DIR' (when this build has it)\n"
+           "      --timeout SEC       wait for the servers / for them to stop (default 60)\n"
+           "      --keep-data         keep the data dirs (debugging)\n"
+           "      --directives FILE   (run) options from the '#BFS ...' lines of FILE\n"
+           "      --help              this help\n\n"
+           "'run' stages out and stops even when COMMAND fails, and exits with COMMAND's\n"
+           "status (or 1 when only the staging or the stop failed). See docs/jobs.md.\n");
 }
 
 /* Parse job options; `allow` lists the option letters this subcommand
  * takes. Returns 0, -1 after --help, or a usage exit code. */
-static int job_parse(const char *cmd, int argc, char **argv, const char *allow,
-                     struct job_opts *o)
+static int job_parse(const char *cmd, int argc, char **argv, const char *allow, struct job_opts *o)
 {
     char *end;
     int opt;
@@ -287,8 +292,7 @@ static int job_state_write(const char *registry, const struct job_state *s)
     fprintf(f, JOB_STATE_MAGIC "\nlauncher=%s\nservers=%u\ndata_dir=%s\nmount=%s\n", s->launcher,
             s->servers, s->data_dir, s->mount);
     for (unsigned i = 0; i < s->nprocs; i++)
-        fprintf(f, "%s %ld %llu\n",
-                s->has_mount_proc && i == s->nprocs - 1 ? "mount_pid" : "pid",
+        fprintf(f, "%s %ld %llu\n", s->has_mount_proc && i == s->nprocs - 1 ? "mount_pid" : "pid",
                 (long)s->procs[i].pid, s->procs[i].start);
     if (fclose(f) != 0 || rename(tmp, path) < 0) {
         cli_error("job: cannot write '%s': %s", path, strerror(errno));
@@ -529,8 +533,8 @@ static void job_stop_procs(struct job_state *s, int timeout_ms, bool children);
 
 /* `benchfs mount DIR` in the background when this build has it; waits until
  * DIR is a mount point. 0 or -1 (reported). */
-static int job_mount(const char *self, const char *registry, const char *dir,
-                     struct job_state *s, int timeout_ms)
+static int job_mount(const char *self, const char *registry, const char *dir, struct job_state *s,
+                     int timeout_ms)
 {
     char log[PATH_MAX + 40], *args[8];
     struct stat st, parent;
@@ -633,8 +637,7 @@ static int job_start_servers(struct cli_ctx *ctx, struct job_opts *o)
     if (strcmp(launcher, "local") == 0 && o->servers > JOB_MAX_LOCAL)
         return cli_usage_error("job start", "at most %d local servers", JOB_MAX_LOCAL);
     if (!*o->registry)
-        snprintf(o->registry, sizeof(o->registry), "benchfs-job.%s",
-                 job_id(idbuf, sizeof(idbuf)));
+        snprintf(o->registry, sizeof(o->registry), "benchfs-job.%s", job_id(idbuf, sizeof(idbuf)));
     if (!*o->data_dir) {
         const char *tmp = getenv("TMPDIR");
 
@@ -774,8 +777,8 @@ static int job_start_servers(struct cli_ctx *ctx, struct job_opts *o)
             }
         }
         if (gone || time_mono_ns() > deadline) {
-            cli_error("job: %u of %u servers registered in '%s'%s", ready, o->servers,
-                      o->registry, gone ? "; the launcher exited, its log:" : " before the timeout");
+            cli_error("job: %u of %u servers registered in '%s'%s", ready, o->servers, o->registry,
+                      gone ? "; the launcher exited, its log:" : " before the timeout");
             snprintf(log, sizeof(log), "%s/job-%s%s.log", o->registry, launcher,
                      strcmp(launcher, "local") == 0 ? "-0" : "");
             cluster_log_tail(log, 20);
@@ -889,8 +892,7 @@ static int job_stop_all(struct cli_ctx *ctx, struct job_opts *o)
     ctx->registry = o->registry;
     /* Stage-out first: the servers still hold the data. */
     for (int i = 0; i < o->nout; i++)
-        if (job_run_tool(ctx, cmd_stage_out, "stage-out", o->stage_out[i], o->jobs) !=
-            CLI_EXIT_OK)
+        if (job_run_tool(ctx, cmd_stage_out, "stage-out", o->stage_out[i], o->jobs) != CLI_EXIT_OK)
             stage_errors++;
     if (s.mount[0]) {
         pid_t pid = fork();
@@ -930,11 +932,12 @@ static int job_stop_all(struct cli_ctx *ctx, struct job_opts *o)
     unlink(path);
     snprintf(path, sizeof(path), "%s/cluster", o->registry);
     unlink(path);
-    fprintf(stderr,
-            "benchfs: job: stopped %u server%s (%s)%s, data dirs %s, stage-out %s\n", s.servers,
-            s.servers == 1 ? "" : "s", graceful ? "graceful" : "had to be killed",
+    fprintf(stderr, "benchfs: job: stopped %u server%s (%s)%s, data dirs %s, stage-out %s\n",
+            s.servers, s.servers == 1 ? "" : "s", graceful ? "graceful" : "had to be killed",
             s.mount[0] ? ", unmounted" : "", o->keep_data ? "kept" : "removed",
-            o->nout == 0 ? "not asked" : stage_errors ? "FAILED" : "ok");
+            o->nout == 0   ? "not asked"
+            : stage_errors ? "FAILED"
+                           : "ok");
     return graceful && stage_errors == 0 && left == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
@@ -1045,8 +1048,8 @@ static int job_run(struct cli_ctx *ctx, int argc, char **argv)
             }
             status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
             if (status)
-                cli_error("job run: '%s' failed (exit status %d): staging out anyway",
-                          all[cmd_at], status);
+                cli_error("job run: '%s' failed (exit status %d): staging out anyway", all[cmd_at],
+                          status);
         }
     }
     rc = job_stop_all(ctx, &o);
@@ -1093,8 +1096,7 @@ int cmd_job(struct cli_ctx *ctx, int argc, char **argv)
         rc = job_start_servers(ctx, &o);
         /* The servers may run even when staging failed: print the export
          * so the script's `job stop` finds them. */
-        if (rc == CLI_EXIT_OK || job_state_read(o.registry, &(struct job_state){0}) == 0)
-        {
+        if (rc == CLI_EXIT_OK || job_state_read(o.registry, &(struct job_state){0}) == 0) {
             fputs("export BENCHFS_REGISTRY=", stdout);
             job_print_shell_word(o.registry);
             putchar('\n');

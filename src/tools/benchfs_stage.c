@@ -55,7 +55,7 @@ static void on_stop_signal(int sig)
 
 struct stage_cmd {
     struct stage_opts o;
-    bool in; /* stage-in: local -> BenchFS */
+    bool in;              /* stage-in: local -> BenchFS */
     const char *manifest; /* --manifest (a local file), NULL: DEST/.benchfs-manifest */
     bool no_manifest;
     double watch_sec; /* stage-out --watch */
@@ -128,7 +128,7 @@ static int plan_push_dir(struct stage_plan *p, const char *dst, const struct sta
 
 /* Add one regular file: decide copy/skip/check, make its work items. */
 static int plan_file(struct stage_plan *p, const struct stage_cmd *c, const char *src,
-                     const char *dst, const char *rel, const struct stage_attr *sa)
+                     const char *dst, const char *rel, const struct stage_attr *sa, bool fresh)
 {
     struct stage_attr da;
     struct stage_file *f;
@@ -164,9 +164,12 @@ static int plan_file(struct stage_plan *p, const struct stage_cmd *c, const char
     f->size = sa->size;
     f->mode = sa->mode;
     f->mtime_ns = sa->mtime_ns;
+    f->mtime_unknown = sa->mtime_ns == INT64_MIN;
     p->nfiles++;
 
-    rc = p->dst_fs->stat(dst, &da);
+    /* In a directory this pass created, nothing exists yet: no stat. */
+    rc = fresh ? -ENOENT : p->dst_fs->stat(dst, &da);
+    f->direct = rc == -ENOENT;
     if (rc == 0 && da.is_dir) {
         cli_error("%s: cannot overwrite directory '%s' with file '%s'", c->o.cmd, dst, src);
         f->action = STAGE_FAILED;
@@ -199,8 +202,8 @@ static int plan_file(struct stage_plan *p, const struct stage_cmd *c, const char
     }
     for (uint64_t k = 0; k < nparts; k++) {
         uint64_t off = k * c->o.split;
-        uint64_t len = nparts == 1 ? sa->size : (sa->size - off < c->o.split ? sa->size - off
-                                                                             : c->o.split);
+        uint64_t len =
+            nparts == 1 ? sa->size : (sa->size - off < c->o.split ? sa->size - off : c->o.split);
 
         rc = plan_push_item(p, (uint32_t)(p->nfiles - 1), off, len);
         if (rc < 0)
@@ -219,7 +222,7 @@ static int plan_file(struct stage_plan *p, const struct stage_cmd *c, const char
  */
 static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char *src,
                     const char *dst, const char *rel, const struct stage_attr *sa,
-                    uint64_t *ordinal)
+                    uint64_t *ordinal, bool fresh)
 {
     struct stage_dirent *ents = NULL;
     size_t n = 0;
@@ -231,6 +234,7 @@ static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char 
         p->errors++;
         return 0;
     }
+    fresh = fresh || rc == 1;
     if (plan_push_dir(p, dst, sa) < 0)
         return -ENOMEM;
     rc = p->src_fs->list(src, &ents, &n);
@@ -252,16 +256,23 @@ static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char 
         } else if (p->dst_fs->remote && strlen(d) >= BFS_PATH_MAX) {
             cli_error("%s: cannot stage '%s': destination path too long", c->o.cmd, s);
             p->errors++;
+        } else if (fresh && ents[i].has_attr && ents[i].is_reg) {
+            /* New destination, attributes from readdir-plus: the mtime
+             * comes from the open file in the worker (one RPC less). */
+            a = (struct stage_attr){
+                .is_reg = true, .size = ents[i].size, .mode = ents[i].mode, .mtime_ns = INT64_MIN};
+            if ((*ordinal)++ % c->o.ranks == c->o.rank)
+                rc = plan_file(p, c, s, d, r, &a, true);
         } else if ((rc = p->src_fs->stat(s, &a)) < 0) {
             cli_error("%s: cannot stat '%s': %s", c->o.cmd, s, strerror(-rc));
             p->errors++;
             rc = 0;
         } else if (a.is_dir) {
-            rc = plan_dir(p, c, s, d, r, &a, ordinal);
+            rc = plan_dir(p, c, s, d, r, &a, ordinal, fresh);
         } else if (!a.is_reg) {
             cli_warn("%s: skipping '%s': not a regular file or directory", c->o.cmd, s);
         } else if ((*ordinal)++ % c->o.ranks == c->o.rank) {
-            rc = plan_file(p, c, s, d, r, &a);
+            rc = plan_file(p, c, s, d, r, &a, fresh);
         }
         free(s);
         free(d);
@@ -288,6 +299,7 @@ static const char *src_basename(const char *src, char *buf, size_t len)
 static int plan_build(struct stage_plan *p, const struct stage_cmd *c)
 {
     uint64_t ordinal = 0;
+    bool fresh = false;
     int rc;
 
     /* DEST itself (mkdir -p on the destination side). */
@@ -303,8 +315,10 @@ static int plan_build(struct stage_plan *p, const struct stage_cmd *c)
             cli_error("%s: cannot create directory '%s': %s", c->o.cmd, c->dest, strerror(-rc));
             return -1;
         }
-        if (!s)
+        if (!s) {
+            fresh = rc == 1; /* DEST is new: so is everything below */
             break;
+        }
     }
     for (int i = 0; i < c->nsrcs; i++) {
         char src[PATH_MAX], name[BFS_NAME_MAX + 1];
@@ -330,15 +344,15 @@ static int plan_build(struct stage_plan *p, const struct stage_cmd *c)
         src_basename(src, name, sizeof(name));
         if (a.is_dir && contents) {
             a.mode = 0; /* DEST keeps its own mode */
-            rc = plan_dir(p, c, src, c->dest, "", &a, &ordinal);
+            rc = plan_dir(p, c, src, c->dest, "", &a, &ordinal, fresh);
         } else if (a.is_dir || a.is_reg) {
             dst = path_cat(c->dest, name);
             if (!dst)
                 return -ENOMEM;
             if (a.is_dir)
-                rc = plan_dir(p, c, src, dst, name, &a, &ordinal);
+                rc = plan_dir(p, c, src, dst, name, &a, &ordinal, fresh);
             else if (ordinal++ % c->o.ranks == c->o.rank)
-                rc = plan_file(p, c, src, dst, name, &a);
+                rc = plan_file(p, c, src, dst, name, &a, fresh);
             free(dst);
         } else {
             cli_warn("%s: skipping '%s': not a regular file or directory", c->o.cmd, arg);
@@ -539,6 +553,13 @@ static int stage_pass(struct cli_ctx *ctx, struct stage_cmd *c, bool summary)
         return -1;
     }
     finish_split(&p, &c->o);
+    /* A worker that died mid-copy leaves a partial new file: remove it. */
+    for (size_t i = 0; i < p.nfiles; i++) {
+        struct stage_file *f = &p.files[i];
+
+        if (f->result == -EINTR && f->direct && f->nparts == 1 && p.dst_fs->unlink(f->dst) == 0)
+            cli_error("%s: removed the partial copy '%s'", c->o.cmd, f->dst);
+    }
     failed = p.errors;
     for (size_t i = 0; i < p.nfiles; i++) {
         const struct stage_file *f = &p.files[i];
@@ -645,13 +666,20 @@ static int stage_parse_num(const char *cmd, const char *arg, long lo, long hi, l
 static int stage_main(struct cli_ctx *ctx, int argc, char **argv, bool in)
 {
     static const struct option longopts[] = {
-        {"jobs", required_argument, NULL, 'j'},   {"verify", no_argument, NULL, 'V'},
-        {"split", required_argument, NULL, 'S'},  {"buffer-size", required_argument, NULL, 'b'},
-        {"bwlimit", required_argument, NULL, 'W'}, {"manifest", required_argument, NULL, 'm'},
-        {"no-manifest", no_argument, NULL, 'N'},  {"watch", required_argument, NULL, 'w'},
-        {"stop-file", required_argument, NULL, 'F'}, {"rank", required_argument, NULL, 'R'},
-        {"ranks", required_argument, NULL, 'Z'},  {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'H'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"verify", no_argument, NULL, 'V'},
+        {"split", required_argument, NULL, 'S'},
+        {"buffer-size", required_argument, NULL, 'b'},
+        {"bwlimit", required_argument, NULL, 'W'},
+        {"manifest", required_argument, NULL, 'm'},
+        {"no-manifest", no_argument, NULL, 'N'},
+        {"watch", required_argument, NULL, 'w'},
+        {"stop-file", required_argument, NULL, 'F'},
+        {"rank", required_argument, NULL, 'R'},
+        {"ranks", required_argument, NULL, 'Z'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = in ? "stage-in" : "stage-out";
@@ -704,8 +732,9 @@ static int stage_main(struct cli_ctx *ctx, int argc, char **argv, bool in)
 
             c.watch_sec = strtod(optarg, &end);
             if (in || end == optarg || *end || !(c.watch_sec > 0) || c.watch_sec > 86400)
-                return cli_usage_error(cmd, in ? "--watch is for stage-out"
-                                               : "invalid --watch interval '%s' (seconds)",
+                return cli_usage_error(cmd,
+                                       in ? "--watch is for stage-out"
+                                          : "invalid --watch interval '%s' (seconds)",
                                        optarg);
             break;
         }

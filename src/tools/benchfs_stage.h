@@ -40,6 +40,9 @@ struct stage_dirent {
     char *name; /* malloc'd */
     bool is_dir;
     bool is_reg;
+    bool has_attr; /* size and mode known (BenchFS readdir-plus); mtime never */
+    uint64_t size;
+    mode_t mode;
 };
 
 /* One side of a transfer. Every call returns >= 0 or -errno; none prints. */
@@ -51,7 +54,9 @@ struct stage_fs {
     ssize_t (*pread)(int fd, void *buf, size_t len, uint64_t off);
     ssize_t (*pwrite)(int fd, const void *buf, size_t len, uint64_t off);
     int (*stat)(const char *path, struct stage_attr *a);
-    int (*mkdir)(const char *path, mode_t mode); /* EEXIST of a directory is 0 */
+    int (*fstat)(int fd, struct stage_attr *a);
+    /* 1 when created, 0 when it already was a directory. */
+    int (*mkdir)(const char *path, mode_t mode);
     int (*rename)(const char *from, const char *to);
     int (*unlink)(const char *path);
     /* Give `path` the mode and mtime of its source. BenchFS keeps the mode
@@ -74,8 +79,8 @@ struct stage_opts {
     bool progress;   /* draw the bar (stderr is a terminal, no -q) */
     bool verbose;    /* one line per file */
     size_t bufsize;
-    uint64_t split;   /* files larger than this are split into ranges */
-    uint64_t bwlimit; /* bytes/s over all workers, 0 = none */
+    uint64_t split;       /* files larger than this are split into ranges */
+    uint64_t bwlimit;     /* bytes/s over all workers, 0 = none */
     unsigned rank, ranks; /* MPI-parallel: this rank's share of the files */
 };
 
@@ -93,7 +98,9 @@ struct stage_file {
     int64_t mtime_ns;
     uint32_t first_item, nparts;
     enum stage_action action;
-    int result; /* after the run: 0, or -errno */
+    bool direct;        /* no destination yet: written in place, removed on failure */
+    bool mtime_unknown; /* take the mtime from the open source (readdir has none) */
+    int result;         /* after the run: 0, or -errno */
     uint64_t hash;
     bool copied;
 };
@@ -111,11 +118,12 @@ struct stage_item {
 
 /* What the workers share with the parent (MAP_SHARED, before fork). */
 struct stage_shared {
-    _Atomic uint64_t next;  /* next item to claim */
-    _Atomic uint64_t bytes; /* bytes copied so far */
-    _Atomic uint64_t files; /* items finished */
+    _Atomic uint64_t next;   /* next item to claim */
+    _Atomic uint64_t bytes;  /* bytes copied so far */
+    _Atomic uint64_t files;  /* items finished */
     _Atomic int32_t *status; /* per item: STAGE_ST_*, or -errno */
     uint64_t *hash;          /* per item: checksum of the range (--verify) */
+    int64_t *mtime;          /* per item: the source's mtime when the plan had none */
 };
 
 struct stage_plan {

@@ -135,7 +135,9 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
     bool whole = f->nparts == 1;
     XXH3_state_t *xs = NULL;
     uint64_t off = it->off, end = it->off + it->len, h_src = 0, h_dst = 0;
-    int sfd, dfd, rc = 0;
+    int64_t mtime = f->mtime_ns;
+    const char *out = f->tmp;
+    int sfd, dfd = -1, rc = 0;
 
     if (f->action == STAGE_CHECK) {
         rc = hash_range(o, sfs, f->src, 0, f->size, buf, &h_src);
@@ -160,10 +162,27 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
         rc = sfd;
         goto free_hash;
     }
-    dfd = whole ? dfs->open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC, f->mode)
-                : dfs->open(f->tmp, O_WRONLY, 0);
+    if (f->mtime_unknown) {
+        /* Planned from a directory listing: the open file has it all. */
+        struct stage_attr a;
+
+        rc = sfs->fstat(sfd, &a);
+        if (rc < 0) {
+            stage_report(o, sfs, "cannot stat", f->src, -rc);
+            goto close_src;
+        }
+        mtime = a.mtime_ns;
+        sh->mtime[idx] = mtime;
+        if (whole)
+            end = a.size;
+    }
+    /* A new destination is written in place (removed again on failure);
+     * an existing one is replaced by a rename only once the copy is whole. */
+    out = whole && f->direct ? f->dst : f->tmp;
+    dfd = whole ? dfs->open(out, O_WRONLY | O_CREAT | (f->direct ? O_EXCL : O_TRUNC), f->mode)
+                : dfs->open(out, O_WRONLY, 0);
     if (dfd < 0) {
-        stage_report(o, dfs, "cannot create", f->tmp, -dfd);
+        stage_report(o, dfs, "cannot create", out, -dfd);
         rc = dfd;
         goto close_src;
     }
@@ -178,7 +197,7 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
         }
         if (n == 0) {
             cli_error("%s: '%s' shrank while it was staged (%llu of %llu bytes)", o->cmd, f->src,
-                      (unsigned long long)off, (unsigned long long)f->size);
+                      (unsigned long long)off, (unsigned long long)end);
             rc = -EIO;
             break;
         }
@@ -205,7 +224,7 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
     }
     if (rc == 0 && xs) {
         h_src = XXH3_64bits_digest(xs);
-        rc = hash_range(o, dfs, f->tmp, it->off, it->len, buf, &h_dst);
+        rc = hash_range(o, dfs, out, it->off, end - it->off, buf, &h_dst);
         if (rc == 0 && h_src != h_dst) {
             cli_error("%s: checksum mismatch on '%s' (bytes %llu..%llu): source %016llx, copy "
                       "%016llx",
@@ -216,17 +235,17 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
         sh->hash[idx] = h_src;
     }
     if (whole && rc == 0) {
-        rc = dfs->set_attr(f->tmp, f->mode, f->mtime_ns);
+        rc = dfs->set_attr(out, f->mode, mtime);
         if (rc < 0)
-            stage_report(o, dfs, "cannot set mode and mtime of", f->tmp, -rc);
+            stage_report(o, dfs, "cannot set mode and mtime of", out, -rc);
     }
-    if (whole && rc == 0) {
+    if (whole && rc == 0 && !f->direct) {
         rc = dfs->rename(f->tmp, f->dst);
         if (rc < 0)
             stage_report(o, dfs, "cannot rename into place", f->dst, -rc);
     }
-    if (whole && rc < 0)
-        dfs->unlink(f->tmp); /* nothing half-written stays behind */
+    if (whole && rc < 0 && dfd >= 0)
+        dfs->unlink(out); /* nothing half-written stays behind */
 close_src:
     sfs->close(sfd);
 free_hash:
@@ -239,8 +258,8 @@ free_hash:
 }
 
 /* One worker process: connect, claim items until none is left. */
-static int worker_main(struct cli_ctx *ctx, const struct stage_plan *p,
-                       const struct stage_opts *o, struct stage_shared *sh, unsigned nworkers)
+static int worker_main(struct cli_ctx *ctx, const struct stage_plan *p, const struct stage_opts *o,
+                       struct stage_shared *sh, unsigned nworkers)
 {
     struct timespec start;
     uint64_t my_bytes = 0;
@@ -309,8 +328,8 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
 
     if (n == 0)
         return 0;
-    /* One shared mapping: the counters, then status[n], then hash[n]. */
-    map_len = sizeof(*sh) + n * sizeof(_Atomic int32_t) + 8 + n * sizeof(uint64_t);
+    /* One shared mapping: the counters, status[n], hash[n], mtime[n]. */
+    map_len = sizeof(*sh) + n * sizeof(_Atomic int32_t) + 8 + 2 * n * sizeof(uint64_t);
     map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED) {
         cli_error("%s: cannot map %zu bytes of shared memory: %s", o->cmd, map_len,
@@ -320,6 +339,7 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     sh = (struct stage_shared *)map;
     sh->status = (_Atomic int32_t *)(map + sizeof(*sh));
     sh->hash = (uint64_t *)(map + ((sizeof(*sh) + n * sizeof(_Atomic int32_t) + 7) & ~(size_t)7));
+    sh->mtime = (int64_t *)(sh->hash + n);
     pids = calloc(nworkers, sizeof(*pids));
     if (!pids) {
         munmap(map, map_len);
@@ -390,6 +410,8 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
         }
         if (res == STAGE_ST_DONE)
             f->copied = true;
+        if (f->mtime_unknown && sh->mtime[i])
+            f->mtime_ns = sh->mtime[i];
         if (f->nparts == 1)
             f->hash = sh->hash[i];
     }

@@ -43,6 +43,7 @@ static int dirents_push(struct stage_dirent **ents, size_t *n, size_t *cap, cons
         return -ENOMEM;
     (*ents)[*n].is_dir = is_dir;
     (*ents)[*n].is_reg = is_reg;
+    (*ents)[*n].has_attr = false;
     (*n)++;
     return 0;
 }
@@ -105,12 +106,22 @@ static int local_stat(const char *path, struct stage_attr *a)
     return 0;
 }
 
+static int local_fstat(int fd, struct stage_attr *a)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    attr_from_stat(&st, a);
+    return 0;
+}
+
 static int local_mkdir(const char *path, mode_t mode)
 {
     struct stat st;
 
     if (mkdir(path, mode | 0700) == 0)
-        return 0;
+        return 1;
     if (errno == EEXIST && stat(path, &st) == 0)
         return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
     return -errno;
@@ -160,8 +171,7 @@ static int local_list(const char *path, struct stage_dirent **ents_p, size_t *n_
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         /* d_type may be unknown (some file systems): the planner stats. */
-        rc = dirents_push(&ents, &n, &cap, de->d_name, de->d_type == DT_DIR,
-                          de->d_type == DT_REG);
+        rc = dirents_push(&ents, &n, &cap, de->d_name, de->d_type == DT_DIR, de->d_type == DT_REG);
         if (rc < 0)
             break;
     }
@@ -183,6 +193,7 @@ const struct stage_fs stage_fs_local = {
     .pread = local_pread,
     .pwrite = local_pwrite,
     .stat = local_stat,
+    .fstat = local_fstat,
     .mkdir = local_mkdir,
     .rename = local_rename,
     .unlink = local_unlink,
@@ -228,12 +239,22 @@ static int bfs_stat(const char *path, struct stage_attr *a)
     return 0;
 }
 
+static int bfs_fstat(int fd, struct stage_attr *a)
+{
+    struct stat st;
+
+    if (benchfs_fstat(fd, &st) < 0)
+        return -errno;
+    attr_from_stat(&st, a);
+    return 0;
+}
+
 static int bfs_mkdir(const char *path, mode_t mode)
 {
     struct stat st;
 
     if (benchfs_mkdir(path, mode | 0700) == 0)
-        return 0;
+        return 1;
     if (errno == EEXIST && benchfs_stat(path, &st) == 0)
         return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
     return -errno;
@@ -276,10 +297,12 @@ static int bfs_list(const char *path, struct stage_dirent **ents_p, size_t *n_p)
             rc = -errno;
             break;
         }
-        rc = dirents_push(&ents, &n, &cap, de->d_name, de->d_type == DT_DIR,
-                          de->d_type == DT_REG);
+        rc = dirents_push(&ents, &n, &cap, de->d_name, de->d_type == DT_DIR, de->d_type == DT_REG);
         if (rc < 0)
             break;
+        ents[n - 1].has_attr = true;
+        ents[n - 1].size = de->d_size;
+        ents[n - 1].mode = de->d_mode & 07777;
     }
     benchfs_closedir(d);
     if (rc < 0) {
@@ -299,6 +322,7 @@ const struct stage_fs stage_fs_benchfs = {
     .pread = bfs_pread,
     .pwrite = bfs_pwrite,
     .stat = bfs_stat,
+    .fstat = bfs_fstat,
     .mkdir = bfs_mkdir,
     .rename = bfs_rename,
     .unlink = bfs_unlink,

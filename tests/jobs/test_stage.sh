@@ -157,6 +157,9 @@ BGPID=""
 grep -q "killed by signal 9" "$T/err" || fail "worker death not reported: $(cat "$T/err")"
 grep -Eq "'$T/src2/part[1-6]' was not staged \(its worker died\)" "$T/err" ||
     fail "the interrupted file is not named: $(cat "$T/err")"
+# What the interrupted run left: whole files only (a partial one is removed).
+bfs ls -l /resume | awk '$NF ~ /^part/ && $2 != 524288 { bad = bad " " $NF } END { print bad }' >"$T/partial"
+[ -s "$T/partial" ] && [ -n "$(tr -d ' \n' <"$T/partial")" ] && fail "partial files left:$(cat "$T/partial")"
 bfs stage-in -j 2 --verify "$T/src2/" /resume 2>"$T/err" || fail "resumed stage-in: $(cat "$T/err")"
 grep -Eq "unchanged, .* 0 errors$" "$T/err" || fail "resume summary: $(cat "$T/err")"
 bfs ls /resume | grep -q '\.bfs-stage\.' && fail "temporary file left after the resume"
