@@ -990,6 +990,8 @@ static int job_run(struct cli_ctx *ctx, int argc, char **argv)
     int n = 0, cmd_at, rc, ws = 0, status;
     pid_t pid;
 
+    if (argc >= JOB_MAX_ARGS / 2)
+        return cli_usage_error("job run", "too many arguments (at most %d)", JOB_MAX_ARGS / 2);
     /* argv with the directives' words inserted after the program name. */
     all[n++] = argv[0];
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)

@@ -243,7 +243,8 @@ static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char 
         p->errors++;
         return 0;
     }
-    qsort(ents, n, sizeof(*ents), entry_cmp);
+    if (n > 1)
+        qsort(ents, n, sizeof(*ents), entry_cmp);
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *s = path_cat(src, ents[i].name), *d = path_cat(dst, ents[i].name);
         char *r = *rel ? path_cat(rel, ents[i].name) : strdup(ents[i].name);

@@ -317,7 +317,7 @@ static void progress_draw(const struct stage_opts *o, const struct stage_plan *p
 
 int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts *o)
 {
-    size_t n = p->nitems, map_len;
+    size_t n = p->nitems, map_len, unstarted = 0;
     unsigned nworkers = o->jobs < n ? o->jobs : (unsigned)n, alive = 0;
     struct stage_shared *sh;
     struct timespec start;
@@ -401,9 +401,11 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
         int res = st == STAGE_ST_PENDING ? -ECANCELED : st == STAGE_ST_CLAIMED ? -EINTR : st;
 
         if (res < 0) {
-            if ((res == -ECANCELED || res == -EINTR) && f->result == 0)
-                cli_error("%s: '%s' was not staged (%s)", o->cmd, f->src,
-                          res == -EINTR ? "its worker died" : "no worker left");
+            /* Name every interrupted file, but not 10,000 never started. */
+            if (res == -EINTR && f->result == 0)
+                cli_error("%s: '%s' was not staged (its worker died)", o->cmd, f->src);
+            if (res == -ECANCELED && f->result == 0 && ++unstarted <= 10)
+                cli_error("%s: '%s' was not staged (no worker left)", o->cmd, f->src);
             if (f->result == 0)
                 f->result = res;
             continue;
@@ -415,6 +417,8 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
         if (f->nparts == 1)
             f->hash = sh->hash[i];
     }
+    if (unstarted > 10)
+        cli_error("%s: ... and %zu more files not staged (no worker left)", o->cmd, unstarted - 10);
     free(pids);
     munmap(map, map_len);
     return 0;
