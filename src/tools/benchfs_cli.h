@@ -9,6 +9,8 @@
  *   benchfs_find.c     find (also IO500's external find script)
  *   benchfs_cluster.c  cluster start / status / stop (local process manager),
  *                      with benchfs_cluster_proc.c (processes, pids file)
+ *   benchfs_stage*.c   stage-in / stage-out (benchfs_stage.h)
+ *   benchfs_job.c      job start / stop / run (batch jobs, docs/jobs.md)
  *
  * Every file system operation goes through the public API (benchfs.h) only.
  * Conventions follow coreutils: messages "benchfs: cannot stat '/x': No such
