@@ -65,13 +65,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free TCP port on 127.0.0.1 (ss lists the listening ones).
+# A TCP port pair below the ephemeral range that no socket uses (ss -tan).
 free_port() {
     local p
     while :; do
-        p=$((20000 + RANDOM % 30000))
-        ss -Htln "sport = :$p" 2>/dev/null | grep -q . || ss -Htln "sport = :$((p + 1))" |
-            grep -q . || {
+        p=$((10000 + RANDOM % 22000))
+        ss -Htan "( sport = :$p or sport = :$((p + 1)) )" 2>/dev/null | grep -q . || {
             echo $p
             return
         }
@@ -90,9 +89,11 @@ for _ in $(seq 1 250); do [ -S "$T/munge/sock" ] && break; sleep 0.02; done
 [ -S "$T/munge/sock" ] || { fail "munged did not create its socket"; exit 1; }
 
 # ------------------------------------------------------- slurm.conf
+# write_conf: a private slurm.conf on fresh ports.
 HOST=$(hostname -s)
-PORT=$(free_port)
-cat >"$T/slurm.conf" <<EOF
+write_conf() {
+    PORT=$(free_port)
+    cat >"$T/slurm.conf" <<EOF
 ClusterName=benchfstest
 SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
@@ -122,19 +123,37 @@ SlurmdParameters=config_overrides
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=2 RealMemory=1000 State=UNKNOWN
 PartitionName=bfs Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
+}
 export SLURM_CONF=$T/slurm.conf
-slurmctld -D -f "$SLURM_CONF" >"$T/log/slurmctld.out" 2>&1 &
-PIDS="$! $PIDS"
-slurmd -D -f "$SLURM_CONF" >"$T/log/slurmd.out" 2>&1 &
-PIDS="$! $PIDS"
+# start_slurm: slurmctld and slurmd in the foreground (-D), ready when
+# `scontrol ping` says UP and the node is idle. A port taken meanwhile
+# (slurmctld exits "Address already in use") means a retry on new ports.
+CTLD="" SLURMD=""
+start_slurm() {
+    write_conf
+    slurmctld -D -f "$SLURM_CONF" >"$T/log/slurmctld.out" 2>&1 &
+    CTLD=$!
+    slurmd -D -f "$SLURM_CONF" >"$T/log/slurmd.out" 2>&1 &
+    SLURMD=$!
+    PIDS="$SLURMD $CTLD $PIDS"
+    for _ in $(seq 1 300); do
+        if scontrol ping 2>/dev/null | grep -q "is UP" &&
+            [ "$(sinfo -h -o %T 2>/dev/null)" = idle ]; then
+            return 0
+        fi
+        kill -0 "$CTLD" 2>/dev/null && kill -0 "$SLURMD" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -TERM "$CTLD" "$SLURMD" 2>/dev/null
+    wait "$CTLD" "$SLURMD" 2>/dev/null
+    PIDS=${PIDS#"$SLURMD $CTLD "} # reaped: never signal those pids again
+    return 1
+}
 up=""
-for _ in $(seq 1 300); do
-    if scontrol ping 2>/dev/null | grep -q "is UP" &&
-        [ "$(sinfo -h -o %T 2>/dev/null)" = idle ]; then
-        up=1
-        break
-    fi
-    sleep 0.1
+for attempt in 1 2 3; do
+    start_slurm && { up=1; break; }
+    echo "note: Slurm did not come up (attempt $attempt): $(grep -h fatal "$T"/log/*.log | tail -1)"
+    rm -rf "$T/state"/* "$T/spool"/* "$T"/log/slurm*.log
 done
 [ -n "$up" ] || { fail "slurmctld/slurmd did not come up: $(sinfo 2>&1)"; exit 1; }
 
