@@ -533,6 +533,7 @@ static int stage_pass(struct cli_ctx *ctx, struct stage_cmd *c, bool summary)
     struct timespec t0;
     uint64_t bytes = 0;
     unsigned copied = 0, unchanged = 0, failed;
+    char rankstr[48] = "";
     double t;
     int rc;
 
@@ -581,11 +582,13 @@ static int stage_pass(struct cli_ctx *ctx, struct stage_cmd *c, bool summary)
         if (p.dir_attrs[i].mode != 0)
             p.dst_fs->set_attr(p.dirs[i], p.dir_attrs[i].mode, p.dir_attrs[i].mtime_ns);
     t = cli_elapsed(&t0);
+    if (c->o.ranks > 1)
+        snprintf(rankstr, sizeof(rankstr), " (rank %u of %u)", c->o.rank, c->o.ranks);
     if (summary || failed)
         fprintf(stderr,
                 "benchfs: %s%s: %u files copied, %u unchanged, %.1f MiB in %.2f s, %.1f MiB/s, "
                 "%u error%s\n",
-                c->o.cmd, c->o.ranks > 1 ? "" : "", copied, unchanged, (double)bytes / MIB, t,
+                c->o.cmd, rankstr, copied, unchanged, (double)bytes / MIB, t,
                 t > 0 ? (double)bytes / MIB / t : 0.0, failed, failed == 1 ? "" : "s");
     plan_free(&p);
     return (int)failed;

@@ -136,6 +136,22 @@ bfs stage-out --verify "/in/src/" "$T/out" 2>"$T/err" || fail "stage-out --verif
 grep -Eq "1 files copied, 48 unchanged" "$T/err" || fail "--verify did not recopy: $(cat "$T/err")"
 cmp -s "$SRC/d1/f5" "$T/out/d1/f5" || fail "--verify left a corrupted copy"
 
+# ------------------------------------------ ranks share the files
+# As under mpirun: the rank and size from Open MPI's environment; the two
+# ranks' files together are the whole tree, each rank has its own manifest.
+for r in 0 1; do
+    OMPI_COMM_WORLD_RANK=$r OMPI_COMM_WORLD_SIZE=2 "$BENCHFS" --registry "$REG" stage-in -j 2 \
+        "$SRC/d1/" /ranks 2>"$T/err.$r" &
+done
+wait
+for r in 0 1; do
+    grep -Eq "stage-in \(rank $r of 2\): 2[0-9] files copied, 0 unchanged, .* 0 errors$" "$T/err.$r" ||
+        fail "rank $r: $(cat "$T/err.$r")"
+done
+bfs stage-out "/ranks/" "$T/ranks" 2>/dev/null || fail "stage-out of the ranks' tree"
+diff -rq "$SRC/d1" "$T/ranks" -x '.benchfs-manifest*' >/dev/null || fail "the ranks' tree differs"
+bfs ls /ranks | grep -qx ".benchfs-manifest.rank1" || fail "no per-rank manifest"
+
 # ------------------------------------------ interrupted stage-in, resumed
 mkdir -p "$T/src2"
 for i in 1 2 3 4 5 6; do head -c 524288 /dev/urandom >"$T/src2/part$i"; done
