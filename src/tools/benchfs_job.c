@@ -529,7 +529,7 @@ static unsigned job_registered(const char *registry, unsigned n)
     return k;
 }
 
-static void job_stop_procs(struct job_state *s, int timeout_ms, bool children);
+static bool job_stop_procs(struct job_state *s, int timeout_ms, bool children);
 
 /* `benchfs mount DIR` in the background when this build has it; waits until
  * DIR is a mount point. 0 or -1 (reported). */
@@ -806,8 +806,9 @@ static int job_start_servers(struct cli_ctx *ctx, struct job_opts *o)
 
 /* ------------------------------------------------------------------ stop */
 
-/* SIGTERM the recorded processes still alive, wait, then SIGKILL. */
-static void job_stop_procs(struct job_state *s, int timeout_ms, bool children)
+/* SIGTERM the recorded processes still alive, wait, then SIGKILL. Returns
+ * true when SIGKILL was needed. */
+static bool job_stop_procs(struct job_state *s, int timeout_ms, bool children)
 {
     uint64_t deadline = time_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
     bool termed = false, killed = false;
@@ -827,7 +828,7 @@ static void job_stop_procs(struct job_state *s, int timeout_ms, bool children)
                 s->procs[i].exited = true;
         }
         if (alive == 0)
-            return;
+            return killed;
         if (!termed || (time_mono_ns() > deadline && !killed)) {
             int sig = termed ? SIGKILL : SIGTERM;
 
@@ -841,7 +842,7 @@ static void job_stop_procs(struct job_state *s, int timeout_ms, bool children)
             termed = true;
             deadline = time_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
         } else if (killed && time_mono_ns() > deadline) {
-            return;
+            return true;
         }
         cluster_sleep_ms(20);
     }
@@ -875,7 +876,7 @@ static int job_stop_all(struct cli_ctx *ctx, struct job_opts *o)
     char path[PATH_MAX + 40];
     int timeout_ms = o->timeout_ms ? o->timeout_ms : 60000;
     unsigned stage_errors = 0, left = 0;
-    bool graceful;
+    bool graceful, asked, killed = false;
     int rc;
 
     if (!*o->registry) {
@@ -906,14 +907,29 @@ static int job_stop_all(struct cli_ctx *ctx, struct job_opts *o)
     }
     /* Graceful: every server drains, syncs and exits; the launchers
      * follow and the _server wrappers remove the data dirs. */
-    if (cli_connect(ctx) == 0) {
-        if (benchfs_shutdown_servers() < 0)
-            cli_warn("job: shutdown: %s", benchfs_last_error());
-        cli_disconnect(ctx);
+    {
+        bool any = false;
+
+        for (unsigned i = 0; i < s.nprocs; i++)
+            any = any || cluster_node_alive(&s.procs[i]);
+        /* A dead server must not hold the stop for the default 30 s. */
+        if (ctx->timeout_ms <= 0)
+            ctx->timeout_ms = 10000;
+        asked = !any;
+        if (any && cli_connect(ctx) == 0) {
+            if (benchfs_shutdown_servers() < 0)
+                cli_warn("job: shutdown: %s", benchfs_last_error());
+            else
+                asked = true;
+            cli_disconnect(ctx);
+        }
     }
-    graceful = job_wait_procs(&s, timeout_ms);
+    /* Not asked (a server is gone, the client cannot connect): SIGTERM
+     * the launchers at once; srun/mpirun and _server pass it on and each
+     * remaining server still drains and exits. */
+    graceful = asked && job_wait_procs(&s, timeout_ms);
     if (!graceful)
-        job_stop_procs(&s, 10000, false);
+        killed = job_stop_procs(&s, asked ? 10000 : timeout_ms, false);
     /* This node's data dirs must be gone (all of them for local jobs). */
     if (!o->keep_data) {
         for (unsigned i = 0; i < s.servers; i++) {
@@ -933,7 +949,10 @@ static int job_stop_all(struct cli_ctx *ctx, struct job_opts *o)
     snprintf(path, sizeof(path), "%s/cluster", o->registry);
     unlink(path);
     fprintf(stderr, "benchfs: job: stopped %u server%s (%s)%s, data dirs %s, stage-out %s\n",
-            s.servers, s.servers == 1 ? "" : "s", graceful ? "graceful" : "had to be killed",
+            s.servers, s.servers == 1 ? "" : "s",
+            graceful ? "graceful"
+            : killed ? "had to be killed"
+                     : "stopped by SIGTERM",
             s.mount[0] ? ", unmounted" : "", o->keep_data ? "kept" : "removed",
             o->nout == 0   ? "not asked"
             : stage_errors ? "FAILED"

@@ -30,7 +30,7 @@ our_servers() {
 }
 cleanup() {
     local rc=$?
-    for r in "$T/reg" "$T/reg2"; do
+    for r in "$T/reg" "$T/reg2" "$T/reg3"; do
         [ -f "$r/job.state" ] && "$BENCHFS" job stop --registry "$r" --timeout 10 >/dev/null 2>&1
     done
     for p in $(our_servers); do kill -KILL "$p" 2>/dev/null; done
@@ -68,6 +68,19 @@ grep -q "stopped 2 servers (graceful), data dirs removed, stage-out ok" "$T/err"
 [ -e "$T/local" ] && fail "data dir $T/local left behind: $(ls -R "$T/local")"
 [ -z "$(our_servers)" ] || fail "servers still running after job stop"
 unset BENCHFS_REGISTRY
+
+# ------------------------- a server dies before job stop: no long wait
+"$BENCHFS" job start -n 2 --registry "$T/reg3" --data-dir "$T/local3" >"$T/env" 2>"$T/err" ||
+    fail "job start (3): $(cat "$T/err")"
+victim=$(pgrep -f -- "--data-dir $T/local3/node_1" | head -n 1)
+[ -n "$victim" ] && kill -KILL "$victim"
+"$BENCHFS" job stop --registry "$T/reg3" 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] || fail "job stop after a dead server exited $rc, expected 1"
+grep -q "stopped 2 servers (stopped by SIGTERM), data dirs removed" "$T/err" ||
+    fail "job stop after a dead server: $(cat "$T/err")"
+[ -e "$T/local3" ] && fail "data dirs left after a dead server"
+[ -z "$(our_servers)" ] || fail "servers left after a dead server"
 
 # ------------------------------------ job run: the application fails
 cat >"$T/job.sh" <<EOF
