@@ -192,7 +192,7 @@ unsigned job_registered(const char *registry, unsigned n)
 /* `benchfs mount DIR` in the background when this build has it; waits until
  * DIR is a mount point. 0 or -1 (reported). */
 int job_mount(const char *self, const char *registry, const char *dir, struct job_state *s,
-                     int timeout_ms)
+              int timeout_ms)
 {
     char log[PATH_MAX + 40], *args[8];
     struct stat st, parent;
