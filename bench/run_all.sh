@@ -636,6 +636,9 @@ for tr in $TRANSPORTS; do
 done
 have_time 60 && config shm disk 2 1
 have_time 60 && config tcp disk 1 1
+# Staging vs cp -r on the same disk (bench/bench_stage.sh, docs/jobs.md).
+have_time 120 && run stage-vs-cp bash "$ROOT/bench/bench_stage.sh" "$BIN/benchfs" --dir "$DISK_DIR" \
+    --tsv "$TSV" $([ "$QUICK" = 1 ] && echo --quick)
 
 {
     echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -10,6 +10,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin libfuse3-dev fuse3 libcmocka-dev
   iproute2 procps psmisc gnuplot-nox fio valgrind
   python3
+  slurm-wlm munge
 )
 
 missing=()

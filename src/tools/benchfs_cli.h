@@ -9,6 +9,8 @@
  *   benchfs_find.c     find (also IO500's external find script)
  *   benchfs_cluster.c  cluster start / status / stop (local process manager),
  *                      with benchfs_cluster_proc.c (processes, pids file)
+ *   benchfs_stage*.c   stage-in / stage-out (benchfs_stage.h)
+ *   benchfs_job.c      job start / stop / run (batch jobs, docs/jobs.md)
  *
  * Every file system operation goes through the public API (benchfs.h) only.
  * Conventions follow coreutils: messages "benchfs: cannot stat '/x': No such
@@ -157,5 +159,8 @@ int cmd_cluster(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_mount(struct cli_ctx *ctx, int argc, char **argv); /* benchfs_mount.c */
 int cmd_umount(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_fsck(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_stage_in(struct cli_ctx *ctx, int argc, char **argv);  /* benchfs_stage.c */
+int cmd_stage_out(struct cli_ctx *ctx, int argc, char **argv); /* benchfs_stage.c */
+int cmd_job(struct cli_ctx *ctx, int argc, char **argv);       /* benchfs_job.c */
 
 #endif

@@ -1,0 +1,835 @@
+/*
+ * benchfs_stage.c - `benchfs stage-in SRC... DEST` (local -> BenchFS) and
+ * `benchfs stage-out SRC... DEST` (BenchFS -> local): copy trees between
+ * the job's parallel file system and BenchFS (docs/jobs.md).
+ *
+ * One pass: plan, run, finish.
+ *  - plan (this process): walk every SRC in name order, create the
+ *    destination directories, and decide per file: copy, skip (the
+ *    destination has the same size and is not older: an earlier, perhaps
+ *    interrupted, run staged it), or with --verify compare checksums. Files
+ *    larger than --split become several byte-range work items.
+ *  - run (benchfs_stage_copy.c): -j worker processes copy the items.
+ *  - finish (this process): rename split files into place, give local
+ *    directories their modes and mtimes, write the manifest, print the
+ *    summary line. Exit status 1 when any file failed (each one named).
+ *
+ * SRC "dir" is staged as DEST/dir, "dir/" as the contents of DEST (like
+ * rsync), so a rerun with the same operands resumes instead of nesting.
+ *
+ * Under mpirun or srun (the rank and size in the environment) every rank
+ * plans the same sorted walk and takes every ranks-th file; each rank
+ * writes its own manifest (FILE.rank<R>).
+ *
+ * stage-out --watch SEC repeats the pass every SEC seconds while the
+ * application runs (unchanged files cost a stat), until SIGINT/SIGTERM or
+ * the --stop-file appears, then makes one final pass.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "benchfs.h"
+#include "tools/benchfs_stage.h"
+
+#define STAGE_MANIFEST     ".benchfs-manifest"
+#define STAGE_TMP_PREFIX   ".bfs-stage."
+#define STAGE_DEFAULT_SPLT (64ull << 20)
+#define MIB                (1024.0 * 1024.0)
+
+static volatile sig_atomic_t stage_stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stage_stop_signal = sig;
+}
+
+struct stage_cmd {
+    struct stage_opts o;
+    bool in;              /* stage-in: local -> BenchFS */
+    const char *manifest; /* --manifest (a local file), NULL: DEST/.benchfs-manifest */
+    bool no_manifest;
+    double watch_sec; /* stage-out --watch */
+    const char *stop_file;
+    char **srcs;
+    int nsrcs;
+    char dest[PATH_MAX > BFS_PATH_MAX ? PATH_MAX : BFS_PATH_MAX];
+};
+
+/* -------------------------------------------------------------- planning */
+
+static char *path_cat(const char *dir, const char *name)
+{
+    char *s = NULL;
+
+    if (asprintf(&s, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name) < 0)
+        return NULL;
+    return s;
+}
+
+/* Our own names: temporary files and manifests are never staged. */
+static bool stage_own_name(const char *name)
+{
+    return strncmp(name, STAGE_TMP_PREFIX, strlen(STAGE_TMP_PREFIX)) == 0 ||
+           strncmp(name, STAGE_MANIFEST, strlen(STAGE_MANIFEST)) == 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct stage_dirent *)a)->name, ((const struct stage_dirent *)b)->name);
+}
+
+static int plan_push_item(struct stage_plan *p, uint32_t file, uint64_t off, uint64_t len)
+{
+    if (p->nitems == p->cap_items) {
+        size_t ncap = p->cap_items ? p->cap_items * 2 : 256;
+        struct stage_item *n = realloc(p->items, ncap * sizeof(*n));
+
+        if (!n)
+            return -ENOMEM;
+        p->items = n;
+        p->cap_items = ncap;
+    }
+    p->items[p->nitems++] = (struct stage_item){.file = file, .off = off, .len = len};
+    return 0;
+}
+
+static int plan_push_dir(struct stage_plan *p, const char *dst, const struct stage_attr *a)
+{
+    if (p->ndirs == p->cap_dirs) {
+        size_t ncap = p->cap_dirs ? p->cap_dirs * 2 : 64;
+        char **d = realloc(p->dirs, ncap * sizeof(*d));
+        struct stage_attr *at;
+
+        if (!d)
+            return -ENOMEM;
+        p->dirs = d;
+        at = realloc(p->dir_attrs, ncap * sizeof(*at));
+        if (!at)
+            return -ENOMEM;
+        p->dir_attrs = at;
+        p->cap_dirs = ncap;
+    }
+    p->dirs[p->ndirs] = strdup(dst);
+    if (!p->dirs[p->ndirs])
+        return -ENOMEM;
+    p->dir_attrs[p->ndirs++] = *a;
+    return 0;
+}
+
+/* Add one regular file: decide copy/skip/check, make its work items. */
+static int plan_file(struct stage_plan *p, const struct stage_cmd *c, const char *src,
+                     const char *dst, const char *rel, const struct stage_attr *sa, bool fresh)
+{
+    struct stage_attr da;
+    struct stage_file *f;
+    const char *slash = strrchr(dst, '/');
+    char tmpname[64];
+    uint64_t nparts = 1;
+    int rc;
+
+    if (p->nfiles == p->cap_files) {
+        size_t ncap = p->cap_files ? p->cap_files * 2 : 256;
+        struct stage_file *n = realloc(p->files, ncap * sizeof(*n));
+
+        if (!n)
+            return -ENOMEM;
+        p->files = n;
+        p->cap_files = ncap;
+    }
+    f = &p->files[p->nfiles];
+    memset(f, 0, sizeof(*f));
+    /* The temporary name: fixed length (any name fits), stable across runs
+     * (a rerun overwrites what an interrupted one left). */
+    snprintf(tmpname, sizeof(tmpname), STAGE_TMP_PREFIX "%016llx",
+             (unsigned long long)XXH3_64bits(slash + 1, strlen(slash + 1)));
+    f->src = strdup(src);
+    f->dst = strdup(dst);
+    f->rel = strdup(rel);
+    f->tmp = malloc((size_t)(slash - dst) + 2 + sizeof(tmpname));
+    if (!f->src || !f->dst || !f->rel || !f->tmp) {
+        free(f->src), free(f->dst), free(f->rel), free(f->tmp);
+        return -ENOMEM;
+    }
+    sprintf(f->tmp, "%.*s/%s", (int)(slash - dst), dst, tmpname);
+    f->size = sa->size;
+    f->mode = sa->mode;
+    f->mtime_ns = sa->mtime_ns;
+    f->mtime_unknown = sa->mtime_ns == INT64_MIN;
+    p->nfiles++;
+
+    /* In a directory this pass created, nothing exists yet: no stat. */
+    rc = fresh ? -ENOENT : p->dst_fs->stat(dst, &da);
+    f->direct = rc == -ENOENT;
+    if (rc == 0 && da.is_dir) {
+        cli_error("%s: cannot overwrite directory '%s' with file '%s'", c->o.cmd, dst, src);
+        f->action = STAGE_FAILED;
+        f->result = -EISDIR;
+        p->errors++;
+        return 0;
+    }
+    if (rc == 0 && da.is_reg && da.size == sa->size && da.mtime_ns >= sa->mtime_ns) {
+        f->action = c->o.verify ? STAGE_CHECK : STAGE_SKIP;
+        if (f->action == STAGE_SKIP)
+            return 0;
+    }
+    if (f->action == STAGE_COPY && c->o.jobs > 1 && sa->size > c->o.split)
+        nparts = (sa->size + c->o.split - 1) / c->o.split;
+    f->first_item = (uint32_t)p->nitems;
+    f->nparts = (uint32_t)nparts;
+    if (nparts > 1) {
+        /* The ranges' common temporary file, created before the workers. */
+        int fd = p->dst_fs->open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC,
+                                 p->dst_fs->remote ? f->mode : (f->mode | 0600));
+
+        if (fd < 0) {
+            cli_error("%s: cannot create '%s': %s", c->o.cmd, f->tmp, strerror(-fd));
+            f->action = STAGE_FAILED;
+            f->result = fd;
+            p->errors++;
+            return 0;
+        }
+        p->dst_fs->close(fd);
+    }
+    for (uint64_t k = 0; k < nparts; k++) {
+        uint64_t off = k * c->o.split;
+        uint64_t len =
+            nparts == 1 ? sa->size : (sa->size - off < c->o.split ? sa->size - off : c->o.split);
+
+        rc = plan_push_item(p, (uint32_t)(p->nfiles - 1), off, len);
+        if (rc < 0)
+            return rc;
+    }
+    if (f->action == STAGE_COPY)
+        p->bytes_total += sa->size;
+    return 0;
+}
+
+/*
+ * Walk the source directory `src` into destination directory `dst`
+ * (created). `ordinal` numbers the regular files of the whole walk, so MPI
+ * ranks share them out. Returns 0 or -ENOMEM; other failures are reported
+ * and counted in p->errors.
+ */
+static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char *src,
+                    const char *dst, const char *rel, const struct stage_attr *sa,
+                    uint64_t *ordinal, bool fresh)
+{
+    struct stage_dirent *ents = NULL;
+    size_t n = 0;
+    int rc;
+
+    rc = p->dst_fs->mkdir(dst, sa->mode);
+    if (rc < 0) {
+        cli_error("%s: cannot create directory '%s': %s", c->o.cmd, dst, strerror(-rc));
+        p->errors++;
+        return 0;
+    }
+    fresh = fresh || rc == 1;
+    if (plan_push_dir(p, dst, sa) < 0)
+        return -ENOMEM;
+    rc = p->src_fs->list(src, &ents, &n);
+    if (rc < 0) {
+        cli_error("%s: cannot read directory '%s': %s", c->o.cmd, src, strerror(-rc));
+        p->errors++;
+        return 0;
+    }
+    if (n > 1)
+        qsort(ents, n, sizeof(*ents), entry_cmp);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *s = path_cat(src, ents[i].name), *d = path_cat(dst, ents[i].name);
+        char *r = *rel ? path_cat(rel, ents[i].name) : strdup(ents[i].name);
+        struct stage_attr a;
+
+        if (!s || !d || !r) {
+            rc = -ENOMEM;
+        } else if (stage_own_name(ents[i].name)) {
+            /* a temporary file or manifest of ours */
+        } else if (p->dst_fs->remote && strlen(d) >= BFS_PATH_MAX) {
+            cli_error("%s: cannot stage '%s': destination path too long", c->o.cmd, s);
+            p->errors++;
+        } else if (fresh && ents[i].has_attr && ents[i].is_reg) {
+            /* New destination, attributes from readdir-plus: the mtime
+             * comes from the open file in the worker (one RPC less). */
+            a = (struct stage_attr){
+                .is_reg = true, .size = ents[i].size, .mode = ents[i].mode, .mtime_ns = INT64_MIN};
+            if ((*ordinal)++ % c->o.ranks == c->o.rank)
+                rc = plan_file(p, c, s, d, r, &a, true);
+        } else if ((rc = p->src_fs->stat(s, &a)) < 0) {
+            cli_error("%s: cannot stat '%s': %s", c->o.cmd, s, strerror(-rc));
+            p->errors++;
+            rc = 0;
+        } else if (a.is_dir) {
+            rc = plan_dir(p, c, s, d, r, &a, ordinal, fresh);
+        } else if (!a.is_reg) {
+            cli_warn("%s: skipping '%s': not a regular file or directory", c->o.cmd, s);
+        } else if ((*ordinal)++ % c->o.ranks == c->o.rank) {
+            rc = plan_file(p, c, s, d, r, &a, fresh);
+        }
+        free(s);
+        free(d);
+        free(r);
+    }
+    stage_dirents_free(ents, n);
+    return rc;
+}
+
+/* Last component of a source operand, ignoring trailing slashes. */
+static const char *src_basename(const char *src, char *buf, size_t len)
+{
+    size_t end = strlen(src), start;
+
+    while (end > 1 && src[end - 1] == '/')
+        end--;
+    start = end;
+    while (start > 0 && src[start - 1] != '/')
+        start--;
+    snprintf(buf, len, "%.*s", (int)(end - start), src + start);
+    return buf;
+}
+
+static int plan_build(struct stage_plan *p, const struct stage_cmd *c)
+{
+    uint64_t ordinal = 0;
+    bool fresh = false;
+    int rc;
+
+    /* DEST itself (mkdir -p on the destination side). */
+    for (char *s = strchr(c->dest + 1, '/');; s = strchr(s + 1, '/')) {
+        char save = s ? *s : '\0';
+
+        if (s)
+            *s = '\0';
+        rc = p->dst_fs->mkdir(c->dest, 0755);
+        if (s)
+            *s = save;
+        if (rc < 0) {
+            cli_error("%s: cannot create directory '%s': %s", c->o.cmd, c->dest, strerror(-rc));
+            return -1;
+        }
+        if (!s) {
+            fresh = rc == 1; /* DEST is new: so is everything below */
+            break;
+        }
+    }
+    for (int i = 0; i < c->nsrcs; i++) {
+        char src[PATH_MAX], name[BFS_NAME_MAX + 1];
+        const char *arg = c->srcs[i];
+        struct stage_attr a;
+        bool contents = arg[strlen(arg) - 1] == '/';
+        char *dst;
+
+        if (p->src_fs->remote) {
+            if (cli_path(arg, src) < 0) {
+                p->errors++;
+                continue;
+            }
+        } else {
+            snprintf(src, sizeof(src), "%s", arg);
+        }
+        rc = p->src_fs->stat(src, &a);
+        if (rc < 0) {
+            cli_error("%s: cannot stat '%s': %s", c->o.cmd, arg, strerror(-rc));
+            p->errors++;
+            continue;
+        }
+        src_basename(src, name, sizeof(name));
+        if (a.is_dir && contents) {
+            a.mode = 0; /* DEST keeps its own mode */
+            rc = plan_dir(p, c, src, c->dest, "", &a, &ordinal, fresh);
+        } else if (a.is_dir || a.is_reg) {
+            dst = path_cat(c->dest, name);
+            if (!dst)
+                return -ENOMEM;
+            if (a.is_dir)
+                rc = plan_dir(p, c, src, dst, name, &a, &ordinal, fresh);
+            else if (ordinal++ % c->o.ranks == c->o.rank)
+                rc = plan_file(p, c, src, dst, name, &a, fresh);
+            free(dst);
+        } else {
+            cli_warn("%s: skipping '%s': not a regular file or directory", c->o.cmd, arg);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void plan_free(struct stage_plan *p)
+{
+    for (size_t i = 0; i < p->nfiles; i++) {
+        free(p->files[i].src);
+        free(p->files[i].dst);
+        free(p->files[i].tmp);
+        free(p->files[i].rel);
+    }
+    for (size_t i = 0; i < p->ndirs; i++)
+        free(p->dirs[i]);
+    free(p->files);
+    free(p->items);
+    free(p->dirs);
+    free(p->dir_attrs);
+    memset(p, 0, sizeof(*p));
+}
+
+/* ------------------------------------------------------------- finishing */
+
+/* Split files: rename into place when every range arrived; else remove. */
+static void finish_split(struct stage_plan *p, const struct stage_opts *o)
+{
+    for (size_t i = 0; i < p->nfiles; i++) {
+        struct stage_file *f = &p->files[i];
+        struct stage_attr a;
+        int rc;
+
+        if (f->nparts <= 1 || f->action != STAGE_COPY)
+            continue;
+        rc = f->result;
+        if (rc == 0) {
+            rc = p->dst_fs->stat(f->tmp, &a);
+            if (rc == 0 && a.size != f->size) {
+                cli_error("%s: '%s' has %llu bytes, expected %llu", o->cmd, f->dst,
+                          (unsigned long long)a.size, (unsigned long long)f->size);
+                rc = -EIO;
+            }
+            if (rc == 0 && (rc = p->dst_fs->set_attr(f->tmp, f->mode, f->mtime_ns)) < 0)
+                cli_error("%s: cannot set mode and mtime of '%s': %s", o->cmd, f->tmp,
+                          strerror(-rc));
+            if (rc == 0 && (rc = p->dst_fs->rename(f->tmp, f->dst)) < 0)
+                cli_error("%s: cannot rename into place '%s': %s", o->cmd, f->dst, strerror(-rc));
+        }
+        if (rc < 0) {
+            p->dst_fs->unlink(f->tmp);
+            f->result = rc;
+            f->copied = false;
+        }
+    }
+}
+
+/* Escape a path for one manifest line: \\, \n, \t and control bytes. */
+static void manifest_path(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (ch == '\\')
+            fputs("\\\\", out);
+        else if (ch == '\n')
+            fputs("\\n", out);
+        else if (ch == '\t')
+            fputs("\\t", out);
+        else if (ch < 0x20 || ch == 0x7f)
+            fprintf(out, "\\x%02x", ch);
+        else
+            fputc(ch, out);
+    }
+}
+
+/*
+ * The manifest: a header, then one line per file of this run
+ *   <state> <size> <mode> <mtime_ns> <xxh3|-> <path below DEST>
+ * state copied, unchanged or FAILED. Written under a temporary name and
+ * renamed (on the destination side, or a local --manifest file).
+ */
+static int manifest_write(const struct stage_plan *p, const struct stage_cmd *c)
+{
+    const struct stage_fs *fs = c->manifest ? &stage_fs_local : p->dst_fs;
+    char *text = NULL, *path = NULL, *tmp = NULL;
+    size_t len = 0;
+    FILE *out;
+    int fd, rc = 0;
+
+    if (c->no_manifest)
+        return 0;
+    out = open_memstream(&text, &len);
+    if (!out)
+        return -ENOMEM;
+    fprintf(out, "# benchfs %s manifest 1\n# destination ", c->o.cmd);
+    manifest_path(out, c->dest);
+    fputc('\n', out);
+    for (int i = 0; i < c->nsrcs; i++) {
+        fputs("# source ", out);
+        manifest_path(out, c->srcs[i]);
+        fputc('\n', out);
+    }
+    fputs("# state size mode mtime_ns xxh3 path\n", out);
+    for (size_t i = 0; i < p->nfiles; i++) {
+        const struct stage_file *f = &p->files[i];
+        const char *state = f->result < 0 ? "FAILED" : f->copied ? "copied" : "unchanged";
+
+        fprintf(out, "%s %llu %04o %lld ", state, (unsigned long long)f->size, (unsigned)f->mode,
+                (long long)f->mtime_ns);
+        if (f->hash && f->nparts <= 1)
+            fprintf(out, "%016llx ", (unsigned long long)f->hash);
+        else
+            fputs("- ", out);
+        manifest_path(out, f->rel);
+        fputc('\n', out);
+    }
+    if (fclose(out) != 0) {
+        free(text);
+        return -ENOMEM;
+    }
+    if (c->manifest) {
+        if (c->o.ranks > 1 ? asprintf(&path, "%s.rank%u", c->manifest, c->o.rank) < 0
+                           : !(path = strdup(c->manifest)))
+            path = NULL;
+    } else {
+        char name[64];
+
+        if (c->o.ranks > 1)
+            snprintf(name, sizeof(name), STAGE_MANIFEST ".rank%u", c->o.rank);
+        else
+            snprintf(name, sizeof(name), STAGE_MANIFEST);
+        path = path_cat(c->dest, name);
+    }
+    if (!path || asprintf(&tmp, "%s.tmp", path) < 0) {
+        free(path);
+        free(text);
+        return -ENOMEM;
+    }
+    fd = fs->open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        rc = fd;
+    } else {
+        size_t off = 0;
+
+        while (off < len && rc == 0) {
+            ssize_t n = fs->pwrite(fd, text + off, len - off, off);
+
+            rc = n < 0 ? (int)n : n == 0 ? -EIO : 0;
+            off += n > 0 ? (size_t)n : 0;
+        }
+        int crc = fs->close(fd);
+        if (rc == 0)
+            rc = crc;
+        if (rc == 0)
+            rc = fs->rename(tmp, path);
+        if (rc < 0)
+            fs->unlink(tmp);
+    }
+    if (rc < 0)
+        cli_error("%s: cannot write the manifest '%s': %s", c->o.cmd, path, strerror(-rc));
+    free(tmp);
+    free(path);
+    free(text);
+    return rc;
+}
+
+/* One whole pass. Returns the number of failed files (and planning
+ * errors), or -1 when the pass could not run at all. */
+static int stage_pass(struct cli_ctx *ctx, struct stage_cmd *c, bool summary)
+{
+    struct stage_plan p = {0};
+    struct timespec t0;
+    uint64_t bytes = 0;
+    unsigned copied = 0, unchanged = 0, failed;
+    char rankstr[48] = "";
+    double t;
+    int rc;
+
+    p.src_fs = c->in ? &stage_fs_local : &stage_fs_benchfs;
+    p.dst_fs = c->in ? &stage_fs_benchfs : &stage_fs_local;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (cli_connect(ctx) != 0)
+        return -1;
+    rc = plan_build(&p, c);
+    if (rc < 0) {
+        if (rc != -1)
+            cli_error("%s: out of memory", c->o.cmd);
+        plan_free(&p);
+        return -1;
+    }
+    /* The workers are separate clients; this process reconnects after. */
+    if (cli_disconnect(ctx) != 0 || stage_run(ctx, &p, &c->o) < 0 || cli_connect(ctx) != 0) {
+        plan_free(&p);
+        return -1;
+    }
+    finish_split(&p, &c->o);
+    /* A worker that died mid-copy leaves a partial new file: remove it. */
+    for (size_t i = 0; i < p.nfiles; i++) {
+        struct stage_file *f = &p.files[i];
+
+        if (f->result == -EINTR && f->direct && f->nparts == 1 && p.dst_fs->unlink(f->dst) == 0)
+            cli_error("%s: removed the partial copy '%s'", c->o.cmd, f->dst);
+    }
+    failed = p.errors;
+    for (size_t i = 0; i < p.nfiles; i++) {
+        const struct stage_file *f = &p.files[i];
+
+        if (f->result < 0) {
+            failed += f->action != STAGE_FAILED; /* planning failures are counted */
+        } else if (f->copied) {
+            copied++;
+            bytes += f->size;
+        } else {
+            unchanged++;
+        }
+    }
+    if (manifest_write(&p, c) < 0)
+        failed++;
+    /* Directories last (deepest first): creating entries changed mtimes. */
+    for (size_t i = p.ndirs; i-- > 0;)
+        if (p.dir_attrs[i].mode != 0)
+            p.dst_fs->set_attr(p.dirs[i], p.dir_attrs[i].mode, p.dir_attrs[i].mtime_ns);
+    t = cli_elapsed(&t0);
+    if (c->o.ranks > 1)
+        snprintf(rankstr, sizeof(rankstr), " (rank %u of %u)", c->o.rank, c->o.ranks);
+    if (summary || failed)
+        fprintf(stderr,
+                "benchfs: %s%s: %u files copied, %u unchanged, %.1f MiB in %.2f s, %.1f MiB/s, "
+                "%u error%s\n",
+                c->o.cmd, rankstr, copied, unchanged, (double)bytes / MIB, t,
+                t > 0 ? (double)bytes / MIB / t : 0.0, failed, failed == 1 ? "" : "s");
+    plan_free(&p);
+    return (int)failed;
+}
+
+/* ------------------------------------------------------------- the command */
+
+static void stage_help(bool in)
+{
+    printf("Usage: benchfs %s [OPTIONS] SRC... DEST\n", in ? "stage-in" : "stage-out");
+    if (in)
+        printf("Copy local files and trees SRC into the BenchFS directory DEST.\n");
+    else
+        printf("Copy BenchFS files and trees SRC into the local directory DEST.\n");
+    printf("'dir' becomes DEST/dir, 'dir/' copies the contents of dir into DEST. DEST is\n"
+           "created. Files the destination already has (same size, not older) are skipped,\n"
+           "so an interrupted run is resumed by running it again.\n\n"
+           "  -j, --jobs N          worker processes (default 4)\n"
+           "      --verify          compare xxh3 checksums of every copy; with it, files that\n"
+           "                        look unchanged are compared by checksum too\n"
+           "      --split SIZE      files larger than SIZE are split into SIZE ranges shared\n"
+           "                        by the workers (default 64M)\n"
+           "  -b, --buffer-size SIZE  bytes per read/write call (default 16M)\n"
+           "      --bwlimit RATE    at most RATE bytes/s (K/M/G suffixes)\n"
+           "      --manifest FILE   write the manifest to the local FILE (default: "
+           "DEST/" STAGE_MANIFEST ")\n"
+           "      --no-manifest     write none\n");
+    if (!in)
+        printf("      --watch SEC       stage out every SEC seconds while the application runs,\n"
+               "                        until SIGINT/SIGTERM or --stop-file, then once more\n"
+               "      --stop-file FILE  end --watch when FILE exists\n");
+    printf("      --rank R --ranks N  take every N-th file from the R-th (set from mpirun/srun)\n"
+           "  -v, --verbose         one line per file\n"
+           "  -q, --quiet           no progress bar (drawn only when stderr is a terminal)\n"
+           "      --help            this help\n\n"
+           "The last line on stderr is the summary: files, MiB, MiB/s, errors. Exit status\n"
+           "1 when any file failed (each is named). See docs/jobs.md.\n");
+}
+
+/* Rank and size from mpirun (Open MPI), a PMI launcher, or a srun step. */
+static void stage_detect_ranks(struct stage_opts *o)
+{
+    static const char *const pairs[][2] = {
+        {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+        {"PMI_RANK", "PMI_SIZE"},
+        {"SLURM_PROCID", "SLURM_STEP_NUM_TASKS"},
+    };
+
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        const char *r = getenv(pairs[i][0]), *n = getenv(pairs[i][1]);
+        long rank, size;
+
+        /* A batch script has SLURM_PROCID but is no step: srun sets the id. */
+        if (i == 2 && !getenv("SLURM_STEP_ID"))
+            continue;
+        if (!r || !n)
+            continue;
+        rank = strtol(r, NULL, 10);
+        size = strtol(n, NULL, 10);
+        if (size > 1 && rank >= 0 && rank < size) {
+            o->rank = (unsigned)rank;
+            o->ranks = (unsigned)size;
+            return;
+        }
+    }
+}
+
+static int stage_parse_num(const char *cmd, const char *arg, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (end == arg || *end || v < lo || v > hi)
+        return cli_usage_error(cmd, "invalid number '%s' (%ld..%ld)", arg, lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int stage_main(struct cli_ctx *ctx, int argc, char **argv, bool in)
+{
+    static const struct option longopts[] = {
+        {"jobs", required_argument, NULL, 'j'},
+        {"verify", no_argument, NULL, 'V'},
+        {"split", required_argument, NULL, 'S'},
+        {"buffer-size", required_argument, NULL, 'b'},
+        {"bwlimit", required_argument, NULL, 'W'},
+        {"manifest", required_argument, NULL, 'm'},
+        {"no-manifest", no_argument, NULL, 'N'},
+        {"watch", required_argument, NULL, 'w'},
+        {"stop-file", required_argument, NULL, 'F'},
+        {"rank", required_argument, NULL, 'R'},
+        {"ranks", required_argument, NULL, 'Z'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'H'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = in ? "stage-in" : "stage-out";
+    struct stage_cmd c = {0};
+    struct sigaction sa = {0};
+    long rank = -1, ranks = -1, v;
+    bool quiet = false;
+    uint64_t size;
+    int opt, rc;
+
+    c.in = in;
+    c.o.cmd = cmd;
+    c.o.jobs = 4;
+    c.o.bufsize = CLI_DEFAULT_XFER;
+    c.o.split = STAGE_DEFAULT_SPLT;
+    c.o.ranks = 1;
+    while ((opt = getopt_long(argc, argv, "j:b:vq", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'j':
+            if ((rc = stage_parse_num(cmd, optarg, 1, 256, &v)) != 0)
+                return rc;
+            c.o.jobs = (unsigned)v;
+            break;
+        case 'V':
+            c.o.verify = true;
+            break;
+        case 'S':
+            if (cli_parse_size(optarg, &size) < 0 || size < 4096)
+                return cli_usage_error(cmd, "invalid split size '%s' (at least 4K)", optarg);
+            c.o.split = size;
+            break;
+        case 'b':
+            if (cli_parse_size(optarg, &size) < 0 || size < 4096 || size > (1ull << 30))
+                return cli_usage_error(cmd, "invalid buffer size '%s' (4K .. 1G)", optarg);
+            c.o.bufsize = (size_t)size;
+            break;
+        case 'W':
+            if (cli_parse_size(optarg, &size) < 0 || size == 0)
+                return cli_usage_error(cmd, "invalid rate '%s' (bytes/s)", optarg);
+            c.o.bwlimit = size;
+            break;
+        case 'm':
+            c.manifest = optarg;
+            break;
+        case 'N':
+            c.no_manifest = true;
+            break;
+        case 'w': {
+            char *end;
+
+            c.watch_sec = strtod(optarg, &end);
+            if (in || end == optarg || *end || !(c.watch_sec > 0) || c.watch_sec > 86400)
+                return cli_usage_error(cmd,
+                                       in ? "--watch is for stage-out"
+                                          : "invalid --watch interval '%s' (seconds)",
+                                       optarg);
+            break;
+        }
+        case 'F':
+            c.stop_file = optarg;
+            break;
+        case 'R':
+            if ((rc = stage_parse_num(cmd, optarg, 0, 1 << 20, &rank)) != 0)
+                return rc;
+            break;
+        case 'Z':
+            if ((rc = stage_parse_num(cmd, optarg, 1, 1 << 20, &ranks)) != 0)
+                return rc;
+            break;
+        case 'v':
+            c.o.verbose = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'H':
+            stage_help(in);
+            return CLI_EXIT_OK;
+        default:
+            return cli_try_help(cmd);
+        }
+    }
+    if (argc - optind < 2)
+        return cli_usage_error(cmd, argc - optind == 0 ? "missing operands"
+                                                       : "missing destination operand");
+    if ((rank < 0) != (ranks < 0) || (ranks > 0 && rank >= ranks))
+        return cli_usage_error(cmd, "--rank R and --ranks N go together, with R < N");
+    if (c.stop_file && c.watch_sec == 0)
+        return cli_usage_error(cmd, "--stop-file needs --watch");
+    if (ranks > 0) {
+        c.o.rank = (unsigned)rank;
+        c.o.ranks = (unsigned)ranks;
+    } else {
+        stage_detect_ranks(&c.o);
+    }
+    c.o.progress = !quiet && c.o.rank == 0 && isatty(STDERR_FILENO);
+    c.srcs = argv + optind;
+    c.nsrcs = argc - optind - 1;
+    if (in) {
+        if (cli_path(argv[argc - 1], c.dest) < 0)
+            return CLI_EXIT_USAGE;
+    } else {
+        size_t l = strlen(argv[argc - 1]);
+
+        if (l >= sizeof(c.dest))
+            return cli_usage_error(cmd, "destination too long");
+        memcpy(c.dest, argv[argc - 1], l + 1);
+        while (l > 1 && c.dest[l - 1] == '/')
+            c.dest[--l] = '\0';
+    }
+    if (c.watch_sec == 0)
+        return stage_pass(ctx, &c, true) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+
+    /* --watch: passes until a signal or the stop file, then the last one. */
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    for (;;) {
+        struct timespec t0;
+        struct stat st;
+
+        if (stage_pass(ctx, &c, c.o.verbose) < 0)
+            return CLI_EXIT_FAIL;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (!stage_stop_signal && !(c.stop_file && stat(c.stop_file, &st) == 0) &&
+               cli_elapsed(&t0) < c.watch_sec) {
+            struct timespec ts = {0, 100 * 1000000L};
+
+            nanosleep(&ts, NULL);
+        }
+        if (stage_stop_signal || (c.stop_file && stat(c.stop_file, &st) == 0))
+            break;
+    }
+    if (c.o.verbose)
+        fprintf(stderr, "benchfs: %s: watch ended (%s): final pass\n", cmd,
+                stage_stop_signal ? "signal" : "stop file");
+    return stage_pass(ctx, &c, true) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+int cmd_stage_in(struct cli_ctx *ctx, int argc, char **argv)
+{
+    return stage_main(ctx, argc, argv, true);
+}
+
+int cmd_stage_out(struct cli_ctx *ctx, int argc, char **argv)
+{
+    return stage_main(ctx, argc, argv, false);
+}

@@ -1,0 +1,151 @@
+/*
+ * benchfs_stage.h - internals of `benchfs stage-in` / `stage-out` (staging
+ * trees between the local or parallel file system and BenchFS).
+ *
+ *   benchfs_stage.c       options, planning (walk both trees, decide what
+ *                         to copy), finishing split files, manifest, summary,
+ *                         --watch passes
+ *   benchfs_stage_fs.c    the two sides behind one small table: the local
+ *                         file system (POSIX) and BenchFS (public API)
+ *   benchfs_stage_copy.c  the copy of one work item, the worker processes
+ *                         and the progress bar
+ *
+ * A plan is a list of files; each file is one work item, or several byte
+ * ranges when it is large ("split"), so that workers share a big file. Work
+ * items are claimed dynamically from a counter in shared memory by forked
+ * worker processes (each one its own BenchFS client: the library is a
+ * per-process singleton), which also record each item's result there.
+ */
+#ifndef BENCHFS_TOOLS_BENCHFS_STAGE_H
+#define BENCHFS_TOOLS_BENCHFS_STAGE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tools/benchfs_cli.h"
+
+/* Attributes of one file or directory on either side. */
+struct stage_attr {
+    bool is_dir;
+    bool is_reg;
+    uint64_t size;
+    mode_t mode; /* permission bits only (07777) */
+    int64_t mtime_ns;
+};
+
+/* One directory entry of stage_fs.list. */
+struct stage_dirent {
+    char *name; /* malloc'd */
+    bool is_dir;
+    bool is_reg;
+    bool has_attr; /* size and mode known (BenchFS readdir-plus); mtime never */
+    uint64_t size;
+    mode_t mode;
+};
+
+/* One side of a transfer. Every call returns >= 0 or -errno; none prints. */
+struct stage_fs {
+    const char *name; /* "local" or "benchfs", for messages */
+    bool remote;
+    int (*open)(const char *path, int flags, mode_t mode); /* a descriptor */
+    int (*close)(int fd);
+    ssize_t (*pread)(int fd, void *buf, size_t len, uint64_t off);
+    ssize_t (*pwrite)(int fd, const void *buf, size_t len, uint64_t off);
+    int (*stat)(const char *path, struct stage_attr *a);
+    int (*fstat)(int fd, struct stage_attr *a);
+    /* 1 when created, 0 when it already was a directory. */
+    int (*mkdir)(const char *path, mode_t mode);
+    int (*rename)(const char *from, const char *to);
+    int (*unlink)(const char *path);
+    /* Give `path` the mode and mtime of its source. BenchFS keeps the mode
+     * given at creation and stamps mtime itself: a no-op there. */
+    int (*set_attr)(const char *path, mode_t mode, int64_t mtime_ns);
+    /* Entries of a directory (unsorted); free with stage_dirents_free. */
+    int (*list)(const char *path, struct stage_dirent **ents_p, size_t *n_p);
+};
+
+extern const struct stage_fs stage_fs_local;
+extern const struct stage_fs stage_fs_benchfs;
+
+void stage_dirents_free(struct stage_dirent *ents, size_t n);
+
+/* Options of one stage-in / stage-out run. */
+struct stage_opts {
+    const char *cmd; /* "stage-in" or "stage-out" */
+    unsigned jobs;   /* worker processes */
+    bool verify;     /* checksums (xxh3) of source and destination */
+    bool progress;   /* draw the bar (stderr is a terminal, no -q) */
+    bool verbose;    /* one line per file */
+    size_t bufsize;
+    uint64_t split;       /* files larger than this are split into ranges */
+    uint64_t bwlimit;     /* bytes/s over all workers, 0 = none */
+    unsigned rank, ranks; /* MPI-parallel: this rank's share of the files */
+};
+
+enum stage_action {
+    STAGE_COPY = 0,   /* copy to a temp name, then rename */
+    STAGE_CHECK = 1,  /* looks equal (size, mtime): with --verify compare checksums */
+    STAGE_SKIP = 2,   /* equal: nothing to do */
+    STAGE_FAILED = 3, /* planning failed (reported) */
+};
+
+struct stage_file {
+    char *src, *dst, *tmp, *rel; /* malloc'd; rel: path below the destination root */
+    uint64_t size;
+    mode_t mode;
+    int64_t mtime_ns;
+    uint32_t first_item, nparts;
+    enum stage_action action;
+    bool direct;        /* no destination yet: written in place, removed on failure */
+    bool mtime_unknown; /* take the mtime from the open source (readdir has none) */
+    int result;         /* after the run: 0, or -errno */
+    uint64_t hash;
+    bool copied;
+};
+
+struct stage_item {
+    uint32_t file;
+    uint64_t off, len;
+};
+
+/* Item states in shared memory. */
+#define STAGE_ST_PENDING 0
+#define STAGE_ST_CLAIMED 1
+#define STAGE_ST_DONE    2 /* copied */
+#define STAGE_ST_EQUAL   3 /* STAGE_CHECK found equal checksums: nothing copied */
+
+/* What the workers share with the parent (MAP_SHARED, before fork). */
+struct stage_shared {
+    _Atomic uint64_t next;   /* next item to claim */
+    _Atomic uint64_t bytes;  /* bytes copied so far */
+    _Atomic uint64_t files;  /* items finished */
+    _Atomic int32_t *status; /* per item: STAGE_ST_*, or -errno */
+    uint64_t *hash;          /* per item: checksum of the range (--verify) */
+    int64_t *mtime;          /* per item: the source's mtime when the plan had none */
+};
+
+struct stage_plan {
+    const struct stage_fs *src_fs, *dst_fs;
+    struct stage_file *files;
+    size_t nfiles, cap_files;
+    struct stage_item *items;
+    size_t nitems, cap_items;
+    char **dirs; /* destination directories, for the final mode/mtime pass */
+    struct stage_attr *dir_attrs;
+    size_t ndirs, cap_dirs;
+    uint64_t bytes_total; /* bytes of the items to copy */
+    unsigned errors;      /* planning errors (reported) */
+};
+
+/*
+ * Run every item of the plan with opts->jobs worker processes (forked; each
+ * one connects to BenchFS through `ctx` when a side is BenchFS; the caller
+ * must be disconnected). Fills files[].result/copied/hash from the shared
+ * results. Returns 0, or -errno when the workers could not be started; a
+ * failed item is not an error here (it is reported and in its result).
+ */
+int stage_run(struct cli_ctx *ctx, struct stage_plan *plan, const struct stage_opts *opts);
+
+#endif

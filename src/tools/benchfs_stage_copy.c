@@ -1,0 +1,425 @@
+/*
+ * benchfs_stage_copy.c - the workers of `benchfs stage-in/stage-out`: copy
+ * one work item (a whole file or one byte range of a split file), the
+ * forked worker processes that claim items from a shared counter, and the
+ * progress bar the parent draws meanwhile.
+ *
+ * A whole file is written under a temporary name next to its destination
+ * (struct stage_file.tmp), given its mode and mtime, and renamed into place
+ * only when every byte arrived (and, with --verify, read back with the same
+ * checksum), so a destination name never holds a half-written file. A
+ * failed copy removes its temporary file. Ranges of a split file go into a
+ * temporary file the planner created; the planner renames it once every
+ * range is done (benchfs_stage.c).
+ *
+ * Workers are processes, not threads: each one is its own BenchFS client,
+ * so their RPCs never queue behind each other in one client.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "benchfs.h"
+#include "tools/benchfs_stage.h"
+
+#define MIB (1024.0 * 1024.0)
+
+/* "benchfs: stage-in: cannot write '/x': No space left on device", with the
+ * library's detail when the BenchFS side failed with a non-obvious error. */
+static void stage_report(const struct stage_opts *o, const struct stage_fs *fs, const char *what,
+                         const char *path, int err)
+{
+    const char *detail = fs->remote ? benchfs_last_error() : NULL;
+
+    if (detail && *detail && strcmp(detail, strerror(err)) != 0 && err != ENOENT && err != ENOSPC)
+        cli_error("%s: %s '%s': %s (%s)", o->cmd, what, path, strerror(err), detail);
+    else
+        cli_error("%s: %s '%s': %s", o->cmd, what, path, strerror(err));
+}
+
+/* Keep a worker under its share of --bwlimit: sleep while ahead. */
+static void bw_throttle(const struct stage_opts *o, unsigned nworkers, uint64_t bytes,
+                        const struct timespec *start)
+{
+    double rate, due, now;
+
+    if (o->bwlimit == 0)
+        return;
+    rate = (double)o->bwlimit / nworkers;
+    due = (double)bytes / rate;
+    now = cli_elapsed(start);
+    if (due > now) {
+        double d = due - now;
+        struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Checksum of `len` bytes of `path` from `off`. 0 or -errno (reported). */
+static int hash_range(const struct stage_opts *o, const struct stage_fs *fs, const char *path,
+                      uint64_t off, uint64_t len, char *buf, uint64_t *hash_p)
+{
+    XXH3_state_t *st = XXH3_createState();
+    uint64_t end = off + len;
+    int fd, rc = 0;
+
+    if (!st)
+        return -ENOMEM;
+    XXH3_64bits_reset(st);
+    fd = fs->open(path, O_RDONLY, 0);
+    if (fd < 0) {
+        stage_report(o, fs, "cannot open", path, -fd);
+        XXH3_freeState(st);
+        return fd;
+    }
+    while (off < end) {
+        size_t want = end - off < o->bufsize ? (size_t)(end - off) : o->bufsize;
+        ssize_t n = fs->pread(fd, buf, want, off);
+
+        if (n <= 0) {
+            rc = n < 0 ? (int)n : -EIO;
+            if (n == 0)
+                cli_error("%s: '%s' is shorter than expected (%llu bytes)", o->cmd, path,
+                          (unsigned long long)end);
+            else
+                stage_report(o, fs, "error reading", path, (int)-n);
+            break;
+        }
+        XXH3_64bits_update(st, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    fs->close(fd);
+    if (rc == 0)
+        *hash_p = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    return rc;
+}
+
+/* Write all of buf at off. 0 or -errno. */
+static int write_full(const struct stage_fs *fs, int fd, const char *buf, size_t len, uint64_t off)
+{
+    while (len > 0) {
+        ssize_t n = fs->pwrite(fd, buf, len, off);
+
+        if (n < 0)
+            return (int)n;
+        if (n == 0)
+            return -EIO; /* no progress: never spin */
+        buf += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/*
+ * Copy one item. Returns STAGE_ST_DONE, STAGE_ST_EQUAL (a STAGE_CHECK file
+ * whose checksums match) or -errno after reporting it.
+ */
+static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
+                     struct stage_shared *sh, size_t idx, unsigned nworkers, char *buf,
+                     uint64_t *worker_bytes, const struct timespec *start)
+{
+    const struct stage_item *it = &p->items[idx];
+    const struct stage_file *f = &p->files[it->file];
+    const struct stage_fs *sfs = p->src_fs, *dfs = p->dst_fs;
+    bool whole = f->nparts == 1;
+    XXH3_state_t *xs = NULL;
+    uint64_t off = it->off, end = it->off + it->len, h_src = 0, h_dst = 0;
+    int64_t mtime = f->mtime_ns;
+    const char *out = f->tmp;
+    int sfd, dfd = -1, rc = 0;
+
+    if (f->action == STAGE_CHECK) {
+        rc = hash_range(o, sfs, f->src, 0, f->size, buf, &h_src);
+        if (rc < 0)
+            return rc;
+        if (hash_range(o, dfs, f->dst, 0, f->size, buf, &h_dst) == 0 && h_src == h_dst) {
+            sh->hash[idx] = h_src;
+            return STAGE_ST_EQUAL;
+        }
+        if (o->verbose)
+            fprintf(stderr, "%s: '%s' differs (checksum): copying again\n", o->cmd, f->dst);
+    }
+    if (o->verify) {
+        xs = XXH3_createState();
+        if (!xs)
+            return -ENOMEM;
+        XXH3_64bits_reset(xs);
+    }
+    sfd = sfs->open(f->src, O_RDONLY, 0);
+    if (sfd < 0) {
+        stage_report(o, sfs, "cannot open", f->src, -sfd);
+        rc = sfd;
+        goto free_hash;
+    }
+    if (f->mtime_unknown) {
+        /* Planned from a directory listing: the open file has it all. */
+        struct stage_attr a;
+
+        rc = sfs->fstat(sfd, &a);
+        if (rc < 0) {
+            stage_report(o, sfs, "cannot stat", f->src, -rc);
+            goto close_src;
+        }
+        mtime = a.mtime_ns;
+        sh->mtime[idx] = mtime;
+        if (whole)
+            end = a.size;
+    }
+    /* A new destination is written in place (removed again on failure);
+     * an existing one is replaced by a rename only once the copy is whole. */
+    out = whole && f->direct ? f->dst : f->tmp;
+    dfd = whole ? dfs->open(out, O_WRONLY | O_CREAT | (f->direct ? O_EXCL : O_TRUNC), f->mode)
+                : dfs->open(out, O_WRONLY, 0);
+    if (dfd < 0) {
+        stage_report(o, dfs, "cannot create", out, -dfd);
+        rc = dfd;
+        goto close_src;
+    }
+    while (off < end) {
+        size_t want = end - off < o->bufsize ? (size_t)(end - off) : o->bufsize;
+        ssize_t n = sfs->pread(sfd, buf, want, off);
+
+        if (n < 0) {
+            stage_report(o, sfs, "error reading", f->src, (int)-n);
+            rc = (int)n;
+            break;
+        }
+        if (n == 0) {
+            cli_error("%s: '%s' shrank while it was staged (%llu of %llu bytes)", o->cmd, f->src,
+                      (unsigned long long)off, (unsigned long long)end);
+            rc = -EIO;
+            break;
+        }
+        rc = write_full(dfs, dfd, buf, (size_t)n, off);
+        if (rc < 0) {
+            stage_report(o, dfs, "cannot write", f->dst, -rc);
+            break;
+        }
+        if (xs)
+            XXH3_64bits_update(xs, buf, (size_t)n);
+        off += (uint64_t)n;
+        atomic_fetch_add(&sh->bytes, (uint64_t)n);
+        *worker_bytes += (uint64_t)n;
+        bw_throttle(o, nworkers, *worker_bytes, start);
+    }
+    /* close publishes the size on BenchFS: its failure loses the data. */
+    {
+        int crc = dfs->close(dfd);
+
+        if (crc < 0 && rc == 0) {
+            stage_report(o, dfs, "cannot close", f->dst, -crc);
+            rc = crc;
+        }
+    }
+    if (rc == 0 && xs) {
+        h_src = XXH3_64bits_digest(xs);
+        rc = hash_range(o, dfs, out, it->off, end - it->off, buf, &h_dst);
+        if (rc == 0 && h_src != h_dst) {
+            cli_error("%s: checksum mismatch on '%s' (bytes %llu..%llu): source %016llx, copy "
+                      "%016llx",
+                      o->cmd, f->dst, (unsigned long long)it->off, (unsigned long long)end,
+                      (unsigned long long)h_src, (unsigned long long)h_dst);
+            rc = -EIO;
+        }
+        sh->hash[idx] = h_src;
+    }
+    if (whole && rc == 0) {
+        rc = dfs->set_attr(out, f->mode, mtime);
+        if (rc < 0)
+            stage_report(o, dfs, "cannot set mode and mtime of", out, -rc);
+    }
+    if (whole && rc == 0 && !f->direct) {
+        rc = dfs->rename(f->tmp, f->dst);
+        if (rc < 0)
+            stage_report(o, dfs, "cannot rename into place", f->dst, -rc);
+    }
+    if (whole && rc < 0 && dfd >= 0)
+        dfs->unlink(out); /* nothing half-written stays behind */
+close_src:
+    sfs->close(sfd);
+free_hash:
+    if (xs)
+        XXH3_freeState(xs);
+    if (rc == 0 && o->verbose && whole)
+        fprintf(stderr, "%s: '%s' -> '%s' (%llu bytes)\n", o->cmd, f->src, f->dst,
+                (unsigned long long)f->size);
+    return rc < 0 ? rc : STAGE_ST_DONE;
+}
+
+/* One worker process: connect, claim items until none is left. */
+static int worker_main(struct cli_ctx *ctx, const struct stage_plan *p, const struct stage_opts *o,
+                       struct stage_shared *sh, unsigned nworkers)
+{
+    struct timespec start;
+    uint64_t my_bytes = 0;
+    char *buf = NULL;
+    int rc;
+
+    if (p->src_fs->remote || p->dst_fs->remote) {
+        rc = cli_connect(ctx);
+        if (rc)
+            return rc;
+    }
+    if (posix_memalign((void **)&buf, 4096, o->bufsize) != 0) {
+        cli_error("%s: cannot allocate a %zu-byte buffer", o->cmd, o->bufsize);
+        return CLI_EXIT_FAIL;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        uint64_t i = atomic_fetch_add(&sh->next, 1);
+
+        if (i >= p->nitems)
+            break;
+        atomic_store(&sh->status[i], STAGE_ST_CLAIMED);
+        rc = copy_item(p, o, sh, (size_t)i, nworkers, buf, &my_bytes, &start);
+        atomic_store(&sh->status[i], rc);
+        atomic_fetch_add(&sh->files, 1);
+    }
+    free(buf);
+    return cli_disconnect(ctx);
+}
+
+/* The parent's bar: items and bytes from the shared counters. */
+static void progress_draw(const struct stage_opts *o, const struct stage_plan *p,
+                          struct stage_shared *sh, const struct timespec *start, bool final)
+{
+    uint64_t bytes = atomic_load(&sh->bytes), done = atomic_load(&sh->files);
+    double t = cli_elapsed(start), frac;
+    char bar[25];
+    int fill;
+
+    frac = p->bytes_total ? (double)bytes / (double)p->bytes_total
+                          : (p->nitems ? (double)done / (double)p->nitems : 1.0);
+    if (frac > 1.0)
+        frac = 1.0;
+    fill = (int)(frac * 24.0);
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, '-', (size_t)(24 - fill));
+    bar[24] = '\0';
+    fprintf(stderr, "\r%s [%s] %3d%% %llu/%zu items %9.1f MiB %8.1f MiB/s ", o->cmd, bar,
+            (int)(frac * 100.0), (unsigned long long)done, p->nitems, (double)bytes / MIB,
+            t > 0 ? (double)bytes / MIB / t : 0.0);
+    if (final)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts *o)
+{
+    size_t n = p->nitems, map_len, unstarted = 0;
+    unsigned nworkers = o->jobs < n ? o->jobs : (unsigned)n, alive = 0;
+    struct stage_shared *sh;
+    struct timespec start;
+    pid_t *pids;
+    char *map;
+    long pause_ms = 1;
+    bool drawn = false;
+
+    if (n == 0)
+        return 0;
+    /* One shared mapping: the counters, status[n], hash[n], mtime[n]. */
+    map_len = sizeof(*sh) + n * sizeof(_Atomic int32_t) + 8 + 2 * n * sizeof(uint64_t);
+    map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) {
+        cli_error("%s: cannot map %zu bytes of shared memory: %s", o->cmd, map_len,
+                  strerror(errno));
+        return -ENOMEM;
+    }
+    sh = (struct stage_shared *)map;
+    sh->status = (_Atomic int32_t *)(map + sizeof(*sh));
+    sh->hash = (uint64_t *)(map + ((sizeof(*sh) + n * sizeof(_Atomic int32_t) + 7) & ~(size_t)7));
+    sh->mtime = (int64_t *)(sh->hash + n);
+    pids = calloc(nworkers, sizeof(*pids));
+    if (!pids) {
+        munmap(map, map_len);
+        return -ENOMEM;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    fflush(stdout);
+    fflush(stderr);
+    for (unsigned w = 0; w < nworkers; w++) {
+        pid_t pid = fork();
+
+        if (pid < 0) {
+            cli_error("%s: cannot start worker %u: %s", o->cmd, w, strerror(errno));
+            break;
+        }
+        if (pid == 0) {
+            int rc = worker_main(ctx, p, o, sh, nworkers);
+
+            fflush(stderr);
+            _exit(rc);
+        }
+        pids[w] = pid;
+        alive++;
+    }
+    while (alive > 0) {
+        for (unsigned w = 0; w < nworkers; w++) {
+            int ws;
+
+            if (pids[w] <= 0 || waitpid(pids[w], &ws, WNOHANG) != pids[w])
+                continue;
+            if (WIFSIGNALED(ws))
+                cli_error("%s: worker %u (pid %ld) was killed by signal %d", o->cmd, w,
+                          (long)pids[w], WTERMSIG(ws));
+            else if (WEXITSTATUS(ws) != 0)
+                cli_error("%s: worker %u (pid %ld) failed (exit status %d)", o->cmd, w,
+                          (long)pids[w], WEXITSTATUS(ws));
+            pids[w] = 0;
+            alive--;
+        }
+        if (alive == 0)
+            break;
+        if (o->progress) {
+            progress_draw(o, p, sh, &start, false);
+            drawn = true;
+        }
+        struct timespec ts = {0, pause_ms * 1000000L};
+        nanosleep(&ts, NULL);
+        if (pause_ms < 100)
+            pause_ms *= 2;
+    }
+    if (drawn)
+        progress_draw(o, p, sh, &start, true);
+
+    /* Results: a claimed item whose worker died was interrupted; a pending
+     * one was never started (every worker gone). */
+    for (size_t i = 0; i < n; i++) {
+        struct stage_file *f = &p->files[p->items[i].file];
+        int st = atomic_load(&sh->status[i]);
+        int res = st == STAGE_ST_PENDING ? -ECANCELED : st == STAGE_ST_CLAIMED ? -EINTR : st;
+
+        if (res < 0) {
+            /* Name every interrupted file, but not 10,000 never started. */
+            if (res == -EINTR && f->result == 0)
+                cli_error("%s: '%s' was not staged (its worker died)", o->cmd, f->src);
+            if (res == -ECANCELED && f->result == 0 && ++unstarted <= 10)
+                cli_error("%s: '%s' was not staged (no worker left)", o->cmd, f->src);
+            if (f->result == 0)
+                f->result = res;
+            continue;
+        }
+        if (res == STAGE_ST_DONE)
+            f->copied = true;
+        if (f->mtime_unknown && sh->mtime[i])
+            f->mtime_ns = sh->mtime[i];
+        if (f->nparts == 1)
+            f->hash = sh->hash[i];
+    }
+    if (unstarted > 10)
+        cli_error("%s: ... and %zu more files not staged (no worker left)", o->cmd, unstarted - 10);
+    free(pids);
+    munmap(map, map_len);
+    return 0;
+}

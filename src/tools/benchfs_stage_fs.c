@@ -1,0 +1,331 @@
+/*
+ * benchfs_stage_fs.c - the two sides of a staging transfer behind one table
+ * (struct stage_fs, benchfs_stage.h): the local file system through POSIX
+ * calls and BenchFS through the public client API. The copy code is the
+ * same in both directions; only the table differs.
+ *
+ * Every function returns >= 0 or -errno and prints nothing: the caller
+ * names the file in its message.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "benchfs.h"
+#include "tools/benchfs_stage.h"
+
+void stage_dirents_free(struct stage_dirent *ents, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ents[i].name);
+    free(ents);
+}
+
+/* Append one entry to a growing array. 0 or -ENOMEM. */
+static int dirents_push(struct stage_dirent **ents, size_t *n, size_t *cap, const char *name,
+                        bool is_dir, bool is_reg)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        struct stage_dirent *p = realloc(*ents, ncap * sizeof(*p));
+
+        if (!p)
+            return -ENOMEM;
+        *ents = p;
+        *cap = ncap;
+    }
+    (*ents)[*n].name = strdup(name);
+    if (!(*ents)[*n].name)
+        return -ENOMEM;
+    (*ents)[*n].is_dir = is_dir;
+    (*ents)[*n].is_reg = is_reg;
+    (*ents)[*n].has_attr = false;
+    (*n)++;
+    return 0;
+}
+
+static void attr_from_stat(const struct stat *st, struct stage_attr *a)
+{
+    a->is_dir = S_ISDIR(st->st_mode);
+    a->is_reg = S_ISREG(st->st_mode);
+    a->size = (uint64_t)st->st_size;
+    a->mode = st->st_mode & 07777;
+    a->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ local */
+
+static int local_open(const char *path, int flags, mode_t mode)
+{
+    int fd = open(path, flags | O_CLOEXEC, mode);
+
+    if (fd < 0)
+        return -errno;
+    if ((flags & O_ACCMODE) == O_RDONLY)
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    return fd;
+}
+
+static int local_close(int fd)
+{
+    return close(fd) < 0 ? -errno : 0;
+}
+
+static ssize_t local_pread(int fd, void *buf, size_t len, uint64_t off)
+{
+    ssize_t n;
+
+    do {
+        n = pread(fd, buf, len, (off_t)off);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+static ssize_t local_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+    ssize_t n;
+
+    do {
+        n = pwrite(fd, buf, len, (off_t)off);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+/* lstat: a symbolic link is neither a file nor a directory (not staged). */
+static int local_stat(const char *path, struct stage_attr *a)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0)
+        return -errno;
+    attr_from_stat(&st, a);
+    return 0;
+}
+
+static int local_fstat(int fd, struct stage_attr *a)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    attr_from_stat(&st, a);
+    return 0;
+}
+
+static int local_mkdir(const char *path, mode_t mode)
+{
+    struct stat st;
+
+    if (mkdir(path, mode | 0700) == 0)
+        return 1;
+    if (errno == EEXIST && stat(path, &st) == 0)
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+    return -errno;
+}
+
+static int local_rename(const char *from, const char *to)
+{
+    return rename(from, to) < 0 ? -errno : 0;
+}
+
+static int local_unlink(const char *path)
+{
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+static int local_set_attr(const char *path, mode_t mode, int64_t mtime_ns)
+{
+    struct timespec ts[2] = {
+        {.tv_sec = 0, .tv_nsec = UTIME_OMIT},
+        {.tv_sec = mtime_ns / 1000000000, .tv_nsec = mtime_ns % 1000000000},
+    };
+
+    if (chmod(path, mode) < 0)
+        return -errno;
+    if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) < 0)
+        return -errno;
+    return 0;
+}
+
+static int local_list(const char *path, struct stage_dirent **ents_p, size_t *n_p)
+{
+    struct stage_dirent *ents = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    DIR *d = opendir(path);
+    int rc = 0;
+
+    if (!d)
+        return -errno;
+    for (;;) {
+        errno = 0;
+        de = readdir(d);
+        if (!de) {
+            rc = -errno;
+            break;
+        }
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        /* d_type may be unknown (some file systems): the planner stats. */
+        rc = dirents_push(&ents, &n, &cap, de->d_name, de->d_type == DT_DIR, de->d_type == DT_REG);
+        if (rc < 0)
+            break;
+    }
+    closedir(d);
+    if (rc < 0) {
+        stage_dirents_free(ents, n);
+        return rc;
+    }
+    *ents_p = ents;
+    *n_p = n;
+    return 0;
+}
+
+const struct stage_fs stage_fs_local = {
+    .name = "local",
+    .remote = false,
+    .open = local_open,
+    .close = local_close,
+    .pread = local_pread,
+    .pwrite = local_pwrite,
+    .stat = local_stat,
+    .fstat = local_fstat,
+    .mkdir = local_mkdir,
+    .rename = local_rename,
+    .unlink = local_unlink,
+    .set_attr = local_set_attr,
+    .list = local_list,
+};
+
+/* ---------------------------------------------------------------- benchfs */
+
+static int bfs_open(const char *path, int flags, mode_t mode)
+{
+    int fd = benchfs_open(path, flags, mode);
+
+    return fd < 0 ? -errno : fd;
+}
+
+static int bfs_close(int fd)
+{
+    return benchfs_close(fd) < 0 ? -errno : 0;
+}
+
+static ssize_t bfs_pread(int fd, void *buf, size_t len, uint64_t off)
+{
+    ssize_t n = benchfs_pread(fd, buf, len, (off_t)off);
+
+    return n < 0 ? -errno : n;
+}
+
+static ssize_t bfs_pwrite(int fd, const void *buf, size_t len, uint64_t off)
+{
+    ssize_t n = benchfs_pwrite(fd, buf, len, (off_t)off);
+
+    return n < 0 ? -errno : n;
+}
+
+static int bfs_stat(const char *path, struct stage_attr *a)
+{
+    struct stat st;
+
+    if (benchfs_stat(path, &st) < 0)
+        return -errno;
+    attr_from_stat(&st, a);
+    return 0;
+}
+
+static int bfs_fstat(int fd, struct stage_attr *a)
+{
+    struct stat st;
+
+    if (benchfs_fstat(fd, &st) < 0)
+        return -errno;
+    attr_from_stat(&st, a);
+    return 0;
+}
+
+static int bfs_mkdir(const char *path, mode_t mode)
+{
+    struct stat st;
+
+    if (benchfs_mkdir(path, mode | 0700) == 0)
+        return 1;
+    if (errno == EEXIST && benchfs_stat(path, &st) == 0)
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+    return -errno;
+}
+
+static int bfs_rename(const char *from, const char *to)
+{
+    return benchfs_rename(from, to) < 0 ? -errno : 0;
+}
+
+static int bfs_unlink(const char *path)
+{
+    return benchfs_unlink(path) < 0 ? -errno : 0;
+}
+
+/* The public API has no chmod/utimens: the mode was given at creation and
+ * BenchFS stamps mtime when the data is published (docs/jobs.md). */
+static int bfs_set_attr(const char *path, mode_t mode, int64_t mtime_ns)
+{
+    (void)path;
+    (void)mode;
+    (void)mtime_ns;
+    return 0;
+}
+
+static int bfs_list(const char *path, struct stage_dirent **ents_p, size_t *n_p)
+{
+    struct stage_dirent *ents = NULL;
+    size_t n = 0, cap = 0;
+    struct benchfs_dirent *de;
+    benchfs_dir_t *d = benchfs_opendir(path);
+    int rc = 0;
+
+    if (!d)
+        return -errno;
+    for (;;) {
+        errno = 0;
+        de = benchfs_readdir(d);
+        if (!de) {
+            rc = -errno;
+            break;
+        }
+        rc = dirents_push(&ents, &n, &cap, de->d_name, de->d_type == DT_DIR, de->d_type == DT_REG);
+        if (rc < 0)
+            break;
+        ents[n - 1].has_attr = true;
+        ents[n - 1].size = de->d_size;
+        ents[n - 1].mode = de->d_mode & 07777;
+    }
+    benchfs_closedir(d);
+    if (rc < 0) {
+        stage_dirents_free(ents, n);
+        return rc;
+    }
+    *ents_p = ents;
+    *n_p = n;
+    return 0;
+}
+
+const struct stage_fs stage_fs_benchfs = {
+    .name = "benchfs",
+    .remote = true,
+    .open = bfs_open,
+    .close = bfs_close,
+    .pread = bfs_pread,
+    .pwrite = bfs_pwrite,
+    .stat = bfs_stat,
+    .fstat = bfs_fstat,
+    .mkdir = bfs_mkdir,
+    .rename = bfs_rename,
+    .unlink = bfs_unlink,
+    .set_attr = bfs_set_attr,
+    .list = bfs_list,
+};

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# tests/jobs/test_stage.sh - `benchfs stage-in` / `stage-out` against a real
+# 2-server cluster (benchfs cluster start, private mktemp -d).
+#
+#   test_stage.sh <path to bin/benchfs>      (benchfsd must sit next to it)
+#
+# Covers: a tree with empty files, deep directories, odd names (spaces,
+# newline, tab, backslash, unicode), multi-chunk files split across the
+# workers; SHA-256 of every file compared after stage-in -> stage-out (both
+# directions, and with --verify); modes and mtimes on the way out; a rerun
+# that skips everything; the manifest; a stage-in whose worker is killed
+# with SIGKILL mid-run (exit 1, the file named), then resumed and verified;
+# --watch with a stop file; usage errors. As root, a second cluster on a
+# 24 MiB tmpfs: a stage-in that does not fit must fail naming the file,
+# leave no temporary file, and exit 1.
+# Readiness is always a condition polled (cluster start's own wait, a
+# child process appearing, a file appearing), never a fixed sleep.
+# Exit 0 pass, 1 fail, 77 skip.
+set -u -o pipefail
+
+BENCHFS=${1:?usage: test_stage.sh BENCHFS_BINARY}
+BIN_DIR=$(cd "$(dirname "$BENCHFS")" && pwd)
+BENCHFS=$BIN_DIR/$(basename "$BENCHFS")
+if [ ! -x "$BIN_DIR/benchfsd" ]; then
+    echo "SKIP: $BIN_DIR/benchfsd is not built"
+    exit 77
+fi
+unset BENCHFS_REGISTRY
+export UCX_TLS=${UCX_TLS:-tcp,self}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/benchfs-stage.XXXXXX")
+REG=$T/reg
+SRC=$T/src
+FAILS=0
+TMPFS=""
+BGPID=""
+
+fail() {
+    echo "FAIL: $*"
+    FAILS=$((FAILS + 1))
+}
+
+cleanup() {
+    local rc=$?
+    [ -n "$BGPID" ] && kill -KILL "$BGPID" 2>/dev/null
+    for r in "$REG" "$T/reg2"; do
+        [ -f "$r/cluster.pids" ] && "$BENCHFS" cluster stop --registry "$r" --timeout 10 >/dev/null 2>&1
+    done
+    [ -n "$TMPFS" ] && umount "$TMPFS" 2>/dev/null
+    rm -rf "$T"
+    [ "$FAILS" -ne 0 ] && rc=1
+    exit $rc
+}
+trap cleanup EXIT
+
+bfs() {
+    "$BENCHFS" --registry "$REG" "$@"
+}
+
+# sums DIR: "sha256  relative path" of every file, sorted (names with a
+# newline are hashed by their escaped form, so the list stays one line each).
+sums() {
+    (cd "$1" && find . -type f ! -name '.benchfs-manifest*' -print0 | sort -z |
+        while IFS= read -r -d '' f; do
+            printf '%s %q\n' "$(sha256sum <"$f" | cut -c1-64)" "$f"
+        done)
+}
+
+# -------------------------------------------------------------- the tree
+mkdir -p "$SRC/d1/d2/d3/d4/d5/d6/d7/d8" "$SRC/emptydir" "$SRC/odd dir"
+: >"$SRC/empty"
+: >"$SRC/d1/d2/also-empty"
+echo deep >"$SRC/d1/d2/d3/d4/d5/d6/d7/d8/leaf"
+printf 'space' >"$SRC/odd dir/with space"
+printf 'newline' >"$SRC/odd dir/new"$'\n'"line"
+printf 'tab' >"$SRC/odd dir/a"$'\t'"tab"
+printf 'bs' >"$SRC/odd dir/back\\slash"
+printf 'uni' >"$SRC/odd dir/ünïcødé-日本"
+head -c 9437189 /dev/urandom >"$SRC/big.bin" # > 2 chunks of 4 MiB, odd size
+for i in $(seq 1 40); do head -c $((i * 997)) /dev/urandom >"$SRC/d1/f$i"; done
+chmod 0600 "$SRC/d1/f1"
+chmod 0755 "$SRC/d1/f2"
+touch -d '2001-02-03 04:05:06' "$SRC/d1/f3"
+
+# ------------------------------------------------------------ usage
+"$BENCHFS" stage-in --help | grep -q "Usage: benchfs stage-in" || fail "stage-in --help"
+"$BENCHFS" stage-out --help | grep -q -- "--watch" || fail "stage-out --help"
+"$BENCHFS" --registry "$REG" stage-in "$SRC" 2>"$T/err"
+[ $? -eq 2 ] && grep -q "missing destination" "$T/err" || fail "stage-in with one operand"
+"$BENCHFS" --registry "$REG" stage-in -j 0 "$SRC" /x 2>/dev/null
+[ $? -eq 2 ] || fail "-j 0 accepted"
+"$BENCHFS" --registry "$REG" stage-in --watch 1 "$SRC" /x 2>/dev/null
+[ $? -eq 2 ] || fail "stage-in --watch accepted"
+
+# ------------------------------------------------------------ cluster
+"$BENCHFS" cluster start -n 2 --registry "$REG" --data-dir "$T/data" --timeout 20 >/dev/null ||
+    { fail "cluster start"; exit 1; }
+
+# Stage in: split files (1 MiB ranges) over 3 workers, checksums verified.
+bfs stage-in -j 3 --split 1M --verify "$SRC" /in 2>"$T/err" || fail "stage-in: $(cat "$T/err")"
+grep -Eq "stage-in: 49 files copied, 0 unchanged, .* 0 errors$" "$T/err" ||
+    fail "stage-in summary: $(cat "$T/err")"
+bfs ls /in/src/d1/d2/d3/d4/d5/d6/d7/d8 | grep -qx leaf || fail "deep leaf missing"
+bfs ls /in/src/emptydir >/dev/null || fail "empty directory not staged"
+bfs ls /in/src 2>/dev/null | grep -q '\.bfs-stage\.' && fail "temporary file left in /in/src"
+
+# Stage out again (contents of /in/src into OUT) and compare every byte.
+bfs stage-out -j 2 --split 1M "/in/src/" "$T/out" 2>"$T/err" || fail "stage-out: $(cat "$T/err")"
+sums "$SRC" >"$T/a.sum"
+sums "$T/out" >"$T/b.sum"
+cmp -s "$T/a.sum" "$T/b.sum" || fail "trees differ after in+out: $(diff "$T/a.sum" "$T/b.sum" | head)"
+[ "$(wc -l <"$T/a.sum")" -eq 49 ] || fail "expected 49 files, got $(wc -l <"$T/a.sum")"
+[ -d "$T/out/emptydir" ] || fail "empty directory not staged out"
+[ "$(stat -c %a "$T/out/d1/f1")" = 600 ] || fail "mode 0600 not kept: $(stat -c %a "$T/out/d1/f1")"
+[ "$(stat -c %a "$T/out/d1/f2")" = 755 ] || fail "mode 0755 not kept"
+# Out: the local copy gets BenchFS's mtime exactly (stage-in cannot set it).
+want=$(bfs stat /in/src/d1/f4 | sed -n 's/^Modify: //p')
+[ -n "$want" ] || fail "no Modify line in benchfs stat"
+
+# The manifest: one line per file, names escaped.
+M=$T/out/.benchfs-manifest
+[ -f "$M" ] || fail "no manifest in the stage-out destination"
+[ "$(grep -c '^copied ' "$M")" -eq 49 ] || fail "manifest: $(grep -c '^copied ' "$M") copied lines"
+grep -q '^copied 7 0644 [0-9]* - odd dir/new\\nline$' "$M" || fail "manifest escaping: $(grep new "$M")"
+grep -q '^copied 0 0644 ' "$M" || fail "manifest lacks the empty file"
+
+# Rerun: everything unchanged (size + mtime), nothing copied.
+bfs stage-out -j 2 "/in/src/" "$T/out" 2>"$T/err" || fail "stage-out rerun"
+grep -Eq "0 files copied, 49 unchanged" "$T/err" || fail "rerun copied again: $(cat "$T/err")"
+# --verify compares checksums of the unchanged-looking files: a corrupted
+# local copy with the same size and mtime is found and copied again.
+ts=$(stat -c %y "$T/out/d1/f5")
+printf 'X' | dd of="$T/out/d1/f5" bs=1 seek=10 conv=notrunc 2>/dev/null
+touch -d "$ts" "$T/out/d1/f5"
+bfs stage-out --verify "/in/src/" "$T/out" 2>"$T/err" || fail "stage-out --verify"
+grep -Eq "1 files copied, 48 unchanged" "$T/err" || fail "--verify did not recopy: $(cat "$T/err")"
+cmp -s "$SRC/d1/f5" "$T/out/d1/f5" || fail "--verify left a corrupted copy"
+
+# ------------------------------------------ ranks share the files
+# As under mpirun: the rank and size from Open MPI's environment; the two
+# ranks' files together are the whole tree, each rank has its own manifest.
+for r in 0 1; do
+    OMPI_COMM_WORLD_RANK=$r OMPI_COMM_WORLD_SIZE=2 "$BENCHFS" --registry "$REG" stage-in -j 2 \
+        "$SRC/d1/" /ranks 2>"$T/err.$r" &
+done
+wait
+for r in 0 1; do
+    grep -Eq "stage-in \(rank $r of 2\): 2[0-9] files copied, 0 unchanged, .* 0 errors$" "$T/err.$r" ||
+        fail "rank $r: $(cat "$T/err.$r")"
+done
+bfs stage-out "/ranks/" "$T/ranks" 2>/dev/null || fail "stage-out of the ranks' tree"
+diff -rq "$SRC/d1" "$T/ranks" -x '.benchfs-manifest*' >/dev/null || fail "the ranks' tree differs"
+bfs ls /ranks | grep -qx ".benchfs-manifest.rank1" || fail "no per-rank manifest"
+
+# ------------------------------------------ interrupted stage-in, resumed
+mkdir -p "$T/src2"
+for i in 1 2 3 4 5 6; do head -c 524288 /dev/urandom >"$T/src2/part$i"; done
+"$BENCHFS" --registry "$REG" stage-in -j 2 --bwlimit 1M "$T/src2/" /resume 2>"$T/err" &
+BGPID=$!
+victim=""
+for _ in $(seq 1 500); do
+    victim=$(pgrep -P "$BGPID" | head -n 1)
+    [ -n "$victim" ] && bfs ls /resume 2>/dev/null | grep -q . && break
+    victim=""
+    sleep 0.02
+done
+[ -n "$victim" ] || fail "no stage-in worker appeared"
+kill -KILL "$victim" 2>/dev/null
+wait "$BGPID"
+rc=$?
+BGPID=""
+[ $rc -eq 1 ] || fail "interrupted stage-in exited $rc, expected 1"
+grep -q "killed by signal 9" "$T/err" || fail "worker death not reported: $(cat "$T/err")"
+grep -Eq "'$T/src2/part[1-6]' was not staged \(its worker died\)" "$T/err" ||
+    fail "the interrupted file is not named: $(cat "$T/err")"
+# What the interrupted run left: whole files only (a partial one is removed).
+bfs ls -l /resume | awk '$NF ~ /^part/ && $2 != 524288 { bad = bad " " $NF } END { print bad }' >"$T/partial"
+[ -s "$T/partial" ] && [ -n "$(tr -d ' \n' <"$T/partial")" ] && fail "partial files left:$(cat "$T/partial")"
+bfs stage-in -j 2 --verify "$T/src2/" /resume 2>"$T/err" || fail "resumed stage-in: $(cat "$T/err")"
+grep -Eq "unchanged, .* 0 errors$" "$T/err" || fail "resume summary: $(cat "$T/err")"
+bfs ls /resume | grep -q '\.bfs-stage\.' && fail "temporary file left after the resume"
+bfs stage-out "/resume/" "$T/resumed" 2>/dev/null || fail "stage-out of the resumed tree"
+sums "$T/src2" >"$T/a.sum"
+sums "$T/resumed" >"$T/b.sum"
+cmp -s "$T/a.sum" "$T/b.sum" || fail "resumed tree differs"
+
+# ------------------------------------------------------------ --watch
+bfs mkdir -p /app/out
+printf one | bfs put - /app/out/result1
+"$BENCHFS" --registry "$REG" stage-out --watch 0.2 --stop-file "$T/stop" /app/out "$T/watched" 2>"$T/err" &
+BGPID=$!
+for _ in $(seq 1 500); do [ -f "$T/watched/out/result1" ] && break; sleep 0.02; done
+[ -f "$T/watched/out/result1" ] || fail "--watch: the first pass did not copy result1"
+printf two | bfs put - /app/out/result2
+for _ in $(seq 1 500); do [ -f "$T/watched/out/result2" ] && break; sleep 0.02; done
+[ -f "$T/watched/out/result2" ] || fail "--watch: a new file was not staged while watching"
+printf three | bfs put - /app/out/result3
+touch "$T/stop"
+wait "$BGPID" || fail "stage-out --watch exited non-zero: $(cat "$T/err")"
+BGPID=""
+[ "$(cat "$T/watched/out/result3" 2>/dev/null)" = three ] || fail "--watch: the final pass missed result3"
+
+# Errors name the file and exit 1.
+bfs stage-out /nonexistent "$T/x" 2>"$T/err"
+[ $? -eq 1 ] && grep -q "cannot stat '/nonexistent'" "$T/err" || fail "missing source: $(cat "$T/err")"
+"$BENCHFS" cluster stop --registry "$REG" >/dev/null 2>&1 || fail "cluster stop"
+
+# ------------------------------------------ a destination that fills up
+if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=24m tmpfs "$T/small" 2>/dev/null; then
+    TMPFS=$T/small
+    "$BENCHFS" cluster start -n 1 --registry "$T/reg2" --data-dir "$T/small/data" --timeout 20 \
+        >/dev/null || fail "cluster start on tmpfs"
+    mkdir -p "$T/src3"
+    head -c 40000000 /dev/zero >"$T/src3/too-big.dat"
+    echo ok >"$T/src3/small.txt"
+    "$BENCHFS" --registry "$T/reg2" stage-in -j 2 "$T/src3/" /full 2>"$T/err"
+    rc=$?
+    [ $rc -eq 1 ] || fail "stage-in into a full file system exited $rc"
+    grep -q "too-big.dat" "$T/err" && grep -q "No space left on device" "$T/err" ||
+        fail "ENOSPC not reported with the file name: $(cat "$T/err")"
+    "$BENCHFS" --registry "$T/reg2" ls /full >"$T/ls" 2>&1
+    grep -q too-big "$T/ls" && fail "a partial too-big.dat is in place"
+    grep -q '\.bfs-stage\.' "$T/ls" && fail "the temporary file of the failed copy is left"
+    grep -q small.txt "$T/ls" || fail "the file that fits was not staged"
+    "$BENCHFS" cluster stop --registry "$T/reg2" >/dev/null 2>&1
+else
+    echo "note: not root or no tmpfs: the full-destination case is skipped"
+fi
+
+[ "$FAILS" -eq 0 ] && echo "PASS: test_stage"
+exit 0
