@@ -10,7 +10,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin libfuse3-dev fuse3 libcmocka-dev
   iproute2 procps psmisc gnuplot-nox fio valgrind
   python3
-  slurm-wlm munge
+  slurm-wlm munge python3-numpy python3-h5py hdf5-tools rsync git
 )
 
 missing=()
