@@ -41,6 +41,7 @@ static const struct cli_command commands[] = {
     {"status", cmd_status, "per-server statistics"},
     {"shutdown", cmd_shutdown, "ask every server to exit gracefully"},
     {"cluster", cmd_cluster, "start, inspect and stop a local cluster of benchfsd"},
+    {"run", cmd_run, "run an unmodified program with paths under a mount prefix on BenchFS"},
 };
 
 static void usage(FILE *out)
