@@ -113,7 +113,9 @@ static void *pl_mmap_bfs(struct pl_ofd *o, void *addr, size_t len, int prot, int
     return p;
 }
 
-PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+/* Both names land here directly: UCX's memory hooks may patch the GOT
+ * entry of mmap in every loaded object, this library's included. */
+static void *pl_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     struct pl_ofd *o;
     PL_REAL(mmap);
@@ -125,9 +127,14 @@ PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
     return pl_mmap_bfs(o, addr, len, prot, flags, off);
 }
 
+PL_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return pl_mmap(addr, len, prot, flags, fd, off);
+}
+
 PL_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
-    return mmap(addr, len, prot, flags, fd, (off_t)off);
+    return pl_mmap(addr, len, prot, flags, fd, (off_t)off);
 }
 
 /* The recorded mapping containing addr, or -1. Under pl_map_lock. */

@@ -24,6 +24,14 @@ size_t pl_mount_len;
 volatile int pl_cwd_virtual;
 
 static pthread_mutex_t pl_cwd_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Local directories above the mount ("/" for "/benchfs") opened by the
+ * program: walking a path component by component with openat(dirfd,
+ * "benchfs", O_PATH) - rsync's safe chdir does - enters BenchFS from them.
+ */
+static char *pl_anc[PL_FD_MAX];
+static int pl_nanc;
 static char pl_cwd[PL_PATH_MAX]; /* BenchFS path of the virtual cwd */
 
 void pl_path_init(void)
@@ -163,6 +171,18 @@ int pl_path_resolve(int dirfd, const char *path, char *out, const char **local_p
             return 0;
     } else {
         o = pl_fd_get(dirfd);
+        if (o == NULL && pl_nanc > 0 && (unsigned)dirfd < PL_FD_MAX && pl_anc[dirfd] != NULL) {
+            char tmp[2 * PL_PATH_MAX + 2];
+
+            snprintf(tmp, sizeof(tmp), "%s/%s", pl_anc[dirfd], path);
+            rc = pl_normalize(tmp, out, PL_PATH_MAX);
+            if (rc < 0)
+                return rc;
+            if (!pl_under_mount(out))
+                return 0;
+            pl_strip_mount(out);
+            return 1;
+        }
         if (o == NULL)
             return 0;
         if (!o->is_dir)
@@ -212,4 +232,31 @@ bool pl_cwd_get(char *out, size_t len)
         snprintf(out, len, "%s", pl_cwd);
     pthread_mutex_unlock(&pl_cwd_lock);
     return on;
+}
+
+void pl_anc_note(int fd, const char *path)
+{
+    char norm[PL_PATH_MAX];
+    size_t n;
+
+    if (pl_mount_len == 0 || fd < 0 || fd >= PL_FD_MAX || path == NULL || path[0] != '/' ||
+        pl_normalize(path, norm, sizeof(norm)) < 0)
+        return;
+    n = strlen(norm);
+    /* A proper ancestor: "/" or a prefix of the mount ending at a '/'. */
+    if (!(n == 1 || (n < pl_mount_len && strncmp(pl_mount, norm, n) == 0 && pl_mount[n] == '/')))
+        return;
+    free(pl_anc[fd]);
+    pl_anc[fd] = strdup(norm);
+    if (pl_anc[fd] != NULL)
+        __atomic_add_fetch(&pl_nanc, 1, __ATOMIC_RELAXED);
+}
+
+void pl_anc_forget(int fd)
+{
+    if (pl_nanc == 0 || fd < 0 || fd >= PL_FD_MAX || pl_anc[fd] == NULL)
+        return;
+    free(pl_anc[fd]);
+    pl_anc[fd] = NULL;
+    __atomic_sub_fetch(&pl_nanc, 1, __ATOMIC_RELAXED);
 }

@@ -80,8 +80,12 @@ static int pl_openat_any(int dirfd, const char *path, int flags, mode_t mode, bo
     PL_REAL(openat);
 
     rc = pl_path_resolve(dirfd, path, bpath, &local);
-    if (rc == 0)
-        return real_openat(at ? dirfd : AT_FDCWD, local, flags, mode);
+    if (rc == 0) {
+        rc = real_openat(at && local == path ? dirfd : AT_FDCWD, local, flags, mode);
+        if (rc >= 0 && local[0] == '/' && (flags & (O_DIRECTORY | O_PATH)))
+            pl_anc_note(rc, local);
+        return rc;
+    }
     if (rc > 0) {
         rc = pl_open_bfs(bpath, flags, mode);
         pl_log("open %s flags=%#x mode=%#o -> %d", bpath, (unsigned)flags, (unsigned)mode, rc);
@@ -175,6 +179,7 @@ PL_EXPORT int close(int fd)
 {
     PL_REAL(close);
 
+    pl_anc_forget(fd);
     if (__builtin_expect(pl_fd_get(fd) == NULL, 1))
         return real_close(fd);
     return (int)pl_ret(pl_fd_close(fd));

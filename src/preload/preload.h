@@ -102,6 +102,12 @@ void pl_path_init(void);
  */
 int pl_path_resolve(int dirfd, const char *path, char *out, const char **local_p);
 
+/* fd was opened on local absolute path `path`: remember it when it is an
+ * ancestor of the mount (openat(fd, "benchfs", ...) then enters BenchFS). */
+void pl_anc_note(int fd, const char *path);
+/* fd is closing: forget it. */
+void pl_anc_forget(int fd);
+
 /* Full local spelling of a BenchFS path (mount + path) into out. */
 void pl_path_full(const char *bpath, char *out, size_t len);
 

@@ -426,6 +426,12 @@ __attribute__((constructor)) void pl_init(void)
     int k;
 
     pl_pid = getpid();
+    /* UCX's memory hooks patch mmap/munmap call sites in every loaded
+     * object, which would send the program's mmap of a BenchFS descriptor
+     * past this library to libc (ENODEV on the reserved /dev/null).
+     * docs/preload.md: the cost is no UCX registration cache events. */
+    setenv("UCX_MEM_EVENTS", "n", 0);
+    setenv("UCX_WARN_UNUSED_ENV_VARS", "n", 0);
     pl_log_init();
     pl_path_init();
     for (k = 0; k < 3; k++)
