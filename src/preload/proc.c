@@ -41,8 +41,17 @@
 extern char **environ;
 
 static pid_t pl_pid;
-static char *pl_keep_env[3]; /* "LD_PRELOAD=...", "BENCHFS_MOUNT=...", "BENCHFS_REGISTRY=..." */
-static const char *const pl_keep_names[3] = {"LD_PRELOAD", "BENCHFS_MOUNT", "BENCHFS_REGISTRY"};
+/*
+ * Variables an exec keeps even when the program's envp drops them. UCX's
+ * memory hooks (UCX_MEM_EVENTS, read when UCX loads, before this library's
+ * constructor) patch mmap call sites in every loaded object and would send
+ * the program's mmap of a BenchFS descriptor past this library; `benchfs
+ * run` turns them off and children keep it off.
+ */
+#define PL_NKEEP 5
+static char *pl_keep_env[PL_NKEEP];
+static const char *const pl_keep_names[PL_NKEEP] = {
+    "LD_PRELOAD", "BENCHFS_MOUNT", "BENCHFS_REGISTRY", "UCX_MEM_EVENTS", "UCX_WARN_UNUSED_ENV_VARS"};
 
 void *pl_dlsym(const char *name)
 {
@@ -160,23 +169,23 @@ static bool pl_env_is(const char *entry, const char *name)
 /*
  * The environment for an exec: envp without our handover variables, plus
  * the kept variables it lacks, plus the fresh handover. out has room for
- * count(envp) + 6 pointers; fds/cwd are the caller's buffers.
+ * count(envp) + PL_NKEEP + 3 pointers; fds/cwd are the caller's buffers.
  */
 static void pl_exec_env(char *const envp[], char **out, char *fds, char *cwd)
 {
-    bool have[3] = {false, false, false};
+    bool have[PL_NKEEP] = {false};
     size_t n = 0, i, k;
     char b[PL_PATH_MAX];
 
     for (i = 0; envp != NULL && envp[i] != NULL; i++) {
         if (pl_env_is(envp[i], PL_ENV_FDS) || pl_env_is(envp[i], PL_ENV_CWD))
             continue;
-        for (k = 0; k < 3; k++)
+        for (k = 0; k < PL_NKEEP; k++)
             if (pl_env_is(envp[i], pl_keep_names[k]))
                 have[k] = true;
         out[n++] = envp[i];
     }
-    for (k = 0; k < 3; k++)
+    for (k = 0; k < PL_NKEEP; k++)
         if (!have[k] && pl_keep_env[k] != NULL)
             out[n++] = pl_keep_env[k];
     snprintf(fds, PL_ENV_MAX, "%s=", PL_ENV_FDS);
@@ -203,7 +212,7 @@ static size_t pl_env_count(char *const envp[])
  * the caller's frame, which lives until the exec). */
 #define PL_EXEC_ENV(envp)                                                                          \
     char pl_fds_buf[PL_ENV_MAX], pl_cwd_buf[PL_PATH_MAX + 32];                                     \
-    char *nenv[pl_env_count(envp) + 6];                                                            \
+    char *nenv[pl_env_count(envp) + PL_NKEEP + 3];                                                            \
     pl_exec_env((envp), nenv, pl_fds_buf, pl_cwd_buf)
 
 /* A program file on BenchFS cannot be executed (no kernel file). */
@@ -426,15 +435,9 @@ __attribute__((constructor)) void pl_init(void)
     int k;
 
     pl_pid = getpid();
-    /* UCX's memory hooks patch mmap/munmap call sites in every loaded
-     * object, which would send the program's mmap of a BenchFS descriptor
-     * past this library to libc (ENODEV on the reserved /dev/null).
-     * docs/preload.md: the cost is no UCX registration cache events. */
-    setenv("UCX_MEM_EVENTS", "n", 0);
-    setenv("UCX_WARN_UNUSED_ENV_VARS", "n", 0);
     pl_log_init();
     pl_path_init();
-    for (k = 0; k < 3; k++)
+    for (k = 0; k < PL_NKEEP; k++)
         pl_keep(k);
     pthread_atfork(pl_fork_prepare, pl_fork_parent, pl_fork_child);
     v = getenv(PL_ENV_CWD);

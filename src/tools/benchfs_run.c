@@ -124,7 +124,9 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
     }
     snprintf(preload, n, "%s%s%s", lib, old != NULL && old[0] ? ":" : "", old != NULL ? old : "");
     if (setenv("LD_PRELOAD", preload, 1) != 0 || setenv("BENCHFS_MOUNT", mount, 1) != 0 ||
-        setenv("BENCHFS_REGISTRY", registry, 1) != 0) {
+        setenv("BENCHFS_REGISTRY", registry, 1) != 0 ||
+        /* UCX's memory hooks would route mmap past the library (docs/preload.md). */
+        setenv("UCX_MEM_EVENTS", "n", 0) != 0 || setenv("UCX_WARN_UNUSED_ENV_VARS", "n", 0) != 0) {
         cli_error("setenv: %s", strerror(errno));
         free(preload);
         return CLI_EXIT_FAIL;
