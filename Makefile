@@ -65,6 +65,7 @@ demo: build
 
 bench: build
 	@bash bench/run_all.sh $(BUILD)
+	@bash bench/preload_bench.sh $(BUILD)
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)

@@ -28,11 +28,11 @@
 #include "preload/preload.h"
 
 struct pl_dirstate {
-    int fd;           /* first, as in glibc's DIR: dirfd() reads it */
+    int fd;            /* first, as in glibc's DIR: dirfd() reads it */
     benchfs_dir_t *bd; /* open listing, NULL before the first read or after a rewind */
-    long pos;         /* entries returned so far (telldir) */
-    bool pending;     /* `ent` holds an entry getdents64 could not fit yet */
-    unsigned gen;     /* process generation bd belongs to */
+    long pos;          /* entries returned so far (telldir) */
+    bool pending;      /* `ent` holds an entry getdents64 could not fit yet */
+    unsigned gen;      /* process generation bd belongs to */
     struct dirent64 ent;
 };
 
@@ -96,8 +96,9 @@ static int pl_dir_next(struct pl_ofd *o, struct pl_dirstate *d)
     }
     d->pos++;
     d->ent.d_off = d->pos;
-    d->ent.d_reclen = (unsigned short)((offsetof(struct dirent64, d_name) +
-                                        strlen(d->ent.d_name) + 1 + 7) & ~(size_t)7);
+    d->ent.d_reclen =
+        (unsigned short)((offsetof(struct dirent64, d_name) + strlen(d->ent.d_name) + 1 + 7) &
+                         ~(size_t)7);
     return 1;
 }
 

@@ -75,9 +75,9 @@ static ssize_t pl_fd_pwrite(struct pl_ofd *o, const void *buf, size_t n, off_t o
 }
 
 /* Shorthand: the ofd of fd, or pass the call to libc. */
-#define PL_FD_OR_REAL(fd, call)                                                                    \
-    struct pl_ofd *o = pl_fd_get(fd);                                                              \
-    if (__builtin_expect(o == NULL, 1))                                                            \
+#define PL_FD_OR_REAL(fd, call)         \
+    struct pl_ofd *o = pl_fd_get(fd);   \
+    if (__builtin_expect(o == NULL, 1)) \
         return call;
 
 PL_EXPORT ssize_t read(int fd, void *buf, size_t n)

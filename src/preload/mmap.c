@@ -88,7 +88,8 @@ static void *pl_mmap_bfs(struct pl_ofd *o, void *addr, size_t len, int prot, int
     if (shared_write && (o->flags & O_ACCMODE) != O_RDWR)
         return (void *)(intptr_t)pl_ret(-EACCES);
     p = real_mmap(addr, len, PROT_READ | PROT_WRITE,
-                  (flags & ~(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                  (flags & ~(MAP_SHARED | MAP_SHARED_VALIDATE)) | MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                  0);
     if (p == MAP_FAILED)
         return MAP_FAILED;
     rc = pl_map_fill(o, p, len, off);

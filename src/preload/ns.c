@@ -274,13 +274,13 @@ static int pl_attr_target(int dirfd, const char *path, int flags, const char *wh
 }
 
 /* Shorthand: BenchFS target -> 0 or -1/errno; local -> the libc call. */
-#define PL_ATTR(dirfd, path, flags, what, realcall)                                                \
-    do {                                                                                           \
-        const char *local = (path);                                                                \
-        int rc_ = pl_attr_target((dirfd), (path), (flags), (what), &local);                        \
-        if (rc_ == 0)                                                                              \
-            return (realcall);                                                                     \
-        return rc_ < 0 ? (int)pl_ret(rc_) : 0;                                                     \
+#define PL_ATTR(dirfd, path, flags, what, realcall)                         \
+    do {                                                                    \
+        const char *local = (path);                                         \
+        int rc_ = pl_attr_target((dirfd), (path), (flags), (what), &local); \
+        if (rc_ == 0)                                                       \
+            return (realcall);                                              \
+        return rc_ < 0 ? (int)pl_ret(rc_) : 0;                              \
     } while (0)
 
 #define PL_LDIR(dirfd, path) (local == (path) ? (dirfd) : AT_FDCWD)
@@ -513,18 +513,18 @@ static int pl_xattr_path(const char *path)
     return rc > 0 ? -ENOTSUP : rc;
 }
 
-#define PL_XATTR_P(path, realcall)                                                                 \
-    do {                                                                                           \
-        int rc_ = pl_xattr_path(path);                                                             \
-        if (rc_ == 0)                                                                              \
-            return (realcall);                                                                     \
-        return pl_ret(rc_);                                                                        \
+#define PL_XATTR_P(path, realcall)     \
+    do {                               \
+        int rc_ = pl_xattr_path(path); \
+        if (rc_ == 0)                  \
+            return (realcall);         \
+        return pl_ret(rc_);            \
     } while (0)
-#define PL_XATTR_F(fd, realcall)                                                                   \
-    do {                                                                                           \
-        if (pl_fd_get(fd) == NULL)                                                                 \
-            return (realcall);                                                                     \
-        return pl_ret(-ENOTSUP);                                                                   \
+#define PL_XATTR_F(fd, realcall)   \
+    do {                           \
+        if (pl_fd_get(fd) == NULL) \
+            return (realcall);     \
+        return pl_ret(-ENOTSUP);   \
     } while (0)
 
 PL_EXPORT ssize_t getxattr(const char *path, const char *name, void *v, size_t n)

@@ -39,8 +39,8 @@ int pl_open_bfs(const char *bpath, int flags, mode_t mode)
     rc = pl_connect();
     if (rc < 0)
         return rc;
-    bfd = benchfs_open(bpath, flags & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_DIRECTORY),
-                       mode);
+    bfd = benchfs_open(
+        bpath, flags & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_DIRECTORY), mode);
     if (bfd < 0)
         return -errno;
     if (benchfs_fstat(bfd, &st) < 0) {
@@ -62,7 +62,7 @@ int pl_open_bfs(const char *bpath, int flags, mode_t mode)
     pl_fd_bind(fd, o);
     return fd;
 
-err_fd: {
+err_fd : {
     PL_REAL(close);
     real_close(fd);
 }
@@ -94,13 +94,13 @@ static int pl_openat_any(int dirfd, const char *path, int flags, mode_t mode, bo
 }
 
 /* mode is present only when O_CREAT or O_TMPFILE is set. */
-#define PL_OPEN_MODE(flags, last)                                                                  \
-    mode_t mode = 0;                                                                               \
-    if ((flags) & (O_CREAT | O_TMPFILE)) {                                                         \
-        va_list ap;                                                                                \
-        va_start(ap, last);                                                                        \
-        mode = (mode_t)va_arg(ap, int);                                                            \
-        va_end(ap);                                                                                \
+#define PL_OPEN_MODE(flags, last)          \
+    mode_t mode = 0;                       \
+    if ((flags) & (O_CREAT | O_TMPFILE)) { \
+        va_list ap;                        \
+        va_start(ap, last);                \
+        mode = (mode_t)va_arg(ap, int);    \
+        va_end(ap);                        \
     }
 
 PL_EXPORT int open(const char *path, int flags, ...)

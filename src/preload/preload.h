@@ -51,9 +51,9 @@
  * run before this library's constructor: other libraries' constructors open
  * files too). Usage: PL_REAL(open); ... real_open(...).
  */
-#define PL_REAL(name)                                                                              \
-    static __typeof__(&name) real_##name;                                                          \
-    if (__builtin_expect(real_##name == NULL, 0))                                                  \
+#define PL_REAL(name)                             \
+    static __typeof__(&name) real_##name;         \
+    if (__builtin_expect(real_##name == NULL, 0)) \
     real_##name = (__typeof__(&name))pl_dlsym(#name)
 
 /* dlsym(RTLD_NEXT, name); aborts with a message when libc lacks it. */
@@ -74,10 +74,10 @@ static inline long pl_ret(long rc)
 extern int pl_log_on;
 /* Log one intercepted call to stderr when BENCHFS_PRELOAD_LOG=debug. */
 void pl_log_write(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-#define pl_log(...)                                                                                \
-    do {                                                                                           \
-        if (__builtin_expect(pl_log_on, 0))                                                        \
-            pl_log_write(__VA_ARGS__);                                                             \
+#define pl_log(...)                         \
+    do {                                    \
+        if (__builtin_expect(pl_log_on, 0)) \
+            pl_log_write(__VA_ARGS__);      \
     } while (0)
 /* Read BENCHFS_PRELOAD_LOG. */
 void pl_log_init(void);
@@ -123,14 +123,14 @@ extern volatile int pl_cwd_virtual;
 /* One open file description: shared by dup'd kernel descriptors. */
 struct pl_dirstate;
 struct pl_ofd {
-    int refs;       /* kernel descriptors and mappings referring to it */
-    int bfd;        /* BenchFS descriptor, -1 when not open in this process */
-    unsigned gen;   /* process generation bfd belongs to (see pl_gen) */
-    int flags;      /* open flags: access mode, O_APPEND, O_NONBLOCK, ... */
-    bool is_dir;    /* a directory: no BenchFS descriptor, only the path */
-    uint64_t ino;   /* directory inode (for "." entries) */
-    int64_t pos;    /* position to restore when reopened after fork/exec */
-    char *path;     /* BenchFS path, malloc'd */
+    int refs;                /* kernel descriptors and mappings referring to it */
+    int bfd;                 /* BenchFS descriptor, -1 when not open in this process */
+    unsigned gen;            /* process generation bfd belongs to (see pl_gen) */
+    int flags;               /* open flags: access mode, O_APPEND, O_NONBLOCK, ... */
+    bool is_dir;             /* a directory: no BenchFS descriptor, only the path */
+    uint64_t ino;            /* directory inode (for "." entries) */
+    int64_t pos;             /* position to restore when reopened after fork/exec */
+    char *path;              /* BenchFS path, malloc'd */
     struct pl_dirstate *dir; /* getdents64 stream of a directory, or NULL */
 };
 

@@ -50,8 +50,9 @@ static pid_t pl_pid;
  */
 #define PL_NKEEP 5
 static char *pl_keep_env[PL_NKEEP];
-static const char *const pl_keep_names[PL_NKEEP] = {
-    "LD_PRELOAD", "BENCHFS_MOUNT", "BENCHFS_REGISTRY", "UCX_MEM_EVENTS", "UCX_WARN_UNUSED_ENV_VARS"};
+static const char *const pl_keep_names[PL_NKEEP] = {"LD_PRELOAD", "BENCHFS_MOUNT",
+                                                    "BENCHFS_REGISTRY", "UCX_MEM_EVENTS",
+                                                    "UCX_WARN_UNUSED_ENV_VARS"};
 
 void *pl_dlsym(const char *name)
 {
@@ -210,9 +211,9 @@ static size_t pl_env_count(char *const envp[])
 
 /* Declare the buffers and build `nenv` from envp (a macro: VLAs stay in
  * the caller's frame, which lives until the exec). */
-#define PL_EXEC_ENV(envp)                                                                          \
-    char pl_fds_buf[PL_ENV_MAX], pl_cwd_buf[PL_PATH_MAX + 32];                                     \
-    char *nenv[pl_env_count(envp) + PL_NKEEP + 3];                                                            \
+#define PL_EXEC_ENV(envp)                                      \
+    char pl_fds_buf[PL_ENV_MAX], pl_cwd_buf[PL_PATH_MAX + 32]; \
+    char *nenv[pl_env_count(envp) + PL_NKEEP + 3];             \
     pl_exec_env((envp), nenv, pl_fds_buf, pl_cwd_buf)
 
 /* A program file on BenchFS cannot be executed (no kernel file). */
@@ -267,13 +268,13 @@ PL_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 }
 
 /* Count the variadic arguments of execl* up to the NULL. */
-#define PL_COUNT_ARGS(first, n)                                                                    \
-    do {                                                                                           \
-        va_list ap_;                                                                               \
-        va_start(ap_, first);                                                                      \
-        for (n = 1; va_arg(ap_, char *) != NULL; n++)                                              \
-            ;                                                                                      \
-        va_end(ap_);                                                                               \
+#define PL_COUNT_ARGS(first, n)                       \
+    do {                                              \
+        va_list ap_;                                  \
+        va_start(ap_, first);                         \
+        for (n = 1; va_arg(ap_, char *) != NULL; n++) \
+            ;                                         \
+        va_end(ap_);                                  \
     } while (0)
 
 PL_EXPORT int execl(const char *path, const char *arg, ...)

@@ -32,7 +32,7 @@
 /* ---- cookie callbacks: the cookie is the kernel descriptor ---- */
 
 /* Cookie bit of a standard stream: its fclose leaves the descriptor open. */
-#define PL_CK_STD PL_FD_MAX
+#define PL_CK_STD    PL_FD_MAX
 #define PL_CK_FD(ck) ((int)((intptr_t)(ck) & (PL_FD_MAX - 1)))
 
 static ssize_t pl_ck_read(void *ck, char *buf, size_t n)

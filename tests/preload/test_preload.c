@@ -35,24 +35,24 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "FAIL %s:%d: %s (errno %d %s)\n", __FILE__, __LINE__, #cond, errno,   \
-                    strerror(errno));                                                              \
-            failures++;                                                                            \
-        }                                                                                          \
+#define CHECK(cond)                                                                             \
+    do {                                                                                        \
+        if (!(cond)) {                                                                          \
+            fprintf(stderr, "FAIL %s:%d: %s (errno %d %s)\n", __FILE__, __LINE__, #cond, errno, \
+                    strerror(errno));                                                           \
+            failures++;                                                                         \
+        }                                                                                       \
     } while (0)
 /* The call fails with exactly this errno. */
-#define CHECK_ERR(call, e)                                                                         \
-    do {                                                                                           \
-        errno = 0;                                                                                 \
-        long r_ = (long)(call);                                                                    \
-        if (r_ != -1 || errno != (e)) {                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s = %ld errno %d, want -1 errno %d\n", __FILE__,         \
-                    __LINE__, #call, r_, errno, (e));                                              \
-            failures++;                                                                            \
-        }                                                                                          \
+#define CHECK_ERR(call, e)                                                                 \
+    do {                                                                                   \
+        errno = 0;                                                                         \
+        long r_ = (long)(call);                                                            \
+        if (r_ != -1 || errno != (e)) {                                                    \
+            fprintf(stderr, "FAIL %s:%d: %s = %ld errno %d, want -1 errno %d\n", __FILE__, \
+                    __LINE__, #call, r_, errno, (e));                                      \
+            failures++;                                                                    \
+        }                                                                                  \
     } while (0)
 
 static char base[1024];
