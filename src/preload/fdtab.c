@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "benchfs.h"
@@ -45,15 +46,20 @@ static pthread_mutex_t pl_connect_lock = PTHREAD_MUTEX_INITIALIZER;
  * (their numbers in held[]). */
 static int pl_floor_fill(int *held)
 {
-    int n = 0, fd;
+    int n = 0, fd, floor = PL_FD_FLOOR;
+    struct rlimit rl;
     PL_REAL(open);
     PL_REAL(close);
 
-    while (n < PL_FD_FLOOR) {
+    /* Leave most of a small descriptor limit to the client itself. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur / 4 < (rlim_t)floor)
+        floor = (int)(rl.rlim_cur / 4);
+    while (n < floor) {
         fd = real_open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             break;
-        if (fd >= PL_FD_FLOOR) {
+        if (fd >= floor) {
             real_close(fd);
             break;
         }

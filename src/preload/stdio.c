@@ -13,8 +13,10 @@
  * intercepted descriptor. The tradeoff: a program that hands fileno(fp)
  * to a raw syscall reaches /dev/null (docs/preload.md).
  *
- * freopen onto a BenchFS path cannot keep the caller's FILE object (its
- * jump table is glibc's file table): it fails with ENOTSUP.
+ * freopen onto a BenchFS path cannot turn the caller's FILE into a cookie
+ * stream: for stdin/stdout/stderr the descriptor becomes BenchFS's and the
+ * standard variable is swapped (below), and the new stream is returned;
+ * any other FILE fails with ENOTSUP.
  *
  * mkstemp and friends create names with glibc's internal open: they are
  * reimplemented here for BenchFS templates (O_CREAT|O_EXCL retries).
@@ -250,15 +252,34 @@ PL_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 {
     char bpath[PL_PATH_MAX];
     const char *local;
-    int rc;
+    int rc, fd, std;
     PL_REAL(freopen);
 
     rc = pl_path_resolve(AT_FDCWD, path, bpath, &local);
     if (rc == 0)
         return real_freopen(local, mode, fp);
-    if (rc > 0) {
-        pl_log("freopen %s: ENOTSUP", bpath);
+    std = fp == stdin ? 0 : fp == stdout ? 1 : fp == stderr ? 2 : -1;
+    if (rc > 0 && std < 0) {
+        /* Any other FILE keeps glibc's own file operations. */
+        pl_log("freopen %s onto a non-standard stream: ENOTSUP", bpath);
         rc = -ENOTSUP;
+    }
+    if (rc > 0) {
+        /* freopen(path, mode, stdout): the standard stream swap does it
+         * (the descriptor becomes BenchFS's, stdout a stream on it). */
+        rc = pl_mode_flags(mode);
+        if (rc >= 0) {
+            fflush(fp);
+            fd = pl_open_bfs(bpath, rc, 0666);
+            rc = fd;
+        }
+        if (rc >= 0) {
+            rc = dup2(fd, std) < 0 ? -errno : 0;
+            pl_fd_close(fd);
+        }
+        pl_log("freopen %s onto %d -> %d", bpath, std, rc);
+        if (rc == 0)
+            return *pl_std_var(std);
     }
     pl_ret(rc);
     return NULL;

@@ -296,6 +296,21 @@ static void test_stdio(void)
     CHECK(lines == 4);
     CHECK(fp != NULL && fclose(fp) == 0);
     CHECK(fopen(P("nope/x"), "w") == NULL && errno == ENOENT);
+    /* freopen onto stdout, then the descriptor restored by dup2 */
+    int saved = dup(1);
+    fflush(stdout);
+    CHECK(saved >= 0 && freopen(P("fr.txt"), "w", stdout) != NULL);
+    printf("via freopen %d\n", 42);
+    fflush(stdout);
+    CHECK(dup2(saved, 1) == 1 && close(saved) == 0);
+    fp = fopen(P("fr.txt"), "r");
+    CHECK(fp != NULL && fgets(line, sizeof(line), fp) != NULL &&
+          strcmp(line, "via freopen 42\n") == 0);
+    if (fp != NULL)
+        fclose(fp);
+    CHECK(freopen(P("fr.txt"), "r", fp = fopen("/dev/null", "r")) == NULL && errno == ENOTSUP);
+    if (fp != NULL)
+        fclose(fp);
     char tmpl[1200];
     snprintf(tmpl, sizeof(tmpl), "%s", P("tmpXXXXXX"));
     fd = mkstemp(tmpl);
