@@ -11,7 +11,8 @@
  *    processes see the data after that, not at each store; two processes
  *    mapping one file shared do not see each other's stores.
  * Mappings keep a reference on the ofd, so a close() after mmap, as POSIX
- * allows, does not lose the write-back.
+ * allows, does not lose the write-back; at exit (no munmap) proc.c writes
+ * every such mapping back.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -193,4 +194,16 @@ PL_EXPORT int munmap(void *addr, size_t len)
     if (real_munmap(addr, len) < 0)
         return -1;
     return (int)pl_ret(rc);
+}
+
+void pl_maps_flush_all(void)
+{
+    int i;
+
+    if (__atomic_load_n(&pl_nmaps, __ATOMIC_RELAXED) == 0)
+        return;
+    pthread_mutex_lock(&pl_map_lock);
+    for (i = 0; i < pl_nmaps; i++)
+        pl_map_flush(&pl_maps[i]);
+    pthread_mutex_unlock(&pl_map_lock);
 }

@@ -198,6 +198,11 @@ void pl_stdio_bound(int fd);
 /* fd is about to stop being BenchFS's: flush and restore the stream. */
 void pl_stdio_unbinding(int fd);
 
+/* ---- mmap.c ---- */
+
+/* Write every shared writable mapping back (exit: munmap never comes). */
+void pl_maps_flush_all(void);
+
 /* ---- proc.c ---- */
 
 /* One-time setup (log, mount, fork handlers, inherited state). */

@@ -463,7 +463,10 @@ static void pl_close_all(void)
 {
     int fd;
 
-    if (pl_nbound == 0 || pl_in_vfork_child())
+    if (pl_in_vfork_child())
+        return;
+    pl_maps_flush_all();
+    if (pl_nbound == 0)
         return;
     fflush(NULL);
     pthread_mutex_lock(&pl_lock);
