@@ -41,6 +41,7 @@ pthread_mutex_t pl_lock = PTHREAD_MUTEX_INITIALIZER;
 #define PL_FD_FLOOR 256
 
 static pthread_mutex_t pl_connect_lock = PTHREAD_MUTEX_INITIALIZER;
+__thread int pl_connecting;
 
 /* Occupy the free descriptor numbers below PL_FD_FLOOR; returns how many
  * (their numbers in held[]). */
@@ -89,13 +90,17 @@ int pl_connect(void)
     if (pl_connected_gen != pl_gen) {
         int held[PL_FD_FLOOR], nheld = pl_floor_fill(held), crc;
 
-        crc = benchfs_connect(NULL, NULL);
-        if (crc < 0)
-            crc = -errno;
+        /* UCX's own descriptors, opened while loading, go above the floor too. */
+        pl_connecting = 1;
+        crc = pl_api_load();
+        if (crc == 0)
+            crc = benchfs_connect(NULL, NULL) < 0 ? -errno : 0;
+        pl_connecting = 0;
         pl_floor_release(held, nheld);
         if (crc < 0 && crc != -EALREADY) {
             rc = crc;
-            pl_log("connect: %s", benchfs_last_error());
+            pl_log("connect: %s", crc == -ELIBACC || crc == -ELIBBAD ? "libbenchfs not loaded"
+                                                                     : benchfs_last_error());
             /* Connection failures are reported as EIO to the program, with
              * the reason in the log (ENOENT would read as "no such file"). */
             if (rc == -ENOENT)

@@ -148,7 +148,7 @@ int pl_path_resolve(int dirfd, const char *path, char *out, const char **local_p
 
     if (local_p != NULL)
         *local_p = path;
-    if (pl_mount_len == 0 || path == NULL)
+    if (pl_mount_len == 0 || path == NULL || pl_connecting)
         return 0;
     if (path[0] == '/') {
         /* Fast reject: most paths differ from the prefix in a few bytes. */

@@ -11,6 +11,7 @@
  * BenchFS calls go through the public API (include/benchfs.h) only.
  *
  * Files:
+ *   api.c     libbenchfs loaded on first use (dlopen), hidden trampolines
  *   path.c    mount prefix, lexical normalization, virtual cwd, dirfd resolution
  *   fdtab.c   descriptor table: reserved kernel fds -> open BenchFS files,
  *             lazy connect, reopen after fork/exec
@@ -118,6 +119,12 @@ void pl_cwd_clear(void);
 bool pl_cwd_get(char *out, size_t len);
 extern volatile int pl_cwd_virtual;
 
+/* ---- api.c ---- */
+
+/* Load libbenchfs.so.0 and resolve the benchfs_* functions (first BenchFS
+ * call, under the connect lock). 0 or -errno. */
+int pl_api_load(void);
+
 /* ---- fdtab.c ---- */
 
 /* One open file description: shared by dup'd kernel descriptors. */
@@ -148,6 +155,10 @@ static inline struct pl_ofd *pl_fd_get(int fd)
     return __atomic_load_n(&pl_fds[fd], __ATOMIC_ACQUIRE);
 }
 
+/* Nonzero while this thread loads libbenchfs and connects: every path is
+ * local then (UCX reads "ucx.conf" relative to the cwd while loading, and
+ * the cwd may be a virtual one inside BenchFS). */
+extern __thread int pl_connecting;
 /* Connect to the cluster once per process (BENCHFS_REGISTRY). 0 or -errno. */
 int pl_connect(void);
 /* Reserve a kernel descriptor (cloexec as asked). fd or -errno. */

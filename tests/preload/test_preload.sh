@@ -33,6 +33,7 @@ cleanup() {
     if [ -z "${BENCHFS_KEEP_TEST_DIRS:-}" ]; then rm -rf "$T"; fi
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 
 if ! "$BENCHFS" cluster start -n 2 --registry "$REG" --data-dir "$T/data" >"$T/start.out" 2>&1; then
     echo "FAIL: cluster start"
