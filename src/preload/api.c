@@ -28,30 +28,30 @@
 #define PL_CLIENT_SONAME "libbenchfs.so.0"
 
 /* One pointer per public function used, filled by pl_api_load. */
-#define PL_API_LIST(X)                                                                             \
-    X(int, benchfs_connect, (const char *a, const struct benchfs_options *b), (a, b))              \
-    X(const char *, benchfs_last_error, (void), ())                                                \
-    X(int, benchfs_atfork_child, (void), ())                                                       \
-    X(int, benchfs_open, (const char *a, int b, mode_t c), (a, b, c))                              \
-    X(int, benchfs_close, (int a), (a))                                                            \
-    X(ssize_t, benchfs_read, (int a, void *b, size_t c), (a, b, c))                                \
-    X(ssize_t, benchfs_write, (int a, const void *b, size_t c), (a, b, c))                         \
-    X(ssize_t, benchfs_pread, (int a, void *b, size_t c, off_t d), (a, b, c, d))                   \
-    X(ssize_t, benchfs_pwrite, (int a, const void *b, size_t c, off_t d), (a, b, c, d))            \
-    X(off_t, benchfs_lseek, (int a, off_t b, int c), (a, b, c))                                    \
-    X(int, benchfs_fsync, (int a), (a))                                                            \
-    X(int, benchfs_ftruncate, (int a, off_t b), (a, b))                                            \
-    X(int, benchfs_fstat, (int a, struct stat *b), (a, b))                                         \
-    X(int, benchfs_stat, (const char *a, struct stat *b), (a, b))                                  \
-    X(int, benchfs_truncate, (const char *a, off_t b), (a, b))                                     \
-    X(int, benchfs_unlink, (const char *a), (a))                                                   \
-    X(int, benchfs_mkdir, (const char *a, mode_t b), (a, b))                                       \
-    X(int, benchfs_rmdir, (const char *a), (a))                                                    \
-    X(int, benchfs_rename, (const char *a, const char *b), (a, b))                                 \
-    X(int, benchfs_access, (const char *a, int b), (a, b))                                         \
-    X(int, benchfs_statvfs, (const char *a, struct statvfs *b), (a, b))                            \
-    X(benchfs_dir_t *, benchfs_opendir, (const char *a), (a))                                      \
-    X(struct benchfs_dirent *, benchfs_readdir, (benchfs_dir_t * a), (a))                          \
+#define PL_API_LIST(X)                                                                  \
+    X(int, benchfs_connect, (const char *a, const struct benchfs_options *b), (a, b))   \
+    X(const char *, benchfs_last_error, (void), ())                                     \
+    X(int, benchfs_atfork_child, (void), ())                                            \
+    X(int, benchfs_open, (const char *a, int b, mode_t c), (a, b, c))                   \
+    X(int, benchfs_close, (int a), (a))                                                 \
+    X(ssize_t, benchfs_read, (int a, void *b, size_t c), (a, b, c))                     \
+    X(ssize_t, benchfs_write, (int a, const void *b, size_t c), (a, b, c))              \
+    X(ssize_t, benchfs_pread, (int a, void *b, size_t c, off_t d), (a, b, c, d))        \
+    X(ssize_t, benchfs_pwrite, (int a, const void *b, size_t c, off_t d), (a, b, c, d)) \
+    X(off_t, benchfs_lseek, (int a, off_t b, int c), (a, b, c))                         \
+    X(int, benchfs_fsync, (int a), (a))                                                 \
+    X(int, benchfs_ftruncate, (int a, off_t b), (a, b))                                 \
+    X(int, benchfs_fstat, (int a, struct stat *b), (a, b))                              \
+    X(int, benchfs_stat, (const char *a, struct stat *b), (a, b))                       \
+    X(int, benchfs_truncate, (const char *a, off_t b), (a, b))                          \
+    X(int, benchfs_unlink, (const char *a), (a))                                        \
+    X(int, benchfs_mkdir, (const char *a, mode_t b), (a, b))                            \
+    X(int, benchfs_rmdir, (const char *a), (a))                                         \
+    X(int, benchfs_rename, (const char *a, const char *b), (a, b))                      \
+    X(int, benchfs_access, (const char *a, int b), (a, b))                              \
+    X(int, benchfs_statvfs, (const char *a, struct statvfs *b), (a, b))                 \
+    X(benchfs_dir_t *, benchfs_opendir, (const char *a), (a))                           \
+    X(struct benchfs_dirent *, benchfs_readdir, (benchfs_dir_t * a), (a))               \
     X(int, benchfs_closedir, (benchfs_dir_t * a), (a))
 
 #define PL_API_PTR(ret, name, params, args) static ret(*p_##name) params;
@@ -59,10 +59,10 @@ PL_API_LIST(PL_API_PTR)
 
 /* Hidden trampolines: callers use the public names. Only reached after a
  * successful pl_api_load (every path goes through pl_connect first). */
-#define PL_API_FN(ret, name, params, args)                                                         \
-    ret name params                                                                                \
-    {                                                                                              \
-        return p_##name args;                                                                      \
+#define PL_API_FN(ret, name, params, args) \
+    ret name params                        \
+    {                                      \
+        return p_##name args;              \
     }
 PL_API_LIST(PL_API_FN)
 
@@ -113,12 +113,12 @@ int pl_api_load(void)
         pl_log("%s", pl_api_error);
         return -ELIBACC;
     }
-#define PL_API_SYM(ret, name, params, args)                                                        \
-    p_##name = (ret(*) params)dlsym(h, #name);                                                     \
-    if (p_##name == NULL) {                                                                        \
-        snprintf(pl_api_error, sizeof(pl_api_error), PL_CLIENT_SONAME " lacks " #name);            \
-        pl_log("%s", pl_api_error);                                                                \
-        return -ELIBBAD;                                                                           \
+#define PL_API_SYM(ret, name, params, args)                                             \
+    p_##name = (ret(*) params)dlsym(h, #name);                                          \
+    if (p_##name == NULL) {                                                             \
+        snprintf(pl_api_error, sizeof(pl_api_error), PL_CLIENT_SONAME " lacks " #name); \
+        pl_log("%s", pl_api_error);                                                     \
+        return -ELIBBAD;                                                                \
     }
     PL_API_LIST(PL_API_SYM)
     __atomic_store_n(&pl_api_handle, h, __ATOMIC_RELEASE);
