@@ -84,7 +84,8 @@ demo: build
 	@bash scripts/demo.sh $(BUILD)
 
 bench: build
-	@rc=0; bash bench/run_all.sh $(BUILD) || rc=1; bash bench/fuse_bench.sh $(BUILD) || rc=1; exit $$rc
+	@rc=0; bash bench/run_all.sh $(BUILD) || rc=1; bash bench/fuse_bench.sh $(BUILD) || rc=1; \
+	    bash bench/preload_bench.sh $(BUILD) || rc=1; exit $$rc
 
 install: build
 	@cmake --install $(BUILD) --prefix $(PREFIX)

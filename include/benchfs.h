@@ -85,6 +85,14 @@ int benchfs_connect(const char *registry_dir, const struct benchfs_options *opts
 int benchfs_disconnect(void);
 
 /*
+ * Call in the child right after fork() (from a pthread_atfork child handler
+ * or at once): forgets the parent's connection and descriptors without
+ * touching them (UCX state is not fork-safe; the child leaks its copy), so
+ * the child can benchfs_connect() afresh. The parent is unaffected. 0.
+ */
+int benchfs_atfork_child(void);
+
+/*
  * Seed 003's shape: initialize as `node_id`, and when is_server != 0 first
  * start an embedded server on a background thread of this process, serving
  * `data_dir` and publishing itself in `registry_dir`. Then connect as a

@@ -830,6 +830,19 @@ int benchfs_disconnect(void)
     return (int)error_finish(client_disconnect_locked(), "disconnect", NULL, false);
 }
 
+int benchfs_atfork_child(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+    /* Another thread of the parent may have held the lock at fork: the
+     * child's copy is reset, not unlocked. The parent's client stays
+     * allocated in the child on purpose: freeing it would close endpoints
+     * and sockets the parent still uses. */
+    client_lock = fresh;
+    client_global = NULL;
+    return 0;
+}
+
 const char *benchfs_version(void)
 {
     return "0.1.0";

@@ -155,6 +155,8 @@ int cmd_ping(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_status(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_shutdown(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_find(struct cli_ctx *ctx, int argc, char **argv);
+/* benchfs_run.c */
+int cmd_run(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_cluster(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_mount(struct cli_ctx *ctx, int argc, char **argv); /* benchfs_mount.c */
 int cmd_umount(struct cli_ctx *ctx, int argc, char **argv);

@@ -47,6 +47,7 @@ static const struct cli_command commands[] = {
     {"stage-in", cmd_stage_in, "copy local trees into BenchFS (parallel, resumable)"},
     {"stage-out", cmd_stage_out, "copy BenchFS trees to the local file system"},
     {"job", cmd_job, "start/stop BenchFS for a batch job (servers, staging)"},
+    {"run", cmd_run, "run an unmodified program with paths under a mount prefix on BenchFS"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# bench/preload_bench.sh - the interception library's speed (docs/preload.md).
+#
+#   bash bench/preload_bench.sh BUILD_DIR
+#
+# Side by side, one run each, on a private 2-server cluster (tmpfs data,
+# UCX_TLS from the environment, default shm):
+#   - IOR 1 MiB file-per-process and 47008-byte shared-file, `-a POSIX`
+#     through libbenchfs_preload.so vs `-a BENCHFS` (ior-benchfs, the native
+#     backend); mdtest -F `-a POSIX` vs `-a BENCHFS`. Needs ior-benchfs in
+#     BUILD_DIR (cmake -DBENCHFS_IOR_DIR=<ior-src>) and <ior-src>/src/ior;
+#     skipped with a message otherwise.
+#   - a local-I/O-only program (dd with 512-byte blocks, 1M syscalls; find
+#     over /usr/include) with and without the library loaded.
+# Prints the numbers and the ratios; never fails the build on a slow result.
+# BENCH_PRELOAD_LOCAL_ONLY=1 runs only the local-only comparison.
+set -u
+BUILD=$(cd "${1:?usage: preload_bench.sh BUILD_DIR}" && pwd)
+BENCHFS=$BUILD/bin/benchfs
+LIB=$BUILD/lib/libbenchfs_preload.so
+IOR_DIR=${BENCHFS_IOR_DIR:-$(sed -n 's/^BENCHFS_IOR_DIR:PATH=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)}
+export UCX_TLS=${UCX_TLS:-shm,self} BENCHFS_PEER_FAILURE=${BENCHFS_PEER_FAILURE:-0}
+[ -x "$BENCHFS" ] && [ -f "$LIB" ] || { echo "preload_bench: build $BUILD first"; exit 0; }
+
+T=$(mktemp -d "${BENCH_TMPFS_DIR:-/dev/shm}/bfs-preload-bench.XXXXXX")
+cleanup() {
+    "$BENCHFS" cluster stop --registry "$T/reg" --timeout 10 >/dev/null 2>&1
+    rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+"$BENCHFS" cluster start -n 2 --registry "$T/reg" --data-dir "$T/data" >/dev/null 2>&1 ||
+    { echo "preload_bench: cluster start failed"; exit 0; }
+export BENCHFS_REGISTRY=$T/reg
+
+# Column 4 of IOR's "Summary of all tests" max MiB/s line for an operation.
+ior_mib() { awk -v op="$1" '$1 == op && $2 ~ /^[0-9.]+$/ { print $2; exit }' "$2"; }
+# mdtest "File creation" / "File stat" max rate.
+md_rate() { awk -v op="$1" 'index($0, op) == 4 || index($0, "   " op) { print $(NF-3); exit }' "$2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+
+NATIVE=""
+for c in "$BUILD/ior/ior-benchfs" "$BUILD/bin/ior-benchfs"; do [ -x "$c" ] && NATIVE=$c; done
+if [ -z "$IOR_DIR" ] || [ ! -x "$IOR_DIR/src/ior" ] || [ -z "$NATIVE" ]; then
+    echo "skip IOR/mdtest comparison: needs an IOR build (BENCHFS_IOR_DIR) and ior-benchfs in $BUILD"
+else
+    MDN=$(dirname "$NATIVE")/mdtest-benchfs
+    run_pair() { # name, args...
+        local name=$1
+        shift
+        "$BENCHFS" run --mount /benchfs -- "$IOR_DIR/src/ior" -a POSIX -o "/benchfs/$name" "$@" \
+            >"$T/$name.posix" 2>&1
+        "$NATIVE" -a BENCHFS --benchfs.registry="$T/reg" -o "/$name.n" "$@" >"$T/$name.native" 2>&1
+        for op in write read; do
+            local p n
+            p=$(ior_mib "$op" "$T/$name.posix")
+            n=$(ior_mib "$op" "$T/$name.native")
+            printf '%-22s %-5s POSIX+preload %10s MiB/s  BENCHFS %10s MiB/s  ratio %s\n' \
+                "$name" "$op" "${p:-?}" "${n:-?}" "$(ratio "${p:-0}" "${n:-0}")"
+        done
+    }
+    if [ -n "${BENCH_PRELOAD_LOCAL_ONLY:-}" ]; then :; else
+    run_pair ior-fpp-1m -F -t 1m -b 256m -w -r -e
+    run_pair ior-shared-47008 -t 47008 -b 47008 -s 4000 -w -r -e
+    "$BENCHFS" run --mount /benchfs -- "$IOR_DIR/src/mdtest" -a POSIX -n 2000 -F -u -d /benchfs/md \
+        >"$T/md.posix" 2>&1
+    "$MDN" -a BENCHFS --benchfs.registry="$T/reg" -n 2000 -F -u -d /mdn >"$T/md.native" 2>&1
+    for op in "File creation" "File stat" "File read" "File removal"; do
+        p=$(md_rate "$op" "$T/md.posix")
+        n=$(md_rate "$op" "$T/md.native")
+        printf '%-22s POSIX+preload %10s ops/s  BENCHFS %10s ops/s  ratio %s\n' "mdtest $op" \
+            "${p:-?}" "${n:-?}" "$(ratio "${p:-0}" "${n:-0}")"
+    done
+    fi
+fi
+
+# Local I/O only: median of 5 wall times, with and without the library.
+timeit() { # label, command...
+    local label=$1 t s=() i
+    shift
+    for i in 1 2 3 4 5; do
+        /usr/bin/time -f %e -o "$T/time" "$@" >/dev/null 2>&1
+        s+=("$(tail -1 "$T/time")")
+    done
+    printf '%s\n' "${s[@]}" | sort -g | sed -n 3p
+}
+L=$T/local
+mkdir -p "$L"
+DD=(dd if=/dev/zero of="$L/dd" bs=512 count=1000000 status=none)
+FIND=(find /usr/include -name '*.h' -newer /etc/hostname)
+for w in DD FIND; do
+    declare -n cmd=$w
+    plain=$(timeit plain "${cmd[@]}")
+    pre=$(timeit preload env LD_PRELOAD="$LIB" BENCHFS_MOUNT=/benchfs "${cmd[@]}")
+    printf 'local-only %-5s without %6ss  with library %6ss  ratio %s\n' "$w" "$plain" "$pre" \
+        "$(ratio "$pre" "$plain")"
+done
