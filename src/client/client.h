@@ -86,6 +86,7 @@ struct client_inode {
     size_t path_len;
     struct proto_attr attr; /* attr.size = size known from the owner */
     uint64_t extent;        /* end of the furthest byte written since the last push */
+    uint64_t wgen;          /* writes completed: a push clears only what it covered */
     char **retired;         /* earlier names: a request of another thread may still
                                send one (its wait is unlocked); freed with the inode */
     size_t nretired;

@@ -214,6 +214,7 @@ static ssize_t file_pwrite(struct client *c, struct client_inode *ci, const void
         ci->extent = off + count;
     /* mtime: the owner stamps it when the size is pushed (SETSIZE mtime 0). */
     ci->dirty = true;
+    ci->wgen++;
     return (ssize_t)count;
 }
 

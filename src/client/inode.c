@@ -169,6 +169,7 @@ static void inode_call(struct rpc_call *call, unsigned op, const struct client_i
 int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags)
 {
     struct rpc_call call;
+    uint64_t wgen = ci->wgen;
     int rc;
 
     rpc_call_init(&call, PROTO_OP_SETSIZE, ci->owner);
@@ -186,15 +187,18 @@ int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags)
         ci->attr.size = call.rep.attr_rep.attr.size;
         ci->attr.mtime_ns = call.rep.attr_rep.attr.mtime_ns;
         ci->attr.ctime_ns = call.rep.attr_rep.attr.ctime_ns;
-        ci->extent = 0;
     } else if (rc == -ENOENT || rc == -ESTALE) {
         /* Removed or replaced by another client: nobody to tell. */
         log_debug("client: size of inode %llx not pushed (%d)", (unsigned long long)ci->attr.ino,
                   rc);
         rc = 0;
     }
-    if (rc == 0)
+    /* Writes of other threads that completed while this push waited
+     * (unlocked) are not covered by it: they stay for the next push. */
+    if (rc == 0 && ci->wgen == wgen) {
+        ci->extent = 0;
         ci->dirty = false;
+    }
     return rc;
 }
 
