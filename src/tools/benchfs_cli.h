@@ -53,6 +53,9 @@ typedef int (*cli_cmd_fn)(struct cli_ctx *ctx, int argc, char **argv);
 /* "benchfs: <message>\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Print `s` to stdout for a POSIX shell: as is when safe, else single-quoted. */
+void cli_print_shell_word(const char *s);
+
 /* "benchfs: warning: <message>\n" on stderr. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

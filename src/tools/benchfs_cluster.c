@@ -67,24 +67,6 @@ static void start_usage(FILE *out)
             CLUSTER_MAX_SERVERS);
 }
 
-/* Print `s` for a POSIX shell: as is when safe, else single-quoted. */
-static void print_shell_word(const char *s)
-{
-    if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+,:@%")] ==
-        '\0') {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('\'');
-    for (; *s; s++) {
-        if (*s == '\'')
-            fputs("'\\''", stdout);
-        else
-            putchar(*s);
-    }
-    putchar('\'');
-}
-
 /* Wait until every node is registered, one exits, the deadline passes or
  * a signal arrives. Returns 0 when all are ready. */
 static int start_wait(struct cl_cluster *c, int timeout_ms)
@@ -359,7 +341,7 @@ static int cluster_start(struct cli_ctx *ctx, int argc, char **argv)
             "%s/node_*.log)\n",
             c.n, c.n == 1 ? "" : "s", cli_elapsed(&t0), c.registry, c.data_dir, c.log_dir);
     fputs("export BENCHFS_REGISTRY=", stdout);
-    print_shell_word(c.registry);
+    cli_print_shell_word(c.registry);
     putchar('\n');
     free(c.nodes);
     return CLI_EXIT_OK;

@@ -806,7 +806,7 @@ int cmd_job(struct cli_ctx *ctx, int argc, char **argv)
          * so the script's `job stop` finds them. */
         if (rc == CLI_EXIT_OK || job_state_read(o.registry, &(struct job_state){0}) == 0) {
             fputs("export BENCHFS_REGISTRY=", stdout);
-            job_print_shell_word(o.registry);
+            cli_print_shell_word(o.registry);
             putchar('\n');
         }
         return rc;

@@ -43,9 +43,6 @@ struct job_state {
 /* `name` found in PATH, into out. 0 or -1 (reported). */
 int job_which(const char *name, char *out, size_t len);
 
-/* Print `s` on stdout for a POSIX shell: as is when safe, else quoted. */
-void job_print_shell_word(const char *s);
-
 /* <registry>/job.state: write atomically (0 or -1, reported); read (0,
  * -ENOENT when there is none, -EINVAL reported). */
 int job_state_path(const char *registry, char *out, size_t len);

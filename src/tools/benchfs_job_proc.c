@@ -37,24 +37,6 @@ int job_which(const char *name, char *out, size_t len)
     return -1;
 }
 
-/* Print `s` for a POSIX shell: as is when safe, else single-quoted. */
-void job_print_shell_word(const char *s)
-{
-    if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+,:@%")] ==
-        '\0') {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('\'');
-    for (; *s; s++) {
-        if (*s == '\'')
-            fputs("'\\''", stdout);
-        else
-            putchar(*s);
-    }
-    putchar('\'');
-}
-
 int job_state_path(const char *registry, char *out, size_t len)
 {
     return snprintf(out, len, "%s/" JOB_STATE_FILE, registry) >= (int)len ? -ENAMETOOLONG : 0;

@@ -82,6 +82,23 @@ void cli_error(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+void cli_print_shell_word(const char *s)
+{
+    if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+,:@%")] ==
+        '\0') {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*s);
+    }
+    putchar('\'');
+}
+
 void cli_warn(const char *fmt, ...)
 {
     va_list ap;
