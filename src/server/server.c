@@ -60,11 +60,21 @@ static int server_lock_data_dir(struct server *srv, char *err, size_t errlen)
         n = pread(fd, pid, sizeof(pid) - 1, 0);
         pid[n > 0 ? n : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
+        /* A server killed a moment ago can show as a zombie while its other
+         * threads still exit and hold the lock: wait for them (bounded). */
+        for (int i = 0; i < 400 && e == EWOULDBLOCK && pid[0] && !registry_pid_alive(atoll(pid));
+             i++) {
+            usleep(5000);
+            if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                goto locked;
+            e = errno;
+        }
         snprintf(err, errlen, "data dir %s is in use by another server (pid %s)", srv->cfg.data_dir,
                  pid[0] ? pid : "?");
         close(fd);
         return e == EWOULDBLOCK ? -EBUSY : -e;
     }
+locked:
     n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
         log_warn("cannot record pid in %s: %s", path, strerror(errno));
