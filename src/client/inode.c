@@ -172,6 +172,8 @@ static void inode_call(struct rpc_call *call, unsigned op, const struct client_i
 int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags)
 {
     struct rpc_call call;
+    uint64_t pushed = ci->extent;
+    bool grew;
     int rc;
 
     rpc_call_init(&call, PROTO_OP_SETSIZE, ci->owner);
@@ -183,20 +185,24 @@ int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags)
     call.data = ci->path;
     call.data_len = ci->path_len;
     rc = rpc_run_one(c, &call);
+    /* Another thread's write that ended during the (unlocked) wait may have
+     * grown the extent past what was pushed: that one is still to push. */
+    grew = ci->extent > pushed;
     if (rc == 0) {
         /* Published: the owner's size (max semantics) covers the extent, so
          * a later truncation by another client shows in stat(path). */
         ci->attr.size = call.rep.attr_rep.attr.size;
         ci->attr.mtime_ns = call.rep.attr_rep.attr.mtime_ns;
         ci->attr.ctime_ns = call.rep.attr_rep.attr.ctime_ns;
-        ci->extent = 0;
+        if (!grew)
+            ci->extent = 0;
     } else if (rc == -ENOENT || rc == -ESTALE) {
         /* Removed or replaced by another client: nobody to tell. */
         log_debug("client: size of inode %llx not pushed (%d)", (unsigned long long)ci->attr.ino,
                   rc);
         rc = 0;
     }
-    if (rc == 0)
+    if (rc == 0 && !grew)
         ci->dirty = false;
     return rc;
 }
