@@ -33,7 +33,7 @@ static void client_ep_error(void *arg, struct net_ep *ep, int status)
     c->need_reap = true;
     client_server_name(c, srv->idx, name, sizeof(name));
     /* Only the calls that needed this server explain their failure with it
-     * (in their own threads: rpc.c hands the message to each call's batch). */
+     * (in their own threads: slot.c hands the message to each call's batch). */
     snprintf(msg, sizeof(msg), "%s failed: %s", name, strerror(-srv->ep_error));
     rpc_fail_server(c, srv->idx, -EIO, msg);
     log_debug("client: %s", msg);
