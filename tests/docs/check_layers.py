@@ -22,6 +22,9 @@ non-static functions and its non-static file-scope variables.
 
 Usage:
   check_layers.py [ROOT]        check the tree at ROOT (default: two levels up)
+  check_layers.py --graph [ROOT]
+                                print who uses whom: one line per pair of
+                                files, "a.c -> b.c: names" (layers or not)
   check_layers.py --self-test   plant an upward call, a call within a layer
                                 and a file without a layer in a scratch tree
                                 and prove each is reported, and that a
@@ -101,10 +104,39 @@ def strip_code(text):
     return "".join(out)
 
 
-def check(root):
-    """Problems (list of strings) of the tree at root."""
+def uses(root):
+    """(files, code, owner): the client files, their stripped text, and the
+    file defining each non-static name."""
     cdir = os.path.join(root, CLIENT_DIR)
     files = sorted(f for f in os.listdir(cdir) if f.endswith(".c"))
+    code, owner = {}, {}
+    for f in files:
+        with open(os.path.join(cdir, f), encoding="utf-8", errors="replace") as fh:
+            code[f] = strip_code(fh.read())
+        for rx in (FUNC_DEF_RE, VAR_DEF_RE):
+            for m in rx.finditer(code[f]):
+                owner.setdefault(m.group(1), f)
+    return files, code, owner
+
+
+def name_regex(owner):
+    return re.compile(r"\b(%s)\b" % "|".join(sorted(map(re.escape, owner), key=len, reverse=True)))
+
+
+def graph(root):
+    """Lines "a.c -> b.c: names" for every file using names of another."""
+    files, code, owner = uses(root)
+    name_re, edges = name_regex(owner), {}
+    for f in files:
+        for m in name_re.finditer(code[f]):
+            if owner[m.group(1)] != f:
+                edges.setdefault((f, owner[m.group(1)]), set()).add(m.group(1))
+    return ["%s -> %s: %s" % (a, b, " ".join(sorted(n))) for (a, b), n in sorted(edges.items())]
+
+
+def check(root):
+    """Problems (list of strings) of the tree at root."""
+    files, code, owner = uses(root)
     try:
         layers = read_layers(root)
     except (OSError, ValueError) as e:
@@ -117,14 +149,7 @@ def check(root):
         if f not in files:
             problems.append("%s: the layer table names %s/%s, which does not exist" % (DOC, CLIENT_DIR, f))
 
-    code, owner = {}, {}
-    for f in files:
-        with open(os.path.join(cdir, f), encoding="utf-8", errors="replace") as fh:
-            code[f] = strip_code(fh.read())
-        for rx in (FUNC_DEF_RE, VAR_DEF_RE):
-            for m in rx.finditer(code[f]):
-                owner.setdefault(m.group(1), f)
-    name_re = re.compile(r"\b(%s)\b" % "|".join(sorted(map(re.escape, owner), key=len, reverse=True)))
+    name_re = name_regex(owner)
     for f in files:
         if f not in layers:
             continue
@@ -200,8 +225,13 @@ def self_test():
 
 
 def main(argv):
+    default = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    if len(argv) in (2, 3) and argv[1] == "--graph":
+        for line in graph(argv[2] if len(argv) == 3 else default):
+            print(line)
+        return 0
     if len(argv) > 2 or (len(argv) == 2 and argv[1].startswith("-") and argv[1] != "--self-test"):
-        print(__doc__.split("\n\n")[-2])
+        sys.stderr.write(__doc__)
         return 2
     if len(argv) == 2 and argv[1] == "--self-test":
         return self_test()
