@@ -1,21 +1,17 @@
 /*
- * client.c - connecting to a cluster, the server table and its endpoints,
- * and the global lock of the public API (client.h).
+ * client.c - connecting to a cluster and disconnecting, and the options
+ * (client.h). The top of the client's layers (docs/architecture.md#client-layers):
+ * it builds what every lower file works on.
  *
  * Connect (docs/design.md#registry-and-cookie): read the cluster cookie, wait until the registry
  * lists the expected servers, create a SERIALIZED UCX worker, one endpoint
- * per server, the ring over the node ids, the tag table of the placement,
- * and PING every server in parallel: that checks the cookie (a foreign one is
- * refused with EACCES) and learns each server's largest transfer.
- *
- * An endpoint that fails (peer died, connection reset, or a request timed
- * out) is destroyed at the next safe point; the next call that needs that
- * server re-reads its registry file and connects again. Other servers are
- * not affected.
+ * per server (endpoint.c), the ring over the node ids, the tag table of the
+ * placement, and HELLO every server in parallel (rpc.c): that checks the
+ * cookie (a foreign one is refused with EACCES) and learns each server's
+ * largest transfer.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +37,7 @@
 #define CLIENT_DEFAULT_SPIN_US      50
 #define CLIENT_DEFAULT_DATA_SPIN_US 500
 
-static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct client *client_global;
 static bool client_connecting; /* a connect waits (unlocked) for its HELLOs */
-_Atomic unsigned client_lock_wanted;
 
 /* ---- options ---- */
 
@@ -240,290 +233,6 @@ static mode_t client_read_umask(void)
     return m & 0777;
 }
 
-/* ---- locking ---- */
-
-/* Descriptors pinned by this thread's current public call (client_pin). */
-static __thread struct client_fd *client_pins[CLIENT_MAX_PINS];
-static __thread unsigned client_npins;
-
-void client_lock_take(struct client *c)
-{
-    atomic_fetch_add_explicit(&client_lock_wanted, 1, memory_order_relaxed);
-    pthread_mutex_lock(c->lock);
-    atomic_fetch_sub_explicit(&client_lock_wanted, 1, memory_order_relaxed);
-}
-
-void client_lock_drop(struct client *c)
-{
-    pthread_mutex_unlock(c->lock);
-}
-
-int client_enter(struct client **c_p)
-{
-    struct client *c;
-
-    error_begin();
-    atomic_fetch_add_explicit(&client_lock_wanted, 1, memory_order_relaxed);
-    pthread_mutex_lock(&client_lock);
-    atomic_fetch_sub_explicit(&client_lock_wanted, 1, memory_order_relaxed);
-    c = client_global;
-    if (c == NULL) {
-        pthread_mutex_unlock(&client_lock);
-        error_msg("not connected (call benchfs_connect first)");
-        return -ENOTCONN;
-    }
-    c->active++;
-    *c_p = c;
-    return 0;
-}
-
-int client_pin(struct client_fd *f)
-{
-    if (client_npins >= CLIENT_MAX_PINS) {
-        error_msg("too many descriptors in one call");
-        return -ENOMEM;
-    }
-    f->refs++;
-    client_pins[client_npins++] = f;
-    return 0;
-}
-
-void client_leave(struct client *c)
-{
-    while (client_npins > 0)
-        fd_unref(client_pins[--client_npins]);
-    c->active--;
-    if (c->closing && c->active == 1)
-        pthread_cond_signal(&c->idle);
-    pthread_mutex_unlock(&client_lock);
-}
-
-int client_path(const char *in, char *out)
-{
-    if (in != NULL && in[0] == '\0')
-        return -ENOENT; /* POSIX: an empty path names nothing */
-    return path_normalize(in, out, BFS_PATH_MAX);
-}
-
-/* ---- servers ---- */
-
-const char *client_server_name(const struct client *c, size_t idx, char *buf, size_t len)
-{
-    const struct client_server *s;
-
-    if (idx >= c->nservers) {
-        snprintf(buf, len, "server #%zu", idx);
-        return buf;
-    }
-    s = &c->servers[idx];
-    snprintf(buf, len, "server %s (%s pid %lld)", s->node_id, s->host, (long long)s->pid);
-    return buf;
-}
-
-static void client_ep_error(void *arg, struct net_ep *ep, int status)
-{
-    struct client_server *srv = arg;
-    struct client *c = srv->c;
-    char name[384];
-
-    char msg[512];
-
-    if (srv->ep != ep || srv->ep_error != 0)
-        return; /* an endpoint we already gave up on */
-    srv->ep_error = status < 0 ? status : -EIO;
-    c->need_reap = true;
-    client_server_name(c, srv->idx, name, sizeof(name));
-    /* Only the calls that needed this server explain their failure with it
-     * (in their own threads: rpc.c hands the message to each call's batch). */
-    snprintf(msg, sizeof(msg), "%s failed: %s", name, strerror(-srv->ep_error));
-    rpc_fail_server(c, srv->idx, -EIO, msg);
-    log_debug("client: %s", msg);
-}
-
-void client_reap(struct client *c)
-{
-    size_t i;
-
-    c->need_reap = false;
-    for (i = 0; i < c->nservers; i++) {
-        struct client_server *srv = &c->servers[i];
-        struct net_ep *ep = srv->ep;
-
-        if (ep == NULL || srv->ep_error == 0)
-            continue;
-        srv->ep = NULL;
-        srv->hello_done = false;
-        net_ep_close(ep);
-        rpc_kick(c); /* the close may have progressed the worker: the driver re-arms */
-    }
-}
-
-void client_server_drop(struct client *c, size_t idx, int status, const char *msg)
-{
-    struct client_server *srv = &c->servers[idx];
-    struct net_ep *ep = srv->ep;
-    bool stuck = rpc_server_holds_buffers(c, idx);
-
-    rpc_fail_server(c, idx, status, msg);
-    srv->ep = NULL;
-    srv->ep_error = 0;
-    srv->hello_done = false;
-    if (ep == NULL)
-        return;
-    /* Normally a flushing close, not an abort: a server that was only
-     * stopped (SIGSTOP) then forgets this client cleanly before it says
-     * HELLO again (an abort has left it refusing the next requests). But
-     * when UCX still reads or writes a caller's buffer for this server (a
-     * rendezvous write the server never pulled), only an abort ends that
-     * now; otherwise the call would fail after a second, grace, period.
-     * Either way the close finishes in the driver's progress: waiting for
-     * it here would hold the state lock for up to a second. */
-    if (stuck)
-        net_ep_abort(ep);
-    else
-        net_ep_close(ep);
-    rpc_kick(c);
-}
-
-/* Re-read server idx's registry file before reconnecting (it may have restarted). */
-static int client_server_reread(struct client *c, size_t idx)
-{
-    struct client_server *srv = &c->servers[idx];
-    struct registry_entry e;
-    char path[BFS_PATH_MAX + 80], err[512], name[384];
-    int rc;
-
-    snprintf(path, sizeof(path), "%s/%s.addr", c->registry, srv->node_id);
-    memset(&e, 0, sizeof(e));
-    rc = registry_entry_read(path, &e, err, sizeof(err));
-    if (rc < 0) {
-        error_msg("%s is not available: %s", client_server_name(c, idx, name, sizeof(name)), err);
-        return -EIO;
-    }
-    if (memcmp(e.cookie, c->cookie, PROTO_COOKIE_LEN) != 0 || strcmp(e.node_id, srv->node_id)) {
-        registry_entry_cleanup(&e);
-        error_msg("%s: %s now belongs to another cluster",
-                  client_server_name(c, idx, name, sizeof(name)), path);
-        return -EIO;
-    }
-    /* A stale file of a dead (or zombie) process on this host: fail fast,
-     * not after a timeout. */
-    if (strcmp(e.host, c->hostname) == 0 && !registry_pid_alive(e.pid)) {
-        snprintf(srv->host, sizeof(srv->host), "%s", e.host);
-        srv->pid = e.pid;
-        registry_entry_cleanup(&e);
-        error_msg("%s is not running (stale registry file %s)",
-                  client_server_name(c, idx, name, sizeof(name)), path);
-        return -EIO;
-    }
-    free(srv->addr);
-    srv->addr = e.addr;
-    srv->addr_len = e.addr_len;
-    e.addr = NULL;
-    snprintf(srv->host, sizeof(srv->host), "%s", e.host);
-    srv->pid = e.pid;
-    placement_set_max_xfer(&c->place, idx, e.max_xfer);
-    registry_entry_cleanup(&e);
-    return 0;
-}
-
-static int client_server_connect(struct client *c, size_t idx)
-{
-    struct client_server *srv = &c->servers[idx];
-    char name[384];
-    int rc;
-
-    rc = net_ep_create(c->net, srv->addr, srv->addr_len, srv->node_id, client_ep_error, srv,
-                       &srv->ep);
-    if (rc < 0) {
-        srv->ep = NULL;
-        error_msg("cannot connect to %s: %s", client_server_name(c, idx, name, sizeof(name)),
-                  strerror(-rc));
-        return -EIO;
-    }
-    srv->ep_error = 0;
-    srv->hello_done = false;
-    srv->ep_gen++;
-    return 0;
-}
-
-/* The HELLO of server idx: data = this client's worker address. */
-static int client_hello_init(struct client *c, size_t idx, struct rpc_call *call)
-{
-    const void *addr;
-    size_t len;
-    int rc;
-
-    rc = net_address(c->net, &addr, &len);
-    if (rc < 0)
-        return rc;
-    if (len == 0 || len > PROTO_HELLO_ADDR_MAX) {
-        error_msg("this client's UCX worker address (%zu bytes) does not fit a HELLO", len);
-        return -EMSGSIZE;
-    }
-    rpc_call_init(call, PROTO_OP_HELLO, idx);
-    call->req.hello_req.addr_len = (uint32_t)len;
-    call->ctx = c->servers[idx].ep_gen; /* the endpoint this HELLO greets */
-    call->data = addr;
-    call->data_len = len;
-    return 0;
-}
-
-/* After a HELLO completed: remember it, or explain why it failed. */
-static int client_hello_done(struct client *c, size_t idx, const struct rpc_call *call)
-{
-    char name[384];
-
-    if (call->status == 0) {
-        /* Another thread may have replaced the endpoint while this HELLO
-         * waited: only the endpoint it greeted counts as greeted. */
-        if (c->servers[idx].ep_gen == call->ctx)
-            c->servers[idx].hello_done = true;
-        placement_set_max_xfer(&c->place, idx, call->rep.ping_rep.max_xfer);
-        return 0;
-    }
-    if (call->status == -EACCES)
-        error_msg("%s refused this client's cluster cookie (registry %s)",
-                  client_server_name(c, idx, name, sizeof(name)), c->registry);
-    else
-        error_msg("%s did not accept HELLO: %s", client_server_name(c, idx, name, sizeof(name)),
-                  strerror(-call->status));
-    return call->status;
-}
-
-int client_server_hello(struct client *c, size_t idx)
-{
-    struct rpc_call call;
-    int rc;
-
-    rc = client_hello_init(c, idx, &call);
-    if (rc < 0)
-        return rc;
-    rpc_run_one(c, &call);
-    return client_hello_done(c, idx, &call);
-}
-
-int client_server_ep(struct client *c, size_t idx, struct net_ep **ep_p)
-{
-    struct client_server *srv = &c->servers[idx];
-    int rc;
-
-    if (srv->ep != NULL && srv->ep_error == 0 && net_ep_status(srv->ep) == 0) {
-        *ep_p = srv->ep;
-        return 0;
-    }
-    if (srv->ep != NULL)
-        client_server_drop(c, idx, -EIO, NULL);
-    rc = client_server_reread(c, idx);
-    if (rc == 0)
-        rc = client_server_connect(c, idx);
-    if (rc < 0)
-        return rc;
-    log_debug("client: reconnected to %s", srv->node_id);
-    *ep_p = srv->ep;
-    return 0;
-}
-
 /* ---- connect / disconnect ---- */
 
 static void client_destroy(struct client *c)
@@ -612,33 +321,6 @@ static int client_servers_build(struct client *c, struct registry_entry *entries
         placement_set_max_xfer(&c->place, i, entries[j].max_xfer);
     }
     return 0;
-}
-
-/* HELLO to every server in parallel: checks the cookie and learns max_xfer. */
-static int client_hello_all(struct client *c)
-{
-    struct rpc_call *calls;
-    size_t i;
-    int rc = 0, r;
-
-    calls = calloc(c->nservers, sizeof(*calls));
-    if (calls == NULL)
-        return -ENOMEM;
-    for (i = 0; i < c->nservers && rc == 0; i++)
-        rc = client_hello_init(c, i, &calls[i]);
-    if (rc < 0) {
-        free(calls);
-        return rc;
-    }
-    rpc_run_calls(c, calls, c->nservers);
-    for (i = 0; i < c->nservers && calls[i].op == PROTO_OP_HELLO; i++) {
-        r = client_hello_done(c, i, &calls[i]);
-        /* A foreign cookie is the most telling failure: report that one. */
-        if (r < 0 && (rc == 0 || r == -EACCES))
-            rc = r;
-    }
-    free(calls);
-    return rc;
 }
 
 void client_log_quiet(void)
@@ -818,8 +500,7 @@ int client_disconnect_locked(void)
     while (c->active > 1)
         pthread_cond_wait(&c->idle, &client_lock);
     rc = fd_close_all(c);
-    while (client_npins > 0)
-        fd_unref(client_pins[--client_npins]);
+    fd_unpin_all();
     client_destroy(c);
     pthread_mutex_unlock(&client_lock);
     return rc;

@@ -6,7 +6,7 @@
  * but serves many application threads at once
  * (docs/architecture.md#client-threading):
  *
- *  - The state lock (client.c's client_lock, c->lock) protects everything in
+ *  - The state lock (state.c's client_lock, c->lock) protects everything in
  *    struct client, the descriptors, the servers and the UCX worker. Every
  *    public call holds it from client_enter() to client_leave(), except
  *    while rpc_run*() waits for replies: it drops the lock there, so other
@@ -20,20 +20,28 @@
  *    in that thread with the lock held and report to each call's batch
  *    (never error_msg(), which is the running thread's).
  *
- * Files:
- *   client.c     connect / disconnect, servers and their endpoints, locking
- *   rpc.c        pending-request table, send, reply matching, waiting, deadlines
- *   placement.c  where paths and chunks live, pieces, removal plans (pure)
- *   posix.c      POSIX outcomes decided client-side (pure)
- *   fd.c         descriptor table
- *   inode.c      the inodes this client has open (shared size view, orphans)
- *   io.c         chunk reads, writes and removal fanned out over servers
- *   file.c       open / close / read / write / lseek / fsync / ftruncate / fstat
- *   ns.c         stat / truncate / unlink / rename / access / statvfs
- *   dir.c        mkdir / rmdir / opendir / readdir
- *   info.c       server information and shutdown
- *   embedded.c   benchfs_init / benchfs_finalize (embedded server)
- *   error.c      errno and benchfs_last_error()
+ * Files, bottom up: each calls only files of lower layers
+ * (docs/architecture.md#client-layers, checked by tests/docs/check_layers.py),
+ * and the sections below declare them in this order.
+ *   0 error.c     errno and benchfs_last_error()
+ *     placement.c where paths and chunks live, pieces, removal plans (pure)
+ *     posix.c     POSIX outcomes decided client-side (pure)
+ *   1 fd.c        descriptor table, the descriptors a call pinned
+ *   2 state.c     the client, its state lock, client_enter / client_leave
+ *   3 slot.c      pending-request table, UCX callbacks, reply matching (slot.h)
+ *   4 endpoint.c  the servers' endpoints: reconnect, drop, reap
+ *   5 rpc.c       send, waiting (progress driver), deadlines, HELLO
+ *   6 io.c        chunk reads, writes and removal fanned out over servers
+ *     lookup.c    STAT of a path, ENOENT refined to ENOTDIR
+ *   7 inode.c     the inodes this client has open (shared size view, orphans),
+ *                 closing descriptors
+ *     dir.c       mkdir / rmdir / opendir / readdir
+ *   8 file.c      open / close / read / write / lseek / fsync / ftruncate / fstat
+ *     ns.c        stat / truncate / unlink / rename / access / statvfs
+ *     info.c      server information and shutdown
+ *     fsck.c      consistency check of the cluster
+ *     client.c    options, connect / disconnect
+ *   9 embedded.c  benchfs_init / benchfs_finalize (embedded server)
  */
 #ifndef BENCHFS_CLIENT_CLIENT_H
 #define BENCHFS_CLIENT_CLIENT_H
@@ -178,8 +186,8 @@ struct client {
     int nfds;
     int free_fd;
 
-    /* threading (client.c, rpc.c; see the header comment) */
-    pthread_mutex_t *lock;    /* the state lock (client.c's client_lock) */
+    /* threading (state.c, rpc.c; see the header comment) */
+    pthread_mutex_t *lock;    /* the state lock (state.c's client_lock) */
     unsigned active;          /* public calls inside client_enter/leave */
     bool closing;             /* benchfs_disconnect waits for active == 1 */
     pthread_cond_t idle;      /* signalled when active drops while closing */
@@ -196,7 +204,12 @@ struct client {
  * a progress driver spinning with the lock lets them in. */
 extern _Atomic unsigned client_lock_wanted;
 
-/* ---- client.c ---- */
+/* ---- state.c ---- */
+
+/* The state lock (c->lock) and the connected client (NULL: none): client.c
+ * sets them at connect and disconnect, holding the lock. */
+extern pthread_mutex_t client_lock;
+extern struct client *client_global;
 
 /*
  * Start a public call: take the state lock and check that the library is
@@ -212,54 +225,29 @@ void client_leave(struct client *c);
 void client_lock_take(struct client *c);
 void client_lock_drop(struct client *c);
 
-/*
- * Pin descriptor f for the current public call (one more reference, dropped
- * by client_leave). 0, or -ENOMEM past CLIENT_MAX_PINS pins in one call.
- */
-#define CLIENT_MAX_PINS 8
-int client_pin(struct client_fd *f);
-
 /* Normalize a user path into out[BFS_PATH_MAX]; length or -errno. */
 int client_path(const char *in, char *out);
 
 /* "server node_2 (host pid 123)" for messages. */
 const char *client_server_name(const struct client *c, size_t idx, char *buf, size_t len);
 
-/*
- * The endpoint of server idx, reconnecting (re-reading its registry file)
- * when the previous one failed. -EIO with a message when it cannot be had.
- */
-int client_server_ep(struct client *c, size_t idx, struct net_ep **ep_p);
+/* ---- fd.c ---- */
 
-/*
- * Say HELLO to server idx on its current endpoint (a nested rpc batch): the
- * server then owns an endpoint back to this client. Sets hello_done and
- * learns max_xfer. 0 or -errno (-EACCES: the server refused our cookie).
- */
-int client_server_hello(struct client *c, size_t idx);
+/* Descriptors one public call may pin (fd_get, fd_alloc). */
+#define CLIENT_MAX_PINS 8
 
-/* Destroy the endpoints that failed (outside of UCX callbacks). */
-void client_reap(struct client *c);
+/* New descriptor (zeroed, used, pinned). Returns the fd number or -ENOMEM / -EMFILE. */
+int fd_alloc(struct client *c, struct client_fd **fd_p);
+/* The open descriptor `fd`, pinned until client_leave, or NULL. */
+struct client_fd *fd_get(struct client *c, int fd);
+/* Free a descriptor's slot; returns the inode reference it held (or NULL). */
+struct client_inode *fd_release(struct client *c, int fd);
+/* Drop one reference; the last one frees the descriptor. */
+void fd_unref(struct client_fd *f);
+/* Drop the pins of this thread's current public call (client_leave). */
+void fd_unpin_all(void);
 
-/*
- * Give up on server idx's endpoint (timeout, send failure): fail its calls
- * in flight with `status` (and `msg`, may be NULL, as their error message)
- * and abort the endpoint; the next use reconnects.
- */
-void client_server_drop(struct client *c, size_t idx, int status, const char *msg);
-
-/*
- * Connect / disconnect holding the global lock (benchfs_connect, benchfs_init).
- * quiet_log: silence the library's log unless BENCHFS_LOG is set (benchfs_init
- * does that itself, before its embedded server starts).
- */
-int client_connect_locked(const char *dir, const struct benchfs_options *opts, bool quiet_log);
-
-/* Log errors only, unless BENCHFS_LOG asks for more: a library does not print. */
-void client_log_quiet(void);
-int client_disconnect_locked(void);
-
-/* ---- rpc.c ---- */
+/* ---- slot.c ---- */
 
 /*
  * Slots for nslots requests in flight, `reserve` of them kept for HELLOs
@@ -285,6 +273,29 @@ bool rpc_server_holds_buffers(const struct client *c, size_t idx);
  * progressed the worker, e.g. by closing an endpoint). Locked. */
 void rpc_kick(struct client *c);
 
+/* ---- endpoint.c ---- */
+
+/* Create server idx's endpoint from its registry entry (at connect). */
+int client_server_connect(struct client *c, size_t idx);
+
+/*
+ * The endpoint of server idx, reconnecting (re-reading its registry file)
+ * when the previous one failed. -EIO with a message when it cannot be had.
+ */
+int client_server_ep(struct client *c, size_t idx, struct net_ep **ep_p);
+
+/* Destroy the endpoints that failed (outside of UCX callbacks). */
+void client_reap(struct client *c);
+
+/*
+ * Give up on server idx's endpoint (timeout, send failure): fail its calls
+ * in flight with `status` (and `msg`, may be NULL, as their error message)
+ * and abort the endpoint; the next use reconnects.
+ */
+void client_server_drop(struct client *c, size_t idx, int status, const char *msg);
+
+/* ---- rpc.c ---- */
+
 /* Reset a call to an empty request of `op` for server `server`. */
 void rpc_call_init(struct rpc_call *call, unsigned op, size_t server);
 
@@ -305,20 +316,40 @@ int rpc_run_calls(struct client *c, struct rpc_call *calls, size_t n);
 /* Run one call; returns its status. */
 int rpc_run_one(struct client *c, struct rpc_call *call);
 
-/* ---- fd.c ---- */
+/*
+ * Say HELLO to server idx on its current endpoint (a nested rpc batch): the
+ * server then owns an endpoint back to this client. Sets hello_done and
+ * learns max_xfer. 0 or -errno (-EACCES: the server refused our cookie).
+ */
+int client_server_hello(struct client *c, size_t idx);
 
-/* New descriptor (zeroed, used, pinned). Returns the fd number or -ENOMEM / -EMFILE. */
-int fd_alloc(struct client *c, struct client_fd **fd_p);
-/* The open descriptor `fd`, pinned until client_leave, or NULL. */
-struct client_fd *fd_get(struct client *c, int fd);
-/* Free a descriptor's slot; returns the inode reference it held (or NULL). */
-struct client_inode *fd_release(struct client *c, int fd);
-/* close(fd): release it and close its inode reference. 0, -EBADF or -errno. */
-int fd_close(struct client *c, int fd);
-/* Drop one reference; the last one frees the descriptor. */
-void fd_unref(struct client_fd *f);
-/* Close every descriptor (pushing sizes); first error or 0. */
-int fd_close_all(struct client *c);
+/* HELLO every server in parallel (connect): checks the cookie, learns max_xfer. */
+int client_hello_all(struct client *c);
+
+/* ---- io.c ---- */
+
+/* Read [off, off+len) of a file into buf, zero-filling holes. 0 or -errno;
+ * a chunk below attr->size lost by a server whose data directory was
+ * replaced is -EIO, with a message naming the server. */
+int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t off, uint64_t len);
+/* Write buf to [off, off+len). 0 or -errno (first error wins). */
+int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
+             uint64_t len);
+/* Free the data of ino from byte new_size on (chunk size cs). Nothing when
+ * old_size <= new_size (nothing known to free: other clients' unpublished
+ * writes stay); otherwise every chunk from new_size on, on every server,
+ * whatever the file's size was: one CHUNK_TRUNC per server, in parallel
+ * (old_size only decides whether). 0 or -errno. */
+int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size);
+/* ino is deleted for good (unlinked and closed, replaced by a rename, or
+ * given up by O_TRUNC for a new number): free all its chunks on every server
+ * but done_server (one that already did, e.g. the owner that served an
+ * UNLINK with PROTO_UNLINK_FREE; SIZE_MAX: none), and make the servers
+ * refuse writes to it still on their way from a writer that died. 0 or
+ * -errno. */
+int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server);
+/* Check a chunk size from the wire: -EIO with a message when unusable. */
+int io_check_chunk_size(uint64_t cs);
 
 /* ---- inode.c ---- */
 
@@ -359,33 +390,12 @@ int inode_release_now(struct client *c, size_t owner, const struct proto_attr *a
 /* Drop a descriptor's reference: push the size, or release an orphan at the
  * last one. The reference is gone even when this fails. */
 int inode_close(struct client *c, struct client_inode *ci);
+/* close(fd): release it and close its inode reference. 0, -EBADF or -errno. */
+int fd_close(struct client *c, int fd);
+/* Close every descriptor (pushing sizes); first error or 0. */
+int fd_close_all(struct client *c);
 
-/* ---- io.c ---- */
-
-/* Read [off, off+len) of a file into buf, zero-filling holes. 0 or -errno;
- * a chunk below attr->size lost by a server whose data directory was
- * replaced is -EIO, with a message naming the server. */
-int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t off, uint64_t len);
-/* Write buf to [off, off+len). 0 or -errno (first error wins). */
-int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
-             uint64_t len);
-/* Free the data of ino from byte new_size on (chunk size cs). Nothing when
- * old_size <= new_size (nothing known to free: other clients' unpublished
- * writes stay); otherwise every chunk from new_size on, on every server,
- * whatever the file's size was: one CHUNK_TRUNC per server, in parallel
- * (old_size only decides whether). 0 or -errno. */
-int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size);
-/* ino is deleted for good (unlinked and closed, replaced by a rename, or
- * given up by O_TRUNC for a new number): free all its chunks on every server
- * but done_server (one that already did, e.g. the owner that served an
- * UNLINK with PROTO_UNLINK_FREE; SIZE_MAX: none), and make the servers
- * refuse writes to it still on their way from a writer that died. 0 or
- * -errno. */
-int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server);
-/* Check a chunk size from the wire: -EIO with a message when unusable. */
-int io_check_chunk_size(uint64_t cs);
-
-/* ---- ns.c ---- */
+/* ---- lookup.c ---- */
 
 /* STAT on the owner of path. */
 int ns_stat_raw(struct client *c, const char *path, size_t len, struct proto_attr *attr_p);
@@ -401,13 +411,6 @@ int ns_lookup(struct client *c, const char *path, size_t len, struct proto_attr 
 /* Normalize a user path into path (BFS_PATH_MAX bytes) and look it up.
  * Returns the normalized length or -errno. */
 int ns_resolve(struct client *c, const char *upath, char *path, struct proto_attr *attr_p);
-/*
- * Truncate the file at path (normalized) to `size` (inode_truncate_at: data
- * freed first, then the size set on the owner) and update this client's
- * descriptors. attr_p (may be NULL): the new attributes.
- */
-int ns_truncate_path(struct client *c, const char *path, size_t len, uint64_t size,
-                     struct proto_attr *attr_p);
 
 /* ---- dir.c ---- */
 
@@ -416,5 +419,28 @@ int dir_mkdir(struct client *c, const char *path, size_t len, uint32_t mode);
 int dir_rmdir(struct client *c, const char *path, size_t len);
 /* 1 when the directory has entries on any server, 0 when empty. */
 int dir_has_entries(struct client *c, const char *path, size_t len);
+
+/* ---- ns.c ---- */
+
+/*
+ * Truncate the file at path (normalized) to `size` (inode_truncate_at: data
+ * freed first, then the size set on the owner) and update this client's
+ * descriptors. attr_p (may be NULL): the new attributes.
+ */
+int ns_truncate_path(struct client *c, const char *path, size_t len, uint64_t size,
+                     struct proto_attr *attr_p);
+
+/* ---- client.c ---- */
+
+/*
+ * Connect / disconnect holding the global lock (benchfs_connect, benchfs_init).
+ * quiet_log: silence the library's log unless BENCHFS_LOG is set (benchfs_init
+ * does that itself, before its embedded server starts).
+ */
+int client_connect_locked(const char *dir, const struct benchfs_options *opts, bool quiet_log);
+
+/* Log errors only, unless BENCHFS_LOG asks for more: a library does not print. */
+void client_log_quiet(void);
+int client_disconnect_locked(void);
 
 #endif

@@ -10,6 +10,11 @@
  * takes the descriptor out of the table; its memory stays valid until the
  * last pin is dropped.
  *
+ * The pins of the current public call are this thread's (fd_pins):
+ * client_leave() drops them with fd_unpin_all(). Nothing here makes a
+ * request; closing a descriptor, which pushes its inode's size, is
+ * inode.c's fd_close.
+ *
  * A descriptor holds its position, its access mode and a reference to the
  * inode it opened (inode.c), which carries everything about the file:
  * sizes follow close-to-open consistency (docs/semantics.md), the extent is
@@ -23,9 +28,29 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "client/error.h"
 
 #define FD_TABLE_MIN 64
 #define FD_TABLE_MAX (1 << 20)
+
+/* Descriptors pinned by this thread's current public call (fd_pin). */
+static __thread struct client_fd *fd_pins[CLIENT_MAX_PINS];
+static __thread unsigned fd_npins;
+
+/*
+ * Pin descriptor f for the current public call (one more reference, dropped
+ * by client_leave). 0, or -ENOMEM past CLIENT_MAX_PINS pins in one call.
+ */
+static int fd_pin(struct client_fd *f)
+{
+    if (fd_npins >= CLIENT_MAX_PINS) {
+        error_msg("too many descriptors in one call");
+        return -ENOMEM;
+    }
+    f->refs++;
+    fd_pins[fd_npins++] = f;
+    return 0;
+}
 
 static int fd_grow(struct client *c)
 {
@@ -72,7 +97,7 @@ int fd_alloc(struct client *c, struct client_fd **fd_p)
     f->refs = 1; /* the table's */
     c->fds[fd] = f;
     /* The caller uses it until client_leave, like a descriptor from fd_get. */
-    if (client_pin(f) < 0) {
+    if (fd_pin(f) < 0) {
         fd_release(c, fd);
         return -ENOMEM;
     }
@@ -87,7 +112,7 @@ struct client_fd *fd_get(struct client *c, int fd)
     if (fd < 0 || fd >= c->nfds || c->fds[fd] == NULL)
         return NULL;
     f = c->fds[fd];
-    if (client_pin(f) < 0)
+    if (fd_pin(f) < 0)
         return NULL;
     return f;
 }
@@ -119,27 +144,8 @@ struct client_inode *fd_release(struct client *c, int fd)
     return ci;
 }
 
-int fd_close(struct client *c, int fd)
+void fd_unpin_all(void)
 {
-    struct client_inode *ci;
-
-    if (fd < 0 || fd >= c->nfds || c->fds[fd] == NULL)
-        return -EBADF;
-    /* Like close(2): the descriptor is gone even when the push fails. */
-    ci = fd_release(c, fd);
-    return ci == NULL ? 0 : inode_close(c, ci);
-}
-
-int fd_close_all(struct client *c)
-{
-    int i, rc = 0, r;
-
-    for (i = 0; i < c->nfds; i++) {
-        if (c->fds[i] == NULL)
-            continue;
-        r = fd_close(c, i);
-        if (r < 0 && rc == 0)
-            rc = r;
-    }
-    return rc;
+    while (fd_npins > 0)
+        fd_unref(fd_pins[--fd_npins]);
 }

@@ -16,6 +16,9 @@
  *
  * Inode objects are malloc'd and never move, so a reference stays valid
  * while an RPC waits; descriptors are looked up again after every wait.
+ *
+ * Closing a descriptor (fd_close, fd_close_all) is here too: it takes the
+ * descriptor out of fd.c's table, then closes its inode reference.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -337,5 +340,32 @@ int inode_close(struct client *c, struct client_inode *ci)
     }
     ci->opens--;
     inode_put(c, ci);
+    return rc;
+}
+
+/* ---- closing descriptors (fd.c holds the table, this file their inodes) ---- */
+
+int fd_close(struct client *c, int fd)
+{
+    struct client_inode *ci;
+
+    if (fd < 0 || fd >= c->nfds || c->fds[fd] == NULL)
+        return -EBADF;
+    /* Like close(2): the descriptor is gone even when the push fails. */
+    ci = fd_release(c, fd);
+    return ci == NULL ? 0 : inode_close(c, ci);
+}
+
+int fd_close_all(struct client *c)
+{
+    int i, rc = 0, r;
+
+    for (i = 0; i < c->nfds; i++) {
+        if (c->fds[i] == NULL)
+            continue;
+        r = fd_close(c, i);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
     return rc;
 }

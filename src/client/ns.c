@@ -1,17 +1,14 @@
 /*
  * ns.c - namespace calls on paths: stat, truncate, unlink, rename, access,
- * statvfs, and the helpers other files share (STAT on the owner, ENOENT
- * refinement, truncation by path).
+ * statvfs, and truncation by path (ns_truncate_path). Looking paths up is
+ * lookup.c's; renaming a directory goes through dir.c.
  *
  * Unlink and rename over a file this client has open send the KEEP flag:
  * the owner keeps the record as an orphan, which the descriptors keep using
  * until their last close (inode.c, docs/semantics.md).
  *
  * A file's inode record lives on the owner of its path (one RPC per call);
- * directories are on every server. Servers answer -ENOENT when the parent
- * directory is missing *on that server*, which includes "a component is a
- * file" (files are only known to their owner): ns_refine_enoent walks up the
- * ancestors to give POSIX's ENOTDIR in that case.
+ * directories are on every server.
  */
 #include <errno.h>
 #include <limits.h>
@@ -26,55 +23,6 @@
 #include "common/timeutil.h"
 
 #define NS_MAX_GROUPS 64
-
-int ns_stat_raw(struct client *c, const char *path, size_t len, struct proto_attr *attr_p)
-{
-    struct rpc_call call;
-    int rc;
-
-    rpc_call_path(&call, PROTO_OP_STAT, placement_path(&c->place, path, len), path, len);
-    rc = rpc_run_one(c, &call);
-    if (rc == 0)
-        *attr_p = call.rep.attr_rep.attr;
-    return rc;
-}
-
-int ns_refine_enoent(struct client *c, const char *path, size_t len)
-{
-    struct proto_attr attr;
-    const char *name;
-    size_t plen = len, parent_len;
-    int rc;
-
-    for (;;) {
-        if (path_split(path, plen, &parent_len, &name) < 0 || parent_len <= 1)
-            return -ENOENT; /* the root always exists and is a directory */
-        plen = parent_len;
-        rc = ns_stat_raw(c, path, plen, &attr);
-        if (rc == 0)
-            return S_ISDIR(attr.mode) ? -ENOENT : -ENOTDIR;
-        if (rc != -ENOENT)
-            return -ENOENT;
-    }
-}
-
-int ns_lookup(struct client *c, const char *path, size_t len, struct proto_attr *attr_p)
-{
-    int rc = ns_stat_raw(c, path, len, attr_p);
-
-    return rc == -ENOENT ? ns_refine_enoent(c, path, len) : rc;
-}
-
-int ns_resolve(struct client *c, const char *upath, char *path, struct proto_attr *attr_p)
-{
-    int len = client_path(upath, path);
-    int rc;
-
-    if (len < 0)
-        return len;
-    rc = ns_lookup(c, path, (size_t)len, attr_p);
-    return rc < 0 ? rc : len;
-}
 
 /*
  * Whether the parent of path is a directory: 0, or what a POSIX path walk

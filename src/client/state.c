@@ -1,0 +1,77 @@
+/*
+ * state.c - the one client of the process and its state lock: the public
+ * call's bracket (client_enter / client_leave), the lock the request engine
+ * drops while it waits, and the names of paths and servers that every layer
+ * above uses in its messages (client.h; docs/architecture.md#client-threading).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "client/client.h"
+#include "client/error.h"
+
+pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
+struct client *client_global;
+_Atomic unsigned client_lock_wanted;
+
+void client_lock_take(struct client *c)
+{
+    atomic_fetch_add_explicit(&client_lock_wanted, 1, memory_order_relaxed);
+    pthread_mutex_lock(c->lock);
+    atomic_fetch_sub_explicit(&client_lock_wanted, 1, memory_order_relaxed);
+}
+
+void client_lock_drop(struct client *c)
+{
+    pthread_mutex_unlock(c->lock);
+}
+
+int client_enter(struct client **c_p)
+{
+    struct client *c;
+
+    error_begin();
+    atomic_fetch_add_explicit(&client_lock_wanted, 1, memory_order_relaxed);
+    pthread_mutex_lock(&client_lock);
+    atomic_fetch_sub_explicit(&client_lock_wanted, 1, memory_order_relaxed);
+    c = client_global;
+    if (c == NULL) {
+        pthread_mutex_unlock(&client_lock);
+        error_msg("not connected (call benchfs_connect first)");
+        return -ENOTCONN;
+    }
+    c->active++;
+    *c_p = c;
+    return 0;
+}
+
+void client_leave(struct client *c)
+{
+    fd_unpin_all();
+    c->active--;
+    if (c->closing && c->active == 1)
+        pthread_cond_signal(&c->idle);
+    pthread_mutex_unlock(&client_lock);
+}
+
+int client_path(const char *in, char *out)
+{
+    if (in != NULL && in[0] == '\0')
+        return -ENOENT; /* POSIX: an empty path names nothing */
+    return path_normalize(in, out, BFS_PATH_MAX);
+}
+
+const char *client_server_name(const struct client *c, size_t idx, char *buf, size_t len)
+{
+    const struct client_server *s;
+
+    if (idx >= c->nservers) {
+        snprintf(buf, len, "server #%zu", idx);
+        return buf;
+    }
+    s = &c->servers[idx];
+    snprintf(buf, len, "server %s (%s pid %lld)", s->node_id, s->host, (long long)s->pid);
+    return buf;
+}
