@@ -77,12 +77,13 @@ struct client_server {
  */
 struct client_inode {
     struct client_inode *prev, *next;
-    int refs;     /* descriptors, plus calls in progress (memory) */
-    int opens;    /* open descriptors (inode_get .. inode_close) */
-    bool orphan;  /* unlinked or renamed over by this client while open */
-    bool dirty;   /* written since the last size push (SETSIZE) */
-    size_t owner; /* server holding its record (or orphan record) */
-    char *path;   /* its name as this client knows it (malloc'd) */
+    int refs;      /* descriptors, plus calls in progress (memory) */
+    int opens;     /* open descriptors (inode_get .. inode_close) */
+    bool orphan;   /* unlinked or renamed over by this client while open */
+    bool dirty;    /* written since the last size push (SETSIZE) */
+    bool unsynced; /* a write published the size, but close must still sync it */
+    size_t owner;  /* server holding its record (or orphan record) */
+    char *path;    /* its name as this client knows it (malloc'd) */
     size_t path_len;
     struct proto_attr attr; /* attr.size = size known from the owner */
     uint64_t extent;        /* end of the furthest byte written since the last push */
@@ -100,7 +101,7 @@ struct client_fd {
     unsigned refs; /* table + pins; freed at 0 (fd_unref) */
     bool used;     /* still in the table (false once closed) */
     bool is_dir;
-    int flags; /* O_ACCMODE | O_APPEND */
+    int flags;               /* O_ACCMODE | O_APPEND */
     struct client_inode *ci; /* NULL once closed */
     uint64_t pos;
 };
@@ -368,6 +369,12 @@ int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t
 /* Write buf to [off, off+len). 0 or -errno (first error wins). */
 int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
              uint64_t len);
+/* The same for a write through open inode ci that ends in chunk 0 on ci's
+ * owner: that piece also asks the owner to publish the size (off + len) in
+ * its record (PROTO_CHUNK_SETSIZE). *rep_flags_p: the owner's answer,
+ * PROTO_CHUNK_REP_* (0 when nothing was published). */
+int io_write_publish(struct client *c, const struct client_inode *ci, const void *buf, uint64_t off,
+                     uint64_t len, uint32_t *rep_flags_p);
 /* Free the data of ino from byte new_size on (chunk size cs). Nothing when
  * old_size <= new_size (nothing known to free: other clients' unpublished
  * writes stay); otherwise every chunk from new_size on, on every server,

@@ -7,8 +7,10 @@
  * O_TRUNC of an existing file, the CHUNK_REMOVEs then 1 ITRUNCATE.
  * A read or write = one per piece, in parallel (O_APPEND: one ISTAT more).
  * close = 0 without writes, else 1 (SETSIZE of the written extent, max
- * semantics); the last close of a file unlinked while open = 1 RELEASE plus
- * the chunk removals. A file only created and closed costs one RPC.
+ * semantics), 0 again when the only writes extending the file were small
+ * chunk-0 writes that published the size themselves and the owner needs no
+ * metadata sync (durability none, or metadata on tmpfs); the last close of a file unlinked while
+ * open = 1 RELEASE plus the chunk removals. A file only created and closed costs one RPC.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -196,7 +198,7 @@ static ssize_t file_pread(struct client *c, struct client_inode *ci, void *buf, 
 static ssize_t file_pwrite(struct client *c, struct client_inode *ci, const void *buf, size_t count,
                            uint64_t off)
 {
-    struct proto_attr attr = ci->attr;
+    uint32_t pub = 0;
     int rc;
 
     if (count == 0)
@@ -207,13 +209,30 @@ static ssize_t file_pwrite(struct client *c, struct client_inode *ci, const void
         count = SSIZE_MAX;
     if (off > (uint64_t)INT64_MAX - count)
         return -EFBIG;
-    rc = io_write(c, &attr, buf, off, count);
+    /* A write past the size the owner knows may publish it on the way
+     * (chunk 0 lives on the owner): then close has nothing to push. */
+    if (off + count > ci->attr.size) {
+        rc = io_write_publish(c, ci, buf, off, count, &pub);
+    } else {
+        struct proto_attr attr = ci->attr;
+
+        rc = io_write(c, &attr, buf, off, count);
+    }
     if (rc < 0)
         return rc;
     if (off + count > ci->extent)
         ci->extent = off + count;
-    /* mtime: the owner stamps it when the size is pushed (SETSIZE mtime 0). */
-    ci->dirty = true;
+    if (pub & PROTO_CHUNK_REP_SIZE_SET) {
+        /* The owner stamped its clock; ours is close enough for fstat. */
+        if (off + count > ci->attr.size)
+            ci->attr.size = off + count;
+        ci->attr.mtime_ns = ci->attr.ctime_ns = time_real_ns();
+        if (!(pub & PROTO_CHUNK_REP_DURABLE))
+            ci->unsynced = true;
+    } else {
+        /* mtime: the owner stamps it when the size is pushed (SETSIZE mtime 0). */
+        ci->dirty = true;
+    }
     return (ssize_t)count;
 }
 
@@ -408,7 +427,7 @@ static int file_fsync(struct client *c, struct client_inode *ci)
 
     if (S_ISDIR(ci->attr.mode))
         return 0;
-    if (ci->dirty) {
+    if (ci->dirty || ci->unsynced) {
         rc = inode_push_size(c, ci, PROTO_SETSIZE_SYNC);
         if (rc < 0)
             return rc;

@@ -193,8 +193,11 @@ int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags)
                   rc);
         rc = 0;
     }
-    if (rc == 0)
+    if (rc == 0) {
         ci->dirty = false;
+        if (flags & PROTO_SETSIZE_SYNC)
+            ci->unsynced = false;
+    }
     return rc;
 }
 
@@ -328,7 +331,7 @@ int inode_close(struct client *c, struct client_inode *ci)
          * hold references (refs) but no longer an open descriptor. */
         if (ci->orphan && ci->opens == 1)
             rc = inode_release(c, ci);
-        else if (ci->dirty)
+        else if (ci->dirty || ci->unsynced)
             rc = inode_push_size(c, ci, PROTO_SETSIZE_SYNC);
     }
     ci->opens--;
