@@ -89,6 +89,9 @@ struct client_inode {
     uint64_t extent;        /* end of the furthest byte written since the last push */
     char **retired;         /* earlier names: a request of another thread may still
                                send one (its wait is unlocked); freed with the inode */
+    uint8_t *head;          /* read at open: all head_len bytes of a small file as
+                               its open found them; dropped by any write or resize */
+    size_t head_len;
     size_t nretired;
 };
 
@@ -338,6 +341,12 @@ uint64_t inode_size(const struct client_inode *ci);
 void inode_truncated(struct client_inode *ci, uint64_t size);
 /* This client renamed inode ino to path: its name and owner follow. */
 int inode_renamed(struct client *c, uint64_t ino, const char *path, size_t len);
+/* Forget the bytes read at open (a write or a size change makes them old). */
+void inode_drop_head(struct client_inode *ci);
+/* Look path up on its owner asking for the bytes of a small file too: on
+ * success *head_p is NULL or a malloc'd copy of all attr_p->size bytes. */
+int inode_lookup_head(struct client *c, const char *path, size_t len, struct proto_attr *attr_p,
+                      uint8_t **head_p);
 /* SETSIZE of the extent on the owner (flags PROTO_SETSIZE_*). */
 int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags);
 /* ISTAT: the owner's attributes of this very inode (-ESTALE when gone). */

@@ -60,10 +60,12 @@ static int file_create(struct client *c, const char *path, size_t len, int flags
  * O_RDONLY; a file this call created is empty already. In place: the inode
  * number stays and this client's other descriptors of it see the new size.
  * A file replaced by another client between the lookup and the truncation
- * is looked up again.
+ * is looked up again. An open for reading only of a small file also gets
+ * its bytes (*head_p: malloc'd, attr->size bytes), so that reading it costs
+ * no second round trip.
  */
 static int file_open_inode(struct client *c, const char *path, size_t len, int flags, mode_t mode,
-                           struct proto_attr *attr)
+                           struct proto_attr *attr, uint8_t **head_p)
 {
     struct client_inode where;
     bool created = false;
@@ -72,6 +74,8 @@ static int file_open_inode(struct client *c, const char *path, size_t len, int f
     for (tries = 0;; tries++) {
         if (flags & O_CREAT)
             rc = file_create(c, path, len, flags, mode, attr, &created);
+        else if ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC))
+            rc = inode_lookup_head(c, path, len, attr, head_p);
         else
             rc = ns_lookup(c, path, len, attr);
         if (rc < 0)
@@ -95,6 +99,7 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
     struct proto_attr attr;
     struct client_inode *ci;
     struct client_fd *f;
+    uint8_t *head = NULL;
     int len, rc, fd;
 
     len = client_path(upath, path);
@@ -102,12 +107,25 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
         return len;
     if ((flags & O_ACCMODE) == O_ACCMODE)
         return -EINVAL;
-    rc = file_open_inode(c, path, (size_t)len, flags, mode, &attr);
-    if (rc < 0)
+    rc = file_open_inode(c, path, (size_t)len, flags, mode, &attr, &head);
+    if (rc < 0) {
+        free(head);
         return rc;
+    }
     rc = inode_get(c, path, (size_t)len, &attr, &ci);
-    if (rc < 0)
+    if (rc < 0) {
+        free(head);
         return rc;
+    }
+    if (head != NULL) {
+        /* unless a write of ours is not published yet: ours is newer */
+        if (ci->extent == 0 && !ci->dirty) {
+            ci->head = head;
+            ci->head_len = (size_t)attr.size;
+        } else {
+            free(head);
+        }
+    }
     fd = fd_alloc(c, &f);
     if (fd < 0) {
         ci->opens--;
@@ -188,6 +206,10 @@ static ssize_t file_pread(struct client *c, struct client_inode *ci, void *buf, 
     if (off >= size)
         return 0;
     n = size - off < count ? size - off : count;
+    if (ci->head != NULL && off + n <= ci->head_len) {
+        memcpy(buf, ci->head + off, n); /* read at open */
+        return (ssize_t)n;
+    }
     rc = io_read(c, &ci->attr, buf, off, n);
     if (rc < 0)
         return rc;
@@ -209,6 +231,7 @@ static ssize_t file_pwrite(struct client *c, struct client_inode *ci, const void
         count = SSIZE_MAX;
     if (off > (uint64_t)INT64_MAX - count)
         return -EFBIG;
+    inode_drop_head(ci);
     /* A write past the size the owner knows may publish it on the way
      * (chunk 0 lives on the owner): then close has nothing to push. */
     if (off + count > ci->attr.size) {

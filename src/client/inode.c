@@ -95,6 +95,7 @@ int inode_get(struct client *c, const char *path, size_t len, const struct proto
                 return rc;
         }
         ci->attr = *attr;
+        inode_drop_head(ci);
         ci->refs++;
         ci->opens++;
         *ci_p = ci;
@@ -119,6 +120,40 @@ int inode_get(struct client *c, const char *path, size_t len, const struct proto
     return 0;
 }
 
+void inode_drop_head(struct client_inode *ci)
+{
+    free(ci->head);
+    ci->head = NULL;
+    ci->head_len = 0;
+}
+
+int inode_lookup_head(struct client *c, const char *path, size_t len, struct proto_attr *attr_p,
+                      uint8_t **head_p)
+{
+    struct rpc_call call;
+    uint8_t *buf = malloc(PROTO_STAT_HEAD_MAX);
+    int rc;
+
+    *head_p = NULL;
+    if (buf == NULL)
+        return ns_lookup(c, path, len, attr_p);
+    rpc_call_path(&call, PROTO_OP_STAT, placement_path(&c->place, path, len), path, len);
+    call.req.path_req.flags = PROTO_STAT_HEAD;
+    call.rbuf = buf;
+    call.rbuf_len = PROTO_STAT_HEAD_MAX;
+    rc = rpc_run_one(c, &call);
+    if (rc == -ENOENT)
+        rc = ns_refine_enoent(c, path, len);
+    if (rc < 0 || call.rlen == 0) {
+        free(buf);
+    } else {
+        *head_p = buf; /* proto_rep_check: rlen == attr.size */
+    }
+    if (rc == 0)
+        *attr_p = call.rep.attr_rep.attr;
+    return rc;
+}
+
 void inode_put(struct client *c, struct client_inode *ci)
 {
     if (--ci->refs > 0)
@@ -133,6 +168,7 @@ void inode_put(struct client *c, struct client_inode *ci)
         free(ci->retired[--ci->nretired]);
     free(ci->retired);
     free(ci->path);
+    free(ci->head);
     free(ci);
 }
 
@@ -143,6 +179,7 @@ uint64_t inode_size(const struct client_inode *ci)
 
 void inode_truncated(struct client_inode *ci, uint64_t size)
 {
+    inode_drop_head(ci);
     ci->attr.size = size;
     if (ci->extent > size)
         ci->extent = size;

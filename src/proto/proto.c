@@ -289,6 +289,9 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
             return -EPROTO;
         return data_len == 0 ? 0 : -EPROTO;
     case PROTO_OP_STAT:
+        if ((b->path_req.flags & ~PROTO_STAT_HEAD) != 0)
+            return -EPROTO;
+        return proto_check_one_path(b->path_req.path_len, data_len);
     case PROTO_OP_RMDIR_PREPARE:
     case PROTO_OP_RMDIR_COMMIT:
     case PROTO_OP_RMDIR_ABORT:
@@ -371,6 +374,12 @@ int proto_rep_check(unsigned op, const union proto_body *b, uint32_t data_len)
     switch (op) {
     case PROTO_OP_CHUNK_READ:
         return b->chunk_rep.length == data_len ? 0 : -EPROTO;
+    case PROTO_OP_STAT:
+        /* read at open: all of a small file, or nothing */
+        return data_len == 0 ||
+                       (data_len <= PROTO_STAT_HEAD_MAX && data_len == b->attr_rep.attr.size)
+                   ? 0
+                   : -EPROTO;
     case PROTO_OP_CHUNK_WRITE:
         if ((b->chunk_rep.flags & ~(PROTO_CHUNK_REP_SIZE_SET | PROTO_CHUNK_REP_DURABLE)) != 0)
             return -EPROTO;

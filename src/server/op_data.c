@@ -111,6 +111,24 @@ void server_op_CHUNK_WRITE(struct sreq *r)
     data_submit_write(r);
 }
 
+void server_stat_head(struct sreq *r)
+{
+    const proto_attr_t *a = &r->rep.attr_rep.attr;
+    int rc;
+
+    /* No buffer free, a full ring, a missing chunk: the client reads it
+     * the usual way. */
+    r->iobuf = chunk_buf_get(r->srv->chunks);
+    if (r->iobuf == NULL) {
+        sreq_finish(r, 0);
+        return;
+    }
+    r->state = SREQ_IO;
+    rc = chunk_read(r->srv->chunks, a->ino, 0, 0, r->iobuf, a->size, data_io_done, r);
+    if (rc < 0)
+        sreq_finish(r, 0);
+}
+
 void server_op_CHUNK_READ(struct sreq *r)
 {
     if (r->iobuf == NULL) {
@@ -200,6 +218,15 @@ void server_data_continue(struct sreq *r)
         r->rep.chunk_rep.length = (uint32_t)r->io_result;
         r->rep_data = r->iobuf;
         r->rep_data_len = (uint32_t)r->io_result;
+        sreq_finish(r, 0);
+        return;
+    case PROTO_OP_STAT:
+        /* all of the file or nothing (a hole, a missing chunk: nothing) */
+        if (r->io_result >= 0 && (uint64_t)r->io_result == r->rep.attr_rep.attr.size) {
+            srv->stats.chunk_reads++;
+            r->rep_data = r->iobuf;
+            r->rep_data_len = (uint32_t)r->io_result;
+        }
         sreq_finish(r, 0);
         return;
     case PROTO_OP_FSYNC:

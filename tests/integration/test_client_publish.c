@@ -12,7 +12,10 @@
  *   - truncation after a published write (ftruncate down, then write
  *     again: the size never comes back), O_APPEND, a file renamed before
  *     its write (chunk 0 no longer on the owner), a file unlinked while
- *     open (orphan record, by inode number).
+ *     open (orphan record, by inode number);
+ *   - read at open (PROTO_STAT_HEAD): open(O_RDONLY) + read + close of a
+ *     file of at most 16 KiB is 1 request, of a larger one 2; a write or a
+ *     truncation by this process after the open is seen by the reader.
  *
  * 3 servers, 64 KiB chunks; the disk phases use /var/tmp when it is not
  * tmpfs (skipped otherwise).
@@ -198,6 +201,71 @@ static void test_orphan(void)
     CHECK_ERR(benchfs_open("/orphan", O_RDONLY, 0), ENOENT);
 }
 
+static void read_small(const char *path)
+{
+    unsigned char got[SMALL + 16];
+    int fd = benchfs_open(path, O_RDONLY, 0);
+
+    CHECK(fd >= 0);
+    CHECK(benchfs_read(fd, got, sizeof(got)) == SMALL);
+    CHECK(memcmp(got, data, SMALL) == 0);
+    CHECK(benchfs_read(fd, got, sizeof(got)) == 0);
+    CHECK(benchfs_close(fd) == 0);
+}
+
+static void read_big(const char *path)
+{
+    static unsigned char got[CHUNK];
+    int fd = benchfs_open(path, O_RDONLY, 0);
+
+    CHECK(fd >= 0);
+    CHECK(benchfs_read(fd, got, sizeof(got)) == 20000);
+    CHECK(memcmp(got, data, 20000) == 0);
+    CHECK(benchfs_close(fd) == 0);
+}
+
+/* Read at open: a small file costs one request; what this process writes
+ * or cuts afterwards is seen at once; a renamed file reads right. */
+static void test_read_at_open(void)
+{
+    unsigned char got[SMALL];
+    int fd, fd2;
+
+    small_file("/rao");
+    CHECK(ops_of(read_small, "/rao") == 1);
+    fd = benchfs_open("/rao-big", O_CREAT | O_WRONLY, 0644);
+    CHECK(fd >= 0);
+    CHECK(benchfs_write(fd, data, 20000) == 20000);
+    CHECK(benchfs_close(fd) == 0);
+    CHECK(ops_of(read_big, "/rao-big") == 2);
+
+    fd = benchfs_open("/rao", O_RDONLY, 0);
+    CHECK(fd >= 0);
+    fd2 = benchfs_open("/rao", O_WRONLY, 0);
+    CHECK(fd2 >= 0);
+    CHECK(benchfs_pwrite(fd2, data + 1, 100, 50) == 100);
+    CHECK(benchfs_pread(fd, got, SMALL, 0) == SMALL);
+    CHECK(memcmp(got, data, 50) == 0 && memcmp(got + 50, data + 1, 100) == 0);
+    CHECK(benchfs_close(fd2) == 0);
+    CHECK(benchfs_close(fd) == 0);
+
+    fd = benchfs_open("/rao", O_RDONLY, 0);
+    CHECK(fd >= 0);
+    CHECK(benchfs_truncate("/rao", 10) == 0);
+    CHECK(benchfs_pread(fd, got, SMALL, 0) == 10);
+    CHECK(benchfs_close(fd) == 0);
+
+    for (int i = 0; i < 8; i++) {
+        char from[32], to[32];
+
+        snprintf(from, sizeof(from), "/rao-a%d", i);
+        snprintf(to, sizeof(to), "/rao-b%d", i);
+        small_file(from);
+        CHECK(benchfs_rename(from, to) == 0);
+        read_small(to);
+    }
+}
+
 static void connect_now(void)
 {
     struct benchfs_options o;
@@ -239,6 +307,7 @@ int main(void)
     test_append();
     test_renamed();
     test_orphan();
+    test_read_at_open();
     if (!on_tmpfs("/var/tmp") && access("/var/tmp", W_OK) == 0) {
         restart_in("/var/tmp", NULL);
         test_counts(false, "disk");
