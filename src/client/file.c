@@ -5,7 +5,9 @@
  * Descriptors act on the inode they opened (inode.c), whatever happens to
  * its name. Costs, in RPCs: open = 1 (CREATE or STAT on the owner); with
  * O_TRUNC of an existing file, the CHUNK_REMOVEs then 1 ITRUNCATE.
- * A read or write = one per piece, in parallel (O_APPEND: one ISTAT more).
+ * A read or write = one per piece, in parallel (O_APPEND: one ISTAT more);
+ * none for a read of a file of at most 16 KiB opened O_RDONLY, whose bytes
+ * came with the open's lookup (read at open), until this process changes it.
  * close = 0 without writes, else 1 (SETSIZE of the written extent, max
  * semantics), 0 again when the only writes extending the file were small
  * chunk-0 writes that published the size themselves and the owner needs no

@@ -205,6 +205,21 @@ static void test_request_checks(void **state)
     b.chunk_rep.flags = 0x4;
     assert_int_equal(proto_rep_check(PROTO_OP_CHUNK_WRITE, &b, 0), -EPROTO);
 
+    /* Read at open: STAT may ask for a small file's bytes; all or nothing. */
+    memset(&b, 0, sizeof(b));
+    b.path_req.path_len = 4;
+    b.path_req.flags = PROTO_STAT_HEAD;
+    assert_int_equal(proto_req_check(PROTO_OP_STAT, &b, 4, 1 << 20), 0);
+    b.path_req.flags = 0x2;
+    assert_int_equal(proto_req_check(PROTO_OP_STAT, &b, 4, 1 << 20), -EPROTO);
+    memset(&b, 0, sizeof(b));
+    b.attr_rep.attr.size = 3901;
+    assert_int_equal(proto_rep_check(PROTO_OP_STAT, &b, 0), 0);
+    assert_int_equal(proto_rep_check(PROTO_OP_STAT, &b, 3901), 0);
+    assert_int_equal(proto_rep_check(PROTO_OP_STAT, &b, 3900), -EPROTO);
+    b.attr_rep.attr.size = PROTO_STAT_HEAD_MAX + 1;
+    assert_int_equal(proto_rep_check(PROTO_OP_STAT, &b, PROTO_STAT_HEAD_MAX + 1), -EPROTO);
+
     memset(&b, 0, sizeof(b));
     b.readdir_req.path_len = 2;
     b.readdir_req.cursor_len = 3;
