@@ -85,18 +85,22 @@ struct client_server {
  */
 struct client_inode {
     struct client_inode *prev, *next;
-    int refs;     /* descriptors, plus calls in progress (memory) */
-    int opens;    /* open descriptors (inode_get .. inode_close) */
-    bool orphan;  /* unlinked or renamed over by this client while open */
-    bool dirty;   /* written since the last size push (SETSIZE) */
-    size_t owner; /* server holding its record (or orphan record) */
-    char *path;   /* its name as this client knows it (malloc'd) */
+    int refs;      /* descriptors, plus calls in progress (memory) */
+    int opens;     /* open descriptors (inode_get .. inode_close) */
+    bool orphan;   /* unlinked or renamed over by this client while open */
+    bool dirty;    /* written since the last size push (SETSIZE) */
+    bool unsynced; /* a write published the size, but close must still sync it */
+    size_t owner;  /* server holding its record (or orphan record) */
+    char *path;    /* its name as this client knows it (malloc'd) */
     size_t path_len;
     struct proto_attr attr; /* attr.size = size known from the owner */
     uint64_t extent;        /* end of the furthest byte written since the last push */
     uint64_t wgen;          /* writes completed: a push clears only what it covered */
     char **retired;         /* earlier names: a request of another thread may still
                                send one (its wait is unlocked); freed with the inode */
+    uint8_t *head;          /* read at open: all head_len bytes of a small file as
+                               its open found them; dropped by any write or resize */
+    size_t head_len;
     size_t nretired;
 };
 
@@ -335,6 +339,12 @@ int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t
 /* Write buf to [off, off+len). 0 or -errno (first error wins). */
 int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
              uint64_t len);
+/* The same for a write through open inode ci that ends in chunk 0 on ci's
+ * owner: that piece also asks the owner to publish the size (off + len) in
+ * its record (PROTO_CHUNK_SETSIZE). *rep_flags_p: the owner's answer,
+ * PROTO_CHUNK_REP_* (0 when nothing was published). */
+int io_write_publish(struct client *c, const struct client_inode *ci, const void *buf, uint64_t off,
+                     uint64_t len, uint32_t *rep_flags_p);
 /* Free the data of ino from byte new_size on (chunk size cs). Nothing when
  * old_size <= new_size (nothing known to free: other clients' unpublished
  * writes stay); otherwise every chunk from new_size on, on every server,
@@ -369,6 +379,12 @@ uint64_t inode_size(const struct client_inode *ci);
 void inode_truncated(struct client_inode *ci, uint64_t size);
 /* This client renamed inode ino to path: its name and owner follow. */
 int inode_renamed(struct client *c, uint64_t ino, const char *path, size_t len);
+/* Forget the bytes read at open (a write or a size change makes them old). */
+void inode_drop_head(struct client_inode *ci);
+/* Look path up on its owner asking for the bytes of a small file too: on
+ * success *head_p is NULL or a malloc'd copy of all attr_p->size bytes. */
+int inode_lookup_head(struct client *c, const char *path, size_t len, struct proto_attr *attr_p,
+                      uint8_t **head_p);
 /* SETSIZE of the extent on the owner (flags PROTO_SETSIZE_*). */
 int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags);
 /* ISTAT: the owner's attributes of this very inode (-ESTALE when gone). */

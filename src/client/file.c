@@ -5,10 +5,14 @@
  * Descriptors act on the inode they opened (inode.c), whatever happens to
  * its name. Costs, in RPCs: open = 1 (CREATE or STAT on the owner); with
  * O_TRUNC of an existing file, the CHUNK_REMOVEs then 1 ITRUNCATE.
- * A read or write = one per piece, in parallel (O_APPEND: one ISTAT more).
+ * A read or write = one per piece, in parallel (O_APPEND: one ISTAT more);
+ * none for a read of a file of at most 16 KiB opened O_RDONLY, whose bytes
+ * came with the open's lookup (read at open), until this process changes it.
  * close = 0 without writes, else 1 (SETSIZE of the written extent, max
- * semantics); the last close of a file unlinked while open = 1 RELEASE plus
- * the chunk removals. A file only created and closed costs one RPC.
+ * semantics), 0 again when the only writes extending the file were small
+ * chunk-0 writes that published the size themselves and the owner needs no
+ * metadata sync (durability none, or metadata on tmpfs); the last close of a file unlinked while
+ * open = 1 RELEASE plus the chunk removals. A file only created and closed costs one RPC.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,10 +62,12 @@ static int file_create(struct client *c, const char *path, size_t len, int flags
  * O_RDONLY; a file this call created is empty already. In place: the inode
  * number stays and this client's other descriptors of it see the new size.
  * A file replaced by another client between the lookup and the truncation
- * is looked up again.
+ * is looked up again. An open for reading only of a small file also gets
+ * its bytes (*head_p: malloc'd, attr->size bytes), so that reading it costs
+ * no second round trip.
  */
 static int file_open_inode(struct client *c, const char *path, size_t len, int flags, mode_t mode,
-                           struct proto_attr *attr)
+                           struct proto_attr *attr, uint8_t **head_p)
 {
     struct client_inode where;
     bool created = false;
@@ -70,6 +76,8 @@ static int file_open_inode(struct client *c, const char *path, size_t len, int f
     for (tries = 0;; tries++) {
         if (flags & O_CREAT)
             rc = file_create(c, path, len, flags, mode, attr, &created);
+        else if ((flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC))
+            rc = inode_lookup_head(c, path, len, attr, head_p);
         else
             rc = ns_lookup(c, path, len, attr);
         if (rc < 0)
@@ -93,6 +101,7 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
     struct proto_attr attr;
     struct client_inode *ci;
     struct client_fd *f;
+    uint8_t *head = NULL;
     int len, rc, fd;
 
     len = client_path(upath, path);
@@ -100,12 +109,25 @@ static int file_open(struct client *c, const char *upath, int flags, mode_t mode
         return len;
     if ((flags & O_ACCMODE) == O_ACCMODE)
         return -EINVAL;
-    rc = file_open_inode(c, path, (size_t)len, flags, mode, &attr);
-    if (rc < 0)
+    rc = file_open_inode(c, path, (size_t)len, flags, mode, &attr, &head);
+    if (rc < 0) {
+        free(head);
         return rc;
+    }
     rc = inode_get(c, path, (size_t)len, &attr, &ci);
-    if (rc < 0)
+    if (rc < 0) {
+        free(head);
         return rc;
+    }
+    if (head != NULL) {
+        /* unless a write of ours is not published yet: ours is newer */
+        if (ci->extent == 0 && !ci->dirty) {
+            ci->head = head;
+            ci->head_len = (size_t)attr.size;
+        } else {
+            free(head);
+        }
+    }
     fd = fd_alloc(c, &f);
     if (fd < 0) {
         ci->opens--;
@@ -186,6 +208,10 @@ static ssize_t file_pread(struct client *c, struct client_inode *ci, void *buf, 
     if (off >= size)
         return 0;
     n = size - off < count ? size - off : count;
+    if (ci->head != NULL && off + n <= ci->head_len) {
+        memcpy(buf, ci->head + off, n); /* read at open */
+        return (ssize_t)n;
+    }
     rc = io_read(c, &ci->attr, buf, off, n);
     if (rc < 0)
         return rc;
@@ -196,7 +222,7 @@ static ssize_t file_pread(struct client *c, struct client_inode *ci, void *buf, 
 static ssize_t file_pwrite(struct client *c, struct client_inode *ci, const void *buf, size_t count,
                            uint64_t off)
 {
-    struct proto_attr attr = ci->attr;
+    uint32_t pub = 0;
     int rc;
 
     if (count == 0)
@@ -207,13 +233,31 @@ static ssize_t file_pwrite(struct client *c, struct client_inode *ci, const void
         count = SSIZE_MAX;
     if (off > (uint64_t)INT64_MAX - count)
         return -EFBIG;
-    rc = io_write(c, &attr, buf, off, count);
+    inode_drop_head(ci);
+    /* A write past the size the owner knows may publish it on the way
+     * (chunk 0 lives on the owner): then close has nothing to push. */
+    if (off + count > ci->attr.size) {
+        rc = io_write_publish(c, ci, buf, off, count, &pub);
+    } else {
+        struct proto_attr attr = ci->attr;
+
+        rc = io_write(c, &attr, buf, off, count);
+    }
     if (rc < 0)
         return rc;
     if (off + count > ci->extent)
         ci->extent = off + count;
-    /* mtime: the owner stamps it when the size is pushed (SETSIZE mtime 0). */
-    ci->dirty = true;
+    if (pub & PROTO_CHUNK_REP_SIZE_SET) {
+        /* The owner stamped its clock; ours is close enough for fstat. */
+        if (off + count > ci->attr.size)
+            ci->attr.size = off + count;
+        ci->attr.mtime_ns = ci->attr.ctime_ns = time_real_ns();
+        if (!(pub & PROTO_CHUNK_REP_DURABLE))
+            ci->unsynced = true;
+    } else {
+        /* mtime: the owner stamps it when the size is pushed (SETSIZE mtime 0). */
+        ci->dirty = true;
+    }
     ci->wgen++;
     return (ssize_t)count;
 }
@@ -409,7 +453,7 @@ static int file_fsync(struct client *c, struct client_inode *ci)
 
     if (S_ISDIR(ci->attr.mode))
         return 0;
-    if (ci->dirty) {
+    if (ci->dirty || ci->unsynced) {
         rc = inode_push_size(c, ci, PROTO_SETSIZE_SYNC);
         if (rc < 0)
             return rc;

@@ -98,6 +98,7 @@ int inode_get(struct client *c, const char *path, size_t len, const struct proto
                 return rc;
         }
         ci->attr = *attr;
+        inode_drop_head(ci);
         ci->refs++;
         ci->opens++;
         *ci_p = ci;
@@ -122,6 +123,40 @@ int inode_get(struct client *c, const char *path, size_t len, const struct proto
     return 0;
 }
 
+void inode_drop_head(struct client_inode *ci)
+{
+    free(ci->head);
+    ci->head = NULL;
+    ci->head_len = 0;
+}
+
+int inode_lookup_head(struct client *c, const char *path, size_t len, struct proto_attr *attr_p,
+                      uint8_t **head_p)
+{
+    struct rpc_call call;
+    uint8_t *buf = malloc(PROTO_STAT_HEAD_MAX);
+    int rc;
+
+    *head_p = NULL;
+    if (buf == NULL)
+        return ns_lookup(c, path, len, attr_p);
+    rpc_call_path(&call, PROTO_OP_STAT, placement_path(&c->place, path, len), path, len);
+    call.req.path_req.flags = PROTO_STAT_HEAD;
+    call.rbuf = buf;
+    call.rbuf_len = PROTO_STAT_HEAD_MAX;
+    rc = rpc_run_one(c, &call);
+    if (rc == -ENOENT)
+        rc = ns_refine_enoent(c, path, len);
+    if (rc < 0 || call.rlen == 0) {
+        free(buf);
+    } else {
+        *head_p = buf; /* proto_rep_check: rlen == attr.size */
+    }
+    if (rc == 0)
+        *attr_p = call.rep.attr_rep.attr;
+    return rc;
+}
+
 void inode_put(struct client *c, struct client_inode *ci)
 {
     if (--ci->refs > 0)
@@ -136,6 +171,7 @@ void inode_put(struct client *c, struct client_inode *ci)
         free(ci->retired[--ci->nretired]);
     free(ci->retired);
     free(ci->path);
+    free(ci->head);
     free(ci);
 }
 
@@ -146,6 +182,7 @@ uint64_t inode_size(const struct client_inode *ci)
 
 void inode_truncated(struct client_inode *ci, uint64_t size)
 {
+    inode_drop_head(ci);
     ci->attr.size = size;
     if (ci->extent > size)
         ci->extent = size;
@@ -196,6 +233,8 @@ int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags)
                   rc);
         rc = 0;
     }
+    if (rc == 0 && (flags & PROTO_SETSIZE_SYNC))
+        ci->unsynced = false;
     /* Writes of other threads that completed while this push waited
      * (unlocked) are not covered by it: they stay for the next push. */
     if (rc == 0 && ci->wgen == wgen) {
@@ -335,7 +374,7 @@ int inode_close(struct client *c, struct client_inode *ci)
          * hold references (refs) but no longer an open descriptor. */
         if (ci->orphan && ci->opens == 1)
             rc = inode_release(c, ci);
-        else if (ci->dirty)
+        else if (ci->dirty || ci->unsynced)
             rc = inode_push_size(c, ci, PROTO_SETSIZE_SYNC);
     }
     ci->opens--;

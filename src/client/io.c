@@ -25,13 +25,19 @@
 
 /* Calls on the stack for small transfers; larger ones allocate. */
 #define IO_STACK_CALLS 8
+/* Largest write piece that carries its size to the owner (the piece and
+ * the path are copied into one message). */
+#define IO_PUBLISH_MAX (64u << 10)
 
 struct io_src {
     struct rpc_src src;
     struct client *c;
     uint64_t ino, cs, size;
-    uint8_t *rbuf;       /* read destination, buf[0] = file offset base */
-    const uint8_t *wbuf; /* write source */
+    uint8_t *rbuf;                  /* read destination, buf[0] = file offset base */
+    const uint8_t *wbuf;            /* write source */
+    const struct client_inode *pub; /* publish the size with the last piece */
+    uint8_t *pub_buf;               /* that piece's data, then the path */
+    uint32_t pub_flags;             /* the owner's reply flags */
     uint64_t base, off, end;
     int first_err;
     struct rpc_call **free_calls;
@@ -45,6 +51,35 @@ int io_check_chunk_size(uint64_t cs)
         return -EIO;
     }
     return 0;
+}
+
+/*
+ * The last piece of a write to chunk 0 on the inode's owner: ask the owner
+ * to set the size too. A named inode's path follows the data (one copy of a
+ * small piece); an orphan's record is found by inode number alone.
+ */
+static void io_publish(struct io_src *io, struct rpc_call *call, const struct piece *pc)
+{
+    const struct client_inode *ci = io->pub;
+    uint64_t len = pc->length;
+
+    if (pc->index != 0 || pc->server != ci->owner || len > IO_PUBLISH_MAX)
+        return;
+    if (ci->orphan) {
+        call->req.chunk_io_req.flags = PROTO_CHUNK_SETSIZE | PROTO_CHUNK_SETSIZE_ORPHAN;
+        return;
+    }
+    if (len + ci->path_len > io->c->place.max_xfer[pc->server])
+        return;
+    io->pub_buf = malloc(len + ci->path_len);
+    if (io->pub_buf == NULL)
+        return; /* not published: the size is pushed at close */
+    memcpy(io->pub_buf, call->data, len);
+    memcpy(io->pub_buf + len, ci->path, ci->path_len);
+    call->req.chunk_io_req.flags = PROTO_CHUNK_SETSIZE;
+    call->req.chunk_io_req.path_len = (uint32_t)ci->path_len;
+    call->data = io->pub_buf;
+    call->data_len = len + ci->path_len;
 }
 
 static struct rpc_call *io_next(struct rpc_src *src)
@@ -67,6 +102,8 @@ static struct rpc_call *io_next(struct rpc_src *src)
     if (write) {
         call->data = io->wbuf + (pc.file_off - io->base);
         call->data_len = pc.length;
+        if (io->pub != NULL && pc.file_off + pc.length == io->end)
+            io_publish(io, call, &pc);
     } else {
         call->rbuf = io->rbuf + (pc.file_off - io->base);
         call->rbuf_len = pc.length;
@@ -107,6 +144,8 @@ static void io_done(struct rpc_src *src, struct rpc_call *call)
     } else if (st == 0 && call->rep.chunk_rep.length != want) {
         error_msg("short chunk write (%u of %u bytes)", call->rep.chunk_rep.length, want);
         st = -EIO;
+    } else if (st == 0 && (call->req.chunk_io_req.flags & PROTO_CHUNK_SETSIZE)) {
+        io->pub_flags = call->rep.chunk_rep.flags;
     }
     if (st < 0 && io->first_err == 0)
         io->first_err = st;
@@ -114,7 +153,8 @@ static void io_done(struct rpc_src *src, struct rpc_call *call)
 }
 
 static int io_run(struct client *c, const struct proto_attr *attr, uint8_t *rbuf,
-                  const uint8_t *wbuf, uint64_t off, uint64_t len)
+                  const uint8_t *wbuf, uint64_t off, uint64_t len, const struct client_inode *pub,
+                  uint32_t *pub_flags_p)
 {
     struct rpc_call stack_calls[IO_STACK_CALLS], *calls = stack_calls;
     struct rpc_call *stack_free[IO_STACK_CALLS], **free_calls = stack_free;
@@ -158,7 +198,11 @@ static int io_run(struct client *c, const struct proto_attr *attr, uint8_t *rbuf
     io.end = off + len;
     io.free_calls = free_calls;
     io.nfree = ncalls;
+    io.pub = pub;
     rpc_run(c, &io.src);
+    free(io.pub_buf);
+    if (pub_flags_p != NULL)
+        *pub_flags_p = io.first_err == 0 ? io.pub_flags : 0;
 
     if (calls != stack_calls) {
         free(calls);
@@ -169,13 +213,22 @@ static int io_run(struct client *c, const struct proto_attr *attr, uint8_t *rbuf
 
 int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t off, uint64_t len)
 {
-    return io_run(c, attr, buf, NULL, off, len);
+    return io_run(c, attr, buf, NULL, off, len, NULL, NULL);
 }
 
 int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
              uint64_t len)
 {
-    return io_run(c, attr, NULL, buf, off, len);
+    return io_run(c, attr, NULL, buf, off, len, NULL, NULL);
+}
+
+int io_write_publish(struct client *c, const struct client_inode *ci, const void *buf, uint64_t off,
+                     uint64_t len, uint32_t *rep_flags_p)
+{
+    struct proto_attr attr = ci->attr;
+
+    *rep_flags_p = 0;
+    return io_run(c, &attr, NULL, buf, off, len, ci, rep_flags_p);
 }
 
 /* One CHUNK_TRUNC to every server but `skip` (SIZE_MAX: none), in parallel. */

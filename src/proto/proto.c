@@ -289,6 +289,9 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
             return -EPROTO;
         return data_len == 0 ? 0 : -EPROTO;
     case PROTO_OP_STAT:
+        if ((b->path_req.flags & ~PROTO_STAT_HEAD) != 0)
+            return -EPROTO;
+        return proto_check_one_path(b->path_req.path_len, data_len);
     case PROTO_OP_RMDIR_PREPARE:
     case PROTO_OP_RMDIR_COMMIT:
     case PROTO_OP_RMDIR_ABORT:
@@ -338,7 +341,23 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
         const struct proto_chunk_io_req *c = &b->chunk_io_req;
         uint32_t want = op == PROTO_OP_CHUNK_WRITE ? c->length : 0;
 
-        if (c->length == 0 || c->length > max_xfer || data_len != want)
+        if (c->length == 0 || c->length > max_xfer)
+            return -EPROTO;
+        if (op == PROTO_OP_CHUNK_WRITE && (c->flags & PROTO_CHUNK_SETSIZE)) {
+            /* chunk 0 only; a path, or none for an orphan; all in one buffer */
+            if ((c->flags & ~(PROTO_CHUNK_SETSIZE | PROTO_CHUNK_SETSIZE_ORPHAN)) != 0 ||
+                c->index != 0 ||
+                (c->path_len == 0) != ((c->flags & PROTO_CHUNK_SETSIZE_ORPHAN) != 0))
+                return -EPROTO;
+            if (c->path_len > 0 && proto_check_path_len(c->path_len) < 0)
+                return -EPROTO;
+            if ((uint64_t)c->length + c->path_len > max_xfer)
+                return -EPROTO;
+            want += c->path_len;
+        } else if (c->flags != 0 || c->path_len != 0) {
+            return -EPROTO;
+        }
+        if (data_len != want)
             return -EPROTO;
         /* offset + length stays inside a 32-bit chunk offset space */
         if ((uint64_t)c->offset + c->length > UINT32_MAX)
@@ -355,7 +374,15 @@ int proto_rep_check(unsigned op, const union proto_body *b, uint32_t data_len)
     switch (op) {
     case PROTO_OP_CHUNK_READ:
         return b->chunk_rep.length == data_len ? 0 : -EPROTO;
+    case PROTO_OP_STAT:
+        /* read at open: all of a small file, or nothing */
+        return data_len == 0 ||
+                       (data_len <= PROTO_STAT_HEAD_MAX && data_len == b->attr_rep.attr.size)
+                   ? 0
+                   : -EPROTO;
     case PROTO_OP_CHUNK_WRITE:
+        if ((b->chunk_rep.flags & ~(PROTO_CHUNK_REP_SIZE_SET | PROTO_CHUNK_REP_DURABLE)) != 0)
+            return -EPROTO;
         return data_len == 0 ? 0 : -EPROTO;
     case PROTO_OP_CHUNK_LIST:
         if (b->list_rep.count > PROTO_LIST_MAX || b->list_rep.done > 1)

@@ -55,6 +55,16 @@
 #define PROTO_INODE_LIST_START 0x1u
 /* CHUNK_TRUNC flags. */
 #define PROTO_CHUNK_TRUNC_GONE 0x1u /* the inode is deleted: free all, refuse its writes */
+/* CHUNK_WRITE request flags (chunk_io_req.flags). */
+#define PROTO_CHUNK_SETSIZE        0x1u /* also publish the size: path follows the data */
+#define PROTO_CHUNK_SETSIZE_ORPHAN 0x2u /* with SETSIZE: ino's orphan record, no path */
+/* CHUNK_WRITE reply flags (chunk_rep.flags). */
+#define PROTO_CHUNK_REP_SIZE_SET 0x1u /* the owner's size covers this write now */
+#define PROTO_CHUNK_REP_DURABLE  0x2u /* and needs no sync at close (durability none/tmpfs) */
+/* STAT flags (path_req.flags). */
+#define PROTO_STAT_HEAD 0x1u /* a file of at most PROTO_STAT_HEAD_MAX: its bytes too */
+/* Largest file whose bytes a STAT reply carries (read at open). */
+#define PROTO_STAT_HEAD_MAX (16u << 10)
 /* INODE_PUT flags. */
 #define PROTO_PUT_NOREPLACE 0x1u
 #define PROTO_PUT_KEEP      0x2u /* a replaced file becomes an orphan (client has it open) */

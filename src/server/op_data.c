@@ -11,6 +11,8 @@
 #include <errno.h>
 
 #include "common/log.h"
+#include "common/path.h"
+#include "common/timeutil.h"
 #include "server/server_int.h"
 
 static void data_io_done(void *arg, int result)
@@ -56,6 +58,48 @@ static void data_submit_read(struct sreq *r)
     }
 }
 
+/*
+ * A chunk-0 write that carries its inode's name (PROTO_CHUNK_SETSIZE): now
+ * that the bytes are written, set the record's size to max(size, end) and
+ * its mtime, as SETSIZE would, in this pass's metadata transaction. The
+ * write succeeded whatever happens here: when the record is gone, replaced
+ * or the path bad, the reply just does not say SIZE_SET and the client
+ * pushes the size itself at close.
+ */
+static void data_publish_size(struct sreq *r)
+{
+    const struct proto_chunk_io_req *q = &r->body.chunk_io_req;
+    struct server *srv = r->srv;
+    const char *src = r->eager_copy != NULL ? r->eager_copy : r->iobuf;
+    char opath[META_ORPHAN_PATH_MAX];
+    const char *path = src + q->length;
+    size_t len = q->path_len;
+    struct meta_attr a;
+    int rc;
+
+    if (q->flags & PROTO_CHUNK_SETSIZE_ORPHAN) {
+        len = meta_orphan_path(q->ino, opath);
+        path = opath;
+    } else if (!path_is_normalized(path, len)) {
+        srv->stats.bad_requests++;
+        return;
+    }
+    rc = meta_setsize(srv->meta, path, len, q->ino, (uint64_t)q->offset + q->length, time_real_ns(),
+                      false, &a);
+    if (rc < 0) {
+        log_debug("write of inode %016llx: size not published (%d)", (unsigned long long)q->ino,
+                  rc);
+        return;
+    }
+    r->rep.chunk_rep.flags = PROTO_CHUNK_REP_SIZE_SET;
+    /* Durable at commit (always), or never needing a sync (none, tmpfs):
+     * the client's close has nothing left to ask. */
+    if (srv->cfg.durability == DURABILITY_ALWAYS)
+        srv->meta_sync = true;
+    if (srv->cfg.durability != DURABILITY_CLOSE || meta_syncs_skipped(srv->meta))
+        r->rep.chunk_rep.flags |= PROTO_CHUNK_REP_DURABLE;
+}
+
 void server_op_CHUNK_WRITE(struct sreq *r)
 {
     /* Reached only with eager data held in eager_copy (no buffer was free
@@ -65,6 +109,24 @@ void server_op_CHUNK_WRITE(struct sreq *r)
         return;
     }
     data_submit_write(r);
+}
+
+void server_stat_head(struct sreq *r)
+{
+    const proto_attr_t *a = &r->rep.attr_rep.attr;
+    int rc;
+
+    /* No buffer free, a full ring, a missing chunk: the client reads it
+     * the usual way. */
+    r->iobuf = chunk_buf_get(r->srv->chunks);
+    if (r->iobuf == NULL) {
+        sreq_finish(r, 0);
+        return;
+    }
+    r->state = SREQ_IO;
+    rc = chunk_read(r->srv->chunks, a->ino, 0, 0, r->iobuf, a->size, data_io_done, r);
+    if (rc < 0)
+        sreq_finish(r, 0);
 }
 
 void server_op_CHUNK_READ(struct sreq *r)
@@ -143,6 +205,8 @@ void server_data_continue(struct sreq *r)
         }
         srv->stats.chunk_writes++;
         r->rep.chunk_rep.length = q->length;
+        if (q->flags & PROTO_CHUNK_SETSIZE)
+            data_publish_size(r);
         sreq_finish(r, 0);
         return;
     case PROTO_OP_CHUNK_READ:
@@ -154,6 +218,15 @@ void server_data_continue(struct sreq *r)
         r->rep.chunk_rep.length = (uint32_t)r->io_result;
         r->rep_data = r->iobuf;
         r->rep_data_len = (uint32_t)r->io_result;
+        sreq_finish(r, 0);
+        return;
+    case PROTO_OP_STAT:
+        /* all of the file or nothing (a hole, a missing chunk: nothing) */
+        if (r->io_result >= 0 && (uint64_t)r->io_result == r->rep.attr_rep.attr.size) {
+            srv->stats.chunk_reads++;
+            r->rep_data = r->iobuf;
+            r->rep_data_len = (uint32_t)r->io_result;
+        }
         sreq_finish(r, 0);
         return;
     case PROTO_OP_FSYNC:

@@ -50,6 +50,13 @@ void server_op_STAT(struct sreq *r)
 
     if (rc == 0)
         attr_to_wire(&a, &r->rep.attr_rep.attr);
+    /* An open for reading of a small file: its bytes come with the reply
+     * when chunk 0 is here (it is, unless the file was renamed). */
+    if (rc == 0 && (r->body.path_req.flags & PROTO_STAT_HEAD) && S_ISREG(a.mode) && a.size > 0 &&
+        a.size <= PROTO_STAT_HEAD_MAX && a.size <= a.chunk_size) {
+        server_stat_head(r);
+        return;
+    }
     sreq_finish(r, rc);
 }
 

@@ -493,6 +493,9 @@ void server_flush_replies(struct server *srv)
             r->op != PROTO_OP_CHUNK_WRITE && r->op != PROTO_OP_CHUNK_REMOVE &&
             r->op != PROTO_OP_CHUNK_TRUNC)
             r->status = rc;
+        /* a write's data is there, but the size it published is not */
+        if (rc < 0 && r->op == PROTO_OP_CHUNK_WRITE)
+            r->rep.chunk_rep.flags = 0;
         sreq_send_reply(r);
     }
 }

@@ -159,6 +159,9 @@ PROTO_OPS(SERVER_OP_DECL)
 
 /* op_data.c: continue a data op after its receive or storage I/O. */
 void server_data_continue(struct sreq *r);
+/* STAT with PROTO_STAT_HEAD of a small file: read chunk 0 into the reply
+ * (op_data.c); the reply goes without data when that cannot be done. */
+void server_stat_head(struct sreq *r);
 
 /* loop.c */
 void server_wake(struct server *srv);

@@ -171,6 +171,55 @@ static void test_request_checks(void **state)
     b.chunk_io_req.length = 0;
     assert_int_equal(proto_req_check(PROTO_OP_CHUNK_READ, &b, 0, 1 << 20), -EPROTO);
 
+    /* A chunk-0 write that publishes the size: the path follows the data. */
+    memset(&b, 0, sizeof(b));
+    b.chunk_io_req.length = 4096;
+    b.chunk_io_req.flags = PROTO_CHUNK_SETSIZE;
+    b.chunk_io_req.path_len = 5;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_WRITE, &b, 4101, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_WRITE, &b, 4096, 1 << 20), -EPROTO);
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_WRITE, &b, 4101, 4100), -EPROTO);
+    b.chunk_io_req.index = 1; /* chunk 0 only */
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_WRITE, &b, 4101, 1 << 20), -EPROTO);
+    b.chunk_io_req.index = 0;
+    b.chunk_io_req.path_len = 0; /* a named record needs its path */
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_WRITE, &b, 4096, 1 << 20), -EPROTO);
+    b.chunk_io_req.flags |= PROTO_CHUNK_SETSIZE_ORPHAN; /* an orphan has none */
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_WRITE, &b, 4096, 1 << 20), 0);
+    b.chunk_io_req.path_len = 5;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_WRITE, &b, 4101, 1 << 20), -EPROTO);
+    b.chunk_io_req.path_len = 0;
+    b.chunk_io_req.flags = 0x4; /* unknown flag */
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_WRITE, &b, 4096, 1 << 20), -EPROTO);
+    b.chunk_io_req.flags = 0;
+    b.chunk_io_req.path_len = 5; /* a path without the flag */
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_WRITE, &b, 4101, 1 << 20), -EPROTO);
+    b.chunk_io_req.path_len = 0;
+    b.chunk_io_req.flags = PROTO_CHUNK_SETSIZE; /* reads never publish */
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_READ, &b, 0, 1 << 20), -EPROTO);
+
+    memset(&b, 0, sizeof(b));
+    b.chunk_rep.length = 10;
+    b.chunk_rep.flags = PROTO_CHUNK_REP_SIZE_SET | PROTO_CHUNK_REP_DURABLE;
+    assert_int_equal(proto_rep_check(PROTO_OP_CHUNK_WRITE, &b, 0), 0);
+    b.chunk_rep.flags = 0x4;
+    assert_int_equal(proto_rep_check(PROTO_OP_CHUNK_WRITE, &b, 0), -EPROTO);
+
+    /* Read at open: STAT may ask for a small file's bytes; all or nothing. */
+    memset(&b, 0, sizeof(b));
+    b.path_req.path_len = 4;
+    b.path_req.flags = PROTO_STAT_HEAD;
+    assert_int_equal(proto_req_check(PROTO_OP_STAT, &b, 4, 1 << 20), 0);
+    b.path_req.flags = 0x2;
+    assert_int_equal(proto_req_check(PROTO_OP_STAT, &b, 4, 1 << 20), -EPROTO);
+    memset(&b, 0, sizeof(b));
+    b.attr_rep.attr.size = 3901;
+    assert_int_equal(proto_rep_check(PROTO_OP_STAT, &b, 0), 0);
+    assert_int_equal(proto_rep_check(PROTO_OP_STAT, &b, 3901), 0);
+    assert_int_equal(proto_rep_check(PROTO_OP_STAT, &b, 3900), -EPROTO);
+    b.attr_rep.attr.size = PROTO_STAT_HEAD_MAX + 1;
+    assert_int_equal(proto_rep_check(PROTO_OP_STAT, &b, PROTO_STAT_HEAD_MAX + 1), -EPROTO);
+
     memset(&b, 0, sizeof(b));
     b.readdir_req.path_len = 2;
     b.readdir_req.cursor_len = 3;
