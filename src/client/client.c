@@ -380,6 +380,8 @@ void client_server_drop(struct client *c, size_t idx, int status, const char *ms
      * it here would hold the state lock for up to a second. */
     if (stuck)
         net_ep_abort(ep);
+    else if (status == -ETIMEDOUT)
+        net_ep_close_unanswered(ep); /* net_destroy does not wait for it */
     else
         net_ep_close(ep);
     rpc_kick(c);

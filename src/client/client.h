@@ -100,7 +100,7 @@ struct client_fd {
     unsigned refs; /* table + pins; freed at 0 (fd_unref) */
     bool used;     /* still in the table (false once closed) */
     bool is_dir;
-    int flags; /* O_ACCMODE | O_APPEND */
+    int flags;               /* O_ACCMODE | O_APPEND */
     struct client_inode *ci; /* NULL once closed */
     uint64_t pos;
 };

@@ -10,9 +10,9 @@
  * shorter than the piece is a hole inside the file: the rest reads as zeros.
  * A server whose data directory was replaced answers -ENODATA for a chunk it
  * does not have: below the file's size that is lost data and the read fails
- * with EIO naming the server (docs/architecture.md#data-integrity-every-chunk-freed-lost-data-an-error).
- * First error wins; the pieces already in flight are drained, no new ones
- * are issued.
+ * with EIO naming the server
+ * (docs/architecture.md#data-integrity-every-chunk-freed-lost-data-an-error). First error wins; the
+ * pieces already in flight are drained, no new ones are issued.
  */
 #include <errno.h>
 #include <stdint.h>

@@ -161,6 +161,13 @@ void net_ep_close(struct net_ep *ep);
  * it. For giving up on a peer that stopped answering. */
 void net_ep_abort(struct net_ep *ep);
 
+/*
+ * Like net_ep_close, for a peer that stopped answering (a timeout): the
+ * flushing close keeps the peer's view clean if it ever runs again, but
+ * net_destroy abandons it at once instead of spinning for the close timeout.
+ */
+void net_ep_close_unanswered(struct net_ep *ep);
+
 /* False when BENCHFS_PEER_FAILURE=0: endpoints then use no UCX error
  * handling, which allows shared memory (UCX 1.13) but detects dead peers only
  * through RPC deadlines (docs/transports.md). */

@@ -190,9 +190,12 @@ static bool net_ep_close_try_finish(struct net_ep *ep)
         if (status == UCS_INPROGRESS) {
             if (time_mono_ns() < ep->close_deadline_ns)
                 return false;
-            log_warn("net: closing the connection to %s did not finish within %.1f s; "
-                     "abandoned",
-                     ep->name, NET_CLOSE_TIMEOUT_NS / 1e9);
+            if (ep->unanswered)
+                log_debug("net: close of %s (not answering) abandoned", ep->name);
+            else
+                log_warn("net: closing the connection to %s did not finish within %.1f s; "
+                         "abandoned",
+                         ep->name, NET_CLOSE_TIMEOUT_NS / 1e9);
         } else if (status != UCS_OK) {
             log_debug("net: closing %s: %s", ep->name, ucs_status_string(status));
         }
@@ -240,6 +243,14 @@ void net_ep_close(struct net_ep *ep)
     net_ep_destroy_mode(ep, false);
 }
 
+void net_ep_close_unanswered(struct net_ep *ep)
+{
+    if (ep == NULL)
+        return;
+    ep->unanswered = true;
+    net_ep_destroy_mode(ep, false);
+}
+
 void net_ep_abort(struct net_ep *ep)
 {
     if (ep == NULL)
@@ -255,6 +266,17 @@ void net_ep_reap_closing(struct net *net, bool wait)
 {
     struct list_node *n, *tmp;
 
+    if (wait) {
+        /* Closes to peers that stopped answering would only finish (or
+         * time out) after a busy second: abandon them now. */
+        list_for_each_safe(n, tmp, &net->closing)
+        {
+            struct net_ep *ep = list_entry(n, struct net_ep, node);
+
+            if (ep->unanswered)
+                ep->close_deadline_ns = 0;
+        }
+    }
     for (;;) {
         list_for_each_safe(n, tmp, &net->closing)
         {

@@ -6,20 +6,14 @@
 # Against a private 3-server cluster (`benchfs cluster start`, in a fresh
 # mktemp -d): unreadable BENCHFS_* numbers are errors; a frozen server
 # (SIGSTOP) fails a new `benchfs ls` within 1.2x the RPC timeout with an
-# error naming it, and everything recovers after SIGCONT; the CPU the
-# waiting client used is measured from /proc; a FIFO or symlink planted as a
+# error naming it, and everything recovers after SIGCONT; the waiting
+# client uses < 5% of a core (measured from /proc); a FIFO or symlink planted as a
 # registry file fails at once (no hang) and a server starting under that
 # node id replaces it; a server killed with SIGKILL whose parent has not
 # reaped it yet (a zombie) can be restarted at once; a dead server's file
 # fails discovery in about a second, not after the discovery timeout.
 # Readiness is always a file or a log line, never a fixed sleep; only pids
 # this script started are signalled. Exit 0 pass, 1 fail, 77 skip.
-#
-# BENCHFS_STRICT_WAIT=1 also fails the test when the frozen-server wait uses
-# 5% or more of a core (the client's RPC wait loop must then sleep on the
-# UCX event fd) or takes more than 1.2x the RPC timeout; without it those
-# two are printed only (the RPC wait loop is being rewritten separately).
-# The error naming the server and the recovery are always checked.
 set -u -o pipefail
 
 BENCHFS=${1:?usage: test_robust_cli.sh BENCHFS_BINARY}
@@ -148,19 +142,9 @@ cpu_pct=$((ticks * 1000 * 100 / hz / (elapsed > 0 ? elapsed : 1)))
 echo "frozen node_1: ls exited $rc after $elapsed ms, CPU ${cpu_pct}% of a core (from /proc)"
 [ "$rc" -eq 1 ] || fail "ls with a frozen server exited $rc"
 expect_err "node_1"
-# The client's RPC layer still waits a grace period (and a polite close)
-# after the timeout before it lets go of the unanswered HELLO: strict mode
-# only until the RPC wait loop is rewritten.
-if [ "$elapsed" -gt $((TIMEOUT_MS * 12 / 10)) ]; then
-    if [ "${BENCHFS_STRICT_WAIT:-0}" = 1 ]; then
-        fail "ls with a frozen server took $elapsed ms (RPC timeout $TIMEOUT_MS ms, limit 1.2x)"
-    else
-        echo "NOTE: over ${UCX_TLS:-default} the wait took $elapsed ms (> 1.2x $TIMEOUT_MS ms)"
-    fi
-fi
-if [ "${BENCHFS_STRICT_WAIT:-0}" = 1 ] && [ "$cpu_pct" -ge 5 ]; then
-    fail "a client waiting for a frozen server used ${cpu_pct}% of a core"
-fi
+[ "$elapsed" -le $((TIMEOUT_MS * 12 / 10)) ] ||
+    fail "ls with a frozen server took $elapsed ms (RPC timeout $TIMEOUT_MS ms, limit 1.2x)"
+[ "$cpu_pct" -lt 5 ] || fail "a client waiting for a frozen server used ${cpu_pct}% of a core"
 kill -CONT "$P1" && STOPPED=""
 run 0 bfs ls /
 run 0 bfs ping
