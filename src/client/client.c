@@ -320,6 +320,24 @@ const char *client_server_name(const struct client *c, size_t idx, char *buf, si
     return buf;
 }
 
+const char *client_server_lost(const struct client *c, size_t idx, int status, char *buf,
+                               size_t len)
+{
+    const struct client_server *srv = &c->servers[idx];
+    char name[384];
+
+    client_server_name(c, idx, name, sizeof(name));
+    /* UCX reports a peer whose process died as a timeout: say what it is. */
+    if (strcmp(srv->host, c->hostname) == 0 && srv->pid > 0 && !registry_pid_alive(srv->pid))
+        snprintf(buf, len, "%s died: connection lost", name);
+    else if (status == -ETIMEDOUT || status == -ECONNRESET)
+        snprintf(buf, len, "connection to %s lost (the server died or its host is unreachable)",
+                 name);
+    else
+        snprintf(buf, len, "connection to %s lost: %s", name, strerror(-status));
+    return buf;
+}
+
 static void client_ep_error(void *arg, struct net_ep *ep, int status)
 {
     struct client_server *srv = arg;
@@ -335,7 +353,7 @@ static void client_ep_error(void *arg, struct net_ep *ep, int status)
     client_server_name(c, srv->idx, name, sizeof(name));
     /* Only the calls that needed this server explain their failure with it
      * (in their own threads: rpc.c hands the message to each call's batch). */
-    snprintf(msg, sizeof(msg), "%s failed: %s", name, strerror(-srv->ep_error));
+    client_server_lost(c, srv->idx, srv->ep_error, msg, sizeof(msg));
     rpc_fail_server(c, srv->idx, -EIO, msg);
     log_debug("client: %s", msg);
 }

@@ -224,6 +224,12 @@ int client_path(const char *in, char *out);
 /* "server node_2 (host pid 123)" for messages. */
 const char *client_server_name(const struct client *c, size_t idx, char *buf, size_t len);
 
+/* "server X died: connection lost" (a local server whose pid is gone) or
+ * "connection to server X lost ..." for a connection UCX reports failed
+ * with `status`; written to buf, which is returned. */
+const char *client_server_lost(const struct client *c, size_t idx, int status, char *buf,
+                               size_t len);
+
 /*
  * The endpoint of server idx, reconnecting (re-reading its registry file)
  * when the previous one failed. -EIO with a message when it cannot be had.

@@ -268,11 +268,14 @@ static void rpc_send_done(void *arg, int status)
 {
     struct rpc_slot *s = arg;
     struct client *c = s->c;
-    char name[384];
+    char name[512];
 
     s->send_pending = false;
     if (status < 0 && !s->decided) {
-        if (s->call != NULL)
+        if (s->call != NULL && (status == -ETIMEDOUT || status == -ECONNRESET))
+            rpc_batch_msg(s->batch, "%s",
+                          client_server_lost(c, s->server, status, name, sizeof(name)));
+        else if (s->call != NULL)
             rpc_batch_msg(s->batch, "%s: sending %s failed: %s",
                           client_server_name(c, s->server, name, sizeof(name)),
                           proto_op_name(s->op), strerror(-status));
@@ -286,9 +289,11 @@ static void rpc_recv_done(void *arg, int status)
 {
     struct rpc_slot *s = arg;
     struct client *c = s->c;
-    char name[384];
+    char name[512];
 
     s->recv_pending = false;
+    if (status < 0 && s->call != NULL && (status == -ETIMEDOUT || status == -ECONNRESET))
+        rpc_batch_msg(s->batch, "%s", client_server_lost(c, s->server, status, name, sizeof(name)));
     if (status < 0 && s->call != NULL) {
         rpc_batch_msg(s->batch, "%s: receiving %s data failed: %s",
                       client_server_name(c, s->server, name, sizeof(name)), proto_op_name(s->op),
@@ -554,9 +559,12 @@ static int rpc_issue(struct client *c, struct rpc_call *call, struct rpc_batch *
         s->call = NULL;
         s->decided = true;
         rpc_slot_release(c, s);
-        snprintf(msg, sizeof(msg), "%s: cannot send %s: %s",
-                 client_server_name(c, call->server, name, sizeof(name)), proto_op_name(call->op),
-                 strerror(-rc));
+        if (rc == -ETIMEDOUT || rc == -ECONNRESET) /* the endpoint failed */
+            client_server_lost(c, call->server, rc, msg, sizeof(msg));
+        else
+            snprintf(msg, sizeof(msg), "%s: cannot send %s: %s",
+                     client_server_name(c, call->server, name, sizeof(name)),
+                     proto_op_name(call->op), strerror(-rc));
         error_msg("%s", msg);
         /* The endpoint is probably broken: reconnect on the next use. */
         client_server_drop(c, call->server, -EIO, msg);

@@ -11,7 +11,8 @@
 # registry file fails at once (no hang) and a server starting under that
 # node id replaces it; a server killed with SIGKILL whose parent has not
 # reaped it yet (a zombie) can be restarted at once; a dead server's file
-# fails discovery in about a second, not after the discovery timeout.
+# fails discovery in about a second, not after the discovery timeout; a
+# server killed during `benchfs get` fails it at once as dead, not timed out.
 # Readiness is always a file or a log line, never a fixed sleep; only pids
 # this script started are signalled. Exit 0 pass, 1 fail, 77 skip.
 set -u -o pipefail
@@ -239,6 +240,36 @@ fi
 run 0 "$BENCHFS" cluster stop --registry "$REG" --timeout 10
 expect_err "stopped 3 servers"
 wait "$HAND"
+run 0 "$BENCHFS" cluster start -n 3 --registry "$REG" --data-dir "$DATA" --timeout 20 || exit 1
+
+# ------------------------------- a server killed during `benchfs get`
+# The get writes into a FIFO this script reads: after the first MiB it is
+# blocked mid-transfer, the server dies, the rest is drained. It must fail
+# naming the server as dead or lost, not as a timeout.
+head -c $((64 << 20)) /dev/urandom >"$T/big"
+run 0 bfs put "$T/big" /big
+mkfifo "$T/pipe"
+bfs get /big - >"$T/pipe" 2>"$ERR" &
+GET=$!
+exec 3<"$T/pipe"
+head -c $((1 << 20)) <&3 >/dev/null
+PK=$(pid_of node_1)
+t0=$(now_ms)
+kill -KILL "$PK"
+cat <&3 >/dev/null
+exec 3<&-
+wait "$GET"
+rc=$?
+el=$(($(now_ms) - t0))
+echo "node_1 killed during get: exit $rc after $el ms: $(head -c 300 "$ERR")"
+[ "$rc" -eq 1 ] || fail "get from a killed server exited $rc"
+expect_err "node_1"
+expect_err "died|not running|connection to server node_1 .* lost"
+grep -q "timed out" "$ERR" && fail "a killed server reads as a timeout: $(cat "$ERR")"
+[ "$el" -lt 5000 ] || fail "get from a killed server failed only after $el ms"
+rm -f "$T/big" "$T/pipe"
+# Exits 1: one server was already gone.
+"$BENCHFS" cluster stop --registry "$REG" --timeout 10 >/dev/null 2>&1
 run 0 "$BENCHFS" cluster start -n 3 --registry "$REG" --data-dir "$DATA" --timeout 20 || exit 1
 
 # --------------------------------- a dead server fails discovery fast
