@@ -398,10 +398,8 @@ void client_server_drop(struct client *c, size_t idx, int status, const char *ms
      * it here would hold the state lock for up to a second. */
     if (stuck)
         net_ep_abort(ep);
-    else if (status == -ETIMEDOUT)
-        net_ep_close_unanswered(ep); /* net_destroy does not wait for it */
     else
-        net_ep_close(ep);
+        net_ep_close_unanswered(ep); /* a sick peer: net_destroy does not wait for it */
     rpc_kick(c);
 }
 
@@ -768,6 +766,13 @@ static int client_connect(const char *dir, const struct benchfs_options *in, boo
     rc = client_servers_build(c, entries, n);
     if (rc < 0)
         goto err_entries;
+    /* Use the servers' UCX error handling (UCX refuses a mismatch): shared
+     * memory when every server runs without peer failure (benchfs cluster
+     * start on one node). A dead server is then noticed by its pid. */
+    for (i = 0; i < n && entries[i].peer_failure == 0; i++)
+        ;
+    net_set_peer_failure(c->net, i < n);
+    c->watch_pids = !net_uses_peer_failure(c->net);
     registry_entries_free(entries, n);
     entries = NULL;
 

@@ -143,6 +143,10 @@ struct client {
     char registry[BFS_PATH_MAX];
     uint8_t cookie[PROTO_COOKIE_LEN];
     char hostname[256];
+    /* Without UCX peer-failure handling (shared memory), rpc.c watches the
+     * registry pids of this host's servers while it waits. */
+    bool watch_pids;
+    uint64_t next_pid_check_ns;
     struct net *net;
     struct ring *ring;
     struct placement place;

@@ -173,6 +173,17 @@ void net_ep_close_unanswered(struct net_ep *ep);
  * through RPC deadlines (docs/transports.md). */
 bool net_peer_failure_enabled(void);
 
+/*
+ * Choose the error handling of net's future endpoints when
+ * BENCHFS_PEER_FAILURE is not set (it always wins): a client matches its
+ * servers' choice, published in the registry. Peers must agree: UCX 1.13
+ * refuses endpoints whose two sides differ.
+ */
+void net_set_peer_failure(struct net *net, bool on);
+
+/* The error handling net's endpoints use: peer failure or none. */
+bool net_uses_peer_failure(const struct net *net);
+
 net_peer_t net_ep_peer(struct net_ep *ep);
 const char *net_ep_name(const struct net_ep *ep);
 /* 0 while usable, else the -errno it failed with. */

@@ -73,6 +73,18 @@ bool net_peer_failure_enabled(void)
     return v == NULL || strcmp(v, "0") != 0;
 }
 
+void net_set_peer_failure(struct net *net, bool on)
+{
+    net->peer_failure = on;
+}
+
+bool net_uses_peer_failure(const struct net *net)
+{
+    if (getenv("BENCHFS_PEER_FAILURE") != NULL || net->peer_failure < 0)
+        return net_peer_failure_enabled();
+    return net->peer_failure != 0;
+}
+
 int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char *name,
                   net_ep_err_cb_t err_cb, void *arg, struct net_ep **ep_p)
 {
@@ -102,7 +114,7 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
     p.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
     p.address = addr;
     p.err_mode = UCP_ERR_HANDLING_MODE_NONE;
-    if (net_peer_failure_enabled()) {
+    if (net_uses_peer_failure(net)) {
         p.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
         p.err_mode = UCP_ERR_HANDLING_MODE_PEER;
         p.err_handler.cb = net_ep_err_handler;

@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -60,6 +61,21 @@ static int server_lock_data_dir(struct server *srv, char *err, size_t errlen)
         n = pread(fd, pid, sizeof(pid) - 1, 0);
         pid[n > 0 ? n : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
+        /* A holder killed a moment ago: its main thread is a zombie (or
+         * gone) while its other threads still exit and hold the lock. Wait
+         * for that, up to 2 s. */
+        if (e == EWOULDBLOCK && atol(pid) > 0 && !registry_pid_alive(atol(pid))) {
+            struct timespec nap = {0, 10000000};
+
+            for (int i = 0; i < 200 && e == EWOULDBLOCK; i++) {
+                nanosleep(&nap, NULL);
+                e = flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
+            }
+        }
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+
         snprintf(err, errlen, "data dir %s is in use by another server (pid %s)", srv->cfg.data_dir,
                  pid[0] ? pid : "?");
         close(fd);
@@ -247,6 +263,7 @@ int server_publish(struct server *srv, char *err, size_t errlen)
     snprintf(e.host, sizeof(e.host), "%s", srv->host);
     e.max_xfer = chunk_buf_size(srv->chunks);
     e.started_ns = time_real_ns();
+    e.peer_failure = net_peer_failure_enabled();
     e.addr = (void *)addr;
     e.addr_len = addr_len;
     rc = registry_publish(srv->cfg.registry_dir, &e, err, errlen);

@@ -12,7 +12,8 @@
 # node id replaces it; a server killed with SIGKILL whose parent has not
 # reaped it yet (a zombie) can be restarted at once; a dead server's file
 # fails discovery in about a second, not after the discovery timeout; a
-# server killed during `benchfs get` fails it at once as dead, not timed out.
+# server killed during `benchfs get` fails it at once as dead, not timed out,
+# also in the default configuration (shared memory, no UCX peer failure).
 # Readiness is always a file or a log line, never a fixed sleep; only pids
 # this script started are signalled. Exit 0 pass, 1 fail, 77 skip.
 set -u -o pipefail
@@ -44,9 +45,9 @@ fail() {
 cleanup() {
     local rc=$?
     [ -n "$STOPPED" ] && kill -CONT "$STOPPED" 2>/dev/null
-    if [ -f "$REG/cluster.pids" ]; then
-        "$BENCHFS" cluster stop --registry "$REG" --timeout 10 >/dev/null 2>&1
-    fi
+    for r in "$REG" "$T/reg4"; do
+        [ -f "$r/cluster.pids" ] && "$BENCHFS" cluster stop --registry "$r" --timeout 10 >/dev/null 2>&1
+    done
     if [ "$FAILS" -ne 0 ] && [ -d "$DATA/logs" ]; then
         for log in "$DATA"/logs/*.log; do
             echo "--- $log (last 10 lines)"
@@ -243,34 +244,54 @@ wait "$HAND"
 run 0 "$BENCHFS" cluster start -n 3 --registry "$REG" --data-dir "$DATA" --timeout 20 || exit 1
 
 # ------------------------------- a server killed during `benchfs get`
-# The get writes into a FIFO this script reads: after the first MiB it is
-# blocked mid-transfer, the server dies, the rest is drained. It must fail
-# naming the server as dead or lost, not as a timeout.
-head -c $((64 << 20)) /dev/urandom >"$T/big"
-run 0 bfs put "$T/big" /big
-mkfifo "$T/pipe"
-bfs get /big - >"$T/pipe" 2>"$ERR" &
-GET=$!
-exec 3<"$T/pipe"
-head -c $((1 << 20)) <&3 >/dev/null
-PK=$(pid_of node_1)
-t0=$(now_ms)
-kill -KILL "$PK"
-cat <&3 >/dev/null
-exec 3<&-
-wait "$GET"
-rc=$?
-el=$(($(now_ms) - t0))
-echo "node_1 killed during get: exit $rc after $el ms: $(head -c 300 "$ERR")"
-[ "$rc" -eq 1 ] || fail "get from a killed server exited $rc"
-expect_err "node_1"
-expect_err "died|not running|connection to server node_1 .* lost"
-grep -q "timed out" "$ERR" && fail "a killed server reads as a timeout: $(cat "$ERR")"
-[ "$el" -lt 5000 ] || fail "get from a killed server failed only after $el ms"
-rm -f "$T/big" "$T/pipe"
-# Exits 1: one server was already gone.
-"$BENCHFS" cluster stop --registry "$REG" --timeout 10 >/dev/null 2>&1
+# kill_during_get REGISTRY LIMIT_MS [VAR=VALUE...]: the get writes into a
+# FIFO this script reads; after the first MiB it is blocked mid-transfer,
+# node_1 dies, the rest is drained. The get must fail within LIMIT_MS
+# naming node_1 as dead or lost, not as a timeout.
+kill_during_get() {
+    local reg=$1 limit=$2 pk get rc el t0
+    shift 2
+    head -c $((64 << 20)) /dev/urandom >"$T/big"
+    run 0 env "$@" "$BENCHFS" --registry "$reg" put "$T/big" /big
+    mkfifo "$T/pipe"
+    env "$@" "$BENCHFS" --registry "$reg" get /big - >"$T/pipe" 2>"$ERR" &
+    get=$!
+    exec 3<"$T/pipe"
+    head -c $((1 << 20)) <&3 >/dev/null
+    pk=$(awk '$1 == "node" && $2 == "node_1" { print $3 }' "$reg/cluster.pids")
+    t0=$(now_ms)
+    kill -KILL "$pk"
+    cat <&3 >/dev/null
+    exec 3<&-
+    wait "$get"
+    rc=$?
+    el=$(($(now_ms) - t0))
+    echo "node_1 killed during get ($*): exit $rc after $el ms: $(head -c 300 "$ERR")"
+    [ "$rc" -eq 1 ] || fail "get from a killed server exited $rc ($*)"
+    expect_err "node_1"
+    expect_err "died|not running|connection to server node_1 .* lost"
+    grep -q "timed out" "$ERR" && fail "a killed server reads as a timeout: $(cat "$ERR")"
+    [ "$el" -lt "$limit" ] || fail "get from a killed server failed only after $el ms ($*)"
+    rm -f "$T/big" "$T/pipe"
+    # Exits 1: one server was already gone.
+    "$BENCHFS" cluster stop --registry "$reg" --timeout 10 >/dev/null 2>&1
+}
+kill_during_get "$REG" 5000
 run 0 "$BENCHFS" cluster start -n 3 --registry "$REG" --data-dir "$DATA" --timeout 20 || exit 1
+
+# The default configuration (no UCX_TLS, no BENCHFS_PEER_FAILURE): `cluster
+# start` servers publish peer_failure=0, clients follow (shared memory) and
+# watch the servers' pids. A client forcing the other mode gets no answer
+# but must not crash the server (UCX 1.13 refuses the mismatch).
+R4=$T/reg4
+mkdir -p "$R4"
+run 0 env -u UCX_TLS -u BENCHFS_PEER_FAILURE "$BENCHFS" cluster start -n 2 --registry "$R4" \
+    --data-dir "$T/data4" --timeout 20 || exit 1
+grep -q "^peer_failure=0$" "$R4/node_0.addr" || fail "cluster start servers do not default to shared memory"
+run 1 env -u UCX_TLS BENCHFS_PEER_FAILURE=1 BENCHFS_RPC_TIMEOUT_MS=1000 "$BENCHFS" \
+    --registry "$R4" ls /
+run 0 env -u UCX_TLS -u BENCHFS_PEER_FAILURE "$BENCHFS" --registry "$R4" ping
+kill_during_get "$R4" 3000 -u UCX_TLS -u BENCHFS_PEER_FAILURE
 
 # --------------------------------- a dead server fails discovery fast
 P2=$(pid_of node_2)
