@@ -429,6 +429,7 @@ static int client_server_reread(struct client *c, size_t idx)
     if (strcmp(e.host, c->hostname) == 0 && !registry_pid_alive(e.pid)) {
         snprintf(srv->host, sizeof(srv->host), "%s", e.host);
         srv->pid = e.pid;
+        srv->peer_failure = e.peer_failure;
         registry_entry_cleanup(&e);
         error_msg("%s is not running (stale registry file %s)",
                   client_server_name(c, idx, name, sizeof(name)), path);
@@ -440,9 +441,19 @@ static int client_server_reread(struct client *c, size_t idx)
     e.addr = NULL;
     snprintf(srv->host, sizeof(srv->host), "%s", e.host);
     srv->pid = e.pid;
+    srv->peer_failure = e.peer_failure;
+    if (!client_server_peer_failure(c, idx))
+        c->watch_pids = true;
     placement_set_max_xfer(&c->place, idx, e.max_xfer);
     registry_entry_cleanup(&e);
     return 0;
+}
+
+bool client_server_peer_failure(const struct client *c, size_t idx)
+{
+    if (net_peer_failure_forced())
+        return net_peer_failure_enabled();
+    return c->servers[idx].peer_failure != 0;
 }
 
 static int client_server_connect(struct client *c, size_t idx)
@@ -451,8 +462,8 @@ static int client_server_connect(struct client *c, size_t idx)
     char name[384];
     int rc;
 
-    rc = net_ep_create(c->net, srv->addr, srv->addr_len, srv->node_id, client_ep_error, srv,
-                       &srv->ep);
+    rc = net_ep_create_mode(c->net, srv->addr, srv->addr_len, srv->node_id, client_ep_error, srv,
+                            client_server_peer_failure(c, idx), &srv->ep);
     if (rc < 0) {
         srv->ep = NULL;
         error_msg("cannot connect to %s: %s", client_server_name(c, idx, name, sizeof(name)),
@@ -624,6 +635,7 @@ static int client_servers_build(struct client *c, struct registry_entry *entries
         snprintf(srv->node_id, sizeof(srv->node_id), "%s", id);
         snprintf(srv->host, sizeof(srv->host), "%s", entries[j].host);
         srv->pid = entries[j].pid;
+        srv->peer_failure = entries[j].peer_failure;
         srv->addr = entries[j].addr;
         srv->addr_len = entries[j].addr_len;
         entries[j].addr = NULL;
@@ -766,13 +778,13 @@ static int client_connect(const char *dir, const struct benchfs_options *in, boo
     rc = client_servers_build(c, entries, n);
     if (rc < 0)
         goto err_entries;
-    /* Use the servers' UCX error handling (UCX refuses a mismatch): shared
-     * memory when every server runs without peer failure (benchfs cluster
-     * start on one node). A dead server is then noticed by its pid. */
-    for (i = 0; i < n && entries[i].peer_failure == 0; i++)
-        ;
-    net_set_peer_failure(c->net, i < n);
-    c->watch_pids = !net_uses_peer_failure(c->net);
+    /* Each endpoint uses its server's UCX error handling (UCX refuses a
+     * mismatch): shared memory with servers that run without peer failure
+     * (benchfs cluster start on one node), whose death is then noticed by
+     * their pid. */
+    for (i = 0; i < n; i++)
+        if (!client_server_peer_failure(c, i))
+            c->watch_pids = true;
     registry_entries_free(entries, n);
     entries = NULL;
 

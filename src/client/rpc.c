@@ -640,8 +640,8 @@ static void rpc_check_pids(struct client *c, uint64_t now)
     for (i = 0; i < c->nservers; i++) {
         const struct client_server *srv = &c->servers[i];
 
-        if (srv->ep == NULL || srv->pid <= 0 || strcmp(srv->host, c->hostname) != 0 ||
-            registry_pid_alive(srv->pid))
+        if (srv->ep == NULL || srv->pid <= 0 || client_server_peer_failure(c, i) ||
+            strcmp(srv->host, c->hostname) != 0 || registry_pid_alive(srv->pid))
             continue;
         client_server_lost(c, i, -EIO, msg, sizeof(msg));
         log_debug("client: %s", msg);

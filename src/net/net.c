@@ -113,7 +113,6 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
         return -ENOMEM;
     }
     list_init(&net->eps);
-    net->peer_failure = -1;
     list_init(&net->failed);
     list_init(&net->closing);
     for (i = 0; i < NET_AM_ID_MAX; i++)

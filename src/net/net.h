@@ -139,6 +139,14 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
                   net_ep_err_cb_t err_cb, void *arg, struct net_ep **ep_p);
 
 /*
+ * net_ep_create with the error handling given rather than from
+ * BENCHFS_PEER_FAILURE: a client matches each server's choice, published in
+ * its registry file (UCX 1.13 refuses an endpoint whose two sides differ).
+ */
+int net_ep_create_mode(struct net *net, const void *addr, size_t addr_len, const char *name,
+                       net_ep_err_cb_t err_cb, void *arg, bool peer_failure, struct net_ep **ep_p);
+
+/*
  * Close an endpoint and free it: FLUSH mode while healthy, FORCE once
  * failed. Outside callbacks it waits up to 1 s for the close, then abandons
  * it (UCX finishes or reclaims it in net_destroy); from inside a callback it
@@ -173,16 +181,8 @@ void net_ep_close_unanswered(struct net_ep *ep);
  * through RPC deadlines (docs/transports.md). */
 bool net_peer_failure_enabled(void);
 
-/*
- * Choose the error handling of net's future endpoints when
- * BENCHFS_PEER_FAILURE is not set (it always wins): a client matches its
- * servers' choice, published in the registry. Peers must agree: UCX 1.13
- * refuses endpoints whose two sides differ.
- */
-void net_set_peer_failure(struct net *net, bool on);
-
-/* The error handling net's endpoints use: peer failure or none. */
-bool net_uses_peer_failure(const struct net *net);
+/* True when BENCHFS_PEER_FAILURE is set (then it decides for clients too). */
+bool net_peer_failure_forced(void);
 
 net_peer_t net_ep_peer(struct net_ep *ep);
 const char *net_ep_name(const struct net_ep *ep);

@@ -73,20 +73,20 @@ bool net_peer_failure_enabled(void)
     return v == NULL || strcmp(v, "0") != 0;
 }
 
-void net_set_peer_failure(struct net *net, bool on)
+bool net_peer_failure_forced(void)
 {
-    net->peer_failure = on;
-}
-
-bool net_uses_peer_failure(const struct net *net)
-{
-    if (getenv("BENCHFS_PEER_FAILURE") != NULL || net->peer_failure < 0)
-        return net_peer_failure_enabled();
-    return net->peer_failure != 0;
+    return getenv("BENCHFS_PEER_FAILURE") != NULL;
 }
 
 int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char *name,
                   net_ep_err_cb_t err_cb, void *arg, struct net_ep **ep_p)
+{
+    return net_ep_create_mode(net, addr, addr_len, name, err_cb, arg, net_peer_failure_enabled(),
+                              ep_p);
+}
+
+int net_ep_create_mode(struct net *net, const void *addr, size_t addr_len, const char *name,
+                       net_ep_err_cb_t err_cb, void *arg, bool peer_failure, struct net_ep **ep_p)
 {
     ucp_ep_params_t p;
     ucs_status_t status;
@@ -114,7 +114,7 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
     p.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
     p.address = addr;
     p.err_mode = UCP_ERR_HANDLING_MODE_NONE;
-    if (net_uses_peer_failure(net)) {
+    if (peer_failure) {
         p.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
         p.err_mode = UCP_ERR_HANDLING_MODE_PEER;
         p.err_handler.cb = net_ep_err_handler;

@@ -85,7 +85,6 @@ struct net {
     size_t rndv_kept;
     int guard_fds[8]; /* UCX listening sockets checked by net_guard.c */
     unsigned nguard;
-    int peer_failure; /* -1: BENCHFS_PEER_FAILURE decides (net_set_peer_failure) */
 };
 
 struct net_ep {
