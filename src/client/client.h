@@ -71,7 +71,8 @@ struct client_server {
     char node_id[64];
     char host[256];
     int64_t pid;
-    void *addr; /* worker address from its registry file (malloc'd) */
+    int peer_failure; /* its UCX error handling, from its registry file */
+    void *addr;       /* worker address from its registry file (malloc'd) */
     size_t addr_len;
     struct net_ep *ep; /* NULL: (re)connect before the next send */
     int ep_error;      /* -errno once the endpoint failed; destroyed at a safe point */
@@ -156,6 +157,10 @@ struct client {
     char registry[BFS_PATH_MAX];
     uint8_t cookie[PROTO_COOKIE_LEN];
     char hostname[256];
+    /* For servers without UCX peer-failure handling (shared memory), rpc.c
+     * watches the registry pids of this host's servers while it waits. */
+    bool watch_pids;
+    uint64_t next_pid_check_ns;
     struct net *net;
     struct ring *ring;
     struct placement place;
@@ -235,6 +240,12 @@ int client_path(const char *in, char *out);
 /* "server node_2 (host pid 123)" for messages. */
 const char *client_server_name(const struct client *c, size_t idx, char *buf, size_t len);
 
+/* "server X died: connection lost" (a local server whose pid is gone) or
+ * "connection to server X lost ..." for a connection UCX reports failed
+ * with `status`; written to buf, which is returned. */
+const char *client_server_lost(const struct client *c, size_t idx, int status, char *buf,
+                               size_t len);
+
 /* ---- fd.c ---- */
 
 /* Descriptors one public call may pin (fd_get, fd_alloc). */
@@ -281,6 +292,10 @@ void rpc_kick(struct client *c);
 
 /* Create server idx's endpoint from its registry entry (at connect). */
 int client_server_connect(struct client *c, size_t idx);
+
+/* Whether the endpoint to server idx uses UCX peer-failure handling: as
+ * BENCHFS_PEER_FAILURE says if set, else as the server published. */
+bool client_server_peer_failure(const struct client *c, size_t idx);
 
 /*
  * The endpoint of server idx, reconnecting (re-reading its registry file)

@@ -34,7 +34,7 @@ static void client_ep_error(void *arg, struct net_ep *ep, int status)
     client_server_name(c, srv->idx, name, sizeof(name));
     /* Only the calls that needed this server explain their failure with it
      * (in their own threads: slot.c hands the message to each call's batch). */
-    snprintf(msg, sizeof(msg), "%s failed: %s", name, strerror(-srv->ep_error));
+    client_server_lost(c, srv->idx, srv->ep_error, msg, sizeof(msg));
     rpc_fail_server(c, srv->idx, -EIO, msg);
     log_debug("client: %s", msg);
 }
@@ -80,7 +80,7 @@ void client_server_drop(struct client *c, size_t idx, int status, const char *ms
     if (stuck)
         net_ep_abort(ep);
     else
-        net_ep_close(ep);
+        net_ep_close_unanswered(ep); /* a sick peer: net_destroy does not wait for it */
     rpc_kick(c);
 }
 
@@ -110,6 +110,7 @@ static int client_server_reread(struct client *c, size_t idx)
     if (strcmp(e.host, c->hostname) == 0 && !registry_pid_alive(e.pid)) {
         snprintf(srv->host, sizeof(srv->host), "%s", e.host);
         srv->pid = e.pid;
+        srv->peer_failure = e.peer_failure;
         registry_entry_cleanup(&e);
         error_msg("%s is not running (stale registry file %s)",
                   client_server_name(c, idx, name, sizeof(name)), path);
@@ -121,9 +122,19 @@ static int client_server_reread(struct client *c, size_t idx)
     e.addr = NULL;
     snprintf(srv->host, sizeof(srv->host), "%s", e.host);
     srv->pid = e.pid;
+    srv->peer_failure = e.peer_failure;
+    if (!client_server_peer_failure(c, idx))
+        c->watch_pids = true;
     placement_set_max_xfer(&c->place, idx, e.max_xfer);
     registry_entry_cleanup(&e);
     return 0;
+}
+
+bool client_server_peer_failure(const struct client *c, size_t idx)
+{
+    if (net_peer_failure_forced())
+        return net_peer_failure_enabled();
+    return c->servers[idx].peer_failure != 0;
 }
 
 int client_server_connect(struct client *c, size_t idx)
@@ -132,8 +143,8 @@ int client_server_connect(struct client *c, size_t idx)
     char name[384];
     int rc;
 
-    rc = net_ep_create(c->net, srv->addr, srv->addr_len, srv->node_id, client_ep_error, srv,
-                       &srv->ep);
+    rc = net_ep_create_mode(c->net, srv->addr, srv->addr_len, srv->node_id, client_ep_error, srv,
+                            client_server_peer_failure(c, idx), &srv->ep);
     if (rc < 0) {
         srv->ep = NULL;
         error_msg("cannot connect to %s: %s", client_server_name(c, idx, name, sizeof(name)),

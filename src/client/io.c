@@ -147,6 +147,12 @@ static void io_done(struct rpc_src *src, struct rpc_call *call)
     } else if (st == 0 && (call->req.chunk_io_req.flags & PROTO_CHUNK_SETSIZE)) {
         io->pub_flags = call->rep.chunk_rep.flags;
     }
+    if ((st == -ENOSPC || st == -EDQUOT) && io->first_err == 0) {
+        char name[384];
+
+        error_msg("%s: %s in its data directory",
+                  client_server_name(io->c, call->server, name, sizeof(name)), strerror(-st));
+    }
     if (st < 0 && io->first_err == 0)
         io->first_err = st;
     io->free_calls[io->nfree++] = call;

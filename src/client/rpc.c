@@ -32,11 +32,15 @@
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "net/net.h"
+#include "registry/registry.h"
 
 /* Idle time after which a spinning wait yields the core on each pass. */
 #define RPC_YIELD_AFTER_NS 10000ull
 /* Longest nap when the worker's event fd keeps waking us for nothing. */
 #define RPC_NAP_MAX_MS 16
+/* Without peer-failure handling: how often a waiting client checks that the
+ * local servers it waits for still run. */
+#define RPC_PID_CHECK_NS 100000000ull
 /* A thread sleeping on its condvar re-checks at least this often. */
 #define RPC_COND_WAIT_NS 1000000000ull
 
@@ -131,9 +135,12 @@ static int rpc_issue(struct client *c, struct rpc_call *call, struct rpc_batch *
         s->call = NULL;
         s->decided = true;
         rpc_slot_release(c, s);
-        snprintf(msg, sizeof(msg), "%s: cannot send %s: %s",
-                 client_server_name(c, call->server, name, sizeof(name)), proto_op_name(call->op),
-                 strerror(-rc));
+        if (rc == -ETIMEDOUT || rc == -ECONNRESET) /* the endpoint failed */
+            client_server_lost(c, call->server, rc, msg, sizeof(msg));
+        else
+            snprintf(msg, sizeof(msg), "%s: cannot send %s: %s",
+                     client_server_name(c, call->server, name, sizeof(name)),
+                     proto_op_name(call->op), strerror(-rc));
         error_msg("%s", msg);
         /* The endpoint is probably broken: reconnect on the next use. */
         client_server_drop(c, call->server, -EIO, msg);
@@ -188,6 +195,32 @@ static void rpc_expire(struct client *c, uint64_t now)
     }
 }
 
+/*
+ * Without UCX peer-failure handling (shared memory) nobody reports a dead
+ * server: every RPC_PID_CHECK_NS, fail the calls of each server on this
+ * host whose registry pid is gone (or a zombie) with EIO naming it, and
+ * drop its endpoint; the next call re-reads its registry file.
+ */
+static void rpc_check_pids(struct client *c, uint64_t now)
+{
+    char msg[512];
+    size_t i;
+
+    if (!c->watch_pids || now < c->next_pid_check_ns)
+        return;
+    c->next_pid_check_ns = now + RPC_PID_CHECK_NS;
+    for (i = 0; i < c->nservers; i++) {
+        const struct client_server *srv = &c->servers[i];
+
+        if (srv->ep == NULL || srv->pid <= 0 || client_server_peer_failure(c, i) ||
+            strcmp(srv->host, c->hostname) != 0 || registry_pid_alive(srv->pid))
+            continue;
+        client_server_lost(c, i, -EIO, msg, sizeof(msg));
+        log_debug("client: %s", msg);
+        client_server_drop(c, i, -EIO, msg);
+    }
+}
+
 /* Milliseconds until the nearest deadline (at least 1, at most 1000). */
 static int rpc_poll_timeout(struct client *c, uint64_t now)
 {
@@ -201,6 +234,8 @@ static int rpc_poll_timeout(struct client *c, uint64_t now)
         if (s->call != NULL && s->deadline_ns < next)
             next = s->deadline_ns;
     }
+    if (c->watch_pids && next > c->next_pid_check_ns)
+        next = c->next_pid_check_ns;
     if (next <= now)
         return 1;
     return (int)((next - now + 999999) / 1000000);
@@ -348,6 +383,7 @@ static void rpc_wait(struct client *c, struct rpc_batch *b)
             continue;
         c->now_ns = time_mono_ns();
         rpc_expire(c, c->now_ns);
+        rpc_check_pids(c, c->now_ns);
         if (!idle || rpc_ready(c, b) || c->need_reap)
             continue;
         if (idle_since == 0)

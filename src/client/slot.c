@@ -215,11 +215,14 @@ void rpc_send_done(void *arg, int status)
 {
     struct rpc_slot *s = arg;
     struct client *c = s->c;
-    char name[384];
+    char name[512];
 
     s->send_pending = false;
     if (status < 0 && !s->decided) {
-        if (s->call != NULL)
+        if (s->call != NULL && (status == -ETIMEDOUT || status == -ECONNRESET))
+            rpc_batch_msg(s->batch, "%s",
+                          client_server_lost(c, s->server, status, name, sizeof(name)));
+        else if (s->call != NULL)
             rpc_batch_msg(s->batch, "%s: sending %s failed: %s",
                           client_server_name(c, s->server, name, sizeof(name)),
                           proto_op_name(s->op), strerror(-status));
@@ -233,9 +236,11 @@ static void rpc_recv_done(void *arg, int status)
 {
     struct rpc_slot *s = arg;
     struct client *c = s->c;
-    char name[384];
+    char name[512];
 
     s->recv_pending = false;
+    if (status < 0 && s->call != NULL && (status == -ETIMEDOUT || status == -ECONNRESET))
+        rpc_batch_msg(s->batch, "%s", client_server_lost(c, s->server, status, name, sizeof(name)));
     if (status < 0 && s->call != NULL) {
         rpc_batch_msg(s->batch, "%s: receiving %s data failed: %s",
                       client_server_name(c, s->server, name, sizeof(name)), proto_op_name(s->op),

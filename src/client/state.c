@@ -8,9 +8,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "client/client.h"
 #include "client/error.h"
+#include "registry/registry.h"
 
 pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 struct client *client_global;
@@ -73,5 +75,23 @@ const char *client_server_name(const struct client *c, size_t idx, char *buf, si
     }
     s = &c->servers[idx];
     snprintf(buf, len, "server %s (%s pid %lld)", s->node_id, s->host, (long long)s->pid);
+    return buf;
+}
+
+const char *client_server_lost(const struct client *c, size_t idx, int status, char *buf,
+                               size_t len)
+{
+    const struct client_server *srv = &c->servers[idx];
+    char name[384];
+
+    client_server_name(c, idx, name, sizeof(name));
+    /* UCX reports a peer whose process died as a timeout: say what it is. */
+    if (strcmp(srv->host, c->hostname) == 0 && srv->pid > 0 && !registry_pid_alive(srv->pid))
+        snprintf(buf, len, "%s died: connection lost", name);
+    else if (status == -ETIMEDOUT || status == -ECONNRESET)
+        snprintf(buf, len, "connection to %s lost (the server died or its host is unreachable)",
+                 name);
+    else
+        snprintf(buf, len, "connection to %s lost: %s", name, strerror(-status));
     return buf;
 }

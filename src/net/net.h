@@ -139,6 +139,14 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
                   net_ep_err_cb_t err_cb, void *arg, struct net_ep **ep_p);
 
 /*
+ * net_ep_create with the error handling given rather than from
+ * BENCHFS_PEER_FAILURE: a client matches each server's choice, published in
+ * its registry file (UCX 1.13 refuses an endpoint whose two sides differ).
+ */
+int net_ep_create_mode(struct net *net, const void *addr, size_t addr_len, const char *name,
+                       net_ep_err_cb_t err_cb, void *arg, bool peer_failure, struct net_ep **ep_p);
+
+/*
  * Close an endpoint and free it: FLUSH mode while healthy, FORCE once
  * failed. Outside callbacks it waits up to 1 s for the close, then abandons
  * it (UCX finishes or reclaims it in net_destroy); from inside a callback it
@@ -161,10 +169,20 @@ void net_ep_close(struct net_ep *ep);
  * it. For giving up on a peer that stopped answering. */
 void net_ep_abort(struct net_ep *ep);
 
+/*
+ * Like net_ep_close, for a peer that stopped answering (a timeout): the
+ * flushing close keeps the peer's view clean if it ever runs again, but
+ * net_destroy abandons it at once instead of spinning for the close timeout.
+ */
+void net_ep_close_unanswered(struct net_ep *ep);
+
 /* False when BENCHFS_PEER_FAILURE=0: endpoints then use no UCX error
  * handling, which allows shared memory (UCX 1.13) but detects dead peers only
  * through RPC deadlines (docs/transports.md). */
 bool net_peer_failure_enabled(void);
+
+/* True when BENCHFS_PEER_FAILURE is set (then it decides for clients too). */
+bool net_peer_failure_forced(void);
 
 net_peer_t net_ep_peer(struct net_ep *ep);
 const char *net_ep_name(const struct net_ep *ep);

@@ -73,8 +73,20 @@ bool net_peer_failure_enabled(void)
     return v == NULL || strcmp(v, "0") != 0;
 }
 
+bool net_peer_failure_forced(void)
+{
+    return getenv("BENCHFS_PEER_FAILURE") != NULL;
+}
+
 int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char *name,
                   net_ep_err_cb_t err_cb, void *arg, struct net_ep **ep_p)
+{
+    return net_ep_create_mode(net, addr, addr_len, name, err_cb, arg, net_peer_failure_enabled(),
+                              ep_p);
+}
+
+int net_ep_create_mode(struct net *net, const void *addr, size_t addr_len, const char *name,
+                       net_ep_err_cb_t err_cb, void *arg, bool peer_failure, struct net_ep **ep_p)
 {
     ucp_ep_params_t p;
     ucs_status_t status;
@@ -102,7 +114,7 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
     p.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE;
     p.address = addr;
     p.err_mode = UCP_ERR_HANDLING_MODE_NONE;
-    if (net_peer_failure_enabled()) {
+    if (peer_failure) {
         p.field_mask |= UCP_EP_PARAM_FIELD_ERR_HANDLER;
         p.err_mode = UCP_ERR_HANDLING_MODE_PEER;
         p.err_handler.cb = net_ep_err_handler;
@@ -190,9 +202,12 @@ static bool net_ep_close_try_finish(struct net_ep *ep)
         if (status == UCS_INPROGRESS) {
             if (time_mono_ns() < ep->close_deadline_ns)
                 return false;
-            log_warn("net: closing the connection to %s did not finish within %.1f s; "
-                     "abandoned",
-                     ep->name, NET_CLOSE_TIMEOUT_NS / 1e9);
+            if (ep->unanswered)
+                log_debug("net: close of %s (not answering) abandoned", ep->name);
+            else
+                log_warn("net: closing the connection to %s did not finish within %.1f s; "
+                         "abandoned",
+                         ep->name, NET_CLOSE_TIMEOUT_NS / 1e9);
         } else if (status != UCS_OK) {
             log_debug("net: closing %s: %s", ep->name, ucs_status_string(status));
         }
@@ -240,6 +255,14 @@ void net_ep_close(struct net_ep *ep)
     net_ep_destroy_mode(ep, false);
 }
 
+void net_ep_close_unanswered(struct net_ep *ep)
+{
+    if (ep == NULL)
+        return;
+    ep->unanswered = true;
+    net_ep_destroy_mode(ep, false);
+}
+
 void net_ep_abort(struct net_ep *ep)
 {
     if (ep == NULL)
@@ -255,6 +278,17 @@ void net_ep_reap_closing(struct net *net, bool wait)
 {
     struct list_node *n, *tmp;
 
+    if (wait) {
+        /* Closes to peers that stopped answering would only finish (or
+         * time out) after a busy second: abandon them now. */
+        list_for_each_safe(n, tmp, &net->closing)
+        {
+            struct net_ep *ep = list_entry(n, struct net_ep, node);
+
+            if (ep->unanswered)
+                ep->close_deadline_ns = 0;
+        }
+    }
     for (;;) {
         list_for_each_safe(n, tmp, &net->closing)
         {

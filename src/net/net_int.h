@@ -91,8 +91,9 @@ struct net_ep {
     struct net *net;
     ucp_ep_h ep;
     char name[64];
-    int status;   /* 0 or -errno once failed */
-    bool closing; /* close started: ignore late failure reports */
+    int status;      /* 0 or -errno once failed */
+    bool closing;    /* close started: ignore late failure reports */
+    bool unanswered; /* the peer stopped answering: net_destroy does not wait for its close */
     net_ep_err_cb_t err_cb;
     void *arg;
     struct list_node node; /* on net->eps or net->closing */

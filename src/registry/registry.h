@@ -13,6 +13,8 @@
  *       host=cn001
  *       max_xfer=1048576
  *       started_ns=<CLOCK_REALTIME ns>
+ *       peer_failure=0|1       (optional, 1 when absent: BENCHFS_PEER_FAILURE
+ *                               of the server; clients must match it)
  *       addr=<UCX worker address in hex>
  * Every reader validates every field; a corrupt, foreign (wrong cookie) or
  * stale (same host, process gone) file is an error naming the file.
@@ -37,7 +39,8 @@ struct registry_entry {
     char host[256];
     uint64_t max_xfer;
     uint64_t started_ns;
-    void *addr; /* malloc'd worker address */
+    int peer_failure; /* the server's UCX error handling: 1 peer failure, 0 none */
+    void *addr;       /* malloc'd worker address */
     size_t addr_len;
 };
 

@@ -138,11 +138,12 @@ enum registry_key {
     RK_MAX_XFER,
     RK_STARTED_NS,
     RK_ADDR,
+    RK_PEER_FAILURE, /* optional */
     RK_COUNT,
 };
 
 static const char *const registry_keys[RK_COUNT] = {
-    "node_id", "cookie", "pid", "host", "max_xfer", "started_ns", "addr",
+    "node_id", "cookie", "pid", "host", "max_xfer", "started_ns", "addr", "peer_failure",
 };
 
 /* Copy at most 32 printable bytes of s[0..len) for an error message. */
@@ -199,6 +200,11 @@ static const char *registry_parse_value(enum registry_key k, const char *v, size
             return "nanoseconds since the epoch";
         e->started_ns = u;
         return NULL;
+    case RK_PEER_FAILURE:
+        if (vlen != 1 || (v[0] != '0' && v[0] != '1'))
+            return "0 or 1";
+        e->peer_failure = v[0] - '0';
+        return NULL;
     case RK_ADDR: {
         size_t i;
 
@@ -228,6 +234,7 @@ int registry_entry_parse(const char *name, const char *buf, size_t len,
     int k;
 
     memset(&e, 0, sizeof(e));
+    e.peer_failure = 1;
     if (len > REGISTRY_FILE_MAX) {
         registry_err(err, errlen, "registry %s: file too large (%zu bytes, at most %d)", name, len,
                      REGISTRY_FILE_MAX);
@@ -299,7 +306,7 @@ int registry_entry_parse(const char *name, const char *buf, size_t len,
             registry_excerpt(p, klen, excerpt, sizeof(excerpt));
             registry_err(err, errlen,
                          "registry %s:%u: unknown key '%s' (expected one of "
-                         "node_id cookie pid host max_xfer started_ns addr)",
+                         "node_id cookie pid host max_xfer started_ns peer_failure addr)",
                          name, line, excerpt);
             return -EINVAL;
         }
@@ -321,7 +328,7 @@ int registry_entry_parse(const char *name, const char *buf, size_t len,
     }
 
     for (k = 0; k < RK_COUNT; k++) {
-        if (seen_line[k] == 0) {
+        if (seen_line[k] == 0 && k != RK_PEER_FAILURE) {
             registry_err(err, errlen, "registry %s:%u: missing key %s (file cut short?)", name,
                          line + 1, registry_keys[k]);
             return -EINVAL;
@@ -372,9 +379,10 @@ char *registry_entry_format(const struct registry_entry *e, size_t *len_p)
     registry_hex_encode(e->cookie, REGISTRY_COOKIE_LEN, cookie_hex);
     head = snprintf(buf, cap,
                     REGISTRY_MAGIC " %d\nnode_id=%s\ncookie=%s\npid=%" PRId64 "\nhost=%s\n"
-                                   "max_xfer=%" PRIu64 "\nstarted_ns=%" PRIu64 "\naddr=",
+                                   "max_xfer=%" PRIu64 "\nstarted_ns=%" PRIu64
+                                   "\npeer_failure=%d\naddr=",
                     REGISTRY_VERSION, e->node_id, cookie_hex, e->pid, e->host, e->max_xfer,
-                    e->started_ns);
+                    e->started_ns, e->peer_failure != 0);
     if (head < 0 || (size_t)head + 2 * e->addr_len + 2 > cap) {
         free(buf);
         return NULL;

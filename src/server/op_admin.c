@@ -25,6 +25,17 @@ void server_op_HELLO(struct sreq *r)
     int rc;
 
     rc = server_client_hello(r->srv, r->reply_ep, r->data, r->data_len, &c);
+    if (rc == -EOPNOTSUPP) {
+        /* UCX refused: the client's error handling mode differs from ours
+         * (BENCHFS_PEER_FAILURE). Its reply endpoint is unusable then --
+         * answering on it crashes UCX 1.13 -- so the client gets no answer. */
+        log_warn("cannot connect back to a client: its UCX error handling differs from this "
+                 "server's (BENCHFS_PEER_FAILURE=%d here); not answering it",
+                 net_peer_failure_enabled() ? 1 : 0);
+        r->reply_ep = NULL;
+        sreq_finish(r, rc);
+        return;
+    }
     if (rc < 0) {
         log_warn("cannot connect back to a client: %s", strerror(-rc));
         sreq_finish(r, rc);

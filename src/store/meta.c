@@ -457,6 +457,7 @@ int meta_open(const char *dir, const struct meta_opts *opts, struct meta **meta_
     /* Pages written so far have blocks; the window past them comes with
      * the first transaction (meta_txn.c). */
     m->alloc_end = (uint64_t)info.me_last_pgno + 1;
+    m->window_pages = meta_window_min_pages(m);
 
     rc = meta_load(m, err, errlen);
     if (rc != 0)

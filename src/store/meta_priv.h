@@ -84,6 +84,7 @@ struct meta {
     int fd;
     uint64_t map_pages;
     uint64_t alloc_end;
+    uint64_t window_pages;        /* kept allocated past the data: grows with demand */
     bool disk_full;               /* the last fallocate failed with ENOSPC */
     bool no_prealloc;             /* the file system has no fallocate */
     bool txn_isolated;            /* one op per txn: committed by the op itself */
@@ -164,6 +165,9 @@ extern const char META_SYS_FORMAT[], META_SYS_INO[], META_SYS_COUNTS[];
 /* --- meta_txn.c: transactions ------------------------------------------- */
 
 /* Begin m->txn (no transaction may be open). 0 or -errno. */
+/* The smallest preallocation window, in pages (meta_txn.c). */
+uint64_t meta_window_min_pages(const struct meta *m);
+
 int meta_txn_begin(struct meta *m);
 /* Commit m->txn if it wrote anything, else abort it (cheaper). On failure
  * the transaction is gone and the counters are back at its start. */

@@ -30,9 +30,12 @@
  * page in a hole of the (sparse) data file needs a disk block at that
  * moment, and when the file system has none the process gets SIGBUS --
  * a dead server, because chunk data filled the disk. So the store keeps a
- * window of META_PREALLOC bytes past the data allocated with fallocate(2),
- * and never lets a transaction take more tail pages than are allocated:
- * the room check above counts only allocated pages. When fallocate fails
+ * window past the data allocated with fallocate(2), and never lets a
+ * transaction take more tail pages than are allocated: the room check
+ * above counts only allocated pages. The window starts at META_PREALLOC_MIN
+ * (an empty server takes 4 MiB of disk, not 32) and doubles, up to
+ * META_PREALLOC_MAX, whenever a pass outgrows what is allocated, so busy
+ * servers still commit whole passes. When fallocate fails
  * with ENOSPC, growing ops get -ENOSPC while the rest of the window stays
  * for unlink and rmdir, and the window is retried at each pass. (A file
  * system without fallocate falls back to the plain sparse file.)
@@ -74,9 +77,11 @@
  * must fit in half the preallocation window. */
 #define META_TXN_MAX_OPS 256u
 
-/* Bytes kept allocated past the data (see "Disk full"); extended when less
- * than half is left: one fallocate per 16 MiB of metadata growth. */
-#define META_PREALLOC (UINT64_C(32) << 20)
+/* Bytes kept allocated past the data (see "Disk full"), extended when less
+ * than half is left: the window starts at the minimum and doubles when a
+ * pass outgrows it (a pass of META_TXN_MAX_OPS fits in half the maximum). */
+#define META_PREALLOC_MIN (UINT64_C(4) << 20)
+#define META_PREALLOC_MAX (UINT64_C(32) << 20)
 
 const char META_SYS_FORMAT[] = "format";
 const char META_SYS_INO[] = "ino_reserved";
@@ -86,9 +91,14 @@ const char META_SYS_COUNTS[] = "counts";
 
 /* Make sure the window past `end` (pages in use) is allocated: a whole
  * window if the disk has it, else as much as it has, down to an eighth. */
+uint64_t meta_window_min_pages(const struct meta *m)
+{
+    return META_PREALLOC_MIN / m->psize;
+}
+
 static void meta_prealloc(struct meta *m, uint64_t end)
 {
-    uint64_t window = META_PREALLOC / m->psize, size, target;
+    uint64_t window = m->window_pages, size, target;
 
     if (m->no_prealloc || (m->alloc_end > end && m->alloc_end - end >= window / 2))
         return;
@@ -111,17 +121,29 @@ static void meta_prealloc(struct meta *m, uint64_t end)
     m->disk_full = m->alloc_end < end + window / 2 && m->alloc_end < m->map_pages;
 }
 
-int meta_txn_begin(struct meta *m)
+/*
+ * Double the preallocation window (up to the maximum, and at least to twice
+ * what an op needs) when a pass outgrew it. True when it grew.
+ */
+static bool meta_window_grow(struct meta *m, uint64_t need)
+{
+    uint64_t max = META_PREALLOC_MAX / m->psize, want = m->window_pages * 2;
+
+    if (m->no_prealloc || m->disk_full || !m->tail_is_disk || m->window_pages >= max)
+        return false;
+    if (want < 2 * (need + META_COMMIT_PAGES))
+        want = 2 * (need + META_COMMIT_PAGES);
+    m->window_pages = want < max ? want : max;
+    return true;
+}
+
+/* Allocate the window past the committed data and set the pages the
+ * transaction may take (it has written nothing yet). */
+static void meta_tail_set(struct meta *m)
 {
     MDB_envinfo info;
     uint64_t end, alloc_tail;
-    int rc;
 
-    rc = mdb_txn_begin(m->env, NULL, 0, &m->txn);
-    if (rc != 0) {
-        m->txn = NULL;
-        return meta_mdb_err(rc);
-    }
     /* Our own commits are the only writers, so the committed end of the
      * data cannot move while this transaction is open. */
     mdb_env_info(m->env, &info);
@@ -137,6 +159,18 @@ int meta_txn_begin(struct meta *m)
             m->tail_is_disk = true;
         }
     }
+}
+
+int meta_txn_begin(struct meta *m)
+{
+    int rc;
+
+    rc = mdb_txn_begin(m->env, NULL, 0, &m->txn);
+    if (rc != 0) {
+        m->txn = NULL;
+        return meta_mdb_err(rc);
+    }
+    meta_tail_set(m);
     m->txn_ops = 0;
     m->txn_pages = 0;
     m->txn_isolated = false;
@@ -264,7 +298,7 @@ static uint64_t meta_free_pages(struct meta *m)
  * of the preallocation window at most, so it fits in what is left of it. */
 static uint64_t meta_reserve_pages(const struct meta *m)
 {
-    uint64_t r = m->map_pages / 128, cap = META_PREALLOC / m->psize / 4;
+    uint64_t r = m->map_pages / 128, cap = m->window_pages / 4;
 
     if (r < 32)
         r = 32;
@@ -289,6 +323,8 @@ int meta_wbegin(struct meta *m, unsigned ops, size_t val_len, bool grows)
             return rc;
     }
     if (!meta_room(m, meta_need(m, need, grows))) {
+        bool grew = meta_window_grow(m, need);
+
         /* Keep what the pass did safe before trying anything risky. */
         if (m->txn_writes > 0) {
             rc = meta_txn_commit(m);
@@ -299,6 +335,8 @@ int meta_wbegin(struct meta *m, unsigned ops, size_t val_len, bool grows)
             rc = meta_txn_begin(m);
             if (rc != 0)
                 return rc;
+        } else if (grew) {
+            meta_tail_set(m); /* nothing written yet: allocate the larger window */
         }
         if (!meta_room(m, meta_need(m, need, grows))) {
             /* The fresh txn has no writes yet, so refusing here leaves it

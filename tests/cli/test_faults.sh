@@ -13,8 +13,11 @@
 #      file that reads back at all has the right checksum, some do;
 #      `benchfs fsck` then reports the orphan chunks of the files node_2
 #      owned, --repair frees them and nothing alive, a second fsck is clean;
-#   3. servers on a 64 MiB tmpfs (mounted here; skipped when impossible):
-#      a put that fills it fails, rm frees it, writes work again.
+#   3. 2 servers on a 64 MiB tmpfs (mounted here; skipped when impossible):
+#      empty, they leave at least 3/4 of it free (the metadata store
+#      preallocates a few MiB, not 32); a put that fills it fails with
+#      ENOSPC naming a server, which stays alive (no SIGBUS); rm frees it,
+#      writes work again.
 # Readiness is `cluster start`'s own wait or the .addr file of a restarted
 # server; never a fixed sleep. Only pids this test started are signalled.
 # Exit 0 pass, 1 fail, 77 skip.
@@ -202,11 +205,17 @@ if ! mount -t tmpfs -o size=64m tmpfs "$MNT" 2>/dev/null; then
     exit 0
 fi
 MOUNTED=$MNT
-# One server: its metadata store keeps 32 MiB allocated, the rest is chunks.
-start_cluster c "$MNT/data" 1
+# Two empty servers: each metadata store keeps only a few MiB allocated.
+start_cluster c "$MNT/data" 2
+used=$(df -k --output=used "$MNT" | tail -n 1 | tr -d ' ')
+echo "2 empty servers use $used KiB of the 64 MiB tmpfs ($(du -sk "$MNT/data"/node_* | tr '\n\t' '  '))"
+[ "$used" -le $((16 << 10)) ] || fail "2 empty servers use $used KiB of a 64 MiB tmpfs"
 if bfs put "$T/big" /full >/dev/null 2>"$T/err_full"; then
     fail "a 96 MiB put into a 64 MiB tmpfs succeeded"
 fi
+grep -q "No space left on device" "$T/err_full" && grep -Eq "server node_[01] " "$T/err_full" ||
+    fail "a full disk's error does not name the server: $(cat "$T/err_full")"
+bfs ping >/dev/null 2>&1 || fail "a server died when its disk filled"
 bfs rm -f /full || fail "rm of the file that filled the tmpfs"
 head -c $((8 << 20)) /dev/urandom >"$T/mid"
 bfs put "$T/mid" /again >/dev/null || fail "put after freeing the full tmpfs: $(cat "$T/err_full")"
