@@ -111,6 +111,51 @@ int cluster_find_server_bin(char *out, size_t outlen)
     return -1;
 }
 
+/* A UCX_TLS that names shared-memory transports only (no network). */
+static bool cluster_tls_local_only(const char *tls)
+{
+    static const char *const local[] = {"shm", "self", "posix", "sysv",
+                                        "cma", "knem", "xpmem", "sm"};
+    char buf[256], *tok, *save = NULL;
+    bool any = false;
+
+    if (snprintf(buf, sizeof(buf), "%s", tls) >= (int)sizeof(buf) || buf[0] == '^')
+        return false;
+    for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        bool ok = false;
+
+        for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+            ok = ok || strcmp(tok, local[i]) == 0;
+        if (!ok)
+            return false;
+        any = true;
+    }
+    return any;
+}
+
+/*
+ * In a server's child before exec. Every server of `cluster start` runs on
+ * this host: shared memory by default, without UCX peer-failure handling,
+ * a dead server noticed by clients through its pid (docs/transports.md).
+ * Only where no network transport is in use: UCX 1.13's TCP transport
+ * without peer-failure handling aborts the server when a client vanishes.
+ * So with UCX_TLS unset the servers get shm,self; a UCX_TLS that names a
+ * network transport keeps peer failure on; BENCHFS_PEER_FAILURE, when set,
+ * is obeyed as it is.
+ */
+static void cluster_local_transport(void)
+{
+    const char *tls = getenv("UCX_TLS");
+
+    if (getenv("BENCHFS_PEER_FAILURE") != NULL)
+        return;
+    if (tls == NULL)
+        setenv("UCX_TLS", "shm,self", 1);
+    else if (!cluster_tls_local_only(tls))
+        return;
+    setenv("BENCHFS_PEER_FAILURE", "0", 1);
+}
+
 /*
  * Fork and exec one detached server: own session, stdin from /dev/null,
  * stdout and stderr appended to log_path. An exec failure comes back
@@ -150,9 +195,7 @@ int cluster_node_spawn(const char *bin, char *const argv[], const char *log_path
             for (int fd = 3; fd < 1024; fd++)
                 if (fd != pfd[1])
                     close(fd);
-        /* Every server of `cluster start` runs on this host: shared memory
-         * by default, a dead server noticed by its pid (docs/transports.md). */
-        setenv("BENCHFS_PEER_FAILURE", "0", 0);
+        cluster_local_transport();
         execv(bin, argv);
     child_fail:
         err = errno;
