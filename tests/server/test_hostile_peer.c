@@ -391,7 +391,14 @@ static int setup(void **state)
     union proto_body b, rep;
 
     assert_non_null(f);
-    f->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+    /* A fixed seed, so that a failure replays exactly; another one with
+     * BENCHFS_HOSTILE_SEED=N (printed either way). */
+    f->rng = 0x9e3779b97f4a7c15ull;
+    if (getenv("BENCHFS_HOSTILE_SEED") != NULL)
+        f->rng ^= strtoull(getenv("BENCHFS_HOSTILE_SEED"), NULL, 0);
+    if (f->rng == 0)
+        f->rng = 1;
+    printf("hostile: seed %#llx (BENCHFS_HOSTILE_SEED)\n", (unsigned long long)f->rng);
     f->wbuf = malloc(CHUNK_LEN);
     f->rbuf = malloc(CHUNK_LEN);
     assert_int_equal(harness_init(&f->h, 1), 0);
