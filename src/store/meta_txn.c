@@ -394,6 +394,32 @@ uint64_t meta_ino_next(struct meta *m)
     return ((uint64_t)m->node_tag << 32) | m->next_ino++;
 }
 
+/* Store the inode counter's end in its own transaction, synced when the
+ * durability mode syncs at all: it must be durable before any number below
+ * it reaches a client. The caller committed the pass's transaction. */
+static int meta_ino_store(struct meta *m, uint64_t end)
+{
+    int rc = meta_txn_begin(m);
+
+    if (rc != 0)
+        return rc;
+    rc = meta_sys_put(m, META_SYS_INO, &end, sizeof(end));
+    if (rc != 0) {
+        meta_txn_abort(m);
+        return rc;
+    }
+    rc = meta_txn_commit(m);
+    if (rc != 0)
+        return rc;
+    if (m->durability == DURABILITY_CLOSE) {
+        rc = mdb_env_sync(m->env, 1);
+        if (rc != 0)
+            return meta_mdb_err(rc);
+        m->unsynced = false;
+    }
+    return 0;
+}
+
 int meta_ino_reserve(struct meta *m)
 {
     uint64_t end;
@@ -413,23 +439,9 @@ int meta_ino_reserve(struct meta *m)
         m->lost = rc;
         return rc;
     }
-    rc = meta_txn_begin(m);
+    rc = meta_ino_store(m, end);
     if (rc != 0)
         return rc;
-    rc = meta_sys_put(m, META_SYS_INO, &end, sizeof(end));
-    if (rc != 0) {
-        meta_txn_abort(m);
-        return rc;
-    }
-    rc = meta_txn_commit(m);
-    if (rc != 0)
-        return rc;
-    if (m->durability == DURABILITY_CLOSE) {
-        rc = mdb_env_sync(m->env, 1);
-        if (rc != 0)
-            return meta_mdb_err(rc);
-        m->unsynced = false;
-    }
     m->ino_reserved = end;
     return 0;
 }
@@ -451,23 +463,9 @@ int meta_ino_floor(struct meta *m, uint64_t floor)
     rc = meta_txn_commit(m);
     if (rc != 0)
         return rc;
-    rc = meta_txn_begin(m);
+    rc = meta_ino_store(m, floor);
     if (rc != 0)
         return rc;
-    rc = meta_sys_put(m, META_SYS_INO, &floor, sizeof(floor));
-    if (rc != 0) {
-        meta_txn_abort(m);
-        return rc;
-    }
-    rc = meta_txn_commit(m);
-    if (rc != 0)
-        return rc;
-    if (m->durability == DURABILITY_CLOSE) {
-        rc = mdb_env_sync(m->env, 1);
-        if (rc != 0)
-            return meta_mdb_err(rc);
-        m->unsynced = false;
-    }
     m->next_ino = m->ino_reserved = floor;
     return 0;
 }
