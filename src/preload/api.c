@@ -62,7 +62,10 @@ PL_API_LIST(PL_API_PTR)
 #define PL_API_FN(ret, name, params, args) \
     ret name params                        \
     {                                      \
-        return p_##name args;              \
+        pl_in_lib++;                       \
+        ret r_ = p_##name args;            \
+        pl_in_lib--;                       \
+        return r_;                         \
     }
 PL_API_LIST(PL_API_FN)
 
@@ -106,6 +109,8 @@ int pl_api_load(void)
         return 0;
     /* Read by UCX when it loads, just below (docs/preload.md, mmap). */
     setenv("UCX_MEM_EVENTS", "n", 0);
+    /* Keep the program's own fault handlers (libc.c). */
+    setenv("UCX_ERROR_SIGNALS", "", 0);
     h = pl_api_open();
     if (h == NULL) {
         snprintf(pl_api_error, sizeof(pl_api_error), "cannot load " PL_CLIENT_SONAME ": %s",

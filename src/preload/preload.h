@@ -159,6 +159,9 @@ static inline struct pl_ofd *pl_fd_get(int fd)
  * local then (UCX reads "ucx.conf" relative to the cwd while loading, and
  * the cwd may be a virtual one inside BenchFS). */
 extern __thread int pl_connecting;
+/* Depth of libbenchfs calls on this thread (api.c's trampolines): libc
+ * state used on BenchFS's behalf is kept apart from the program's (libc.c). */
+extern __thread int pl_in_lib;
 /* Connect to the cluster once per process (BENCHFS_REGISTRY). 0 or -errno. */
 int pl_connect(void);
 /* Reserve a kernel descriptor (cloexec as asked). fd or -errno. */

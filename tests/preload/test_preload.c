@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -407,6 +408,34 @@ static int child_main(int fd)
     return 0;
 }
 
+/*
+ * The first BenchFS call loads libbenchfs and UCX. It must leave the
+ * program's libc state alone: a strtok loop around it (IO500 creates its
+ * directories so) goes on where it was, and the program's fault handlers
+ * stay (UCX would install its own). Creates base.
+ */
+static int test_first_call(void)
+{
+    char list[] = "a/b/c";
+    const char *want[] = {"a", "b", "c"};
+    struct sigaction sa;
+    char *tok = strtok(list, "/");
+    int n = 0;
+
+    while (tok != NULL) {
+        if (n == 0 && mkdir(base, 0755) != 0) {
+            fprintf(stderr, "FAIL mkdir %s: %s\n", base, strerror(errno));
+            return 1;
+        }
+        CHECK(n < 3 && strcmp(tok, want[n]) == 0);
+        n++;
+        tok = strtok(NULL, "/");
+    }
+    CHECK(n == 3);
+    CHECK(sigaction(SIGSEGV, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--child") == 0)
@@ -420,10 +449,8 @@ int main(int argc, char **argv)
         return 77;
     }
     snprintf(base, sizeof(base), "%s", argv[1]);
-    if (mkdir(base, 0755) != 0) {
-        fprintf(stderr, "FAIL mkdir %s: %s\n", base, strerror(errno));
+    if (test_first_call() != 0)
         return 1;
-    }
     test_files();
     test_namespace();
     test_cwd_and_dirs();
