@@ -15,6 +15,8 @@
 #   APPS_ONLY="a b"   run only these cases      APPS_SKIP="a b"  skip these
 #   APPS_PYTHON       python with numpy/h5py (default /usr/bin/python3)
 #   APPS_IOR_DIR      an IOR build tree (src/ior, src/mdtest): adds ior/mdtest
+#   APPS_IO500        an io500 binary (built outside, like IOR): adds IO500
+#                     with api = POSIX, its find phase included
 # Prints "ok NAME", "skip NAME: why" or "FAIL NAME" per case, then
 # "N passed, N failed, N skipped"; exit status 1 when a case failed.
 set -u
@@ -307,7 +309,47 @@ case_ior() {
     grep -q 'File creation' "$REF/md" || die "mdtest printed no rates"
 }
 
-CASES="coreutils find shell tar python hdf5 fio rsync git mmap twoproc ior"
+# IO500 with api = POSIX, every phase on DIR (find is its built-in pfind:
+# opendir/readdir/stat through the same path as any program). No stonewall
+# cut (the limit is far above the run), so the file counts are exact: find
+# must examine every file the phases made (2 * N mdtest files + 2 IOR files)
+# and match the mdtest-hard files (3901 bytes) whose number contains "01".
+case_io500() {
+    [ -n "${APPS_IO500:-}" ] || { echo "skip: APPS_IO500 not set"; return 77; }
+    local n=300 ini=$REF/io500.ini res=$REF/io500-results
+    mkdir -p "$res" || die mkdir
+    cat >"$ini" <<EOF_INI
+[global]
+datadir = $DIR/io500
+resultdir = $res
+api = POSIX
+[debug]
+stonewall-time = 120
+[ior-easy]
+transferSize = 1m
+blockSize = 16m
+[ior-hard]
+segmentCount = 200
+[mdtest-easy]
+n = $n
+[mdtest-hard]
+n = $n
+EOF_INI
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "$APPS_IO500" "$ini" \
+        >"$REF/io500.out" 2>&1 || die "io500: $(tail -5 "$REF/io500.out")"
+    local phases
+    phases=$(grep -c '^\[RESULT\]' "$REF/io500.out")
+    [ "$phases" -eq 12 ] || die "io500: $phases of 12 phases reported"
+    local r want_found found total
+    r=$(ls "$res"/*/result.txt) || die "no result.txt"
+    want_found=$(seq 0 $((n - 1)) | grep -c 01)
+    found=$(sed -n '/^\[find\]/,/^\[/s/^found *= *//p' "$r")
+    total=$(sed -n '/^\[find\]/,/^\[/s/^total-files *= *//p' "$r")
+    [ "$total" = $((2 * n + 2)) ] || die "find examined $total files, want $((2 * n + 2))"
+    [ "$found" = "$want_found" ] || die "find matched $found files, want $want_found"
+}
+
+CASES="coreutils find shell tar python hdf5 fio rsync git mmap twoproc ior io500"
 
 mkdir -p "$DIR" || { echo "apps: cannot create $DIR" >&2; exit 1; }
 make_ref_tree
