@@ -143,6 +143,15 @@ int client_server_connect(struct client *c, size_t idx)
     char name[384];
     int rc;
 
+    /* UCX cannot join endpoints of different error handling modes: the
+     * server could not connect back and would never answer the HELLO. */
+    if (net_peer_failure_forced() && net_peer_failure_enabled() != (srv->peer_failure != 0)) {
+        error_msg("%s runs with BENCHFS_PEER_FAILURE=%d, this client with %d (set in its "
+                  "environment): UCX cannot connect the two; unset BENCHFS_PEER_FAILURE here",
+                  client_server_name(c, idx, name, sizeof(name)), srv->peer_failure != 0,
+                  net_peer_failure_enabled() ? 1 : 0);
+        return -EPROTO;
+    }
     rc = net_ep_create_mode(c->net, srv->addr, srv->addr_len, srv->node_id, client_ep_error, srv,
                             client_server_peer_failure(c, idx), &srv->ep);
     if (rc < 0) {
