@@ -18,14 +18,17 @@
 #define CONFIG_STRS_MAX 16
 #define CONFIG_STR_MAX  4096
 
+/* Metadata durability (docs/config.md, docs/design.md#durability). Order
+ * matters: each mode syncs at least when the one before it does. */
 enum config_durability {
-    DURABILITY_NONE = 0,
-    DURABILITY_CLOSE,
-    DURABILITY_ALWAYS,
+    DURABILITY_NONE = 0, /* never sync */
+    DURABILITY_FSYNC,    /* sync at fsync (POSIX): the default */
+    DURABILITY_CLOSE,    /* sync at fsync and at close */
+    DURABILITY_ALWAYS,   /* every commit is synced */
 };
 
 /* Allowed values of ENUM keys, in enum order. */
-#define CONFIG_ENUM_durability "none", "close", "always"
+#define CONFIG_ENUM_durability "none", "fsync", "close", "always"
 #define CONFIG_ENUM_log_level  "error", "warn", "info", "debug", "trace"
 
 struct config_strs {

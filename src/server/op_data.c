@@ -92,8 +92,9 @@ static void data_publish_size(struct sreq *r)
         return;
     }
     r->rep.chunk_rep.flags = PROTO_CHUNK_REP_SIZE_SET;
-    /* Durable at commit (always), or never needing a sync (none, tmpfs):
-     * the client's close has nothing left to ask. */
+    /* Durable at commit (always), never needing a sync (none, tmpfs), or
+     * synced only at fsync (fsync: the client's fsync sends FSYNC to every
+     * server, this owner included): the client's close has nothing to ask. */
     if (srv->cfg.durability == DURABILITY_ALWAYS)
         srv->meta_sync = true;
     if (srv->cfg.durability != DURABILITY_CLOSE || meta_syncs_skipped(srv->meta))

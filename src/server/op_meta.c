@@ -202,8 +202,9 @@ void server_op_SETSIZE(struct sreq *r)
     }
     if (rc == 0) {
         attr_to_wire(&a, &r->rep.attr_rep.attr);
-        /* close/fsync: make it durable before the reply (durability close). */
-        if ((q->flags & PROTO_SETSIZE_SYNC) && srv->cfg.durability != DURABILITY_NONE)
+        /* close/fsync: make it durable before the reply (durability close;
+         * with fsync the FSYNC that follows a client's fsync syncs). */
+        if ((q->flags & PROTO_SETSIZE_SYNC) && srv->cfg.durability >= DURABILITY_CLOSE)
             srv->meta_sync = true;
     }
     sreq_finish(r, rc);

@@ -422,12 +422,14 @@ int meta_open(const char *dir, const struct meta_opts *opts, struct meta **meta_
     /*
      * With MDB_WRITEMAP syncing is msync(MS_SYNC), per durability:
      *   none    never sync (MAPASYNC also makes any sync asynchronous);
-     *   close   no sync at commit, mdb_env_sync(force) in meta_flush(sync);
+     *   fsync,
+     *   close   no sync at commit, mdb_env_sync(force) in meta_flush(sync)
+     *           (the server asks for it at fsync, and with close at close);
      *   always  LMDB syncs every commit.
      */
     if (m->durability == DURABILITY_NONE)
         flags |= MDB_NOSYNC | MDB_NOMETASYNC | MDB_MAPASYNC;
-    else if (m->durability == DURABILITY_CLOSE)
+    else if (m->durability == DURABILITY_FSYNC || m->durability == DURABILITY_CLOSE)
         flags |= MDB_NOSYNC;
 
     rc = mdb_env_create(&m->env);

@@ -411,7 +411,7 @@ static int meta_ino_store(struct meta *m, uint64_t end)
     rc = meta_txn_commit(m);
     if (rc != 0)
         return rc;
-    if (m->durability == DURABILITY_CLOSE) {
+    if (m->durability == DURABILITY_FSYNC || m->durability == DURABILITY_CLOSE) {
         rc = mdb_env_sync(m->env, 1);
         if (rc != 0)
             return meta_mdb_err(rc);

@@ -6,9 +6,10 @@
  * in every case the shortcut does not cover or must not break:
  *
  *   - request counts per file, read from the servers' STATUS counters:
- *     2 with metadata on tmpfs (durability close), 3 with metadata on disk
- *     (close still syncs), 2 on disk with durability none, 3 for a write
- *     outside chunk 0 (SETSIZE at close);
+ *     2 with metadata on tmpfs, 2 with metadata on disk (durability fsync,
+ *     the default: close syncs nothing), 3 on disk with durability close
+ *     (close syncs), 2 on disk with durability none, 3 for a write outside
+ *     chunk 0 (SETSIZE at close);
  *   - truncation after a published write (ftruncate down, then write
  *     again: the size never comes back), O_APPEND, a file renamed before
  *     its write (chunk 0 no longer on the owner), a file unlinked while
@@ -296,6 +297,7 @@ static void restart_in(const char *dir, const char *const *extra)
 int main(void)
 {
     static const char *const none[] = {"--set", "metadata.durability=none", NULL};
+    static const char *const close_sync[] = {"--set", "metadata.durability=close", NULL};
     const char *tmp = getenv("TMPDIR");
 
     umask(022);
@@ -310,7 +312,10 @@ int main(void)
     test_read_at_open();
     if (!on_tmpfs("/var/tmp") && access("/var/tmp", W_OK) == 0) {
         restart_in("/var/tmp", NULL);
-        test_counts(false, "disk");
+        test_counts(true, "disk");
+        test_truncate();
+        restart_in("/var/tmp", close_sync);
+        test_counts(false, "close");
         test_truncate();
         restart_in("/var/tmp", none);
         test_counts(true, "none");

@@ -77,13 +77,14 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.rpc_timeout_ms, 30000);
     assert_int_equal(cfg.max_inflight, 64);
     assert_int_equal(cfg.max_requests, 1024);
-    assert_int_equal(cfg.durability, DURABILITY_CLOSE);
+    assert_int_equal(cfg.durability, DURABILITY_FSYNC);
     assert_true(cfg.map_size == INT64_C(4294967296));
     assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
-    assert_string_equal(config_durability_name(cfg.durability), "close");
+    assert_string_equal(config_durability_name(cfg.durability), "fsync");
     assert_string_equal(config_durability_name(DURABILITY_NONE), "none");
+    assert_string_equal(config_durability_name(DURABILITY_CLOSE), "close");
     assert_string_equal(config_durability_name(DURABILITY_ALWAYS), "always");
-    assert_string_equal(config_durability_name(3), "?");
+    assert_string_equal(config_durability_name(4), "?");
     assert_string_equal(config_durability_name(-1), "?");
 }
 
@@ -469,10 +470,12 @@ static void test_enums(void **state)
     assert_int_equal(cfg.log_level, LOG_LEVEL_TRACE);
     expect_ok("[metadata]\ndurability = 'always'\n", &cfg);
     assert_int_equal(cfg.durability, DURABILITY_ALWAYS);
-    expect_error("[metadata]\ndurability = \"sometimes\"\n",
-                 "t.toml:2: metadata.durability: 'sometimes' is not one of: none, close, always");
-    expect_error("[metadata]\ndurability = \"Close\"\n",
-                 "t.toml:2: metadata.durability: 'Close' is not one of: none, close, always");
+    expect_error(
+        "[metadata]\ndurability = \"sometimes\"\n",
+        "t.toml:2: metadata.durability: 'sometimes' is not one of: none, fsync, close, always");
+    expect_error(
+        "[metadata]\ndurability = \"Close\"\n",
+        "t.toml:2: metadata.durability: 'Close' is not one of: none, fsync, close, always");
     expect_error("[log]\nlevel = \"verbose\"\n",
                  "t.toml:2: log.level: 'verbose' is not one of: error, warn, info, debug, trace");
     expect_error("[metadata]\ndurability = close\n",
@@ -609,8 +612,9 @@ static void test_set_errors(void **state)
     expect_set_error("storage.chunk_size", "", "--set: storage.chunk_size: invalid integer ''");
     expect_set_error("storage.o_direct", "yes",
                      "--set: storage.o_direct: expected true or false, got 'yes'");
-    expect_set_error("metadata.durability", "bogus",
-                     "--set: metadata.durability: 'bogus' is not one of: none, close, always");
+    expect_set_error(
+        "metadata.durability", "bogus",
+        "--set: metadata.durability: 'bogus' is not one of: none, fsync, close, always");
     expect_set_error("node.node_id", "", "--set: node.node_id: must not be empty");
     expect_set_error("network.tls", "a,,b", "--set: network.tls: empty item");
     expect_set_error("network.tls", "a,", "--set: network.tls: empty item");
@@ -666,7 +670,7 @@ static void test_round_trip_defaults(void **state)
     assert_non_null(strstr(text, "\n[storage]\n"));
     assert_non_null(strstr(text, "\nchunk_size = 4194304\n"));
     assert_non_null(strstr(text, "\ntls = []\n"));
-    assert_non_null(strstr(text, "\ndurability = \"close\"\n"));
+    assert_non_null(strstr(text, "\ndurability = \"fsync\"\n"));
     assert_non_null(strstr(text, "\no_direct = false\n"));
     free(text);
 }
@@ -722,8 +726,8 @@ static void test_markdown(void **state)
     assert_non_null(strstr(buf, "\n| `chunk_size` | integer | `4194304` | 4096 to 1073741824 | "));
     assert_non_null(strstr(buf, "\n| `node_id` | string | `\"node_0\"` | 1 to 63 bytes | "));
     assert_non_null(strstr(buf, "| `o_direct` | boolean | `false` | `true`, `false` | "));
-    assert_non_null(strstr(buf, "| `durability` | enum | `\"close\"` | `\"none\"`, `\"close\"`, "
-                                "`\"always\"` | "));
+    assert_non_null(strstr(buf, "| `durability` | enum | `\"fsync\"` | `\"none\"`, `\"fsync\"`, "
+                                "`\"close\"`, `\"always\"` | "));
     assert_non_null(strstr(buf, "| `tls` | string array | `[]` | up to 16 strings of 1 to 63 "
                                 "bytes, without `,` | "));
     /* "<node_id>.addr" in a help text must not turn into an HTML tag. */

@@ -1034,12 +1034,12 @@ static void test_long_paths(void **state)
 static void test_durability_modes(void **state)
 {
     struct fixture *f = *state;
-    int modes[] = {DURABILITY_NONE, DURABILITY_CLOSE, DURABILITY_ALWAYS};
+    int modes[] = {DURABILITY_NONE, DURABILITY_FSYNC, DURABILITY_CLOSE, DURABILITY_ALWAYS};
     struct meta_attr a;
     char path[32];
     unsigned i;
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         meta_close(f->m);
         f->opts.durability = modes[i];
         f->m = open_or_fail(f->dir, &f->opts);
@@ -1051,7 +1051,7 @@ static void test_durability_modes(void **state)
         assert_int_equal(meta_unlink(f->m, P("/x"), NULL), 0);
     }
     reopen(f);
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         snprintf(path, sizeof(path), "/mode%u", i);
         assert_int_equal(meta_lookup(f->m, P(path), &a), 0);
     }
