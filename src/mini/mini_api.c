@@ -170,7 +170,7 @@ static int api_client(struct mini_client **cli_p)
 
 int benchfs_mini_connect(int server_rank)
 {
-    struct mini_client *cli;
+    struct mini_client *cli = NULL;
     int ret;
 
     mini_clear_error();
@@ -192,7 +192,7 @@ int benchfs_mini_disconnect(int server_rank)
 
 int benchfs_mini_write(const char *path, const void *data, size_t len, int server_rank)
 {
-    struct mini_client *cli;
+    struct mini_client *cli = NULL;
     int ret;
 
     mini_clear_error();
@@ -204,7 +204,7 @@ int benchfs_mini_write(const char *path, const void *data, size_t len, int serve
 
 ssize_t benchfs_mini_read(const char *path, void *buf, size_t len, int server_rank)
 {
-    struct mini_client *cli;
+    struct mini_client *cli = NULL;
     ssize_t ret;
 
     mini_clear_error();

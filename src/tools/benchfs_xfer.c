@@ -309,7 +309,7 @@ close_local:
 int cmd_put(struct cli_ctx *ctx, int argc, char **argv)
 {
     char dest[BFS_PATH_MAX], target[BFS_PATH_MAX], name[BFS_NAME_MAX + 1];
-    struct xfer_opts o;
+    struct xfer_opts o = {0};
     bool dest_is_dir = false;
     struct stat st;
     int rc, nsrc, status = CLI_EXIT_OK;
@@ -382,7 +382,7 @@ int cmd_get(struct cli_ctx *ctx, int argc, char **argv)
     char remote[BFS_PATH_MAX], *local_path = NULL;
     const char *local;
     struct xfer_progress prog;
-    struct xfer_opts o;
+    struct xfer_opts o = {0};
     struct stat st, lst;
     bool is_stdout;
     off_t off = 0;
