@@ -38,6 +38,7 @@
  *     dir.c       mkdir / rmdir / opendir / readdir
  *   8 file.c      open / close / read / write / lseek / fsync / ftruncate / fstat
  *     ns.c        stat / truncate / unlink / rename / access / statvfs
+ *     attr.c      chmod / chown / utimens on paths and descriptors
  *     info.c      server information and shutdown
  *     fsck.c      consistency check of the cluster
  *     client.c    options, connect / disconnect
