@@ -28,12 +28,12 @@
 #include "client/posix.h"
 
 /*
- * Copy directory attributes `a` (just set on server `done` by change q) to
- * every other server: the same mode, owner and times the first server
- * chose, its ctime too. 0 or the first failure.
+ * Copy directory attributes `a` (just set on server `done`) to every other
+ * server: the mode, owner and times the first server chose, its ctime too.
+ * 0 or the first failure.
  */
 static int attr_replicate(struct client *c, size_t done, const char *path, size_t len,
-                          const struct proto_setattr_req *q, const struct proto_attr *a)
+                          const struct proto_attr *a)
 {
     struct rpc_call *calls;
     size_t i, n = 0;
@@ -53,12 +53,10 @@ static int attr_replicate(struct client *c, size_t done, const char *path, size_
         r = &calls[n].req.setattr_req;
         r->path_len = (uint32_t)len;
         r->ino = a->ino;
-        r->valid = (q->valid & (PROTO_SETATTR_MODE | PROTO_SETATTR_UID | PROTO_SETATTR_GID)) |
-                   PROTO_SETATTR_CTIME;
-        if (q->valid & (PROTO_SETATTR_ATIME | PROTO_SETATTR_ATIME_NOW))
-            r->valid |= PROTO_SETATTR_ATIME;
-        if (q->valid & (PROTO_SETATTR_MTIME | PROTO_SETATTR_MTIME_NOW))
-            r->valid |= PROTO_SETATTR_MTIME;
+        /* All of them, not only the ones q changed: replicas made by one
+         * mkdir differ in their times (each server's clock). */
+        r->valid = PROTO_SETATTR_MODE | PROTO_SETATTR_UID | PROTO_SETATTR_GID |
+                   PROTO_SETATTR_ATIME | PROTO_SETATTR_MTIME | PROTO_SETATTR_CTIME;
         r->mode = a->mode & 07777;
         r->uid = a->uid;
         r->gid = a->gid;
@@ -96,7 +94,7 @@ static int attr_apply(struct client *c, size_t where, const char *path, size_t l
     if (rc < 0)
         return rc;
     if (S_ISDIR(call.rep.attr_rep.attr.mode)) {
-        rc = attr_replicate(c, where, path, len, q, &call.rep.attr_rep.attr);
+        rc = attr_replicate(c, where, path, len, &call.rep.attr_rep.attr);
         if (rc < 0)
             return rc;
     }
@@ -151,8 +149,8 @@ static int attr_path(struct client *c, const char *upath, const struct proto_set
         if (rc < 0)
             return rc;
     }
-    rc = attr_apply(c, placement_path(&c->place, path, (size_t)len), path, (size_t)len, 0, false,
-                    q, &attr);
+    rc = attr_apply(c, placement_path(&c->place, path, (size_t)len), path, (size_t)len, 0, false, q,
+                    &attr);
     if (rc == -ENOENT)
         rc = ns_refine_enoent(c, path, (size_t)len);
     if (rc < 0)
