@@ -79,8 +79,8 @@ static int other_client(void *arg)
         if (n >= 2 && strcmp(cmd, "stat") == 0) {
             rc = benchfs_stat(a, &st);
             if (rc == 0)
-                snprintf(reply, sizeof(reply), "ok %o %u %u %llu %llu %llu\n",
-                         (unsigned)st.st_mode, (unsigned)st.st_uid, (unsigned)st.st_gid,
+                snprintf(reply, sizeof(reply), "ok %o %u %u %llu %llu %llu\n", (unsigned)st.st_mode,
+                         (unsigned)st.st_uid, (unsigned)st.st_gid,
                          (unsigned long long)ts_ns(&st.st_atim),
                          (unsigned long long)ts_ns(&st.st_mtim),
                          (unsigned long long)ts_ns(&st.st_ctim));
@@ -459,7 +459,8 @@ static void check_replicas(const char *path)
             continue;
         }
         if (memcmp(&first, &rep.attr_rep.attr, sizeof(first)) != 0) {
-            fprintf(stderr, "%s: server %s has mode %o mtime %llu ctime %llu, server %s %o %llu %llu\n",
+            fprintf(stderr,
+                    "%s: server %s has mode %o mtime %llu ctime %llu, server %s %o %llu %llu\n",
                     path, itest_h.servers[i].node_id, (unsigned)rep.attr_rep.attr.mode,
                     (unsigned long long)rep.attr_rep.attr.mtime_ns,
                     (unsigned long long)rep.attr_rep.attr.ctime_ns, itest_h.servers[0].node_id,
