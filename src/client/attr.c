@@ -7,9 +7,9 @@
  * record when this client last named it, with the inode number checked and
  * the orphan record of a file unlinked while open). A directory's record is
  * on every server: the first server's answer (its new times included) is
- * then sent to all the others, with PROTO_SETATTR_CTIME, so that every
- * replica reports the same attributes, as mkdir fans out. Costs: 1 RPC for a
- * file, 1 + (servers - 1) in parallel for a directory.
+ * then copied to all the others (dir_attr_copy, with PROTO_SETATTR_CTIME),
+ * so that every replica reports the same attributes, as mkdir fans out.
+ * Costs: 1 RPC for a file, 1 + (servers - 1) in parallel for a directory.
  *
  * Setting an explicit mtime on a file this process wrote and has not
  * published yet publishes the size first (durably, as close would): the
@@ -26,51 +26,6 @@
 #include "client/client.h"
 #include "client/error.h"
 #include "client/posix.h"
-
-/*
- * Copy directory attributes `a` (just set on server `done`) to every other
- * server: the mode, owner and times the first server chose, its ctime too.
- * 0 or the first failure.
- */
-static int attr_replicate(struct client *c, size_t done, const char *path, size_t len,
-                          const struct proto_attr *a)
-{
-    struct rpc_call *calls;
-    size_t i, n = 0;
-    int rc;
-
-    if (c->nservers < 2)
-        return 0;
-    calls = calloc(c->nservers, sizeof(*calls));
-    if (calls == NULL)
-        return -ENOMEM;
-    for (i = 0; i < c->nservers; i++) {
-        struct proto_setattr_req *r;
-
-        if (i == done)
-            continue;
-        rpc_call_init(&calls[n], PROTO_OP_SETATTR, i);
-        r = &calls[n].req.setattr_req;
-        r->path_len = (uint32_t)len;
-        r->ino = a->ino;
-        /* All of them, not only the ones q changed: replicas made by one
-         * mkdir differ in their times (each server's clock). */
-        r->valid = PROTO_SETATTR_MODE | PROTO_SETATTR_UID | PROTO_SETATTR_GID |
-                   PROTO_SETATTR_ATIME | PROTO_SETATTR_MTIME | PROTO_SETATTR_CTIME;
-        r->mode = a->mode & 07777;
-        r->uid = a->uid;
-        r->gid = a->gid;
-        r->atime_ns = a->atime_ns;
-        r->mtime_ns = a->mtime_ns;
-        r->ctime_ns = a->ctime_ns;
-        calls[n].data = path;
-        calls[n].data_len = len;
-        n++;
-    }
-    rc = rpc_run_calls(c, calls, n);
-    free(calls);
-    return rc;
-}
 
 /*
  * SETATTR q on server `where` for the record of path (ino 0: whatever it
@@ -94,7 +49,7 @@ static int attr_apply(struct client *c, size_t where, const char *path, size_t l
     if (rc < 0)
         return rc;
     if (S_ISDIR(call.rep.attr_rep.attr.mode)) {
-        rc = attr_replicate(c, where, path, len, &call.rep.attr_rep.attr);
+        rc = dir_attr_copy(c, path, len, where, &call.rep.attr_rep.attr);
         if (rc < 0)
             return rc;
     }

@@ -8,7 +8,7 @@
  *   files       chmod / chown / utimens by path; exact nanoseconds; ctime
  *   omit/now    UTIME_OMIT keeps a time, UTIME_NOW and NULL take the clock
  *   dirs        chmod / utimens / chown of a directory, by path and by a
- *               directory descriptor
+ *               directory descriptor; a renamed directory keeps them
  *   fd          fchmod / futimens right after unpublished writes: fstat
  *               shows the change at once, the close does not undo the mtime;
  *               the same through utimens(path) of a file this process has open
@@ -299,6 +299,16 @@ static void test_dirs(void)
     s = other_stat("/d/sub");
     CHECK(s.mode == (S_IFDIR | 0751) && s.uid == 33 && s.mtime == OLD_NS);
     other_agrees("/d/sub");
+
+    /* rename of an (empty) directory keeps them */
+    CHECK(benchfs_mkdir("/e", 0755) == 0);
+    CHECK(benchfs_chmod("/e", 0701) == 0 && benchfs_chown("/e", 5, 6) == 0);
+    CHECK(benchfs_utimens("/e", ts) == 0);
+    CHECK(benchfs_rename("/e", "/e2") == 0);
+    CHECK(benchfs_stat("/e2", &st) == 0);
+    CHECK(st.st_mode == (S_IFDIR | 0701) && st.st_uid == 5 && st.st_gid == 6);
+    CHECK(ts_ns(&st.st_mtim) == OLD_NS);
+    other_agrees("/e2");
 }
 
 /* fchmod/futimens right after writes that are not published yet. */
@@ -489,6 +499,7 @@ int main(void)
     CHECK(benchfs_disconnect() == 0);
     check_replicas("/d");
     check_replicas("/d/sub");
+    check_replicas("/e2");
     itest_stop();
     printf("ok\n");
     return 0;
