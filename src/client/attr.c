@@ -19,7 +19,6 @@
  * open inode are updated in place, so fstat right after shows the change.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
