@@ -44,6 +44,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -145,6 +146,34 @@ int benchfs_rmdir(const char *path);
 int benchfs_rename(const char *oldpath, const char *newpath);
 int benchfs_access(const char *path, int mode);
 int benchfs_statvfs(const char *path, struct statvfs *st);
+
+/*
+ * Attributes (docs/semantics.md#attributes), on a path or on the inode a
+ * descriptor has open (which works after a rename or an unlink by this
+ * process too; ESTALE when another client removed or replaced it). They
+ * act on files and directories alike, and the change is seen by every
+ * client's stat and fstat once the call returned. ctime becomes the time
+ * of the change. BenchFS enforces no permissions: any caller may change
+ * any mode or owner (benchfs_access answers from the mode bits; a FUSE
+ * mount lets the kernel check them).
+ *
+ * chmod: the permission bits of mode (07777; other bits are ignored).
+ * chown: owner or group (uid_t)-1 / (gid_t)-1 is left as it is.
+ * utimens: times[0] is the atime, times[1] the mtime, as utimensat(2):
+ * tv_nsec UTIME_NOW takes the server's clock, UTIME_OMIT leaves the time
+ * as it is, times NULL sets both to now. EINVAL for a tv_nsec out of range,
+ * or a time before 1970 or past 2554 (BenchFS stores unsigned nanoseconds).
+ * An explicit mtime stays until the file is written again: the next
+ * published write (close, fsync) stamps its own time, as a write after
+ * utimens does on POSIX. Writes of this process not yet published are
+ * published first, so a futimens before close (cp -p) sticks.
+ */
+int benchfs_chmod(const char *path, mode_t mode);
+int benchfs_fchmod(int fd, mode_t mode);
+int benchfs_chown(const char *path, uid_t owner, gid_t group);
+int benchfs_fchown(int fd, uid_t owner, gid_t group);
+int benchfs_utimens(const char *path, const struct timespec times[2]);
+int benchfs_futimens(int fd, const struct timespec times[2]);
 
 /* Directories. Entries come with type and size (readdir-plus). "." and ".."
  * are not returned. */

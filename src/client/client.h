@@ -35,9 +35,10 @@
  *     lookup.c    STAT of a path, ENOENT refined to ENOTDIR
  *   7 inode.c     the inodes this client has open (shared size view, orphans),
  *                 closing descriptors
- *     dir.c       mkdir / rmdir / opendir / readdir
+ *     dir.c       mkdir / rmdir / opendir / readdir, directory attributes on every server
  *   8 file.c      open / close / read / write / lseek / fsync / ftruncate / fstat
  *     ns.c        stat / truncate / unlink / rename / access / statvfs
+ *     attr.c      chmod / chown / utimens on paths and descriptors
  *     info.c      server information and shutdown
  *     fsck.c      consistency check of the cluster
  *     client.c    options, connect / disconnect
@@ -450,6 +451,16 @@ int dir_mkdir(struct client *c, const char *path, size_t len, uint32_t mode);
 int dir_rmdir(struct client *c, const char *path, size_t len);
 /* 1 when the directory has entries on any server, 0 when empty. */
 int dir_has_entries(struct client *c, const char *path, size_t len);
+/*
+ * Directory attributes a (mode, owner, atime, mtime, ctime), just set on
+ * server `done` (SIZE_MAX: none), onto the directory's record on every
+ * other server, so that all replicas report the same. 0 or the first error.
+ */
+int dir_attr_copy(struct client *c, const char *path, size_t len, size_t done,
+                  const struct proto_attr *a);
+/* SETATTR q (valid, values) on the directory at path: on the owner of the
+ * path, then copied to the others. -ENOTDIR when path is a file. */
+int dir_attr_set(struct client *c, const char *path, size_t len, const struct proto_setattr_req *q);
 
 /* ---- ns.c ---- */
 

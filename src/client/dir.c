@@ -4,7 +4,8 @@
  * Directories are replicated on every server (docs/design.md#namespace-and-placement), so mkdir and
  * rmdir fan out to all servers in parallel: mkdir with a rollback when only
  * some servers could create it, rmdir in two phases (prepare everywhere,
- * then commit or abort). readdir asks every server, page by page, for the
+ * then commit or abort); a change of attributes made on one server is
+ * copied to all the others. readdir asks every server, page by page, for the
  * entries of the directory that it owns (with type and size), then merges
  * them in name order. posix.c decides the errno from the per-server answers.
  */
@@ -137,6 +138,67 @@ out:
     free(calls);
     free(st);
     return rc;
+}
+
+int dir_attr_copy(struct client *c, const char *path, size_t len, size_t done,
+                  const struct proto_attr *a)
+{
+    struct rpc_call *calls;
+    size_t i, n = 0;
+    int rc;
+
+    if (c->nservers < 2)
+        return 0;
+    calls = dir_calls_alloc(c);
+    if (calls == NULL)
+        return -ENOMEM;
+    for (i = 0; i < c->nservers; i++) {
+        struct proto_setattr_req *r;
+
+        if (i == done)
+            continue;
+        rpc_call_init(&calls[n], PROTO_OP_SETATTR, i);
+        r = &calls[n].req.setattr_req;
+        r->path_len = (uint32_t)len;
+        r->ino = a->ino;
+        /* All of them, not only the ones the caller changed: replicas made
+         * by one mkdir differ in their times (each server's clock). */
+        r->valid = PROTO_SETATTR_MODE | PROTO_SETATTR_UID | PROTO_SETATTR_GID |
+                   PROTO_SETATTR_ATIME | PROTO_SETATTR_MTIME | PROTO_SETATTR_CTIME;
+        r->mode = a->mode & 07777;
+        r->uid = a->uid;
+        r->gid = a->gid;
+        r->atime_ns = a->atime_ns;
+        r->mtime_ns = a->mtime_ns;
+        r->ctime_ns = a->ctime_ns;
+        calls[n].data = path;
+        calls[n].data_len = len;
+        n++;
+    }
+    rc = rpc_run_calls(c, calls, n);
+    free(calls);
+    return rc;
+}
+
+int dir_attr_set(struct client *c, const char *path, size_t len, const struct proto_setattr_req *q)
+{
+    size_t owner = placement_path(&c->place, path, len);
+    struct rpc_call call;
+    int rc;
+
+    rpc_call_init(&call, PROTO_OP_SETATTR, owner);
+    call.req.setattr_req = *q;
+    call.req.setattr_req.path_len = (uint32_t)len;
+    call.req.setattr_req.flags = 0;
+    call.req.setattr_req.ino = 0;
+    call.data = path;
+    call.data_len = len;
+    rc = rpc_run_one(c, &call);
+    if (rc < 0)
+        return rc;
+    if (!S_ISDIR(call.rep.attr_rep.attr.mode))
+        return -ENOTDIR;
+    return dir_attr_copy(c, path, len, owner, &call.rep.attr_rep.attr);
 }
 
 int benchfs_mkdir(const char *upath, mode_t mode)

@@ -264,7 +264,8 @@ static int ns_rename_file(struct client *c, const char *op, size_t olen, const c
     return 0;
 }
 
-/* An empty directory moves by mkdir(new) + rmdir(old); a non-empty one is EXDEV. */
+/* An empty directory moves by mkdir(new) (with the old one's mode, owner
+ * and times) + rmdir(old); a non-empty one is EXDEV. */
 static int ns_rename_dir(struct client *c, const char *op, size_t olen, const char *np, size_t nlen,
                          const struct proto_attr *attr)
 {
@@ -294,6 +295,22 @@ static int ns_rename_dir(struct client *c, const char *op, size_t olen, const ch
         return rc;
     }
     rc = dir_mkdir(c, np, nlen, attr->mode & 07777);
+    if (rc == 0) {
+        /* As rename keeps them: mode (no umask), owner, times. */
+        struct proto_setattr_req q;
+
+        memset(&q, 0, sizeof(q));
+        q.valid = PROTO_SETATTR_MODE | PROTO_SETATTR_UID | PROTO_SETATTR_GID | PROTO_SETATTR_ATIME |
+                  PROTO_SETATTR_MTIME;
+        q.mode = attr->mode & 07777;
+        q.uid = attr->uid;
+        q.gid = attr->gid;
+        q.atime_ns = attr->atime_ns;
+        q.mtime_ns = attr->mtime_ns;
+        rc = dir_attr_set(c, np, nlen, &q);
+        if (rc < 0)
+            dir_rmdir(c, np, nlen);
+    }
     if (rc < 0)
         return rc;
     rc = dir_rmdir(c, op, olen);

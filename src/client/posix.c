@@ -157,6 +157,48 @@ void posix_attr_to_stat(const struct proto_attr *a, uint64_t size, struct stat *
     posix_ns_to_ts(a->ctime_ns, &st->st_ctim);
 }
 
+/* One time of utimensat: 0 and its bits, or -EINVAL. */
+static int posix_utimens_one(const struct timespec *ts, uint32_t given, uint32_t now,
+                             uint32_t *valid, uint64_t *ns_p)
+{
+    if (ts->tv_nsec == UTIME_OMIT)
+        return 0;
+    if (ts->tv_nsec == UTIME_NOW) {
+        *valid |= now;
+        return 0;
+    }
+    if (ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L || ts->tv_sec < 0 ||
+        (uint64_t)ts->tv_sec > (UINT64_MAX - 999999999u) / 1000000000u)
+        return -EINVAL;
+    *valid |= given;
+    *ns_p = (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+    return 0;
+}
+
+int posix_utimens_fields(const struct timespec *times, uint32_t *valid_p, uint64_t *atime_p,
+                         uint64_t *mtime_p)
+{
+    uint32_t valid = 0;
+    uint64_t at = 0, mt = 0;
+    int rc;
+
+    if (times == NULL) {
+        valid = PROTO_SETATTR_ATIME_NOW | PROTO_SETATTR_MTIME_NOW;
+    } else {
+        rc =
+            posix_utimens_one(&times[0], PROTO_SETATTR_ATIME, PROTO_SETATTR_ATIME_NOW, &valid, &at);
+        if (rc == 0)
+            rc = posix_utimens_one(&times[1], PROTO_SETATTR_MTIME, PROTO_SETATTR_MTIME_NOW, &valid,
+                                   &mt);
+        if (rc < 0)
+            return rc;
+    }
+    *valid_p = valid;
+    *atime_p = at;
+    *mtime_p = mt;
+    return 0;
+}
+
 unsigned char posix_dirent_type(uint32_t mode)
 {
     if (S_ISDIR(mode))

@@ -57,6 +57,16 @@ int posix_open_check(uint32_t mode, int flags);
 /* struct stat from wire attributes, with the size this client sees. */
 void posix_attr_to_stat(const struct proto_attr *a, uint64_t size, struct stat *st);
 
+/*
+ * utimensat's times[2] (atime, mtime; NULL: both now) as SETATTR fields:
+ * UTIME_NOW sets the PROTO_SETATTR_*_NOW bit, UTIME_OMIT nothing, any other
+ * the PROTO_SETATTR_ATIME / MTIME bit and the time in ns since the epoch.
+ * -EINVAL for a tv_nsec outside 0..999999999 that is neither, and for a
+ * time the wire cannot hold (before 1970, or past the year 2554).
+ */
+int posix_utimens_fields(const struct timespec *times, uint32_t *valid_p, uint64_t *atime_p,
+                         uint64_t *mtime_p);
+
 /* DT_DIR / DT_REG / DT_UNKNOWN from a mode. */
 unsigned char posix_dirent_type(uint32_t mode);
 

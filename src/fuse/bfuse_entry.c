@@ -9,9 +9,11 @@
  * attr_timeout (fstat of an open file, permission checks), and directory
  * names for dir_entry_timeout (path walks do not re-check every ancestor).
  *
- * Mode, owner and times cannot be changed through the BenchFS API: setattr
- * accepts such changes without effect (so tar, rsync -a and cp -p work) or,
- * with -o strict_setattr, fails them with EPERM. Sizes are real truncations.
+ * setattr changes what the kernel asks for, in this order: the size (a
+ * truncation), the mode, the owner, the times (benchfs_chmod, chown,
+ * utimens; FUSE_SET_ATTR_*_NOW as UTIME_NOW), through the open file handle
+ * when the kernel names one, else by path; then it replies the new
+ * attributes. ctime is the servers' to set.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,39 +135,64 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     fuse_reply_attr(req, &st, fs->set.attr_timeout);
 }
 
-/* SETATTR: truncation is real; mode, owner and times see the file header. */
+/* One time of a SETATTR as utimensat wants it. */
+static struct timespec setattr_time(int to_set, int given, int now, const struct timespec *ts)
+{
+    if (to_set & now)
+        return (struct timespec){.tv_sec = 0, .tv_nsec = UTIME_NOW};
+    if (to_set & given)
+        return *ts;
+    return (struct timespec){.tv_sec = 0, .tv_nsec = UTIME_OMIT};
+}
+
+/* The changes of a SETATTR on the handle's descriptor fd, else on path. 0
+ * or -errno. */
+static int setattr_apply(int fd, const char *path, const struct stat *attr, int to_set)
+{
+    struct timespec ts[2];
+    int rc = 0;
+
+    if (to_set & FUSE_SET_ATTR_SIZE)
+        rc = fd >= 0 ? benchfs_ftruncate(fd, attr->st_size) : benchfs_truncate(path, attr->st_size);
+    if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE)) {
+        mode_t mode = attr->st_mode & 07777;
+
+        rc = fd >= 0 ? benchfs_fchmod(fd, mode) : benchfs_chmod(path, mode);
+    }
+    if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+        uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+        gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+        rc = fd >= 0 ? benchfs_fchown(fd, uid, gid) : benchfs_chown(path, uid, gid);
+    }
+    if (rc == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME |
+                              FUSE_SET_ATTR_MTIME_NOW))) {
+        ts[0] = setattr_time(to_set, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, &attr->st_atim);
+        ts[1] = setattr_time(to_set, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, &attr->st_mtim);
+        rc = fd >= 0 ? benchfs_futimens(fd, ts) : benchfs_utimens(path, ts);
+    }
+    return rc < 0 ? -bfuse_errno() : 0;
+}
+
+/* SETATTR: truncate, chmod, chown, utimens (see the file header). */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                        struct fuse_file_info *fi)
 {
-    const int meta = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
-                     FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-                     FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
     struct bfuse *fs = bfuse_of(req);
     struct bfuse_path path;
     struct stat st;
-    int rc;
+    int fd = bfuse_fh_fd(fi), rc = 0;
 
-    if ((to_set & meta) && fs->set.strict_setattr) {
-        fuse_reply_err(req, EPERM);
+    if (fd < 0)
+        rc = bfuse_node_path(fs, ino, &path);
+    if (rc == 0)
+        rc = setattr_apply(fd, fd < 0 ? path.p : NULL, attr, to_set);
+    if (rc < 0) {
+        fuse_reply_err(req, -rc);
         return;
     }
-    if (to_set & FUSE_SET_ATTR_SIZE) {
-        if (bfuse_fh_fd(fi) >= 0) {
-            rc = benchfs_ftruncate(bfuse_fh_fd(fi), attr->st_size);
-        } else {
-            rc = bfuse_node_path(fs, ino, &path);
-            if (rc < 0) {
-                fuse_reply_err(req, -rc);
-                return;
-            }
-            rc = benchfs_truncate(path.p, attr->st_size);
-        }
-        if (rc < 0) {
-            fuse_reply_err(req, bfuse_errno());
-            return;
-        }
+    if (to_set & FUSE_SET_ATTR_SIZE)
         bfuse_node_cache_drop(fs, ino);
-    }
     rc = attr_get(fs, ino, fi, &st);
     if (rc < 0) {
         fuse_reply_err(req, -rc);

@@ -38,7 +38,6 @@ struct bfuse_settings {
     double entry_timeout;     /* names of files (0: every open revalidates) */
     double dir_entry_timeout; /* names of directories */
     bool hard_remove;         /* unlink open files at once (no hiding) */
-    bool strict_setattr;      /* chmod/chown/utimens fail with EPERM */
     unsigned max_threads;
     unsigned readahead_kb; /* the mount's read_ahead_kb, 0: kernel default */
 };

@@ -85,7 +85,8 @@ static int opts_parse(const char *opts, struct mount_opts *mo)
         } else if (KEY("hard_remove") && !v) {
             mo->set.hard_remove = true;
         } else if (KEY("strict_setattr") && !v) {
-            mo->set.strict_setattr = true;
+            /* Obsolete: it made the chmod/chown/utimens that were ignored
+             * fail; they are real now. Accepted so old scripts still mount. */
         } else if (KEY("readahead_kb") && v) {
             char *end;
             long n = strtol(v, &end, 10);

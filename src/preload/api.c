@@ -49,6 +49,12 @@
     X(int, benchfs_rmdir, (const char *a), (a))                                         \
     X(int, benchfs_rename, (const char *a, const char *b), (a, b))                      \
     X(int, benchfs_access, (const char *a, int b), (a, b))                              \
+    X(int, benchfs_chmod, (const char *a, mode_t b), (a, b))                            \
+    X(int, benchfs_fchmod, (int a, mode_t b), (a, b))                                   \
+    X(int, benchfs_chown, (const char *a, uid_t b, gid_t c), (a, b, c))                 \
+    X(int, benchfs_fchown, (int a, uid_t b, gid_t c), (a, b, c))                        \
+    X(int, benchfs_utimens, (const char *a, const struct timespec b[2]), (a, b))        \
+    X(int, benchfs_futimens, (int a, const struct timespec b[2]), (a, b))               \
     X(int, benchfs_statvfs, (const char *a, struct statvfs *b), (a, b))                 \
     X(benchfs_dir_t *, benchfs_opendir, (const char *a), (a))                           \
     X(struct benchfs_dirent *, benchfs_readdir, (benchfs_dir_t * a), (a))               \

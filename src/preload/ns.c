@@ -1,15 +1,10 @@
 /*
  * ns.c - namespace calls on BenchFS paths (preload.h): access/faccessat,
  * mkdir(at), rmdir, unlink(at), rename(at)(2), truncate, realpath,
- * readlink, the calls BenchFS cannot keep (chmod, chown, utimes: accepted
- * and ignored on existing files; links, symlinks, device nodes, extended
- * attributes: ENOTSUP), and EXDEV for a rename or link across the mount
- * boundary.
- *
- * Why chmod/chown/utimes succeed without effect: tar, rsync -a, cp -p and
- * shutil.copy2 set modes and times after copying and fail the whole job
- * when that fails; BenchFS keeps the mode given at create and the server's
- * times. docs/preload.md lists it.
+ * readlink, attributes (chmod, chown and the utime family, by path and by
+ * descriptor, through benchfs_chmod .. benchfs_futimens), the calls BenchFS
+ * cannot keep (links, symlinks, device nodes, extended attributes:
+ * ENOTSUP), and EXDEV for a rename or link across the mount boundary.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -244,127 +239,218 @@ PL_EXPORT int truncate64(const char *path, off64_t len)
     return truncate(path, (off_t)len);
 }
 
-/* ---- attributes BenchFS does not keep ---- */
+/* ---- attributes: chmod, chown, utimes ---- */
+
+/* One attribute change, for the BenchFS call that makes it. */
+enum pl_attr_kind { PL_ATTR_MODE, PL_ATTR_OWNER, PL_ATTR_TIMES };
+struct pl_attr_req {
+    enum pl_attr_kind kind;
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+    const struct timespec *times; /* NULL: both now */
+};
+
+/* q on BenchFS path bpath, or on BenchFS descriptor bfd (bpath NULL). */
+static int pl_attr_do(const struct pl_attr_req *q, const char *bpath, int bfd)
+{
+    int rc = pl_connect();
+
+    if (rc < 0)
+        return rc;
+    switch (q->kind) {
+    case PL_ATTR_MODE:
+        rc = bpath ? benchfs_chmod(bpath, q->mode) : benchfs_fchmod(bfd, q->mode);
+        break;
+    case PL_ATTR_OWNER:
+        rc = bpath ? benchfs_chown(bpath, q->uid, q->gid) : benchfs_fchown(bfd, q->uid, q->gid);
+        break;
+    default:
+        rc = bpath ? benchfs_utimens(bpath, q->times) : benchfs_futimens(bfd, q->times);
+        break;
+    }
+    return rc < 0 ? -errno : 0;
+}
 
 /*
- * (dirfd, path) or a descriptor (path NULL): is it BenchFS's? Returns 1 when
- * it is and exists (0 errors), 0 when local, -errno otherwise.
+ * Apply q to (dirfd, path), or to descriptor dirfd when path is NULL (or ""
+ * with AT_EMPTY_PATH). A file descriptor acts on its inode (an unlinked
+ * open file too); a directory descriptor has only its path. Returns 1 when
+ * the target is local (*local_p: the path to give libc), else 0 or -errno.
+ * AT_SYMLINK_NOFOLLOW changes nothing: BenchFS has no links.
  */
-static int pl_attr_target(int dirfd, const char *path, int flags, const char *what,
-                          const char **local_p)
+static int pl_attr(int dirfd, const char *path, int flags, const char *what,
+                   const struct pl_attr_req *q, const char **local_p)
 {
     char bpath[PL_PATH_MAX];
-    struct stat st;
     struct pl_ofd *o;
     int rc;
 
     if (path == NULL || (path[0] == '\0' && (flags & AT_EMPTY_PATH))) {
         o = pl_fd_get(dirfd);
         if (o == NULL)
-            return 0;
-        pl_log("%s %d: accepted, not kept", what, dirfd);
-        return 1;
+            return 1;
+        if (o->is_dir) {
+            snprintf(bpath, sizeof(bpath), "%s", o->path);
+            rc = pl_attr_do(q, bpath, -1);
+        } else {
+            rc = pl_ofd_bfd(o);
+            if (rc >= 0)
+                rc = pl_attr_do(q, NULL, rc);
+        }
+        pl_log("%s %d -> %d", what, dirfd, rc);
+        return rc;
     }
     rc = pl_path_resolve(dirfd, path, bpath, local_p);
     if (rc <= 0)
-        return rc;
-    rc = PL_BCALL(benchfs_stat(bpath, &st));
-    pl_log("%s %s: accepted, not kept (%d)", what, bpath, rc);
-    return rc < 0 ? rc : 1;
+        return rc == 0 ? 1 : rc;
+    rc = pl_attr_do(q, bpath, -1);
+    pl_log("%s %s -> %d", what, bpath, rc);
+    return rc;
 }
 
 /* Shorthand: BenchFS target -> 0 or -1/errno; local -> the libc call. */
-#define PL_ATTR(dirfd, path, flags, what, realcall)                         \
-    do {                                                                    \
-        const char *local = (path);                                         \
-        int rc_ = pl_attr_target((dirfd), (path), (flags), (what), &local); \
-        if (rc_ == 0)                                                       \
-            return (realcall);                                              \
-        return rc_ < 0 ? (int)pl_ret(rc_) : 0;                              \
+#define PL_ATTR(dirfd, path, flags, what, q, realcall)                    \
+    do {                                                                  \
+        const char *local = (path);                                       \
+        int rc_ = pl_attr((dirfd), (path), (flags), (what), (q), &local); \
+        if (rc_ == 1)                                                     \
+            return (realcall);                                            \
+        return (int)pl_ret(rc_);                                          \
     } while (0)
 
 #define PL_LDIR(dirfd, path) (local == (path) ? (dirfd) : AT_FDCWD)
 
+/* timeval pairs (utimes, futimes, lutimes) as timespecs; NULL stays NULL.
+ * A tv_usec out of range becomes a tv_nsec out of range: EINVAL, as the
+ * kernel answers. */
+static const struct timespec *pl_tv_to_ts(const struct timeval *tv, struct timespec ts[2])
+{
+    if (tv == NULL)
+        return NULL;
+    for (int i = 0; i < 2; i++) {
+        ts[i].tv_sec = tv[i].tv_sec;
+        ts[i].tv_nsec = tv[i].tv_usec >= 0 && tv[i].tv_usec < 1000000 ? tv[i].tv_usec * 1000 : -1;
+    }
+    return ts;
+}
+
+#define PL_MODE_REQ(m)                    \
+    {                                     \
+        .kind = PL_ATTR_MODE, .mode = (m) \
+    }
+#define PL_OWNER_REQ(u, g)                            \
+    {                                                 \
+        .kind = PL_ATTR_OWNER, .uid = (u), .gid = (g) \
+    }
+#define PL_TIMES_REQ(t)                     \
+    {                                       \
+        .kind = PL_ATTR_TIMES, .times = (t) \
+    }
+
 PL_EXPORT int chmod(const char *path, mode_t mode)
 {
+    struct pl_attr_req q = PL_MODE_REQ(mode);
     PL_REAL(chmod);
-    PL_ATTR(AT_FDCWD, path, 0, "chmod", real_chmod(local, mode));
+    PL_ATTR(AT_FDCWD, path, 0, "chmod", &q, real_chmod(local, mode));
 }
 
 PL_EXPORT int fchmod(int fd, mode_t mode)
 {
+    struct pl_attr_req q = PL_MODE_REQ(mode);
     PL_REAL(fchmod);
-    PL_ATTR(fd, NULL, 0, "fchmod", real_fchmod(fd, mode));
+    PL_ATTR(fd, NULL, 0, "fchmod", &q, real_fchmod(fd, mode));
 }
 
 PL_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
+    struct pl_attr_req q = PL_MODE_REQ(mode);
     PL_REAL(fchmodat);
-    PL_ATTR(dirfd, path, flags, "fchmodat",
+    PL_ATTR(dirfd, path, flags, "fchmodat", &q,
             real_fchmodat(PL_LDIR(dirfd, path), local, mode, flags));
 }
 
 PL_EXPORT int chown(const char *path, uid_t uid, gid_t gid)
 {
+    struct pl_attr_req q = PL_OWNER_REQ(uid, gid);
     PL_REAL(chown);
-    PL_ATTR(AT_FDCWD, path, 0, "chown", real_chown(local, uid, gid));
+    PL_ATTR(AT_FDCWD, path, 0, "chown", &q, real_chown(local, uid, gid));
 }
 
 PL_EXPORT int lchown(const char *path, uid_t uid, gid_t gid)
 {
+    struct pl_attr_req q = PL_OWNER_REQ(uid, gid);
     PL_REAL(lchown);
-    PL_ATTR(AT_FDCWD, path, 0, "lchown", real_lchown(local, uid, gid));
+    PL_ATTR(AT_FDCWD, path, 0, "lchown", &q, real_lchown(local, uid, gid));
 }
 
 PL_EXPORT int fchown(int fd, uid_t uid, gid_t gid)
 {
+    struct pl_attr_req q = PL_OWNER_REQ(uid, gid);
     PL_REAL(fchown);
-    PL_ATTR(fd, NULL, 0, "fchown", real_fchown(fd, uid, gid));
+    PL_ATTR(fd, NULL, 0, "fchown", &q, real_fchown(fd, uid, gid));
 }
 
 PL_EXPORT int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
 {
+    struct pl_attr_req q = PL_OWNER_REQ(uid, gid);
     PL_REAL(fchownat);
-    PL_ATTR(dirfd, path, flags, "fchownat",
+    PL_ATTR(dirfd, path, flags, "fchownat", &q,
             real_fchownat(PL_LDIR(dirfd, path), local, uid, gid, flags));
 }
 
 PL_EXPORT int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags)
 {
+    struct pl_attr_req q = PL_TIMES_REQ(times);
     PL_REAL(utimensat);
     /* utimensat(fd, NULL, ...) is futimens. */
-    PL_ATTR(dirfd, path, flags, "utimensat",
+    PL_ATTR(dirfd, path, flags, "utimensat", &q,
             real_utimensat(path == NULL ? dirfd : PL_LDIR(dirfd, path), local, times, flags));
 }
 
 PL_EXPORT int futimens(int fd, const struct timespec times[2])
 {
+    struct pl_attr_req q = PL_TIMES_REQ(times);
     PL_REAL(futimens);
-    PL_ATTR(fd, NULL, 0, "futimens", real_futimens(fd, times));
+    PL_ATTR(fd, NULL, 0, "futimens", &q, real_futimens(fd, times));
 }
 
 PL_EXPORT int utimes(const char *path, const struct timeval times[2])
 {
+    struct timespec ts[2];
+    struct pl_attr_req q = PL_TIMES_REQ(pl_tv_to_ts(times, ts));
     PL_REAL(utimes);
-    PL_ATTR(AT_FDCWD, path, 0, "utimes", real_utimes(local, times));
+    PL_ATTR(AT_FDCWD, path, 0, "utimes", &q, real_utimes(local, times));
 }
 
 PL_EXPORT int lutimes(const char *path, const struct timeval times[2])
 {
+    struct timespec ts[2];
+    struct pl_attr_req q = PL_TIMES_REQ(pl_tv_to_ts(times, ts));
     PL_REAL(lutimes);
-    PL_ATTR(AT_FDCWD, path, 0, "lutimes", real_lutimes(local, times));
+    PL_ATTR(AT_FDCWD, path, 0, "lutimes", &q, real_lutimes(local, times));
 }
 
 PL_EXPORT int futimes(int fd, const struct timeval times[2])
 {
+    struct timespec ts[2];
+    struct pl_attr_req q = PL_TIMES_REQ(pl_tv_to_ts(times, ts));
     PL_REAL(futimes);
-    PL_ATTR(fd, NULL, 0, "futimes", real_futimes(fd, times));
+    PL_ATTR(fd, NULL, 0, "futimes", &q, real_futimes(fd, times));
 }
 
 PL_EXPORT int utime(const char *path, const struct utimbuf *times)
 {
+    struct timespec ts[2];
+    struct pl_attr_req q = PL_TIMES_REQ(NULL);
     PL_REAL(utime);
-    PL_ATTR(AT_FDCWD, path, 0, "utime", real_utime(local, times));
+
+    if (times != NULL) {
+        ts[0] = (struct timespec){.tv_sec = times->actime, .tv_nsec = 0};
+        ts[1] = (struct timespec){.tv_sec = times->modtime, .tv_nsec = 0};
+        q.times = ts;
+    }
+    PL_ATTR(AT_FDCWD, path, 0, "utime", &q, real_utime(local, times));
 }
 
 /* ---- links, special files: not in BenchFS ---- */

@@ -23,6 +23,7 @@ _Static_assert(PROTO_SIZE_create_rep == 88, "create_rep");
 _Static_assert(PROTO_SIZE_rename_rep == 136, "rename_rep");
 _Static_assert(PROTO_SIZE_chunk_io_req == 32, "chunk_io_req");
 _Static_assert(PROTO_SIZE_status_rep == 112, "status_rep");
+_Static_assert(PROTO_SIZE_setattr_req == 56, "setattr_req");
 
 /* Every body must fit the fixed AM header budget. */
 #define PROTO_ASSERT_BODY(name) \
@@ -315,6 +316,12 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
         if (b->ino_req.ino == 0)
             return -EPROTO;
         return proto_check_one_path(b->ino_req.path_len, data_len);
+    case PROTO_OP_SETATTR:
+        /* The mask and the values are the store's to judge (-EINVAL). */
+        if ((b->setattr_req.flags & ~PROTO_INO_ORPHAN) != 0 ||
+            ((b->setattr_req.flags & PROTO_INO_ORPHAN) && b->setattr_req.ino == 0))
+            return -EPROTO;
+        return proto_check_one_path(b->setattr_req.path_len, data_len);
     case PROTO_OP_HELLO:
         if (b->hello_req.addr_len == 0 || b->hello_req.addr_len > PROTO_HELLO_ADDR_MAX)
             return -EPROTO;

@@ -73,8 +73,19 @@
 #define PROTO_UNLINK_FREE 0x2u /* also free the chunks the owner holds of the file (gone) */
 /* RENAME flags. */
 #define PROTO_RENAME_KEEP 0x1u /* a replaced file becomes an orphan */
-/* ISTAT / ITRUNCATE / RELEASE flags (ino_req). */
+/* ISTAT / ITRUNCATE / RELEASE flags (ino_req), and SETATTR's. */
 #define PROTO_INO_ORPHAN 0x1u /* act on ino's orphan record (RELEASE always does) */
+
+/* SETATTR: which fields of setattr_req apply (valid). */
+#define PROTO_SETATTR_MODE      0x01u /* mode: permission bits (07777) */
+#define PROTO_SETATTR_UID       0x02u
+#define PROTO_SETATTR_GID       0x04u
+#define PROTO_SETATTR_ATIME     0x08u /* atime_ns */
+#define PROTO_SETATTR_MTIME     0x10u /* mtime_ns */
+#define PROTO_SETATTR_ATIME_NOW 0x20u /* atime = the receiver's clock */
+#define PROTO_SETATTR_MTIME_NOW 0x40u /* mtime = the receiver's clock */
+#define PROTO_SETATTR_CTIME     0x80u /* ctime_ns as given instead of now */
+#define PROTO_SETATTR_ALL       0xffu
 
 /* Readdir: one packed entry is 24 bytes + name. */
 #define PROTO_DIRENT_FIXED 24

@@ -1,7 +1,8 @@
 /*
  * op_meta.c - handlers of file metadata ops: STAT, CREATE, UNLINK, RENAME,
  * INODE_PUT, INODE_DEL, TRUNCATE, SETSIZE, and the by-inode ops of open
- * descriptors: ISTAT, ITRUNCATE, RELEASE (docs/semantics.md).
+ * descriptors: ISTAT, ITRUNCATE, RELEASE (docs/semantics.md); SETATTR
+ * (chmod, chown, utimens) of files, orphans and directories.
  *
  * Each runs to completion in one step against the metadata store (LMDB, in
  * memory-mapped pages) and queues its reply; the reply leaves after the
@@ -273,5 +274,35 @@ void server_op_RELEASE(struct sreq *r)
 
     if (rc == 0)
         attr_to_wire(&a, &r->rep.attr_rep.attr);
+    sreq_finish(r, rc);
+}
+
+void server_op_SETATTR(struct sreq *r)
+{
+    const struct proto_setattr_req *q = &r->body.setattr_req;
+    struct meta_setattr sa = {.valid = q->valid,
+                              .mode = q->mode,
+                              .uid = q->uid,
+                              .gid = q->gid,
+                              .atime_ns = q->atime_ns,
+                              .mtime_ns = q->mtime_ns,
+                              .ctime_ns = q->ctime_ns};
+    char opath[META_ORPHAN_PATH_MAX];
+    const char *path = r->data;
+    size_t len = r->data_len;
+    struct meta_attr a;
+    int rc;
+
+    /* As an ino_req: the orphan record of ino instead of the path. */
+    if (q->flags & PROTO_INO_ORPHAN) {
+        len = meta_orphan_path(q->ino, opath);
+        path = opath;
+    }
+    rc = meta_setattr(r->srv->meta, path, len, q->ino, &sa, &a);
+    if (rc == 0) {
+        attr_to_wire(&a, &r->rep.attr_rep.attr);
+        if (r->srv->cfg.durability == DURABILITY_ALWAYS)
+            r->srv->meta_sync = true;
+    }
     sreq_finish(r, rc);
 }

@@ -31,8 +31,9 @@
  * Attributes: files have S_IFREG | mode, nlink 1, an allocated ino. A
  * directory record has S_IFDIR | mode, nlink 2, size 0, and an ino derived
  * from the hash of its path, so every server reports the same number for a
- * replicated directory; its times are those of the mkdir (creates in it do
- * not touch it: that would cost a write per create on the hot path).
+ * replicated directory; its times are those of the mkdir or of the last
+ * meta_setattr (creates in it do not touch it: that would cost a write per
+ * create on the hot path).
  */
 #ifndef BENCHFS_STORE_META_H
 #define BENCHFS_STORE_META_H
@@ -216,6 +217,29 @@ int meta_stat_ino(struct meta *meta, const char *path, size_t len, uint64_t ino,
 /* meta_truncate with the same inode check. */
 int meta_truncate_ino(struct meta *meta, const char *path, size_t len, uint64_t ino, uint64_t size,
                       struct meta_attr *attr_p, uint64_t *old_size_p);
+/*
+ * Attribute changes (meta_attr.c): chmod, chown, utimens of the file or
+ * directory at path, or of an orphan record (its key path). valid holds
+ * PROTO_SETATTR_* bits: MODE (permission bits, the file type stays), UID,
+ * GID, ATIME / MTIME (the given ns, older than now too) or ATIME_NOW /
+ * MTIME_NOW (this server's clock), CTIME (ctime_ns as given; else ctime
+ * becomes now, as on every change). ino 0 takes whatever path names, else
+ * the record must be that inode (-ESTALE). -EINVAL for an empty or unknown
+ * mask, both a time and its NOW, mode bits outside 07777, a bad path;
+ * -ENOENT when there is no record. Returns the new attributes.
+ */
+struct meta_setattr {
+    uint32_t valid;
+    uint32_t mode;
+    uint32_t uid;
+    uint32_t gid;
+    uint64_t atime_ns;
+    uint64_t mtime_ns;
+    uint64_t ctime_ns;
+};
+int meta_setattr(struct meta *meta, const char *path, size_t len, uint64_t ino,
+                 const struct meta_setattr *sa, struct meta_attr *attr_p);
+
 /* Drop inode ino's orphan record, returning it (to free its chunks). */
 int meta_orphan_release(struct meta *meta, uint64_t ino, struct meta_attr *attr_p);
 

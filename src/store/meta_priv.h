@@ -1,7 +1,8 @@
 /*
  * meta_priv.h - internals of the metadata store (meta.h), shared by
  * meta.c (environment, transactions, records), meta_dir.c (directories,
- * readdir) and meta_file.c (file inode operations). Not for other layers.
+ * readdir), meta_file.c (file inode operations) and meta_attr.c (attribute
+ * changes). Not for other layers.
  *
  * On-disk layout: one LMDB environment with three named databases.
  *

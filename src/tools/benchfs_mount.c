@@ -35,7 +35,6 @@ static const char mount_usage[] =
     "                           entry_timeout=SEC      file name cache (default 0)\n"
     "                           dir_entry_timeout=SEC  directory name cache (default 1)\n"
     "                           hard_remove            unlink open files at once\n"
-    "                           strict_setattr         chmod/chown/utimens fail (EPERM)\n"
     "                           max_threads=N          FUSE worker threads (default 16)\n"
     "                           readahead_kb=N         kernel read-ahead (default 4096, root)\n"
     "                         and libfuse's: allow_other, allow_root, ro, auto_unmount...\n"

@@ -10,9 +10,10 @@
  *    interrupted, run staged it), or with --verify compare checksums. Files
  *    larger than --split become several byte-range work items.
  *  - run (benchfs_stage_copy.c): -j worker processes copy the items.
- *  - finish (this process): rename split files into place, give local
- *    directories their modes and mtimes, write the manifest, print the
- *    summary line. Exit status 1 when any file failed (each one named).
+ *  - finish (this process): rename split files into place, give the
+ *    destination directories their modes and mtimes (on either side), write
+ *    the manifest, print the summary line. Exit status 1 when any file or
+ *    directory failed (each one named).
  *
  * SRC "dir" is staged as DEST/dir, "dir/" as the contents of DEST (like
  * rsync), so a rerun with the same operands resumes instead of nesting.
@@ -578,9 +579,16 @@ static int stage_pass(struct cli_ctx *ctx, struct stage_cmd *c, bool summary)
     if (manifest_write(&p, c) < 0)
         failed++;
     /* Directories last (deepest first): creating entries changed mtimes. */
-    for (size_t i = p.ndirs; i-- > 0;)
-        if (p.dir_attrs[i].mode != 0)
-            p.dst_fs->set_attr(p.dirs[i], p.dir_attrs[i].mode, p.dir_attrs[i].mtime_ns);
+    for (size_t i = p.ndirs; i-- > 0;) {
+        if (p.dir_attrs[i].mode == 0)
+            continue;
+        rc = p.dst_fs->set_attr(p.dirs[i], p.dir_attrs[i].mode, p.dir_attrs[i].mtime_ns);
+        if (rc < 0) {
+            cli_error("%s: cannot set mode and mtime of '%s': %s", c->o.cmd, p.dirs[i],
+                      strerror(-rc));
+            failed++;
+        }
+    }
     t = cli_elapsed(&t0);
     if (c->o.ranks > 1)
         snprintf(rankstr, sizeof(rankstr), " (rank %u of %u)", c->o.rank, c->o.ranks);

@@ -59,8 +59,8 @@ struct stage_fs {
     int (*mkdir)(const char *path, mode_t mode);
     int (*rename)(const char *from, const char *to);
     int (*unlink)(const char *path);
-    /* Give `path` the mode and mtime of its source. BenchFS keeps the mode
-     * given at creation and stamps mtime itself: a no-op there. */
+    /* Give `path` the mode and mtime of its source (chmod, utimens), once
+     * its data is closed: a later publication would stamp a new mtime. */
     int (*set_attr)(const char *path, mode_t mode, int64_t mtime_ns);
     /* Entries of a directory (unsorted); free with stage_dirents_free. */
     int (*list)(const char *path, struct stage_dirent **ents_p, size_t *n_p);

@@ -270,13 +270,22 @@ static int bfs_unlink(const char *path)
     return benchfs_unlink(path) < 0 ? -errno : 0;
 }
 
-/* The public API has no chmod/utimens: the mode was given at creation and
- * BenchFS stamps mtime when the data is published (docs/jobs.md). */
+/* As local_set_attr: after the data is closed (published), so that the
+ * mtime set here is the last one; the atime is left as it is. A source
+ * mtime before 1970 is EINVAL (BenchFS stores unsigned nanoseconds). */
 static int bfs_set_attr(const char *path, mode_t mode, int64_t mtime_ns)
 {
-    (void)path;
-    (void)mode;
-    (void)mtime_ns;
+    struct timespec ts[2] = {
+        {.tv_sec = 0, .tv_nsec = UTIME_OMIT},
+        {.tv_sec = mtime_ns / 1000000000, .tv_nsec = mtime_ns % 1000000000},
+    };
+
+    if (mtime_ns < 0)
+        return -EINVAL;
+    if (benchfs_chmod(path, mode) < 0)
+        return -errno;
+    if (benchfs_utimens(path, ts) < 0)
+        return -errno;
     return 0;
 }
 

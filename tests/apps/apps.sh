@@ -44,6 +44,29 @@ make_ref_tree() {
     : >"$t/a/empty"
     echo "hello benchfs" >"$t/a/b/c/d/deep.txt"
     printf 'line %s\n' $(seq 1 200) >"$t/with space/lines.txt"
+    # Modes and whole-second mtimes (tar keeps seconds) that differ per
+    # entry, so tar x, rsync -a and cp -p are seen to restore them.
+    chmod 600 "$t/a/small.bin" && chmod 755 "$t/a/b/c/d/deep.txt" && chmod 750 "$t/a/b" &&
+        chmod 700 "$t/with space"
+    local p n=0
+    while IFS= read -r -d '' p; do
+        touch -d "@$((1500000000 + n * 3607))" "$p"
+        n=$((n + 1))
+    done < <(find "$t" -depth -print0)
+}
+
+# "path mode mtime" of every entry under $1 (the root included), sorted.
+tree_attrs() {
+    (cd "$1" && find . -printf '%p %m %T@\n' | LC_ALL=C sort)
+}
+
+# Same modes and mtimes for two trees.
+same_attrs() {
+    local a b
+    a=$(tree_attrs "$1")
+    b=$(tree_attrs "$2")
+    [ "$a" = "$b" ] || die "modes or mtimes differ: $1 vs $2:
+$(diff <(printf '%s\n' "$a") <(printf '%s\n' "$b") | head -10)"
 }
 
 # sha256 of every regular file under $1, relative names, sorted.
@@ -137,9 +160,62 @@ case_tar() {
     mkdir -p "$w/x" || die mkdir
     (cd "$REF" && tar cf - tree) | (cd "$w/x" && tar xf -) || die "tar x into"
     same_tree "$REF/tree" "$w/x/tree"
+    same_attrs "$REF/tree" "$w/x/tree"
     (cd "$w/x" && tar cf "$w/t.tar" tree) || die "tar c on"
     mkdir -p "$REF/untar" && tar xf "$w/t.tar" -C "$REF/untar" || die "tar x from"
     same_tree "$REF/tree" "$REF/untar/tree"
+    same_attrs "$REF/tree" "$REF/untar/tree"
+}
+
+case_attrs() {
+    local w=$DIR/attrs got
+    mkdir -p "$w" || die mkdir
+    echo data >"$w/f" || die write
+    touch -d @1500000000 "$w/f" && chmod 640 "$w/f" || die "touch -d, chmod"
+    got=$(stat -c '%a %Y' "$w/f")
+    [ "$got" = "640 1500000000" ] || die "touch -d @1500000000; chmod 640: stat says $got"
+    chown "$(id -u):$(id -g)" "$w/f" || die chown
+    [ "$(stat -c '%u %g' "$w/f")" = "$(id -u) $(id -g)" ] || die "chown: $(stat -c '%u %g' "$w/f")"
+    # cp -p: writes, then sets times and mode (by descriptor) before close
+    head -c 300000 /dev/urandom >"$REF/attrs.bin" && chmod 604 "$REF/attrs.bin" &&
+        touch -d @1400000000 "$REF/attrs.bin" || die "local file"
+    cp -p "$REF/attrs.bin" "$w/g" || die "cp -p in"
+    got=$(stat -c '%a %Y %s' "$w/g")
+    [ "$got" = "604 1400000000 300000" ] || die "cp -p in kept $got"
+    cmp "$REF/attrs.bin" "$w/g" || die "cp -p in changed data"
+    cp -p "$w/f" "$REF/attrs.out" || die "cp -p out"
+    got=$(stat -c '%a %Y' "$REF/attrs.out")
+    [ "$got" = "640 1500000000" ] || die "cp -p out kept $got"
+    # a directory, and a file written after utimens: mtime moves on
+    mkdir "$w/d" && chmod 710 "$w/d" && touch -d @1300000000 "$w/d" || die "directory"
+    got=$(stat -c '%a %Y' "$w/d")
+    [ "$got" = "710 1300000000" ] || die "directory: stat says $got"
+    echo more >>"$w/f" || die append
+    [ "$(stat -c %Y "$w/f")" -gt 1600000000 ] || die "a write did not move mtime"
+    "$PY" - "$w/py" <<'PYEOF' || die "python os.chmod/os.utime"
+import os, stat, sys
+p = sys.argv[1]
+with open(p, "wb") as f:
+    f.write(b"x" * 5000)
+os.chmod(p, 0o604)
+os.utime(p, ns=(1400000000123456789, 1500000000987654321))
+st = os.stat(p)
+assert stat.S_IMODE(st.st_mode) == 0o604, oct(st.st_mode)
+assert st.st_mtime_ns == 1500000000987654321, st.st_mtime_ns
+assert st.st_atime_ns == 1400000000123456789, st.st_atime_ns
+with open(p, "ab") as f:        # by descriptor, with a write not yet closed
+    f.write(b"y" * 100); f.flush()
+    os.chmod(f.fileno(), 0o640)
+    os.utime(f.fileno(), ns=(1200000000000000000, 1300000000000000007))
+    st = os.fstat(f.fileno())
+    assert stat.S_IMODE(st.st_mode) == 0o640, oct(st.st_mode)
+    assert st.st_mtime_ns == 1300000000000000007, st.st_mtime_ns
+st = os.stat(p)
+assert st.st_mtime_ns == 1300000000000000007, ("close moved mtime", st.st_mtime_ns)
+assert st.st_size == 5100, st.st_size
+os.utime(p)                     # now
+assert abs(os.stat(p).st_mtime - __import__("time").time()) < 60
+PYEOF
 }
 
 case_python() {
@@ -244,8 +320,13 @@ case_rsync() {
     mkdir -p "$w" || die mkdir
     rsync -a "$REF/tree/" "$w/tree/" || die "rsync -a in"
     same_tree "$REF/tree" "$w/tree"
+    same_attrs "$REF/tree" "$w/tree"
     rsync -a "$w/tree/" "$REF/rs/" || die "rsync -a out"
     same_tree "$REF/tree" "$REF/rs"
+    same_attrs "$REF/tree" "$REF/rs"
+    # a second run finds nothing to copy: sizes and mtimes are equal
+    [ -z "$(rsync -a --itemize-changes "$REF/tree/" "$w/tree/")" ] ||
+        die "rsync -a again copies: $(rsync -a -n --itemize-changes "$REF/tree/" "$w/tree/" | head -3)"
 }
 
 case_git() {
@@ -349,7 +430,7 @@ EOF_INI
     [ "$found" = "$want_found" ] || die "find matched $found files, want $want_found"
 }
 
-CASES="coreutils find shell tar python hdf5 fio rsync git mmap twoproc ior io500"
+CASES="coreutils find shell tar attrs python hdf5 fio rsync git mmap twoproc ior io500"
 
 mkdir -p "$DIR" || { echo "apps: cannot create $DIR" >&2; exit 1; }
 make_ref_tree

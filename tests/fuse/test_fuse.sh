@@ -9,7 +9,8 @@
 # numpy, h5py, fio, rsync, git, shared mmap writer, two processes, and
 # ior/mdtest -a POSIX when APPS_IOR_DIR is set) runs on M1; a second mount
 # M2 (a second daemon = a second client) sees M1's files right after
-# close(2) and the other way round; an open file unlinked keeps its data;
+# close(2) and the other way round, and the modes, owners and mtimes M1
+# sets (chmod, chown, touch -d); an open file unlinked keeps its data;
 # df on the mount shows the cluster's totals; SIGTERM unmounts; a daemon
 # killed with SIGKILL leaves ENOTCONN (bounded by `timeout`, never a hang)
 # until `benchfs umount`; a normal user can mount when /dev/fuse lets it;
@@ -161,6 +162,23 @@ mv "$M1/d2" "$M1/d3" || fail "rename on M1"
 [ ! -e "$M2/d2/f" ] && [ "$(cat "$M2/d3/f" 2>/dev/null)" = two ] ||
     fail "M2 does not see M1's rename"
 rm -rf "$M2/d3" && [ ! -e "$M1/d3" ] || fail "M1 still sees M2's removal"
+
+# ---------------------------------------------------------- attributes
+echo "== chmod, chown, touch -d on M1 are seen on M2"
+echo data >"$M1/at.txt" && touch -d @1500000000 "$M1/at.txt" && chmod 640 "$M1/at.txt" ||
+    fail "touch -d, chmod on M1"
+got=$(stat -c '%a %Y' "$M2/at.txt")
+[ "$got" = "640 1500000000" ] || fail "M2 sees at.txt as '$got', want '640 1500000000'"
+if [ "$(id -u)" = 0 ]; then # the kernel lets only root give files away
+    chown 65534:65534 "$M1/at.txt" || fail "chown on M1"
+    got=$(stat -c '%u %g' "$M2/at.txt")
+    [ "$got" = "65534 65534" ] || fail "M2 sees the owner of at.txt as '$got'"
+fi
+mkdir "$M1/atd" && chmod 705 "$M1/atd" && touch -d @1400000000 "$M1/atd" ||
+    fail "chmod, touch -d of a directory on M1"
+got=$(stat -c '%a %Y' "$M2/atd")
+[ "$got" = "705 1400000000" ] || fail "M2 sees atd as '$got', want '705 1400000000'"
+rm -rf "$M1/at.txt" "$M1/atd" || fail "rm of the attribute files"
 
 # ------------------------------------------------------- unlink while open
 echo "== an unlinked open file keeps its data"

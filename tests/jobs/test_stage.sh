@@ -7,8 +7,9 @@
 # Covers: a tree with empty files, deep directories, odd names (spaces,
 # newline, tab, backslash, unicode), multi-chunk files split across the
 # workers; SHA-256 of every file compared after stage-in -> stage-out (both
-# directions, and with --verify); modes and mtimes on the way out; a rerun
-# that skips everything; the manifest; a stage-in whose worker is killed
+# directions, and with --verify); modes and mtimes of files and directories
+# kept both ways; reruns that skip everything (in and out) and recopy a
+# touched source; the manifest; a stage-in whose worker is killed
 # with SIGKILL mid-run (exit 1, the file named), then resumed and verified;
 # --watch with a stop file; usage errors. As root, a second cluster on a
 # 24 MiB tmpfs: a stage-in that does not fit must fail naming the file,
@@ -81,6 +82,20 @@ for i in $(seq 1 40); do head -c $((i * 997)) /dev/urandom >"$SRC/d1/f$i"; done
 chmod 0600 "$SRC/d1/f1"
 chmod 0755 "$SRC/d1/f2"
 touch -d '2001-02-03 04:05:06' "$SRC/d1/f3"
+touch -d '2003-04-05 06:07:08.123456789' "$SRC/big.bin" # split: set when the ranges are in
+# Directories: modes and mtimes set after their contents exist.
+chmod 0750 "$SRC/odd dir" && touch -d '2002-03-04 05:06:07.5' "$SRC/odd dir"
+chmod 0700 "$SRC/d1/d2" && touch -d '2004-05-06 07:08:09' "$SRC/d1/d2"
+touch -d '2005-06-07 08:09:10' "$SRC/emptydir"
+
+# "mode mtime" of a local path and of a BenchFS path (benchfs stat prints
+# the mtime as stat(1)'s %y does).
+loc_attr() {
+    stat -c '%a %y' "$1"
+}
+bfs_attr() {
+    bfs stat "$1" | sed -n 's/^Access: (0*\([0-7]*\)\/.*/\1/p; s/^Modify: //p' | paste -sd' '
+}
 
 # ------------------------------------------------------------ usage
 "$BENCHFS" stage-in --help | grep -q "Usage: benchfs stage-in" || fail "stage-in --help"
@@ -103,6 +118,14 @@ grep -Eq "stage-in: 49 files copied, 0 unchanged, .* 0 errors$" "$T/err" ||
 bfs ls /in/src/d1/d2/d3/d4/d5/d6/d7/d8 | grep -qx leaf || fail "deep leaf missing"
 bfs ls /in/src/emptydir >/dev/null || fail "empty directory not staged"
 bfs ls /in/src 2>/dev/null | grep -q '\.bfs-stage\.' && fail "temporary file left in /in/src"
+# In: BenchFS keeps the sources' modes and mtimes (whole, split and empty
+# files, directories, the staged root itself).
+for p in d1/f1 d1/f2 d1/f3 big.bin empty "odd dir/with space" "odd dir" d1/d2 emptydir \
+    d1/d2/d3/d4/d5/d6/d7/d8/leaf .; do
+    want=$(loc_attr "$SRC/$p")
+    got=$(bfs_attr "/in/src/$p")
+    [ "$got" = "$want" ] || fail "stage-in: '$p' is '$got' in BenchFS, source '$want'"
+done
 
 # Stage out again (contents of /in/src into OUT) and compare every byte.
 bfs stage-out -j 2 --split 1M "/in/src/" "$T/out" 2>"$T/err" || fail "stage-out: $(cat "$T/err")"
@@ -113,9 +136,15 @@ cmp -s "$T/a.sum" "$T/b.sum" || fail "trees differ after in+out: $(diff "$T/a.su
 [ -d "$T/out/emptydir" ] || fail "empty directory not staged out"
 [ "$(stat -c %a "$T/out/d1/f1")" = 600 ] || fail "mode 0600 not kept: $(stat -c %a "$T/out/d1/f1")"
 [ "$(stat -c %a "$T/out/d1/f2")" = 755 ] || fail "mode 0755 not kept"
-# Out: the local copy gets BenchFS's mtime exactly (stage-in cannot set it).
-want=$(bfs stat /in/src/d1/f4 | sed -n 's/^Modify: //p')
-[ -n "$want" ] || fail "no Modify line in benchfs stat"
+# Out: the local copies get BenchFS's modes and mtimes, which are the
+# sources' (a round trip keeps them), files and directories.
+for p in d1/f3 d1/f4 big.bin "odd dir/with space" "odd dir" d1/d2 emptydir; do
+    want=$(bfs_attr "/in/src/$p")
+    [ -n "$want" ] || fail "no mode or Modify line in benchfs stat of /in/src/$p"
+    got=$(loc_attr "$T/out/$p")
+    [ "$got" = "$want" ] || fail "stage-out: '$p' is '$got' locally, '$want' in BenchFS"
+    [ "$got" = "$(loc_attr "$SRC/$p")" ] || fail "stage-in+out: '$p' lost its mode or mtime"
+done
 
 # The manifest: one line per file, names escaped.
 M=$T/out/.benchfs-manifest
@@ -138,6 +167,16 @@ touch -d "$ts" "$T/out/d1/f5"
 bfs stage-out --verify "/in/src/" "$T/out" 2>"$T/err" || fail "stage-out --verify"
 grep -Eq "1 files copied, 48 unchanged" "$T/err" || fail "--verify did not recopy: $(cat "$T/err")"
 cmp -s "$SRC/d1/f5" "$T/out/d1/f5" || fail "--verify left a corrupted copy"
+
+# Stage-in again: the copies have the sources' sizes and mtimes, nothing is
+# copied; a source touched since (same size, newer) is copied again and its
+# copy takes the new mtime.
+bfs stage-in -j 2 "$SRC" /in 2>"$T/err" || fail "stage-in rerun: $(cat "$T/err")"
+grep -Eq "0 files copied, 49 unchanged" "$T/err" || fail "stage-in rerun copied: $(cat "$T/err")"
+touch "$SRC/d1/f6"
+bfs stage-in -j 2 "$SRC" /in 2>"$T/err" || fail "stage-in after touch: $(cat "$T/err")"
+grep -Eq "1 files copied, 48 unchanged" "$T/err" || fail "touched source not recopied: $(cat "$T/err")"
+[ "$(bfs_attr /in/src/d1/f6)" = "$(loc_attr "$SRC/d1/f6")" ] || fail "recopied file's mtime"
 
 # ------------------------------------------ ranks share the files
 # As under mpirun: the rank and size from Open MPI's environment; the two

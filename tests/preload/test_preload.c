@@ -31,8 +31,10 @@
 #include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sys/time.h>
 #include <termios.h>
 #include <unistd.h>
+#include <utime.h>
 
 static int failures;
 
@@ -203,15 +205,88 @@ static void test_namespace(void)
     CHECK_ERR(stat(P("c"), &st), ENOENT);
     CHECK(unlink(P("c2")) == 0);
     CHECK_ERR(unlink(P("c2")), ENOENT);
-    /* unsupported: links; accepted: modes and times */
+    /* unsupported: links */
     CHECK_ERR(link(P("f"), P("hard")), ENOTSUP);
     CHECK_ERR(symlink("f", P("sym")), ENOTSUP);
     CHECK_ERR(readlink(P("f"), buf, sizeof(buf)), EINVAL);
-    CHECK(chmod(P("f"), 0600) == 0 && utimensat(AT_FDCWD, P("f"), NULL, 0) == 0);
-    CHECK_ERR(chmod(P("nope"), 0600), ENOENT);
     CHECK(statvfs(P("f"), &sv) == 0 && sv.f_blocks > 0);
     CHECK(statfs(base, &sf) == 0 && sf.f_type == 0x42464653);
     CHECK(realpath(P("d/../f"), buf) != NULL && strcmp(buf, P("f")) == 0);
+}
+
+/* chmod, chown and the utime family keep what they set (test_attrs). */
+static int mode_of(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+static long long mtime_of(const char *path, long *nsec_p)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return -1;
+    if (nsec_p != NULL)
+        *nsec_p = st.st_mtim.tv_nsec;
+    return (long long)st.st_mtim.tv_sec;
+}
+
+static void test_attrs(void)
+{
+    struct timespec ts[2] = {{1400000000, 5}, {1500000000, 7}};
+    struct timeval tv[2] = {{1300000000, 1}, {1310000000, 2}};
+    struct utimbuf ub = {.actime = 1200000000, .modtime = 1210000000};
+    const char *volatile nopath = NULL;
+    struct stat st;
+    long ns = 0;
+    int fd, dfd;
+
+    fd = open(P("at"), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    CHECK(fd >= 0 && write(fd, "attrs", 5) == 5 && close(fd) == 0);
+    CHECK(chmod(P("at"), 0600) == 0 && mode_of(P("at")) == 0600);
+    CHECK(utimensat(AT_FDCWD, P("at"), ts, 0) == 0);
+    CHECK(stat(P("at"), &st) == 0 && st.st_mtim.tv_sec == 1500000000 && st.st_mtim.tv_nsec == 7 &&
+          st.st_atim.tv_sec == 1400000000 && st.st_atim.tv_nsec == 5);
+    CHECK(utimes(P("at"), tv) == 0 && mtime_of(P("at"), &ns) == 1310000000 && ns == 2000);
+    CHECK(lutimes(P("at"), tv) == 0 && mtime_of(P("at"), NULL) == 1310000000);
+    CHECK(utime(P("at"), &ub) == 0 && mtime_of(P("at"), &ns) == 1210000000 && ns == 0);
+    CHECK(stat(P("at"), &st) == 0 && st.st_atim.tv_sec == 1200000000);
+    CHECK(utime(P("at"), NULL) == 0 && mtime_of(P("at"), NULL) > 1600000000);
+    CHECK(chown(P("at"), getuid(), getgid()) == 0 && lchown(P("at"), -1, -1) == 0);
+    CHECK(fchownat(AT_FDCWD, P("at"), -1, getgid(), AT_SYMLINK_NOFOLLOW) == 0);
+    CHECK(stat(P("at"), &st) == 0 && st.st_uid == getuid() && st.st_gid == getgid());
+    /* relative to a BenchFS directory descriptor */
+    dfd = open(base, O_RDONLY | O_DIRECTORY);
+    CHECK(dfd >= 0);
+    CHECK(fchmodat(dfd, "at", 0640, 0) == 0 && mode_of(P("at")) == 0640);
+    CHECK(utimensat(dfd, "at", ts, AT_SYMLINK_NOFOLLOW) == 0 &&
+          mtime_of(P("at"), NULL) == 1500000000);
+    /* descriptors: a file, written and not closed yet; then a directory */
+    fd = open(P("at"), O_WRONLY | O_APPEND);
+    CHECK(fd >= 0 && write(fd, "more", 4) == 4);
+    CHECK(fchmod(fd, 0604) == 0 && futimens(fd, ts) == 0);
+    CHECK(fstat(fd, &st) == 0 && (st.st_mode & 07777) == 0604 && st.st_mtim.tv_sec == 1500000000);
+    CHECK(futimes(fd, tv) == 0 && fchown(fd, -1, -1) == 0);
+    CHECK(utimensat(fd, nopath, ts, 0) == 0); /* futimens spelled as utimensat */
+    CHECK(close(fd) == 0);
+    CHECK(stat(P("at"), &st) == 0 && st.st_size == 9 && st.st_mtim.tv_sec == 1500000000);
+    CHECK(fchmodat(dfd, "", 0705, AT_EMPTY_PATH) == 0 && mode_of(base) == 0705);
+    CHECK(fchmod(dfd, 0750) == 0 && mode_of(base) == 0750);
+    CHECK(futimens(dfd, ts) == 0 && mtime_of(base, NULL) == 1500000000);
+    CHECK(chmod(base, 0755) == 0 && mode_of(base) == 0755);
+    CHECK(close(dfd) == 0);
+    /* errors */
+    CHECK_ERR(chmod(P("nope"), 0600), ENOENT);
+    CHECK_ERR(chown(P("nope/x"), 0, 0), ENOENT);
+    CHECK_ERR(utimes(P("at/x"), NULL), ENOTDIR);
+    ts[1].tv_nsec = 1000000000;
+    CHECK_ERR(utimensat(AT_FDCWD, P("at"), ts, 0), EINVAL);
+    tv[1].tv_usec = -1;
+    CHECK_ERR(utimes(P("at"), tv), EINVAL);
+    CHECK(mtime_of(P("at"), NULL) == 1500000000);
+    CHECK(unlink(P("at")) == 0);
 }
 
 static void test_cwd_and_dirs(void)
@@ -453,6 +528,7 @@ int main(int argc, char **argv)
         return 1;
     test_files();
     test_namespace();
+    test_attrs();
     test_cwd_and_dirs();
     test_stdio();
     test_copy_and_mmap();

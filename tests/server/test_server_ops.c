@@ -595,6 +595,58 @@ static void test_fsync_behind_burst(void **state)
     }
 }
 
+static int do_setattr(struct rawclient *c, const char *path, uint32_t flags, uint64_t ino,
+                      uint32_t valid, uint32_t mode, uint64_t mtime_ns, union proto_body *rep)
+{
+    union proto_body b;
+
+    memset(&b, 0, sizeof(b));
+    b.setattr_req.path_len = (uint32_t)strlen(path);
+    b.setattr_req.flags = flags;
+    b.setattr_req.ino = ino;
+    b.setattr_req.valid = valid;
+    b.setattr_req.mode = mode;
+    b.setattr_req.mtime_ns = mtime_ns;
+    return rawclient_call(c, PROTO_OP_SETATTR, &b, path, strlen(path), rep, NULL, 0, NULL, 5000);
+}
+
+/* SETATTR: files, directories, orphans, the inode check, bad input. */
+static void test_setattr(void **state)
+{
+    struct fixture *f = *state;
+    const uint64_t old = 1500000000ull * 1000000000ull;
+    union proto_body rep;
+    uint64_t ino;
+
+    assert_int_equal(do_mkdir(f->c, "/a"), 0);
+    assert_int_equal(do_create(f->c, "/a/f", 0, &rep), 0);
+    ino = rep.create_rep.attr.ino;
+    assert_int_equal(
+        do_setattr(f->c, "/a/f", 0, 0, PROTO_SETATTR_MODE | PROTO_SETATTR_MTIME, 0640, old, &rep),
+        0);
+    assert_int_equal(rep.attr_rep.attr.mode, S_IFREG | 0640);
+    assert_true(rep.attr_rep.attr.mtime_ns == old);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/a/f", 0, &rep), 0);
+    assert_int_equal(rep.attr_rep.attr.mode, S_IFREG | 0640);
+    assert_true(rep.attr_rep.attr.mtime_ns == old);
+    assert_int_equal(do_setattr(f->c, "/a", 0, 0, PROTO_SETATTR_MODE, 0711, 0, &rep), 0);
+    assert_int_equal(rep.attr_rep.attr.mode, S_IFDIR | 0711);
+    /* by inode: the wrong one is ESTALE, an orphan works without a name */
+    assert_int_equal(do_setattr(f->c, "/a/f", 0, ino + 1, PROTO_SETATTR_MODE, 0600, 0, &rep),
+                     -ESTALE);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_UNLINK, "/a/f", PROTO_UNLINK_KEEP, &rep), 0);
+    assert_int_equal(do_setattr(f->c, "/a/f", 0, 0, PROTO_SETATTR_MODE, 0600, 0, &rep), -ENOENT);
+    assert_int_equal(
+        do_setattr(f->c, "/a/f", PROTO_INO_ORPHAN, ino, PROTO_SETATTR_MODE, 0600, 0, &rep), 0);
+    assert_int_equal(rep.attr_rep.attr.mode, S_IFREG | 0600);
+    /* bad input: the store's EINVAL, the wire's EPROTO, unnormalized paths */
+    assert_int_equal(do_setattr(f->c, "/a", 0, 0, 0x100, 0, 0, &rep), -EINVAL);
+    assert_int_equal(do_setattr(f->c, "/a", 0, 0, PROTO_SETATTR_MODE, 010644, 0, &rep), -EINVAL);
+    assert_int_equal(do_setattr(f->c, "/a", PROTO_INO_ORPHAN, 0, PROTO_SETATTR_MODE, 0, 0, &rep),
+                     -EPROTO);
+    assert_int_equal(do_setattr(f->c, "/a/../a", 0, 0, PROTO_SETATTR_MODE, 0700, 0, &rep), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +659,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daemon_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_stalled_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_behind_burst, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client/posix.h"
@@ -177,13 +178,54 @@ static void test_path_within(void **state)
     assert_true(posix_path_within("/x", 2, "/", 1));
 }
 
+static void test_utimens_fields(void **state)
+{
+    struct timespec ts[2];
+    uint32_t v = 0;
+    uint64_t at = 1, mt = 1;
+
+    (void)state;
+    assert_int_equal(posix_utimens_fields(NULL, &v, &at, &mt), 0);
+    assert_int_equal(v, PROTO_SETATTR_ATIME_NOW | PROTO_SETATTR_MTIME_NOW);
+    ts[0] = (struct timespec){.tv_sec = 5, .tv_nsec = UTIME_OMIT};
+    ts[1] = (struct timespec){.tv_sec = 1500000000, .tv_nsec = 999999999};
+    assert_int_equal(posix_utimens_fields(ts, &v, &at, &mt), 0);
+    assert_int_equal(v, PROTO_SETATTR_MTIME);
+    assert_true(mt == 1500000000999999999ull);
+    ts[0] = (struct timespec){.tv_sec = 0, .tv_nsec = UTIME_NOW};
+    ts[1] = (struct timespec){.tv_sec = 0, .tv_nsec = UTIME_OMIT};
+    assert_int_equal(posix_utimens_fields(ts, &v, &at, &mt), 0);
+    assert_int_equal(v, PROTO_SETATTR_ATIME_NOW);
+    ts[0] = (struct timespec){.tv_sec = 0, .tv_nsec = 0};
+    assert_int_equal(posix_utimens_fields(ts, &v, &at, &mt), 0);
+    assert_int_equal(v, PROTO_SETATTR_ATIME);
+    assert_true(at == 0);
+    ts[0].tv_nsec = UTIME_OMIT;
+    assert_int_equal(posix_utimens_fields(ts, &v, &at, &mt), 0);
+    assert_int_equal(v, 0);
+    /* out of range: nothing written */
+    v = 7;
+    ts[1] = (struct timespec){.tv_sec = 1, .tv_nsec = 1000000000};
+    assert_int_equal(posix_utimens_fields(ts, &v, &at, &mt), -EINVAL);
+    assert_int_equal(v, 7);
+    ts[1].tv_nsec = -1;
+    assert_int_equal(posix_utimens_fields(ts, &v, &at, &mt), -EINVAL);
+    ts[1] = (struct timespec){.tv_sec = -1, .tv_nsec = 0};
+    assert_int_equal(posix_utimens_fields(ts, &v, &at, &mt), -EINVAL);
+    ts[1] = (struct timespec){.tv_sec = 18446744073, .tv_nsec = 0};
+    assert_int_equal(posix_utimens_fields(ts, &v, &at, &mt), -EINVAL);
+    ts[1] = (struct timespec){.tv_sec = 18446744072, .tv_nsec = 999999999};
+    assert_int_equal(posix_utimens_fields(ts, &v, &at, &mt), 0);
+    assert_int_equal(v, PROTO_SETATTR_MTIME);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mkdir_outcome), cmocka_unit_test(test_rmdir_outcome),
         cmocka_unit_test(test_access),        cmocka_unit_test(test_open_check),
         cmocka_unit_test(test_attr_to_stat),  cmocka_unit_test(test_dirent_type),
-        cmocka_unit_test(test_path_within),
+        cmocka_unit_test(test_path_within),   cmocka_unit_test(test_utimens_fields),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -254,6 +254,24 @@ static void test_request_checks(void **state)
     b.ino_req.path_len = 2;
     b.ino_req.ino = 0;
     assert_int_equal(proto_req_check(PROTO_OP_ITRUNCATE, &b, 2, 1 << 20), -EPROTO);
+
+    /* SETATTR: one path; ino 0 is "any" unless the orphan flag needs one */
+    memset(&b, 0, sizeof(b));
+    b.setattr_req.path_len = 2;
+    b.setattr_req.valid = 0xffffffffu; /* the store's to judge */
+    assert_int_equal(proto_req_check(PROTO_OP_SETATTR, &b, 2, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_SETATTR, &b, 3, 1 << 20), -EPROTO);
+    b.setattr_req.flags = PROTO_INO_ORPHAN;
+    assert_int_equal(proto_req_check(PROTO_OP_SETATTR, &b, 2, 1 << 20), -EPROTO);
+    b.setattr_req.ino = 42;
+    assert_int_equal(proto_req_check(PROTO_OP_SETATTR, &b, 2, 1 << 20), 0);
+    b.setattr_req.flags = 0x2;
+    assert_int_equal(proto_req_check(PROTO_OP_SETATTR, &b, 2, 1 << 20), -EPROTO);
+    b.setattr_req.flags = 0;
+    b.setattr_req.path_len = 0;
+    assert_int_equal(proto_req_check(PROTO_OP_SETATTR, &b, 0, 1 << 20), -EPROTO);
+    assert_int_equal(proto_req_size(PROTO_OP_SETATTR), 56);
+    assert_int_equal(proto_rep_size(PROTO_OP_SETATTR), PROTO_SIZE_attr_rep);
 }
 
 /* CHUNK_TRUNC, CHUNK_LIST, INODE_LIST: requests and replies validated. */

@@ -948,6 +948,103 @@ static void test_restart_persistence(void **state)
     assert_true(b.ino > max_ino); /* the counter continues */
 }
 
+/* meta_setattr: mode keeps the file type, owner, exact (older) times, NOW,
+ * ctime; directories and orphans; the inode check; bad input; an explicit
+ * mtime sticks until the next size push moves it forward again. */
+static void test_setattr(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_setattr sa;
+    struct meta_attr a, b, d;
+    char opath[META_ORPHAN_PATH_MAX];
+    uint64_t t0 = time_real_ns(), old = 1500000000ull * 1000000000ull + 123;
+    size_t olen;
+
+    create_ok(f->m, "/s", &a);
+    memset(&sa, 0, sizeof(sa));
+    sa.valid = PROTO_SETATTR_MODE | PROTO_SETATTR_UID | PROTO_SETATTR_GID;
+    sa.mode = 04640;
+    sa.uid = 77;
+    sa.gid = 88;
+    assert_int_equal(meta_setattr(f->m, P("/s"), 0, &sa, &b), 0);
+    assert_int_equal(b.mode, S_IFREG | 04640);
+    assert_int_equal(b.uid, 77);
+    assert_int_equal(b.gid, 88);
+    assert_int_equal(b.ino, a.ino);
+    assert_int_equal(b.mtime_ns, a.mtime_ns); /* untouched */
+    assert_true(b.ctime_ns >= t0);
+
+    /* times: given exactly (older than now), NOW from the clock */
+    sa.valid = PROTO_SETATTR_MTIME | PROTO_SETATTR_ATIME_NOW;
+    sa.mtime_ns = old;
+    assert_int_equal(meta_setattr(f->m, P("/s"), a.ino, &sa, &b), 0);
+    assert_int_equal(b.mtime_ns, old);
+    assert_true(b.atime_ns >= t0);
+    assert_true(b.ctime_ns >= t0);
+    assert_int_equal(meta_lookup(f->m, P("/s"), &d), 0);
+    assert_int_equal(d.mtime_ns, old);
+    assert_int_equal(d.mode, S_IFREG | 04640);
+    /* a size push with an older time leaves it; a write now moves it */
+    assert_int_equal(meta_setsize(f->m, P("/s"), a.ino, 0, old - 5, false, &d), 0);
+    assert_int_equal(d.mtime_ns, old);
+    assert_int_equal(meta_setsize(f->m, P("/s"), a.ino, 10, 0, false, &d), 0);
+    assert_true(d.mtime_ns >= t0);
+
+    /* CTIME as given (a directory's replica) */
+    sa.valid = PROTO_SETATTR_CTIME;
+    sa.ctime_ns = old + 7;
+    assert_int_equal(meta_setattr(f->m, P("/s"), 0, &sa, &b), 0);
+    assert_int_equal(b.ctime_ns, old + 7);
+
+    /* a directory keeps S_IFDIR */
+    assert_int_equal(meta_mkdir(f->m, P("/sd"), 0755, 0, 0, true), 0);
+    sa.valid = PROTO_SETATTR_MODE | PROTO_SETATTR_MTIME;
+    sa.mode = 0700;
+    sa.mtime_ns = old;
+    assert_int_equal(meta_setattr(f->m, P("/sd"), 0, &sa, &b), 0);
+    assert_int_equal(b.mode, S_IFDIR | 0700);
+    assert_int_equal(b.mtime_ns, old);
+    assert_int_equal(meta_lookup(f->m, P("/sd"), &d), 0);
+    assert_int_equal(d.ino, b.ino);
+    assert_int_equal(meta_setattr(f->m, P("/sd"), d.ino, &sa, NULL), 0);
+    assert_int_equal(meta_setattr(f->m, P("/"), 0, &sa, &b), 0);
+    assert_int_equal(b.mode, S_IFDIR | 0700);
+
+    /* errors */
+    assert_int_equal(meta_setattr(f->m, P("/nope"), 0, &sa, NULL), -ENOENT);
+    assert_int_equal(meta_setattr(f->m, P("/s"), a.ino + 1, &sa, NULL), -ESTALE);
+    assert_int_equal(meta_setattr(f->m, P("/s//"), 0, &sa, NULL), -EINVAL);
+    sa.valid = 0;
+    assert_int_equal(meta_setattr(f->m, P("/s"), 0, &sa, NULL), -EINVAL);
+    sa.valid = 0x100;
+    assert_int_equal(meta_setattr(f->m, P("/s"), 0, &sa, NULL), -EINVAL);
+    sa.valid = PROTO_SETATTR_MTIME | PROTO_SETATTR_MTIME_NOW;
+    assert_int_equal(meta_setattr(f->m, P("/s"), 0, &sa, NULL), -EINVAL);
+    sa.valid = PROTO_SETATTR_ATIME | PROTO_SETATTR_ATIME_NOW;
+    assert_int_equal(meta_setattr(f->m, P("/s"), 0, &sa, NULL), -EINVAL);
+    sa.valid = PROTO_SETATTR_MODE;
+    sa.mode = S_IFDIR | 0644;
+    assert_int_equal(meta_setattr(f->m, P("/s"), 0, &sa, NULL), -EINVAL);
+    assert_int_equal(meta_lookup(f->m, P("/s"), &d), 0);
+    assert_int_equal(d.mode, S_IFREG | 04640); /* nothing changed by the failures */
+
+    /* an orphan record, by inode number */
+    assert_int_equal(meta_unlink_keep(f->m, P("/s"), true, NULL), 0);
+    olen = meta_orphan_path(a.ino, opath);
+    sa.mode = 0600;
+    assert_int_equal(meta_setattr(f->m, opath, olen, a.ino, &sa, &b), 0);
+    assert_int_equal(b.mode, S_IFREG | 0600);
+    assert_int_equal(b.nlink, 0);
+    assert_int_equal(meta_setattr(f->m, P("/s"), a.ino, &sa, NULL), -ENOENT);
+
+    /* kept across a restart */
+    assert_int_equal(meta_flush(f->m, false), 0);
+    reopen(f);
+    assert_int_equal(meta_lookup(f->m, P("/sd"), &d), 0);
+    assert_int_equal(d.mode, S_IFDIR | 0700);
+    assert_int_equal(d.mtime_ns, old);
+}
+
 /* A crash (no flush, no close) loses the last pass but never reuses an
  * inode number handed out in it. */
 static void test_crash_no_ino_reuse(void **state)
@@ -1324,6 +1421,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ino_list_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ino_floor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
