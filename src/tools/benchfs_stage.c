@@ -697,7 +697,7 @@ static int stage_main(struct cli_ctx *ctx, int argc, char **argv, bool in)
     const char *cmd = in ? "stage-in" : "stage-out";
     struct stage_cmd c = {0};
     struct sigaction sa = {0};
-    long rank = -1, ranks = -1, v;
+    long rank = -1, ranks = -1, v = 0;
     bool quiet = false;
     uint64_t size;
     int opt, rc;
