@@ -15,6 +15,12 @@
  *            over one 16-byte prefix list a directory's names in byte order.
  *   "sys"    small fixed keys: the format version, the inode number
  *            reservation and the file/dir counters.
+ *   "orphan" key   = inode number, 8 bytes big-endian
+ *            value = struct meta_holder_val
+ *            The holder of each orphan record (meta_orphan.c): the client
+ *            that made it. Added after format 1 without a version bump: a
+ *            store written before has this database empty, and its orphan
+ *            records simply have no holder.
  *
  * Paths can be 4095 bytes but LMDB keys at most 511, hence the hash keys;
  * every record stores its full path so that a read can tell a 128-bit
@@ -62,7 +68,7 @@ struct meta_removing {
 
 struct meta {
     MDB_env *env;
-    MDB_dbi dbi_rec, dbi_child, dbi_sys;
+    MDB_dbi dbi_rec, dbi_child, dbi_sys, dbi_orphan;
     unsigned psize; /* LMDB page size */
     int durability; /* enum config_durability */
     uint32_t node_tag;
@@ -215,6 +221,18 @@ static inline bool meta_path_ok(const char *path, size_t len)
 
 /* meta_file.c: write attr's record under its orphan key (inside an op). */
 int meta_orphan_put(struct meta *m, const struct meta_attr *attr);
+
+/* --- meta_orphan.c: holders of orphan records ------------------------- */
+
+/* Value of an "orphan" entry. */
+struct meta_holder_val {
+    uint32_t version; /* META_FORMAT_VERSION */
+    uint32_t reserved;
+    struct meta_holder holder;
+};
+
+/* Delete ino's holder entry (inside an op); a missing one is 0. */
+int meta_orphan_holder_del(struct meta *m, uint64_t ino);
 
 /* --- meta_dir.c: the set of directories being removed ------------------ */
 
