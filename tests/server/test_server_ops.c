@@ -6,6 +6,7 @@
  * it with UCX_TLS=tcp,self and with shared memory).
  */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -119,6 +120,133 @@ static int do_setsize(struct rawclient *c, const char *path, uint64_t ino, uint6
     b.setsize_req.size = size;
     b.setsize_req.flags = flags;
     return rawclient_call(c, PROTO_OP_SETSIZE, &b, path, strlen(path), NULL, NULL, 0, NULL, 10000);
+}
+
+/* HELLO again on the same connection, telling who this client is. */
+static int do_identify(struct rawclient *c, uint64_t session, uint64_t host, uint64_t pid)
+{
+    union proto_body b;
+    const void *addr;
+    size_t len;
+
+    rawclient_address(c, &addr, &len);
+    memset(&b, 0, sizeof(b));
+    b.hello_req.addr_len = (uint32_t)len;
+    b.hello_req.session = session;
+    b.hello_req.host_id = host;
+    b.hello_req.pid = pid;
+    return rawclient_call(c, PROTO_OP_HELLO, &b, addr, len, NULL, NULL, 0, NULL, 10000);
+}
+
+/* A file made an orphan (unlinked with KEEP) by this client; its ino. */
+static uint64_t make_orphan(struct rawclient *c, const char *path)
+{
+    union proto_body rep;
+
+    assert_int_equal(do_create(c, path, 0, &rep), 0);
+    assert_int_equal(do_write(c, rep.create_rep.attr.ino, 0, 0, "orphan", 6), 0);
+    assert_int_equal(rawclient_path_op(c, PROTO_OP_UNLINK, path, PROTO_UNLINK_KEEP, NULL), 0);
+    return rep.create_rep.attr.ino;
+}
+
+/* ORPHAN_LIST: the entry of ino (0 when not listed); fills state and pid. */
+static int orphan_entry(struct rawclient *c, uint64_t ino, uint64_t *state_p, uint64_t *pid_p)
+{
+    static uint8_t page[16 * PROTO_ORPHAN_LIST_ENTRY];
+    union proto_body b, rep;
+    size_t got = 0;
+
+    memset(&b, 0, sizeof(b));
+    b.chunk_list_req.max = 16;
+    assert_int_equal(
+        rawclient_call(c, PROTO_OP_ORPHAN_LIST, &b, NULL, 0, &rep, page, sizeof(page), &got, 5000),
+        0);
+    assert_int_equal(got, rep.list_rep.count * PROTO_ORPHAN_LIST_ENTRY);
+    for (uint32_t i = 0; i < rep.list_rep.count; i++) {
+        const uint8_t *p = page + i * PROTO_ORPHAN_LIST_ENTRY;
+
+        if (proto_get_u64(p) == ino) {
+            *state_p = proto_get_u64(p + 40);
+            *pid_p = proto_get_u64(p + 24);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int orphan_free(struct rawclient *c, uint64_t ino)
+{
+    union proto_body b;
+
+    memset(&b, 0, sizeof(b));
+    b.ino_req.ino = ino;
+    return rawclient_call(c, PROTO_OP_ORPHAN_FREE, &b, NULL, 0, NULL, NULL, 0, NULL, 5000);
+}
+
+/* Orphan records and their holders: unknown (no identity), live (this
+ * process, same host) and gone (a dead pid on this host); ORPHAN_FREE
+ * refuses the first two and frees the last, which the server also reclaims
+ * by itself; its chunks are then gone and refuse late writes. */
+static void test_orphan_holders(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t ino, st = 0, pid = 0;
+    pid_t child;
+    int rc, n;
+
+    /* No identity (session 0): unknown, never freed by fsck. */
+    ino = make_orphan(f->c, "/anon");
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_UNKNOWN);
+    assert_int_equal(orphan_free(f->c, ino), -EBUSY);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_UNLINK, "/anon", 0, NULL), -ENOENT);
+    {
+        union proto_body b;
+
+        memset(&b, 0, sizeof(b));
+        b.ino_req.ino = ino;
+        b.ino_req.path_len = 1;
+        assert_int_equal(
+            rawclient_call(f->c, PROTO_OP_RELEASE, &b, "/", 1, NULL, NULL, 0, NULL, 5000), 0);
+    }
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 0);
+    assert_int_equal(orphan_free(f->c, ino), -ENOENT);
+
+    /* This very process on this host: live. */
+    assert_int_equal(do_identify(f->c, 0x5e55, registry_host_id(), (uint64_t)getpid()), 0);
+    ino = make_orphan(f->c, "/mine");
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_LIVE);
+    assert_int_equal(pid, (uint64_t)getpid());
+    assert_int_equal(orphan_free(f->c, ino), -EBUSY);
+
+    /* A pid that exited: gone. Freed by ORPHAN_FREE, or by the server's
+     * own check (once a second) if that came first. */
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    assert_int_equal(do_identify(f->c, 0xdead, registry_host_id(), (uint64_t)child), 0);
+    ino = make_orphan(f->c, "/dead");
+    rc = orphan_free(f->c, ino);
+    assert_true(rc == 0 || rc == -ENOENT);
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 0);
+    assert_int_equal(do_write(f->c, ino, 0, 0, "late", 4), -ESTALE);
+
+    /* The server alone: a gone holder's orphan goes within a few checks. */
+    ino = make_orphan(f->c, "/dead2");
+    for (n = 0; n < 1000 && orphan_entry(f->c, ino, &st, &pid) == 1; n++) {
+        assert_int_equal(st, PROTO_HOLDER_GONE);
+        poll(NULL, 0, 10);
+    }
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 0);
+    assert_int_equal(do_write(f->c, ino, 0, 0, "late", 4), -ESTALE);
+
+    /* The live one is still there, and released normally. */
+    assert_int_equal(do_identify(f->c, 0x5e55, registry_host_id(), (uint64_t)getpid()), 0);
+    assert_int_equal(orphan_entry(f->c, make_orphan(f->c, "/mine2"), &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_LIVE);
 }
 
 static void test_admin(void **state)
@@ -607,6 +735,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daemon_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_stalled_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_behind_burst, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_holders, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
