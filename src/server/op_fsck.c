@@ -148,7 +148,7 @@ void server_op_ORPHAN_LIST(struct sreq *r)
 
 void server_op_ORPHAN_FREE(struct sreq *r)
 {
-    uint64_t ino = r->body.ino_req.ino;
+    uint64_t ino = r->body.ino_req.ino, bytes = 0;
     struct meta_attr a;
     unsigned state = server_orphan_state(r->srv, ino, NULL);
     int rc;
@@ -163,9 +163,10 @@ void server_op_ORPHAN_FREE(struct sreq *r)
         sreq_finish(r, rc == 0 ? -EBUSY : rc);
         return;
     }
-    rc = server_orphan_reclaim(r->srv, ino, &a);
+    rc = server_orphan_reclaim(r->srv, ino, &a, &bytes);
     if (rc == 0) {
-        log_info("fsck: orphan inode %016llx freed: its holder is gone", (unsigned long long)ino);
+        log_info("fsck: orphan inode %016llx freed: its holder is gone (%llu bytes of chunks here)",
+                 (unsigned long long)ino, (unsigned long long)bytes);
         r->rep.attr_rep.attr.ino = a.ino;
         r->rep.attr_rep.attr.size = a.size;
         r->rep.attr_rep.attr.chunk_size = a.chunk_size;

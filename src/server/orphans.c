@@ -202,8 +202,10 @@ unsigned server_orphan_state(struct server *srv, uint64_t ino, struct meta_holde
     return PROTO_HOLDER_UNKNOWN;
 }
 
-int server_orphan_reclaim(struct server *srv, uint64_t ino, struct meta_attr *attr_p)
+int server_orphan_reclaim(struct server *srv, uint64_t ino, struct meta_attr *attr_p,
+                          uint64_t *bytes_p)
 {
+    uint64_t chunks = 0, bytes = 0;
     struct meta_attr a;
     int rc;
 
@@ -211,11 +213,17 @@ int server_orphan_reclaim(struct server *srv, uint64_t ino, struct meta_attr *at
     if (rc < 0)
         return rc;
     orphans_remove(srv, ino);
+    if (chunk_store_usage(srv->chunks, ino, &chunks, &bytes) < 0)
+        bytes = 0;
     /* Late writes of the dead holder must not recreate chunks: gone. */
-    if (chunk_remove_inode(srv->chunks, ino) != 0)
+    if (chunk_remove_inode(srv->chunks, ino) != 0) {
         log_warn("orphan inode %016llx: chunks not freed here", (unsigned long long)ino);
+        bytes = 0;
+    }
     if (attr_p != NULL)
         *attr_p = a;
+    if (bytes_p != NULL)
+        *bytes_p = bytes;
     return 0;
 }
 
@@ -262,7 +270,7 @@ void server_orphans_tick(struct server *srv)
     srv->orphans_next_ns = 0;
     while (i < srv->norphans) {
         struct server_orphan *o = &srv->orphans[i];
-        uint64_t ino = o->ino, pid = o->holder.pid;
+        uint64_t ino = o->ino, pid = o->holder.pid, bytes = 0;
 
         if (!orphan_watched(srv, o)) {
             i++;
@@ -274,10 +282,12 @@ void server_orphans_tick(struct server *srv)
             i++;
             continue;
         }
-        rc = server_orphan_reclaim(srv, ino, NULL);
+        rc = server_orphan_reclaim(srv, ino, NULL, &bytes);
         if (rc == 0) {
-            log_info("orphan inode %016llx freed: its holder (pid %llu) is gone",
-                     (unsigned long long)ino, (unsigned long long)pid);
+            log_info("orphan inode %016llx freed: its holder (pid %llu) is gone; %llu bytes of "
+                     "chunks freed here, those on other servers are left to `benchfs fsck "
+                     "--repair`",
+                     (unsigned long long)ino, (unsigned long long)pid, (unsigned long long)bytes);
             freed = true;
             continue; /* the entry at i is the next one now */
         }

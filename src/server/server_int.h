@@ -156,7 +156,8 @@ bool server_session_connected(const struct server *srv, uint64_t session);
  * released: the holder released it (RELEASE). state: PROTO_HOLDER_* of
  * ino's holder (unknown when ino is no orphan here), *holder_p filled.
  * reclaim: drop ino's orphan record and free its chunks here (refusing
- * their late writes); 0 or -errno (-ENOENT: no such orphan). client_failed:
+ * their late writes), *bytes_p = the bytes they held; 0 or -errno
+ * (-ENOENT: no such orphan). client_failed:
  * the endpoint of a client of this session failed. tick: called every loop
  * pass, checks holders when a check is due and reclaims the gone ones.
  * timeout_ms: how long the loop may sleep before the next check (-1: no
@@ -166,7 +167,8 @@ void server_orphans_cleanup(struct server *srv);
 void server_orphan_made(struct sreq *r, uint64_t ino);
 void server_orphan_released(struct server *srv, uint64_t ino);
 unsigned server_orphan_state(struct server *srv, uint64_t ino, struct meta_holder *holder_p);
-int server_orphan_reclaim(struct server *srv, uint64_t ino, struct meta_attr *attr_p);
+int server_orphan_reclaim(struct server *srv, uint64_t ino, struct meta_attr *attr_p,
+                          uint64_t *bytes_p);
 /* Up to max inode numbers of orphans here above `after`, ascending. */
 size_t server_orphans_page(const struct server *srv, uint64_t after, uint64_t *inos, size_t max);
 void server_orphans_client_failed(struct server *srv, uint64_t session);
