@@ -1,9 +1,10 @@
 /*
  * meta_priv.h - internals of the metadata store (meta.h), shared by
  * meta.c (environment, transactions, records), meta_dir.c (directories,
- * readdir) and meta_file.c (file inode operations). Not for other layers.
+ * readdir), meta_file.c (file inode operations) and meta_orphan.c (the
+ * holders of orphan records). Not for other layers.
  *
- * On-disk layout: one LMDB environment with three named databases.
+ * On-disk layout: one LMDB environment with four named databases.
  *
  *   "rec"    key   = XXH3_128(path) in canonical (big-endian) form, 16 bytes
  *            value = struct meta_rec_hdr || path bytes
