@@ -541,7 +541,9 @@ int benchfs_atfork_child(void)
     /* Another thread of the parent may have held the lock at fork: the
      * child's copy is reset, not unlocked. The parent's client stays
      * allocated in the child on purpose: freeing it would close endpoints
-     * and sockets the parent still uses. */
+     * and sockets the parent still uses. The child's own connection gets a
+     * session id of its own (client_session_id): orphan records the parent
+     * made stay the parent's, and end with the parent. */
     client_lock = fresh;
     client_global = NULL;
     return 0;
