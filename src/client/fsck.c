@@ -16,7 +16,7 @@
  *      PROTO_CHUNK_TRUNC_GONE to its server -- the chunks of the orphan
  *      records dropped in pass 2 included.
  * Chunks are listed first on purpose: a file's record is made before any of
- * its chunks, so a file created while fsck runs is in pass 2 whenever its
+ * its chunks, so a file created while fsck runs is in pass 3 whenever its
  * chunks were in pass 1. Memory: 8 bytes per file and 32 per chunk set.
  */
 #include <errno.h>
