@@ -250,6 +250,45 @@ static void test_orphan_holders(void **state)
     assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 0);
     assert_int_equal(do_write(f->c, ino, 0, 0, "late", 4), -ESTALE);
 
+    /* Rename over an open file, on one server and across two (INODE_PUT):
+     * the replaced inode's orphan has this client as its holder too. */
+    {
+        union proto_body b, rep, put;
+        char two[16];
+        uint64_t replaced;
+
+        assert_int_equal(do_identify(f->c, 0x5e55, registry_host_id(), (uint64_t)getpid()), 0);
+        assert_int_equal(do_create(f->c, "/r1", 0, &rep), 0);
+        assert_int_equal(do_create(f->c, "/r2", 0, &rep), 0);
+        replaced = rep.create_rep.attr.ino;
+        memset(&b, 0, sizeof(b));
+        b.rename_req.path_len = 3;
+        b.rename_req.path2_len = 3;
+        b.rename_req.flags = PROTO_RENAME_KEEP;
+        memcpy(two, "/r1/r2", 6);
+        assert_int_equal(
+            rawclient_call(f->c, PROTO_OP_RENAME, &b, two, 6, &rep, NULL, 0, NULL, 5000), 0);
+        assert_int_equal(rep.rename_rep.has_replaced, 1);
+        assert_int_equal(rep.rename_rep.replaced.ino, replaced);
+        assert_int_equal(orphan_entry(f->c, replaced, &st, &pid), 1);
+        assert_int_equal(st, PROTO_HOLDER_LIVE);
+        assert_int_equal(pid, (uint64_t)getpid());
+
+        assert_int_equal(do_create(f->c, "/r3", 0, &rep), 0);
+        replaced = rep.create_rep.attr.ino;
+        assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/r2", 0, &put), 0);
+        memset(&b, 0, sizeof(b));
+        b.inode_put_req.path_len = 3;
+        b.inode_put_req.flags = PROTO_PUT_KEEP;
+        b.inode_put_req.attr = put.attr_rep.attr;
+        assert_int_equal(
+            rawclient_call(f->c, PROTO_OP_INODE_PUT, &b, "/r3", 3, &rep, NULL, 0, NULL, 5000), 0);
+        assert_int_equal(rep.rename_rep.has_replaced, 1);
+        assert_int_equal(orphan_entry(f->c, replaced, &st, &pid), 1);
+        assert_int_equal(st, PROTO_HOLDER_LIVE);
+        assert_int_equal(pid, (uint64_t)getpid());
+    }
+
     /* The live one is still there, and released normally. */
     assert_int_equal(do_identify(f->c, 0x5e55, registry_host_id(), (uint64_t)getpid()), 0);
     assert_int_equal(orphan_entry(f->c, make_orphan(f->c, "/mine2"), &st, &pid), 1);
