@@ -211,6 +211,11 @@ int benchfs_shutdown_servers(void);
  * holder's record is never touched, nor one whose holder cannot be checked.
  */
 #define BENCHFS_FSCK_REPAIR 0x1u
+/* With BENCHFS_FSCK_REPAIR: also drop orphan records whose holder is
+ * unknown (on another host and not connected, e.g. after its owner
+ * restarted, or not recorded). Only when no client that may hold one still
+ * runs: such a client's descriptors of the unlinked file then see ESTALE. */
+#define BENCHFS_FSCK_REPAIR_UNKNOWN 0x2u
 struct benchfs_fsck_report {
     uint64_t servers;       /* servers checked */
     uint64_t files;         /* file inodes found on their owners (orphan records included) */

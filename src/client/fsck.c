@@ -121,11 +121,15 @@ static void fsck_orphan(struct fsck_run *f, size_t server, const uint8_t *p)
                : state == PROTO_HOLDER_GONE ? BENCHFS_HOLDER_GONE
                                             : BENCHFS_HOLDER_UNKNOWN;
     rep->orphan_records++;
-    if (o.holder == BENCHFS_HOLDER_GONE && (f->flags & BENCHFS_FSCK_REPAIR)) {
+    if ((f->flags & BENCHFS_FSCK_REPAIR) &&
+        (o.holder == BENCHFS_HOLDER_GONE ||
+         (o.holder == BENCHFS_HOLDER_UNKNOWN && (f->flags & BENCHFS_FSCK_REPAIR_UNKNOWN)))) {
         /* The owner checks the holder again: one that came back since the
          * listing is refused (EBUSY) and stays. */
         rpc_call_init(&call, PROTO_OP_ORPHAN_FREE, server);
         call.req.ino_req.ino = o.ino;
+        if (f->flags & BENCHFS_FSCK_REPAIR_UNKNOWN)
+            call.req.ino_req.flags = PROTO_ORPHAN_FREE_UNKNOWN;
         if (rpc_run_one(f->c, &call) == 0) {
             o.freed = 1;
             rep->orphan_records_freed++;
@@ -243,7 +247,8 @@ static int fsck_run(struct client *c, unsigned flags, benchfs_fsck_cb cb,
     size_t i;
     int rc = 0, r;
 
-    if (rep == NULL || (flags & ~BENCHFS_FSCK_REPAIR) != 0)
+    if (rep == NULL || (flags & ~(BENCHFS_FSCK_REPAIR | BENCHFS_FSCK_REPAIR_UNKNOWN)) != 0 ||
+        ((flags & BENCHFS_FSCK_REPAIR_UNKNOWN) && !(flags & BENCHFS_FSCK_REPAIR)))
         return -EINVAL;
     f = calloc(1, sizeof(*f));
     if (f == NULL)

@@ -290,8 +290,8 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
             return -EPROTO;
         return data_len == 0 ? 0 : -EPROTO;
     case PROTO_OP_ORPHAN_FREE:
-        if (b->ino_req.ino == 0 || b->ino_req.path_len != 0 || b->ino_req.flags != 0 ||
-            b->ino_req.size != 0)
+        if (b->ino_req.ino == 0 || b->ino_req.path_len != 0 ||
+            (b->ino_req.flags & ~PROTO_ORPHAN_FREE_UNKNOWN) != 0 || b->ino_req.size != 0)
             return -EPROTO;
         return data_len == 0 ? 0 : -EPROTO;
     case PROTO_OP_INODE_LIST:

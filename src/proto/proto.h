@@ -60,6 +60,8 @@
 #define PROTO_HOLDER_LIVE       1u /* connected, or its process runs on the owner's host */
 #define PROTO_HOLDER_GONE       2u /* its process is gone: the record may be freed */
 #define PROTO_HOLDER_UNKNOWN    3u /* not connected, on another host (or none recorded) */
+/* ORPHAN_FREE flags (ino_req.flags). */
+#define PROTO_ORPHAN_FREE_UNKNOWN 0x1u /* also when the holder is unknown (never when live) */
 /* CHUNK_TRUNC flags. */
 #define PROTO_CHUNK_TRUNC_GONE 0x1u /* the inode is deleted: free all, refuse its writes */
 /* CHUNK_WRITE request flags (chunk_io_req.flags). */

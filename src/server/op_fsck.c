@@ -151,11 +151,13 @@ void server_op_ORPHAN_FREE(struct sreq *r)
     uint64_t ino = r->body.ino_req.ino, bytes = 0;
     struct meta_attr a;
     unsigned state = server_orphan_state(r->srv, ino, NULL);
+    bool unknown_ok = (r->body.ino_req.flags & PROTO_ORPHAN_FREE_UNKNOWN) != 0;
     int rc;
 
     /* A live holder's orphan is never touched, and neither is one whose
-     * holder cannot be checked from here. */
-    if (state != PROTO_HOLDER_GONE) {
+     * holder cannot be checked from here, unless the operator says that
+     * no such holder runs any more. */
+    if (state == PROTO_HOLDER_LIVE || (state == PROTO_HOLDER_UNKNOWN && !unknown_ok)) {
         char opath[META_ORPHAN_PATH_MAX];
         size_t olen = meta_orphan_path(ino, opath);
 
@@ -165,8 +167,9 @@ void server_op_ORPHAN_FREE(struct sreq *r)
     }
     rc = server_orphan_reclaim(r->srv, ino, &a, &bytes);
     if (rc == 0) {
-        log_info("fsck: orphan inode %016llx freed: its holder is gone (%llu bytes of chunks here)",
-                 (unsigned long long)ino, (unsigned long long)bytes);
+        log_info("fsck: orphan inode %016llx freed: its holder is %s (%llu bytes of chunks here)",
+                 (unsigned long long)ino, state == PROTO_HOLDER_GONE ? "gone" : "unknown",
+                 (unsigned long long)bytes);
         r->rep.attr_rep.attr.ino = a.ino;
         r->rep.attr_rep.attr.size = a.size;
         r->rep.attr_rep.attr.chunk_size = a.chunk_size;

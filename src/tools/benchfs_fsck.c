@@ -1,5 +1,5 @@
 /*
- * benchfs_fsck.c - `benchfs fsck [--repair] [--quiet]`: find chunk files
+ * benchfs_fsck.c - `benchfs fsck [--repair | --repair-unknown] [--quiet]`: find chunk files
  * whose inode exists nowhere in the cluster (left by writers or clients
  * that died, or by a lost metadata server), report them with a summary of
  * the bytes they hold, and with --repair free them. The work is the
@@ -58,13 +58,15 @@ int cmd_fsck(struct cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"repair", no_argument, NULL, 'r'},
+        {"repair-unknown", no_argument, NULL, 'u'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     struct benchfs_fsck_report rep;
     char orphan[32], freed[32], total[32];
-    bool repair = false, quiet = false;
+    bool repair = false, unknown = false, quiet = false;
+    unsigned flags;
     int opt, rc;
 
     while ((opt = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
@@ -72,11 +74,14 @@ int cmd_fsck(struct cli_ctx *ctx, int argc, char **argv)
         case 'r':
             repair = true;
             break;
+        case 'u':
+            repair = unknown = true;
+            break;
         case 'q':
             quiet = true;
             break;
         case 'H':
-            printf("Usage: benchfs fsck [--repair] [--quiet]\n"
+            printf("Usage: benchfs fsck [--repair | --repair-unknown] [--quiet]\n"
                    "Find chunk files whose inode exists nowhere in the cluster (left by\n"
                    "writers or clients that died, or by a lost metadata server) and print\n"
                    "them with a summary of the space they hold. Also list the orphan\n"
@@ -85,6 +90,9 @@ int cmd_fsck(struct cli_ctx *ctx, int argc, char **argv)
                    "(no renames in flight).\n\n"
                    "      --repair   free the orphan chunks, and the orphan records (and\n"
                    "                 data) of holders that are gone\n"
+                   "      --repair-unknown  --repair, and also the orphan records whose\n"
+                   "                 holder cannot be checked (another host, not connected):\n"
+                   "                 only when no client that may hold one still runs\n"
                    "  -q, --quiet    only the summary\n"
                    "      --help     this help\n\n"
                    "Exit status: 0 clean (or all freed), 1 orphans left or an error.\n");
@@ -98,8 +106,8 @@ int cmd_fsck(struct cli_ctx *ctx, int argc, char **argv)
     rc = cli_connect(ctx);
     if (rc)
         return rc;
-    if (benchfs_fsck_ex(repair ? BENCHFS_FSCK_REPAIR : 0, fsck_print, fsck_print_record, &quiet,
-                        &rep) < 0) {
+    flags = (repair ? BENCHFS_FSCK_REPAIR : 0) | (unknown ? BENCHFS_FSCK_REPAIR_UNKNOWN : 0);
+    if (benchfs_fsck_ex(flags, fsck_print, fsck_print_record, &quiet, &rep) < 0) {
         cli_error("fsck failed: %s", benchfs_last_error());
         return CLI_EXIT_FAIL;
     }
@@ -115,8 +123,10 @@ int cmd_fsck(struct cli_ctx *ctx, int argc, char **argv)
            " unknown); freed %" PRIu64 "\n",
            rep.orphan_records, rep.orphan_records_live, rep.orphan_records_gone,
            rep.orphan_records_unknown, rep.orphan_records_freed);
+    /* With --repair a gone holder's record is freed, found live again
+     * (EBUSY) or counted as an error. */
     if (rep.errors > 0 || rep.orphan_bytes > rep.freed_bytes || (rep.orphan_sets > 0 && !repair) ||
-        rep.orphan_records_gone > rep.orphan_records_freed)
+        (rep.orphan_records_gone > 0 && !repair))
         return CLI_EXIT_FAIL;
     return CLI_EXIT_OK;
 }

@@ -12,8 +12,8 @@
 #      holder's pid is gone) -- fsck lists no record any more -- and
 #      `fsck --repair` frees the chunks left on the other servers: every
 #      server's chunk usage is back to what it was before;
-#   2. a live holder: `fsck --repair` leaves its record and data alone (the
-#      record stays listed, live), the holder then reads all its bytes back
+#   2. a live holder: `fsck --repair` and `--repair-unknown` leave its record
+#      and data alone (the record stays listed, live), the holder then reads all its bytes back
 #      correctly and frees everything at its close (usage back again), and a
 #      last fsck is clean.
 # Readiness: `cluster start`'s own wait, the holder's "ready" line, and a
@@ -163,6 +163,11 @@ grep -q "orphan records: 1 (1 live, 0 gone, 0 unknown); freed 0" "$T/fsck5" ||
     fail "fsck --repair touched a live holder's record: $(cat "$T/fsck5")"
 grep -q "(freed)" "$T/fsck5" && fail "fsck --repair freed something of a live holder: $(cat "$T/fsck5")"
 [ "$(usage_all)" = "$during" ] || fail "fsck --repair changed chunks of a live holder: $during -> $(usage_all)"
+# Even --repair-unknown (no holder elsewhere runs) leaves a live one alone.
+bfs fsck --repair-unknown >"$T/fsck5u" 2>&1 || fail "fsck --repair-unknown with a live holder: $(cat "$T/fsck5u")"
+grep -q "orphan records: 1 (1 live, 0 gone, 0 unknown); freed 0" "$T/fsck5u" ||
+    fail "fsck --repair-unknown touched a live holder's record: $(cat "$T/fsck5u")"
+[ "$(usage_all)" = "$during" ] || fail "fsck --repair-unknown changed chunks of a live holder"
 echo go >&7
 wait "$HOLDER_PID"
 rc=$?

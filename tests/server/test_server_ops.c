@@ -175,13 +175,19 @@ static int orphan_entry(struct rawclient *c, uint64_t ino, uint64_t *state_p, ui
     return 0;
 }
 
-static int orphan_free(struct rawclient *c, uint64_t ino)
+static int orphan_free_flags(struct rawclient *c, uint64_t ino, uint32_t flags)
 {
     union proto_body b;
 
     memset(&b, 0, sizeof(b));
     b.ino_req.ino = ino;
+    b.ino_req.flags = flags;
     return rawclient_call(c, PROTO_OP_ORPHAN_FREE, &b, NULL, 0, NULL, NULL, 0, NULL, 5000);
+}
+
+static int orphan_free(struct rawclient *c, uint64_t ino)
+{
+    return orphan_free_flags(c, ino, 0);
 }
 
 /* A dead pid of this host (a child that exited and was reaped). */
@@ -223,6 +229,12 @@ static void test_orphan_holders(void **state)
     }
     assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 0);
     assert_int_equal(orphan_free(f->c, ino), -ENOENT);
+    /* ...unless the operator says no such holder runs (--repair-unknown) */
+    ino = make_orphan(f->c, "/anon2");
+    assert_int_equal(orphan_free(f->c, ino), -EBUSY);
+    assert_int_equal(orphan_free_flags(f->c, ino, PROTO_ORPHAN_FREE_UNKNOWN), 0);
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 0);
+    assert_int_equal(do_write(f->c, ino, 0, 0, "late", 4), -ESTALE);
 
     /* This very process on this host: live. */
     assert_int_equal(do_identify(f->c, 0x5e55, registry_host_id(), (uint64_t)getpid()), 0);
@@ -231,6 +243,7 @@ static void test_orphan_holders(void **state)
     assert_int_equal(st, PROTO_HOLDER_LIVE);
     assert_int_equal(pid, (uint64_t)getpid());
     assert_int_equal(orphan_free(f->c, ino), -EBUSY);
+    assert_int_equal(orphan_free_flags(f->c, ino, PROTO_ORPHAN_FREE_UNKNOWN), -EBUSY);
 
     /* A pid that exited: gone. Freed by ORPHAN_FREE, or by the server's
      * own check (once a second) if that came first. */

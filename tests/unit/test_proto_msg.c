@@ -315,7 +315,9 @@ static void test_fsck_and_trunc_checks(void **state)
     b.ino_req.path_len = 2;
     assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_FREE, &b, 2, 1 << 20), -EPROTO);
     b.ino_req.path_len = 0;
-    b.ino_req.flags = PROTO_INO_ORPHAN;
+    b.ino_req.flags = PROTO_ORPHAN_FREE_UNKNOWN;
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_FREE, &b, 0, 1 << 20), 0);
+    b.ino_req.flags = 0x2;
     assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_FREE, &b, 0, 1 << 20), -EPROTO);
     b.ino_req.flags = 0;
     b.ino_req.size = 1;
