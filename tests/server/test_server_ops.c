@@ -393,7 +393,7 @@ static void test_orphan_remote_holder(void **state)
     assert_int_equal(st, PROTO_HOLDER_LIVE);
     rawclient_close(c2);
     for (n = 0;
-         failures && n < 500 && orphan_entry(f->c, ino, &st, &pid) == 1 && st == PROTO_HOLDER_LIVE;
+         failures && n < 800 && orphan_entry(f->c, ino, &st, &pid) == 1 && st == PROTO_HOLDER_LIVE;
          n++)
         poll(NULL, 0, 10);
     if (!failures) {
