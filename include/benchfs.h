@@ -230,11 +230,24 @@ int benchfs_shutdown_servers(void);
  * cb (may be NULL) is called once per orphan found. Returns 0 (the report
  * filled in) or -1 with errno; a page that fails on one server counts in
  * report->errors and the rest goes on.
+ *
+ * Orphan records -- files unlinked (or renamed over) while their client
+ * had them open -- are checked too (docs/semantics.md): each has a holder,
+ * the client process that made it, whose state its owner reports
+ * (BENCHFS_HOLDER_*). With BENCHFS_FSCK_REPAIR a record whose holder is
+ * gone is dropped, and its chunks on every server are then freed as chunk
+ * sets without an inode in the same run (counted in freed_bytes). A live
+ * holder's record is never touched, nor one whose holder cannot be checked.
  */
 #define BENCHFS_FSCK_REPAIR 0x1u
+/* With BENCHFS_FSCK_REPAIR: also drop orphan records whose holder is
+ * unknown (on another host and not connected, e.g. after its owner
+ * restarted, or not recorded). Only when no client that may hold one still
+ * runs: such a client's descriptors of the unlinked file then see ESTALE. */
+#define BENCHFS_FSCK_REPAIR_UNKNOWN 0x2u
 struct benchfs_fsck_report {
     uint64_t servers;       /* servers checked */
-    uint64_t files;         /* file inodes found on their owners */
+    uint64_t files;         /* file inodes found on their owners (orphan records included) */
     uint64_t chunk_sets;    /* (server, inode) pairs holding chunk files */
     uint64_t chunks;        /* chunk files in them */
     uint64_t bytes;         /* bytes they occupy on disk */
@@ -243,10 +256,35 @@ struct benchfs_fsck_report {
     uint64_t orphan_bytes;  /* bytes they occupy */
     uint64_t freed_bytes;   /* bytes freed by BENCHFS_FSCK_REPAIR */
     uint64_t errors;        /* listings or removals that failed */
+    /* Orphan records (unlinked open files), by the state of their holder. */
+    uint64_t orphan_records;         /* all of them */
+    uint64_t orphan_records_live;    /* holder connected or its process running */
+    uint64_t orphan_records_gone;    /* holder's process gone: reclaimable */
+    uint64_t orphan_records_unknown; /* holder cannot be checked (other host, not connected) */
+    uint64_t orphan_records_freed;   /* dropped by BENCHFS_FSCK_REPAIR */
 };
 typedef void (*benchfs_fsck_cb)(void *arg, const char *node_id, uint64_t ino, uint64_t chunks,
                                 uint64_t bytes, int repaired);
 int benchfs_fsck(unsigned flags, benchfs_fsck_cb cb, void *arg, struct benchfs_fsck_report *report);
+
+/* The state of an orphan record's holder, as its owner sees it. */
+#define BENCHFS_HOLDER_LIVE    1 /* connected to the owner, or running on its host */
+#define BENCHFS_HOLDER_GONE    2 /* its process is gone (or a zombie) */
+#define BENCHFS_HOLDER_UNKNOWN 3 /* on another host and not connected, or not recorded */
+struct benchfs_fsck_orphan {
+    const char *node_id; /* the owner holding the record */
+    uint64_t ino;
+    uint64_t size;    /* the file's recorded size */
+    uint64_t session; /* the holder's session id (0: none recorded) */
+    uint64_t pid;     /* the holder's process id on its host */
+    int same_host;    /* the holder ran on the host of this fsck */
+    int holder;       /* BENCHFS_HOLDER_* */
+    int freed;        /* dropped by this run */
+};
+typedef void (*benchfs_fsck_orphan_cb)(void *arg, const struct benchfs_fsck_orphan *orphan);
+/* benchfs_fsck, with ocb (may be NULL) called once per orphan record. */
+int benchfs_fsck_ex(unsigned flags, benchfs_fsck_cb cb, benchfs_fsck_orphan_cb ocb, void *arg,
+                    struct benchfs_fsck_report *report);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -207,6 +208,17 @@ static int client_options_resolve(const struct benchfs_options *in, struct bench
 }
 
 /* The process umask without changing it (no umask() race with other threads). */
+/* A random, non-zero session id: the servers tell this connection's
+ * orphans from those of every other client process by it. */
+static uint64_t client_session_id(void)
+{
+    uint64_t s = 0;
+
+    if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
+        s = time_mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&s;
+    return s == 0 ? 1 : s;
+}
+
 static mode_t client_read_umask(void)
 {
     char line[256];
@@ -399,6 +411,9 @@ static int client_connect(const char *dir, const struct benchfs_options *in, boo
     }
     if (gethostname(c->hostname, sizeof(c->hostname) - 1) < 0)
         c->hostname[0] = '\0';
+    c->session = client_session_id();
+    c->host_id = registry_host_id();
+    c->pid = (uint64_t)getpid();
 
     /* Servers first: the first of them creates the cookie (a job may start
      * its clients before its servers). */
@@ -526,7 +541,9 @@ int benchfs_atfork_child(void)
     /* Another thread of the parent may have held the lock at fork: the
      * child's copy is reset, not unlocked. The parent's client stays
      * allocated in the child on purpose: freeing it would close endpoints
-     * and sockets the parent still uses. */
+     * and sockets the parent still uses. The child's own connection gets a
+     * session id of its own (client_session_id): orphan records the parent
+     * made stay the parent's, and end with the parent. */
     client_lock = fresh;
     client_global = NULL;
     return 0;

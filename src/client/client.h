@@ -158,6 +158,12 @@ struct client {
     char registry[BFS_PATH_MAX];
     uint8_t cookie[PROTO_COOKIE_LEN];
     char hostname[256];
+    /* Who this client is for the servers (HELLO): the holder of the orphan
+     * records it makes. session is random per connection (so a fork child,
+     * which connects anew, has its own); host_id is registry_host_id(). */
+    uint64_t session;
+    uint64_t host_id;
+    uint64_t pid;
     /* For servers without UCX peer-failure handling (shared memory), rpc.c
      * watches the registry pids of this host's servers while it waits. */
     bool watch_pids;

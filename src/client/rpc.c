@@ -598,6 +598,9 @@ static int client_hello_init(struct client *c, size_t idx, struct rpc_call *call
     }
     rpc_call_init(call, PROTO_OP_HELLO, idx);
     call->req.hello_req.addr_len = (uint32_t)len;
+    call->req.hello_req.session = c->session;
+    call->req.hello_req.host_id = c->host_id;
+    call->req.hello_req.pid = c->pid;
     call->ctx = c->servers[idx].ep_gen; /* the endpoint this HELLO greets */
     call->data = addr;
     call->data_len = len;

@@ -294,6 +294,7 @@ static int rpc_reply_data(struct client *c, struct rpc_slot *s, struct net_msg *
     case PROTO_OP_CHUNK_READ:
     case PROTO_OP_CHUNK_LIST:
     case PROTO_OP_INODE_LIST:
+    case PROTO_OP_ORPHAN_LIST:
     case PROTO_OP_STAT: /* read at open (PROTO_STAT_HEAD) */
         if (len > call->rbuf_len)
             return -EPROTO;

@@ -22,6 +22,7 @@ _Static_assert(PROTO_SIZE_create_req == 32, "create_req");
 _Static_assert(PROTO_SIZE_create_rep == 88, "create_rep");
 _Static_assert(PROTO_SIZE_rename_rep == 136, "rename_rep");
 _Static_assert(PROTO_SIZE_chunk_io_req == 32, "chunk_io_req");
+_Static_assert(PROTO_SIZE_hello_req == 32, "hello_req");
 _Static_assert(PROTO_SIZE_status_rep == 112, "status_rep");
 _Static_assert(PROTO_SIZE_setattr_req == 56, "setattr_req");
 
@@ -284,6 +285,16 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
             b->chunk_list_req.flags != 0)
             return -EPROTO;
         return data_len == 0 ? 0 : -EPROTO;
+    case PROTO_OP_ORPHAN_LIST:
+        if (b->chunk_list_req.max == 0 || b->chunk_list_req.max > PROTO_LIST_MAX ||
+            b->chunk_list_req.flags != 0)
+            return -EPROTO;
+        return data_len == 0 ? 0 : -EPROTO;
+    case PROTO_OP_ORPHAN_FREE:
+        if (b->ino_req.ino == 0 || b->ino_req.path_len != 0 ||
+            (b->ino_req.flags & ~PROTO_ORPHAN_FREE_UNKNOWN) != 0 || b->ino_req.size != 0)
+            return -EPROTO;
+        return data_len == 0 ? 0 : -EPROTO;
     case PROTO_OP_INODE_LIST:
         if (b->inode_list_req.max == 0 || b->inode_list_req.max > PROTO_LIST_MAX ||
             (b->inode_list_req.flags & ~PROTO_INODE_LIST_START) != 0)
@@ -395,6 +406,10 @@ int proto_rep_check(unsigned op, const union proto_body *b, uint32_t data_len)
         if (b->list_rep.count > PROTO_LIST_MAX || b->list_rep.done > 1)
             return -EPROTO;
         return (uint64_t)b->list_rep.count * PROTO_CHUNK_LIST_ENTRY == data_len ? 0 : -EPROTO;
+    case PROTO_OP_ORPHAN_LIST:
+        if (b->list_rep.count > PROTO_LIST_MAX || b->list_rep.done > 1)
+            return -EPROTO;
+        return (uint64_t)b->list_rep.count * PROTO_ORPHAN_LIST_ENTRY == data_len ? 0 : -EPROTO;
     case PROTO_OP_INODE_LIST:
         if (b->inode_list_rep.count > PROTO_LIST_MAX || b->inode_list_rep.done > 1)
             return -EPROTO;

@@ -53,6 +53,15 @@
 #define PROTO_LIST_MAX         4096u
 #define PROTO_CHUNK_LIST_ENTRY 24u
 #define PROTO_INODE_LIST_START 0x1u
+/* ORPHAN_LIST: an entry is ino, size, holder session, pid, host id, state
+ * (u64 each); the state of the holder of an orphan record, as its owner
+ * sees it (docs/semantics.md#unlink-and-rename-over-an-open-file). */
+#define PROTO_ORPHAN_LIST_ENTRY 48u
+#define PROTO_HOLDER_LIVE       1u /* connected, or its process runs on the owner's host */
+#define PROTO_HOLDER_GONE       2u /* its process is gone: the record may be freed */
+#define PROTO_HOLDER_UNKNOWN    3u /* not connected, on another host (or none recorded) */
+/* ORPHAN_FREE flags (ino_req.flags). */
+#define PROTO_ORPHAN_FREE_UNKNOWN 0x1u /* also when the holder is unknown (never when live) */
 /* CHUNK_TRUNC flags. */
 #define PROTO_CHUNK_TRUNC_GONE 0x1u /* the inode is deleted: free all, refuse its writes */
 /* CHUNK_WRITE request flags (chunk_io_req.flags). */

@@ -80,6 +80,45 @@ bool registry_pid_alive(int64_t pid)
     return state != 'Z' && state != 'X' && state != 'x';
 }
 
+/* FNV-1a, 64 bits: stable across builds, no dependency. */
+static uint64_t registry_fnv(uint64_t h, const void *p, size_t len)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+uint64_t registry_host_id(void)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    char buf[256];
+    ssize_t n;
+    int fd;
+
+    /* The boot id tells a host from another with the same name, and a
+     * reboot (pids start over) from the same boot. */
+    fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof(buf));
+        if (n > 0)
+            h = registry_fnv(h, buf, (size_t)n);
+        close(fd);
+    }
+    if (gethostname(buf, sizeof(buf) - 1) == 0) {
+        buf[sizeof(buf) - 1] = '\0';
+        h = registry_fnv(h, buf, strlen(buf) + 1);
+    }
+    /* Containers of one host share its boot id but not their pids. */
+    n = readlink("/proc/self/ns/pid", buf, sizeof(buf));
+    if (n > 0)
+        h = registry_fnv(h, buf, (size_t)n);
+    return h == 0 ? 1 : h;
+}
+
 int registry_hostname(char *out, size_t outlen)
 {
     if (gethostname(out, outlen) != 0)

@@ -48,6 +48,12 @@ struct registry_entry {
  * with EPERM) and is not a zombie (state from /proc/<pid>/stat)? */
 bool registry_pid_alive(int64_t pid);
 
+/* Identity of this host as far as process ids go: a 64-bit hash of the
+ * kernel's boot id (/proc/sys/kernel/random/boot_id), the host name and the
+ * pid namespace (/proc/self/ns/pid). Two processes with equal ids can check
+ * each other's pids with registry_pid_alive; never 0. */
+uint64_t registry_host_id(void);
+
 /* Valid node id: 1..63 bytes of [A-Za-z0-9._-], not starting with '.'. */
 bool registry_node_id_valid(const char *node_id);
 

@@ -29,6 +29,8 @@ struct server_client {
     unsigned refs;
     bool dead;
     uint64_t last_ns; /* last HELLO or request (for eviction) */
+    /* Who it is (HELLO): the holder of the orphans it makes (orphans.c). */
+    uint64_t session, host, pid;
 };
 
 static size_t client_hash(net_peer_t peer, size_t mask)
@@ -115,6 +117,9 @@ static void client_failed(void *arg, struct net_ep *ep, int status)
 
     log_debug("client endpoint %s closed: %d", net_ep_name(ep), status);
     c->dead = true;
+    /* Its process may have died: the orphans it holds here start their
+     * grace (unless another connection of its session lives). */
+    server_orphans_client_failed(c->srv, c->session);
     if (c->refs == 0)
         client_free(c);
 }
@@ -202,6 +207,33 @@ net_peer_t server_client_peer(const struct server_client *c)
 bool server_client_dead(const struct server_client *c)
 {
     return c->dead;
+}
+
+void server_client_identify(struct server_client *c, uint64_t session, uint64_t host, uint64_t pid)
+{
+    c->session = session;
+    c->host = host;
+    c->pid = pid;
+}
+
+void server_client_holder(const struct server_client *c, struct meta_holder *h)
+{
+    h->session = c->session;
+    h->host = c->host;
+    h->pid = c->pid;
+}
+
+bool server_session_connected(const struct server *srv, uint64_t session)
+{
+    /* Only while orphans of remote holders are checked or listed: a scan
+     * of the table is fine for that. */
+    for (size_t i = 0; i < srv->clients_cap; i++) {
+        const struct server_client *c = srv->clients[i];
+
+        if (c != NULL && !c->dead && c->session == session)
+            return true;
+    }
+    return false;
 }
 
 void server_client_get(struct server_client *c)

@@ -7,7 +7,9 @@
  * When a pass did nothing, the loop spins for spin_us (no added latency under
  * load), then arms the UCX worker and sleeps in epoll_wait on the UCX efd,
  * the ring's eventfd, a wake eventfd and (daemon) a signalfd: an idle server
- * uses no CPU. Nothing ever waits on a timer while work is pending.
+ * uses no CPU. Nothing ever waits on a timer while work is pending; the one
+ * timer is the check of orphans' holders (orphans.c), armed only while
+ * orphan records of clients on this host exist.
  */
 #include <errno.h>
 #include <sched.h>
@@ -91,6 +93,7 @@ static unsigned server_pass(struct server *srv)
 
     work += net_progress(srv->net);
     work += chunk_store_reap(srv->chunks);
+    server_orphans_tick(srv);
     /* Step requests queued so far; requests re-queued while stepping (an
      * I/O that could not be submitted yet) wait for the next pass. */
     {
@@ -196,7 +199,7 @@ int server_run(struct server *srv, bool handle_signals)
                 sched_yield();
             continue;
         }
-        server_sleep(srv, srv->stopping ? 10 : -1);
+        server_sleep(srv, srv->stopping ? 10 : server_orphans_timeout_ms(srv));
         idle_since = time_mono_ns();
     }
     rc = meta_flush(srv->meta, true);

@@ -45,6 +45,8 @@ void server_op_HELLO(struct sreq *r)
         r->client = c;
         server_client_get(c);
     }
+    server_client_identify(c, r->body.hello_req.session, r->body.hello_req.host_id,
+                           r->body.hello_req.pid);
     server_op_PING(r);
 }
 

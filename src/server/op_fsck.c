@@ -1,7 +1,9 @@
 /*
  * op_fsck.c - handlers of the listing ops that `benchfs fsck` uses:
- * CHUNK_LIST (which inodes have chunk files here, and how much) and
- * INODE_LIST (which file inodes this server owns).
+ * CHUNK_LIST (which inodes have chunk files here, and how much),
+ * INODE_LIST (which file inodes this server owns), ORPHAN_LIST (its orphan
+ * records and the state of their holders) and ORPHAN_FREE (free the orphan
+ * record of a holder that is gone, orphans.c).
  *
  * Both answer one bounded page (at most PROTO_LIST_MAX entries, and never
  * more than a registered buffer holds) from a cursor the client passes back,
@@ -105,4 +107,73 @@ void server_op_INODE_LIST(struct sreq *r)
     r->rep_data = r->iobuf;
     r->rep_data_len = (uint32_t)(n * 8);
     sreq_finish(r, 0);
+}
+
+void server_op_ORPHAN_LIST(struct sreq *r)
+{
+    const struct proto_chunk_list_req *q = &r->body.chunk_list_req;
+    uint64_t inos[PROTO_LIST_MAX];
+    struct meta_holder h;
+    struct meta_attr a;
+    size_t max, n, i, out = 0;
+    uint8_t *p;
+
+    if (!fsck_buf(r))
+        return;
+    max = fsck_page_max(r, q->max, PROTO_ORPHAN_LIST_ENTRY);
+    n = server_orphans_page(r->srv, q->after, inos, max);
+    p = r->iobuf;
+    for (i = 0; i < n; i++) {
+        char opath[META_ORPHAN_PATH_MAX];
+        size_t olen = meta_orphan_path(inos[i], opath);
+        unsigned state = server_orphan_state(r->srv, inos[i], &h);
+
+        if (meta_stat_ino(r->srv->meta, opath, olen, inos[i], &a) != 0)
+            continue; /* released in this very pass */
+        proto_put_u64(p, inos[i]);
+        proto_put_u64(p + 8, a.size);
+        proto_put_u64(p + 16, h.session);
+        proto_put_u64(p + 24, h.pid);
+        proto_put_u64(p + 32, h.host);
+        proto_put_u64(p + 40, state);
+        p += PROTO_ORPHAN_LIST_ENTRY;
+        out++;
+    }
+    r->rep.list_rep.count = (uint32_t)out;
+    r->rep.list_rep.done = n < max;
+    r->rep_data = r->iobuf;
+    r->rep_data_len = (uint32_t)(out * PROTO_ORPHAN_LIST_ENTRY);
+    sreq_finish(r, 0);
+}
+
+void server_op_ORPHAN_FREE(struct sreq *r)
+{
+    uint64_t ino = r->body.ino_req.ino, bytes = 0;
+    struct meta_attr a;
+    unsigned state = server_orphan_state(r->srv, ino, NULL);
+    bool unknown_ok = (r->body.ino_req.flags & PROTO_ORPHAN_FREE_UNKNOWN) != 0;
+    int rc;
+
+    /* A live holder's orphan is never touched, and neither is one whose
+     * holder cannot be checked from here, unless the operator says that
+     * no such holder runs any more. */
+    if (state == PROTO_HOLDER_LIVE || (state == PROTO_HOLDER_UNKNOWN && !unknown_ok)) {
+        char opath[META_ORPHAN_PATH_MAX];
+        size_t olen = meta_orphan_path(ino, opath);
+
+        rc = meta_stat_ino(r->srv->meta, opath, olen, ino, NULL);
+        sreq_finish(r, rc == 0 ? -EBUSY : rc);
+        return;
+    }
+    rc = server_orphan_reclaim(r->srv, ino, &a, &bytes);
+    if (rc == 0) {
+        log_info("fsck: orphan inode %016llx freed: its holder is %s (%llu bytes of chunks here)",
+                 (unsigned long long)ino, state == PROTO_HOLDER_GONE ? "gone" : "unknown",
+                 (unsigned long long)bytes);
+        r->rep.attr_rep.attr.ino = a.ino;
+        r->rep.attr_rep.attr.size = a.size;
+        r->rep.attr_rep.attr.chunk_size = a.chunk_size;
+        r->rep.attr_rep.attr.mode = a.mode;
+    }
+    sreq_finish(r, rc);
 }

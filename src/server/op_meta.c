@@ -98,6 +98,8 @@ void server_op_UNLINK(struct sreq *r)
 
     if (rc == 0)
         attr_to_wire(&a, &r->rep.attr_rep.attr);
+    if (rc == 0 && keep)
+        server_orphan_made(r, a.ino);
     /* The client asks the owner to free its own chunks of the file right
      * here, saving itself a CHUNK_TRUNC to this server (io_free_gone).
      * The name is gone either way: a failure is logged, not returned. */
@@ -121,6 +123,8 @@ void server_op_RENAME(struct sreq *r)
         if (has_replaced)
             attr_to_wire(&replaced, &r->rep.rename_rep.replaced);
         r->rep.rename_rep.has_replaced = has_replaced;
+        if (has_replaced && (q->flags & PROTO_RENAME_KEEP))
+            server_orphan_made(r, replaced.ino);
     }
     sreq_finish(r, rc);
 }
@@ -145,6 +149,8 @@ void server_op_INODE_PUT(struct sreq *r)
         if (has_replaced)
             attr_to_wire(&replaced, &r->rep.rename_rep.replaced);
         r->rep.rename_rep.has_replaced = has_replaced;
+        if (has_replaced && (q->flags & PROTO_PUT_KEEP))
+            server_orphan_made(r, replaced.ino);
     }
     sreq_finish(r, rc);
 }
@@ -272,8 +278,10 @@ void server_op_RELEASE(struct sreq *r)
     struct meta_attr a;
     int rc = meta_orphan_release(r->srv->meta, r->body.ino_req.ino, &a);
 
-    if (rc == 0)
+    if (rc == 0) {
         attr_to_wire(&a, &r->rep.attr_rep.attr);
+        server_orphan_released(r->srv, r->body.ino_req.ino);
+    }
     sreq_finish(r, rc);
 }
 

@@ -166,6 +166,8 @@ static int server_check_paths(struct sreq *r)
     case PROTO_OP_CHUNK_TRUNC:
     case PROTO_OP_CHUNK_LIST:
     case PROTO_OP_INODE_LIST:
+    case PROTO_OP_ORPHAN_LIST:
+    case PROTO_OP_ORPHAN_FREE:
     case PROTO_OP_FSYNC:
     case PROTO_OP_PING:
     case PROTO_OP_STATUS:

@@ -177,6 +177,9 @@ int server_create(const struct config *cfg, struct server **srv_p, char *err, si
     rc = chunk_store_open(srv->chunk_dir, &co, &srv->chunks, err, errlen);
     if (rc < 0)
         goto err_meta;
+    rc = server_orphans_load(srv, err, errlen);
+    if (rc < 0)
+        goto err_chunks;
 
     server_apply_tls(cfg);
     server_apply_interface(cfg);
@@ -220,6 +223,7 @@ err_req:
 err_net:
     net_destroy(srv->net);
 err_chunks:
+    server_orphans_cleanup(srv);
     chunk_store_close(srv->chunks);
 err_meta:
     meta_close(srv->meta);
@@ -294,6 +298,7 @@ void server_destroy(struct server *srv)
     server_clients_cleanup(srv);
     net_destroy(srv->net);
     server_request_cleanup(srv);
+    server_orphans_cleanup(srv);
     meta_close(srv->meta);
     if (srv->lock_fd >= 0)
         close(srv->lock_fd);

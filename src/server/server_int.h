@@ -120,6 +120,12 @@ struct server {
     size_t clients_cap;
     size_t nclients;
 
+    /* Orphan records held here and their holders (orphans.c). */
+    struct server_orphan *orphans; /* sorted by inode number */
+    size_t norphans, orphans_cap;
+    uint64_t host_id;         /* registry_host_id() of this host */
+    uint64_t orphans_next_ns; /* next check of holders (0: none needed) */
+
     struct server_stats stats;
 };
 
@@ -137,6 +143,37 @@ void server_client_touch(struct server_client *c);
 /* Give up on every client: close without flushing, so replies still being
  * sent fail and their requests are freed (shutdown after a drain timeout). */
 void server_clients_abort(struct server *srv);
+/* Record the identity a HELLO gave (session, host id, pid; 0 = not said). */
+void server_client_identify(struct server_client *c, uint64_t session, uint64_t host, uint64_t pid);
+/* The client as the holder of an orphan record it makes. */
+void server_client_holder(const struct server_client *c, struct meta_holder *h);
+/* Is a client of this session connected (said HELLO, endpoint not failed)? */
+bool server_session_connected(const struct server *srv, uint64_t session);
+
+/* orphans.c: orphan records held here and the liveness of their holders.
+ * load: read them from the store at start (0 or -errno with err). made:
+ * request r made ino's record an orphan (its client is the holder).
+ * released: the holder released it (RELEASE). state: PROTO_HOLDER_* of
+ * ino's holder (unknown when ino is no orphan here), *holder_p filled.
+ * reclaim: drop ino's orphan record and free its chunks here (refusing
+ * their late writes), *bytes_p = the bytes they held; 0 or -errno
+ * (-ENOENT: no such orphan). client_failed:
+ * the endpoint of a client of this session failed. tick: called every loop
+ * pass, checks holders when a check is due and reclaims the gone ones.
+ * timeout_ms: how long the loop may sleep before the next check (-1: no
+ * check pending). */
+int server_orphans_load(struct server *srv, char *err, size_t errlen);
+void server_orphans_cleanup(struct server *srv);
+void server_orphan_made(struct sreq *r, uint64_t ino);
+void server_orphan_released(struct server *srv, uint64_t ino);
+unsigned server_orphan_state(struct server *srv, uint64_t ino, struct meta_holder *holder_p);
+int server_orphan_reclaim(struct server *srv, uint64_t ino, struct meta_attr *attr_p,
+                          uint64_t *bytes_p);
+/* Up to max inode numbers of orphans here above `after`, ascending. */
+size_t server_orphans_page(const struct server *srv, uint64_t after, uint64_t *inos, size_t max);
+void server_orphans_client_failed(struct server *srv, uint64_t session);
+void server_orphans_tick(struct server *srv);
+int server_orphans_timeout_ms(const struct server *srv);
 
 /* request.c */
 int server_request_init(struct server *srv);

@@ -306,6 +306,10 @@ static int meta_load(struct meta *m, char *err, size_t errlen)
         rc = meta_mdb_err(mdb_dbi_open(m->txn, "child", MDB_CREATE, &m->dbi_child));
     if (rc == 0)
         rc = meta_mdb_err(mdb_dbi_open(m->txn, "sys", MDB_CREATE, &m->dbi_sys));
+    /* Made by the first open of this build: a store written before has no
+     * holders (its orphans are reported with an unknown holder). */
+    if (rc == 0)
+        rc = meta_mdb_err(mdb_dbi_open(m->txn, "orphan", MDB_CREATE, &m->dbi_orphan));
     if (rc != 0)
         goto err_abort;
 

@@ -240,8 +240,36 @@ struct meta_setattr {
 int meta_setattr(struct meta *meta, const char *path, size_t len, uint64_t ino,
                  const struct meta_setattr *sa, struct meta_attr *attr_p);
 
-/* Drop inode ino's orphan record, returning it (to free its chunks). */
+/* Drop inode ino's orphan record (and its holder), returning it (to free
+ * its chunks). -ENOENT when there is none. */
 int meta_orphan_release(struct meta *meta, uint64_t ino, struct meta_attr *attr_p);
+
+/*
+ * The holder of an orphan record: the client process that made it, the only
+ * one whose descriptors still use it (docs/semantics.md). session: random
+ * per client connection; host: registry_host_id() of its host; pid: its
+ * process id there. All 0 = unknown (a client that did not say, or a record
+ * made before holders were kept).
+ */
+struct meta_holder {
+    uint64_t session;
+    uint64_t host;
+    uint64_t pid;
+};
+
+/* Remember the holder of ino's orphan record (made in this pass or
+ * before): durable with the pass. -ENOENT when ino has no orphan record. */
+int meta_orphan_holder_set(struct meta *meta, uint64_t ino, const struct meta_holder *holder);
+
+/*
+ * Every orphan record held here, in inode order: cb(arg, attr, holder) with
+ * the record's attributes and its holder (all 0 when none is recorded).
+ * Stops early when cb returns non-zero, and returns that value; else 0 or
+ * -errno. cb must not call other meta functions.
+ */
+typedef int (*meta_orphan_cb_t)(void *arg, const struct meta_attr *attr,
+                                const struct meta_holder *holder);
+int meta_orphan_each(struct meta *meta, meta_orphan_cb_t cb, void *arg);
 
 /*
  * One page of the inode numbers of the files held here (for fsck): up to

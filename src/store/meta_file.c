@@ -593,7 +593,10 @@ static int meta_orphan_release_op(struct meta *m, const char *path, size_t len,
     rc = meta_file_get(m, path, len, key, attr);
     if (rc != 0)
         return rc;
-    return meta_rec_del(m, key);
+    rc = meta_rec_del(m, key);
+    if (rc == 0)
+        rc = meta_orphan_holder_del(m, attr->ino);
+    return rc;
 }
 
 int meta_orphan_release(struct meta *m, uint64_t ino, struct meta_attr *attr_p)
@@ -603,7 +606,7 @@ int meta_orphan_release(struct meta *m, uint64_t ino, struct meta_attr *attr_p)
     struct meta_attr attr;
     int rc;
 
-    rc = meta_wbegin(m, 1, 0, false);
+    rc = meta_wbegin(m, 2, 0, false);
     if (rc != 0)
         return rc;
     rc = meta_wend(m, meta_orphan_release_op(m, path, len, &attr));

@@ -1,10 +1,11 @@
 /*
  * meta_priv.h - internals of the metadata store (meta.h), shared by
  * meta.c (environment, transactions, records), meta_dir.c (directories,
- * readdir), meta_file.c (file inode operations) and meta_attr.c (attribute
- * changes). Not for other layers.
+ * readdir), meta_file.c (file inode operations), meta_attr.c (attribute
+ * changes) and meta_orphan.c (the holders of orphan records). Not for other
+ * layers.
  *
- * On-disk layout: one LMDB environment with three named databases.
+ * On-disk layout: one LMDB environment with four named databases.
  *
  *   "rec"    key   = XXH3_128(path) in canonical (big-endian) form, 16 bytes
  *            value = struct meta_rec_hdr || path bytes
@@ -16,6 +17,12 @@
  *            over one 16-byte prefix list a directory's names in byte order.
  *   "sys"    small fixed keys: the format version, the inode number
  *            reservation and the file/dir counters.
+ *   "orphan" key   = inode number, 8 bytes big-endian
+ *            value = struct meta_holder_val
+ *            The holder of each orphan record (meta_orphan.c): the client
+ *            that made it. Added after format 1 without a version bump: a
+ *            store written before has this database empty, and its orphan
+ *            records simply have no holder.
  *
  * Paths can be 4095 bytes but LMDB keys at most 511, hence the hash keys;
  * every record stores its full path so that a read can tell a 128-bit
@@ -63,7 +70,7 @@ struct meta_removing {
 
 struct meta {
     MDB_env *env;
-    MDB_dbi dbi_rec, dbi_child, dbi_sys;
+    MDB_dbi dbi_rec, dbi_child, dbi_sys, dbi_orphan;
     unsigned psize; /* LMDB page size */
     int durability; /* enum config_durability */
     uint32_t node_tag;
@@ -216,6 +223,18 @@ static inline bool meta_path_ok(const char *path, size_t len)
 
 /* meta_file.c: write attr's record under its orphan key (inside an op). */
 int meta_orphan_put(struct meta *m, const struct meta_attr *attr);
+
+/* --- meta_orphan.c: holders of orphan records ------------------------- */
+
+/* Value of an "orphan" entry. */
+struct meta_holder_val {
+    uint32_t version; /* META_FORMAT_VERSION */
+    uint32_t reserved;
+    struct meta_holder holder;
+};
+
+/* Delete ino's holder entry (inside an op); a missing one is 0. */
+int meta_orphan_holder_del(struct meta *m, uint64_t ino);
 
 /* --- meta_dir.c: the set of directories being removed ------------------ */
 

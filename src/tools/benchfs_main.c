@@ -43,7 +43,7 @@ static const struct cli_command commands[] = {
     {"cluster", cmd_cluster, "start, inspect and stop a local cluster of benchfsd"},
     {"mount", cmd_mount, "mount the cluster with FUSE for every program"},
     {"umount", cmd_umount, "unmount a FUSE mount of the cluster"},
-    {"fsck", cmd_fsck, "find (--repair: free) orphan chunks across the cluster"},
+    {"fsck", cmd_fsck, "find (--repair: free) orphan chunks and dead clients' orphan records"},
     {"stage-in", cmd_stage_in, "copy local trees into BenchFS (parallel, resumable)"},
     {"stage-out", cmd_stage_out, "copy BenchFS trees to the local file system"},
     {"job", cmd_job, "start/stop BenchFS for a batch job (servers, staging)"},

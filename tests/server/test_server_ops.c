@@ -1,11 +1,13 @@
 /*
  * test_server_ops.c - real benchfsd processes driven by the raw proto+net
  * client: every op with its error statuses, malformed and unauthorized
- * messages, restart on the same data dir, SIGKILL + restart durability, and
- * the daemon's start-up errors. Transport from the environment (CTest runs
- * it with UCX_TLS=tcp,self and with shared memory).
+ * messages, restart on the same data dir, SIGKILL + restart durability, the
+ * daemon's start-up errors, and orphan records with their holders (live,
+ * gone, unknown; across restarts; a remote holder's failed connection). Transport from the
+ * environment (CTest runs it with UCX_TLS=tcp,self and with shared memory).
  */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -119,6 +121,299 @@ static int do_setsize(struct rawclient *c, const char *path, uint64_t ino, uint6
     b.setsize_req.size = size;
     b.setsize_req.flags = flags;
     return rawclient_call(c, PROTO_OP_SETSIZE, &b, path, strlen(path), NULL, NULL, 0, NULL, 10000);
+}
+
+/* HELLO again on the same connection, telling who this client is. */
+static int do_identify(struct rawclient *c, uint64_t session, uint64_t host, uint64_t pid)
+{
+    union proto_body b;
+    const void *addr;
+    size_t len;
+
+    rawclient_address(c, &addr, &len);
+    memset(&b, 0, sizeof(b));
+    b.hello_req.addr_len = (uint32_t)len;
+    b.hello_req.session = session;
+    b.hello_req.host_id = host;
+    b.hello_req.pid = pid;
+    return rawclient_call(c, PROTO_OP_HELLO, &b, addr, len, NULL, NULL, 0, NULL, 10000);
+}
+
+/* A file made an orphan (unlinked with KEEP) by this client; its ino. */
+static uint64_t make_orphan(struct rawclient *c, const char *path)
+{
+    union proto_body rep;
+
+    assert_int_equal(do_create(c, path, 0, &rep), 0);
+    assert_int_equal(do_write(c, rep.create_rep.attr.ino, 0, 0, "orphan", 6), 0);
+    assert_int_equal(rawclient_path_op(c, PROTO_OP_UNLINK, path, PROTO_UNLINK_KEEP, NULL), 0);
+    return rep.create_rep.attr.ino;
+}
+
+/* ORPHAN_LIST: the entry of ino (0 when not listed); fills state and pid. */
+static int orphan_entry(struct rawclient *c, uint64_t ino, uint64_t *state_p, uint64_t *pid_p)
+{
+    static uint8_t page[16 * PROTO_ORPHAN_LIST_ENTRY];
+    union proto_body b, rep;
+    size_t got = 0;
+
+    memset(&b, 0, sizeof(b));
+    b.chunk_list_req.max = 16;
+    assert_int_equal(
+        rawclient_call(c, PROTO_OP_ORPHAN_LIST, &b, NULL, 0, &rep, page, sizeof(page), &got, 5000),
+        0);
+    assert_int_equal(got, rep.list_rep.count * PROTO_ORPHAN_LIST_ENTRY);
+    for (uint32_t i = 0; i < rep.list_rep.count; i++) {
+        const uint8_t *p = page + i * PROTO_ORPHAN_LIST_ENTRY;
+
+        if (proto_get_u64(p) == ino) {
+            *state_p = proto_get_u64(p + 40);
+            *pid_p = proto_get_u64(p + 24);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int orphan_free_flags(struct rawclient *c, uint64_t ino, uint32_t flags)
+{
+    union proto_body b;
+
+    memset(&b, 0, sizeof(b));
+    b.ino_req.ino = ino;
+    b.ino_req.flags = flags;
+    return rawclient_call(c, PROTO_OP_ORPHAN_FREE, &b, NULL, 0, NULL, NULL, 0, NULL, 5000);
+}
+
+static int orphan_free(struct rawclient *c, uint64_t ino)
+{
+    return orphan_free_flags(c, ino, 0);
+}
+
+/* A dead pid of this host (a child that exited and was reaped). */
+static uint64_t dead_pid(void)
+{
+    pid_t child = fork();
+
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    return (uint64_t)child;
+}
+
+/* Orphan records and their holders: unknown (no identity), live (this
+ * process, same host) and gone (a dead pid on this host); ORPHAN_FREE
+ * refuses the first two and frees the last, which the server also reclaims
+ * by itself; its chunks are then gone and refuse late writes. */
+static void test_orphan_holders(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t ino, st = 0, pid = 0;
+    int rc, n;
+
+    /* No identity (session 0): unknown, never freed by fsck. */
+    ino = make_orphan(f->c, "/anon");
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_UNKNOWN);
+    assert_int_equal(orphan_free(f->c, ino), -EBUSY);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_UNLINK, "/anon", 0, NULL), -ENOENT);
+    {
+        union proto_body b;
+
+        memset(&b, 0, sizeof(b));
+        b.ino_req.ino = ino;
+        b.ino_req.path_len = 1;
+        assert_int_equal(
+            rawclient_call(f->c, PROTO_OP_RELEASE, &b, "/", 1, NULL, NULL, 0, NULL, 5000), 0);
+    }
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 0);
+    assert_int_equal(orphan_free(f->c, ino), -ENOENT);
+    /* ...unless the operator says no such holder runs (--repair-unknown) */
+    ino = make_orphan(f->c, "/anon2");
+    assert_int_equal(orphan_free(f->c, ino), -EBUSY);
+    assert_int_equal(orphan_free_flags(f->c, ino, PROTO_ORPHAN_FREE_UNKNOWN), 0);
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 0);
+    assert_int_equal(do_write(f->c, ino, 0, 0, "late", 4), -ESTALE);
+
+    /* This very process on this host: live. */
+    assert_int_equal(do_identify(f->c, 0x5e55, registry_host_id(), (uint64_t)getpid()), 0);
+    ino = make_orphan(f->c, "/mine");
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_LIVE);
+    assert_int_equal(pid, (uint64_t)getpid());
+    assert_int_equal(orphan_free(f->c, ino), -EBUSY);
+    assert_int_equal(orphan_free_flags(f->c, ino, PROTO_ORPHAN_FREE_UNKNOWN), -EBUSY);
+
+    /* A pid that exited: gone. Freed by ORPHAN_FREE, or by the server's
+     * own check (once a second) if that came first. */
+    assert_int_equal(do_identify(f->c, 0xdead, registry_host_id(), dead_pid()), 0);
+    ino = make_orphan(f->c, "/dead");
+    rc = orphan_free(f->c, ino);
+    assert_true(rc == 0 || rc == -ENOENT);
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 0);
+    assert_int_equal(do_write(f->c, ino, 0, 0, "late", 4), -ESTALE);
+
+    /* The server alone: a gone holder's orphan goes within a few checks. */
+    ino = make_orphan(f->c, "/dead2");
+    for (n = 0; n < 1000 && orphan_entry(f->c, ino, &st, &pid) == 1; n++) {
+        assert_int_equal(st, PROTO_HOLDER_GONE);
+        poll(NULL, 0, 10);
+    }
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 0);
+    assert_int_equal(do_write(f->c, ino, 0, 0, "late", 4), -ESTALE);
+
+    /* Rename over an open file, on one server and across two (INODE_PUT):
+     * the replaced inode's orphan has this client as its holder too. */
+    {
+        union proto_body b, rep, put;
+        char two[16];
+        uint64_t replaced;
+
+        assert_int_equal(do_identify(f->c, 0x5e55, registry_host_id(), (uint64_t)getpid()), 0);
+        assert_int_equal(do_create(f->c, "/r1", 0, &rep), 0);
+        assert_int_equal(do_create(f->c, "/r2", 0, &rep), 0);
+        replaced = rep.create_rep.attr.ino;
+        memset(&b, 0, sizeof(b));
+        b.rename_req.path_len = 3;
+        b.rename_req.path2_len = 3;
+        b.rename_req.flags = PROTO_RENAME_KEEP;
+        memcpy(two, "/r1/r2", 6);
+        assert_int_equal(
+            rawclient_call(f->c, PROTO_OP_RENAME, &b, two, 6, &rep, NULL, 0, NULL, 5000), 0);
+        assert_int_equal(rep.rename_rep.has_replaced, 1);
+        assert_int_equal(rep.rename_rep.replaced.ino, replaced);
+        assert_int_equal(orphan_entry(f->c, replaced, &st, &pid), 1);
+        assert_int_equal(st, PROTO_HOLDER_LIVE);
+        assert_int_equal(pid, (uint64_t)getpid());
+
+        assert_int_equal(do_create(f->c, "/r3", 0, &rep), 0);
+        replaced = rep.create_rep.attr.ino;
+        assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/r2", 0, &put), 0);
+        memset(&b, 0, sizeof(b));
+        b.inode_put_req.path_len = 3;
+        b.inode_put_req.flags = PROTO_PUT_KEEP;
+        b.inode_put_req.attr = put.attr_rep.attr;
+        assert_int_equal(
+            rawclient_call(f->c, PROTO_OP_INODE_PUT, &b, "/r3", 3, &rep, NULL, 0, NULL, 5000), 0);
+        assert_int_equal(rep.rename_rep.has_replaced, 1);
+        assert_int_equal(orphan_entry(f->c, replaced, &st, &pid), 1);
+        assert_int_equal(st, PROTO_HOLDER_LIVE);
+        assert_int_equal(pid, (uint64_t)getpid());
+    }
+
+    /* The live one is still there, and released normally. */
+    assert_int_equal(do_identify(f->c, 0x5e55, registry_host_id(), (uint64_t)getpid()), 0);
+    assert_int_equal(orphan_entry(f->c, make_orphan(f->c, "/mine2"), &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_LIVE);
+}
+
+/* Orphans and their holders survive a restart (SIGTERM and SIGKILL): a live
+ * holder of this host is still live, a dead one's orphan is reclaimed at
+ * once, a holder on "another host" is unknown until its session says HELLO
+ * again, and then live. */
+static void orphan_restart_case(void **state, int sig)
+{
+    struct fixture *f = *state;
+    uint64_t other = registry_host_id() ^ 0x1234, live, dead, remote, st = 0, pid = 0;
+    struct rawclient *c2;
+    int n;
+
+    assert_int_equal(do_identify(f->c, 0x11, registry_host_id(), (uint64_t)getpid()), 0);
+    live = make_orphan(f->c, "/live");
+    assert_int_equal(rawclient_connect(f->h.registry, "node_0", &c2), 0);
+    assert_int_equal(do_identify(c2, 0x22, other, 77), 0);
+    remote = make_orphan(c2, "/remote");
+    assert_int_equal(orphan_entry(f->c, remote, &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_LIVE);
+    rawclient_close(c2);
+    /* A dead holder that the stopped server had no time to notice. */
+    assert_int_equal(do_identify(f->c, 0x33, registry_host_id(), dead_pid()), 0);
+    dead = make_orphan(f->c, "/dead");
+    /* Made durable: a SIGKILLed server keeps only synced metadata. */
+    assert_int_equal(do_create(f->c, "/sync", 0, NULL), 0);
+    {
+        union proto_body rep;
+
+        assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/sync", 0, &rep), 0);
+        assert_int_equal(do_setsize(f->c, "/sync", rep.attr_rep.attr.ino, 1, PROTO_SETSIZE_SYNC),
+                         0);
+    }
+    rawclient_close(f->c);
+    f->c = NULL;
+    harness_stop_server(&f->h, 0, sig, 10000);
+    assert_int_equal(harness_start_server(&f->h, 0, 20000), 0);
+    assert_int_equal(rawclient_connect(f->h.registry, "node_0", &f->c), 0);
+
+    assert_int_equal(orphan_entry(f->c, live, &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_LIVE);
+    assert_int_equal(pid, (uint64_t)getpid());
+    assert_int_equal(orphan_entry(f->c, remote, &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_UNKNOWN);
+    assert_int_equal(pid, 77);
+    assert_int_equal(orphan_free(f->c, remote), -EBUSY);
+    for (n = 0; n < 1000 && orphan_entry(f->c, dead, &st, &pid) == 1; n++)
+        poll(NULL, 0, 10);
+    assert_int_equal(orphan_entry(f->c, dead, &st, &pid), 0);
+    /* the remote holder's session comes back */
+    assert_int_equal(rawclient_connect(f->h.registry, "node_0", &c2), 0);
+    assert_int_equal(do_identify(c2, 0x22, other, 77), 0);
+    assert_int_equal(orphan_entry(f->c, remote, &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_LIVE);
+    rawclient_close(c2);
+}
+
+static void test_orphan_restart_graceful(void **state)
+{
+    orphan_restart_case(state, SIGTERM);
+}
+
+static void test_orphan_restart_sigkill(void **state)
+{
+    orphan_restart_case(state, SIGKILL);
+}
+
+/* A holder on another host is judged by its connection: live while
+ * connected; when its endpoint fails (TCP with peer failure) unknown for a
+ * grace of 10 s, then gone and reclaimed. Without peer-failure reports
+ * (shared memory) it stays unknown: kept. */
+static void test_orphan_remote_holder(void **state)
+{
+    struct fixture *f = *state;
+    const char *pf = getenv("BENCHFS_PEER_FAILURE");
+    bool failures = pf == NULL || strcmp(pf, "0") != 0;
+    uint64_t other = registry_host_id() ^ 0x4321, ino, st = 0, pid = 0;
+    struct rawclient *c2;
+    int n;
+
+    assert_int_equal(rawclient_connect(f->h.registry, "node_0", &c2), 0);
+    assert_int_equal(do_identify(c2, 0x77, other, 1), 0);
+    ino = make_orphan(c2, "/far");
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_LIVE);
+    rawclient_close(c2);
+    for (n = 0;
+         failures && n < 800 && orphan_entry(f->c, ino, &st, &pid) == 1 && st == PROTO_HOLDER_LIVE;
+         n++)
+        poll(NULL, 0, 10);
+    if (!failures) {
+        /* no report of the departure: the session just looks connected or
+         * unknown, never gone */
+        assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 1);
+        assert_true(st == PROTO_HOLDER_LIVE || st == PROTO_HOLDER_UNKNOWN);
+        assert_int_equal(orphan_free(f->c, ino), -EBUSY);
+        return;
+    }
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 1);
+    assert_int_equal(st, PROTO_HOLDER_UNKNOWN);
+    assert_int_equal(orphan_free(f->c, ino), -EBUSY);
+    /* the grace runs out: reclaimed by the server */
+    for (n = 0; n < 2000 && orphan_entry(f->c, ino, &st, &pid) == 1; n++) {
+        assert_true(st == PROTO_HOLDER_UNKNOWN || st == PROTO_HOLDER_GONE);
+        poll(NULL, 0, 10);
+    }
+    assert_int_equal(orphan_entry(f->c, ino, &st, &pid), 0);
+    assert_int_equal(do_write(f->c, ino, 0, 0, "late", 4), -ESTALE);
 }
 
 static void test_admin(void **state)
@@ -660,6 +955,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drain_stalled_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_behind_burst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_holders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_restart_graceful, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_restart_sigkill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_remote_holder, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);

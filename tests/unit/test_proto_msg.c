@@ -316,6 +316,39 @@ static void test_fsck_and_trunc_checks(void **state)
     b.inode_list_req.flags = 0x4;
     assert_int_equal(proto_req_check(PROTO_OP_INODE_LIST, &b, 0, 1 << 20), -EPROTO);
 
+    /* ORPHAN_LIST is paged like CHUNK_LIST; ORPHAN_FREE names an inode only. */
+    memset(&b, 0, sizeof(b));
+    b.chunk_list_req.max = 10;
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_LIST, &b, 0, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_LIST, &b, 8, 1 << 20), -EPROTO);
+    b.chunk_list_req.max = PROTO_LIST_MAX + 1;
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_LIST, &b, 0, 1 << 20), -EPROTO);
+    b.chunk_list_req.max = 10;
+    b.chunk_list_req.flags = 1;
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_LIST, &b, 0, 1 << 20), -EPROTO);
+    memset(&b, 0, sizeof(b));
+    b.ino_req.ino = 42;
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_FREE, &b, 0, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_FREE, &b, 2, 1 << 20), -EPROTO);
+    b.ino_req.path_len = 2;
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_FREE, &b, 2, 1 << 20), -EPROTO);
+    b.ino_req.path_len = 0;
+    b.ino_req.flags = PROTO_ORPHAN_FREE_UNKNOWN;
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_FREE, &b, 0, 1 << 20), 0);
+    b.ino_req.flags = 0x2;
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_FREE, &b, 0, 1 << 20), -EPROTO);
+    b.ino_req.flags = 0;
+    b.ino_req.size = 1;
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_FREE, &b, 0, 1 << 20), -EPROTO);
+    b.ino_req.size = 0;
+    b.ino_req.ino = 0;
+    assert_int_equal(proto_req_check(PROTO_OP_ORPHAN_FREE, &b, 0, 1 << 20), -EPROTO);
+    memset(&b, 0, sizeof(b));
+    b.list_rep.count = 2;
+    assert_int_equal(proto_rep_check(PROTO_OP_ORPHAN_LIST, &b, 2 * PROTO_ORPHAN_LIST_ENTRY), 0);
+    assert_int_equal(proto_rep_check(PROTO_OP_ORPHAN_LIST, &b, 2 * PROTO_CHUNK_LIST_ENTRY),
+                     -EPROTO);
+
     /* Replies: the data part is exactly count entries. */
     memset(&b, 0, sizeof(b));
     b.list_rep.count = 3;

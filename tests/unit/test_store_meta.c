@@ -846,6 +846,78 @@ static void test_orphans(void **state)
     assert_int_equal(meta_flush(f->m, false), 0);
 }
 
+/* meta_orphan_each callback: collect (ino, size, holder) in order. */
+struct holder_seen {
+    size_t n;
+    uint64_t ino[4], size[4];
+    struct meta_holder h[4];
+};
+
+static int holder_collect(void *arg, const struct meta_attr *attr, const struct meta_holder *h)
+{
+    struct holder_seen *s = arg;
+
+    if (s->n == 4)
+        return -E2BIG;
+    s->ino[s->n] = attr->ino;
+    s->size[s->n] = attr->size;
+    s->h[s->n++] = *h;
+    return 0;
+}
+
+/* The holder of an orphan record is kept with it, survives a restart, and
+ * goes with the record; an orphan without a recorded holder is not listed. */
+static void test_orphan_holders(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_holder h1 = {0x1111, 0xaaaa, 41}, h2 = {0x2222, 0xbbbb, 42};
+    struct meta_attr a, b, c, x;
+    struct holder_seen seen;
+
+    create_ok(f->m, "/a", &a);
+    create_ok(f->m, "/b", &b);
+    create_ok(f->m, "/c", &c);
+    assert_int_equal(meta_setsize(f->m, P("/b"), b.ino, 777, 0, false, NULL), 0);
+    /* not an orphan (yet): no holder can be set */
+    assert_int_equal(meta_orphan_holder_set(f->m, a.ino, &h1), -ENOENT);
+    assert_int_equal(meta_unlink_keep(f->m, P("/a"), true, &x), 0);
+    assert_int_equal(meta_unlink_keep(f->m, P("/b"), true, &x), 0);
+    assert_int_equal(meta_unlink_keep(f->m, P("/c"), true, &x), 0);
+    assert_int_equal(meta_orphan_holder_set(f->m, b.ino, &h2), 0);
+    assert_int_equal(meta_orphan_holder_set(f->m, a.ino, &h1), 0);
+    assert_int_equal(meta_flush(f->m, true), 0);
+    reopen(f);
+
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(meta_orphan_each(f->m, holder_collect, &seen), 0);
+    assert_int_equal(seen.n, 2); /* /c has no holder */
+    assert_int_equal(seen.ino[0], a.ino < b.ino ? a.ino : b.ino);
+    assert_true(a.ino < b.ino);
+    assert_int_equal(seen.h[0].session, 0x1111);
+    assert_int_equal(seen.h[0].host, 0xaaaa);
+    assert_int_equal(seen.h[0].pid, 41);
+    assert_int_equal(seen.ino[1], b.ino);
+    assert_int_equal(seen.size[1], 777);
+    assert_int_equal(seen.h[1].session, 0x2222);
+    assert_int_equal(seen.h[1].pid, 42);
+
+    /* released: the holder goes too */
+    assert_int_equal(meta_orphan_release(f->m, a.ino, NULL), 0);
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(meta_orphan_each(f->m, holder_collect, &seen), 0);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.ino[0], b.ino);
+    /* a callback's non-zero return stops the walk and is returned */
+    seen.n = 4;
+    assert_int_equal(meta_orphan_each(f->m, holder_collect, &seen), -E2BIG);
+    assert_int_equal(meta_orphan_release(f->m, b.ino, NULL), 0);
+    assert_int_equal(meta_orphan_release(f->m, c.ino, NULL), 0);
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(meta_orphan_each(f->m, holder_collect, &seen), 0);
+    assert_int_equal(seen.n, 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+}
+
 static void test_truncate_setsize(void **state)
 {
     struct fixture *f = *state;
@@ -1419,6 +1491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_collision_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_holders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ino_list_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ino_floor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
