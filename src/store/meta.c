@@ -295,7 +295,7 @@ static int meta_load(struct meta *m, char *err, size_t errlen)
     uint64_t counts[2], now;
     uint8_t key[META_KEY_LEN];
     struct meta_attr attr;
-    bool found;
+    bool found = false;
     int rc;
 
     rc = meta_txn_begin(m);
