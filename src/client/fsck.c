@@ -63,8 +63,14 @@ static int fsck_grow(void **arr, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
-/* Pass 1 on one server: append its chunk sets. */
-static int fsck_list_chunks(struct fsck_run *f, size_t server)
+/*
+ * Page through one server's listing of `op` (CHUNK_LIST or ORPHAN_LIST:
+ * entries of entry_size bytes, each starting with its ascending inode
+ * number), handing every entry to each(). A page is consumed before the
+ * next call reuses it.
+ */
+static int fsck_pages(struct fsck_run *f, size_t server, unsigned op, size_t entry_size,
+                      int (*each)(struct fsck_run *f, size_t server, const uint8_t *p))
 {
     struct rpc_call call;
     uint64_t after = 0;
@@ -73,7 +79,7 @@ static int fsck_list_chunks(struct fsck_run *f, size_t server)
     int rc;
 
     for (;;) {
-        rpc_call_init(&call, PROTO_OP_CHUNK_LIST, server);
+        rpc_call_init(&call, op, server);
         call.req.chunk_list_req.after = after;
         call.req.chunk_list_req.max = PROTO_LIST_MAX;
         call.rbuf = f->page;
@@ -81,29 +87,40 @@ static int fsck_list_chunks(struct fsck_run *f, size_t server)
         rc = rpc_run_one(f->c, &call);
         if (rc < 0)
             return rc;
-        rc = fsck_grow((void **)&f->sets, &f->capsets, f->nsets + call.rep.list_rep.count,
-                       sizeof(*f->sets));
-        if (rc < 0)
-            return rc;
-        for (i = 0, p = f->page; i < call.rep.list_rep.count; i++, p += PROTO_CHUNK_LIST_ENTRY) {
-            struct fsck_set *s = &f->sets[f->nsets++];
+        for (i = 0, p = f->page; i < call.rep.list_rep.count; i++, p += entry_size) {
+            uint64_t ino = proto_get_u64(p);
 
-            s->ino = proto_get_u64(p);
-            s->chunks = proto_get_u64(p + 8);
-            s->bytes = proto_get_u64(p + 16);
-            s->server = server;
             /* Ascending and above the cursor, or the server is broken. */
-            if (s->ino <= after)
+            if (ino <= after)
                 return -EPROTO;
-            after = s->ino;
+            after = ino;
+            rc = each(f, server, p);
+            if (rc < 0)
+                return rc;
         }
         if (call.rep.list_rep.done || call.rep.list_rep.count == 0)
             return 0;
     }
 }
 
+/* Pass 1, one chunk set of a server: append it. */
+static int fsck_chunk_set(struct fsck_run *f, size_t server, const uint8_t *p)
+{
+    struct fsck_set *s;
+    int rc = fsck_grow((void **)&f->sets, &f->capsets, f->nsets + 1, sizeof(*f->sets));
+
+    if (rc < 0)
+        return rc;
+    s = &f->sets[f->nsets++];
+    s->ino = proto_get_u64(p);
+    s->chunks = proto_get_u64(p + 8);
+    s->bytes = proto_get_u64(p + 16);
+    s->server = server;
+    return 0;
+}
+
 /* Pass 2, one orphan record: count it, free it if its holder is gone. */
-static void fsck_orphan(struct fsck_run *f, size_t server, const uint8_t *p)
+static int fsck_orphan(struct fsck_run *f, size_t server, const uint8_t *p)
 {
     struct benchfs_fsck_report *rep = f->rep;
     struct benchfs_fsck_orphan o;
@@ -151,38 +168,7 @@ static void fsck_orphan(struct fsck_run *f, size_t server, const uint8_t *p)
         rep->orphan_records_unknown++;
     if (f->ocb != NULL)
         f->ocb(f->arg, &o);
-}
-
-/* Pass 2 on one server: its orphan records. */
-static int fsck_list_orphans(struct fsck_run *f, size_t server)
-{
-    struct rpc_call call;
-    uint64_t after = 0;
-    const uint8_t *p;
-    uint32_t i;
-    int rc;
-
-    for (;;) {
-        rpc_call_init(&call, PROTO_OP_ORPHAN_LIST, server);
-        call.req.chunk_list_req.after = after;
-        call.req.chunk_list_req.max = PROTO_LIST_MAX;
-        call.rbuf = f->page;
-        call.rbuf_len = sizeof(f->page);
-        rc = rpc_run_one(f->c, &call);
-        if (rc < 0)
-            return rc;
-        /* The page is consumed before the next call reuses it. */
-        for (i = 0, p = f->page; i < call.rep.list_rep.count; i++, p += PROTO_ORPHAN_LIST_ENTRY) {
-            uint64_t ino = proto_get_u64(p);
-
-            if (ino <= after)
-                return -EPROTO;
-            after = ino;
-            fsck_orphan(f, server, p);
-        }
-        if (call.rep.list_rep.done || call.rep.list_rep.count == 0)
-            return 0;
-    }
+    return 0;
 }
 
 /* Pass 3 on one server: append its file inode numbers. */
@@ -265,7 +251,7 @@ static int fsck_run(struct client *c, unsigned flags, benchfs_fsck_cb cb,
      * one that cannot list its inodes would make all of its files look
      * like orphans: then nothing may be repaired. */
     for (i = 0; i < c->nservers; i++) {
-        r = fsck_list_chunks(f, i);
+        r = fsck_pages(f, i, PROTO_OP_CHUNK_LIST, PROTO_CHUNK_LIST_ENTRY, fsck_chunk_set);
         if (r == -ENOMEM) {
             rc = r;
             goto out;
@@ -278,7 +264,7 @@ static int fsck_run(struct client *c, unsigned flags, benchfs_fsck_cb cb,
     }
     /* A server that cannot list its orphans keeps them as they are. */
     for (i = 0; i < c->nservers; i++) {
-        r = fsck_list_orphans(f, i);
+        r = fsck_pages(f, i, PROTO_OP_ORPHAN_LIST, PROTO_ORPHAN_LIST_ENTRY, fsck_orphan);
         if (r < 0) {
             error_msg("fsck: cannot list the orphan records of server %s: %s",
                       ring_node_id(c->ring, i), strerror(-r));
