@@ -7,7 +7,7 @@
 # A private 2-server cluster (`benchfs cluster start` in a fresh mktemp -d;
 # CTest runs it over TCP). A file is written and its checksum kept; then up
 # to STORM_CLIENTS (300) `benchfs ls /` processes start one after another
-# for at most STORM_SECONDS (30): one in four runs to its end, the others are
+# for at most STORM_SECONDS (25): one in four runs to its end, the others are
 # SIGKILLed 0-29 ms after their start, many of them while UCX is still wiring
 # their connection up. Before the containment in src/net/net_purge.c, UCX
 # 1.13 aborted a server about once in 65 such clients ("got REP message").
@@ -29,7 +29,7 @@ fi
 unset BENCHFS_REGISTRY
 export UCX_TLS=${UCX_TLS:-tcp,self} # the transport whose wireup aborted
 CLIENTS=${STORM_CLIENTS:-300}
-SECONDS_MAX=${STORM_SECONDS:-30}
+SECONDS_MAX=${STORM_SECONDS:-25}
 SEED=${BENCHFS_STORM_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 RANDOM=$SEED
 echo "storm: seed $SEED (BENCHFS_STORM_SEED=$SEED replays it), UCX_TLS=${UCX_TLS:-(unset)}"
