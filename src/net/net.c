@@ -179,8 +179,10 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     net->addr = wattr.address;
     net->addr_len = wattr.address_length;
     net->max_am_header = wattr.max_am_header;
-    log_debug("net: worker address %zu bytes, max AM header %zu bytes, thread mode %s",
-              net->addr_len, net->max_am_header, serialized ? "serialized" : "single");
+    log_debug("net: worker address %zu bytes, max AM header %zu bytes, thread mode %s, "
+              "wireup purge filter %s",
+              net->addr_len, net->max_am_header, serialized ? "serialized" : "single",
+              net_purge_filter_active() ? "on" : "off");
     if (net->max_am_header < NET_MIN_AM_HEADER) {
         rc = -EOPNOTSUPP;
         snprintf(err, errlen,

@@ -124,6 +124,11 @@ bool net_guard_put_enabled(void);
 /* Connections refused so far (for tests and status). */
 unsigned long net_guard_refused(void);
 
+/* net_purge.c: true when this executable's filter of UCX 1.13's TCP
+ * pending purge is bound (UCX 1.13, symbol interposed); false in shared
+ * libraries and on other UCX versions. */
+bool net_purge_filter_active(void);
+
 /* net_ep.c: called by net_progress / net_destroy. */
 unsigned net_ep_dispatch_failed(struct net *net);
 void net_ep_reap_closing(struct net *net, bool wait);
