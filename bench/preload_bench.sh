@@ -3,8 +3,10 @@
 #
 #   bash bench/preload_bench.sh BUILD_DIR
 #
-# Side by side, one run each, on a private 2-server cluster (tmpfs data,
-# UCX_TLS from the environment, default shm):
+# Side by side, alternated BENCH_PRELOAD_REPS times (default 3; medians
+# printed), on a private cluster of BENCH_PRELOAD_SERVERS servers (default
+# 1: with more spinning processes than cores every run is a draw of the
+# scheduler) with tmpfs data, UCX_TLS from the environment, default shm:
 #   - IOR 1 MiB file-per-process and 47008-byte shared-file, `-a POSIX`
 #     through libbenchfs_preload.so vs `-a BENCHFS` (ior-benchfs, the native
 #     backend); mdtest -F `-a POSIX` vs `-a BENCHFS`. Needs ior-benchfs in
@@ -28,7 +30,7 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
-"$BENCHFS" cluster start -n 2 --registry "$T/reg" --data-dir "$T/data" >/dev/null 2>&1 ||
+"$BENCHFS" cluster start -n "${BENCH_PRELOAD_SERVERS:-1}" --registry "$T/reg" --data-dir "$T/data" >/dev/null 2>&1 ||
     { echo "preload_bench: cluster start failed"; exit 0; }
 export BENCHFS_REGISTRY=$T/reg
 
@@ -37,6 +39,9 @@ ior_mib() { awk -v op="$1" '$1 == op && $2 ~ /^[0-9.]+$/ { print $2; exit }' "$2
 # mdtest "File creation" / "File stat" max rate.
 md_rate() { awk -v op="$1" 'index($0, op) == 4 || index($0, "   " op) { print $(NF-3); exit }' "$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+REPS=${BENCH_PRELOAD_REPS:-3}
+# Median of the numbers on stdin ("" if none).
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 
 NATIVE=""
 for c in "$BUILD/ior/ior-benchfs" "$BUILD/bin/ior-benchfs"; do [ -x "$c" ] && NATIVE=$c; done
@@ -45,15 +50,17 @@ if [ -z "$IOR_DIR" ] || [ ! -x "$IOR_DIR/src/ior" ] || [ -z "$NATIVE" ]; then
 else
     MDN=$(dirname "$NATIVE")/mdtest-benchfs
     run_pair() { # name, args...
-        local name=$1
+        local name=$1 r
         shift
-        "$BENCHFS" run --mount /benchfs -- "$IOR_DIR/src/ior" -a POSIX -o "/benchfs/$name" "$@" \
-            >"$T/$name.posix" 2>&1
-        "$NATIVE" -a BENCHFS --benchfs.registry="$T/reg" -o "/$name.n" "$@" >"$T/$name.native" 2>&1
+        for r in $(seq 1 "$REPS"); do
+            "$BENCHFS" run --mount /benchfs -- "$IOR_DIR/src/ior" -a POSIX -o "/benchfs/$name" "$@" \
+                >"$T/$name.posix.$r" 2>&1
+            "$NATIVE" -a BENCHFS --benchfs.registry="$T/reg" -o "/$name.n" "$@" >"$T/$name.native.$r" 2>&1
+        done
         for op in write read; do
             local p n
-            p=$(ior_mib "$op" "$T/$name.posix")
-            n=$(ior_mib "$op" "$T/$name.native")
+            p=$(for r in $(seq 1 "$REPS"); do ior_mib "$op" "$T/$name.posix.$r"; done | median)
+            n=$(for r in $(seq 1 "$REPS"); do ior_mib "$op" "$T/$name.native.$r"; done | median)
             printf '%-22s %-5s POSIX+preload %10s MiB/s  BENCHFS %10s MiB/s  ratio %s\n' \
                 "$name" "$op" "${p:-?}" "${n:-?}" "$(ratio "${p:-0}" "${n:-0}")"
         done
@@ -61,12 +68,14 @@ else
     if [ -n "${BENCH_PRELOAD_LOCAL_ONLY:-}" ]; then :; else
     run_pair ior-fpp-1m -F -t 1m -b 256m -w -r -e
     run_pair ior-shared-47008 -t 47008 -b 47008 -s 4000 -w -r -e
-    "$BENCHFS" run --mount /benchfs -- "$IOR_DIR/src/mdtest" -a POSIX -n 2000 -F -u -d /benchfs/md \
-        >"$T/md.posix" 2>&1
-    "$MDN" -a BENCHFS --benchfs.registry="$T/reg" -n 2000 -F -u -d /mdn >"$T/md.native" 2>&1
+    for r in $(seq 1 "$REPS"); do
+        "$BENCHFS" run --mount /benchfs -- "$IOR_DIR/src/mdtest" -a POSIX -n 2000 -F -u \
+            -d "/benchfs/md$r" >"$T/md.posix.$r" 2>&1
+        "$MDN" -a BENCHFS --benchfs.registry="$T/reg" -n 2000 -F -u -d "/mdn$r" >"$T/md.native.$r" 2>&1
+    done
     for op in "File creation" "File stat" "File read" "File removal"; do
-        p=$(md_rate "$op" "$T/md.posix")
-        n=$(md_rate "$op" "$T/md.native")
+        p=$(for r in $(seq 1 "$REPS"); do md_rate "$op" "$T/md.posix.$r"; done | median)
+        n=$(for r in $(seq 1 "$REPS"); do md_rate "$op" "$T/md.native.$r"; done | median)
         printf '%-22s POSIX+preload %10s ops/s  BENCHFS %10s ops/s  ratio %s\n' "mdtest $op" \
             "${p:-?}" "${n:-?}" "$(ratio "${p:-0}" "${n:-0}")"
     done

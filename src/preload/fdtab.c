@@ -2,7 +2,7 @@
  * fdtab.c - the descriptor table (preload.h).
  *
  * Every BenchFS file the program opens gets a real kernel descriptor: a
- * reserved open of /dev/null (O_CLOEXEC when the program asked for it). The
+ * reserved copy of /dev/null (O_CLOEXEC when the program asked for it). The
  * kernel thereby hands out unique numbers, so select()/poll() on it, closing
  * unrelated descriptors, dup2 onto it and fd passing cannot collide with
  * the program's other files, and FD_CLOEXEC is kept by the kernel itself.
@@ -125,13 +125,73 @@ void pl_connect_forget(void)
     pl_connected_gen = 0;
 }
 
-int pl_reserve(bool cloexec)
+/*
+ * The template: one /dev/null descriptor kept at the top of the program's
+ * descriptor range. A reservation is then one fcntl(F_DUPFD) of it (0.4 µs
+ * with its close, measured) instead of an open of /dev/null (2 µs: a path
+ * walk), per BenchFS open. The number belongs to the program as soon as it
+ * closes or replaces it (close, dup2/dup3, close_range, closefrom call
+ * pl_tmpl_forget), and a template that is gone (EBADF) is made again.
+ */
+static int pl_tmpl_fd = -1;
+static pthread_mutex_t pl_tmpl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int pl_tmpl_get(void)
 {
-    int fd;
+    int t = __atomic_load_n(&pl_tmpl_fd, __ATOMIC_ACQUIRE);
+    struct rlimit rl;
+    int fd, top = 1023;
     PL_REAL(open);
     PL_REAL(close);
+    PL_REAL(fcntl);
 
-    fd = real_open("/dev/null", O_RDWR | (cloexec ? O_CLOEXEC : 0));
+    if (t >= 0)
+        return t;
+    pthread_mutex_lock(&pl_tmpl_lock);
+    t = pl_tmpl_fd;
+    if (t < 0) {
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64)
+            top = rl.rlim_cur - 1 > 65535 ? 65535 : (int)(rl.rlim_cur - 1);
+        fd = real_open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+            /* Exactly the top number, or no template (never a low one). */
+            t = real_fcntl(fd, F_DUPFD_CLOEXEC, top);
+            if (t >= 0 && t != top) {
+                real_close(t);
+                t = -1;
+            }
+            real_close(fd);
+        }
+        if (t >= 0)
+            __atomic_store_n(&pl_tmpl_fd, t, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&pl_tmpl_lock);
+    return t;
+}
+
+void pl_tmpl_forget(int first, int last)
+{
+    int t = __atomic_load_n(&pl_tmpl_fd, __ATOMIC_ACQUIRE);
+
+    /* A vfork child shares our memory but not our descriptor table. */
+    if (t >= first && t <= last && !pl_in_vfork_child())
+        __atomic_compare_exchange_n(&pl_tmpl_fd, &t, -1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+int pl_reserve(bool cloexec)
+{
+    int fd = -1, t = pl_tmpl_get();
+    PL_REAL(open);
+    PL_REAL(close);
+    PL_REAL(fcntl);
+
+    if (t >= 0) {
+        fd = real_fcntl(t, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+        if (fd < 0 && errno == EBADF)
+            pl_tmpl_forget(t, t);
+    }
+    if (fd < 0)
+        fd = real_open("/dev/null", O_RDWR | (cloexec ? O_CLOEXEC : 0));
     if (fd < 0)
         return -errno;
     if (fd >= PL_FD_MAX) {

@@ -180,6 +180,7 @@ PL_EXPORT int close(int fd)
     PL_REAL(close);
 
     pl_anc_forget(fd);
+    pl_tmpl_forget(fd, fd);
     if (__builtin_expect(pl_fd_get(fd) == NULL, 1))
         return real_close(fd);
     return (int)pl_ret(pl_fd_close(fd));
@@ -220,6 +221,7 @@ PL_EXPORT int dup2(int oldfd, int newfd)
 {
     PL_REAL(dup2);
 
+    pl_tmpl_forget(newfd, newfd);
     if (__builtin_expect(pl_nbound == 0, 1))
         return real_dup2(oldfd, newfd);
     return pl_dup_mirror(oldfd, real_dup2(oldfd, newfd));
@@ -229,6 +231,7 @@ PL_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     PL_REAL(dup3);
 
+    pl_tmpl_forget(newfd, newfd);
     if (__builtin_expect(pl_nbound == 0, 1))
         return real_dup3(oldfd, newfd, flags);
     return pl_dup_mirror(oldfd, real_dup3(oldfd, newfd, flags));

@@ -166,6 +166,9 @@ extern __thread int pl_in_lib;
 int pl_connect(void);
 /* Reserve a kernel descriptor (cloexec as asked). fd or -errno. */
 int pl_reserve(bool cloexec);
+/* The program closed or replaced descriptors first..last: if the template
+ * pl_reserve copies is among them, it is the program's now (fdtab.c). */
+void pl_tmpl_forget(int first, int last);
 /* Create an ofd for BenchFS path `bpath`; refs = 0. NULL on ENOMEM. */
 struct pl_ofd *pl_ofd_new(const char *bpath, int flags, bool is_dir, int bfd);
 /* Bind kernel descriptor fd to ofd (refs++), replacing any earlier binding. */

@@ -21,6 +21,7 @@
  * child, where the heap is the parent's.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -346,6 +347,9 @@ PL_EXPORT int close_range(unsigned first, unsigned last, int flags)
     unsigned fd;
     PL_REAL(close_range);
 
+    if (!(flags & CLOSE_RANGE_CLOEXEC))
+        pl_tmpl_forget((int)(first > INT_MAX ? INT_MAX : first),
+                       (int)(last > INT_MAX ? INT_MAX : last));
     if (pl_nbound > 0 && !(flags & CLOSE_RANGE_CLOEXEC) && !pl_in_vfork_child())
         for (fd = first; fd <= last && fd < PL_FD_MAX; fd++)
             if (pl_fds[fd] != NULL)
@@ -358,6 +362,7 @@ PL_EXPORT void closefrom(int lowfd)
     int fd;
     PL_REAL(closefrom);
 
+    pl_tmpl_forget(lowfd, INT_MAX);
     if (pl_nbound > 0 && lowfd >= 0 && !pl_in_vfork_child())
         for (fd = lowfd; fd < PL_FD_MAX; fd++)
             if (pl_fds[fd] != NULL)

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -484,6 +485,37 @@ static int child_main(int fd)
 }
 
 /*
+ * Reserved descriptors are copies of a template kept at the top of the
+ * descriptor range (src/preload/fdtab.c). A program that takes that number
+ * (dup2 of a pipe onto it) owns it: later reservations must not copy the
+ * program's pipe, or its reader would never see end of file.
+ */
+static void test_fd_template(void)
+{
+    struct rlimit rl;
+    int p[2], fd, top = 1023;
+    char c;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64)
+        top = rl.rlim_cur - 1 > 65535 ? 65535 : (int)(rl.rlim_cur - 1);
+    fd = open(P("tmpl-a"), O_CREAT | O_RDWR, 0644);
+    CHECK(fd >= 0);
+    CHECK(close(fd) == 0);
+    CHECK(pipe(p) == 0);
+    CHECK(dup2(p[1], top) == top);
+    fd = open(P("tmpl-b"), O_CREAT | O_RDWR, 0644);
+    CHECK(fd >= 0 && fd != top);
+    CHECK(close(p[1]) == 0 && close(top) == 0);
+    CHECK(fcntl(p[0], F_SETFL, O_NONBLOCK) == 0);
+    CHECK(read(p[0], &c, 1) == 0);
+    CHECK(write(fd, "x", 1) == 1);
+    CHECK(close(fd) == 0 && close(p[0]) == 0);
+    fd = open(P("tmpl-b"), O_RDONLY);
+    CHECK(fd >= 0 && read(fd, &c, 1) == 1 && c == 'x');
+    CHECK(close(fd) == 0);
+}
+
+/*
  * The first BenchFS call loads libbenchfs and UCX. It must leave the
  * program's libc state alone: a strtok loop around it (IO500 creates its
  * directories so) goes on where it was, and the program's fault handlers
@@ -527,6 +559,7 @@ int main(int argc, char **argv)
     if (test_first_call() != 0)
         return 1;
     test_files();
+    test_fd_template();
     test_namespace();
     test_attrs();
     test_cwd_and_dirs();
