@@ -162,7 +162,7 @@ int meta_rec_put(struct meta *m, const uint8_t key[META_KEY_LEN], const char *pa
     return 0;
 }
 
-static int meta_del(struct meta *m, MDB_dbi dbi, MDB_val *k)
+int meta_del(struct meta *m, MDB_dbi dbi, MDB_val *k)
 {
     int rc;
 

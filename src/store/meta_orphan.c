@@ -84,18 +84,9 @@ int meta_orphan_holder_del(struct meta *m, uint64_t ino)
 {
     uint8_t key[8];
     MDB_val k = {sizeof(key), key};
-    int rc;
 
     meta_orphan_key(ino, key);
-    rc = mdb_del(m->txn, m->dbi_orphan, &k, NULL);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0) {
-        m->txn_failed = true;
-        return meta_mdb_err(rc);
-    }
-    m->txn_writes++;
-    return 0;
+    return meta_del(m, m->dbi_orphan, &k);
 }
 
 int meta_orphan_each(struct meta *m, meta_orphan_cb_t cb, void *arg)

@@ -153,6 +153,8 @@ int meta_rec_get_raw(struct meta *m, const uint8_t key[META_KEY_LEN], const char
 int meta_rec_put(struct meta *m, const uint8_t key[META_KEY_LEN], const char *path, size_t len,
                  const struct meta_attr *attr, bool noreplace, struct meta_attr *old_p);
 int meta_rec_del(struct meta *m, const uint8_t key[META_KEY_LEN]);
+/* Delete key k of database dbi in the pass's transaction; absent is 0. */
+int meta_del(struct meta *m, MDB_dbi dbi, MDB_val *k);
 
 /* Child index entry of `name` under the parent with key pkey. del of a
  * missing entry is 0. */
