@@ -20,13 +20,8 @@
 set -u -o pipefail
 
 BENCHFS=${1:?usage: test_storm.sh BENCHFS_BINARY}
-BIN_DIR=$(cd "$(dirname "$BENCHFS")" && pwd)
-BENCHFS=$BIN_DIR/$(basename "$BENCHFS")
-if [ ! -x "$BIN_DIR/benchfsd" ]; then
-    echo "SKIP: $BIN_DIR/benchfsd is not built"
-    exit 77
-fi
-unset BENCHFS_REGISTRY
+. "$(cd "$(dirname "$0")" && pwd)/../lib/common.sh"
+bfs_setup "$BENCHFS"
 export UCX_TLS=${UCX_TLS:-tcp,self} # the transport whose wireup aborted
 CLIENTS=${STORM_CLIENTS:-300}
 SECONDS_MAX=${STORM_SECONDS:-25}
@@ -39,27 +34,6 @@ REG=$T/reg
 DATA=$T/data
 FAILS=0
 RECORDED="" # "pid:start" of the servers
-
-fail() {
-    echo "FAIL: $*"
-    FAILS=$((FAILS + 1))
-}
-
-# "state start_time" of a pid from /proc, empty when gone.
-proc_info() {
-    [ -r "/proc/$1/stat" ] || return 0
-    awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[1], f[20] }' \
-        "/proc/$1/stat" 2>/dev/null || true
-}
-
-# Is the recorded server pid:start still running (not a zombie, not reused)?
-recorded_alive() {
-    local pid=${1%%:*} start=${1##*:} info
-    info=$(proc_info "$pid")
-    [ -n "$info" ] || return 1
-    set -- $info
-    [ "$2" = "$start" ] && [ "$1" != Z ] && [ "$1" != X ]
-}
 
 all_alive() {
     local p

@@ -20,13 +20,8 @@
 set -u -o pipefail
 
 BENCHFS=${1:?usage: test_stage.sh BENCHFS_BINARY}
-BIN_DIR=$(cd "$(dirname "$BENCHFS")" && pwd)
-BENCHFS=$BIN_DIR/$(basename "$BENCHFS")
-if [ ! -x "$BIN_DIR/benchfsd" ]; then
-    echo "SKIP: $BIN_DIR/benchfsd is not built"
-    exit 77
-fi
-unset BENCHFS_REGISTRY
+. "$(cd "$(dirname "$0")" && pwd)/../lib/common.sh"
+bfs_setup "$BENCHFS"
 export UCX_TLS=${UCX_TLS:-tcp,self}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/benchfs-stage.XXXXXX")
@@ -35,11 +30,6 @@ SRC=$T/src
 FAILS=0
 TMPFS=""
 BGPID=""
-
-fail() {
-    echo "FAIL: $*"
-    FAILS=$((FAILS + 1))
-}
 
 cleanup() {
     local rc=$?

@@ -1,0 +1,41 @@
+# tests/lib/common.sh - what the shell tests share. Source it after `set -u`:
+#
+#   . "$(dirname "$0")/../lib/common.sh"
+#   bfs_setup "$1"     # $BENCHFS (absolute) and $BIN_DIR; exit 77 without
+#                      # benchfsd next to it; BENCHFS_REGISTRY unset
+#
+# fail MSG              print "FAIL: MSG" and count it in $FAILS
+# proc_info PID         "state start_time" from /proc/PID/stat, empty when gone
+# recorded_alive P:S    pid P with start time S still runs (not a zombie, not
+#                       a reused pid)
+
+FAILS=${FAILS:-0}
+
+bfs_setup() {
+    BIN_DIR=$(cd "$(dirname "${1:?bfs_setup: the benchfs binary}")" && pwd)
+    BENCHFS=$BIN_DIR/$(basename "$1")
+    if [ ! -x "$BIN_DIR/benchfsd" ]; then
+        echo "SKIP: $BIN_DIR/benchfsd is not built"
+        exit 77
+    fi
+    unset BENCHFS_REGISTRY
+}
+
+fail() {
+    echo "FAIL: $*"
+    FAILS=$((FAILS + 1))
+}
+
+proc_info() {
+    [ -r "/proc/$1/stat" ] || return 0
+    awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[1], f[20] }' \
+        "/proc/$1/stat" 2>/dev/null || true
+}
+
+recorded_alive() {
+    local pid=${1%%:*} start=${1##*:} info
+    info=$(proc_info "$pid")
+    [ -n "$info" ] || return 1
+    set -- $info
+    [ "$2" = "$start" ] && [ "$1" != Z ] && [ "$1" != X ]
+}
