@@ -7,7 +7,8 @@
  * record when this client last named it, with the inode number checked and
  * the orphan record of a file unlinked while open). A directory's record is
  * on every server: the first server's answer (its new times included) is
- * then copied to all the others (dir_attr_copy, with PROTO_SETATTR_CTIME),
+ * then copied to all the others (dir_setattr, dir_attr_copy: with
+ * PROTO_SETATTR_CTIME),
  * so that every replica reports the same attributes, as mkdir fans out.
  * Costs: 1 RPC for a file, 1 + (servers - 1) in parallel for a directory.
  *
@@ -25,36 +26,6 @@
 #include "client/client.h"
 #include "client/error.h"
 #include "client/posix.h"
-
-/*
- * SETATTR q on server `where` for the record of path (ino 0: whatever it
- * names, else that inode or -ESTALE; orphan: ino's orphan record), then on
- * the other servers when it is a directory. *attr_p: the new attributes.
- */
-static int attr_apply(struct client *c, size_t where, const char *path, size_t len, uint64_t ino,
-                      bool orphan, const struct proto_setattr_req *q, struct proto_attr *attr_p)
-{
-    struct rpc_call call;
-    int rc;
-
-    rpc_call_init(&call, PROTO_OP_SETATTR, where);
-    call.req.setattr_req = *q;
-    call.req.setattr_req.path_len = (uint32_t)len;
-    call.req.setattr_req.flags = orphan ? PROTO_INO_ORPHAN : 0;
-    call.req.setattr_req.ino = ino;
-    call.data = path;
-    call.data_len = len;
-    rc = rpc_run_one(c, &call);
-    if (rc < 0)
-        return rc;
-    if (S_ISDIR(call.rep.attr_rep.attr.mode)) {
-        rc = dir_attr_copy(c, path, len, where, &call.rep.attr_rep.attr);
-        if (rc < 0)
-            return rc;
-    }
-    *attr_p = call.rep.attr_rep.attr;
-    return 0;
-}
 
 /* An inode this process has open takes the new attributes (not the size:
  * its own view of that is newer). */
@@ -103,8 +74,8 @@ static int attr_path(struct client *c, const char *upath, const struct proto_set
         if (rc < 0)
             return rc;
     }
-    rc = attr_apply(c, placement_path(&c->place, path, (size_t)len), path, (size_t)len, 0, false, q,
-                    &attr);
+    rc = dir_setattr(c, placement_path(&c->place, path, (size_t)len), path, (size_t)len, 0, false,
+                     q, &attr);
     if (rc == -ENOENT)
         rc = ns_refine_enoent(c, path, (size_t)len);
     if (rc < 0)
@@ -129,7 +100,7 @@ static int attr_fd(struct client *c, int fd, const struct proto_setattr_req *q)
     ci->refs++;
     rc = attr_flush(c, ci, q);
     if (rc == 0)
-        rc = attr_apply(c, ci->owner, ci->path, ci->path_len, ci->attr.ino, ci->orphan, q, &attr);
+        rc = dir_setattr(c, ci->owner, ci->path, ci->path_len, ci->attr.ino, ci->orphan, q, &attr);
     if (rc == -ENOENT || rc == -ESTALE) {
         error_msg("inode %llx was removed or replaced by another client",
                   (unsigned long long)ci->attr.ino);

@@ -464,9 +464,14 @@ int dir_has_entries(struct client *c, const char *path, size_t len);
  */
 int dir_attr_copy(struct client *c, const char *path, size_t len, size_t done,
                   const struct proto_attr *a);
-/* SETATTR q (valid, values) on the directory at path: on the owner of the
- * path, then copied to the others. -ENOTDIR when path is a file. */
-int dir_attr_set(struct client *c, const char *path, size_t len, const struct proto_setattr_req *q);
+/*
+ * SETATTR q (valid, values) on server `where` for the record of path (ino
+ * 0: whatever it names, else that inode or -ESTALE; orphan: ino's orphan
+ * record), then, when it is a directory, copied to every other server.
+ * *attr_p: the new attributes.
+ */
+int dir_setattr(struct client *c, size_t where, const char *path, size_t len, uint64_t ino,
+                bool orphan, const struct proto_setattr_req *q, struct proto_attr *attr_p);
 
 /* ---- ns.c ---- */
 

@@ -180,25 +180,29 @@ int dir_attr_copy(struct client *c, const char *path, size_t len, size_t done,
     return rc;
 }
 
-int dir_attr_set(struct client *c, const char *path, size_t len, const struct proto_setattr_req *q)
+int dir_setattr(struct client *c, size_t where, const char *path, size_t len, uint64_t ino,
+                bool orphan, const struct proto_setattr_req *q, struct proto_attr *attr_p)
 {
-    size_t owner = placement_path(&c->place, path, len);
     struct rpc_call call;
     int rc;
 
-    rpc_call_init(&call, PROTO_OP_SETATTR, owner);
+    rpc_call_init(&call, PROTO_OP_SETATTR, where);
     call.req.setattr_req = *q;
     call.req.setattr_req.path_len = (uint32_t)len;
-    call.req.setattr_req.flags = 0;
-    call.req.setattr_req.ino = 0;
+    call.req.setattr_req.flags = orphan ? PROTO_INO_ORPHAN : 0;
+    call.req.setattr_req.ino = ino;
     call.data = path;
     call.data_len = len;
     rc = rpc_run_one(c, &call);
     if (rc < 0)
         return rc;
-    if (!S_ISDIR(call.rep.attr_rep.attr.mode))
-        return -ENOTDIR;
-    return dir_attr_copy(c, path, len, owner, &call.rep.attr_rep.attr);
+    if (S_ISDIR(call.rep.attr_rep.attr.mode)) {
+        rc = dir_attr_copy(c, path, len, where, &call.rep.attr_rep.attr);
+        if (rc < 0)
+            return rc;
+    }
+    *attr_p = call.rep.attr_rep.attr;
+    return 0;
 }
 
 int benchfs_mkdir(const char *upath, mode_t mode)

@@ -298,6 +298,7 @@ static int ns_rename_dir(struct client *c, const char *op, size_t olen, const ch
     if (rc == 0) {
         /* As rename keeps them: mode (no umask), owner, times. */
         struct proto_setattr_req q;
+        struct proto_attr a;
 
         memset(&q, 0, sizeof(q));
         q.valid = PROTO_SETATTR_MODE | PROTO_SETATTR_UID | PROTO_SETATTR_GID | PROTO_SETATTR_ATIME |
@@ -307,7 +308,9 @@ static int ns_rename_dir(struct client *c, const char *op, size_t olen, const ch
         q.gid = attr->gid;
         q.atime_ns = attr->atime_ns;
         q.mtime_ns = attr->mtime_ns;
-        rc = dir_attr_set(c, np, nlen, &q);
+        rc = dir_setattr(c, placement_path(&c->place, np, nlen), np, nlen, 0, false, &q, &a);
+        if (rc == 0 && !S_ISDIR(a.mode))
+            rc = -ENOTDIR;
         if (rc < 0)
             dir_rmdir(c, np, nlen);
     }
