@@ -274,8 +274,10 @@ static void client_destroy(struct client *c)
     ring_destroy(c->ring);
     for (i = 0; c->fds != NULL && i < (size_t)c->nfds; i++) {
         if (c->fds[i] != NULL)
-            fd_unref(c->fds[i]);
+            fd_unref(c, c->fds[i]);
     }
+    fd_spares_free(c);
+    inode_spares_free(c);
     free(c->fds);
     free(c->fd_next_free);
     if (c->kick_fd >= 0)
@@ -523,7 +525,7 @@ int client_disconnect_locked(void)
     while (c->active > 1)
         pthread_cond_wait(&c->idle, &client_lock);
     rc = fd_close_all(c);
-    fd_unpin_all();
+    fd_unpin_all(c);
     client_destroy(c);
     pthread_mutex_unlock(&client_lock);
     return rc;

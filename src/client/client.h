@@ -95,6 +95,7 @@ struct client_inode {
     size_t owner;  /* server holding its record (or orphan record) */
     char *path;    /* its name as this client knows it (malloc'd) */
     size_t path_len;
+    size_t path_cap;        /* bytes allocated at path (a spare keeps its buffer) */
     struct proto_attr attr; /* attr.size = size known from the owner */
     uint64_t extent;        /* end of the furthest byte written since the last push */
     uint64_t wgen;          /* writes completed: a push clears only what it covered */
@@ -118,6 +119,7 @@ struct client_fd {
     int flags;               /* O_ACCMODE | O_APPEND */
     struct client_inode *ci; /* NULL once closed */
     uint64_t pos;
+    struct client_fd *spare_next; /* in client.spare_fds once freed */
 };
 
 /*
@@ -195,12 +197,16 @@ struct client {
 
     /* inode.c */
     struct client_inode *inodes;
+    struct client_inode *spare_inodes; /* freed, kept for reuse (via next) */
+    unsigned nspare_inodes;
 
     /* fd.c */
     struct client_fd **fds; /* NULL: free number */
     int *fd_next_free;
     int nfds;
     int free_fd;
+    struct client_fd *spare_fds; /* freed, kept for reuse (via spare_next) */
+    unsigned nspare_fds;
 
     /* threading (state.c, rpc.c; see the header comment) */
     pthread_mutex_t *lock;    /* the state lock (state.c's client_lock) */
@@ -265,9 +271,11 @@ struct client_fd *fd_get(struct client *c, int fd);
 /* Free a descriptor's slot; returns the inode reference it held (or NULL). */
 struct client_inode *fd_release(struct client *c, int fd);
 /* Drop one reference; the last one frees the descriptor. */
-void fd_unref(struct client_fd *f);
+void fd_unref(struct client *c, struct client_fd *f);
 /* Drop the pins of this thread's current public call (client_leave). */
-void fd_unpin_all(void);
+void fd_unpin_all(struct client *c);
+/* Free the descriptor objects kept for reuse (client_destroy). */
+void fd_spares_free(struct client *c);
 
 /* ---- slot.c ---- */
 
@@ -395,6 +403,8 @@ int inode_get(struct client *c, const char *path, size_t len, const struct proto
               struct client_inode **ci_p);
 /* Drop a reference (no RPC); frees the object at the last one. */
 void inode_put(struct client *c, struct client_inode *ci);
+/* Free the inode objects kept for reuse (client_destroy). */
+void inode_spares_free(struct client *c);
 /* Size as this client sees it: max(known, extent). */
 uint64_t inode_size(const struct client_inode *ci);
 /* The inode was truncated to size: known size and extent follow. */

@@ -3,7 +3,8 @@
  *
  * Descriptors index a growing array of pointers; freed numbers form a free
  * list so the lowest numbers are not necessarily reused first, but numbers
- * stay small. Each `struct client_fd` is allocated on its own and counted:
+ * stay small. Each `struct client_fd` is allocated on its own (freed ones
+ * are kept for reuse, up to FD_SPARES_MAX) and counted:
  * the table holds one reference, and fd_get() pins another for the calling
  * public call until client_leave() (docs/architecture.md#client-threading).
  * A close by another thread while this one waits unlocked for a reply only
@@ -32,6 +33,8 @@
 
 #define FD_TABLE_MIN 64
 #define FD_TABLE_MAX (1 << 20)
+/* Freed descriptor objects kept for reuse: an open+close costs no malloc. */
+#define FD_SPARES_MAX 64
 
 /* Descriptors pinned by this thread's current public call (fd_pin). */
 static __thread struct client_fd *fd_pins[CLIENT_MAX_PINS];
@@ -88,9 +91,16 @@ int fd_alloc(struct client *c, struct client_fd **fd_p)
         if (rc < 0)
             return rc;
     }
-    f = calloc(1, sizeof(*f));
-    if (f == NULL)
-        return -ENOMEM;
+    f = c->spare_fds;
+    if (f != NULL) {
+        c->spare_fds = f->spare_next;
+        c->nspare_fds--;
+        memset(f, 0, sizeof(*f));
+    } else {
+        f = calloc(1, sizeof(*f));
+        if (f == NULL)
+            return -ENOMEM;
+    }
     fd = c->free_fd;
     c->free_fd = c->fd_next_free[fd];
     f->used = true;
@@ -117,11 +127,28 @@ struct client_fd *fd_get(struct client *c, int fd)
     return f;
 }
 
-void fd_unref(struct client_fd *f)
+void fd_unref(struct client *c, struct client_fd *f)
 {
     if (--f->refs > 0)
         return;
-    free(f);
+    if (c->nspare_fds >= FD_SPARES_MAX) {
+        free(f);
+        return;
+    }
+    f->spare_next = c->spare_fds;
+    c->spare_fds = f;
+    c->nspare_fds++;
+}
+
+void fd_spares_free(struct client *c)
+{
+    struct client_fd *f;
+
+    while ((f = c->spare_fds) != NULL) {
+        c->spare_fds = f->spare_next;
+        free(f);
+    }
+    c->nspare_fds = 0;
 }
 
 struct client_inode *fd_release(struct client *c, int fd)
@@ -140,12 +167,12 @@ struct client_inode *fd_release(struct client *c, int fd)
      * compare the pointer, which no longer names an open inode. */
     ci = f->ci;
     f->ci = NULL;
-    fd_unref(f);
+    fd_unref(c, f);
     return ci;
 }
 
-void fd_unpin_all(void)
+void fd_unpin_all(struct client *c)
 {
     while (fd_npins > 0)
-        fd_unref(fd_pins[--fd_npins]);
+        fd_unref(c, fd_pins[--fd_npins]);
 }

@@ -16,6 +16,8 @@
  *
  * Inode objects are malloc'd and never move, so a reference stays valid
  * while an RPC waits; descriptors are looked up again after every wait.
+ * Freed objects are kept for reuse (up to INODE_SPARES_MAX, with their name
+ * buffers), so opening and closing a file costs no malloc.
  *
  * Closing a descriptor (fd_close, fd_close_all) is here too: it takes the
  * descriptor out of fd.c's table, then closes its inode reference.
@@ -79,9 +81,48 @@ static int inode_set_path(struct client *c, struct client_inode *ci, const char 
     }
     ci->path = p;
     ci->path_len = len;
+    ci->path_cap = len + 1;
     if (!ci->orphan)
         ci->owner = placement_path(&c->place, path, len);
     return 0;
+}
+
+/* Freed inode objects kept for reuse, with their name buffers. */
+#define INODE_SPARES_MAX 64
+
+/* A zeroed inode named path (from the spares when there is one). */
+static struct client_inode *inode_new(struct client *c, const char *path, size_t len)
+{
+    struct client_inode *ci = c->spare_inodes;
+    char *buf = NULL;
+    size_t cap = 0;
+
+    if (ci != NULL) {
+        c->spare_inodes = ci->next;
+        c->nspare_inodes--;
+        buf = ci->path;
+        cap = ci->path_cap;
+        memset(ci, 0, sizeof(*ci));
+    } else {
+        ci = calloc(1, sizeof(*ci));
+        if (ci == NULL)
+            return NULL;
+    }
+    if (cap < len + 1) {
+        free(buf);
+        cap = len + 1 < 64 ? 64 : len + 1;
+        buf = malloc(cap);
+        if (buf == NULL) {
+            free(ci);
+            return NULL;
+        }
+    }
+    memcpy(buf, path, len);
+    buf[len] = '\0';
+    ci->path = buf;
+    ci->path_len = len;
+    ci->path_cap = cap;
+    return ci;
 }
 
 int inode_get(struct client *c, const char *path, size_t len, const struct proto_attr *attr,
@@ -104,14 +145,10 @@ int inode_get(struct client *c, const char *path, size_t len, const struct proto
         *ci_p = ci;
         return 0;
     }
-    ci = calloc(1, sizeof(*ci));
+    ci = inode_new(c, path, len);
     if (ci == NULL)
         return -ENOMEM;
-    rc = inode_set_path(c, ci, path, len);
-    if (rc < 0) {
-        free(ci);
-        return rc;
-    }
+    ci->owner = placement_path(&c->place, path, len);
     ci->attr = *attr;
     ci->refs = 1;
     ci->opens = 1;
@@ -170,9 +207,28 @@ void inode_put(struct client *c, struct client_inode *ci)
     while (ci->nretired > 0)
         free(ci->retired[--ci->nretired]);
     free(ci->retired);
-    free(ci->path);
     free(ci->head);
-    free(ci);
+    if (c->nspare_inodes >= INODE_SPARES_MAX) {
+        free(ci->path);
+        free(ci);
+        return;
+    }
+    /* inode_new reuses the object and its name buffer (path, path_cap). */
+    ci->next = c->spare_inodes;
+    c->spare_inodes = ci;
+    c->nspare_inodes++;
+}
+
+void inode_spares_free(struct client *c)
+{
+    struct client_inode *ci;
+
+    while ((ci = c->spare_inodes) != NULL) {
+        c->spare_inodes = ci->next;
+        free(ci->path);
+        free(ci);
+    }
+    c->nspare_inodes = 0;
 }
 
 uint64_t inode_size(const struct client_inode *ci)

@@ -241,16 +241,18 @@ int io_write_publish(struct client *c, const struct client_inode *ci, const void
 static int io_trunc_all(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size,
                         uint32_t flags, size_t skip)
 {
-    struct rpc_call *calls;
-    size_t i, n = 0;
+    struct rpc_call stack_calls[4], *calls = stack_calls;
+    size_t i, n = 0, want = c->nservers - (skip < c->nservers ? 1 : 0);
     int rc;
 
     rc = io_check_chunk_size(cs);
-    if (rc < 0)
+    if (rc < 0 || want == 0)
         return rc;
-    calls = calloc(c->nservers, sizeof(*calls));
-    if (calls == NULL)
-        return -ENOMEM;
+    if (want > sizeof(stack_calls) / sizeof(stack_calls[0])) {
+        calls = calloc(want, sizeof(*calls));
+        if (calls == NULL)
+            return -ENOMEM;
+    }
     for (i = 0; i < c->nservers; i++) {
         if (i == skip)
             continue;
@@ -272,7 +274,8 @@ static int io_trunc_all(struct client *c, uint64_t ino, uint64_t cs, uint64_t ne
             rc = calls[i].status;
         }
     }
-    free(calls);
+    if (calls != stack_calls)
+        free(calls);
     return rc;
 }
 

@@ -51,7 +51,7 @@ int client_enter(struct client **c_p)
 
 void client_leave(struct client *c)
 {
-    fd_unpin_all();
+    fd_unpin_all(c);
     c->active--;
     if (c->closing && c->active == 1)
         pthread_cond_signal(&c->idle);
