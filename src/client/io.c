@@ -26,8 +26,11 @@
 /* Calls on the stack for small transfers; larger ones allocate. */
 #define IO_STACK_CALLS 8
 /* Largest write piece that carries its size to the owner (the piece and
- * the path are copied into one message). */
+ * the path are copied into one message); larger pieces only when they start
+ * the file, the one-write small file (a write stream into chunk 0 would copy
+ * every piece to save one SETSIZE at close). */
 #define IO_PUBLISH_MAX (64u << 10)
+#define IO_PUBLISH_ANY (8u << 10)
 
 struct io_src {
     struct rpc_src src;
@@ -63,12 +66,14 @@ static void io_publish(struct io_src *io, struct rpc_call *call, const struct pi
     const struct client_inode *ci = io->pub;
     uint64_t len = pc->length;
 
-    if (pc->index != 0 || pc->server != ci->owner || len > IO_PUBLISH_MAX)
+    if (pc->index != 0 || pc->server != ci->owner)
         return;
     if (ci->orphan) {
         call->req.chunk_io_req.flags = PROTO_CHUNK_SETSIZE | PROTO_CHUNK_SETSIZE_ORPHAN;
         return;
     }
+    if (len > IO_PUBLISH_MAX || (len > IO_PUBLISH_ANY && pc->offset != 0))
+        return;
     if (len + ci->path_len > io->c->place.max_xfer[pc->server])
         return;
     io->pub_buf = malloc(len + ci->path_len);
