@@ -45,7 +45,9 @@
 #define STAGE_MANIFEST     ".benchfs-manifest"
 #define STAGE_TMP_PREFIX   ".bfs-stage."
 #define STAGE_DEFAULT_SPLT (64ull << 20)
-#define MIB                (1024.0 * 1024.0)
+/* Small files in flight per worker (docs/jobs.md#speed). */
+#define STAGE_DEFAULT_THREADS 8
+#define MIB                   (1024.0 * 1024.0)
 
 static volatile sig_atomic_t stage_stop_signal;
 
@@ -615,6 +617,7 @@ static void stage_help(bool in)
            "created. Files the destination already has (same size, not older) are skipped,\n"
            "so an interrupted run is resumed by running it again.\n\n"
            "  -j, --jobs N          worker processes (default 4)\n"
+           "      --threads N       small files in flight per worker (default %d)\n"
            "      --verify          compare xxh3 checksums of every copy; with it, files that\n"
            "                        look unchanged are compared by checksum too\n"
            "      --split SIZE      files larger than SIZE are split into SIZE ranges shared\n"
@@ -623,7 +626,8 @@ static void stage_help(bool in)
            "      --bwlimit RATE    at most RATE bytes/s (K/M/G suffixes)\n"
            "      --manifest FILE   write the manifest to the local FILE (default: "
            "DEST/" STAGE_MANIFEST ")\n"
-           "      --no-manifest     write none\n");
+           "      --no-manifest     write none\n",
+           STAGE_DEFAULT_THREADS);
     if (!in)
         printf("      --watch SEC       stage out every SEC seconds while the application runs,\n"
                "                        until SIGINT/SIGTERM or --stop-file, then once more\n"
@@ -679,6 +683,7 @@ static int stage_main(struct cli_ctx *ctx, int argc, char **argv, bool in)
 {
     static const struct option longopts[] = {
         {"jobs", required_argument, NULL, 'j'},
+        {"threads", required_argument, NULL, 'T'},
         {"verify", no_argument, NULL, 'V'},
         {"split", required_argument, NULL, 'S'},
         {"buffer-size", required_argument, NULL, 'b'},
@@ -705,6 +710,7 @@ static int stage_main(struct cli_ctx *ctx, int argc, char **argv, bool in)
     c.in = in;
     c.o.cmd = cmd;
     c.o.jobs = 4;
+    c.o.threads = STAGE_DEFAULT_THREADS;
     c.o.bufsize = CLI_DEFAULT_XFER;
     c.o.split = STAGE_DEFAULT_SPLT;
     c.o.ranks = 1;
@@ -714,6 +720,11 @@ static int stage_main(struct cli_ctx *ctx, int argc, char **argv, bool in)
             if ((rc = stage_parse_num(cmd, optarg, 1, 256, &v)) != 0)
                 return rc;
             c.o.jobs = (unsigned)v;
+            break;
+        case 'T':
+            if ((rc = stage_parse_num(cmd, optarg, 1, 256, &v)) != 0)
+                return rc;
+            c.o.threads = (unsigned)v;
             break;
         case 'V':
             c.o.verify = true;

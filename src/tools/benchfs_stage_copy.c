@@ -1,27 +1,38 @@
 /*
  * benchfs_stage_copy.c - the workers of `benchfs stage-in/stage-out`: copy
  * one work item (a whole file or one byte range of a split file), the
- * forked worker processes that claim items from a shared counter, and the
- * progress bar the parent draws meanwhile.
+ * forked worker processes that claim items from shared counters, their
+ * threads, and the progress bar the parent draws meanwhile.
  *
- * A whole file is written under a temporary name next to its destination
- * (struct stage_file.tmp), given its mode and mtime, and renamed into place
- * only when every byte arrived (and, with --verify, read back with the same
- * checksum), so a destination name never holds a half-written file. A
- * failed copy removes its temporary file. Ranges of a split file go into a
+ * A new destination file is created with its final mode (workers run with
+ * umask 0), written in place, given its mtime on the open descriptor and
+ * closed; if anything fails it is removed again. A file that exists is
+ * written under a temporary name next to it (struct stage_file.tmp), given
+ * its mode and mtime, and renamed into place only when every byte arrived
+ * (and, with --verify, read back with the same checksum), so a destination
+ * name never holds a half-written file it did not have before. A failed
+ * copy removes its temporary file. Ranges of a split file go into a
  * temporary file the planner created; the planner renames it once every
  * range is done (benchfs_stage.c).
  *
- * Workers are processes, not threads: each one is its own BenchFS client,
- * so their RPCs never queue behind each other in one client.
+ * Workers are processes: each one is its own BenchFS client, so their RPCs
+ * never queue behind each other in one client. A small file costs a few
+ * round trips and almost no bytes, so inside a worker several threads
+ * (of that one client, whose calls proceed in parallel) each copy one:
+ * thread 0 claims the large items (with a buffer of --buffer-size) and,
+ * when none is left, small ones; the other threads only small ones, with
+ * buffers of at most STAGE_SMALL_MAX. So large files never take more than
+ * one buffer of --buffer-size per worker, nor wait behind small files.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +42,30 @@
 #include "tools/benchfs_stage.h"
 
 #define MIB (1024.0 * 1024.0)
+
+/* Files of at most this many bytes are small: any thread copies them. */
+#define STAGE_SMALL_MAX (1u << 20)
+
+/* One worker process: what its threads share. */
+struct stage_worker {
+    const struct stage_plan *p;
+    const struct stage_opts *o;
+    struct stage_shared *sh;
+    const uint32_t *large, *small; /* item numbers, in plan order */
+    size_t nlarge, nsmall;
+    unsigned nworkers;
+    _Atomic uint64_t bytes; /* copied by this worker (--bwlimit) */
+    struct timespec start;
+};
+
+/* One thread of a worker, with its own buffer. */
+struct stage_thread {
+    struct stage_worker *w;
+    bool large; /* claims large items first */
+    char *buf;
+    size_t buflen;
+    pthread_t tid;
+};
 
 /* "benchfs: stage-in: cannot write '/x': No space left on device", with the
  * library's detail when the BenchFS side failed with a non-obvious error. */
@@ -46,16 +81,16 @@ static void stage_report(const struct stage_opts *o, const struct stage_fs *fs, 
 }
 
 /* Keep a worker under its share of --bwlimit: sleep while ahead. */
-static void bw_throttle(const struct stage_opts *o, unsigned nworkers, uint64_t bytes,
-                        const struct timespec *start)
+static void bw_throttle(struct stage_worker *w, uint64_t n)
 {
+    uint64_t bytes = atomic_fetch_add(&w->bytes, n) + n;
     double rate, due, now;
 
-    if (o->bwlimit == 0)
+    if (w->o->bwlimit == 0)
         return;
-    rate = (double)o->bwlimit / nworkers;
+    rate = (double)w->o->bwlimit / w->nworkers;
     due = (double)bytes / rate;
-    now = cli_elapsed(start);
+    now = cli_elapsed(&w->start);
     if (due > now) {
         double d = due - now;
         struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
@@ -66,7 +101,7 @@ static void bw_throttle(const struct stage_opts *o, unsigned nworkers, uint64_t 
 
 /* Checksum of `len` bytes of `path` from `off`. 0 or -errno (reported). */
 static int hash_range(const struct stage_opts *o, const struct stage_fs *fs, const char *path,
-                      uint64_t off, uint64_t len, char *buf, uint64_t *hash_p)
+                      uint64_t off, uint64_t len, char *buf, size_t buflen, uint64_t *hash_p)
 {
     XXH3_state_t *st = XXH3_createState();
     uint64_t end = off + len;
@@ -82,7 +117,7 @@ static int hash_range(const struct stage_opts *o, const struct stage_fs *fs, con
         return fd;
     }
     while (off < end) {
-        size_t want = end - off < o->bufsize ? (size_t)(end - off) : o->bufsize;
+        size_t want = end - off < buflen ? (size_t)(end - off) : buflen;
         ssize_t n = fs->pread(fd, buf, want, off);
 
         if (n <= 0) {
@@ -122,13 +157,15 @@ static int write_full(const struct stage_fs *fs, int fd, const char *buf, size_t
 }
 
 /*
- * Copy one item. Returns STAGE_ST_DONE, STAGE_ST_EQUAL (a STAGE_CHECK file
- * whose checksums match) or -errno after reporting it.
+ * Copy one item with thread t's buffer. Returns STAGE_ST_DONE, STAGE_ST_EQUAL
+ * (a STAGE_CHECK file whose checksums match) or -errno after reporting it.
  */
-static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
-                     struct stage_shared *sh, size_t idx, unsigned nworkers, char *buf,
-                     uint64_t *worker_bytes, const struct timespec *start)
+static int copy_item(struct stage_thread *t, size_t idx)
 {
+    struct stage_worker *w = t->w;
+    const struct stage_plan *p = w->p;
+    const struct stage_opts *o = w->o;
+    struct stage_shared *sh = w->sh;
     const struct stage_item *it = &p->items[idx];
     const struct stage_file *f = &p->files[it->file];
     const struct stage_fs *sfs = p->src_fs, *dfs = p->dst_fs;
@@ -137,13 +174,14 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
     uint64_t off = it->off, end = it->off + it->len, h_src = 0, h_dst = 0;
     int64_t mtime = f->mtime_ns;
     const char *out = f->tmp;
+    char *buf = t->buf;
     int sfd, dfd = -1, rc = 0;
 
     if (f->action == STAGE_CHECK) {
-        rc = hash_range(o, sfs, f->src, 0, f->size, buf, &h_src);
+        rc = hash_range(o, sfs, f->src, 0, f->size, buf, t->buflen, &h_src);
         if (rc < 0)
             return rc;
-        if (hash_range(o, dfs, f->dst, 0, f->size, buf, &h_dst) == 0 && h_src == h_dst) {
+        if (hash_range(o, dfs, f->dst, 0, f->size, buf, t->buflen, &h_dst) == 0 && h_src == h_dst) {
             sh->hash[idx] = h_src;
             return STAGE_ST_EQUAL;
         }
@@ -176,8 +214,9 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
         if (whole)
             end = a.size;
     }
-    /* A new destination is written in place (removed again on failure);
-     * an existing one is replaced by a rename only once the copy is whole. */
+    /* A new destination is written in place (removed again on failure),
+     * created with its final mode; an existing one is replaced by a rename
+     * only once the copy is whole. */
     out = whole && f->direct ? f->dst : f->tmp;
     dfd = whole ? dfs->open(out, O_WRONLY | O_CREAT | (f->direct ? O_EXCL : O_TRUNC), f->mode)
                 : dfs->open(out, O_WRONLY, 0);
@@ -187,7 +226,7 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
         goto close_src;
     }
     while (off < end) {
-        size_t want = end - off < o->bufsize ? (size_t)(end - off) : o->bufsize;
+        size_t want = end - off < t->buflen ? (size_t)(end - off) : t->buflen;
         ssize_t n = sfs->pread(sfd, buf, want, off);
 
         if (n < 0) {
@@ -210,10 +249,17 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
             XXH3_64bits_update(xs, buf, (size_t)n);
         off += (uint64_t)n;
         atomic_fetch_add(&sh->bytes, (uint64_t)n);
-        *worker_bytes += (uint64_t)n;
-        bw_throttle(o, nworkers, *worker_bytes, start);
+        bw_throttle(w, (uint64_t)n);
     }
-    /* close publishes the size on BenchFS: its failure loses the data. */
+    /* Mode (unless created with it) and mtime while the file is open: on
+     * BenchFS this publishes the size, so the close stamps nothing later. */
+    if (whole && rc == 0) {
+        rc = dfs->fset_attr(dfd, !f->direct, f->mode, mtime);
+        if (rc < 0)
+            stage_report(o, dfs, "cannot set mode and mtime of", out, -rc);
+    }
+    /* close publishes the size on BenchFS when nothing did: its failure
+     * loses the data. */
     {
         int crc = dfs->close(dfd);
 
@@ -224,7 +270,7 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
     }
     if (rc == 0 && xs) {
         h_src = XXH3_64bits_digest(xs);
-        rc = hash_range(o, dfs, out, it->off, end - it->off, buf, &h_dst);
+        rc = hash_range(o, dfs, out, it->off, end - it->off, buf, t->buflen, &h_dst);
         if (rc == 0 && h_src != h_dst) {
             cli_error("%s: checksum mismatch on '%s' (bytes %llu..%llu): source %016llx, copy "
                       "%016llx",
@@ -233,11 +279,6 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
             rc = -EIO;
         }
         sh->hash[idx] = h_src;
-    }
-    if (whole && rc == 0) {
-        rc = dfs->set_attr(out, f->mode, mtime);
-        if (rc < 0)
-            stage_report(o, dfs, "cannot set mode and mtime of", out, -rc);
     }
     if (whole && rc == 0 && !f->direct) {
         rc = dfs->rename(f->tmp, f->dst);
@@ -257,36 +298,93 @@ free_hash:
     return rc < 0 ? rc : STAGE_ST_DONE;
 }
 
-/* One worker process: connect, claim items until none is left. */
-static int worker_main(struct cli_ctx *ctx, const struct stage_plan *p, const struct stage_opts *o,
-                       struct stage_shared *sh, unsigned nworkers)
+/* The next item for thread t: a large one first when it takes them. */
+static bool thread_claim(struct stage_thread *t, size_t *idx_p)
 {
-    struct timespec start;
-    uint64_t my_bytes = 0;
-    char *buf = NULL;
+    struct stage_worker *w = t->w;
+    uint64_t i;
+
+    if (t->large) {
+        i = atomic_fetch_add(&w->sh->next_large, 1);
+        if (i < w->nlarge) {
+            *idx_p = w->large[i];
+            return true;
+        }
+    }
+    i = atomic_fetch_add(&w->sh->next_small, 1);
+    if (i < w->nsmall) {
+        *idx_p = w->small[i];
+        return true;
+    }
+    return false;
+}
+
+static void *thread_main(void *arg)
+{
+    struct stage_thread *t = arg;
+    struct stage_shared *sh = t->w->sh;
+    size_t i;
+
+    while (thread_claim(t, &i)) {
+        int rc;
+
+        atomic_store(&sh->status[i], STAGE_ST_CLAIMED);
+        rc = copy_item(t, i);
+        atomic_store(&sh->status[i], rc);
+        atomic_fetch_add(&sh->files, 1);
+    }
+    return NULL;
+}
+
+/*
+ * One worker process: connect, run its threads until no item is left.
+ * Thread 0 is this one; a thread that cannot be started is left out (0 takes
+ * every kind of item, so all of them still get done).
+ */
+static int worker_main(struct cli_ctx *ctx, struct stage_worker *w)
+{
+    const struct stage_opts *o = w->o;
+    size_t small_buf = o->bufsize < STAGE_SMALL_MAX ? o->bufsize : STAGE_SMALL_MAX;
+    unsigned n = o->threads, started = 0;
+    struct stage_thread *thr;
+    char *buf0 = NULL;
     int rc;
 
-    if (p->src_fs->remote || p->dst_fs->remote) {
+    /* Files are created with their sources' modes, exactly. */
+    umask(0);
+    if (w->p->src_fs->remote || w->p->dst_fs->remote) {
         rc = cli_connect(ctx);
         if (rc)
             return rc;
     }
-    if (posix_memalign((void **)&buf, 4096, o->bufsize) != 0) {
+    /* More threads than small items would only idle. */
+    if (n > w->nsmall + 1)
+        n = (unsigned)w->nsmall + 1;
+    thr = calloc(n, sizeof(*thr));
+    if (!thr || posix_memalign((void **)&buf0, 4096, o->bufsize) != 0) {
         cli_error("%s: cannot allocate a %zu-byte buffer", o->cmd, o->bufsize);
+        free(thr);
         return CLI_EXIT_FAIL;
     }
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-        uint64_t i = atomic_fetch_add(&sh->next, 1);
-
-        if (i >= p->nitems)
+    thr[0] = (struct stage_thread){.w = w, .large = true, .buf = buf0, .buflen = o->bufsize};
+    clock_gettime(CLOCK_MONOTONIC, &w->start);
+    for (unsigned k = 1; k < n; k++) {
+        thr[k] = (struct stage_thread){.w = w, .buflen = small_buf};
+        if (posix_memalign((void **)&thr[k].buf, 4096, small_buf) != 0)
             break;
-        atomic_store(&sh->status[i], STAGE_ST_CLAIMED);
-        rc = copy_item(p, o, sh, (size_t)i, nworkers, buf, &my_bytes, &start);
-        atomic_store(&sh->status[i], rc);
-        atomic_fetch_add(&sh->files, 1);
+        if (pthread_create(&thr[k].tid, NULL, thread_main, &thr[k]) != 0) {
+            free(thr[k].buf);
+            break;
+        }
+        started++;
     }
-    free(buf);
+    thread_main(&thr[0]);
+    for (unsigned k = 1; k <= started; k++) {
+        pthread_join(thr[k].tid, NULL);
+        free(thr[k].buf);
+    }
+    free(thr[0].buf);
+    free(thr);
     return cli_disconnect(ctx);
 }
 
@@ -319,6 +417,9 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
 {
     size_t n = p->nitems, map_len, unstarted = 0;
     unsigned nworkers = o->jobs < n ? o->jobs : (unsigned)n, alive = 0;
+    size_t small_max = o->bufsize < STAGE_SMALL_MAX ? o->bufsize : STAGE_SMALL_MAX;
+    struct stage_worker wk = {.p = p, .o = o, .nworkers = nworkers};
+    uint32_t *order;
     struct stage_shared *sh;
     struct timespec start;
     pid_t *pids;
@@ -340,11 +441,25 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     sh->status = (_Atomic int32_t *)(map + sizeof(*sh));
     sh->hash = (uint64_t *)(map + ((sizeof(*sh) + n * sizeof(_Atomic int32_t) + 7) & ~(size_t)7));
     sh->mtime = (int64_t *)(sh->hash + n);
+    /* Large items (ranges, files above small_max) for thread 0 of each
+     * worker, small ones for every thread; both lists in plan order. */
+    order = malloc(n * sizeof(*order));
     pids = calloc(nworkers, sizeof(*pids));
-    if (!pids) {
+    if (!order || !pids) {
+        free(order);
+        free(pids);
         munmap(map, map_len);
         return -ENOMEM;
     }
+    for (size_t i = 0; i < n; i++)
+        if (p->files[p->items[i].file].nparts > 1 || p->items[i].len > small_max)
+            order[wk.nlarge++] = (uint32_t)i;
+    wk.large = order;
+    wk.small = order + wk.nlarge;
+    for (size_t i = 0; i < n; i++)
+        if (!(p->files[p->items[i].file].nparts > 1 || p->items[i].len > small_max))
+            order[wk.nlarge + wk.nsmall++] = (uint32_t)i;
+    wk.sh = sh;
     clock_gettime(CLOCK_MONOTONIC, &start);
     fflush(stdout);
     fflush(stderr);
@@ -356,7 +471,7 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
             break;
         }
         if (pid == 0) {
-            int rc = worker_main(ctx, p, o, sh, nworkers);
+            int rc = worker_main(ctx, &wk);
 
             fflush(stderr);
             _exit(rc);
@@ -420,6 +535,7 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     if (unstarted > 10)
         cli_error("%s: ... and %zu more files not staged (no worker left)", o->cmd, unstarted - 10);
     free(pids);
+    free(order);
     munmap(map, map_len);
     return 0;
 }
