@@ -25,6 +25,7 @@ _Static_assert(PROTO_SIZE_chunk_io_req == 32, "chunk_io_req");
 _Static_assert(PROTO_SIZE_hello_req == 32, "hello_req");
 _Static_assert(PROTO_SIZE_status_rep == 112, "status_rep");
 _Static_assert(PROTO_SIZE_setattr_req == 56, "setattr_req");
+_Static_assert(PROTO_SIZE_put_req == 40, "put_req");
 
 /* Every body must fit the fixed AM header budget. */
 #define PROTO_ASSERT_BODY(name) \
@@ -354,6 +355,18 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
         if (rc < 0)
             return rc;
         return (uint64_t)b->rename_req.path_len + b->rename_req.path2_len == data_len ? 0 : -EPROTO;
+    case PROTO_OP_PUT: {
+        const struct proto_put_req *q = &b->put_req;
+
+        rc = proto_check_path_len(q->path_len);
+        if (rc < 0)
+            return rc;
+        if ((q->flags & ~PROTO_PUT_MTIME) != 0 || (q->mode & ~07777u) != 0)
+            return -EPROTO;
+        if ((uint64_t)q->length + q->path_len > max_xfer)
+            return -EPROTO;
+        return (uint64_t)q->length + q->path_len == data_len ? 0 : -EPROTO;
+    }
     case PROTO_OP_CHUNK_WRITE:
     case PROTO_OP_CHUNK_READ: {
         const struct proto_chunk_io_req *c = &b->chunk_io_req;

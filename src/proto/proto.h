@@ -77,6 +77,8 @@
 /* INODE_PUT flags. */
 #define PROTO_PUT_NOREPLACE 0x1u
 #define PROTO_PUT_KEEP      0x2u /* a replaced file becomes an orphan (client has it open) */
+/* PUT flags. */
+#define PROTO_PUT_MTIME 0x1u /* mtime_ns as given (else the receiver's clock) */
 /* UNLINK flags (path_req.flags). */
 #define PROTO_UNLINK_KEEP 0x1u /* the file becomes an orphan: the client has it open */
 #define PROTO_UNLINK_FREE 0x2u /* also free the chunks the owner holds of the file (gone) */

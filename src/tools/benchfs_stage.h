@@ -68,6 +68,10 @@ struct stage_fs {
      * (BenchFS publishes the size first, so close stamps nothing later);
      * the mode only when set_mode (a file created with it needs none). */
     int (*fset_attr)(int fd, bool set_mode, mode_t mode, int64_t mtime_ns);
+    /* Create `path`, which must not exist, whole: len bytes, mode, mtime;
+     * removed again when a step fails. On BenchFS a small file is one
+     * request, and its name appears only with all of its bytes. */
+    int (*put)(const char *path, const void *buf, size_t len, mode_t mode, int64_t mtime_ns);
     /* Entries of a directory (unsorted); free with stage_dirents_free. */
     int (*list)(const char *path, struct stage_dirent **ents_p, size_t *n_p);
 };

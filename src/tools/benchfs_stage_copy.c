@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +43,8 @@
 #include "tools/benchfs_stage.h"
 
 #define MIB (1024.0 * 1024.0)
+/* How often the parent redraws the progress bar. */
+#define STAGE_PROGRESS_MS 100
 
 /* Files of at most this many bytes are small: any thread copies them. */
 #define STAGE_SMALL_MAX (1u << 20)
@@ -157,6 +160,57 @@ static int write_full(const struct stage_fs *fs, int fd, const char *buf, size_t
 }
 
 /*
+ * A new file that fits thread t's buffer: read it whole, then create it in
+ * one go with its mode and mtime (on BenchFS one PUT, so its name appears
+ * only with all of its bytes: nothing to clean up if the worker dies).
+ * 0 or -errno after reporting it.
+ */
+static int copy_put(struct stage_thread *t, size_t idx, int sfd, uint64_t len, int64_t mtime)
+{
+    struct stage_worker *w = t->w;
+    const struct stage_opts *o = w->o;
+    const struct stage_file *f = &w->p->files[w->p->items[idx].file];
+    const struct stage_fs *sfs = w->p->src_fs, *dfs = w->p->dst_fs;
+    uint64_t off = 0, h_src, h_dst;
+    int rc;
+
+    while (off < len) {
+        ssize_t n = sfs->pread(sfd, t->buf + off, (size_t)(len - off), off);
+
+        if (n < 0) {
+            stage_report(o, sfs, "error reading", f->src, (int)-n);
+            return (int)n;
+        }
+        if (n == 0) {
+            cli_error("%s: '%s' shrank while it was staged (%llu of %llu bytes)", o->cmd, f->src,
+                      (unsigned long long)off, (unsigned long long)len);
+            return -EIO;
+        }
+        off += (uint64_t)n;
+    }
+    rc = dfs->put(f->dst, t->buf, (size_t)len, f->mode, mtime);
+    if (rc < 0) {
+        stage_report(o, dfs, "cannot create", f->dst, -rc);
+        return rc;
+    }
+    atomic_fetch_add(&w->sh->bytes, len);
+    bw_throttle(w, len);
+    if (!o->verify)
+        return 0;
+    h_src = XXH3_64bits(t->buf, (size_t)len);
+    w->sh->hash[idx] = h_src;
+    rc = hash_range(o, dfs, f->dst, 0, len, t->buf, t->buflen, &h_dst);
+    if (rc == 0 && h_src != h_dst) {
+        cli_error("%s: checksum mismatch on '%s': source %016llx, copy %016llx", o->cmd, f->dst,
+                  (unsigned long long)h_src, (unsigned long long)h_dst);
+        rc = -EIO;
+    }
+    if (rc < 0)
+        dfs->unlink(f->dst);
+    return rc;
+}
+
+/*
  * Copy one item with thread t's buffer. Returns STAGE_ST_DONE, STAGE_ST_EQUAL
  * (a STAGE_CHECK file whose checksums match) or -errno after reporting it.
  */
@@ -213,6 +267,10 @@ static int copy_item(struct stage_thread *t, size_t idx)
         sh->mtime[idx] = mtime;
         if (whole)
             end = a.size;
+    }
+    if (whole && f->direct && end <= t->buflen) {
+        rc = copy_put(t, idx, sfd, end, mtime);
+        goto close_src;
     }
     /* A new destination is written in place (removed again on failure),
      * created with its final mode; an existing one is replaced by a rename
@@ -416,7 +474,7 @@ static void progress_draw(const struct stage_opts *o, const struct stage_plan *p
 int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts *o)
 {
     size_t n = p->nitems, map_len, unstarted = 0;
-    unsigned nworkers = o->jobs < n ? o->jobs : (unsigned)n, alive = 0;
+    unsigned nworkers = o->jobs < n ? o->jobs : (unsigned)n;
     size_t small_max = o->bufsize < STAGE_SMALL_MAX ? o->bufsize : STAGE_SMALL_MAX;
     struct stage_worker wk = {.p = p, .o = o, .nworkers = nworkers};
     uint32_t *order;
@@ -424,7 +482,7 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     struct timespec start;
     pid_t *pids;
     char *map;
-    long pause_ms = 1;
+    int gone[2];
     bool drawn = false;
 
     if (n == 0)
@@ -451,6 +509,15 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
         munmap(map, map_len);
         return -ENOMEM;
     }
+    if (pipe2(gone, O_CLOEXEC) < 0) {
+        int err = errno;
+
+        cli_error("%s: cannot create a pipe: %s", o->cmd, strerror(err));
+        free(order);
+        free(pids);
+        munmap(map, map_len);
+        return -err;
+    }
     for (size_t i = 0; i < n; i++)
         if (p->files[p->items[i].file].nparts > 1 || p->items[i].len > small_max)
             order[wk.nlarge++] = (uint32_t)i;
@@ -471,39 +538,44 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
             break;
         }
         if (pid == 0) {
-            int rc = worker_main(ctx, &wk);
+            int rc;
+
+            close(gone[0]);
+            rc = worker_main(ctx, &wk);
 
             fflush(stderr);
             _exit(rc);
         }
         pids[w] = pid;
-        alive++;
     }
-    while (alive > 0) {
-        for (unsigned w = 0; w < nworkers; w++) {
-            int ws;
+    /* Every worker holds the pipe's write end: the read end reports the
+     * end of file as soon as the last one is gone, however it ended. */
+    close(gone[1]);
+    for (;;) {
+        struct pollfd pfd = {.fd = gone[0], .events = POLLIN};
+        int r = poll(&pfd, 1, o->progress ? STAGE_PROGRESS_MS : -1);
 
-            if (pids[w] <= 0 || waitpid(pids[w], &ws, WNOHANG) != pids[w])
-                continue;
-            if (WIFSIGNALED(ws))
-                cli_error("%s: worker %u (pid %ld) was killed by signal %d", o->cmd, w,
-                          (long)pids[w], WTERMSIG(ws));
-            else if (WEXITSTATUS(ws) != 0)
-                cli_error("%s: worker %u (pid %ld) failed (exit status %d)", o->cmd, w,
-                          (long)pids[w], WEXITSTATUS(ws));
-            pids[w] = 0;
-            alive--;
-        }
-        if (alive == 0)
+        if (r > 0 || (r < 0 && errno != EINTR))
             break;
         if (o->progress) {
             progress_draw(o, p, sh, &start, false);
             drawn = true;
         }
-        struct timespec ts = {0, pause_ms * 1000000L};
-        nanosleep(&ts, NULL);
-        if (pause_ms < 100)
-            pause_ms *= 2;
+    }
+    close(gone[0]);
+    for (unsigned w = 0; w < nworkers; w++) {
+        int ws;
+
+        if (pids[w] <= 0)
+            continue;
+        while (waitpid(pids[w], &ws, 0) < 0 && errno == EINTR)
+            ;
+        if (WIFSIGNALED(ws))
+            cli_error("%s: worker %u (pid %ld) was killed by signal %d", o->cmd, w,
+                      (long)pids[w], WTERMSIG(ws));
+        else if (WEXITSTATUS(ws) != 0)
+            cli_error("%s: worker %u (pid %ld) failed (exit status %d)", o->cmd, w,
+                      (long)pids[w], WEXITSTATUS(ws));
     }
     if (drawn)
         progress_draw(o, p, sh, &start, true);

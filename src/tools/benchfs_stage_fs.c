@@ -165,6 +165,28 @@ static int local_fset_attr(int fd, bool set_mode, mode_t mode, int64_t mtime_ns)
     return 0;
 }
 
+static int local_put(const char *path, const void *buf, size_t len, mode_t mode, int64_t mtime_ns)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode), rc = 0;
+    size_t off = 0;
+
+    if (fd < 0)
+        return -errno;
+    while (off < len && rc == 0) {
+        ssize_t n = local_pwrite(fd, (const char *)buf + off, len - off, off);
+
+        rc = n < 0 ? (int)n : n == 0 ? -EIO : 0;
+        off += n > 0 ? (size_t)n : 0;
+    }
+    if (rc == 0)
+        rc = local_fset_attr(fd, false, mode, mtime_ns);
+    if (close(fd) < 0 && rc == 0)
+        rc = -errno;
+    if (rc < 0)
+        unlink(path);
+    return rc;
+}
+
 static int local_list(const char *path, struct stage_dirent **ents_p, size_t *n_p)
 {
     struct stage_dirent *ents = NULL;
@@ -213,6 +235,7 @@ const struct stage_fs stage_fs_local = {
     .unlink = local_unlink,
     .set_attr = local_set_attr,
     .fset_attr = local_fset_attr,
+    .put = local_put,
     .list = local_list,
 };
 
@@ -322,6 +345,15 @@ static int bfs_fset_attr(int fd, bool set_mode, mode_t mode, int64_t mtime_ns)
     return 0;
 }
 
+static int bfs_put(const char *path, const void *buf, size_t len, mode_t mode, int64_t mtime_ns)
+{
+    struct timespec ts = {.tv_sec = mtime_ns / 1000000000, .tv_nsec = mtime_ns % 1000000000};
+
+    if (mtime_ns < 0)
+        return -EINVAL;
+    return benchfs_put(path, buf, len, mode, &ts) < 0 ? -errno : 0;
+}
+
 static int bfs_list(const char *path, struct stage_dirent **ents_p, size_t *n_p)
 {
     struct stage_dirent *ents = NULL;
@@ -370,5 +402,6 @@ const struct stage_fs stage_fs_benchfs = {
     .unlink = bfs_unlink,
     .set_attr = bfs_set_attr,
     .fset_attr = bfs_fset_attr,
+    .put = bfs_put,
     .list = bfs_list,
 };
