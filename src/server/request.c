@@ -71,6 +71,7 @@ static void sreq_free(struct sreq *r)
     if (r->rndv_desc != NULL)
         net_data_drop(srv->net, r->rndv_desc);
     free(r->eager_copy);
+    free(r->op_state);
     if (r->client != NULL)
         server_client_put(r->client);
     srv->inflight--;
@@ -498,9 +499,9 @@ void server_flush_replies(struct server *srv)
     while ((n = list_pop_front(&srv->replies)) != NULL) {
         struct sreq *r = list_entry(n, struct sreq, link);
 
-        /* a PUT whose record is lost: its bytes go too (whole or nothing) */
-        if (rc < 0 && r->op == PROTO_OP_PUT && r->status == 0 && r->body.put_req.length > 0)
-            (void)chunk_remove_inode(srv->chunks, r->rep.attr_rep.attr.ino);
+        /* a PUT whose records are lost: their bytes go too (whole or nothing) */
+        if (rc < 0 && r->op == PROTO_OP_PUT && r->status == 0)
+            server_put_lost(r);
 
         /* data ops did their work whatever happened to the metadata */
         if (rc < 0 && r->status == 0 && r->op != PROTO_OP_CHUNK_READ &&

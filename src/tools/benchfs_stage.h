@@ -47,6 +47,19 @@ struct stage_dirent {
     mode_t mode;
 };
 
+/* Files one worker thread gathers for one stage_fs.put at most. */
+#define STAGE_PUT_MAX 64
+
+/* One file for stage_fs.put. */
+struct stage_put {
+    const char *path;
+    const void *data;
+    size_t len;
+    mode_t mode;
+    int64_t mtime_ns;
+    int result; /* out: 0 or -errno */
+};
+
 /* One side of a transfer. Every call returns >= 0 or -errno; none prints. */
 struct stage_fs {
     const char *name; /* "local" or "benchfs", for messages */
@@ -68,10 +81,11 @@ struct stage_fs {
      * (BenchFS publishes the size first, so close stamps nothing later);
      * the mode only when set_mode (a file created with it needs none). */
     int (*fset_attr)(int fd, bool set_mode, mode_t mode, int64_t mtime_ns);
-    /* Create `path`, which must not exist, whole: len bytes, mode, mtime;
-     * removed again when a step fails. On BenchFS a small file is one
-     * request, and its name appears only with all of its bytes. */
-    int (*put)(const char *path, const void *buf, size_t len, mode_t mode, int64_t mtime_ns);
+    /* Create files, none of which may exist, whole: bytes, mode, mtime; one
+     * that fails is removed again and gets its -errno in `result`. On
+     * BenchFS small files travel many to a request, and a name appears
+     * only with all of its bytes. */
+    void (*put)(struct stage_put *files, size_t n);
     /* Entries of a directory (unsorted); free with stage_dirents_free. */
     int (*list)(const char *path, struct stage_dirent **ents_p, size_t *n_p);
 };
@@ -133,6 +147,7 @@ struct stage_shared {
     _Atomic uint64_t next_small; /* next of the small items to claim */
     _Atomic uint64_t bytes;      /* bytes copied so far */
     _Atomic uint64_t files;      /* items finished */
+    _Atomic uint64_t paced;      /* bytes counted against --bwlimit */
     _Atomic int32_t *status;     /* per item: STAGE_ST_*, or -errno */
     uint64_t *hash;              /* per item: checksum of the range (--verify) */
     int64_t *mtime;              /* per item: the source's mtime when the plan had none */
@@ -148,14 +163,16 @@ struct stage_plan {
     struct stage_attr *dir_attrs;
     size_t ndirs, cap_dirs;
     uint64_t bytes_total; /* bytes of the items to copy */
-    unsigned errors;      /* planning errors (reported) */
+    unsigned errors;      /* planning errors, workers that died (reported) */
 };
 
 /*
  * Run every item of the plan with opts->jobs worker processes (forked; each
  * one connects to BenchFS through `ctx` when a side is BenchFS; the caller
- * must be disconnected). Fills files[].result/copied/hash from the shared
- * results. Returns 0, or -errno when the workers could not be started; a
+ * must be disconnected: UCX is not fork-safe). Once they are started, this
+ * process connects again (for the caller's finish) while they copy. Fills
+ * files[].result/copied/hash from the shared results. Returns 0, or -errno
+ * when the workers could not be started or this process not reconnect; a
  * failed item is not an error here (it is reported and in its result).
  */
 int stage_run(struct cli_ctx *ctx, struct stage_plan *plan, const struct stage_opts *opts);

@@ -56,6 +56,7 @@ struct stage_worker {
     struct stage_shared *sh;
     const uint32_t *large, *small; /* item numbers, in plan order */
     size_t nlarge, nsmall;
+    size_t batch; /* files of one batch at most (1..STAGE_PUT_MAX) */
     unsigned nworkers;
     _Atomic uint64_t bytes; /* copied by this worker (--bwlimit) */
     struct timespec start;
@@ -68,6 +69,10 @@ struct stage_thread {
     char *buf;
     size_t buflen;
     pthread_t tid;
+    /* The batch: new small files read into buf, made by one stage_fs.put. */
+    size_t nbatch, used;
+    size_t bidx[STAGE_PUT_MAX];
+    struct stage_put bput[STAGE_PUT_MAX];
 };
 
 /* "benchfs: stage-in: cannot write '/x': No space left on device", with the
@@ -160,57 +165,6 @@ static int write_full(const struct stage_fs *fs, int fd, const char *buf, size_t
 }
 
 /*
- * A new file that fits thread t's buffer: read it whole, then create it in
- * one go with its mode and mtime (on BenchFS one PUT, so its name appears
- * only with all of its bytes: nothing to clean up if the worker dies).
- * 0 or -errno after reporting it.
- */
-static int copy_put(struct stage_thread *t, size_t idx, int sfd, uint64_t len, int64_t mtime)
-{
-    struct stage_worker *w = t->w;
-    const struct stage_opts *o = w->o;
-    const struct stage_file *f = &w->p->files[w->p->items[idx].file];
-    const struct stage_fs *sfs = w->p->src_fs, *dfs = w->p->dst_fs;
-    uint64_t off = 0, h_src, h_dst;
-    int rc;
-
-    while (off < len) {
-        ssize_t n = sfs->pread(sfd, t->buf + off, (size_t)(len - off), off);
-
-        if (n < 0) {
-            stage_report(o, sfs, "error reading", f->src, (int)-n);
-            return (int)n;
-        }
-        if (n == 0) {
-            cli_error("%s: '%s' shrank while it was staged (%llu of %llu bytes)", o->cmd, f->src,
-                      (unsigned long long)off, (unsigned long long)len);
-            return -EIO;
-        }
-        off += (uint64_t)n;
-    }
-    rc = dfs->put(f->dst, t->buf, (size_t)len, f->mode, mtime);
-    if (rc < 0) {
-        stage_report(o, dfs, "cannot create", f->dst, -rc);
-        return rc;
-    }
-    atomic_fetch_add(&w->sh->bytes, len);
-    bw_throttle(w, len);
-    if (!o->verify)
-        return 0;
-    h_src = XXH3_64bits(t->buf, (size_t)len);
-    w->sh->hash[idx] = h_src;
-    rc = hash_range(o, dfs, f->dst, 0, len, t->buf, t->buflen, &h_dst);
-    if (rc == 0 && h_src != h_dst) {
-        cli_error("%s: checksum mismatch on '%s': source %016llx, copy %016llx", o->cmd, f->dst,
-                  (unsigned long long)h_src, (unsigned long long)h_dst);
-        rc = -EIO;
-    }
-    if (rc < 0)
-        dfs->unlink(f->dst);
-    return rc;
-}
-
-/*
  * Copy one item with thread t's buffer. Returns STAGE_ST_DONE, STAGE_ST_EQUAL
  * (a STAGE_CHECK file whose checksums match) or -errno after reporting it.
  */
@@ -267,10 +221,6 @@ static int copy_item(struct stage_thread *t, size_t idx)
         sh->mtime[idx] = mtime;
         if (whole)
             end = a.size;
-    }
-    if (whole && f->direct && end <= t->buflen) {
-        rc = copy_put(t, idx, sfd, end, mtime);
-        goto close_src;
     }
     /* A new destination is written in place (removed again on failure),
      * created with its final mode; an existing one is replaced by a rename
@@ -356,6 +306,129 @@ free_hash:
     return rc < 0 ? rc : STAGE_ST_DONE;
 }
 
+/* Make the files of t's batch (one stage_fs.put) and record their results. */
+static void batch_flush(struct stage_thread *t)
+{
+    struct stage_worker *w = t->w;
+    const struct stage_opts *o = w->o;
+    const struct stage_fs *dfs = w->p->dst_fs;
+    uint64_t h_src[STAGE_PUT_MAX], h_dst, bytes = 0;
+
+    if (t->nbatch == 0)
+        return;
+    if (o->verify)
+        for (size_t k = 0; k < t->nbatch; k++)
+            h_src[k] = XXH3_64bits(t->bput[k].data, t->bput[k].len);
+    for (size_t k = 0; k < t->nbatch; k++)
+        bytes += t->bput[k].len;
+    /* --bwlimit before the files are made (the worker's items stay
+     * claimed meanwhile: interrupted ones are named). */
+    bw_throttle(w, bytes);
+    dfs->put(t->bput, t->nbatch);
+    bytes = 0;
+    for (size_t k = 0; k < t->nbatch; k++) {
+        const struct stage_put *bp = &t->bput[k];
+        size_t idx = t->bidx[k];
+        int rc = bp->result;
+
+        if (rc < 0)
+            cli_error("%s: cannot create '%s': %s", o->cmd, bp->path, strerror(-rc));
+        else
+            bytes += bp->len;
+        /* --verify: read back (into the buffer, whose bytes are no longer
+         * needed) and compare; a copy that differs goes. */
+        if (rc == 0 && o->verify) {
+            w->sh->hash[idx] = h_src[k];
+            rc = hash_range(o, dfs, bp->path, 0, bp->len, t->buf, t->buflen, &h_dst);
+            if (rc == 0 && h_dst != h_src[k]) {
+                cli_error("%s: checksum mismatch on '%s': source %016llx, copy %016llx", o->cmd,
+                          bp->path, (unsigned long long)h_src[k], (unsigned long long)h_dst);
+                rc = -EIO;
+            }
+            if (rc < 0)
+                dfs->unlink(bp->path);
+        }
+        if (rc == 0 && o->verbose)
+            fprintf(stderr, "%s: '%s' -> '%s' (%zu bytes)\n", o->cmd,
+                    w->p->files[w->p->items[idx].file].src, bp->path, bp->len);
+        atomic_store(&w->sh->status[idx], rc < 0 ? rc : STAGE_ST_DONE);
+        atomic_fetch_add(&w->sh->files, 1);
+    }
+    atomic_fetch_add(&w->sh->bytes, bytes);
+    t->nbatch = t->used = 0;
+}
+
+/*
+ * Read item idx into t's batch when it is a new file that fits (its result
+ * comes with the batch's flush). Returns 1 when it is in the batch, 0 when
+ * it is to be copied on its own, or -errno when it failed (reported).
+ */
+static int batch_add(struct stage_thread *t, size_t idx)
+{
+    struct stage_worker *w = t->w;
+    const struct stage_opts *o = w->o;
+    const struct stage_file *f = &w->p->files[w->p->items[idx].file];
+    const struct stage_fs *sfs = w->p->src_fs;
+    size_t cap = t->buflen < STAGE_SMALL_MAX ? t->buflen : STAGE_SMALL_MAX;
+    uint64_t len = f->size, off = 0;
+    int64_t mtime = f->mtime_ns;
+    int sfd, rc = 0;
+
+    if (f->nparts != 1 || !f->direct || f->action != STAGE_COPY || (!f->mtime_unknown && len > cap))
+        return 0;
+    if (t->nbatch == w->batch || (!f->mtime_unknown && t->used + len > cap))
+        batch_flush(t);
+    sfd = sfs->open(f->src, O_RDONLY, 0);
+    if (sfd < 0) {
+        stage_report(o, sfs, "cannot open", f->src, -sfd);
+        return sfd;
+    }
+    if (f->mtime_unknown) {
+        /* Planned from a directory listing: the open file has it all. */
+        struct stage_attr a;
+
+        rc = sfs->fstat(sfd, &a);
+        if (rc < 0) {
+            stage_report(o, sfs, "cannot stat", f->src, -rc);
+            goto out;
+        }
+        len = a.size;
+        mtime = a.mtime_ns;
+        w->sh->mtime[idx] = mtime;
+        if (len > cap)
+            goto out; /* grew since the listing: on its own */
+        if (t->used + len > cap)
+            batch_flush(t);
+    }
+    while (off < len) {
+        ssize_t n = sfs->pread(sfd, t->buf + t->used + off, (size_t)(len - off), off);
+
+        if (n < 0) {
+            stage_report(o, sfs, "error reading", f->src, (int)-n);
+            rc = (int)n;
+            goto out;
+        }
+        if (n == 0) {
+            cli_error("%s: '%s' shrank while it was staged (%llu of %llu bytes)", o->cmd, f->src,
+                      (unsigned long long)off, (unsigned long long)len);
+            rc = -EIO;
+            goto out;
+        }
+        off += (uint64_t)n;
+    }
+    t->bidx[t->nbatch] = idx;
+    t->bput[t->nbatch++] = (struct stage_put){.path = f->dst,
+                                              .data = t->buf + t->used,
+                                              .len = (size_t)len,
+                                              .mode = f->mode,
+                                              .mtime_ns = mtime};
+    t->used += (size_t)len;
+    rc = 1;
+out:
+    sfs->close(sfd);
+    return rc;
+}
+
 /* The next item for thread t: a large one first when it takes them. */
 static bool thread_claim(struct stage_thread *t, size_t *idx_p)
 {
@@ -387,10 +460,17 @@ static void *thread_main(void *arg)
         int rc;
 
         atomic_store(&sh->status[i], STAGE_ST_CLAIMED);
-        rc = copy_item(t, i);
+        rc = batch_add(t, i);
+        if (rc == 1)
+            continue;
+        if (rc == 0) {
+            batch_flush(t); /* its buffer is needed now */
+            rc = copy_item(t, i);
+        }
         atomic_store(&sh->status[i], rc);
         atomic_fetch_add(&sh->files, 1);
     }
+    batch_flush(t);
     return NULL;
 }
 
@@ -482,11 +562,11 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     struct timespec start;
     pid_t *pids;
     char *map;
-    int gone[2];
+    int gone[2], reconnect;
     bool drawn = false;
 
     if (n == 0)
-        return 0;
+        return cli_connect(ctx) == 0 ? 0 : -ENOTCONN;
     /* One shared mapping: the counters, status[n], hash[n], mtime[n]. */
     map_len = sizeof(*sh) + n * sizeof(_Atomic int32_t) + 8 + 2 * n * sizeof(uint64_t);
     map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -526,6 +606,13 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     for (size_t i = 0; i < n; i++)
         if (!(p->files[p->items[i].file].nparts > 1 || p->items[i].len > small_max))
             order[wk.nlarge + wk.nsmall++] = (uint32_t)i;
+    /* A batch is at most a share of the small files, so that a few of
+     * them still spread over the threads of every worker. */
+    wk.batch = wk.nsmall / ((size_t)nworkers * o->threads * 2);
+    if (wk.batch < 1)
+        wk.batch = 1;
+    if (wk.batch > STAGE_PUT_MAX)
+        wk.batch = STAGE_PUT_MAX;
     wk.sh = sh;
     clock_gettime(CLOCK_MONOTONIC, &start);
     fflush(stdout);
@@ -551,6 +638,9 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     /* Every worker holds the pipe's write end: the read end reports the
      * end of file as soon as the last one is gone, however it ended. */
     close(gone[1]);
+    /* The caller's connection for its finish, made while the workers copy
+     * (it cannot be kept across fork). */
+    reconnect = cli_connect(ctx);
     for (;;) {
         struct pollfd pfd = {.fd = gone[0], .events = POLLIN};
         int r = poll(&pfd, 1, o->progress ? STAGE_PROGRESS_MS : -1);
@@ -571,11 +661,11 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
         while (waitpid(pids[w], &ws, 0) < 0 && errno == EINTR)
             ;
         if (WIFSIGNALED(ws))
-            cli_error("%s: worker %u (pid %ld) was killed by signal %d", o->cmd, w,
-                      (long)pids[w], WTERMSIG(ws));
+            cli_error("%s: worker %u (pid %ld) was killed by signal %d", o->cmd, w, (long)pids[w],
+                      WTERMSIG(ws));
         else if (WEXITSTATUS(ws) != 0)
-            cli_error("%s: worker %u (pid %ld) failed (exit status %d)", o->cmd, w,
-                      (long)pids[w], WEXITSTATUS(ws));
+            cli_error("%s: worker %u (pid %ld) failed (exit status %d)", o->cmd, w, (long)pids[w],
+                      WEXITSTATUS(ws));
     }
     if (drawn)
         progress_draw(o, p, sh, &start, true);
@@ -609,5 +699,5 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     free(pids);
     free(order);
     munmap(map, map_len);
-    return 0;
+    return reconnect == 0 ? 0 : -ENOTCONN;
 }

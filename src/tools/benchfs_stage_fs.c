@@ -187,6 +187,13 @@ static int local_put(const char *path, const void *buf, size_t len, mode_t mode,
     return rc;
 }
 
+static void local_put_many(struct stage_put *files, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        files[i].result =
+            local_put(files[i].path, files[i].data, files[i].len, files[i].mode, files[i].mtime_ns);
+}
+
 static int local_list(const char *path, struct stage_dirent **ents_p, size_t *n_p)
 {
     struct stage_dirent *ents = NULL;
@@ -235,7 +242,7 @@ const struct stage_fs stage_fs_local = {
     .unlink = local_unlink,
     .set_attr = local_set_attr,
     .fset_attr = local_fset_attr,
-    .put = local_put,
+    .put = local_put_many,
     .list = local_list,
 };
 
@@ -345,13 +352,29 @@ static int bfs_fset_attr(int fd, bool set_mode, mode_t mode, int64_t mtime_ns)
     return 0;
 }
 
-static int bfs_put(const char *path, const void *buf, size_t len, mode_t mode, int64_t mtime_ns)
+/* benchfs_put_many in slices of a fixed array (no allocation per call). */
+static void bfs_put_many(struct stage_put *files, size_t n)
 {
-    struct timespec ts = {.tv_sec = mtime_ns / 1000000000, .tv_nsec = mtime_ns % 1000000000};
+    struct benchfs_put_file pf[STAGE_PUT_MAX];
 
-    if (mtime_ns < 0)
-        return -EINVAL;
-    return benchfs_put(path, buf, len, mode, &ts) < 0 ? -errno : 0;
+    for (size_t base = 0; base < n; base += STAGE_PUT_MAX) {
+        size_t m = n - base < STAGE_PUT_MAX ? n - base : STAGE_PUT_MAX;
+
+        for (size_t i = 0; i < m; i++) {
+            const struct stage_put *f = &files[base + i];
+
+            pf[i] = (struct benchfs_put_file){
+                .path = f->path,
+                .data = f->data,
+                .len = f->len,
+                .mode = f->mode,
+                .mtime = {f->mtime_ns / 1000000000, f->mtime_ns % 1000000000},
+            };
+        }
+        (void)benchfs_put_many(pf, m); /* each file has its error */
+        for (size_t i = 0; i < m; i++)
+            files[base + i].result = -pf[i].error;
+    }
 }
 
 static int bfs_list(const char *path, struct stage_dirent **ents_p, size_t *n_p)
@@ -402,6 +425,6 @@ const struct stage_fs stage_fs_benchfs = {
     .unlink = bfs_unlink,
     .set_attr = bfs_set_attr,
     .fset_attr = bfs_fset_attr,
-    .put = bfs_put,
+    .put = bfs_put_many,
     .list = bfs_list,
 };

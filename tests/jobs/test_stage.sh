@@ -187,11 +187,14 @@ bfs ls /ranks | grep -qx ".benchfs-manifest.rank1" || fail "no per-rank manifest
 # ------------------------------------------ interrupted stage-in, resumed
 mkdir -p "$T/src2"
 for i in 1 2 3 4 5 6; do head -c 524288 /dev/urandom >"$T/src2/part$i"; done
-"$BENCHFS" --registry "$REG" stage-in -j 2 --bwlimit 1M "$T/src2/" /resume 2>"$T/err" &
+# one file in flight per worker: each holds one while it waits for --bwlimit
+"$BENCHFS" --registry "$REG" stage-in -j 2 --threads 1 --bwlimit 1M "$T/src2/" /resume 2>"$T/err" &
 BGPID=$!
 victim=""
 for _ in $(seq 1 500); do
-    victim=$(pgrep -P "$BGPID" | head -n 1)
+    # a worker still running: one that found nothing left to claim may be
+    # a zombie already (the parent reaps them at the end)
+    victim=$(ps --ppid "$BGPID" -o pid=,stat= | awk '$2 !~ /^Z/ { print $1; exit }')
     [ -n "$victim" ] && bfs ls /resume 2>/dev/null | grep -q . && break
     victim=""
     sleep 0.02
