@@ -11,6 +11,11 @@
 # (servers' data dirs on the same disk), stage-out BenchFS -> DIR/out.
 # Every copy is followed by `sync` inside the timed region, so the page cache
 # does not flatter either side; the sources are read warm by all three.
+# Nothing is deleted until the end, and the cleanup syncs: ext4 without a
+# journal (the development VM's disk) passes over inodes deleted in the last
+# 5 s (300 s while their table block is dirty) when it allocates new ones,
+# which made file creation up to 10x slower right after a removal and the
+# ratios depend on what ran before (docs/jobs.md#speed).
 # Prints one line per measurement and the ratios cp_time / stage_time
 # (>= 1: staging is as fast as cp). --tsv appends run_all.sh-style lines
 # (label, bench, transport, backend, metric, value). UCX_TLS from the
@@ -45,6 +50,7 @@ REG=$W/reg
 cleanup() {
     [ -f "$REG/cluster.pids" ] && "$BENCHFS" cluster stop --registry "$REG" >/dev/null 2>&1
     rm -rf "$W"
+    sync
 }
 trap cleanup EXIT INT TERM
 
@@ -92,12 +98,12 @@ for set in big small; do
     bytes=$(du -sb "$W/$set" | cut -f1)
     cp_s=$(timed cp -r "$W/$set" "$W/cp-$set")
     in_s=$(timed "$BENCHFS" stage-in -q -j "$JOBS" --no-manifest "$W/$set" /)
-    out_s=$(timed "$BENCHFS" stage-out -q -j "$JOBS" --no-manifest "/$set" "$W/out")
+    out_s=$(timed "$BENCHFS" stage-out -q -j "$JOBS" --no-manifest "/$set" "$W/out-$set")
     if [ "$cp_s" = fail ] || [ "$in_s" = fail ] || [ "$out_s" = fail ]; then
         echo "bench_stage.sh: a copy of '$set' failed" >&2
         exit 1
     fi
-    diff -rq "$W/$set" "$W/out/$set" >/dev/null || { echo "bench_stage.sh: $set differs after staging" >&2; exit 1; }
+    diff -rq "$W/$set" "$W/out-$set/$set" >/dev/null || { echo "bench_stage.sh: $set differs after staging" >&2; exit 1; }
     row "$set" cp "$cp_s" "$bytes"
     row "$set" stage-in "$in_s" "$bytes"
     row "$set" stage-out "$out_s" "$bytes"
@@ -108,6 +114,4 @@ for set in big small; do
         printf 'stage:%s\tstage\t%s\tbenchfs\tin_vs_cp\t%s\n' "$set" "$TR" "$ri" >>"$TSV"
         printf 'stage:%s\tstage\t%s\tbenchfs\tout_vs_cp\t%s\n' "$set" "$TR" "$ro" >>"$TSV"
     fi
-    rm -rf "$W/cp-$set" "$W/out"
-    "$BENCHFS" rm -r "/$set" >/dev/null 2>&1
 done

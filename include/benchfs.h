@@ -137,6 +137,43 @@ int benchfs_fsync(int fd);
 int benchfs_ftruncate(int fd, off_t length);
 int benchfs_fstat(int fd, struct stat *st);
 
+/*
+ * Create the regular file `path`, which must not exist, holding the `len`
+ * bytes at `data`, with the permission bits of `mode` (07777, as given: the
+ * umask does not apply) and the modification time `*mtime` (NULL: now; the
+ * atime and ctime are now). A file whose bytes and name fit one request to
+ * the owner of its name (at most the servers' storage.buffer_size, and one
+ * chunk) is made by that request and appears whole or not at all: the
+ * owner writes the bytes before it makes the name. A larger one is
+ * created, written, given its mode and mtime and closed, and removed again
+ * if a step fails; others may see it partial meanwhile. 0, or -1 with
+ * errno: EEXIST (path exists, also as a directory), ENOENT / ENOTDIR (its
+ * parent), EINVAL (an mtime before 1970 or past 2554, tv_nsec out of
+ * range), EFAULT (data NULL with len > 0). docs/semantics.md#put.
+ */
+int benchfs_put(const char *path, const void *data, size_t len, mode_t mode,
+                const struct timespec *mtime);
+
+/* One file of benchfs_put_many: the arguments of a benchfs_put (mtime
+ * tv_nsec UTIME_NOW: now), and its outcome. */
+struct benchfs_put_file {
+    const char *path;
+    const void *data;
+    size_t len;
+    mode_t mode;
+    struct timespec mtime;
+    int error; /* out: 0, or the errno value benchfs_put would give */
+};
+
+/*
+ * benchfs_put for n files at once: those that fit a request travel
+ * together, one request per server for many of them, all servers in
+ * parallel (a file costs a fraction of a round trip). Each file succeeds
+ * or fails on its own (`error`). 0 when all were made, else -1 with errno
+ * of the first that failed.
+ */
+int benchfs_put_many(struct benchfs_put_file *files, size_t n);
+
 /* Namespace. */
 int benchfs_stat(const char *path, struct stat *st);
 int benchfs_truncate(const char *path, off_t length);

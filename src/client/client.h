@@ -43,6 +43,7 @@
  *     fsck.c      consistency check of the cluster
  *     client.c    options, connect / disconnect
  *   9 embedded.c  benchfs_init / benchfs_finalize (embedded server)
+ *     put.c       benchfs_put: a whole file in one request (PUT)
  */
 #ifndef BENCHFS_CLIENT_CLIENT_H
 #define BENCHFS_CLIENT_CLIENT_H

@@ -414,11 +414,14 @@ static void rpc_wait(struct client *c, struct rpc_batch *b)
         idle_since = 0;
         c->wait_pass = RPC_CLOCK_EVERY - 1; /* read the clock right after waking */
     }
-    if (c->driver == b) {
+    /* Nobody drives now: hand the role to the first waiter. Also when this
+     * thread was not the driver: it may be the waiter a leaving driver woke,
+     * which returns here without driving because its own call completed
+     * meanwhile; the others would sleep until RPC_COND_WAIT_NS. */
+    if (c->driver == b)
         c->driver = NULL;
-        if (!list_empty(&c->waiters))
-            pthread_cond_signal(&list_entry(c->waiters.next, struct rpc_batch, wait_link)->cond);
-    }
+    if (c->driver == NULL && !list_empty(&c->waiters))
+        pthread_cond_signal(&list_entry(c->waiters.next, struct rpc_batch, wait_link)->cond);
 }
 
 /*

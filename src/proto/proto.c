@@ -25,6 +25,8 @@ _Static_assert(PROTO_SIZE_chunk_io_req == 32, "chunk_io_req");
 _Static_assert(PROTO_SIZE_hello_req == 32, "hello_req");
 _Static_assert(PROTO_SIZE_status_rep == 112, "status_rep");
 _Static_assert(PROTO_SIZE_setattr_req == 56, "setattr_req");
+_Static_assert(PROTO_SIZE_put_req == 24, "put_req");
+_Static_assert(PROTO_SIZE_put_rep == 8, "put_rep");
 
 /* Every body must fit the fixed AM header budget. */
 #define PROTO_ASSERT_BODY(name) \
@@ -354,6 +356,13 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
         if (rc < 0)
             return rc;
         return (uint64_t)b->rename_req.path_len + b->rename_req.path2_len == data_len ? 0 : -EPROTO;
+    case PROTO_OP_PUT:
+        /* The table and the files in it: proto_putfile_parse, on the data. */
+        if (b->put_req.count == 0 || b->put_req.count > PROTO_PUT_MAX || b->put_req.flags != 0)
+            return -EPROTO;
+        if ((uint64_t)b->put_req.count * PROTO_PUT_ENTRY > data_len || data_len > max_xfer)
+            return -EPROTO;
+        return 0;
     case PROTO_OP_CHUNK_WRITE:
     case PROTO_OP_CHUNK_READ: {
         const struct proto_chunk_io_req *c = &b->chunk_io_req;
@@ -414,12 +423,57 @@ int proto_rep_check(unsigned op, const union proto_body *b, uint32_t data_len)
         if (b->inode_list_rep.count > PROTO_LIST_MAX || b->inode_list_rep.done > 1)
             return -EPROTO;
         return (uint64_t)b->inode_list_rep.count * 8 == data_len ? 0 : -EPROTO;
+    case PROTO_OP_PUT:
+        if (b->put_rep.count == 0 || b->put_rep.count > PROTO_PUT_MAX || b->put_rep.reserved != 0)
+            return -EPROTO;
+        return (uint64_t)b->put_rep.count * 4 == data_len ? 0 : -EPROTO;
     case PROTO_OP_READDIR:
         /* entries are checked one by one by proto_dirent_next */
         return (b->readdir_rep.count == 0) == (data_len == 0) ? 0 : -EPROTO;
     default:
         return proto_op_valid(op) ? (data_len == 0 ? 0 : -EPROTO) : -EOPNOTSUPP;
     }
+}
+
+void proto_putfile_pack(void *table, uint32_t k, const struct proto_putfile *f)
+{
+    uint8_t *p = (uint8_t *)table + (size_t)k * PROTO_PUT_ENTRY;
+
+    proto_put_u32(p, f->length);
+    proto_put_u32(p + 4, f->path_len);
+    proto_put_u32(p + 8, f->mode);
+    proto_put_u32(p + 12, f->flags);
+    proto_put_u64(p + 16, f->mtime_ns);
+    proto_put_u64(p + 24, 0);
+}
+
+int proto_putfile_parse(const void *data, uint32_t data_len, uint32_t count,
+                        struct proto_putfile *files)
+{
+    const uint8_t *p = data;
+    uint64_t off = (uint64_t)count * PROTO_PUT_ENTRY;
+
+    if (count == 0 || count > PROTO_PUT_MAX || off > data_len)
+        return -EPROTO;
+    for (uint32_t k = 0; k < count; k++) {
+        const uint8_t *e = p + (size_t)k * PROTO_PUT_ENTRY;
+        struct proto_putfile *f = &files[k];
+
+        f->length = proto_get_u32(e);
+        f->path_len = proto_get_u32(e + 4);
+        f->mode = proto_get_u32(e + 8);
+        f->flags = proto_get_u32(e + 12);
+        f->mtime_ns = proto_get_u64(e + 16);
+        if (proto_get_u64(e + 24) != 0 || (f->flags & ~PROTO_PUT_MTIME) != 0 ||
+            (f->mode & ~07777u) != 0 || proto_check_path_len(f->path_len) < 0)
+            return -EPROTO;
+        if ((uint64_t)f->length + f->path_len > data_len - off)
+            return -EPROTO;
+        f->data = (const char *)p + off;
+        f->path = (const char *)p + off + f->length;
+        off += (uint64_t)f->length + f->path_len;
+    }
+    return off == data_len ? 0 : -EPROTO;
 }
 
 int proto_dirent_pack(void *buf, size_t cap, size_t *off, uint64_t ino, uint64_t size,

@@ -77,6 +77,10 @@
 /* INODE_PUT flags. */
 #define PROTO_PUT_NOREPLACE 0x1u
 #define PROTO_PUT_KEEP      0x2u /* a replaced file becomes an orphan (client has it open) */
+/* PUT: files per request at most, bytes of one table entry, entry flags. */
+#define PROTO_PUT_MAX   1024u
+#define PROTO_PUT_ENTRY 32u
+#define PROTO_PUT_MTIME 0x1u /* mtime_ns as given (else the receiver's clock) */
 /* UNLINK flags (path_req.flags). */
 #define PROTO_UNLINK_KEEP 0x1u /* the file becomes an orphan: the client has it open */
 #define PROTO_UNLINK_FREE 0x2u /* also free the chunks the owner holds of the file (gone) */
@@ -205,6 +209,26 @@ int proto_body_unpack(unsigned op, bool reply, const void *buf, size_t len,
  */
 int proto_msg_pack(const struct proto_hdr *hdr, const union proto_body *body, void *buf,
                    size_t cap);
+
+/* One file of a PUT (proto_msgs.def): its table entry, and where its bytes
+ * and its path are in the data part. */
+struct proto_putfile {
+    uint32_t length, path_len, mode, flags;
+    uint64_t mtime_ns;
+    const char *data, *path;
+};
+
+/* Write the table entry of f (not its bytes or path) as entry k of the
+ * table at `table`. */
+void proto_putfile_pack(void *table, uint32_t k, const struct proto_putfile *f);
+
+/* Read the data part of a PUT of `count` files (count within
+ * 1..PROTO_PUT_MAX, checked by proto_req_check) into files[count]: every
+ * entry's lengths must add up to data_len exactly, each path be 1 ..
+ * BFS_PATH_MAX - 1 bytes, flags and mode bits known. Pointers go into
+ * data. 0 or -EPROTO (paths are not checked for normal form here). */
+int proto_putfile_parse(const void *data, uint32_t data_len, uint32_t count,
+                        struct proto_putfile *files);
 
 /*
  * Semantic checks of a request body against its data length: path lengths

@@ -15,7 +15,7 @@
 #include "common/timeutil.h"
 #include "server/server_int.h"
 
-static void data_io_done(void *arg, int result)
+void server_io_done(void *arg, int result)
 {
     struct sreq *r = arg;
 
@@ -32,7 +32,8 @@ static void data_submit_write(struct sreq *r)
     int rc;
 
     r->state = SREQ_IO;
-    rc = chunk_write(r->srv->chunks, q->ino, q->index, q->offset, src, q->length, data_io_done, r);
+    rc =
+        chunk_write(r->srv->chunks, q->ino, q->index, q->offset, src, q->length, server_io_done, r);
     if (rc == -EAGAIN) {
         /* Ring or op pool full: retry on the next pass, after reaping. */
         r->state = SREQ_RECV_DONE;
@@ -48,8 +49,8 @@ static void data_submit_read(struct sreq *r)
     int rc;
 
     r->state = SREQ_IO;
-    rc = chunk_read(r->srv->chunks, q->ino, q->index, q->offset, r->iobuf, q->length, data_io_done,
-                    r);
+    rc = chunk_read(r->srv->chunks, q->ino, q->index, q->offset, r->iobuf, q->length,
+                    server_io_done, r);
     if (rc == -EAGAIN) {
         r->state = SREQ_RECV_DONE;
         sreq_queue(r);
@@ -125,7 +126,7 @@ void server_stat_head(struct sreq *r)
         return;
     }
     r->state = SREQ_IO;
-    rc = chunk_read(r->srv->chunks, a->ino, 0, 0, r->iobuf, a->size, data_io_done, r);
+    rc = chunk_read(r->srv->chunks, a->ino, 0, 0, r->iobuf, a->size, server_io_done, r);
     if (rc < 0)
         sreq_finish(r, 0);
 }
@@ -171,7 +172,7 @@ void server_op_FSYNC(struct sreq *r)
     int rc;
 
     r->state = SREQ_IO;
-    rc = chunk_fsync(r->srv->chunks, r->body.fsync_req.ino, data_io_done, r);
+    rc = chunk_fsync(r->srv->chunks, r->body.fsync_req.ino, server_io_done, r);
     if (rc == -EAGAIN) {
         /* the store's op pool is busy: retry next pass, like reads/writes */
         r->state = SREQ_NEW;
@@ -186,6 +187,10 @@ void server_data_continue(struct sreq *r)
     const struct proto_chunk_io_req *q = &r->body.chunk_io_req;
     struct server *srv = r->srv;
 
+    if (r->op == PROTO_OP_PUT) {
+        server_put_continue(r);
+        return;
+    }
     if (r->state == SREQ_RECV_DONE) {
         if (r->op == PROTO_OP_CHUNK_WRITE)
             data_submit_write(r);

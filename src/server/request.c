@@ -71,6 +71,7 @@ static void sreq_free(struct sreq *r)
     if (r->rndv_desc != NULL)
         net_data_drop(srv->net, r->rndv_desc);
     free(r->eager_copy);
+    free(r->op_state);
     if (r->client != NULL)
         server_client_put(r->client);
     srv->inflight--;
@@ -142,6 +143,13 @@ static bool server_hdr_answerable(const struct net_msg *msg, struct proto_hdr *h
     return true;
 }
 
+/* Ops whose data part is bulk data (then, for some, a path) received into
+ * an I/O buffer, not a path copied inline. */
+static bool sreq_bulk(unsigned op)
+{
+    return op == PROTO_OP_CHUNK_WRITE || op == PROTO_OP_PUT;
+}
+
 /* Check every path in the variable part is normalized. */
 static int server_check_paths(struct sreq *r)
 {
@@ -161,6 +169,7 @@ static int server_check_paths(struct sreq *r)
         break;
     case PROTO_OP_HELLO:
     case PROTO_OP_CHUNK_WRITE:
+    case PROTO_OP_PUT: /* its path follows the bytes: checked by op_put.c */
     case PROTO_OP_CHUNK_READ:
     case PROTO_OP_CHUNK_REMOVE:
     case PROTO_OP_CHUNK_TRUNC:
@@ -194,7 +203,7 @@ static int server_take_data(struct sreq *r, struct net_msg *msg)
     struct server *srv = r->srv;
 
     r->data_len = (uint32_t)msg->data_len;
-    if (r->op != PROTO_OP_CHUNK_WRITE) {
+    if (!sreq_bulk(r->op)) {
         /* Paths: small, copied inline and NUL-terminated for logs. */
         if (msg->rndv || msg->data_len >= SREQ_DATA_INLINE)
             return -EPROTO;
@@ -321,7 +330,7 @@ int server_on_request(void *arg, struct net_msg *msg)
     }
     srv->stats.ops++;
     srv->stats.bytes_in += msg->data_len;
-    if (r->op == PROTO_OP_CHUNK_WRITE && msg->rndv) {
+    if (sreq_bulk(r->op) && msg->rndv) {
         r->iobuf = chunk_buf_get(srv->chunks);
         if (r->iobuf != NULL) {
             /* Zero-copy: pull the data straight into the registered buffer. */
@@ -489,6 +498,10 @@ void server_flush_replies(struct server *srv)
         log_error("metadata commit failed: %d", rc);
     while ((n = list_pop_front(&srv->replies)) != NULL) {
         struct sreq *r = list_entry(n, struct sreq, link);
+
+        /* a PUT whose records are lost: their bytes go too (whole or nothing) */
+        if (rc < 0 && r->op == PROTO_OP_PUT && r->status == 0)
+            server_put_lost(r);
 
         /* data ops did their work whatever happened to the metadata */
         if (rc < 0 && r->status == 0 && r->op != PROTO_OP_CHUNK_READ &&

@@ -61,6 +61,7 @@ struct sreq {
     void *eager_copy; /* eager write data held while waiting for a buffer */
     void *iobuf;      /* registered I/O buffer from the chunk store */
     int io_result;    /* result of the last storage I/O */
+    void *op_state;   /* an op's own allocation (PUT's files), freed with it */
 
     /* Reply. */
     int status; /* 0 or -errno */
@@ -194,8 +195,17 @@ typedef void (*server_op_fn)(struct sreq *r);
 PROTO_OPS(SERVER_OP_DECL)
 #undef SERVER_OP_DECL
 
-/* op_data.c: continue a data op after its receive or storage I/O. */
+/* op_data.c: continue a data op after its receive or storage I/O (a PUT
+ * goes on in op_put.c); server_io_done is the chunk store callback that
+ * records an I/O's result and queues its request (SREQ_IO_DONE). */
 void server_data_continue(struct sreq *r);
+void server_io_done(void *arg, int result);
+/* op_put.c: a PUT after its receive or its chunk writes; lost: the pass's
+ * commit failed, so the files it made have no records: remove their data. */
+void server_put_continue(struct sreq *r);
+void server_put_lost(struct sreq *r);
+/* op_meta.c: attributes as sent. */
+void server_attr_to_wire(const struct meta_attr *a, proto_attr_t *w);
 /* STAT with PROTO_STAT_HEAD of a small file: read chunk 0 into the reply
  * (op_data.c); the reply goes without data when that cannot be done. */
 void server_stat_head(struct sreq *r);

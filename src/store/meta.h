@@ -292,6 +292,10 @@ int meta_ino_list(struct meta *meta, const uint8_t after[16], bool start, uint64
  * -ENOSPC (floor beyond 2^32) or an LMDB error.
  */
 uint64_t meta_ino_reserved_end(const struct meta *meta);
+/* A new inode number, for a record made later with meta_inode_put (a
+ * file whose data is written before its name: PUT). A number that ends up
+ * unused is simply skipped. 0, -ENOSPC or an LMDB error (see meta_create). */
+int meta_ino_alloc(struct meta *meta, uint64_t *ino_p);
 int meta_ino_floor(struct meta *meta, uint64_t floor);
 
 /* Counts of file inodes and directories ("/" included) held here,

@@ -452,6 +452,16 @@ uint64_t meta_ino_reserved_end(const struct meta *m)
     return m->ino_reserved;
 }
 
+int meta_ino_alloc(struct meta *m, uint64_t *ino_p)
+{
+    int rc = meta_ino_reserve(m);
+
+    if (rc != 0)
+        return rc;
+    *ino_p = meta_ino_next(m);
+    return 0;
+}
+
 int meta_ino_floor(struct meta *m, uint64_t floor)
 {
     int rc;

@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,11 @@
 #define STAGE_MANIFEST     ".benchfs-manifest"
 #define STAGE_TMP_PREFIX   ".bfs-stage."
 #define STAGE_DEFAULT_SPLT (64ull << 20)
-#define MIB                (1024.0 * 1024.0)
+/* Threads of the planner for BenchFS calls (stat, mkdir, attributes). */
+#define STAGE_PAR_THREADS 8
+/* Small files in flight per worker (docs/jobs.md#speed). */
+#define STAGE_DEFAULT_THREADS 8
+#define MIB                   (1024.0 * 1024.0)
 
 static volatile sig_atomic_t stage_stop_signal;
 
@@ -216,26 +221,113 @@ static int plan_file(struct stage_plan *p, const struct stage_cmd *c, const char
 }
 
 /*
- * Walk the source directory `src` into destination directory `dst`
- * (created). `ordinal` numbers the regular files of the whole walk, so MPI
- * ranks share them out. Returns 0 or -ENOMEM; other failures are reported
- * and counted in p->errors.
+ * Run fn(arg, i) for every i < n, on up to STAGE_PAR_THREADS threads (this
+ * one included) when `wide`: for calls into BenchFS, which each wait for a
+ * round trip and go on in parallel from several threads of one client.
+ * Local calls do not wait: they run here, one after the other.
+ */
+struct stage_par {
+    void (*fn)(void *arg, size_t i);
+    void *arg;
+    size_t n;
+    _Atomic size_t next;
+};
+
+static void *stage_par_main(void *arg)
+{
+    struct stage_par *par = arg;
+    size_t i;
+
+    while ((i = atomic_fetch_add(&par->next, 1)) < par->n)
+        par->fn(par->arg, i);
+    return NULL;
+}
+
+static void stage_parallel(size_t n, bool wide, void (*fn)(void *arg, size_t i), void *arg)
+{
+    struct stage_par par = {.fn = fn, .arg = arg, .n = n};
+    pthread_t tid[STAGE_PAR_THREADS - 1];
+    size_t started = 0;
+
+    for (size_t k = 0; wide && k + 1 < STAGE_PAR_THREADS && k + 1 < n; k++) {
+        if (pthread_create(&tid[k], NULL, stage_par_main, &par) != 0)
+            break; /* fewer threads: this one still does everything left */
+        started++;
+    }
+    stage_par_main(&par);
+    for (size_t k = 0; k < started; k++)
+        pthread_join(tid[k], NULL);
+}
+
+/* One entry of a directory being planned. */
+struct plan_ent {
+    char *s, *d, *r; /* source, destination, below the destination root */
+    struct stage_attr a;
+    int st; /* stat: 0, -errno, PLAN_SKIP, or PLAN_LISTED (a from readdir-plus) */
+    int mk; /* a directory's mkdir: 1 created, 0 was there, -errno */
+};
+#define PLAN_SKIP   1 /* our own file, or a destination path too long */
+#define PLAN_LISTED 2
+
+struct plan_dir_ctx {
+    struct stage_plan *p;
+    const struct stage_dirent *ents;
+    struct plan_ent *pe;
+    const size_t *at; /* the entries of this step */
+    bool fresh;
+};
+
+static void plan_stat_one(void *arg, size_t j)
+{
+    struct plan_dir_ctx *x = arg;
+    struct plan_ent *e = &x->pe[x->at[j]];
+    const struct stage_dirent *de = &x->ents[x->at[j]];
+
+    if (x->fresh && de->has_attr && de->is_reg) {
+        /* New destination, attributes from readdir-plus: the mtime comes
+         * from the open file in the worker (one RPC less). */
+        e->a = (struct stage_attr){
+            .is_reg = true, .size = de->size, .mode = de->mode, .mtime_ns = INT64_MIN};
+        e->st = PLAN_LISTED;
+        return;
+    }
+    e->st = x->p->src_fs->stat(e->s, &e->a);
+}
+
+static void plan_mkdir_one(void *arg, size_t j)
+{
+    struct plan_dir_ctx *x = arg;
+    struct plan_ent *e = &x->pe[x->at[j]];
+
+    e->mk = x->p->dst_fs->mkdir(e->d, e->a.mode);
+}
+
+/*
+ * Walk the source directory `src` into destination directory `dst`, which
+ * `mk` says was created (1), was there (0) or could not be made (-errno).
+ * `ordinal` numbers the regular files of the whole walk, so MPI ranks share
+ * them out. The entries are stat'ed, and the destinations of the
+ * subdirectories made, all at once (in parallel on BenchFS), then taken in
+ * name order. Returns 0 or -ENOMEM; other failures are reported and
+ * counted in p->errors.
  */
 static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char *src,
                     const char *dst, const char *rel, const struct stage_attr *sa,
-                    uint64_t *ordinal, bool fresh)
+                    uint64_t *ordinal, bool fresh, int mk)
 {
     struct stage_dirent *ents = NULL;
-    size_t n = 0;
-    int rc;
+    struct plan_ent *pe = NULL;
+    struct plan_dir_ctx x;
+    size_t n = 0, m;
+    size_t *at;
+    int rc = 0;
 
-    rc = p->dst_fs->mkdir(dst, sa->mode);
-    if (rc < 0) {
-        cli_error("%s: cannot create directory '%s': %s", c->o.cmd, dst, strerror(-rc));
+    if (mk < 0) {
+        cli_error("%s: cannot create directory '%s': %s", c->o.cmd, dst, strerror(-mk));
         p->errors++;
         return 0;
     }
-    fresh = fresh || rc == 1;
+    fresh = fresh || mk == 1;
     if (plan_push_dir(p, dst, sa) < 0)
         return -ENOMEM;
     rc = p->src_fs->list(src, &ents, &n);
@@ -246,40 +338,62 @@ static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char 
     }
     if (n > 1)
         qsort(ents, n, sizeof(*ents), entry_cmp);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        char *s = path_cat(src, ents[i].name), *d = path_cat(dst, ents[i].name);
-        char *r = *rel ? path_cat(rel, ents[i].name) : strdup(ents[i].name);
-        struct stage_attr a;
-
-        if (!s || !d || !r) {
-            rc = -ENOMEM;
-        } else if (stage_own_name(ents[i].name)) {
-            /* a temporary file or manifest of ours */
-        } else if (p->dst_fs->remote && strlen(d) >= BFS_PATH_MAX) {
-            cli_error("%s: cannot stage '%s': destination path too long", c->o.cmd, s);
-            p->errors++;
-        } else if (fresh && ents[i].has_attr && ents[i].is_reg) {
-            /* New destination, attributes from readdir-plus: the mtime
-             * comes from the open file in the worker (one RPC less). */
-            a = (struct stage_attr){
-                .is_reg = true, .size = ents[i].size, .mode = ents[i].mode, .mtime_ns = INT64_MIN};
-            if ((*ordinal)++ % c->o.ranks == c->o.rank)
-                rc = plan_file(p, c, s, d, r, &a, true);
-        } else if ((rc = p->src_fs->stat(s, &a)) < 0) {
-            cli_error("%s: cannot stat '%s': %s", c->o.cmd, s, strerror(-rc));
-            p->errors++;
-            rc = 0;
-        } else if (a.is_dir) {
-            rc = plan_dir(p, c, s, d, r, &a, ordinal, fresh);
-        } else if (!a.is_reg) {
-            cli_warn("%s: skipping '%s': not a regular file or directory", c->o.cmd, s);
-        } else if ((*ordinal)++ % c->o.ranks == c->o.rank) {
-            rc = plan_file(p, c, s, d, r, &a, fresh);
-        }
-        free(s);
-        free(d);
-        free(r);
+    pe = calloc(n ? n : 1, sizeof(*pe));
+    at = malloc((n ? n : 1) * sizeof(*at));
+    if (!pe || !at) {
+        free(pe);
+        free(at);
+        stage_dirents_free(ents, n);
+        return -ENOMEM;
     }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        pe[i].s = path_cat(src, ents[i].name);
+        pe[i].d = path_cat(dst, ents[i].name);
+        pe[i].r = *rel ? path_cat(rel, ents[i].name) : strdup(ents[i].name);
+        if (!pe[i].s || !pe[i].d || !pe[i].r)
+            rc = -ENOMEM;
+        else if (stage_own_name(ents[i].name)) /* a temporary file or manifest of ours */
+            pe[i].st = PLAN_SKIP;
+        else if (p->dst_fs->remote && strlen(pe[i].d) >= BFS_PATH_MAX)
+            pe[i].st = PLAN_SKIP;
+    }
+    x = (struct plan_dir_ctx){.p = p, .ents = ents, .pe = pe, .at = at, .fresh = fresh};
+    if (rc == 0) {
+        for (size_t i = m = 0; i < n; i++)
+            if (pe[i].st != PLAN_SKIP)
+                at[m++] = i;
+        stage_parallel(m, p->src_fs->remote, plan_stat_one, &x);
+        for (size_t i = m = 0; i < n; i++)
+            if (pe[i].st == 0 && pe[i].a.is_dir)
+                at[m++] = i;
+        stage_parallel(m, p->dst_fs->remote, plan_mkdir_one, &x);
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct plan_ent *e = &pe[i];
+
+        if (e->st == PLAN_SKIP) {
+            if (!stage_own_name(ents[i].name)) {
+                cli_error("%s: cannot stage '%s': destination path too long", c->o.cmd, e->s);
+                p->errors++;
+            }
+        } else if (e->st < 0) {
+            cli_error("%s: cannot stat '%s': %s", c->o.cmd, e->s, strerror(-e->st));
+            p->errors++;
+        } else if (e->a.is_dir) {
+            rc = plan_dir(p, c, e->s, e->d, e->r, &e->a, ordinal, fresh, e->mk);
+        } else if (!e->a.is_reg) {
+            cli_warn("%s: skipping '%s': not a regular file or directory", c->o.cmd, e->s);
+        } else if ((*ordinal)++ % c->o.ranks == c->o.rank) {
+            rc = plan_file(p, c, e->s, e->d, e->r, &e->a, fresh);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(pe[i].s);
+        free(pe[i].d);
+        free(pe[i].r);
+    }
+    free(pe);
+    free(at);
     stage_dirents_free(ents, n);
     return rc;
 }
@@ -346,13 +460,14 @@ static int plan_build(struct stage_plan *p, const struct stage_cmd *c)
         src_basename(src, name, sizeof(name));
         if (a.is_dir && contents) {
             a.mode = 0; /* DEST keeps its own mode */
-            rc = plan_dir(p, c, src, c->dest, "", &a, &ordinal, fresh);
+            rc = plan_dir(p, c, src, c->dest, "", &a, &ordinal, fresh, 0);
         } else if (a.is_dir || a.is_reg) {
             dst = path_cat(c->dest, name);
             if (!dst)
                 return -ENOMEM;
             if (a.is_dir)
-                rc = plan_dir(p, c, src, dst, name, &a, &ordinal, fresh);
+                rc = plan_dir(p, c, src, dst, name, &a, &ordinal, fresh,
+                              p->dst_fs->mkdir(dst, a.mode));
             else if (ordinal++ % c->o.ranks == c->o.rank)
                 rc = plan_file(p, c, src, dst, name, &a, fresh);
             free(dst);
@@ -414,6 +529,64 @@ static void finish_split(struct stage_plan *p, const struct stage_opts *o)
             f->copied = false;
         }
     }
+}
+
+struct finish_dirs_ctx {
+    struct stage_plan *p;
+    const struct stage_opts *o;
+    const size_t *at; /* the directories of one depth */
+    _Atomic unsigned failed;
+};
+
+static void finish_dir_one(void *arg, size_t i)
+{
+    struct finish_dirs_ctx *x = arg;
+    size_t d = x->at[i];
+    int rc;
+
+    rc =
+        x->p->dst_fs->set_attr(x->p->dirs[d], x->p->dir_attrs[d].mode, x->p->dir_attrs[d].mtime_ns);
+    if (rc < 0) {
+        cli_error("%s: cannot set mode and mtime of '%s': %s", x->o->cmd, x->p->dirs[d],
+                  strerror(-rc));
+        atomic_fetch_add(&x->failed, 1);
+    }
+}
+
+/* Directories last: creating entries changed their mtimes. Deepest first,
+ * so that a mode without write or search permission comes after what is
+ * below it; the directories of one depth at once. Returns the failures. */
+static unsigned finish_dirs(struct stage_plan *p, const struct stage_opts *o)
+{
+    struct finish_dirs_ctx x = {.p = p, .o = o};
+    size_t *at = malloc((p->ndirs ? p->ndirs : 1) * sizeof(*at));
+    unsigned *depth = malloc((p->ndirs ? p->ndirs : 1) * sizeof(*depth)), max = 0;
+
+    if (!at || !depth) {
+        free(at);
+        free(depth);
+        cli_error("%s: out of memory", o->cmd);
+        return 1;
+    }
+    for (size_t i = 0; i < p->ndirs; i++) {
+        depth[i] = 0;
+        for (const char *q = p->dirs[i]; *q; q++)
+            depth[i] += *q == '/';
+        if (depth[i] > max)
+            max = depth[i];
+    }
+    x.at = at;
+    for (unsigned d = max + 1; d-- > 0;) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < p->ndirs; i++)
+            if (depth[i] == d && p->dir_attrs[i].mode != 0)
+                at[n++] = i;
+        stage_parallel(n, p->dst_fs->remote, finish_dir_one, &x);
+    }
+    free(at);
+    free(depth);
+    return atomic_load(&x.failed);
 }
 
 /* Escape a path for one manifest line: \\, \n, \t and control bytes. */
@@ -550,8 +723,9 @@ static int stage_pass(struct cli_ctx *ctx, struct stage_cmd *c, bool summary)
         plan_free(&p);
         return -1;
     }
-    /* The workers are separate clients; this process reconnects after. */
-    if (cli_disconnect(ctx) != 0 || stage_run(ctx, &p, &c->o) < 0 || cli_connect(ctx) != 0) {
+    /* The workers are separate clients, forked while this process is
+     * disconnected; it reconnects while they copy. */
+    if (cli_disconnect(ctx) != 0 || stage_run(ctx, &p, &c->o) < 0) {
         plan_free(&p);
         return -1;
     }
@@ -578,17 +752,7 @@ static int stage_pass(struct cli_ctx *ctx, struct stage_cmd *c, bool summary)
     }
     if (manifest_write(&p, c) < 0)
         failed++;
-    /* Directories last (deepest first): creating entries changed mtimes. */
-    for (size_t i = p.ndirs; i-- > 0;) {
-        if (p.dir_attrs[i].mode == 0)
-            continue;
-        rc = p.dst_fs->set_attr(p.dirs[i], p.dir_attrs[i].mode, p.dir_attrs[i].mtime_ns);
-        if (rc < 0) {
-            cli_error("%s: cannot set mode and mtime of '%s': %s", c->o.cmd, p.dirs[i],
-                      strerror(-rc));
-            failed++;
-        }
-    }
+    failed += finish_dirs(&p, &c->o);
     t = cli_elapsed(&t0);
     if (c->o.ranks > 1)
         snprintf(rankstr, sizeof(rankstr), " (rank %u of %u)", c->o.rank, c->o.ranks);
@@ -615,6 +779,7 @@ static void stage_help(bool in)
            "created. Files the destination already has (same size, not older) are skipped,\n"
            "so an interrupted run is resumed by running it again.\n\n"
            "  -j, --jobs N          worker processes (default 4)\n"
+           "      --threads N       small files in flight per worker (default %d)\n"
            "      --verify          compare xxh3 checksums of every copy; with it, files that\n"
            "                        look unchanged are compared by checksum too\n"
            "      --split SIZE      files larger than SIZE are split into SIZE ranges shared\n"
@@ -623,7 +788,8 @@ static void stage_help(bool in)
            "      --bwlimit RATE    at most RATE bytes/s (K/M/G suffixes)\n"
            "      --manifest FILE   write the manifest to the local FILE (default: "
            "DEST/" STAGE_MANIFEST ")\n"
-           "      --no-manifest     write none\n");
+           "      --no-manifest     write none\n",
+           STAGE_DEFAULT_THREADS);
     if (!in)
         printf("      --watch SEC       stage out every SEC seconds while the application runs,\n"
                "                        until SIGINT/SIGTERM or --stop-file, then once more\n"
@@ -679,6 +845,7 @@ static int stage_main(struct cli_ctx *ctx, int argc, char **argv, bool in)
 {
     static const struct option longopts[] = {
         {"jobs", required_argument, NULL, 'j'},
+        {"threads", required_argument, NULL, 'T'},
         {"verify", no_argument, NULL, 'V'},
         {"split", required_argument, NULL, 'S'},
         {"buffer-size", required_argument, NULL, 'b'},
@@ -705,6 +872,7 @@ static int stage_main(struct cli_ctx *ctx, int argc, char **argv, bool in)
     c.in = in;
     c.o.cmd = cmd;
     c.o.jobs = 4;
+    c.o.threads = STAGE_DEFAULT_THREADS;
     c.o.bufsize = CLI_DEFAULT_XFER;
     c.o.split = STAGE_DEFAULT_SPLT;
     c.o.ranks = 1;
@@ -714,6 +882,11 @@ static int stage_main(struct cli_ctx *ctx, int argc, char **argv, bool in)
             if ((rc = stage_parse_num(cmd, optarg, 1, 256, &v)) != 0)
                 return rc;
             c.o.jobs = (unsigned)v;
+            break;
+        case 'T':
+            if ((rc = stage_parse_num(cmd, optarg, 1, 256, &v)) != 0)
+                return rc;
+            c.o.threads = (unsigned)v;
             break;
         case 'V':
             c.o.verify = true;

@@ -12,9 +12,11 @@
  *
  * A plan is a list of files; each file is one work item, or several byte
  * ranges when it is large ("split"), so that workers share a big file. Work
- * items are claimed dynamically from a counter in shared memory by forked
+ * items are claimed dynamically from counters in shared memory by forked
  * worker processes (each one its own BenchFS client: the library is a
  * per-process singleton), which also record each item's result there.
+ * Inside a worker, threads keep several small files in flight at once:
+ * one takes the large items, the others only small ones.
  */
 #ifndef BENCHFS_TOOLS_BENCHFS_STAGE_H
 #define BENCHFS_TOOLS_BENCHFS_STAGE_H
@@ -45,6 +47,19 @@ struct stage_dirent {
     mode_t mode;
 };
 
+/* Files one worker thread gathers for one stage_fs.put at most. */
+#define STAGE_PUT_MAX 64
+
+/* One file for stage_fs.put. */
+struct stage_put {
+    const char *path;
+    const void *data;
+    size_t len;
+    mode_t mode;
+    int64_t mtime_ns;
+    int result; /* out: 0 or -errno */
+};
+
 /* One side of a transfer. Every call returns >= 0 or -errno; none prints. */
 struct stage_fs {
     const char *name; /* "local" or "benchfs", for messages */
@@ -62,6 +77,15 @@ struct stage_fs {
     /* Give `path` the mode and mtime of its source (chmod, utimens), once
      * its data is closed: a later publication would stamp a new mtime. */
     int (*set_attr)(const char *path, mode_t mode, int64_t mtime_ns);
+    /* The same on a descriptor whose data is all written, before its close
+     * (BenchFS publishes the size first, so close stamps nothing later);
+     * the mode only when set_mode (a file created with it needs none). */
+    int (*fset_attr)(int fd, bool set_mode, mode_t mode, int64_t mtime_ns);
+    /* Create files, none of which may exist, whole: bytes, mode, mtime; one
+     * that fails is removed again and gets its -errno in `result`. On
+     * BenchFS small files travel many to a request, and a name appears
+     * only with all of its bytes. */
+    void (*put)(struct stage_put *files, size_t n);
     /* Entries of a directory (unsorted); free with stage_dirents_free. */
     int (*list)(const char *path, struct stage_dirent **ents_p, size_t *n_p);
 };
@@ -73,11 +97,12 @@ void stage_dirents_free(struct stage_dirent *ents, size_t n);
 
 /* Options of one stage-in / stage-out run. */
 struct stage_opts {
-    const char *cmd; /* "stage-in" or "stage-out" */
-    unsigned jobs;   /* worker processes */
-    bool verify;     /* checksums (xxh3) of source and destination */
-    bool progress;   /* draw the bar (stderr is a terminal, no -q) */
-    bool verbose;    /* one line per file */
+    const char *cmd;  /* "stage-in" or "stage-out" */
+    unsigned jobs;    /* worker processes */
+    unsigned threads; /* per worker: small files in flight at once */
+    bool verify;      /* checksums (xxh3) of source and destination */
+    bool progress;    /* draw the bar (stderr is a terminal, no -q) */
+    bool verbose;     /* one line per file */
     size_t bufsize;
     uint64_t split;       /* files larger than this are split into ranges */
     uint64_t bwlimit;     /* bytes/s over all workers, 0 = none */
@@ -118,12 +143,14 @@ struct stage_item {
 
 /* What the workers share with the parent (MAP_SHARED, before fork). */
 struct stage_shared {
-    _Atomic uint64_t next;   /* next item to claim */
-    _Atomic uint64_t bytes;  /* bytes copied so far */
-    _Atomic uint64_t files;  /* items finished */
-    _Atomic int32_t *status; /* per item: STAGE_ST_*, or -errno */
-    uint64_t *hash;          /* per item: checksum of the range (--verify) */
-    int64_t *mtime;          /* per item: the source's mtime when the plan had none */
+    _Atomic uint64_t next_large; /* next of the large items to claim */
+    _Atomic uint64_t next_small; /* next of the small items to claim */
+    _Atomic uint64_t bytes;      /* bytes copied so far */
+    _Atomic uint64_t files;      /* items finished */
+    _Atomic uint64_t paced;      /* bytes counted against --bwlimit */
+    _Atomic int32_t *status;     /* per item: STAGE_ST_*, or -errno */
+    uint64_t *hash;              /* per item: checksum of the range (--verify) */
+    int64_t *mtime;              /* per item: the source's mtime when the plan had none */
 };
 
 struct stage_plan {
@@ -136,14 +163,16 @@ struct stage_plan {
     struct stage_attr *dir_attrs;
     size_t ndirs, cap_dirs;
     uint64_t bytes_total; /* bytes of the items to copy */
-    unsigned errors;      /* planning errors (reported) */
+    unsigned errors;      /* planning errors, workers that died (reported) */
 };
 
 /*
  * Run every item of the plan with opts->jobs worker processes (forked; each
  * one connects to BenchFS through `ctx` when a side is BenchFS; the caller
- * must be disconnected). Fills files[].result/copied/hash from the shared
- * results. Returns 0, or -errno when the workers could not be started; a
+ * must be disconnected: UCX is not fork-safe). Once they are started, this
+ * process connects again (for the caller's finish) while they copy. Fills
+ * files[].result/copied/hash from the shared results. Returns 0, or -errno
+ * when the workers could not be started or this process not reconnect; a
  * failed item is not an error here (it is reported and in its result).
  */
 int stage_run(struct cli_ctx *ctx, struct stage_plan *plan, const struct stage_opts *opts);

@@ -1,27 +1,39 @@
 /*
  * benchfs_stage_copy.c - the workers of `benchfs stage-in/stage-out`: copy
  * one work item (a whole file or one byte range of a split file), the
- * forked worker processes that claim items from a shared counter, and the
- * progress bar the parent draws meanwhile.
+ * forked worker processes that claim items from shared counters, their
+ * threads, and the progress bar the parent draws meanwhile.
  *
- * A whole file is written under a temporary name next to its destination
- * (struct stage_file.tmp), given its mode and mtime, and renamed into place
- * only when every byte arrived (and, with --verify, read back with the same
- * checksum), so a destination name never holds a half-written file. A
- * failed copy removes its temporary file. Ranges of a split file go into a
+ * A new destination file is created with its final mode (workers run with
+ * umask 0), written in place, given its mtime on the open descriptor and
+ * closed; if anything fails it is removed again. A file that exists is
+ * written under a temporary name next to it (struct stage_file.tmp), given
+ * its mode and mtime, and renamed into place only when every byte arrived
+ * (and, with --verify, read back with the same checksum), so a destination
+ * name never holds a half-written file it did not have before. A failed
+ * copy removes its temporary file. Ranges of a split file go into a
  * temporary file the planner created; the planner renames it once every
  * range is done (benchfs_stage.c).
  *
- * Workers are processes, not threads: each one is its own BenchFS client,
- * so their RPCs never queue behind each other in one client.
+ * Workers are processes: each one is its own BenchFS client, so their RPCs
+ * never queue behind each other in one client. A small file costs a few
+ * round trips and almost no bytes, so inside a worker several threads
+ * (of that one client, whose calls proceed in parallel) each copy one:
+ * thread 0 claims the large items (with a buffer of --buffer-size) and,
+ * when none is left, small ones; the other threads only small ones, with
+ * buffers of at most STAGE_SMALL_MAX. So large files never take more than
+ * one buffer of --buffer-size per worker, nor wait behind small files.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +43,37 @@
 #include "tools/benchfs_stage.h"
 
 #define MIB (1024.0 * 1024.0)
+/* How often the parent redraws the progress bar. */
+#define STAGE_PROGRESS_MS 100
+
+/* Files of at most this many bytes are small: any thread copies them. */
+#define STAGE_SMALL_MAX (1u << 20)
+
+/* One worker process: what its threads share. */
+struct stage_worker {
+    const struct stage_plan *p;
+    const struct stage_opts *o;
+    struct stage_shared *sh;
+    const uint32_t *large, *small; /* item numbers, in plan order */
+    size_t nlarge, nsmall;
+    size_t batch; /* files of one batch at most (1..STAGE_PUT_MAX) */
+    unsigned nworkers;
+    _Atomic uint64_t bytes; /* copied by this worker (--bwlimit) */
+    struct timespec start;
+};
+
+/* One thread of a worker, with its own buffer. */
+struct stage_thread {
+    struct stage_worker *w;
+    bool large; /* claims large items first */
+    char *buf;
+    size_t buflen;
+    pthread_t tid;
+    /* The batch: new small files read into buf, made by one stage_fs.put. */
+    size_t nbatch, used;
+    size_t bidx[STAGE_PUT_MAX];
+    struct stage_put bput[STAGE_PUT_MAX];
+};
 
 /* "benchfs: stage-in: cannot write '/x': No space left on device", with the
  * library's detail when the BenchFS side failed with a non-obvious error. */
@@ -46,16 +89,16 @@ static void stage_report(const struct stage_opts *o, const struct stage_fs *fs, 
 }
 
 /* Keep a worker under its share of --bwlimit: sleep while ahead. */
-static void bw_throttle(const struct stage_opts *o, unsigned nworkers, uint64_t bytes,
-                        const struct timespec *start)
+static void bw_throttle(struct stage_worker *w, uint64_t n)
 {
+    uint64_t bytes = atomic_fetch_add(&w->bytes, n) + n;
     double rate, due, now;
 
-    if (o->bwlimit == 0)
+    if (w->o->bwlimit == 0)
         return;
-    rate = (double)o->bwlimit / nworkers;
+    rate = (double)w->o->bwlimit / w->nworkers;
     due = (double)bytes / rate;
-    now = cli_elapsed(start);
+    now = cli_elapsed(&w->start);
     if (due > now) {
         double d = due - now;
         struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
@@ -66,7 +109,7 @@ static void bw_throttle(const struct stage_opts *o, unsigned nworkers, uint64_t 
 
 /* Checksum of `len` bytes of `path` from `off`. 0 or -errno (reported). */
 static int hash_range(const struct stage_opts *o, const struct stage_fs *fs, const char *path,
-                      uint64_t off, uint64_t len, char *buf, uint64_t *hash_p)
+                      uint64_t off, uint64_t len, char *buf, size_t buflen, uint64_t *hash_p)
 {
     XXH3_state_t *st = XXH3_createState();
     uint64_t end = off + len;
@@ -82,7 +125,7 @@ static int hash_range(const struct stage_opts *o, const struct stage_fs *fs, con
         return fd;
     }
     while (off < end) {
-        size_t want = end - off < o->bufsize ? (size_t)(end - off) : o->bufsize;
+        size_t want = end - off < buflen ? (size_t)(end - off) : buflen;
         ssize_t n = fs->pread(fd, buf, want, off);
 
         if (n <= 0) {
@@ -122,13 +165,15 @@ static int write_full(const struct stage_fs *fs, int fd, const char *buf, size_t
 }
 
 /*
- * Copy one item. Returns STAGE_ST_DONE, STAGE_ST_EQUAL (a STAGE_CHECK file
- * whose checksums match) or -errno after reporting it.
+ * Copy one item with thread t's buffer. Returns STAGE_ST_DONE, STAGE_ST_EQUAL
+ * (a STAGE_CHECK file whose checksums match) or -errno after reporting it.
  */
-static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
-                     struct stage_shared *sh, size_t idx, unsigned nworkers, char *buf,
-                     uint64_t *worker_bytes, const struct timespec *start)
+static int copy_item(struct stage_thread *t, size_t idx)
 {
+    struct stage_worker *w = t->w;
+    const struct stage_plan *p = w->p;
+    const struct stage_opts *o = w->o;
+    struct stage_shared *sh = w->sh;
     const struct stage_item *it = &p->items[idx];
     const struct stage_file *f = &p->files[it->file];
     const struct stage_fs *sfs = p->src_fs, *dfs = p->dst_fs;
@@ -137,13 +182,14 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
     uint64_t off = it->off, end = it->off + it->len, h_src = 0, h_dst = 0;
     int64_t mtime = f->mtime_ns;
     const char *out = f->tmp;
+    char *buf = t->buf;
     int sfd, dfd = -1, rc = 0;
 
     if (f->action == STAGE_CHECK) {
-        rc = hash_range(o, sfs, f->src, 0, f->size, buf, &h_src);
+        rc = hash_range(o, sfs, f->src, 0, f->size, buf, t->buflen, &h_src);
         if (rc < 0)
             return rc;
-        if (hash_range(o, dfs, f->dst, 0, f->size, buf, &h_dst) == 0 && h_src == h_dst) {
+        if (hash_range(o, dfs, f->dst, 0, f->size, buf, t->buflen, &h_dst) == 0 && h_src == h_dst) {
             sh->hash[idx] = h_src;
             return STAGE_ST_EQUAL;
         }
@@ -176,8 +222,9 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
         if (whole)
             end = a.size;
     }
-    /* A new destination is written in place (removed again on failure);
-     * an existing one is replaced by a rename only once the copy is whole. */
+    /* A new destination is written in place (removed again on failure),
+     * created with its final mode; an existing one is replaced by a rename
+     * only once the copy is whole. */
     out = whole && f->direct ? f->dst : f->tmp;
     dfd = whole ? dfs->open(out, O_WRONLY | O_CREAT | (f->direct ? O_EXCL : O_TRUNC), f->mode)
                 : dfs->open(out, O_WRONLY, 0);
@@ -187,7 +234,7 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
         goto close_src;
     }
     while (off < end) {
-        size_t want = end - off < o->bufsize ? (size_t)(end - off) : o->bufsize;
+        size_t want = end - off < t->buflen ? (size_t)(end - off) : t->buflen;
         ssize_t n = sfs->pread(sfd, buf, want, off);
 
         if (n < 0) {
@@ -210,10 +257,17 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
             XXH3_64bits_update(xs, buf, (size_t)n);
         off += (uint64_t)n;
         atomic_fetch_add(&sh->bytes, (uint64_t)n);
-        *worker_bytes += (uint64_t)n;
-        bw_throttle(o, nworkers, *worker_bytes, start);
+        bw_throttle(w, (uint64_t)n);
     }
-    /* close publishes the size on BenchFS: its failure loses the data. */
+    /* Mode (unless created with it) and mtime while the file is open: on
+     * BenchFS this publishes the size, so the close stamps nothing later. */
+    if (whole && rc == 0) {
+        rc = dfs->fset_attr(dfd, !f->direct, f->mode, mtime);
+        if (rc < 0)
+            stage_report(o, dfs, "cannot set mode and mtime of", out, -rc);
+    }
+    /* close publishes the size on BenchFS when nothing did: its failure
+     * loses the data. */
     {
         int crc = dfs->close(dfd);
 
@@ -224,7 +278,7 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
     }
     if (rc == 0 && xs) {
         h_src = XXH3_64bits_digest(xs);
-        rc = hash_range(o, dfs, out, it->off, end - it->off, buf, &h_dst);
+        rc = hash_range(o, dfs, out, it->off, end - it->off, buf, t->buflen, &h_dst);
         if (rc == 0 && h_src != h_dst) {
             cli_error("%s: checksum mismatch on '%s' (bytes %llu..%llu): source %016llx, copy "
                       "%016llx",
@@ -233,11 +287,6 @@ static int copy_item(const struct stage_plan *p, const struct stage_opts *o,
             rc = -EIO;
         }
         sh->hash[idx] = h_src;
-    }
-    if (whole && rc == 0) {
-        rc = dfs->set_attr(out, f->mode, mtime);
-        if (rc < 0)
-            stage_report(o, dfs, "cannot set mode and mtime of", out, -rc);
     }
     if (whole && rc == 0 && !f->direct) {
         rc = dfs->rename(f->tmp, f->dst);
@@ -257,36 +306,223 @@ free_hash:
     return rc < 0 ? rc : STAGE_ST_DONE;
 }
 
-/* One worker process: connect, claim items until none is left. */
-static int worker_main(struct cli_ctx *ctx, const struct stage_plan *p, const struct stage_opts *o,
-                       struct stage_shared *sh, unsigned nworkers)
+/* Make the files of t's batch (one stage_fs.put) and record their results. */
+static void batch_flush(struct stage_thread *t)
 {
-    struct timespec start;
-    uint64_t my_bytes = 0;
-    char *buf = NULL;
+    struct stage_worker *w = t->w;
+    const struct stage_opts *o = w->o;
+    const struct stage_fs *dfs = w->p->dst_fs;
+    uint64_t h_src[STAGE_PUT_MAX], h_dst, bytes = 0;
+
+    if (t->nbatch == 0)
+        return;
+    if (o->verify)
+        for (size_t k = 0; k < t->nbatch; k++)
+            h_src[k] = XXH3_64bits(t->bput[k].data, t->bput[k].len);
+    for (size_t k = 0; k < t->nbatch; k++)
+        bytes += t->bput[k].len;
+    /* --bwlimit before the files are made (the worker's items stay
+     * claimed meanwhile: interrupted ones are named). */
+    bw_throttle(w, bytes);
+    dfs->put(t->bput, t->nbatch);
+    bytes = 0;
+    for (size_t k = 0; k < t->nbatch; k++) {
+        const struct stage_put *bp = &t->bput[k];
+        size_t idx = t->bidx[k];
+        int rc = bp->result;
+
+        if (rc < 0)
+            cli_error("%s: cannot create '%s': %s", o->cmd, bp->path, strerror(-rc));
+        else
+            bytes += bp->len;
+        /* --verify: read back (into the buffer, whose bytes are no longer
+         * needed) and compare; a copy that differs goes. */
+        if (rc == 0 && o->verify) {
+            w->sh->hash[idx] = h_src[k];
+            rc = hash_range(o, dfs, bp->path, 0, bp->len, t->buf, t->buflen, &h_dst);
+            if (rc == 0 && h_dst != h_src[k]) {
+                cli_error("%s: checksum mismatch on '%s': source %016llx, copy %016llx", o->cmd,
+                          bp->path, (unsigned long long)h_src[k], (unsigned long long)h_dst);
+                rc = -EIO;
+            }
+            if (rc < 0)
+                dfs->unlink(bp->path);
+        }
+        if (rc == 0 && o->verbose)
+            fprintf(stderr, "%s: '%s' -> '%s' (%zu bytes)\n", o->cmd,
+                    w->p->files[w->p->items[idx].file].src, bp->path, bp->len);
+        atomic_store(&w->sh->status[idx], rc < 0 ? rc : STAGE_ST_DONE);
+        atomic_fetch_add(&w->sh->files, 1);
+    }
+    atomic_fetch_add(&w->sh->bytes, bytes);
+    t->nbatch = t->used = 0;
+}
+
+/*
+ * Read item idx into t's batch when it is a new file that fits (its result
+ * comes with the batch's flush). Returns 1 when it is in the batch, 0 when
+ * it is to be copied on its own, or -errno when it failed (reported).
+ */
+static int batch_add(struct stage_thread *t, size_t idx)
+{
+    struct stage_worker *w = t->w;
+    const struct stage_opts *o = w->o;
+    const struct stage_file *f = &w->p->files[w->p->items[idx].file];
+    const struct stage_fs *sfs = w->p->src_fs;
+    size_t cap = t->buflen < STAGE_SMALL_MAX ? t->buflen : STAGE_SMALL_MAX;
+    uint64_t len = f->size, off = 0;
+    int64_t mtime = f->mtime_ns;
+    int sfd, rc = 0;
+
+    if (f->nparts != 1 || !f->direct || f->action != STAGE_COPY || (!f->mtime_unknown && len > cap))
+        return 0;
+    if (t->nbatch == w->batch || (!f->mtime_unknown && t->used + len > cap))
+        batch_flush(t);
+    sfd = sfs->open(f->src, O_RDONLY, 0);
+    if (sfd < 0) {
+        stage_report(o, sfs, "cannot open", f->src, -sfd);
+        return sfd;
+    }
+    if (f->mtime_unknown) {
+        /* Planned from a directory listing: the open file has it all. */
+        struct stage_attr a;
+
+        rc = sfs->fstat(sfd, &a);
+        if (rc < 0) {
+            stage_report(o, sfs, "cannot stat", f->src, -rc);
+            goto out;
+        }
+        len = a.size;
+        mtime = a.mtime_ns;
+        w->sh->mtime[idx] = mtime;
+        if (len > cap)
+            goto out; /* grew since the listing: on its own */
+        if (t->used + len > cap)
+            batch_flush(t);
+    }
+    while (off < len) {
+        ssize_t n = sfs->pread(sfd, t->buf + t->used + off, (size_t)(len - off), off);
+
+        if (n < 0) {
+            stage_report(o, sfs, "error reading", f->src, (int)-n);
+            rc = (int)n;
+            goto out;
+        }
+        if (n == 0) {
+            cli_error("%s: '%s' shrank while it was staged (%llu of %llu bytes)", o->cmd, f->src,
+                      (unsigned long long)off, (unsigned long long)len);
+            rc = -EIO;
+            goto out;
+        }
+        off += (uint64_t)n;
+    }
+    t->bidx[t->nbatch] = idx;
+    t->bput[t->nbatch++] = (struct stage_put){.path = f->dst,
+                                              .data = t->buf + t->used,
+                                              .len = (size_t)len,
+                                              .mode = f->mode,
+                                              .mtime_ns = mtime};
+    t->used += (size_t)len;
+    rc = 1;
+out:
+    sfs->close(sfd);
+    return rc;
+}
+
+/* The next item for thread t: a large one first when it takes them. */
+static bool thread_claim(struct stage_thread *t, size_t *idx_p)
+{
+    struct stage_worker *w = t->w;
+    uint64_t i;
+
+    if (t->large) {
+        i = atomic_fetch_add(&w->sh->next_large, 1);
+        if (i < w->nlarge) {
+            *idx_p = w->large[i];
+            return true;
+        }
+    }
+    i = atomic_fetch_add(&w->sh->next_small, 1);
+    if (i < w->nsmall) {
+        *idx_p = w->small[i];
+        return true;
+    }
+    return false;
+}
+
+static void *thread_main(void *arg)
+{
+    struct stage_thread *t = arg;
+    struct stage_shared *sh = t->w->sh;
+    size_t i;
+
+    while (thread_claim(t, &i)) {
+        int rc;
+
+        atomic_store(&sh->status[i], STAGE_ST_CLAIMED);
+        rc = batch_add(t, i);
+        if (rc == 1)
+            continue;
+        if (rc == 0) {
+            batch_flush(t); /* its buffer is needed now */
+            rc = copy_item(t, i);
+        }
+        atomic_store(&sh->status[i], rc);
+        atomic_fetch_add(&sh->files, 1);
+    }
+    batch_flush(t);
+    return NULL;
+}
+
+/*
+ * One worker process: connect, run its threads until no item is left.
+ * Thread 0 is this one; a thread that cannot be started is left out (0 takes
+ * every kind of item, so all of them still get done).
+ */
+static int worker_main(struct cli_ctx *ctx, struct stage_worker *w)
+{
+    const struct stage_opts *o = w->o;
+    size_t small_buf = o->bufsize < STAGE_SMALL_MAX ? o->bufsize : STAGE_SMALL_MAX;
+    unsigned n = o->threads, started = 0;
+    struct stage_thread *thr;
+    char *buf0 = NULL;
     int rc;
 
-    if (p->src_fs->remote || p->dst_fs->remote) {
+    /* Files are created with their sources' modes, exactly. */
+    umask(0);
+    if (w->p->src_fs->remote || w->p->dst_fs->remote) {
         rc = cli_connect(ctx);
         if (rc)
             return rc;
     }
-    if (posix_memalign((void **)&buf, 4096, o->bufsize) != 0) {
+    /* More threads than small items would only idle. */
+    if (n > w->nsmall + 1)
+        n = (unsigned)w->nsmall + 1;
+    thr = calloc(n, sizeof(*thr));
+    if (!thr || posix_memalign((void **)&buf0, 4096, o->bufsize) != 0) {
         cli_error("%s: cannot allocate a %zu-byte buffer", o->cmd, o->bufsize);
+        free(thr);
         return CLI_EXIT_FAIL;
     }
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    for (;;) {
-        uint64_t i = atomic_fetch_add(&sh->next, 1);
-
-        if (i >= p->nitems)
+    thr[0] = (struct stage_thread){.w = w, .large = true, .buf = buf0, .buflen = o->bufsize};
+    clock_gettime(CLOCK_MONOTONIC, &w->start);
+    for (unsigned k = 1; k < n; k++) {
+        thr[k] = (struct stage_thread){.w = w, .buflen = small_buf};
+        if (posix_memalign((void **)&thr[k].buf, 4096, small_buf) != 0)
             break;
-        atomic_store(&sh->status[i], STAGE_ST_CLAIMED);
-        rc = copy_item(p, o, sh, (size_t)i, nworkers, buf, &my_bytes, &start);
-        atomic_store(&sh->status[i], rc);
-        atomic_fetch_add(&sh->files, 1);
+        if (pthread_create(&thr[k].tid, NULL, thread_main, &thr[k]) != 0) {
+            free(thr[k].buf);
+            break;
+        }
+        started++;
     }
-    free(buf);
+    thread_main(&thr[0]);
+    for (unsigned k = 1; k <= started; k++) {
+        pthread_join(thr[k].tid, NULL);
+        free(thr[k].buf);
+    }
+    free(thr[0].buf);
+    free(thr);
     return cli_disconnect(ctx);
 }
 
@@ -318,16 +554,19 @@ static void progress_draw(const struct stage_opts *o, const struct stage_plan *p
 int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts *o)
 {
     size_t n = p->nitems, map_len, unstarted = 0;
-    unsigned nworkers = o->jobs < n ? o->jobs : (unsigned)n, alive = 0;
+    unsigned nworkers = o->jobs < n ? o->jobs : (unsigned)n;
+    size_t small_max = o->bufsize < STAGE_SMALL_MAX ? o->bufsize : STAGE_SMALL_MAX;
+    struct stage_worker wk = {.p = p, .o = o, .nworkers = nworkers};
+    uint32_t *order;
     struct stage_shared *sh;
     struct timespec start;
     pid_t *pids;
     char *map;
-    long pause_ms = 1;
+    int gone[2], reconnect;
     bool drawn = false;
 
     if (n == 0)
-        return 0;
+        return cli_connect(ctx) == 0 ? 0 : -ENOTCONN;
     /* One shared mapping: the counters, status[n], hash[n], mtime[n]. */
     map_len = sizeof(*sh) + n * sizeof(_Atomic int32_t) + 8 + 2 * n * sizeof(uint64_t);
     map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -340,11 +579,41 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     sh->status = (_Atomic int32_t *)(map + sizeof(*sh));
     sh->hash = (uint64_t *)(map + ((sizeof(*sh) + n * sizeof(_Atomic int32_t) + 7) & ~(size_t)7));
     sh->mtime = (int64_t *)(sh->hash + n);
+    /* Large items (ranges, files above small_max) for thread 0 of each
+     * worker, small ones for every thread; both lists in plan order. */
+    order = malloc(n * sizeof(*order));
     pids = calloc(nworkers, sizeof(*pids));
-    if (!pids) {
+    if (!order || !pids) {
+        free(order);
+        free(pids);
         munmap(map, map_len);
         return -ENOMEM;
     }
+    if (pipe2(gone, O_CLOEXEC) < 0) {
+        int err = errno;
+
+        cli_error("%s: cannot create a pipe: %s", o->cmd, strerror(err));
+        free(order);
+        free(pids);
+        munmap(map, map_len);
+        return -err;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (p->files[p->items[i].file].nparts > 1 || p->items[i].len > small_max)
+            order[wk.nlarge++] = (uint32_t)i;
+    wk.large = order;
+    wk.small = order + wk.nlarge;
+    for (size_t i = 0; i < n; i++)
+        if (!(p->files[p->items[i].file].nparts > 1 || p->items[i].len > small_max))
+            order[wk.nlarge + wk.nsmall++] = (uint32_t)i;
+    /* A batch is at most a share of the small files, so that a few of
+     * them still spread over the threads of every worker. */
+    wk.batch = wk.nsmall / ((size_t)nworkers * o->threads * 2);
+    if (wk.batch < 1)
+        wk.batch = 1;
+    if (wk.batch > STAGE_PUT_MAX)
+        wk.batch = STAGE_PUT_MAX;
+    wk.sh = sh;
     clock_gettime(CLOCK_MONOTONIC, &start);
     fflush(stdout);
     fflush(stderr);
@@ -356,39 +625,47 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
             break;
         }
         if (pid == 0) {
-            int rc = worker_main(ctx, p, o, sh, nworkers);
+            int rc;
+
+            close(gone[0]);
+            rc = worker_main(ctx, &wk);
 
             fflush(stderr);
             _exit(rc);
         }
         pids[w] = pid;
-        alive++;
     }
-    while (alive > 0) {
-        for (unsigned w = 0; w < nworkers; w++) {
-            int ws;
+    /* Every worker holds the pipe's write end: the read end reports the
+     * end of file as soon as the last one is gone, however it ended. */
+    close(gone[1]);
+    /* The caller's connection for its finish, made while the workers copy
+     * (it cannot be kept across fork). */
+    reconnect = cli_connect(ctx);
+    for (;;) {
+        struct pollfd pfd = {.fd = gone[0], .events = POLLIN};
+        int r = poll(&pfd, 1, o->progress ? STAGE_PROGRESS_MS : -1);
 
-            if (pids[w] <= 0 || waitpid(pids[w], &ws, WNOHANG) != pids[w])
-                continue;
-            if (WIFSIGNALED(ws))
-                cli_error("%s: worker %u (pid %ld) was killed by signal %d", o->cmd, w,
-                          (long)pids[w], WTERMSIG(ws));
-            else if (WEXITSTATUS(ws) != 0)
-                cli_error("%s: worker %u (pid %ld) failed (exit status %d)", o->cmd, w,
-                          (long)pids[w], WEXITSTATUS(ws));
-            pids[w] = 0;
-            alive--;
-        }
-        if (alive == 0)
+        if (r > 0 || (r < 0 && errno != EINTR))
             break;
         if (o->progress) {
             progress_draw(o, p, sh, &start, false);
             drawn = true;
         }
-        struct timespec ts = {0, pause_ms * 1000000L};
-        nanosleep(&ts, NULL);
-        if (pause_ms < 100)
-            pause_ms *= 2;
+    }
+    close(gone[0]);
+    for (unsigned w = 0; w < nworkers; w++) {
+        int ws;
+
+        if (pids[w] <= 0)
+            continue;
+        while (waitpid(pids[w], &ws, 0) < 0 && errno == EINTR)
+            ;
+        if (WIFSIGNALED(ws))
+            cli_error("%s: worker %u (pid %ld) was killed by signal %d", o->cmd, w, (long)pids[w],
+                      WTERMSIG(ws));
+        else if (WEXITSTATUS(ws) != 0)
+            cli_error("%s: worker %u (pid %ld) failed (exit status %d)", o->cmd, w, (long)pids[w],
+                      WEXITSTATUS(ws));
     }
     if (drawn)
         progress_draw(o, p, sh, &start, true);
@@ -420,6 +697,7 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     if (unstarted > 10)
         cli_error("%s: ... and %zu more files not staged (no worker left)", o->cmd, unstarted - 10);
     free(pids);
+    free(order);
     munmap(map, map_len);
-    return 0;
+    return reconnect == 0 ? 0 : -ENOTCONN;
 }

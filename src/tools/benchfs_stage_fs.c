@@ -151,6 +151,49 @@ static int local_set_attr(const char *path, mode_t mode, int64_t mtime_ns)
     return 0;
 }
 
+static int local_fset_attr(int fd, bool set_mode, mode_t mode, int64_t mtime_ns)
+{
+    struct timespec ts[2] = {
+        {.tv_sec = 0, .tv_nsec = UTIME_OMIT},
+        {.tv_sec = mtime_ns / 1000000000, .tv_nsec = mtime_ns % 1000000000},
+    };
+
+    if (set_mode && fchmod(fd, mode) < 0)
+        return -errno;
+    if (futimens(fd, ts) < 0)
+        return -errno;
+    return 0;
+}
+
+static int local_put(const char *path, const void *buf, size_t len, mode_t mode, int64_t mtime_ns)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode), rc = 0;
+    size_t off = 0;
+
+    if (fd < 0)
+        return -errno;
+    while (off < len && rc == 0) {
+        ssize_t n = local_pwrite(fd, (const char *)buf + off, len - off, off);
+
+        rc = n < 0 ? (int)n : n == 0 ? -EIO : 0;
+        off += n > 0 ? (size_t)n : 0;
+    }
+    if (rc == 0)
+        rc = local_fset_attr(fd, false, mode, mtime_ns);
+    if (close(fd) < 0 && rc == 0)
+        rc = -errno;
+    if (rc < 0)
+        unlink(path);
+    return rc;
+}
+
+static void local_put_many(struct stage_put *files, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        files[i].result =
+            local_put(files[i].path, files[i].data, files[i].len, files[i].mode, files[i].mtime_ns);
+}
+
 static int local_list(const char *path, struct stage_dirent **ents_p, size_t *n_p)
 {
     struct stage_dirent *ents = NULL;
@@ -198,6 +241,8 @@ const struct stage_fs stage_fs_local = {
     .rename = local_rename,
     .unlink = local_unlink,
     .set_attr = local_set_attr,
+    .fset_attr = local_fset_attr,
+    .put = local_put_many,
     .list = local_list,
 };
 
@@ -289,6 +334,49 @@ static int bfs_set_attr(const char *path, mode_t mode, int64_t mtime_ns)
     return 0;
 }
 
+/* Before the close: futimens publishes what was written but not yet
+ * published (attr.c), so the close that follows stamps no later mtime. */
+static int bfs_fset_attr(int fd, bool set_mode, mode_t mode, int64_t mtime_ns)
+{
+    struct timespec ts[2] = {
+        {.tv_sec = 0, .tv_nsec = UTIME_OMIT},
+        {.tv_sec = mtime_ns / 1000000000, .tv_nsec = mtime_ns % 1000000000},
+    };
+
+    if (mtime_ns < 0)
+        return -EINVAL;
+    if (set_mode && benchfs_fchmod(fd, mode) < 0)
+        return -errno;
+    if (benchfs_futimens(fd, ts) < 0)
+        return -errno;
+    return 0;
+}
+
+/* benchfs_put_many in slices of a fixed array (no allocation per call). */
+static void bfs_put_many(struct stage_put *files, size_t n)
+{
+    struct benchfs_put_file pf[STAGE_PUT_MAX];
+
+    for (size_t base = 0; base < n; base += STAGE_PUT_MAX) {
+        size_t m = n - base < STAGE_PUT_MAX ? n - base : STAGE_PUT_MAX;
+
+        for (size_t i = 0; i < m; i++) {
+            const struct stage_put *f = &files[base + i];
+
+            pf[i] = (struct benchfs_put_file){
+                .path = f->path,
+                .data = f->data,
+                .len = f->len,
+                .mode = f->mode,
+                .mtime = {f->mtime_ns / 1000000000, f->mtime_ns % 1000000000},
+            };
+        }
+        (void)benchfs_put_many(pf, m); /* each file has its error */
+        for (size_t i = 0; i < m; i++)
+            files[base + i].result = -pf[i].error;
+    }
+}
+
 static int bfs_list(const char *path, struct stage_dirent **ents_p, size_t *n_p)
 {
     struct stage_dirent *ents = NULL;
@@ -336,5 +424,7 @@ const struct stage_fs stage_fs_benchfs = {
     .rename = bfs_rename,
     .unlink = bfs_unlink,
     .set_attr = bfs_set_attr,
+    .fset_attr = bfs_fset_attr,
+    .put = bfs_put_many,
     .list = bfs_list,
 };

@@ -905,6 +905,137 @@ static int do_setattr(struct rawclient *c, const char *path, uint32_t flags, uin
     return rawclient_call(c, PROTO_OP_SETATTR, &b, path, strlen(path), rep, NULL, 0, NULL, 5000);
 }
 
+/* One PUT file for put_build. */
+struct put_in {
+    const char *path, *data;
+    uint32_t mode, flags;
+    uint64_t mtime_ns;
+};
+
+/* A PUT's data part for files in[n] into buf; returns its length. */
+static uint32_t put_build(uint8_t *buf, const struct put_in *in, uint32_t n)
+{
+    uint32_t len = n * PROTO_PUT_ENTRY;
+
+    for (uint32_t k = 0; k < n; k++) {
+        struct proto_putfile pf = {.length = (uint32_t)strlen(in[k].data),
+                                   .path_len = (uint32_t)strlen(in[k].path),
+                                   .mode = in[k].mode,
+                                   .flags = in[k].flags,
+                                   .mtime_ns = in[k].mtime_ns};
+
+        proto_putfile_pack(buf, k, &pf);
+        memcpy(buf + len, in[k].data, pf.length);
+        memcpy(buf + len + pf.length, in[k].path, pf.path_len);
+        len += pf.length + pf.path_len;
+    }
+    return len;
+}
+
+/* Inode numbers that have chunk files on the server (CHUNK_LIST), up to max. */
+static size_t chunk_inos(struct rawclient *c, uint64_t *inos, size_t max)
+{
+    union proto_body b, rep;
+    uint8_t page[64 * PROTO_CHUNK_LIST_ENTRY];
+    size_t got = 0, n;
+
+    memset(&b, 0, sizeof(b));
+    b.chunk_list_req.max = 64;
+    assert_int_equal(
+        rawclient_call(c, PROTO_OP_CHUNK_LIST, &b, NULL, 0, &rep, page, sizeof(page), &got, 10000),
+        0);
+    n = got / PROTO_CHUNK_LIST_ENTRY;
+    assert_true(n <= max);
+    for (size_t i = 0; i < n; i++)
+        inos[i] = proto_get_u64(page + i * PROTO_CHUNK_LIST_ENTRY);
+    return n;
+}
+
+/*
+ * PUT: files made whole with their mode and mtime, each with its own
+ * status; the bytes of a file that could not be made do not stay behind
+ * (its name taken before or by an earlier file of the same request, a
+ * missing parent, a bad path); a request whose table does not fit its
+ * data, or with a bad chunk size, is refused whole.
+ */
+static void test_put(void **state)
+{
+    struct fixture *f = *state;
+    const struct put_in in[] = {
+        {"/p/a", "hello", 0640, PROTO_PUT_MTIME, 1234567890123456789ull},
+        {"/p/empty", "", 0600, 0, 0},
+        {"/p/x", "taken", 0644, 0, 0},      /* created before */
+        {"/nodir/y", "orphan", 0644, 0, 0}, /* no parent */
+        {"/p//bad", "bad", 0644, 0, 0},     /* not normalized */
+        {"/p/a", "again", 0644, 0, 0},      /* the first file's name */
+        {"/p", "dir", 0644, 0, 0},          /* a directory */
+    };
+    const int32_t want[] = {0, 0, -EEXIST, -ENOENT, -EINVAL, -EEXIST, -EEXIST};
+    uint32_t n = sizeof(in) / sizeof(in[0]), len;
+    uint8_t buf[4096], status[4 * 8], rbuf[16];
+    union proto_body b, rep;
+    uint64_t inos[8], t0;
+    size_t got = 0;
+
+    assert_int_equal(do_mkdir(f->c, "/p"), 0);
+    assert_int_equal(do_create(f->c, "/p/x", PROTO_CREATE_EXCL, &rep), 0);
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000),
+                     0);
+    t0 = rep.status_rep.chunk_writes;
+    len = put_build(buf, in, n);
+    memset(&b, 0, sizeof(b));
+    b.put_req.count = n;
+    b.put_req.uid = 1000;
+    b.put_req.gid = 100;
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_PUT, &b, buf, len, &rep, status, sizeof(status), &got, 10000),
+        0);
+    assert_int_equal(rep.put_rep.count, n);
+    assert_int_equal(got, 4 * n);
+    for (uint32_t k = 0; k < n; k++)
+        assert_int_equal((int32_t)proto_get_u32(status + 4 * k), want[k]);
+
+    /* /p/a: its bytes, size, mode, owner and the given mtime */
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/p/a", 0, &rep), 0);
+    assert_int_equal(rep.attr_rep.attr.size, 5);
+    assert_int_equal(rep.attr_rep.attr.mode, S_IFREG | 0640);
+    assert_int_equal(rep.attr_rep.attr.uid, 1000);
+    assert_int_equal(rep.attr_rep.attr.gid, 100);
+    assert_int_equal(rep.attr_rep.attr.mtime_ns, 1234567890123456789ull);
+    assert_int_equal(do_read(f->c, rep.attr_rep.attr.ino, 0, 0, rbuf, sizeof(rbuf)), 5);
+    assert_memory_equal(rbuf, "hello", 5);
+    /* the empty file: no chunk, the server's clock */
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/p/empty", 0, &rep), 0);
+    assert_int_equal(rep.attr_rep.attr.size, 0);
+    assert_int_equal(rep.attr_rep.attr.mode, S_IFREG | 0600);
+    assert_true(rep.attr_rep.attr.mtime_ns > 1234567890123456789ull);
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/nodir/y", 0, NULL), -ENOENT);
+    /* one chunk file on the server: /p/a's; the others' bytes are gone */
+    assert_int_equal(rawclient_path_op(f->c, PROTO_OP_STAT, "/p/a", 0, &rep), 0);
+    assert_int_equal(chunk_inos(f->c, inos, 8), 1);
+    assert_int_equal(inos[0], rep.attr_rep.attr.ino);
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000),
+                     0);
+    assert_int_equal(rep.status_rep.chunk_writes, t0 + 1);
+
+    /* refused whole: a table that does not fit its data, a bad chunk size */
+    memset(&b, 0, sizeof(b));
+    b.put_req.count = 2;
+    len = put_build(buf, in, 2);
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_PUT, &b, buf, len - 1, NULL, NULL, 0, NULL, 5000), -EPROTO);
+    b.put_req.count = 1;
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_PUT, &b, buf, len, NULL, NULL, 0, NULL, 5000),
+                     -EPROTO);
+    b.put_req.count = 2;
+    b.put_req.chunk_size = 3000;
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_PUT, &b, buf, len, NULL, NULL, 0, NULL, 5000),
+                     -EINVAL);
+    assert_int_equal(chunk_inos(f->c, inos, 8), 1);
+    assert_alive(f);
+}
+
 /* SETATTR: files, directories, orphans, the inode check, bad input. */
 static void test_setattr(void **state)
 {
@@ -955,6 +1086,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_drain_stalled_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_behind_burst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_holders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_restart_graceful, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_restart_sigkill, setup, teardown),

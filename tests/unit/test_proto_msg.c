@@ -397,6 +397,82 @@ static void test_dirents(void **state)
     assert_int_equal(proto_dirent_next(buf, off, &roff, &e), -EPROTO);
 }
 
+/* PUT: the body's checks, the table packed and parsed back, and every way
+ * a table and its data can disagree. */
+static void test_put_table(void **state)
+{
+    struct proto_putfile in[3] = {
+        {.length = 5, .path_len = 2, .mode = 0640, .flags = PROTO_PUT_MTIME, .mtime_ns = 77},
+        {.length = 0, .path_len = 3, .mode = 0600},
+        {.length = 4, .path_len = 4, .mode = 07777},
+    };
+    const char *bytes[3] = {"hello", "", "abcd"}, *paths[3] = {"/a", "/bb", "/ccc"};
+    struct proto_putfile out[3];
+    union proto_body b;
+    uint8_t data[3 * PROTO_PUT_ENTRY + 32];
+    uint32_t len = 3 * PROTO_PUT_ENTRY;
+
+    for (uint32_t k = 0; k < 3; k++) {
+        proto_putfile_pack(data, k, &in[k]);
+        memcpy(data + len, bytes[k], in[k].length);
+        memcpy(data + len + in[k].length, paths[k], in[k].path_len);
+        len += in[k].length + in[k].path_len;
+    }
+    assert_int_equal(proto_putfile_parse(data, len, 3, out), 0);
+    for (uint32_t k = 0; k < 3; k++) {
+        assert_int_equal(out[k].length, in[k].length);
+        assert_int_equal(out[k].path_len, in[k].path_len);
+        assert_int_equal(out[k].mode, in[k].mode);
+        assert_int_equal(out[k].flags, in[k].flags);
+        assert_int_equal(out[k].mtime_ns, in[k].mtime_ns);
+        assert_memory_equal(out[k].data, bytes[k], in[k].length);
+        assert_memory_equal(out[k].path, paths[k], in[k].path_len);
+    }
+    /* the data must end exactly where the last file does */
+    assert_int_equal(proto_putfile_parse(data, len - 1, 3, out), -EPROTO);
+    assert_int_equal(proto_putfile_parse(data, len + 1, 3, out), -EPROTO);
+    assert_int_equal(proto_putfile_parse(data, len, 2, out), -EPROTO);
+    assert_int_equal(proto_putfile_parse(data, 2 * PROTO_PUT_ENTRY, 3, out), -EPROTO);
+    assert_int_equal(proto_putfile_parse(data, len, 0, out), -EPROTO);
+    /* an entry's unknown flag, mode bits, reserved word, empty or long path */
+    data[12] = 0x2;
+    assert_int_equal(proto_putfile_parse(data, len, 3, out), -EPROTO);
+    data[12] = PROTO_PUT_MTIME;
+    data[PROTO_PUT_ENTRY + 9] = 0x10; /* mode 010000 */
+    assert_int_equal(proto_putfile_parse(data, len, 3, out), -EPROTO);
+    data[PROTO_PUT_ENTRY + 9] = 0x01;
+    data[24] = 1;
+    assert_int_equal(proto_putfile_parse(data, len, 3, out), -EPROTO);
+    data[24] = 0;
+    assert_int_equal(proto_putfile_parse(data, len, 3, out), 0);
+    proto_putfile_pack(data, 1, &(struct proto_putfile){.path_len = 0});
+    assert_int_equal(proto_putfile_parse(data, len, 3, out), -EPROTO);
+    proto_putfile_pack(data, 1, &(struct proto_putfile){.length = 0, .path_len = 0xffffffffu});
+    assert_int_equal(proto_putfile_parse(data, len, 3, out), -EPROTO);
+
+    /* the body: count 1..PROTO_PUT_MAX, flags 0, the table inside the
+     * data, all of it within one transfer */
+    memset(&b, 0, sizeof(b));
+    b.put_req.count = 3;
+    assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, len, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, len, len - 1), -EPROTO);
+    assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, 3 * PROTO_PUT_ENTRY - 1, 1 << 20), -EPROTO);
+    b.put_req.flags = 1;
+    assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, len, 1 << 20), -EPROTO);
+    b.put_req.flags = 0;
+    b.put_req.count = 0;
+    assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, len, 1 << 20), -EPROTO);
+    b.put_req.count = PROTO_PUT_MAX + 1;
+    assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, 64u << 20, 128u << 20), -EPROTO);
+    /* the reply: a status per file */
+    memset(&b, 0, sizeof(b));
+    b.put_rep.count = 3;
+    assert_int_equal(proto_rep_check(PROTO_OP_PUT, &b, 12), 0);
+    assert_int_equal(proto_rep_check(PROTO_OP_PUT, &b, 8), -EPROTO);
+    b.put_rep.count = 0;
+    assert_int_equal(proto_rep_check(PROTO_OP_PUT, &b, 0), -EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_request_checks),
         cmocka_unit_test(test_dirents),
         cmocka_unit_test(test_fsck_and_trunc_checks),
+        cmocka_unit_test(test_put_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
