@@ -212,8 +212,8 @@ static void rpc_check_pids(struct client *c, uint64_t now)
     for (i = 0; i < c->nservers; i++) {
         const struct client_server *srv = &c->servers[i];
 
-        if (srv->ep == NULL || srv->pid <= 0 || client_server_peer_failure(c, i) ||
-            strcmp(srv->host, c->hostname) != 0 || registry_pid_alive(srv->pid))
+        if (srv->ep == NULL || srv->pid <= 0 || srv->ep_pf || !client_server_local(c, i) ||
+            registry_pid_alive(srv->pid))
             continue;
         client_server_lost(c, i, -EIO, msg, sizeof(msg));
         log_debug("client: %s", msg);
@@ -601,6 +601,7 @@ static int client_hello_init(struct client *c, size_t idx, struct rpc_call *call
     call->req.hello_req.session = c->session;
     call->req.hello_req.host_id = c->host_id;
     call->req.hello_req.pid = c->pid;
+    call->req.hello_req.flags = c->servers[idx].ep_pf ? PROTO_HELLO_PEER_FAILURE : 0;
     call->ctx = c->servers[idx].ep_gen; /* the endpoint this HELLO greets */
     call->data = addr;
     call->data_len = len;

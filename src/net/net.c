@@ -95,6 +95,52 @@ static bool net_tls_may_use_tcp(void)
            strstr(tls, "all") != NULL;
 }
 
+bool net_tl_local(const char *tl, size_t len)
+{
+    static const char *const local[] = {"self", "sysv", "posix", "cma", "knem", "xpmem"};
+
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+        if (strlen(local[i]) == len && memcmp(local[i], tl, len) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Which kinds of transports the context has. UCX 1.13 has no query for its
+ * resources, so read its own listing of them, one line per resource:
+ * "#      resource 3  :  md 2  dev 3  flags -- sysv/memory".
+ */
+static void net_probe_transports(struct net *net)
+{
+    char *text = NULL, *line, *save = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (f == NULL)
+        return;
+    ucp_context_print_info(net->ctx, f);
+    if (fclose(f) != 0 || text == NULL) {
+        free(text);
+        return;
+    }
+    for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        const char *tl = strstr(line, " flags ");
+        size_t n;
+
+        if (strstr(line, " resource ") == NULL || tl == NULL)
+            continue;
+        tl += strlen(" flags ");
+        tl += strcspn(tl, " "); /* the flag letters */
+        tl += strspn(tl, " ");
+        n = strcspn(tl, "/ ");
+        if ((n == 4 && memcmp(tl, "sysv", 4) == 0) || (n == 5 && memcmp(tl, "posix", 5) == 0))
+            net->has_shm = true;
+        else if (n > 0 && !net_tl_local(tl, n))
+            net->has_network = true;
+    }
+    free(text);
+}
+
 int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
 {
     ucp_config_t *config;
@@ -155,6 +201,7 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
                  ucs_status_string(status), net_env("UCX_TLS"), net_env("UCX_NET_DEVICES"));
         goto err_free;
     }
+    net_probe_transports(net);
 
     memset(&wparams, 0, sizeof(wparams));
     wparams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
@@ -180,9 +227,10 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     net->addr_len = wattr.address_length;
     net->max_am_header = wattr.max_am_header;
     log_debug("net: worker address %zu bytes, max AM header %zu bytes, thread mode %s, "
-              "wireup purge filter %s",
+              "wireup purge filter %s, transports:%s%s",
               net->addr_len, net->max_am_header, serialized ? "serialized" : "single",
-              net_purge_filter_active() ? "on" : "off");
+              net_purge_filter_active() ? "on" : "off", net->has_shm ? " shared memory" : "",
+              net->has_network ? " network" : "");
     if (net->max_am_header < NET_MIN_AM_HEADER) {
         rc = -EOPNOTSUPP;
         snprintf(err, errlen,

@@ -119,6 +119,8 @@ struct server {
     struct server_client **clients;
     size_t clients_cap;
     size_t nclients;
+    size_t clients_watched;   /* local clients without peer failure: pids checked */
+    uint64_t clients_next_ns; /* next check of their pids */
 
     /* Orphan records held here and their holders (orphans.c). */
     struct server_orphan *orphans; /* sorted by inode number */
@@ -131,8 +133,13 @@ struct server {
 
 /* clients.c */
 struct server_client *server_client_find(struct server *srv, net_peer_t peer);
+/* A HELLO from `reply` with the client's worker address: the known client,
+ * or a new one with an endpoint back to it of the UCX error handling the
+ * client uses (peer_failure); -errno (-EOPNOTSUPP: UCX refused the mode).
+ * A new client on this host (host id) without peer-failure handling is
+ * watched: when its pid is gone it is dropped (server_clients_tick). */
 int server_client_hello(struct server *srv, net_peer_t reply, const void *addr, size_t len,
-                        struct server_client **c_p);
+                        bool peer_failure, uint64_t host, uint64_t pid, struct server_client **c_p);
 net_peer_t server_client_peer(const struct server_client *c);
 bool server_client_dead(const struct server_client *c);
 void server_client_get(struct server_client *c);
@@ -145,8 +152,15 @@ void server_client_touch(struct server_client *c);
 void server_clients_abort(struct server *srv);
 /* Record the identity a HELLO gave (session, host id, pid; 0 = not said). */
 void server_client_identify(struct server_client *c, uint64_t session, uint64_t host, uint64_t pid);
+/* Every loop pass: when a check is due, drop the watched clients whose
+ * process is gone (as if their endpoint had failed). timeout_ms: how long
+ * the loop may sleep before the next check (-1: none watched). */
+void server_clients_tick(struct server *srv);
+int server_clients_timeout_ms(const struct server *srv);
 /* The client as the holder of an orphan record it makes. */
 void server_client_holder(const struct server_client *c, struct meta_holder *h);
+/* Clients known and not gone (said HELLO; STATUS). */
+size_t server_clients_connected(const struct server *srv);
 /* Is a client of this session connected (said HELLO, endpoint not failed)? */
 bool server_session_connected(const struct server *srv, uint64_t session);
 
