@@ -468,8 +468,13 @@ static unsigned rpc_take_done(struct client *c, struct rpc_src *src, struct rpc_
         }
         if (s->send_pending || s->recv_pending) {
             s->call = NULL; /* zombie: released when UCX completes */
-            if (call->status == 0)
+            if (call->status == 0) {
+                /* Answered, but its data never came (the server died
+                 * during the transfer, unreported without peer failure). */
                 call->status = -EIO;
+                if (b->msg[0] == '\0')
+                    client_server_lost(c, s->server, -EIO, b->msg, sizeof(b->msg));
+            }
         } else {
             rpc_slot_release(c, s);
         }

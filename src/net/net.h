@@ -137,9 +137,10 @@ enum net_pf {
     NET_PF_AUTO = 2, /* per endpoint: none with peers on this host, peer failure else */
 };
 
-/* What a server publishes: BENCHFS_PEER_FAILURE when set; else NET_PF_AUTO
- * when the context has shared-memory and network transports, NET_PF_NONE
- * with shared memory only, NET_PF_PEER with network transports only. */
+/* What a server publishes: BENCHFS_PEER_FAILURE when set; else NET_PF_PEER
+ * with RDMA transports (InfiniBand: peer failure is free there), NET_PF_AUTO
+ * with shared memory and TCP, NET_PF_NONE with shared memory only,
+ * NET_PF_PEER with TCP only. */
 enum net_pf net_pf_published(const struct net *net);
 
 /* The mode of an endpoint to a server that published `published`

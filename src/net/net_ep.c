@@ -83,6 +83,11 @@ enum net_pf net_pf_published(const struct net *net)
 {
     if (net_peer_failure_forced())
         return net_peer_failure_enabled() ? NET_PF_PEER : NET_PF_NONE;
+    /* With RDMA transports peer failure costs nothing, and without it UCX
+     * might move a local peer's bulk data by RDMA, whose failure aborts a
+     * process without peer-failure handling (as CMA's would, net.c). */
+    if (net->has_rdma)
+        return NET_PF_PEER;
     /* UCX refuses peer failure over shared memory, and without it a TCP
      * peer that vanishes can abort this process (docs/transports.md). */
     if (net->has_shm && net->has_network)

@@ -86,7 +86,8 @@ struct net {
     int guard_fds[8]; /* UCX listening sockets checked by net_guard.c */
     unsigned nguard;
     bool has_shm;     /* the context has a shared-memory AM transport (sysv, posix) */
-    bool has_network; /* ... and one that reaches other hosts (tcp, ib, ...) */
+    bool has_network; /* ... one that reaches other hosts (tcp, ib, ...) */
+    bool has_rdma;    /* ... one of those that is not tcp (rc, ud, dc, ...) */
 };
 
 struct net_ep {

@@ -138,7 +138,6 @@ static void client_free(struct server_client *c)
 static void client_gone(struct server_client *c)
 {
     c->dead = true;
-    client_unwatch(c);
     /* Its process may have died: the orphans it holds here start their
      * grace (unless another connection of its session lives). */
     server_orphans_client_failed(c->srv, c->session);
@@ -253,7 +252,7 @@ void server_client_identify(struct server_client *c, uint64_t session, uint64_t 
 
 void server_clients_tick(struct server *srv)
 {
-    struct server_client *gone[16];
+    struct server_client *due[16];
     size_t n = 0;
     uint64_t now;
 
@@ -263,19 +262,34 @@ void server_clients_tick(struct server *srv)
     if (now < srv->clients_next_ns)
         return;
     /* Collect first: freeing a client reshuffles the table. */
-    for (size_t i = 0; i < srv->clients_cap && n < sizeof(gone) / sizeof(gone[0]); i++) {
+    for (size_t i = 0; i < srv->clients_cap && n < sizeof(due) / sizeof(due[0]); i++) {
         struct server_client *c = srv->clients[i];
 
-        if (c != NULL && c->watch_pid != 0 && !registry_pid_alive((int64_t)c->watch_pid))
-            gone[n++] = c;
+        if (c != NULL && c->watch_pid != 0 &&
+            (c->dead || !registry_pid_alive((int64_t)c->watch_pid)))
+            due[n++] = c;
     }
     for (size_t i = 0; i < n; i++) {
+        struct server_client *c = due[i];
+        uint64_t pid = c->watch_pid;
+
+        if (c->dead) {
+            /* Gone since an earlier check: whatever it sent has arrived
+             * by now, so what still waits for it never ends. */
+            size_t k = server_requests_reclaim(srv, c); /* may free c */
+
+            if (k > 0)
+                log_info("client pid %llu (this host, gone): %zu request(s) it left in transfer "
+                         "given up",
+                         (unsigned long long)pid, k);
+            continue;
+        }
         log_info("client pid %llu (this host) is gone: its connection is dropped",
-                 (unsigned long long)gone[i]->watch_pid);
-        client_gone(gone[i]);
+                 (unsigned long long)pid);
+        client_gone(c); /* freed unless requests refer to it: then reclaimed later */
     }
     /* A full batch: look again at once for more. */
-    srv->clients_next_ns = n == sizeof(gone) / sizeof(gone[0]) ? now : now + SERVER_CLIENT_CHECK_NS;
+    srv->clients_next_ns = n == sizeof(due) / sizeof(due[0]) ? now : now + SERVER_CLIENT_CHECK_NS;
 }
 
 int server_clients_timeout_ms(const struct server *srv)

@@ -35,6 +35,8 @@ enum sreq_state {
     SREQ_IO_DONE,   /* storage I/O finished: r->result */
     SREQ_REPLY,     /* reply ready, sent after the pass's metadata commit */
     SREQ_SEND,      /* reply being sent (buffer still in use) */
+    SREQ_ZOMBIE,    /* given up in RECV or SEND (its client died unreported):
+                       buffer and client let go, freed if UCX ever completes it */
 };
 
 /* Inline room for a request's variable part: two maximal paths. */
@@ -113,6 +115,8 @@ struct server {
     struct list_node ready;    /* to be stepped this pass */
     struct list_node wait_buf; /* waiting for an I/O buffer */
     struct list_node replies;  /* replies held until the metadata commit */
+    struct list_node in_ucx;   /* in RECV or SEND: waiting for UCX */
+    struct list_node zombies;  /* SREQ_ZOMBIE */
     bool meta_sync;            /* the commit of this pass must be synced */
 
     /* Clients that said HELLO (clients.c), by endpoint handle. */
@@ -197,7 +201,12 @@ void sreq_queue(struct sreq *r);              /* append to the ready queue */
 void sreq_step(struct sreq *r);               /* advance one state */
 void sreq_finish(struct sreq *r, int status); /* queue the reply (status -errno or 0) */
 void server_flush_replies(struct server *srv);
-void server_requests_abort(struct server *srv);   /* drop requests waiting for buffers */
+void server_requests_abort(struct server *srv); /* drop requests waiting for buffers */
+/* Give up the requests of client c (gone, its death unreported by UCX)
+ * that wait for UCX to receive their data or send their reply: their
+ * buffers are free again. Only once nothing of c can still arrive (its
+ * process is gone and its messages were progressed). Returns how many. */
+size_t server_requests_reclaim(struct server *srv, struct server_client *c);
 void server_buffers_released(struct server *srv); /* wake WAIT_BUF requests */
 const char *sreq_path(const struct sreq *r);
 
