@@ -246,7 +246,8 @@ struct benchfs_server_info {
     uint64_t open_fds;
     uint64_t cpu_user_ns;
     uint64_t cpu_sys_ns;
-    int status; /* 0, or -errno when this server did not answer */
+    int status;       /* 0, or -errno when this server did not answer */
+    uint64_t clients; /* client processes connected to it (this one included) */
 };
 /* Number of servers, or -1. */
 int benchfs_server_count(void);

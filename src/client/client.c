@@ -329,6 +329,7 @@ static int client_servers_build(struct client *c, struct registry_entry *entries
         snprintf(srv->node_id, sizeof(srv->node_id), "%s", id);
         snprintf(srv->host, sizeof(srv->host), "%s", entries[j].host);
         srv->pid = entries[j].pid;
+        srv->host_id = entries[j].host_id;
         srv->peer_failure = entries[j].peer_failure;
         srv->addr = entries[j].addr;
         srv->addr_len = entries[j].addr_len;
@@ -448,13 +449,6 @@ static int client_connect(const char *dir, const struct benchfs_options *in, boo
     rc = client_servers_build(c, entries, n);
     if (rc < 0)
         goto err_entries;
-    /* Each endpoint uses its server's UCX error handling (UCX refuses a
-     * mismatch): shared memory with servers that run without peer failure
-     * (benchfs cluster start on one node), whose death is then noticed by
-     * their pid. */
-    for (i = 0; i < n; i++)
-        if (!client_server_peer_failure(c, i))
-            c->watch_pids = true;
     registry_entries_free(entries, n);
     entries = NULL;
 

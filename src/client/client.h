@@ -73,7 +73,9 @@ struct client_server {
     char node_id[64];
     char host[256];
     int64_t pid;
-    int peer_failure; /* its UCX error handling, from its registry file */
+    uint64_t host_id; /* registry_host_id() of its host, from its registry file (0: none) */
+    int peer_failure; /* its UCX error handling (enum net_pf), from its registry file */
+    bool ep_pf;       /* the endpoint below has UCX peer-failure handling */
     void *addr;       /* worker address from its registry file (malloc'd) */
     size_t addr_len;
     struct net_ep *ep; /* NULL: (re)connect before the next send */
@@ -167,7 +169,7 @@ struct client {
     uint64_t session;
     uint64_t host_id;
     uint64_t pid;
-    /* For servers without UCX peer-failure handling (shared memory), rpc.c
+    /* For endpoints without UCX peer-failure handling (shared memory), rpc.c
      * watches the registry pids of this host's servers while it waits. */
     bool watch_pids;
     uint64_t next_pid_check_ns;
@@ -253,6 +255,9 @@ int client_path(const char *in, char *out);
 
 /* "server node_2 (host pid 123)" for messages. */
 const char *client_server_name(const struct client *c, size_t idx, char *buf, size_t len);
+/* Does server idx run on this host, where its pid can be checked? By the
+ * host id its registry file gives, else by host name. */
+bool client_server_local(const struct client *c, size_t idx);
 
 /* "server X died: connection lost" (a local server whose pid is gone) or
  * "connection to server X lost ..." for a connection UCX reports failed
@@ -310,7 +315,8 @@ void rpc_kick(struct client *c);
 int client_server_connect(struct client *c, size_t idx);
 
 /* Whether the endpoint to server idx uses UCX peer-failure handling: as
- * BENCHFS_PEER_FAILURE says if set, else as the server published. */
+ * BENCHFS_PEER_FAILURE says if set, else as the server published, which
+ * may be "none on its own host" (net_pf_choose). */
 bool client_server_peer_failure(const struct client *c, size_t idx);
 
 /*

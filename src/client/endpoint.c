@@ -105,12 +105,13 @@ static int client_server_reread(struct client *c, size_t idx)
                   client_server_name(c, idx, name, sizeof(name)), path);
         return -EIO;
     }
+    snprintf(srv->host, sizeof(srv->host), "%s", e.host);
+    srv->pid = e.pid;
+    srv->host_id = e.host_id;
+    srv->peer_failure = e.peer_failure;
     /* A stale file of a dead (or zombie) process on this host: fail fast,
      * not after a timeout. */
-    if (strcmp(e.host, c->hostname) == 0 && !registry_pid_alive(e.pid)) {
-        snprintf(srv->host, sizeof(srv->host), "%s", e.host);
-        srv->pid = e.pid;
-        srv->peer_failure = e.peer_failure;
+    if (client_server_local(c, idx) && !registry_pid_alive(e.pid)) {
         registry_entry_cleanup(&e);
         error_msg("%s is not running (stale registry file %s)",
                   client_server_name(c, idx, name, sizeof(name)), path);
@@ -120,11 +121,6 @@ static int client_server_reread(struct client *c, size_t idx)
     srv->addr = e.addr;
     srv->addr_len = e.addr_len;
     e.addr = NULL;
-    snprintf(srv->host, sizeof(srv->host), "%s", e.host);
-    srv->pid = e.pid;
-    srv->peer_failure = e.peer_failure;
-    if (!client_server_peer_failure(c, idx))
-        c->watch_pids = true;
     placement_set_max_xfer(&c->place, idx, e.max_xfer);
     registry_entry_cleanup(&e);
     return 0;
@@ -132,34 +128,42 @@ static int client_server_reread(struct client *c, size_t idx)
 
 bool client_server_peer_failure(const struct client *c, size_t idx)
 {
-    if (net_peer_failure_forced())
-        return net_peer_failure_enabled();
-    return c->servers[idx].peer_failure != 0;
+    return net_pf_choose(c->net, c->servers[idx].peer_failure, client_server_local(c, idx));
 }
 
 int client_server_connect(struct client *c, size_t idx)
 {
     struct client_server *srv = &c->servers[idx];
+    bool pf = client_server_peer_failure(c, idx);
     char name[384];
     int rc;
 
-    /* UCX cannot join endpoints of different error handling modes: the
-     * server could not connect back and would never answer the HELLO. */
-    if (net_peer_failure_forced() && net_peer_failure_enabled() != (srv->peer_failure != 0)) {
-        error_msg("%s runs with BENCHFS_PEER_FAILURE=%d, this client with %d (set in its "
+    /* UCX cannot join endpoints of different error handling modes: a
+     * server that takes only the other one could not connect back and
+     * would never answer the HELLO. */
+    if (net_peer_failure_forced() && srv->peer_failure != NET_PF_AUTO &&
+        pf != (srv->peer_failure != NET_PF_NONE)) {
+        error_msg("%s takes only endpoints %s UCX peer-failure handling (peer_failure=%d in its "
+                  "registry file), this client forces them %s (BENCHFS_PEER_FAILURE=%d in its "
                   "environment): UCX cannot connect the two; unset BENCHFS_PEER_FAILURE here",
-                  client_server_name(c, idx, name, sizeof(name)), srv->peer_failure != 0,
-                  net_peer_failure_enabled() ? 1 : 0);
+                  client_server_name(c, idx, name, sizeof(name)),
+                  srv->peer_failure != NET_PF_NONE ? "with" : "without", srv->peer_failure,
+                  pf ? "with" : "without", pf ? 1 : 0);
         return -EPROTO;
     }
     rc = net_ep_create_mode(c->net, srv->addr, srv->addr_len, srv->node_id, client_ep_error, srv,
-                            client_server_peer_failure(c, idx), &srv->ep);
+                            pf, &srv->ep);
     if (rc < 0) {
         srv->ep = NULL;
         error_msg("cannot connect to %s: %s", client_server_name(c, idx, name, sizeof(name)),
                   strerror(-rc));
         return -EIO;
     }
+    /* Nobody reports the death of a server on this endpoint: rpc.c
+     * watches its pid (and a remote one runs into RPC deadlines). */
+    srv->ep_pf = pf;
+    if (!pf)
+        c->watch_pids = true;
     srv->ep_error = 0;
     srv->hello_done = false;
     srv->ep_gen++;

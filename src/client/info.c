@@ -72,6 +72,7 @@ static int info_query(struct client *c, int idx, struct benchfs_server_info *inf
     info->open_fds = r->open_fds;
     info->cpu_user_ns = r->cpu_user_ns;
     info->cpu_sys_ns = r->cpu_sys_ns;
+    info->clients = r->clients;
     return 0;
 }
 

@@ -212,8 +212,8 @@ static void rpc_check_pids(struct client *c, uint64_t now)
     for (i = 0; i < c->nservers; i++) {
         const struct client_server *srv = &c->servers[i];
 
-        if (srv->ep == NULL || srv->pid <= 0 || client_server_peer_failure(c, i) ||
-            strcmp(srv->host, c->hostname) != 0 || registry_pid_alive(srv->pid))
+        if (srv->ep == NULL || srv->pid <= 0 || srv->ep_pf || !client_server_local(c, i) ||
+            registry_pid_alive(srv->pid))
             continue;
         client_server_lost(c, i, -EIO, msg, sizeof(msg));
         log_debug("client: %s", msg);
@@ -471,8 +471,13 @@ static unsigned rpc_take_done(struct client *c, struct rpc_src *src, struct rpc_
         }
         if (s->send_pending || s->recv_pending) {
             s->call = NULL; /* zombie: released when UCX completes */
-            if (call->status == 0)
+            if (call->status == 0) {
+                /* Answered, but its data never came (the server died
+                 * during the transfer, unreported without peer failure). */
                 call->status = -EIO;
+                if (b->msg[0] == '\0')
+                    client_server_lost(c, s->server, -EIO, b->msg, sizeof(b->msg));
+            }
         } else {
             rpc_slot_release(c, s);
         }
@@ -604,6 +609,7 @@ static int client_hello_init(struct client *c, size_t idx, struct rpc_call *call
     call->req.hello_req.session = c->session;
     call->req.hello_req.host_id = c->host_id;
     call->req.hello_req.pid = c->pid;
+    call->req.hello_req.flags = c->servers[idx].ep_pf ? PROTO_HELLO_PEER_FAILURE : 0;
     call->ctx = c->servers[idx].ep_gen; /* the endpoint this HELLO greets */
     call->data = addr;
     call->data_len = len;

@@ -65,6 +65,15 @@ int client_path(const char *in, char *out)
     return path_normalize(in, out, BFS_PATH_MAX);
 }
 
+bool client_server_local(const struct client *c, size_t idx)
+{
+    const struct client_server *srv = &c->servers[idx];
+
+    if (srv->host_id != 0)
+        return srv->host_id == c->host_id;
+    return strcmp(srv->host, c->hostname) == 0;
+}
+
 const char *client_server_name(const struct client *c, size_t idx, char *buf, size_t len)
 {
     const struct client_server *s;
@@ -86,7 +95,7 @@ const char *client_server_lost(const struct client *c, size_t idx, int status, c
 
     client_server_name(c, idx, name, sizeof(name));
     /* UCX reports a peer whose process died as a timeout: say what it is. */
-    if (strcmp(srv->host, c->hostname) == 0 && srv->pid > 0 && !registry_pid_alive(srv->pid))
+    if (client_server_local(c, idx) && srv->pid > 0 && !registry_pid_alive(srv->pid))
         snprintf(buf, len, "%s died: connection lost", name);
     else if (status == -ETIMEDOUT || status == -ECONNRESET)
         snprintf(buf, len, "connection to %s lost (the server died or its host is unreachable)",

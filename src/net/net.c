@@ -95,11 +95,116 @@ static bool net_tls_may_use_tcp(void)
            strstr(tls, "all") != NULL;
 }
 
+bool net_tl_local(const char *tl, size_t len)
+{
+    static const char *const local[] = {"self", "sysv", "posix", "cma", "knem", "xpmem"};
+
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+        if (strlen(local[i]) == len && memcmp(local[i], tl, len) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * UCX_TLS as BenchFS uses it: without cma, unless every endpoint has
+ * peer-failure handling (BENCHFS_PEER_FAILURE=1: UCX never picks cma
+ * then). Cross-memory attach copies straight from or into the peer's
+ * memory; when that fails because the peer died, UCX 1.13 aborts a process
+ * whose endpoint has no peer-failure handling (a server killed by a client
+ * that dies during a write). posix and sysv only copy through this
+ * process's own queues: a dead peer just stops sending. knem and xpmem
+ * would be as dangerous; Debian's UCX has neither, and naming a missing
+ * transport makes UCX warn, so net_probe_transports only warns about them.
+ * The aliases that include cma (shm, sm) become posix,sysv. Writes the list
+ * into out and returns true, or false when UCX_TLS can stay as it is.
+ */
+static bool net_tls_local_safe(char *out, size_t len)
+{
+    static const char drop[] = "cma";
+    const char *tls = getenv("UCX_TLS");
+    char buf[512], *tok, *save = NULL;
+    bool changed = false;
+    size_t used = 0;
+
+    if (net_peer_failure_forced() && net_peer_failure_enabled())
+        return false;
+    if (tls == NULL || tls[0] == '\0')
+        return snprintf(out, len, "^%s", drop) < (int)len;
+    if (tls[0] == '^')
+        return snprintf(out, len, "%s,%s", tls, drop) < (int)len;
+    if (snprintf(buf, sizeof(buf), "%s", tls) >= (int)sizeof(buf))
+        return false;
+    for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        const char *add = tok;
+
+        if (strcmp(tok, "all") == 0)
+            return snprintf(out, len, "^%s", drop) < (int)len;
+        if (strcmp(tok, "shm") == 0 || strcmp(tok, "sm") == 0) {
+            add = "posix,sysv";
+            changed = true;
+        } else if (strcmp(tok, "cma") == 0) {
+            changed = true;
+            continue;
+        }
+        used +=
+            (size_t)snprintf(out + used, len > used ? len - used : 0, "%s%s", used ? "," : "", add);
+        if (used >= len)
+            return false;
+    }
+    return changed && used > 0;
+}
+
+/*
+ * Which kinds of transports the context has. UCX 1.13 has no query for its
+ * resources, so read its own listing of them, one line per resource:
+ * "#      resource 3  :  md 2  dev 3  flags -- sysv/memory".
+ */
+static void net_probe_transports(struct net *net)
+{
+    char *text = NULL, *line, *save = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    if (f == NULL)
+        return;
+    ucp_context_print_info(net->ctx, f);
+    if (fclose(f) != 0 || text == NULL) {
+        free(text);
+        return;
+    }
+    for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        const char *tl = strstr(line, " flags ");
+        size_t n;
+
+        if (strstr(line, " resource ") == NULL || tl == NULL)
+            continue;
+        tl += strlen(" flags ");
+        tl += strcspn(tl, " "); /* the flag letters */
+        tl += strspn(tl, " ");
+        n = strcspn(tl, "/ ");
+        if ((n == 4 && memcmp(tl, "sysv", 4) == 0) || (n == 5 && memcmp(tl, "posix", 5) == 0)) {
+            net->has_shm = true;
+        } else if ((n == 4 && memcmp(tl, "knem", 4) == 0) ||
+                   (n == 5 && memcmp(tl, "xpmem", 5) == 0)) {
+            if (!net_peer_failure_forced() || !net_peer_failure_enabled())
+                log_warn("net: UCX transport %.*s in use: a peer that dies during a transfer "
+                         "can abort this process (leave it out of UCX_TLS, docs/transports.md)",
+                         (int)n, tl);
+        } else if (n > 0 && !net_tl_local(tl, n)) {
+            net->has_network = true;
+            if (n != 3 || memcmp(tl, "tcp", 3) != 0)
+                net->has_rdma = true;
+        }
+    }
+    free(text);
+}
+
 int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
 {
     ucp_config_t *config;
     ucp_params_t params;
     ucp_worker_params_t wparams;
+    char tls[600];
     ucp_worker_attr_t wattr;
     ucs_status_t status;
     struct net *net;
@@ -137,6 +242,11 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
                  ucs_status_string(status));
         goto err_free;
     }
+    if (net_tls_local_safe(tls, sizeof(tls))) {
+        status = ucp_config_modify(config, "TLS", tls);
+        log_debug("net: transports %s (UCX_TLS=%s): %s", tls, net_env("UCX_TLS"),
+                  status == UCS_OK ? "ok" : ucs_status_string(status));
+    }
 
     memset(&params, 0, sizeof(params));
     params.field_mask = UCP_PARAM_FIELD_FEATURES | UCP_PARAM_FIELD_REQUEST_SIZE |
@@ -155,6 +265,7 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
                  ucs_status_string(status), net_env("UCX_TLS"), net_env("UCX_NET_DEVICES"));
         goto err_free;
     }
+    net_probe_transports(net);
 
     memset(&wparams, 0, sizeof(wparams));
     wparams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
@@ -180,9 +291,12 @@ int net_create(bool serialized, struct net **net_p, char *err, size_t errlen)
     net->addr_len = wattr.address_length;
     net->max_am_header = wattr.max_am_header;
     log_debug("net: worker address %zu bytes, max AM header %zu bytes, thread mode %s, "
-              "wireup purge filter %s",
+              "wireup purge filter %s, transports:%s%s",
               net->addr_len, net->max_am_header, serialized ? "serialized" : "single",
-              net_purge_filter_active() ? "on" : "off");
+              net_purge_filter_active() ? "on" : "off", net->has_shm ? " shared memory" : "",
+              net->has_rdma      ? " rdma"
+              : net->has_network ? " tcp"
+                                 : "");
     if (net->max_am_header < NET_MIN_AM_HEADER) {
         rc = -EOPNOTSUPP;
         snprintf(err, errlen,

@@ -124,7 +124,35 @@ size_t net_max_am_header(const struct net *net);
 int net_addr_check(const void *addr, size_t len, char *why, size_t whylen);
 
 /*
- * Connect to a peer's worker address with peer-failure error handling:
+ * UCX error handling of endpoints (docs/transports.md). UCX 1.13 joins two
+ * endpoints only when both sides use the same mode, and cannot detect peer
+ * failure over shared memory: with peer failure two processes of one node
+ * talk TCP. A server publishes one of these in its registry file; each
+ * client picks the mode of its endpoint from it (net_pf_choose) and tells
+ * the server in its HELLO.
+ */
+enum net_pf {
+    NET_PF_NONE = 0, /* no error handling: shared memory; deaths noticed otherwise */
+    NET_PF_PEER = 1, /* UCP_ERR_HANDLING_MODE_PEER: a dead peer fails its requests */
+    NET_PF_AUTO = 2, /* per endpoint: none with peers on this host, peer failure else */
+};
+
+/* What a server publishes: BENCHFS_PEER_FAILURE when set; else NET_PF_PEER
+ * with RDMA transports (InfiniBand: peer failure is free there), NET_PF_AUTO
+ * with shared memory and TCP, NET_PF_NONE with shared memory only,
+ * NET_PF_PEER with TCP only. */
+enum net_pf net_pf_published(const struct net *net);
+
+/* The mode of an endpoint to a server that published `published`
+ * (true: peer failure): BENCHFS_PEER_FAILURE when set; else the published
+ * mode, and for NET_PF_AUTO none exactly when the server runs on this host
+ * (`same_host`: it can watch our pid and we its) and this context has
+ * shared memory. */
+bool net_pf_choose(const struct net *net, int published, bool same_host);
+
+/*
+ * Connect to a peer's worker address, with peer-failure error handling
+ * unless BENCHFS_PEER_FAILURE=0 (net_ep_create_mode chooses):
  * on failure err_cb(arg, ep, -errno) is called once from net_progress (after
  * UCX's own callback has returned, so it may destroy the ep) and every send
  * on the ep fails afterwards. Not called once net_ep_destroy() was called.
@@ -139,12 +167,17 @@ int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char
                   net_ep_err_cb_t err_cb, void *arg, struct net_ep **ep_p);
 
 /*
- * net_ep_create with the error handling given rather than from
- * BENCHFS_PEER_FAILURE: a client matches each server's choice, published in
- * its registry file (UCX 1.13 refuses an endpoint whose two sides differ).
+ * net_ep_create with the error handling given (true: peer failure, false:
+ * none, and err_cb is never called). UCX refuses an endpoint whose two
+ * sides differ (-EOPNOTSUPP).
  */
 int net_ep_create_mode(struct net *net, const void *addr, size_t addr_len, const char *name,
                        net_ep_err_cb_t err_cb, void *arg, bool peer_failure, struct net_ep **ep_p);
+
+/* The UCX transports ep uses, one per lane ("sysv/memory.0 cma/memory.0"),
+ * into buf (cut to len). Returns 1 when one of them leaves the host (tcp,
+ * ib, ...), 0 when none does, -errno on failure. */
+int net_ep_transports(struct net_ep *ep, char *buf, size_t len);
 
 /*
  * Close an endpoint and free it: FLUSH mode while healthy, FORCE once
@@ -166,7 +199,9 @@ void net_ep_close(struct net_ep *ep);
 
 /* Close without flushing: sends still pending on ep complete with an error
  * (their callbacks run before this returns or from net_progress), then free
- * it. For giving up on a peer that stopped answering. */
+ * it. For giving up on a peer that stopped answering. An endpoint without
+ * peer-failure handling cannot be closed that way (UCX): it is flushed
+ * without waiting, as net_ep_close does. */
 void net_ep_abort(struct net_ep *ep);
 
 /*
@@ -176,12 +211,12 @@ void net_ep_abort(struct net_ep *ep);
  */
 void net_ep_close_unanswered(struct net_ep *ep);
 
-/* False when BENCHFS_PEER_FAILURE=0: endpoints then use no UCX error
- * handling, which allows shared memory (UCX 1.13) but detects dead peers only
- * through RPC deadlines (docs/transports.md). */
+/* False when BENCHFS_PEER_FAILURE=0 (every endpoint without UCX error
+ * handling, even to other hosts, whose death is then noticed only by RPC
+ * deadlines). */
 bool net_peer_failure_enabled(void);
 
-/* True when BENCHFS_PEER_FAILURE is set (then it decides for clients too). */
+/* True when BENCHFS_PEER_FAILURE is set: it decides for every endpoint. */
 bool net_peer_failure_forced(void);
 
 net_peer_t net_ep_peer(struct net_ep *ep);

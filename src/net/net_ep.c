@@ -62,9 +62,10 @@ unsigned net_ep_dispatch_failed(struct net *net)
  * Peer-failure handling (UCP_ERR_HANDLING_MODE_PEER) lets a dead peer fail
  * its requests at once, but UCX 1.13's shared-memory transports cannot
  * detect peer failure, so with it UCX uses TCP even between processes of one
- * node. BENCHFS_PEER_FAILURE=0 (on clients and servers alike) selects
- * UCP_ERR_HANDLING_MODE_NONE: shared memory becomes usable and a dead peer is
- * then noticed only by RPC deadlines. See docs/transports.md.
+ * node. So the mode is chosen per endpoint: none (shared memory) between
+ * processes of one host, which notice each other's death by pid, peer
+ * failure with other hosts; BENCHFS_PEER_FAILURE=0|1 (on clients and
+ * servers alike) forces one mode for every endpoint. See docs/transports.md.
  */
 bool net_peer_failure_enabled(void)
 {
@@ -78,11 +79,76 @@ bool net_peer_failure_forced(void)
     return getenv("BENCHFS_PEER_FAILURE") != NULL;
 }
 
+enum net_pf net_pf_published(const struct net *net)
+{
+    if (net_peer_failure_forced())
+        return net_peer_failure_enabled() ? NET_PF_PEER : NET_PF_NONE;
+    /* With RDMA transports peer failure costs nothing, and without it UCX
+     * might move a local peer's bulk data by RDMA, whose failure aborts a
+     * process without peer-failure handling (as CMA's would, net.c). */
+    if (net->has_rdma)
+        return NET_PF_PEER;
+    /* UCX refuses peer failure over shared memory, and without it a TCP
+     * peer that vanishes can abort this process (docs/transports.md). */
+    if (net->has_shm && net->has_network)
+        return NET_PF_AUTO;
+    return net->has_shm ? NET_PF_NONE : NET_PF_PEER;
+}
+
+bool net_pf_choose(const struct net *net, int published, bool same_host)
+{
+    if (net_peer_failure_forced())
+        return net_peer_failure_enabled();
+    if (published != NET_PF_AUTO)
+        return published != NET_PF_NONE;
+    return !(same_host && net->has_shm);
+}
+
 int net_ep_create(struct net *net, const void *addr, size_t addr_len, const char *name,
                   net_ep_err_cb_t err_cb, void *arg, struct net_ep **ep_p)
 {
     return net_ep_create_mode(net, addr, addr_len, name, err_cb, arg, net_peer_failure_enabled(),
                               ep_p);
+}
+
+int net_ep_transports(struct net_ep *ep, char *buf, size_t len)
+{
+    char *text = NULL, *line, *save = NULL;
+    size_t tlen = 0, used = 0;
+    bool network = false;
+    FILE *f;
+
+    if (len == 0)
+        return -EINVAL;
+    buf[0] = '\0';
+    f = open_memstream(&text, &tlen);
+    if (f == NULL)
+        return -errno;
+    /* One line per lane: "#  lane[0]:  3:sysv/memory.0 md[2]  -> ...". */
+    ucp_ep_print_info(ep->ep, f);
+    if (fclose(f) != 0 || text == NULL) {
+        free(text);
+        return -EIO;
+    }
+    for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        const char *tl = strstr(line, "lane[");
+        size_t n;
+
+        if (tl == NULL || (tl = strstr(tl, "]:")) == NULL)
+            continue;
+        tl += 2;
+        tl += strspn(tl, " ");
+        tl += strspn(tl, "0123456789");
+        if (*tl == ':')
+            tl++;
+        n = strcspn(tl, " ");
+        if (!net_tl_local(tl, strcspn(tl, "/ ")))
+            network = true;
+        if (used + n + 2 <= len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%.*s", used ? " " : "", (int)n, tl);
+    }
+    free(text);
+    return network ? 1 : 0;
 }
 
 int net_ep_create_mode(struct net *net, const void *addr, size_t addr_len, const char *name,
@@ -107,6 +173,7 @@ int net_ep_create_mode(struct net *net, const void *addr, size_t addr_len, const
     snprintf(ep->name, sizeof(ep->name), "%s", name != NULL ? name : "peer");
     ep->err_cb = err_cb;
     ep->arg = arg;
+    ep->peer_failure = peer_failure;
     list_init(&ep->node);
     list_init(&ep->failed_node);
 
@@ -132,7 +199,20 @@ int net_ep_create_mode(struct net *net, const void *addr, size_t addr_len, const
         return net_status_to_errno(status);
     }
     list_push_back(&net->eps, &ep->node);
-    log_debug("net: endpoint to %s created", ep->name);
+    if (!peer_failure || log_threshold >= LOG_LEVEL_DEBUG) {
+        char tls[160];
+        int network = net_ep_transports(ep, tls, sizeof(tls));
+
+        log_debug("net: endpoint to %s created (%s, over %s)", ep->name,
+                  peer_failure ? "peer failure" : "no error handling", tls);
+        /* Chosen for a peer of this host (net_pf_choose), yet UCX found no
+         * shared memory to it (another IPC namespace?). */
+        if (!peer_failure && network == 1 && !net_peer_failure_forced())
+            log_warn("net: the endpoint to %s has no peer-failure handling but runs over %s: if "
+                     "that peer vanishes, UCX 1.13 may abort this process; set "
+                     "BENCHFS_PEER_FAILURE=1 (docs/transports.md)",
+                     ep->name, tls);
+    }
     *ep_p = ep;
     return 0;
 }
@@ -162,7 +242,10 @@ static void net_ep_close_start(struct net_ep *ep)
     ep->closing = true;
     memset(&p, 0, sizeof(p));
     p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-    p.flags = ep->status != 0 ? UCP_EP_CLOSE_FLAG_FORCE : 0;
+    /* UCX refuses FORCE without peer-failure handling: such an endpoint is
+     * always flushed (over shared memory that finishes at once, even when
+     * the peer is dead, unless its queue is full; then it is abandoned). */
+    p.flags = ep->status != 0 && ep->peer_failure ? UCP_EP_CLOSE_FLAG_FORCE : 0;
 
     /* A close completes pending sends with errors: their callbacks run now. */
     net->cb_depth++;
@@ -172,18 +255,6 @@ static void net_ep_close_start(struct net_ep *ep)
     ep->close_req = NULL;
     if (sp == NULL)
         return;
-    if (UCS_PTR_IS_ERR(sp) && (p.flags & UCP_EP_CLOSE_FLAG_FORCE) &&
-        UCS_PTR_STATUS(sp) == UCS_ERR_INVALID_PARAM && net->cb_depth > 0) {
-        /* UCX refuses FORCE without peer-failure handling. From a callback
-         * a flushing close costs nothing (net_progress finishes or abandons
-         * it), and it releases UCX's endpoint. */
-        p.flags = 0;
-        net->cb_depth++;
-        sp = ucp_ep_close_nbx(ep->ep, &p);
-        net->cb_depth--;
-        if (sp == NULL)
-            return;
-    }
     if (UCS_PTR_IS_ERR(sp)) {
         log_debug("net: closing %s: %s", ep->name, ucs_status_string(UCS_PTR_STATUS(sp)));
         return;
@@ -268,10 +339,12 @@ void net_ep_abort(struct net_ep *ep)
     if (ep == NULL)
         return;
     /* A failed endpoint is closed with UCP_EP_CLOSE_FLAG_FORCE, which ends
-     * the sends still pending on it (their callbacks see an error). */
+     * the sends still pending on it (their callbacks see an error). One
+     * without peer-failure handling can only be flushed: not waited for
+     * here, as sends to a dead peer may never finish. */
     if (ep->status == 0)
         ep->status = -ECANCELED;
-    net_ep_destroy(ep);
+    net_ep_destroy_mode(ep, ep->peer_failure);
 }
 
 void net_ep_reap_closing(struct net *net, bool wait)

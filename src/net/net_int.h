@@ -85,15 +85,19 @@ struct net {
     size_t rndv_kept;
     int guard_fds[8]; /* UCX listening sockets checked by net_guard.c */
     unsigned nguard;
+    bool has_shm;     /* the context has a shared-memory AM transport (sysv, posix) */
+    bool has_network; /* ... one that reaches other hosts (tcp, ib, ...) */
+    bool has_rdma;    /* ... one of those that is not tcp (rc, ud, dc, ...) */
 };
 
 struct net_ep {
     struct net *net;
     ucp_ep_h ep;
     char name[64];
-    int status;      /* 0 or -errno once failed */
-    bool closing;    /* close started: ignore late failure reports */
-    bool unanswered; /* the peer stopped answering: net_destroy does not wait for its close */
+    int status;        /* 0 or -errno once failed */
+    bool closing;      /* close started: ignore late failure reports */
+    bool unanswered;   /* the peer stopped answering: net_destroy does not wait for its close */
+    bool peer_failure; /* created with UCP_ERR_HANDLING_MODE_PEER */
     net_ep_err_cb_t err_cb;
     void *arg;
     struct list_node node; /* on net->eps or net->closing */
@@ -101,6 +105,10 @@ struct net_ep {
     void *close_req;
     uint64_t close_deadline_ns;
 };
+
+/* Is tl (a UCX transport name: "sysv", "tcp", ...) one that stays on this
+ * host (shared memory, cross-memory attach, self)? */
+bool net_tl_local(const char *tl, size_t len);
 
 /* net_log.c: route UCX warnings and errors into our log (quiet: at debug
  * level, for clients), unless UCX_LOG_LEVEL is set. Idempotent. */

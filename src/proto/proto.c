@@ -23,7 +23,7 @@ _Static_assert(PROTO_SIZE_create_rep == 88, "create_rep");
 _Static_assert(PROTO_SIZE_rename_rep == 136, "rename_rep");
 _Static_assert(PROTO_SIZE_chunk_io_req == 32, "chunk_io_req");
 _Static_assert(PROTO_SIZE_hello_req == 32, "hello_req");
-_Static_assert(PROTO_SIZE_status_rep == 112, "status_rep");
+_Static_assert(PROTO_SIZE_status_rep == 120, "status_rep");
 _Static_assert(PROTO_SIZE_setattr_req == 56, "setattr_req");
 _Static_assert(PROTO_SIZE_put_req == 24, "put_req");
 _Static_assert(PROTO_SIZE_put_rep == 8, "put_rep");
@@ -336,7 +336,8 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
             return -EPROTO;
         return proto_check_one_path(b->setattr_req.path_len, data_len);
     case PROTO_OP_HELLO:
-        if (b->hello_req.addr_len == 0 || b->hello_req.addr_len > PROTO_HELLO_ADDR_MAX)
+        if (b->hello_req.addr_len == 0 || b->hello_req.addr_len > PROTO_HELLO_ADDR_MAX ||
+            (b->hello_req.flags & ~PROTO_HELLO_PEER_FAILURE) != 0)
             return -EPROTO;
         return b->hello_req.addr_len == data_len ? 0 : -EPROTO;
     case PROTO_OP_READDIR:

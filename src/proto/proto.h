@@ -105,6 +105,9 @@
 
 /* Largest client worker address a HELLO may carry. */
 #define PROTO_HELLO_ADDR_MAX 8000
+/* HELLO: the client's endpoint to this server has UCX peer-failure handling
+ * (else none); the server's endpoint back must use the same (net.h). */
+#define PROTO_HELLO_PEER_FAILURE 0x1u
 
 enum proto_op {
     PROTO_OP_NONE = 0,

@@ -13,8 +13,9 @@
  *       host=cn001
  *       max_xfer=1048576
  *       started_ns=<CLOCK_REALTIME ns>
- *       peer_failure=0|1       (optional, 1 when absent: BENCHFS_PEER_FAILURE
- *                               of the server; clients must match it)
+ *       host_id=<16 hex>       (optional: registry_host_id() of its host)
+ *       peer_failure=0|1|auto  (optional, 1 when absent: the UCX error handling
+ *                               of endpoints to it, net_pf_published())
  *       addr=<UCX worker address in hex>
  * Every reader validates every field; a corrupt, foreign (wrong cookie) or
  * stale (same host, process gone) file is an error naming the file.
@@ -32,6 +33,9 @@
 /* Largest .addr file a reader accepts (the hex address plus the rest). */
 #define REGISTRY_FILE_MAX (REGISTRY_ADDR_MAX * 2 + 4096)
 
+/* peer_failure=auto: net.h's NET_PF_AUTO (the registry does not use net). */
+#define REGISTRY_PEER_FAILURE_AUTO 2
+
 struct registry_entry {
     char node_id[REGISTRY_NODE_ID_MAX + 1];
     uint8_t cookie[REGISTRY_COOKIE_LEN];
@@ -39,7 +43,8 @@ struct registry_entry {
     char host[256];
     uint64_t max_xfer;
     uint64_t started_ns;
-    int peer_failure; /* the server's UCX error handling: 1 peer failure, 0 none */
+    uint64_t host_id; /* registry_host_id() of its host; 0: not published */
+    int peer_failure; /* its endpoints' UCX error handling: enum net_pf (0, 1, 2 auto) */
     void *addr;       /* malloc'd worker address */
     size_t addr_len;
 };

@@ -139,11 +139,12 @@ enum registry_key {
     RK_STARTED_NS,
     RK_ADDR,
     RK_PEER_FAILURE, /* optional */
+    RK_HOST_ID,      /* optional */
     RK_COUNT,
 };
 
 static const char *const registry_keys[RK_COUNT] = {
-    "node_id", "cookie", "pid", "host", "max_xfer", "started_ns", "addr", "peer_failure",
+    "node_id", "cookie", "pid", "host", "max_xfer", "started_ns", "addr", "peer_failure", "host_id",
 };
 
 /* Copy at most 32 printable bytes of s[0..len) for an error message. */
@@ -201,10 +202,24 @@ static const char *registry_parse_value(enum registry_key k, const char *v, size
         e->started_ns = u;
         return NULL;
     case RK_PEER_FAILURE:
+        if (vlen == 4 && memcmp(v, "auto", 4) == 0) {
+            e->peer_failure = REGISTRY_PEER_FAILURE_AUTO;
+            return NULL;
+        }
         if (vlen != 1 || (v[0] != '0' && v[0] != '1'))
-            return "0 or 1";
+            return "0, 1 or auto";
         e->peer_failure = v[0] - '0';
         return NULL;
+    case RK_HOST_ID: {
+        uint8_t b[8];
+
+        if (vlen != 16 || registry_hex_decode(v, vlen, b, sizeof(b)) != 0)
+            return "16 hex digits";
+        e->host_id = 0;
+        for (size_t i = 0; i < sizeof(b); i++)
+            e->host_id = e->host_id << 8 | b[i];
+        return NULL;
+    }
     case RK_ADDR: {
         size_t i;
 
@@ -306,7 +321,8 @@ int registry_entry_parse(const char *name, const char *buf, size_t len,
             registry_excerpt(p, klen, excerpt, sizeof(excerpt));
             registry_err(err, errlen,
                          "registry %s:%u: unknown key '%s' (expected one of "
-                         "node_id cookie pid host max_xfer started_ns peer_failure addr)",
+                         "node_id cookie pid host max_xfer started_ns peer_failure host_id "
+                         "addr)",
                          name, line, excerpt);
             return -EINVAL;
         }
@@ -328,7 +344,7 @@ int registry_entry_parse(const char *name, const char *buf, size_t len,
     }
 
     for (k = 0; k < RK_COUNT; k++) {
-        if (seen_line[k] == 0 && k != RK_PEER_FAILURE) {
+        if (seen_line[k] == 0 && k != RK_PEER_FAILURE && k != RK_HOST_ID) {
             registry_err(err, errlen, "registry %s:%u: missing key %s (file cut short?)", name,
                          line + 1, registry_keys[k]);
             return -EINVAL;
@@ -368,7 +384,7 @@ void registry_entries_free(struct registry_entry *entries, size_t count)
 /* Format an entry; returns a malloc'd, NUL-terminated text or NULL. */
 char *registry_entry_format(const struct registry_entry *e, size_t *len_p)
 {
-    char cookie_hex[2 * REGISTRY_COOKIE_LEN + 1];
+    char cookie_hex[2 * REGISTRY_COOKIE_LEN + 1], host_id[32];
     size_t cap = 2 * e->addr_len + 1024, n;
     char *buf;
     int head;
@@ -377,12 +393,19 @@ char *registry_entry_format(const struct registry_entry *e, size_t *len_p)
     if (buf == NULL)
         return NULL;
     registry_hex_encode(e->cookie, REGISTRY_COOKIE_LEN, cookie_hex);
+    if (e->host_id != 0)
+        snprintf(host_id, sizeof(host_id), "host_id=%016" PRIx64 "\n", e->host_id);
+    else
+        host_id[0] = '\0';
     head = snprintf(buf, cap,
-                    REGISTRY_MAGIC " %d\nnode_id=%s\ncookie=%s\npid=%" PRId64 "\nhost=%s\n"
+                    REGISTRY_MAGIC " %d\nnode_id=%s\ncookie=%s\npid=%" PRId64 "\nhost=%s\n%s"
                                    "max_xfer=%" PRIu64 "\nstarted_ns=%" PRIu64
-                                   "\npeer_failure=%d\naddr=",
-                    REGISTRY_VERSION, e->node_id, cookie_hex, e->pid, e->host, e->max_xfer,
-                    e->started_ns, e->peer_failure != 0);
+                                   "\npeer_failure=%s\naddr=",
+                    REGISTRY_VERSION, e->node_id, cookie_hex, e->pid, e->host, host_id, e->max_xfer,
+                    e->started_ns,
+                    e->peer_failure == REGISTRY_PEER_FAILURE_AUTO ? "auto"
+                    : e->peer_failure != 0                        ? "1"
+                                                                  : "0");
     if (head < 0 || (size_t)head + 2 * e->addr_len + 2 > cap) {
         free(buf);
         return NULL;

@@ -10,6 +10,12 @@
  * are refused with ENOTCONN. An endpoint is destroyed only after its peer
  * failed and no request in flight still refers to it.
  *
+ * The endpoint uses the UCX error handling the client's HELLO names (UCX
+ * joins only equal modes; docs/transports.md). Without peer-failure
+ * handling nobody reports a client's death; for a client on this host
+ * (same host id) its pid is checked every SERVER_CLIENT_CHECK_NS instead,
+ * so a killed local client leaves the table as a failed one does.
+ *
  * Lookup is per request, so the table is an open-addressing hash on the
  * endpoint handle (no allocation on the hot path).
  */
@@ -20,7 +26,11 @@
 
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "registry/registry.h"
 #include "server/server_int.h"
+
+/* How often the pids of local clients without peer-failure handling are checked. */
+#define SERVER_CLIENT_CHECK_NS 1000000000ull
 
 struct server_client {
     net_peer_t peer;
@@ -28,7 +38,9 @@ struct server_client {
     struct server *srv;
     unsigned refs;
     bool dead;
-    uint64_t last_ns; /* last HELLO or request (for eviction) */
+    bool peer_failure;  /* its endpoint has UCX peer-failure handling */
+    uint64_t watch_pid; /* its pid on this host, checked (srv->clients_watched); 0: not */
+    uint64_t last_ns;   /* last HELLO or request (for eviction) */
     /* Who it is (HELLO): the holder of the orphans it makes (orphans.c). */
     uint64_t session, host, pid;
 };
@@ -102,26 +114,41 @@ static void clients_remove(struct server *srv, struct server_client *c)
     }
 }
 
+static void client_unwatch(struct server_client *c)
+{
+    if (c->watch_pid != 0) {
+        c->watch_pid = 0;
+        c->srv->clients_watched--;
+    }
+}
+
 static void client_free(struct server_client *c)
 {
     struct server *srv = c->srv;
 
+    client_unwatch(c);
     clients_remove(srv, c);
-    net_ep_destroy(c->ep);
+    /* Not waited for: a flush towards a dead peer without peer-failure
+     * handling may never end (net_progress abandons it after a second). */
+    net_ep_close(c->ep);
     free(c);
 }
 
-static void client_failed(void *arg, struct net_ep *ep, int status)
+/* The client is gone: forget it once no request refers to it any more. */
+static void client_gone(struct server_client *c)
 {
-    struct server_client *c = arg;
-
-    log_debug("client endpoint %s closed: %d", net_ep_name(ep), status);
     c->dead = true;
     /* Its process may have died: the orphans it holds here start their
      * grace (unless another connection of its session lives). */
     server_orphans_client_failed(c->srv, c->session);
     if (c->refs == 0)
         client_free(c);
+}
+
+static void client_failed(void *arg, struct net_ep *ep, int status)
+{
+    log_debug("client endpoint %s closed: %d", net_ep_name(ep), status);
+    client_gone(arg);
 }
 
 /*
@@ -145,6 +172,7 @@ static bool clients_evict_one(struct server *srv)
         return false;
     log_debug("dropping the least recently active client (%zu clients, limit %lld)", srv->nclients,
               (long long)srv->cfg.max_clients);
+    client_unwatch(victim);
     clients_remove(srv, victim);
     net_ep_abort(victim->ep);
     free(victim);
@@ -157,7 +185,7 @@ void server_client_touch(struct server_client *c)
 }
 
 int server_client_hello(struct server *srv, net_peer_t reply, const void *addr, size_t len,
-                        struct server_client **c_p)
+                        bool peer_failure, uint64_t host, uint64_t pid, struct server_client **c_p)
 {
     struct server_client *c = server_client_find(srv, reply);
     struct net_ep *ep;
@@ -176,13 +204,14 @@ int server_client_hello(struct server *srv, net_peer_t reply, const void *addr, 
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return -ENOMEM;
-    rc = net_ep_create(srv->net, addr, len, "client", client_failed, c, &ep);
+    rc = net_ep_create_mode(srv->net, addr, len, "client", client_failed, c, peer_failure, &ep);
     if (rc < 0) {
         free(c);
         return rc;
     }
     c->ep = ep;
     c->srv = srv;
+    c->peer_failure = peer_failure;
     c->peer = net_ep_peer(ep);
     c->last_ns = time_mono_ns();
     if (c->peer != reply)
@@ -194,6 +223,11 @@ int server_client_hello(struct server *srv, net_peer_t reply, const void *addr, 
             i = (i + 1) & mask;
         srv->clients[i] = c;
         srv->nclients++;
+    }
+    if (!peer_failure && host == srv->host_id && pid != 0) {
+        c->watch_pid = pid;
+        if (srv->clients_watched++ == 0)
+            srv->clients_next_ns = time_mono_ns() + SERVER_CLIENT_CHECK_NS;
     }
     *c_p = c;
     return 0;
@@ -216,11 +250,74 @@ void server_client_identify(struct server_client *c, uint64_t session, uint64_t 
     c->pid = pid;
 }
 
+void server_clients_tick(struct server *srv)
+{
+    struct server_client *due[16];
+    size_t n = 0;
+    uint64_t now;
+
+    if (srv->clients_watched == 0)
+        return;
+    now = time_mono_ns();
+    if (now < srv->clients_next_ns)
+        return;
+    /* Collect first: freeing a client reshuffles the table. */
+    for (size_t i = 0; i < srv->clients_cap && n < sizeof(due) / sizeof(due[0]); i++) {
+        struct server_client *c = srv->clients[i];
+
+        if (c != NULL && c->watch_pid != 0 &&
+            (c->dead || !registry_pid_alive((int64_t)c->watch_pid)))
+            due[n++] = c;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct server_client *c = due[i];
+        uint64_t pid = c->watch_pid;
+
+        if (c->dead) {
+            /* Gone since an earlier check: whatever it sent has arrived
+             * by now, so what still waits for it never ends. */
+            size_t k = server_requests_reclaim(srv, c); /* may free c */
+
+            if (k > 0)
+                log_info("client pid %llu (this host, gone): %zu request(s) it left in transfer "
+                         "given up",
+                         (unsigned long long)pid, k);
+            continue;
+        }
+        log_info("client pid %llu (this host) is gone: its connection is dropped",
+                 (unsigned long long)pid);
+        client_gone(c); /* freed unless requests refer to it: then reclaimed later */
+    }
+    /* A full batch: look again at once for more. */
+    srv->clients_next_ns = n == sizeof(due) / sizeof(due[0]) ? now : now + SERVER_CLIENT_CHECK_NS;
+}
+
+int server_clients_timeout_ms(const struct server *srv)
+{
+    uint64_t now;
+
+    if (srv->clients_watched == 0)
+        return -1;
+    now = time_mono_ns();
+    if (now >= srv->clients_next_ns)
+        return 0;
+    return (int)((srv->clients_next_ns - now) / 1000000ull) + 1;
+}
+
 void server_client_holder(const struct server_client *c, struct meta_holder *h)
 {
     h->session = c->session;
     h->host = c->host;
     h->pid = c->pid;
+}
+
+size_t server_clients_connected(const struct server *srv)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < srv->clients_cap; i++)
+        n += srv->clients[i] != NULL && !srv->clients[i]->dead;
+    return n;
 }
 
 bool server_session_connected(const struct server *srv, uint64_t session)
@@ -266,6 +363,7 @@ void server_clients_abort(struct server *srv)
         struct net_ep *ep = all[i]->ep;
 
         all[i]->dead = true;
+        client_unwatch(all[i]);
         all[i]->ep = NULL; /* client_free must not close it a second time */
         net_ep_abort(ep);
     }

@@ -7,9 +7,11 @@
  * When a pass did nothing, the loop spins for spin_us (no added latency under
  * load), then arms the UCX worker and sleeps in epoll_wait on the UCX efd,
  * the ring's eventfd, a wake eventfd and (daemon) a signalfd: an idle server
- * uses no CPU. Nothing ever waits on a timer while work is pending; the one
- * timer is the check of orphans' holders (orphans.c), armed only while
- * orphan records of clients on this host exist.
+ * uses no CPU. Nothing ever waits on a timer while work is pending; the two
+ * timers are the checks of orphans' holders (orphans.c), armed only while
+ * orphan records of clients on this host exist, and of the pids of clients
+ * on this host without peer-failure handling (clients.c), once a second
+ * while such clients are connected.
  */
 #include <errno.h>
 #include <sched.h>
@@ -94,6 +96,7 @@ static unsigned server_pass(struct server *srv)
     work += net_progress(srv->net);
     work += chunk_store_reap(srv->chunks);
     server_orphans_tick(srv);
+    server_clients_tick(srv);
     /* Step requests queued so far; requests re-queued while stepping (an
      * I/O that could not be submitted yet) wait for the next pass. */
     {
@@ -119,6 +122,16 @@ static unsigned server_pass(struct server *srv)
             log_error("io_uring submit failed: %s", strerror(-rc));
     }
     return work;
+}
+
+/* How long the loop may sleep before a timer is due (-1: no timer). */
+static int server_timer_ms(const struct server *srv)
+{
+    int a = server_orphans_timeout_ms(srv), b = server_clients_timeout_ms(srv);
+
+    if (a < 0)
+        return b;
+    return b < 0 || a < b ? a : b;
 }
 
 /* Block until something happens or timeout_ms passes (-1 = forever). */
@@ -199,7 +212,7 @@ int server_run(struct server *srv, bool handle_signals)
                 sched_yield();
             continue;
         }
-        server_sleep(srv, srv->stopping ? 10 : server_orphans_timeout_ms(srv));
+        server_sleep(srv, srv->stopping ? 10 : server_timer_ms(srv));
         idle_since = time_mono_ns();
     }
     rc = meta_flush(srv->meta, true);

@@ -21,17 +21,27 @@ void server_op_PING(struct sreq *r)
 
 void server_op_HELLO(struct sreq *r)
 {
+    bool peer_failure = (r->body.hello_req.flags & PROTO_HELLO_PEER_FAILURE) != 0;
     struct server_client *c;
     int rc;
 
-    rc = server_client_hello(r->srv, r->reply_ep, r->data, r->data_len, &c);
+    /* The endpoint back uses the client's UCX error handling, unless
+     * BENCHFS_PEER_FAILURE fixes ours (docs/transports.md). */
+    if (net_peer_failure_forced() && peer_failure != net_peer_failure_enabled())
+        rc = -EOPNOTSUPP;
+    else
+        rc = server_client_hello(r->srv, r->reply_ep, r->data, r->data_len, peer_failure,
+                                 r->body.hello_req.host_id, r->body.hello_req.pid, &c);
     if (rc == -EOPNOTSUPP) {
-        /* UCX refused: the client's error handling mode differs from ours
-         * (BENCHFS_PEER_FAILURE). Its reply endpoint is unusable then --
-         * answering on it crashes UCX 1.13 -- so the client gets no answer. */
-        log_warn("cannot connect back to a client: its UCX error handling differs from this "
-                 "server's (BENCHFS_PEER_FAILURE=%d here); not answering it",
-                 net_peer_failure_enabled() ? 1 : 0);
+        /* The modes differ (or UCX refused ours). UCX's reply endpoint is
+         * unusable then -- answering on it crashes UCX 1.13 -- so the
+         * client gets no answer. */
+        log_warn("cannot connect back to a client %s UCX peer-failure handling (this server: "
+                 "BENCHFS_PEER_FAILURE=%s); not answering it",
+                 peer_failure ? "with" : "without",
+                 !net_peer_failure_forced()   ? "unset"
+                 : net_peer_failure_enabled() ? "1"
+                                              : "0");
         r->reply_ep = NULL;
         sreq_finish(r, rc);
         return;
@@ -81,6 +91,7 @@ void server_op_STATUS(struct sreq *r)
     s->dirs = dirs;
     s->open_fds = chunk_store_open_fds(srv->chunks);
     s->inflight = srv->inflight;
+    s->clients = server_clients_connected(srv);
     sreq_finish(r, 0);
 }
 

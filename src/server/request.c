@@ -27,11 +27,22 @@ int server_request_init(struct server *srv)
     list_init(&srv->ready);
     list_init(&srv->wait_buf);
     list_init(&srv->replies);
+    list_init(&srv->in_ucx);
+    list_init(&srv->zombies);
     return pool_create(sizeof(struct sreq), (size_t)srv->cfg.max_requests, 0, &srv->req_pool);
 }
 
 void server_request_cleanup(struct server *srv)
 {
+    struct list_node *n;
+
+    /* After net_destroy: no completion can reach a zombie any more. */
+    while ((n = list_pop_front(&srv->zombies)) != NULL) {
+        struct sreq *r = list_entry(n, struct sreq, link);
+
+        if (r->heap)
+            free(r);
+    }
     if (srv->req_pool != NULL)
         pool_destroy(srv->req_pool);
     srv->req_pool = NULL;
@@ -232,10 +243,26 @@ static int server_take_data(struct sreq *r, struct net_msg *msg)
     return 0;
 }
 
+/* UCX finally completed what a zombie waited for. */
+static void sreq_zombie_free(struct sreq *r)
+{
+    struct server *srv = r->srv;
+
+    list_remove(&r->link);
+    if (r->heap)
+        free(r);
+    else
+        pool_put(srv->req_pool, r);
+}
+
 static void sreq_recv_done(void *arg, int status)
 {
     struct sreq *r = arg;
 
+    if (r->state == SREQ_ZOMBIE) {
+        sreq_zombie_free(r);
+        return;
+    }
     if (status < 0) {
         log_warn("receiving %u bytes of %s failed: %d", r->data_len, proto_op_name(r->op), status);
         sreq_finish(r, status);
@@ -256,6 +283,8 @@ static void sreq_start_recv(struct sreq *r, void *desc)
         sreq_recv_done(r, 0);
     else if (rc < 0)
         sreq_finish(r, rc);
+    else
+        list_push_back(&r->srv->in_ucx, &r->link);
 }
 
 int server_on_request(void *arg, struct net_msg *msg)
@@ -374,9 +403,15 @@ void server_buffers_released(struct server *srv)
     struct list_node *n;
 
     while (!list_empty(&srv->wait_buf)) {
-        struct sreq *r;
-        void *buf = chunk_buf_get(srv->chunks);
+        struct sreq *r = list_entry(srv->wait_buf.next, struct sreq, link);
+        void *buf;
 
+        if (r->client != NULL && server_client_dead(r->client)) {
+            /* Nobody to answer: its data is dropped, not received. */
+            sreq_free(r);
+            continue;
+        }
+        buf = chunk_buf_get(srv->chunks);
         if (buf == NULL)
             return;
         n = list_pop_front(&srv->wait_buf);
@@ -401,6 +436,52 @@ void server_requests_abort(struct server *srv)
     /* Their rendezvous data is dropped and nobody is answered. */
     while ((n = list_pop_front(&srv->wait_buf)) != NULL)
         sreq_free(list_entry(n, struct sreq, link));
+}
+
+size_t server_requests_reclaim(struct server *srv, struct server_client *c)
+{
+    struct list_node *pos, *tmp;
+    bool had_buf = false;
+    size_t n = 0;
+
+    /* Those still waiting for a buffer would only start such a transfer. */
+    list_for_each_safe(pos, tmp, &srv->wait_buf)
+    {
+        struct sreq *r = list_entry(pos, struct sreq, link);
+
+        if (r->client == c) {
+            sreq_free(r); /* may free c: compared, never read, from here on */
+            n++;
+        }
+    }
+    /* Without peer-failure handling UCX never ends these: no data or
+     * acknowledgement can come from a dead process. Nor does UCX touch
+     * their buffers again (its shared-memory transports only copy what
+     * arrives in this process's queue, which the loop has drained), so the
+     * buffers go back to the store; the structs wait for a completion that
+     * will not come (or, at net_destroy, may). */
+    list_for_each_safe(pos, tmp, &srv->in_ucx)
+    {
+        struct sreq *r = list_entry(pos, struct sreq, link);
+
+        if (r->client != c)
+            continue;
+        list_remove(&r->link);
+        if (r->iobuf != NULL) {
+            chunk_buf_put(srv->chunks, r->iobuf);
+            r->iobuf = NULL;
+            had_buf = true;
+        }
+        r->client = NULL;
+        r->state = SREQ_ZOMBIE;
+        list_push_back(&srv->zombies, &r->link);
+        srv->inflight--;
+        n++;
+        server_client_put(c); /* may free c: compared, never read, from here on */
+    }
+    if (had_buf)
+        server_buffers_released(srv);
+    return n;
 }
 
 void sreq_step(struct sreq *r)
@@ -436,6 +517,10 @@ static void sreq_send_done(void *arg, int status)
 {
     struct sreq *r = arg;
 
+    if (r->state == SREQ_ZOMBIE) {
+        sreq_zombie_free(r);
+        return;
+    }
     if (status < 0)
         log_debug("reply to request %llu failed: %d", (unsigned long long)r->hdr.req_id, status);
     sreq_free(r);
@@ -477,7 +562,9 @@ static void sreq_send_reply(struct sreq *r)
         if (rc < 0)
             log_debug("reply to request %llu failed: %d", (unsigned long long)r->hdr.req_id, rc);
         sreq_free(r);
+        return;
     }
+    list_push_back(&srv->in_ucx, &r->link);
 }
 
 void server_flush_replies(struct server *srv)

@@ -261,7 +261,8 @@ int server_publish(struct server *srv, char *err, size_t errlen)
     snprintf(e.host, sizeof(e.host), "%s", srv->host);
     e.max_xfer = chunk_buf_size(srv->chunks);
     e.started_ns = time_real_ns();
-    e.peer_failure = net_peer_failure_enabled();
+    e.host_id = srv->host_id;
+    e.peer_failure = net_pf_published(srv->net);
     e.addr = (void *)addr;
     e.addr_len = addr_len;
     rc = registry_publish(srv->cfg.registry_dir, &e, err, errlen);

@@ -35,6 +35,8 @@ enum sreq_state {
     SREQ_IO_DONE,   /* storage I/O finished: r->result */
     SREQ_REPLY,     /* reply ready, sent after the pass's metadata commit */
     SREQ_SEND,      /* reply being sent (buffer still in use) */
+    SREQ_ZOMBIE,    /* given up in RECV or SEND (its client died unreported):
+                       buffer and client let go, freed if UCX ever completes it */
 };
 
 /* Inline room for a request's variable part: two maximal paths. */
@@ -114,12 +116,16 @@ struct server {
     struct list_node ready;    /* to be stepped this pass */
     struct list_node wait_buf; /* waiting for an I/O buffer */
     struct list_node replies;  /* replies held until the metadata commit */
+    struct list_node in_ucx;   /* in RECV or SEND: waiting for UCX */
+    struct list_node zombies;  /* SREQ_ZOMBIE */
     bool meta_sync;            /* the commit of this pass must be synced */
 
     /* Clients that said HELLO (clients.c), by endpoint handle. */
     struct server_client **clients;
     size_t clients_cap;
     size_t nclients;
+    size_t clients_watched;   /* local clients without peer failure: pids checked */
+    uint64_t clients_next_ns; /* next check of their pids */
 
     /* Orphan records held here and their holders (orphans.c). */
     struct server_orphan *orphans; /* sorted by inode number */
@@ -132,8 +138,13 @@ struct server {
 
 /* clients.c */
 struct server_client *server_client_find(struct server *srv, net_peer_t peer);
+/* A HELLO from `reply` with the client's worker address: the known client,
+ * or a new one with an endpoint back to it of the UCX error handling the
+ * client uses (peer_failure); -errno (-EOPNOTSUPP: UCX refused the mode).
+ * A new client on this host (host id) without peer-failure handling is
+ * watched: when its pid is gone it is dropped (server_clients_tick). */
 int server_client_hello(struct server *srv, net_peer_t reply, const void *addr, size_t len,
-                        struct server_client **c_p);
+                        bool peer_failure, uint64_t host, uint64_t pid, struct server_client **c_p);
 net_peer_t server_client_peer(const struct server_client *c);
 bool server_client_dead(const struct server_client *c);
 void server_client_get(struct server_client *c);
@@ -146,8 +157,15 @@ void server_client_touch(struct server_client *c);
 void server_clients_abort(struct server *srv);
 /* Record the identity a HELLO gave (session, host id, pid; 0 = not said). */
 void server_client_identify(struct server_client *c, uint64_t session, uint64_t host, uint64_t pid);
+/* Every loop pass: when a check is due, drop the watched clients whose
+ * process is gone (as if their endpoint had failed). timeout_ms: how long
+ * the loop may sleep before the next check (-1: none watched). */
+void server_clients_tick(struct server *srv);
+int server_clients_timeout_ms(const struct server *srv);
 /* The client as the holder of an orphan record it makes. */
 void server_client_holder(const struct server_client *c, struct meta_holder *h);
+/* Clients known and not gone (said HELLO; STATUS). */
+size_t server_clients_connected(const struct server *srv);
 /* Is a client of this session connected (said HELLO, endpoint not failed)? */
 bool server_session_connected(const struct server *srv, uint64_t session);
 
@@ -184,7 +202,12 @@ void sreq_queue(struct sreq *r);              /* append to the ready queue */
 void sreq_step(struct sreq *r);               /* advance one state */
 void sreq_finish(struct sreq *r, int status); /* queue the reply (status -errno or 0) */
 void server_flush_replies(struct server *srv);
-void server_requests_abort(struct server *srv);   /* drop requests waiting for buffers */
+void server_requests_abort(struct server *srv); /* drop requests waiting for buffers */
+/* Give up the requests of client c (gone, its death unreported by UCX)
+ * that wait for UCX to receive their data or send their reply: their
+ * buffers are free again. Only once nothing of c can still arrive (its
+ * process is gone and its messages were progressed). Returns how many. */
+size_t server_requests_reclaim(struct server *srv, struct server_client *c);
 void server_buffers_released(struct server *srv); /* wake WAIT_BUF requests */
 const char *sreq_path(const struct sreq *r);
 

@@ -317,8 +317,8 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     static const char *const headers[] = {
-        "NODE",      "HOST",    "PID",     "UPTIME", "OPS",          "BAD",    "BYTES_IN",
-        "BYTES_OUT", "CHUNK_W", "CHUNK_R", "FDS",    "CPU(usr+sys)", "INODES", "DIRS",
+        "NODE",    "HOST",    "PID", "UPTIME",       "OPS",    "BAD",  "BYTES_IN", "BYTES_OUT",
+        "CHUNK_W", "CHUNK_R", "FDS", "CPU(usr+sys)", "INODES", "DIRS", "CLIENTS",
     };
     const int ncols = (int)(sizeof(headers) / sizeof(headers[0]));
     char(*row)[TABLE_CELL];
@@ -335,7 +335,8 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
             printf("Usage: benchfs status [--raw]\n"
                    "One line per server: node id, host, pid, uptime, requests served (OPS)\n"
                    "and rejected (BAD), bytes received and sent, chunk writes and reads, open\n"
-                   "chunk files, CPU time (user+system), inodes and directories it holds.\n\n"
+                   "chunk files, CPU time (user+system), inodes and directories it holds,\n"
+                   "client processes connected.\n\n"
                    "  -r, --raw   exact numbers (bytes, nanoseconds) instead of 1.5G, 3m05s\n"
                    "      --help  this help\n");
             return CLI_EXIT_OK;
@@ -386,6 +387,7 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
         fmt_count(row[10], s.open_fds);
         fmt_count(row[12], s.inodes);
         fmt_count(row[13], s.dirs);
+        fmt_count(row[14], s.clients);
     }
     table_print(&t);
     table_cleanup(&t);

@@ -316,7 +316,7 @@ static int cluster_start(struct cli_ctx *ctx, int argc, char **argv)
             args[a++] = (char *)sets[k];
         }
         args[a] = NULL;
-        rc = cluster_node_spawn(bin, args, log, &node->pid);
+        rc = cluster_node_spawn(bin, args, log, true, &node->pid);
         if (rc < 0) {
             cli_error("cannot start %s (%s): %s", node->id, bin, strerror(-rc));
             goto stop;

@@ -68,10 +68,13 @@ int cluster_find_server_bin(char *out, size_t outlen);
 /*
  * Fork and exec `bin` with argv as a detached server: own session, stdin
  * /dev/null, stdout and stderr to log_path (truncated), no other inherited
- * descriptors. An exec failure is reported back through a close-on-exec
- * pipe. Returns 0 and the child's pid, or -errno (nothing left running).
+ * descriptors. `one_host`: it runs servers of this host only, which get
+ * shared-memory transports only when UCX_TLS is unset. An exec failure is
+ * reported back through a close-on-exec pipe. Returns 0 and the child's
+ * pid, or -errno (nothing left running).
  */
-int cluster_node_spawn(const char *bin, char *const argv[], const char *log_path, pid_t *pid_p);
+int cluster_node_spawn(const char *bin, char *const argv[], const char *log_path, bool one_host,
+                       pid_t *pid_p);
 
 /* Local mkdir -p. 0 or -errno (reported). */
 int cluster_mkdir_p(const char *dir);

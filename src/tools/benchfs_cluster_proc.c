@@ -111,49 +111,16 @@ int cluster_find_server_bin(char *out, size_t outlen)
     return -1;
 }
 
-/* A UCX_TLS that names shared-memory transports only (no network). */
-static bool cluster_tls_local_only(const char *tls)
-{
-    static const char *const local[] = {"shm", "self", "posix", "sysv",
-                                        "cma", "knem", "xpmem", "sm"};
-    char buf[256], *tok, *save = NULL;
-    bool any = false;
-
-    if (snprintf(buf, sizeof(buf), "%s", tls) >= (int)sizeof(buf) || buf[0] == '^')
-        return false;
-    for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
-        bool ok = false;
-
-        for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
-            ok = ok || strcmp(tok, local[i]) == 0;
-        if (!ok)
-            return false;
-        any = true;
-    }
-    return any;
-}
-
 /*
- * In a server's child before exec. Every server of `cluster start` runs on
- * this host: shared memory by default, without UCX peer-failure handling,
- * a dead server noticed by clients through its pid (docs/transports.md).
- * Only where no network transport is in use: UCX 1.13's TCP transport
- * without peer-failure handling aborts the server when a client vanishes.
- * So with UCX_TLS unset the servers get shm,self; a UCX_TLS that names a
- * network transport keeps peer failure on; BENCHFS_PEER_FAILURE, when set,
- * is obeyed as it is.
+ * In a child before exec, for servers that all run on this host: with
+ * UCX_TLS unset they get shared memory only, so they open no TCP port for
+ * other hosts to reach (docs/security.md). Such a server publishes
+ * peer_failure=0 and the clients of this host follow (docs/transports.md).
  */
 static void cluster_local_transport(void)
 {
-    const char *tls = getenv("UCX_TLS");
-
-    if (getenv("BENCHFS_PEER_FAILURE") != NULL)
-        return;
-    if (tls == NULL)
+    if (getenv("UCX_TLS") == NULL)
         setenv("UCX_TLS", "shm,self", 1);
-    else if (!cluster_tls_local_only(tls))
-        return;
-    setenv("BENCHFS_PEER_FAILURE", "0", 1);
 }
 
 /*
@@ -162,7 +129,8 @@ static void cluster_local_transport(void)
  * through a close-on-exec pipe, so it is reported here, not in a log.
  * Returns 0 and the pid, or -errno.
  */
-int cluster_node_spawn(const char *bin, char *const argv[], const char *log_path, pid_t *pid_p)
+int cluster_node_spawn(const char *bin, char *const argv[], const char *log_path, bool one_host,
+                       pid_t *pid_p)
 {
     int pfd[2], child_err = 0;
     ssize_t n;
@@ -195,7 +163,8 @@ int cluster_node_spawn(const char *bin, char *const argv[], const char *log_path
             for (int fd = 3; fd < 1024; fd++)
                 if (fd != pfd[1])
                     close(fd);
-        cluster_local_transport();
+        if (one_host)
+            cluster_local_transport();
         execv(bin, argv);
     child_fail:
         err = errno;

@@ -496,7 +496,7 @@ static int job_start_servers(struct cli_ctx *ctx, struct job_opts *o)
         snprintf(log, sizeof(log), "%s/job-%s%s%s.log", o->registry, launcher,
                  strcmp(launcher, "local") == 0 ? "-" : "",
                  strcmp(launcher, "local") == 0 ? rank : "");
-        rc = cluster_node_spawn(base ? launcher_bin : self, args, log, &p->pid);
+        rc = cluster_node_spawn(base ? launcher_bin : self, args, log, base == 0, &p->pid);
         if (rc < 0) {
             cli_error("job: cannot run %s: %s", base ? launcher_bin : self, strerror(-rc));
             job_stop_procs(&s, 10000, true);

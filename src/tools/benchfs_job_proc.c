@@ -208,7 +208,7 @@ int job_mount(const char *self, const char *registry, const char *dir, struct jo
     args[3] = "mount";
     args[4] = (char *)dir;
     args[5] = NULL;
-    rc = cluster_node_spawn(self, args, log, &m->pid);
+    rc = cluster_node_spawn(self, args, log, false, &m->pid);
     if (rc < 0) {
         cli_error("job: cannot run 'benchfs mount': %s", strerror(-rc));
         return -1;

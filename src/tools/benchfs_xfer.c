@@ -3,13 +3,17 @@
  * file -> BenchFS), get (BenchFS -> local file) and cat (BenchFS -> stdout).
  *
  * put and get move data in big sequential chunks (16 MiB by default) so one
- * call fans out over many chunks and servers at once. When stderr is a
+ * call fans out over many chunks and servers at once, and overlap the local
+ * read or write of one chunk with the BenchFS write or read of the next (two
+ * buffers, a helper thread: writing a 1 GiB file costs as much CPU as
+ * receiving it). When stderr is a
  * terminal they draw a progress bar with the throughput; -v prints one
  * summary line per file (bytes, seconds, MiB/s) in any case.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +167,183 @@ static char *xfer_buffer(size_t size)
     return p;
 }
 
+/* ------------------------------------------------------------- pipeline */
+
+/*
+ * Two buffers between two threads, so that the local side of a transfer
+ * (read(2) of the source for put, write(2) of the destination for get)
+ * overlaps the BenchFS side: while one buffer is written, the other one
+ * fills. A helper thread does the BenchFS calls; the calling thread does
+ * the local I/O, which may block for good (a pipe, a terminal) as it always
+ * could. The helper only ever waits for the pipe or for a BenchFS call
+ * (bounded by the RPC timeout), so it can always be joined. The producer
+ * fills a slot and passes it on (len 0: end of data), the consumer empties
+ * it and hands it back; either side may stop the other after a failure,
+ * which it reports itself (the library's error detail is per thread).
+ */
+struct xfer_pipe {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *buf[2];
+    size_t len[2];
+    bool full[2];
+    unsigned prod, cons; /* next slot of each side */
+    bool stopped;        /* one side failed: the other gives up */
+    size_t bufsize;
+    int rfd;            /* the helper's BenchFS descriptor */
+    const char *rpath;  /* and its path, for messages */
+    bool remote_failed; /* the helper's BenchFS call failed (reported) */
+    pthread_t helper;
+};
+
+/* Next slot to fill, or NULL once the pipe stopped. */
+static char *pipe_fill_begin(struct xfer_pipe *p)
+{
+    char *b = NULL;
+
+    pthread_mutex_lock(&p->mu);
+    while (p->full[p->prod] && !p->stopped)
+        pthread_cond_wait(&p->cv, &p->mu);
+    if (!p->stopped)
+        b = p->buf[p->prod];
+    pthread_mutex_unlock(&p->mu);
+    return b;
+}
+
+/* The slot pipe_fill_begin gave holds len bytes (0: end of data). */
+static void pipe_fill_end(struct xfer_pipe *p, size_t len)
+{
+    pthread_mutex_lock(&p->mu);
+    p->len[p->prod] = len;
+    p->full[p->prod] = true;
+    p->prod ^= 1u;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Next full slot and its length (0: end of data), or NULL once stopped. */
+static char *pipe_drain_begin(struct xfer_pipe *p, size_t *len_p)
+{
+    char *b = NULL;
+
+    pthread_mutex_lock(&p->mu);
+    while (!p->full[p->cons] && !p->stopped)
+        pthread_cond_wait(&p->cv, &p->mu);
+    if (!p->stopped) {
+        b = p->buf[p->cons];
+        *len_p = p->len[p->cons];
+    }
+    pthread_mutex_unlock(&p->mu);
+    return b;
+}
+
+/* The slot pipe_drain_begin gave is free again. */
+static void pipe_drain_end(struct xfer_pipe *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->full[p->cons] = false;
+    p->cons ^= 1u;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void pipe_stop(struct xfer_pipe *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stopped = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* put's helper: write what the pipe brings into BenchFS, from offset 0. */
+static void *pipe_remote_writer(void *arg)
+{
+    struct xfer_pipe *p = arg;
+    off_t off = 0;
+    size_t len;
+    char *b;
+
+    while ((b = pipe_drain_begin(p, &len)) != NULL && len > 0) {
+        int rc = remote_pwrite_full(p->rfd, b, len, off);
+
+        if (rc < 0) {
+            cli_op_error("error writing", p->rpath, -rc);
+            p->remote_failed = true;
+            pipe_stop(p);
+            break;
+        }
+        pipe_drain_end(p);
+        off += (off_t)len;
+    }
+    return NULL;
+}
+
+/* get's helper: read the BenchFS file into the pipe until its end. */
+static void *pipe_remote_reader(void *arg)
+{
+    struct xfer_pipe *p = arg;
+    off_t off = 0;
+    char *b;
+
+    while ((b = pipe_fill_begin(p)) != NULL) {
+        ssize_t n = benchfs_pread(p->rfd, b, p->bufsize, off);
+
+        if (n < 0) {
+            cli_op_error("error reading", p->rpath, errno);
+            p->remote_failed = true;
+            pipe_stop(p);
+            break;
+        }
+        pipe_fill_end(p, (size_t)n);
+        if (n == 0)
+            break;
+        off += n;
+    }
+    return NULL;
+}
+
+/* Set up the two buffers and start the helper on BenchFS descriptor rfd
+ * of path rpath. 0 or -1 (reported). */
+static int pipe_start(struct xfer_pipe *p, int rfd, const char *rpath, size_t bufsize,
+                      void *(*helper)(void *))
+{
+    int rc;
+
+    memset(p, 0, sizeof(*p));
+    p->rfd = rfd;
+    p->rpath = rpath;
+    p->bufsize = bufsize;
+    p->buf[0] = xfer_buffer(bufsize);
+    p->buf[1] = p->buf[0] != NULL ? xfer_buffer(bufsize) : NULL;
+    if (p->buf[1] == NULL) {
+        free(p->buf[0]);
+        return -1;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    rc = pthread_create(&p->helper, NULL, helper, p);
+    if (rc != 0) {
+        cli_error("cannot start a thread: %s", strerror(rc));
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+        free(p->buf[0]);
+        free(p->buf[1]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Wait for the helper and free everything; false when its BenchFS side failed. */
+static bool pipe_finish(struct xfer_pipe *p)
+{
+    pthread_join(p->helper, NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p->buf[0]);
+    free(p->buf[1]);
+    return !p->remote_failed;
+}
+
 static int xfer_parse(const char *cmd, int argc, char **argv, struct xfer_opts *o,
                       void (*help)(void))
 {
@@ -236,15 +417,17 @@ static int local_basename(const char *path, char *out, size_t outlen)
     return 0;
 }
 
-static int put_one(const char *local, const char *remote, const struct xfer_opts *o, char *buf)
+static int put_one(const char *local, const char *remote, const struct xfer_opts *o)
 {
     bool is_stdin = strcmp(local, "-") == 0;
     struct xfer_progress prog;
+    struct xfer_pipe pipe;
+    char *buf;
     mode_t mode = 0666, mask;
     uint64_t total = 0;
     struct stat st;
     off_t off = 0;
-    int lfd, rfd, rc, status = CLI_EXIT_OK;
+    int lfd, rfd, status = CLI_EXIT_OK;
 
     lfd = is_stdin ? STDIN_FILENO : open(local, O_RDONLY | O_CLOEXEC);
     if (lfd < 0) {
@@ -269,27 +452,30 @@ static int put_one(const char *local, const char *remote, const struct xfer_opts
         cli_op_error("cannot create regular file", remote, errno);
         goto close_local;
     }
+    if (pipe_start(&pipe, rfd, remote, o->bufsize, pipe_remote_writer) < 0) {
+        benchfs_close(rfd);
+        goto close_local;
+    }
     progress_begin(&prog, o->progress, "put", local, total);
-    for (;;) {
+    /* The helper writes the previous buffer into BenchFS while this one is read. */
+    while ((buf = pipe_fill_begin(&pipe)) != NULL) {
         ssize_t n = local_read_full(lfd, buf, o->bufsize);
 
         if (n < 0) {
             cli_error("error reading '%s': %s", local, strerror((int)-n));
             status = CLI_EXIT_FAIL;
+            pipe_stop(&pipe);
             break;
         }
+        pipe_fill_end(&pipe, (size_t)n);
         if (n == 0)
             break;
-        rc = remote_pwrite_full(rfd, buf, (size_t)n, off);
-        if (rc < 0) {
-            cli_op_error("error writing", remote, -rc);
-            status = CLI_EXIT_FAIL;
-            break;
-        }
         off += n;
         prog.done = (uint64_t)off;
         progress_draw(&prog, false);
     }
+    if (!pipe_finish(&pipe))
+        status = CLI_EXIT_FAIL;
     /* close publishes the size: its failure means the data is not safe. */
     if (benchfs_close(rfd) < 0 && status == CLI_EXIT_OK) {
         cli_op_error("error closing", remote, errno);
@@ -313,7 +499,6 @@ int cmd_put(struct cli_ctx *ctx, int argc, char **argv)
     bool dest_is_dir = false;
     struct stat st;
     int rc, nsrc, status = CLI_EXIT_OK;
-    char *buf;
 
     rc = xfer_parse("put", argc, argv, &o, put_help);
     if (rc)
@@ -335,9 +520,6 @@ int cmd_put(struct cli_ctx *ctx, int argc, char **argv)
         cli_error("target '%s' is not a directory", argv[argc - 1]);
         return CLI_EXIT_FAIL;
     }
-    buf = xfer_buffer(o.bufsize);
-    if (!buf)
-        return CLI_EXIT_FAIL;
     for (int i = optind; i < argc - 1; i++) {
         const char *local = argv[i];
 
@@ -356,10 +538,9 @@ int cmd_put(struct cli_ctx *ctx, int argc, char **argv)
         } else {
             snprintf(target, sizeof(target), "%s", dest);
         }
-        if (put_one(local, target, &o, buf) != CLI_EXIT_OK)
+        if (put_one(local, target, &o) != CLI_EXIT_OK)
             status = CLI_EXIT_FAIL;
     }
-    free(buf);
     return status;
 }
 
@@ -383,10 +564,12 @@ int cmd_get(struct cli_ctx *ctx, int argc, char **argv)
     const char *local;
     struct xfer_progress prog;
     struct xfer_opts o = {0};
+    struct xfer_pipe pipe;
     struct stat st, lst;
     bool is_stdout;
     off_t off = 0;
     int rc, rfd, lfd, status = CLI_EXIT_OK;
+    size_t n;
     char *buf;
 
     rc = xfer_parse("get", argc, argv, &o, get_help);
@@ -430,31 +613,25 @@ int cmd_get(struct cli_ctx *ctx, int argc, char **argv)
         cli_error("cannot create regular file '%s': %s", local, strerror(errno));
         goto err_close_remote;
     }
-    buf = xfer_buffer(o.bufsize);
-    if (!buf)
+    if (pipe_start(&pipe, rfd, remote, o.bufsize, pipe_remote_reader) < 0)
         goto err_close_local;
     progress_begin(&prog, o.progress, "get", remote, (uint64_t)st.st_size);
-    for (;;) {
-        ssize_t n = benchfs_pread(rfd, buf, o.bufsize, off);
-
-        if (n < 0) {
-            cli_op_error("error reading", remote, errno);
-            status = CLI_EXIT_FAIL;
-            break;
-        }
-        if (n == 0)
-            break;
-        rc = local_write_full(lfd, buf, (size_t)n);
+    /* The helper reads the next buffer from BenchFS while this one is written. */
+    while ((buf = pipe_drain_begin(&pipe, &n)) != NULL && n > 0) {
+        rc = local_write_full(lfd, buf, n);
         if (rc < 0) {
             cli_error("error writing '%s': %s", local, strerror(-rc));
             status = CLI_EXIT_FAIL;
+            pipe_stop(&pipe);
             break;
         }
-        off += n;
+        pipe_drain_end(&pipe);
+        off += (off_t)n;
         prog.done = (uint64_t)off;
         progress_draw(&prog, false);
     }
-    free(buf);
+    if (!pipe_finish(&pipe))
+        status = CLI_EXIT_FAIL;
     if (!is_stdout && close(lfd) < 0 && status == CLI_EXIT_OK) {
         cli_error("error closing '%s': %s", local, strerror(errno));
         status = CLI_EXIT_FAIL;

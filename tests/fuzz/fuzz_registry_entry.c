@@ -66,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(memcmp(again.cookie, e.cookie, REGISTRY_COOKIE_LEN) == 0);
     CHECK(again.pid == e.pid && again.max_xfer == e.max_xfer && again.started_ns == e.started_ns);
     CHECK(strcmp(again.host, e.host) == 0);
+    CHECK(again.host_id == e.host_id && again.peer_failure == e.peer_failure);
     CHECK(again.addr_len == e.addr_len && memcmp(again.addr, e.addr, e.addr_len) == 0);
     /* The canonical text is at most as long as any accepted input. */
     CHECK(len <= size);

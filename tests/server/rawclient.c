@@ -17,6 +17,7 @@
 struct rawclient {
     struct net *net;
     struct net_ep *ep;
+    uint32_t hello_flags; /* PROTO_HELLO_PEER_FAILURE when ep has it */
     uint8_t cookie[PROTO_COOKIE_LEN];
     uint64_t next_id;
     /* the one outstanding call */
@@ -104,6 +105,7 @@ int rawclient_connect_opts(const char *registry_dir, const char *node_id, bool h
     struct registry_entry e;
     struct rawclient *c;
     char path[4200], err[512];
+    bool pf;
     int rc;
 
     snprintf(path, sizeof(path), "%s/%s.addr", registry_dir, node_id);
@@ -123,7 +125,11 @@ int rawclient_connect_opts(const char *registry_dir, const char *node_id, bool h
     rc = net_set_handler(c->net, NET_AM_REPLY, raw_on_reply, c);
     if (rc < 0)
         goto err_net;
-    rc = net_ep_create(c->net, e.addr, e.addr_len, node_id, NULL, NULL, &c->ep);
+    /* The error handling the library would choose (UCX joins only equal
+     * modes; the server's endpoint back follows the HELLO's flag). */
+    pf = net_pf_choose(c->net, e.peer_failure, e.host_id == registry_host_id());
+    c->hello_flags = pf ? PROTO_HELLO_PEER_FAILURE : 0;
+    rc = net_ep_create_mode(c->net, e.addr, e.addr_len, node_id, NULL, NULL, pf, &c->ep);
     if (rc < 0)
         goto err_net;
     registry_entry_cleanup(&e);
@@ -137,6 +143,7 @@ int rawclient_connect_opts(const char *registry_dir, const char *node_id, bool h
         if (rc == 0) {
             memset(&hb, 0, sizeof(hb));
             hb.hello_req.addr_len = (uint32_t)addr_len;
+            hb.hello_req.flags = c->hello_flags;
             rc = rawclient_call(c, PROTO_OP_HELLO, &hb, addr, addr_len, NULL, NULL, 0, NULL, 10000);
         }
         if (rc < 0) {
@@ -162,6 +169,11 @@ void rawclient_close(struct rawclient *c)
     net_ep_destroy(c->ep);
     net_destroy(c->net);
     free(c);
+}
+
+uint32_t rawclient_hello_flags(const struct rawclient *c)
+{
+    return c->hello_flags;
 }
 
 void rawclient_address(struct rawclient *c, const void **addr_p, size_t *len_p)

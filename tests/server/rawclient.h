@@ -22,6 +22,8 @@ int rawclient_connect(const char *registry_dir, const char *node_id, struct rawc
 int rawclient_connect_opts(const char *registry_dir, const char *node_id, bool hello,
                            struct rawclient **c_p);
 void rawclient_close(struct rawclient *c);
+/* The flags a HELLO of this client must carry (its endpoint's error handling). */
+uint32_t rawclient_hello_flags(const struct rawclient *c);
 /* This client's own UCX worker address. */
 void rawclient_address(struct rawclient *c, const void **addr_p, size_t *len_p);
 

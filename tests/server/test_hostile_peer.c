@@ -342,6 +342,7 @@ static int hostile_hello(struct fixture *f, const uint8_t *addr, size_t len)
     assert_int_equal(rawclient_connect_opts(f->h.registry, "node_0", false, &c), 0);
     memset(&hb, 0, sizeof(hb));
     hb.hello_req.addr_len = (uint32_t)len;
+    hb.hello_req.flags = rawclient_hello_flags(c);
     rc = rawclient_call(c, PROTO_OP_HELLO, &hb, addr, len, NULL, NULL, 0, NULL, 10000);
     rawclient_close(c);
     return rc;

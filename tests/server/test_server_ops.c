@@ -133,6 +133,7 @@ static int do_identify(struct rawclient *c, uint64_t session, uint64_t host, uin
     rawclient_address(c, &addr, &len);
     memset(&b, 0, sizeof(b));
     b.hello_req.addr_len = (uint32_t)len;
+    b.hello_req.flags = rawclient_hello_flags(c);
     b.hello_req.session = session;
     b.hello_req.host_id = host;
     b.hello_req.pid = pid;

@@ -235,6 +235,11 @@ static void test_request_checks(void **state)
     memset(&b, 0, sizeof(b));
     b.hello_req.addr_len = 300;
     assert_int_equal(proto_req_check(PROTO_OP_HELLO, &b, 300, 1 << 20), 0);
+    b.hello_req.flags = PROTO_HELLO_PEER_FAILURE;
+    assert_int_equal(proto_req_check(PROTO_OP_HELLO, &b, 300, 1 << 20), 0);
+    b.hello_req.flags = 0x2;
+    assert_int_equal(proto_req_check(PROTO_OP_HELLO, &b, 300, 1 << 20), -EPROTO);
+    b.hello_req.flags = 0;
     b.hello_req.addr_len = PROTO_HELLO_ADDR_MAX + 1;
     assert_int_equal(proto_req_check(PROTO_OP_HELLO, &b, PROTO_HELLO_ADDR_MAX + 1, 1 << 20),
                      -EPROTO);

@@ -249,13 +249,25 @@ static void test_publish_read_roundtrip(void **state)
     assert_int_equal(r.started_ns, e.started_ns);
     assert_int_equal(r.addr_len, e.addr_len);
     assert_memory_equal(r.addr, e.addr, e.addr_len);
+    /* A host id of 0 is left out (unknown). */
+    assert_int_equal(r.host_id, 0);
+    assert_int_equal(r.peer_failure, 0);
     registry_entry_cleanup(&r);
 
     /* Publishing again (same pid) replaces the file quietly. */
     e.max_xfer = 4096;
+    e.host_id = 0x0123456789abcdefull;
+    e.peer_failure = REGISTRY_PEER_FAILURE_AUTO;
     assert_int_equal(registry_publish(dir, &e, err, sizeof(err)), 0);
     assert_int_equal(registry_entry_read(path, &r, err, sizeof(err)), 0);
     assert_int_equal(r.max_xfer, 4096);
+    assert_int_equal(r.host_id, 0x0123456789abcdefull);
+    assert_int_equal(r.peer_failure, REGISTRY_PEER_FAILURE_AUTO);
+    registry_entry_cleanup(&r);
+    e.peer_failure = 1;
+    assert_int_equal(registry_publish(dir, &e, err, sizeof(err)), 0);
+    assert_int_equal(registry_entry_read(path, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.peer_failure, 1);
     registry_entry_cleanup(&r);
     registry_entry_cleanup(&e);
 
@@ -350,6 +362,10 @@ static void test_corrupt_files(void **state)
         {"BENCHFS-REGISTRY 1\naddr=abc\n", ":2:", "bad addr"},
         {"BENCHFS-REGISTRY 1\naddr=\n", ":2:", "bad addr"},
         {"BENCHFS-REGISTRY 1\naddr=0g\n", ":2:", "bad addr"},
+        {"BENCHFS-REGISTRY 1\npeer_failure=2\n", ":2:", "bad peer_failure (expected 0, 1 or auto)"},
+        {"BENCHFS-REGISTRY 1\npeer_failure=autox\n", ":2:", "bad peer_failure"},
+        {"BENCHFS-REGISTRY 1\nhost_id=12\n", ":2:", "bad host_id (expected 16 hex digits)"},
+        {"BENCHFS-REGISTRY 1\nhost_id=0123456789abcdeg\n", ":2:", "bad host_id"},
         {"BENCHFS-REGISTRY 1\nnode_id=node_0\n", ":3:", "missing key cookie"},
     };
     char err[512], path[PATH_MAX], name[64];
