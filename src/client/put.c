@@ -76,7 +76,7 @@ static size_t put_plan(struct client *c, struct benchfs_put_file *files, struct 
 
         for (size_t i = 0; i < nitems; i++) {
             struct put_item *it = &items[i];
-            size_t add = PROTO_PUT_ENTRY + files[it->file].len + it->path_len;
+            size_t add = PROTO_PUTFILE_ENTRY + files[it->file].len + it->path_len;
 
             if (it->owner != s)
                 continue;
@@ -110,7 +110,7 @@ static int put_pack(struct client *c, struct benchfs_put_file *files, struct put
             free(off);
             return -ENOMEM;
         }
-        off[q] = (size_t)reqs[q].count * PROTO_PUT_ENTRY;
+        off[q] = (size_t)reqs[q].count * PROTO_PUTFILE_ENTRY;
     }
     for (size_t i = 0; i < nitems; i++) {
         const struct put_item *it = &items[i];
@@ -123,7 +123,7 @@ static int put_pack(struct client *c, struct benchfs_put_file *files, struct put
         };
 
         if (f->mtime.tv_nsec != UTIME_NOW) {
-            pf.flags = PROTO_PUT_MTIME;
+            pf.flags = PROTO_PUTFILE_MTIME;
             pf.mtime_ns = (uint64_t)f->mtime.tv_sec * 1000000000ull + (uint64_t)f->mtime.tv_nsec;
         }
         proto_putfile_pack(q->buf, it->k, &pf);
@@ -206,7 +206,7 @@ static int put_batch(struct client *c, struct benchfs_put_file *files, size_t n,
         }
         owner = placement_path(&c->place, npath, (size_t)len);
         if (f->len > c->chunk_size ||
-            PROTO_PUT_ENTRY + f->len + (size_t)len > c->place.max_xfer[owner]) {
+            PROTO_PUTFILE_ENTRY + f->len + (size_t)len > c->place.max_xfer[owner]) {
             large[i] = true;
             continue;
         }

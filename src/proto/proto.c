@@ -359,9 +359,9 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
         return (uint64_t)b->rename_req.path_len + b->rename_req.path2_len == data_len ? 0 : -EPROTO;
     case PROTO_OP_PUT:
         /* The table and the files in it: proto_putfile_parse, on the data. */
-        if (b->put_req.count == 0 || b->put_req.count > PROTO_PUT_MAX || b->put_req.flags != 0)
+        if (b->put_req.count == 0 || b->put_req.count > PROTO_PUTFILE_MAX || b->put_req.flags != 0)
             return -EPROTO;
-        if ((uint64_t)b->put_req.count * PROTO_PUT_ENTRY > data_len || data_len > max_xfer)
+        if ((uint64_t)b->put_req.count * PROTO_PUTFILE_ENTRY > data_len || data_len > max_xfer)
             return -EPROTO;
         return 0;
     case PROTO_OP_CHUNK_WRITE:
@@ -425,7 +425,8 @@ int proto_rep_check(unsigned op, const union proto_body *b, uint32_t data_len)
             return -EPROTO;
         return (uint64_t)b->inode_list_rep.count * 8 == data_len ? 0 : -EPROTO;
     case PROTO_OP_PUT:
-        if (b->put_rep.count == 0 || b->put_rep.count > PROTO_PUT_MAX || b->put_rep.reserved != 0)
+        if (b->put_rep.count == 0 || b->put_rep.count > PROTO_PUTFILE_MAX ||
+            b->put_rep.reserved != 0)
             return -EPROTO;
         return (uint64_t)b->put_rep.count * 4 == data_len ? 0 : -EPROTO;
     case PROTO_OP_READDIR:
@@ -438,7 +439,7 @@ int proto_rep_check(unsigned op, const union proto_body *b, uint32_t data_len)
 
 void proto_putfile_pack(void *table, uint32_t k, const struct proto_putfile *f)
 {
-    uint8_t *p = (uint8_t *)table + (size_t)k * PROTO_PUT_ENTRY;
+    uint8_t *p = (uint8_t *)table + (size_t)k * PROTO_PUTFILE_ENTRY;
 
     proto_put_u32(p, f->length);
     proto_put_u32(p + 4, f->path_len);
@@ -452,12 +453,12 @@ int proto_putfile_parse(const void *data, uint32_t data_len, uint32_t count,
                         struct proto_putfile *files)
 {
     const uint8_t *p = data;
-    uint64_t off = (uint64_t)count * PROTO_PUT_ENTRY;
+    uint64_t off = (uint64_t)count * PROTO_PUTFILE_ENTRY;
 
-    if (count == 0 || count > PROTO_PUT_MAX || off > data_len)
+    if (count == 0 || count > PROTO_PUTFILE_MAX || off > data_len)
         return -EPROTO;
     for (uint32_t k = 0; k < count; k++) {
-        const uint8_t *e = p + (size_t)k * PROTO_PUT_ENTRY;
+        const uint8_t *e = p + (size_t)k * PROTO_PUTFILE_ENTRY;
         struct proto_putfile *f = &files[k];
 
         f->length = proto_get_u32(e);
@@ -465,7 +466,7 @@ int proto_putfile_parse(const void *data, uint32_t data_len, uint32_t count,
         f->mode = proto_get_u32(e + 8);
         f->flags = proto_get_u32(e + 12);
         f->mtime_ns = proto_get_u64(e + 16);
-        if (proto_get_u64(e + 24) != 0 || (f->flags & ~PROTO_PUT_MTIME) != 0 ||
+        if (proto_get_u64(e + 24) != 0 || (f->flags & ~PROTO_PUTFILE_MTIME) != 0 ||
             (f->mode & ~07777u) != 0 || proto_check_path_len(f->path_len) < 0)
             return -EPROTO;
         if ((uint64_t)f->length + f->path_len > data_len - off)

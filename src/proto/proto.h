@@ -78,9 +78,9 @@
 #define PROTO_PUT_NOREPLACE 0x1u
 #define PROTO_PUT_KEEP      0x2u /* a replaced file becomes an orphan (client has it open) */
 /* PUT: files per request at most, bytes of one table entry, entry flags. */
-#define PROTO_PUT_MAX   1024u
-#define PROTO_PUT_ENTRY 32u
-#define PROTO_PUT_MTIME 0x1u /* mtime_ns as given (else the receiver's clock) */
+#define PROTO_PUTFILE_MAX   1024u
+#define PROTO_PUTFILE_ENTRY 32u
+#define PROTO_PUTFILE_MTIME 0x1u /* mtime_ns as given (else the receiver's clock) */
 /* UNLINK flags (path_req.flags). */
 #define PROTO_UNLINK_KEEP 0x1u /* the file becomes an orphan: the client has it open */
 #define PROTO_UNLINK_FREE 0x2u /* also free the chunks the owner holds of the file (gone) */
@@ -226,7 +226,7 @@ struct proto_putfile {
 void proto_putfile_pack(void *table, uint32_t k, const struct proto_putfile *f);
 
 /* Read the data part of a PUT of `count` files (count within
- * 1..PROTO_PUT_MAX, checked by proto_req_check) into files[count]: every
+ * 1..PROTO_PUTFILE_MAX, checked by proto_req_check) into files[count]: every
  * entry's lengths must add up to data_len exactly, each path be 1 ..
  * BFS_PATH_MAX - 1 bytes, flags and mode bits known. Pointers go into
  * data. 0 or -EPROTO (paths are not checked for normal form here). */

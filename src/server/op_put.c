@@ -180,7 +180,7 @@ static void put_finish(struct sreq *r)
             a.uid = q->uid;
             a.gid = q->gid;
             a.atime_ns = a.ctime_ns = now;
-            a.mtime_ns = (f->flags & PROTO_PUT_MTIME) ? f->mtime_ns : now;
+            a.mtime_ns = (f->flags & PROTO_PUTFILE_MTIME) ? f->mtime_ns : now;
             pf->status = meta_inode_put(srv->meta, f->path, f->path_len, &a, true, NULL, NULL);
             if (pf->status == -EISDIR)
                 pf->status = -EEXIST;

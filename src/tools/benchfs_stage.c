@@ -730,12 +730,14 @@ static int stage_pass(struct cli_ctx *ctx, struct stage_cmd *c, bool summary)
         return -1;
     }
     finish_split(&p, &c->o);
-    /* A worker that died mid-copy leaves a partial new file: remove it. */
+    /* A worker that died mid-copy may leave a partial new file: remove
+     * what there is (a file a PUT made is whole, but it was reported as
+     * not staged: a rerun copies it again). */
     for (size_t i = 0; i < p.nfiles; i++) {
         struct stage_file *f = &p.files[i];
 
         if (f->result == -EINTR && f->direct && f->nparts == 1 && p.dst_fs->unlink(f->dst) == 0)
-            cli_error("%s: removed the partial copy '%s'", c->o.cmd, f->dst);
+            cli_error("%s: removed the interrupted copy '%s'", c->o.cmd, f->dst);
     }
     failed = p.errors;
     for (size_t i = 0; i < p.nfiles; i++) {

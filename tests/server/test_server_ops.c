@@ -916,7 +916,7 @@ struct put_in {
 /* A PUT's data part for files in[n] into buf; returns its length. */
 static uint32_t put_build(uint8_t *buf, const struct put_in *in, uint32_t n)
 {
-    uint32_t len = n * PROTO_PUT_ENTRY;
+    uint32_t len = n * PROTO_PUTFILE_ENTRY;
 
     for (uint32_t k = 0; k < n; k++) {
         struct proto_putfile pf = {.length = (uint32_t)strlen(in[k].data),
@@ -963,7 +963,7 @@ static void test_put(void **state)
 {
     struct fixture *f = *state;
     const struct put_in in[] = {
-        {"/p/a", "hello", 0640, PROTO_PUT_MTIME, 1234567890123456789ull},
+        {"/p/a", "hello", 0640, PROTO_PUTFILE_MTIME, 1234567890123456789ull},
         {"/p/empty", "", 0600, 0, 0},
         {"/p/x", "taken", 0644, 0, 0},      /* created before */
         {"/nodir/y", "orphan", 0644, 0, 0}, /* no parent */

@@ -407,15 +407,15 @@ static void test_dirents(void **state)
 static void test_put_table(void **state)
 {
     struct proto_putfile in[3] = {
-        {.length = 5, .path_len = 2, .mode = 0640, .flags = PROTO_PUT_MTIME, .mtime_ns = 77},
+        {.length = 5, .path_len = 2, .mode = 0640, .flags = PROTO_PUTFILE_MTIME, .mtime_ns = 77},
         {.length = 0, .path_len = 3, .mode = 0600},
         {.length = 4, .path_len = 4, .mode = 07777},
     };
     const char *bytes[3] = {"hello", "", "abcd"}, *paths[3] = {"/a", "/bb", "/ccc"};
     struct proto_putfile out[3];
     union proto_body b;
-    uint8_t data[3 * PROTO_PUT_ENTRY + 32];
-    uint32_t len = 3 * PROTO_PUT_ENTRY;
+    uint8_t data[3 * PROTO_PUTFILE_ENTRY + 32];
+    uint32_t len = 3 * PROTO_PUTFILE_ENTRY;
 
     for (uint32_t k = 0; k < 3; k++) {
         proto_putfile_pack(data, k, &in[k]);
@@ -437,15 +437,15 @@ static void test_put_table(void **state)
     assert_int_equal(proto_putfile_parse(data, len - 1, 3, out), -EPROTO);
     assert_int_equal(proto_putfile_parse(data, len + 1, 3, out), -EPROTO);
     assert_int_equal(proto_putfile_parse(data, len, 2, out), -EPROTO);
-    assert_int_equal(proto_putfile_parse(data, 2 * PROTO_PUT_ENTRY, 3, out), -EPROTO);
+    assert_int_equal(proto_putfile_parse(data, 2 * PROTO_PUTFILE_ENTRY, 3, out), -EPROTO);
     assert_int_equal(proto_putfile_parse(data, len, 0, out), -EPROTO);
     /* an entry's unknown flag, mode bits, reserved word, empty or long path */
     data[12] = 0x2;
     assert_int_equal(proto_putfile_parse(data, len, 3, out), -EPROTO);
-    data[12] = PROTO_PUT_MTIME;
-    data[PROTO_PUT_ENTRY + 9] = 0x10; /* mode 010000 */
+    data[12] = PROTO_PUTFILE_MTIME;
+    data[PROTO_PUTFILE_ENTRY + 9] = 0x10; /* mode 010000 */
     assert_int_equal(proto_putfile_parse(data, len, 3, out), -EPROTO);
-    data[PROTO_PUT_ENTRY + 9] = 0x01;
+    data[PROTO_PUTFILE_ENTRY + 9] = 0x01;
     data[24] = 1;
     assert_int_equal(proto_putfile_parse(data, len, 3, out), -EPROTO);
     data[24] = 0;
@@ -455,19 +455,20 @@ static void test_put_table(void **state)
     proto_putfile_pack(data, 1, &(struct proto_putfile){.length = 0, .path_len = 0xffffffffu});
     assert_int_equal(proto_putfile_parse(data, len, 3, out), -EPROTO);
 
-    /* the body: count 1..PROTO_PUT_MAX, flags 0, the table inside the
+    /* the body: count 1..PROTO_PUTFILE_MAX, flags 0, the table inside the
      * data, all of it within one transfer */
     memset(&b, 0, sizeof(b));
     b.put_req.count = 3;
     assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, len, 1 << 20), 0);
     assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, len, len - 1), -EPROTO);
-    assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, 3 * PROTO_PUT_ENTRY - 1, 1 << 20), -EPROTO);
+    assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, 3 * PROTO_PUTFILE_ENTRY - 1, 1 << 20),
+                     -EPROTO);
     b.put_req.flags = 1;
     assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, len, 1 << 20), -EPROTO);
     b.put_req.flags = 0;
     b.put_req.count = 0;
     assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, len, 1 << 20), -EPROTO);
-    b.put_req.count = PROTO_PUT_MAX + 1;
+    b.put_req.count = PROTO_PUTFILE_MAX + 1;
     assert_int_equal(proto_req_check(PROTO_OP_PUT, &b, 64u << 20, 128u << 20), -EPROTO);
     /* the reply: a status per file */
     memset(&b, 0, sizeof(b));
