@@ -125,6 +125,8 @@ static int rpc_issue(struct client *c, struct rpc_call *call, struct rpc_batch *
     s->call = call;
     s->batch = batch;
     s->server = call->server;
+    s->server_pid = c->servers[call->server].pid;
+    s->no_cancel = !c->servers[call->server].ep_pf;
     s->op = call->op;
     s->deadline_ns = c->now_ns + rpc_timeout_ns(c);
     list_push_back(&c->alive_slots, &s->alive);
@@ -153,6 +155,22 @@ static int rpc_issue(struct client *c, struct rpc_call *call, struct rpc_batch *
 }
 
 /*
+ * Over shared memory (no peer-failure handling) UCX cannot cancel what it
+ * still does with a decided call's buffers: a stopped server of this host
+ * would, once it runs again, have UCX read or write them after the call
+ * returned (a rendezvous send waits for the server's go-ahead). Such a call
+ * goes back to its caller only when UCX is done with it or that server's
+ * process is gone; until then the caller waits, as long as the server is
+ * stopped. (From a dead process nothing can come once its messages have
+ * been progressed, which the grace period allows for.)
+ */
+static bool rpc_slot_held(const struct client *c, const struct rpc_slot *s)
+{
+    return s->no_cancel && rpc_slot_uses_caller(s) && client_server_local(c, s->server) &&
+           registry_pid_alive(s->server_pid);
+}
+
+/*
  * Deadlines. A call without an answer by its deadline fails with ETIMEDOUT,
  * and so does everything else in flight to that server: its endpoint is
  * aborted (cancelling UCX operations on our buffers) and re-created by the
@@ -177,6 +195,10 @@ static void rpc_expire(struct client *c, uint64_t now)
             if (s->call == NULL || now < s->deadline_ns)
                 continue;
             if (s->decided) {
+                if (!s->in_done && rpc_slot_held(c, s)) {
+                    s->deadline_ns = now + RPC_PID_CHECK_NS;
+                    continue;
+                }
                 if (!s->in_done)
                     log_debug("client: %s still busy in UCX after its grace period",
                               proto_op_name(s->op));

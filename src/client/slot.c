@@ -174,7 +174,7 @@ void rpc_slot_hand_back(struct client *c, struct rpc_slot *s)
  * until the server runs again, and waiting for it would make the call
  * fail only after a second, grace, period.
  */
-static bool rpc_slot_uses_caller(const struct rpc_slot *s)
+bool rpc_slot_uses_caller(const struct rpc_slot *s)
 {
     return s->recv_pending || (s->send_pending && s->op != PROTO_OP_HELLO);
 }

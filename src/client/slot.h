@@ -46,7 +46,9 @@ struct rpc_slot {
     bool send_pending;
     bool recv_pending;
     bool in_done;
+    bool no_cancel; /* its endpoint has no peer-failure handling: UCX cannot end its operations */
     size_t server;
+    int64_t server_pid; /* that server's pid when the call was issued */
     uint16_t op;
     uint64_t deadline_ns; /* reply deadline; after deciding, the end of the grace period */
     void *rdata;          /* READDIR receive buffer until the call is handed back */
@@ -66,5 +68,7 @@ void rpc_slot_release(struct client *c, struct rpc_slot *s);
 void rpc_slot_hand_back(struct client *c, struct rpc_slot *s);
 /* net_send completion of a request (arg = its slot). */
 void rpc_send_done(void *arg, int status);
+/* Whether UCX may still touch the caller's buffers of a decided call. */
+bool rpc_slot_uses_caller(const struct rpc_slot *s);
 
 #endif

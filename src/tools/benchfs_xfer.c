@@ -6,9 +6,9 @@
  * call fans out over many chunks and servers at once, and overlap the local
  * read or write of one chunk with the BenchFS write or read of the next (two
  * buffers, a helper thread: writing a 1 GiB file costs as much CPU as
- * receiving it). When stderr is a
- * terminal they draw a progress bar with the throughput; -v prints one
- * summary line per file (bytes, seconds, MiB/s) in any case.
+ * receiving it). When stderr is a terminal they draw a progress bar with the
+ * throughput; -v prints one summary line per file (bytes, seconds, MiB/s) in
+ * any case.
  */
 #include <errno.h>
 #include <fcntl.h>
