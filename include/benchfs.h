@@ -174,6 +174,29 @@ struct benchfs_put_file {
  */
 int benchfs_put_many(struct benchfs_put_file *files, size_t n);
 
+/* One file of benchfs_get_many: a path and a buffer for its bytes, and
+ * what was found. */
+struct benchfs_get_file {
+    const char *path;
+    void *buf;      /* room for its bytes */
+    size_t cap;     /* bytes of room */
+    struct stat st; /* out: its attributes, as benchfs_stat gives them */
+    ssize_t len;    /* out: bytes read into buf (all of the file), or -1 when
+                       nothing was read: not a regular file, larger than cap */
+    int error;      /* out: 0, or the errno value of its lookup or read */
+};
+
+/*
+ * Look n files up and read those that are regular files fitting their
+ * buffers, at once: the paths go to the owners of their names, many to a
+ * request, all servers in parallel, and a small file's bytes come back in
+ * the same reply (a file costs a fraction of a round trip instead of an
+ * open). A file is read whole, as it was at that moment (as open then read
+ * would see it). 0 when every file was looked up (and read, where it fits),
+ * else -1 with errno of the first that failed. docs/semantics.md#get.
+ */
+int benchfs_get_many(struct benchfs_get_file *files, size_t n);
+
 /* Namespace. */
 int benchfs_stat(const char *path, struct stat *st);
 int benchfs_truncate(const char *path, off_t length);

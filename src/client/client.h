@@ -43,7 +43,8 @@
  *     fsck.c      consistency check of the cluster
  *     client.c    options, connect / disconnect
  *   9 embedded.c  benchfs_init / benchfs_finalize (embedded server)
- *     put.c       benchfs_put: a whole file in one request (PUT)
+ *     put.c       benchfs_put / benchfs_put_many: whole files, many per request (PUT)
+ *     get.c       benchfs_get_many: attributes and small files' bytes, many per request (GET)
  */
 #ifndef BENCHFS_CLIENT_CLIENT_H
 #define BENCHFS_CLIENT_CLIENT_H

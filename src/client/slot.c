@@ -297,6 +297,7 @@ static int rpc_reply_data(struct client *c, struct rpc_slot *s, struct net_msg *
     case PROTO_OP_ORPHAN_LIST:
     case PROTO_OP_STAT: /* read at open (PROTO_STAT_HEAD) */
     case PROTO_OP_PUT:  /* a status per file */
+    case PROTO_OP_GET:  /* attributes and bytes per file */
         if (len > call->rbuf_len)
             return -EPROTO;
         call->rlen = len;

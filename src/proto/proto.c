@@ -27,6 +27,9 @@ _Static_assert(PROTO_SIZE_status_rep == 120, "status_rep");
 _Static_assert(PROTO_SIZE_setattr_req == 56, "setattr_req");
 _Static_assert(PROTO_SIZE_put_req == 24, "put_req");
 _Static_assert(PROTO_SIZE_put_rep == 8, "put_rep");
+_Static_assert(PROTO_SIZE_get_req == 16, "get_req");
+_Static_assert(PROTO_SIZE_get_rep == 8, "get_rep");
+_Static_assert(PROTO_GETFILE_ENTRY == 16 + PROTO_WIRE_attr, "GET reply entry");
 
 /* Every body must fit the fixed AM header budget. */
 #define PROTO_ASSERT_BODY(name) \
@@ -364,6 +367,15 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
         if ((uint64_t)b->put_req.count * PROTO_PUTFILE_ENTRY > data_len || data_len > max_xfer)
             return -EPROTO;
         return 0;
+    case PROTO_OP_GET:
+        /* The lengths and the paths: the receiver's, on the data. */
+        if (b->get_req.count == 0 || b->get_req.count > PROTO_GETFILE_MAX ||
+            b->get_req.flags != 0 || b->get_req.reserved != 0 ||
+            b->get_req.max_bytes > PROTO_DATA_MAX)
+            return -EPROTO;
+        if ((uint64_t)b->get_req.count * 4 > data_len || data_len > max_xfer)
+            return -EPROTO;
+        return 0;
     case PROTO_OP_CHUNK_WRITE:
     case PROTO_OP_CHUNK_READ: {
         const struct proto_chunk_io_req *c = &b->chunk_io_req;
@@ -429,12 +441,55 @@ int proto_rep_check(unsigned op, const union proto_body *b, uint32_t data_len)
             b->put_rep.reserved != 0)
             return -EPROTO;
         return (uint64_t)b->put_rep.count * 4 == data_len ? 0 : -EPROTO;
+    case PROTO_OP_GET:
+        /* entries are checked by proto_getfile_parse */
+        if (b->get_rep.count == 0 || b->get_rep.count > PROTO_GETFILE_MAX ||
+            b->get_rep.reserved != 0)
+            return -EPROTO;
+        return (uint64_t)b->get_rep.count * PROTO_GETFILE_ENTRY <= data_len ? 0 : -EPROTO;
     case PROTO_OP_READDIR:
         /* entries are checked one by one by proto_dirent_next */
         return (b->readdir_rep.count == 0) == (data_len == 0) ? 0 : -EPROTO;
     default:
         return proto_op_valid(op) ? (data_len == 0 ? 0 : -EPROTO) : -EOPNOTSUPP;
     }
+}
+
+void proto_getfile_pack(void *table, uint32_t k, const struct proto_getfile *f)
+{
+    uint8_t *p = (uint8_t *)table + (size_t)k * PROTO_GETFILE_ENTRY;
+
+    proto_put_u32(p, (uint32_t)f->status);
+    proto_put_u32(p + 4, f->data_len);
+    proto_put_u32(p + 8, f->data_off);
+    proto_put_u32(p + 12, 0);
+    proto_put_attr(p + 16, &f->attr);
+}
+
+int proto_getfile_parse(const void *data, uint32_t data_len, uint32_t count,
+                        struct proto_getfile *files)
+{
+    const uint8_t *p = data;
+    uint64_t table = (uint64_t)count * PROTO_GETFILE_ENTRY;
+
+    if (count == 0 || count > PROTO_GETFILE_MAX || table > data_len)
+        return -EPROTO;
+    for (uint32_t k = 0; k < count; k++) {
+        const uint8_t *e = p + (size_t)k * PROTO_GETFILE_ENTRY;
+        struct proto_getfile *f = &files[k];
+
+        f->status = (int32_t)proto_get_u32(e);
+        f->data_len = proto_get_u32(e + 4);
+        f->data_off = proto_get_u32(e + 8);
+        proto_get_attr(e + 16, &f->attr);
+        if (f->status > 0 || proto_get_u32(e + 12) != 0)
+            return -EPROTO;
+        if (f->data_len > 0 && (f->status != 0 || f->data_len != f->attr.size ||
+                                f->data_off < table ||
+                                (uint64_t)f->data_off + f->data_len > data_len))
+            return -EPROTO;
+    }
+    return 0;
 }
 
 void proto_putfile_pack(void *table, uint32_t k, const struct proto_putfile *f)

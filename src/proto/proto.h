@@ -81,6 +81,9 @@
 #define PROTO_PUTFILE_MAX   1024u
 #define PROTO_PUTFILE_ENTRY 32u
 #define PROTO_PUTFILE_MTIME 0x1u /* mtime_ns as given (else the receiver's clock) */
+/* GET: paths per request at most, bytes of one reply entry. */
+#define PROTO_GETFILE_MAX   1024u
+#define PROTO_GETFILE_ENTRY 80u
 /* UNLINK flags (path_req.flags). */
 #define PROTO_UNLINK_KEEP 0x1u /* the file becomes an orphan: the client has it open */
 #define PROTO_UNLINK_FREE 0x2u /* also free the chunks the owner holds of the file (gone) */
@@ -220,6 +223,24 @@ struct proto_putfile {
     uint64_t mtime_ns;
     const char *data, *path;
 };
+
+/* One file of a GET's reply: its status, attributes, and where its bytes
+ * are in the reply's data part (data_len 0: not carried). */
+struct proto_getfile {
+    int32_t status;
+    uint32_t data_len, data_off;
+    proto_attr_t attr;
+};
+
+/* Write reply entry k of a GET at table + k * PROTO_GETFILE_ENTRY. */
+void proto_getfile_pack(void *table, uint32_t k, const struct proto_getfile *f);
+
+/* Read the reply data of a GET of `count` files (data_len bytes) into
+ * files[count]: every entry's bytes inside the data after the table, a
+ * carried file's data_len equal to its size, a status 0 or negative. 0 or
+ * -EPROTO. */
+int proto_getfile_parse(const void *data, uint32_t data_len, uint32_t count,
+                        struct proto_getfile *files);
 
 /* Write the table entry of f (not its bytes or path) as entry k of the
  * table at `table`. */

@@ -191,6 +191,10 @@ void server_data_continue(struct sreq *r)
         server_put_continue(r);
         return;
     }
+    if (r->op == PROTO_OP_GET) {
+        server_get_continue(r);
+        return;
+    }
     if (r->state == SREQ_RECV_DONE) {
         if (r->op == PROTO_OP_CHUNK_WRITE)
             data_submit_write(r);

@@ -154,11 +154,11 @@ static bool server_hdr_answerable(const struct net_msg *msg, struct proto_hdr *h
     return true;
 }
 
-/* Ops whose data part is bulk data (then, for some, a path) received into
- * an I/O buffer, not a path copied inline. */
+/* Ops whose data part is bulk data (then, for some, a path) or many paths,
+ * received into an I/O buffer, not a path copied inline. */
 static bool sreq_bulk(unsigned op)
 {
-    return op == PROTO_OP_CHUNK_WRITE || op == PROTO_OP_PUT;
+    return op == PROTO_OP_CHUNK_WRITE || op == PROTO_OP_PUT || op == PROTO_OP_GET;
 }
 
 /* Check every path in the variable part is normalized. */
@@ -180,7 +180,8 @@ static int server_check_paths(struct sreq *r)
         break;
     case PROTO_OP_HELLO:
     case PROTO_OP_CHUNK_WRITE:
-    case PROTO_OP_PUT: /* its path follows the bytes: checked by op_put.c */
+    case PROTO_OP_PUT: /* its paths follow the bytes: checked by op_put.c */
+    case PROTO_OP_GET: /* many paths: checked by op_get.c */
     case PROTO_OP_CHUNK_READ:
     case PROTO_OP_CHUNK_REMOVE:
     case PROTO_OP_CHUNK_TRUNC:
@@ -591,7 +592,7 @@ void server_flush_replies(struct server *srv)
             server_put_lost(r);
 
         /* data ops did their work whatever happened to the metadata */
-        if (rc < 0 && r->status == 0 && r->op != PROTO_OP_CHUNK_READ &&
+        if (rc < 0 && r->status == 0 && r->op != PROTO_OP_CHUNK_READ && r->op != PROTO_OP_GET &&
             r->op != PROTO_OP_CHUNK_WRITE && r->op != PROTO_OP_CHUNK_REMOVE &&
             r->op != PROTO_OP_CHUNK_TRUNC)
             r->status = rc;

@@ -219,7 +219,7 @@ PROTO_OPS(SERVER_OP_DECL)
 #undef SERVER_OP_DECL
 
 /* op_data.c: continue a data op after its receive or storage I/O (a PUT
- * goes on in op_put.c); server_io_done is the chunk store callback that
+ * goes on in op_put.c, a GET in op_get.c); server_io_done is the chunk store callback that
  * records an I/O's result and queues its request (SREQ_IO_DONE). */
 void server_data_continue(struct sreq *r);
 void server_io_done(void *arg, int result);
@@ -227,6 +227,8 @@ void server_io_done(void *arg, int result);
  * commit failed, so the files it made have no records: remove their data. */
 void server_put_continue(struct sreq *r);
 void server_put_lost(struct sreq *r);
+/* op_get.c: a GET after its receive or its chunk reads. */
+void server_get_continue(struct sreq *r);
 /* op_meta.c: attributes as sent. */
 void server_attr_to_wire(const struct meta_attr *a, proto_attr_t *w);
 /* STAT with PROTO_STAT_HEAD of a small file: read chunk 0 into the reply

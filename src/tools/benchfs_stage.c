@@ -265,6 +265,11 @@ struct plan_ent {
     struct stage_attr a;
     int st; /* stat: 0, -errno, PLAN_SKIP, or PLAN_LISTED (a from readdir-plus) */
     int mk; /* a directory's mkdir: 1 created, 0 was there, -errno */
+    /* A subdirectory of a BenchFS source: its listing, fetched beside its
+     * siblings' (lrc: 0 or -errno); handed to its plan_dir. */
+    struct stage_dirent *ents;
+    size_t nents;
+    int lrc;
 };
 #define PLAN_SKIP   1 /* our own file, or a destination path too long */
 #define PLAN_LISTED 2
@@ -285,7 +290,7 @@ static void plan_stat_one(void *arg, size_t j)
 
     if (x->fresh && de->has_attr && de->is_reg) {
         /* New destination, attributes from readdir-plus: the mtime comes
-         * from the open file in the worker (one RPC less). */
+         * with the file's bytes in the worker (one RPC less). */
         e->a = (struct stage_attr){
             .is_reg = true, .size = de->size, .mode = de->mode, .mtime_ns = INT64_MIN};
         e->st = PLAN_LISTED;
@@ -302,18 +307,28 @@ static void plan_mkdir_one(void *arg, size_t j)
     e->mk = x->p->dst_fs->mkdir(e->d, e->a.mode);
 }
 
+static void plan_list_one(void *arg, size_t j)
+{
+    struct plan_dir_ctx *x = arg;
+    struct plan_ent *e = &x->pe[x->at[j]];
+
+    e->lrc = x->p->src_fs->list(e->s, &e->ents, &e->nents);
+}
+
 /*
  * Walk the source directory `src` into destination directory `dst`, which
  * `mk` says was created (1), was there (0) or could not be made (-errno).
  * `ordinal` numbers the regular files of the whole walk, so MPI ranks share
- * them out. The entries are stat'ed, and the destinations of the
- * subdirectories made, all at once (in parallel on BenchFS), then taken in
- * name order. Returns 0 or -ENOMEM; other failures are reported and
- * counted in p->errors.
+ * them out. The entries are stat'ed, the destinations of the
+ * subdirectories made and (from BenchFS) their listings fetched, all at
+ * once (in parallel on BenchFS), then taken in name order. `pre`: this
+ * directory's listing fetched so by the caller (taken over), or NULL.
+ * Returns 0 or -ENOMEM; other failures are reported and counted in
+ * p->errors.
  */
 static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char *src,
                     const char *dst, const char *rel, const struct stage_attr *sa,
-                    uint64_t *ordinal, bool fresh, int mk)
+                    uint64_t *ordinal, bool fresh, int mk, struct plan_ent *pre)
 {
     struct stage_dirent *ents = NULL;
     struct plan_ent *pe = NULL;
@@ -322,15 +337,26 @@ static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char 
     size_t *at;
     int rc = 0;
 
+    if (pre != NULL) {
+        ents = pre->ents;
+        n = pre->nents;
+        rc = pre->lrc;
+        pre->ents = NULL;
+        pre->nents = 0;
+    }
     if (mk < 0) {
         cli_error("%s: cannot create directory '%s': %s", c->o.cmd, dst, strerror(-mk));
         p->errors++;
+        stage_dirents_free(ents, n);
         return 0;
     }
     fresh = fresh || mk == 1;
-    if (plan_push_dir(p, dst, sa) < 0)
+    if (plan_push_dir(p, dst, sa) < 0) {
+        stage_dirents_free(ents, n);
         return -ENOMEM;
-    rc = p->src_fs->list(src, &ents, &n);
+    }
+    if (pre == NULL)
+        rc = p->src_fs->list(src, &ents, &n);
     if (rc < 0) {
         cli_error("%s: cannot read directory '%s': %s", c->o.cmd, src, strerror(-rc));
         p->errors++;
@@ -367,6 +393,8 @@ static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char 
             if (pe[i].st == 0 && pe[i].a.is_dir)
                 at[m++] = i;
         stage_parallel(m, p->dst_fs->remote, plan_mkdir_one, &x);
+        if (p->src_fs->remote)
+            stage_parallel(m, true, plan_list_one, &x);
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct plan_ent *e = &pe[i];
@@ -380,7 +408,8 @@ static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char 
             cli_error("%s: cannot stat '%s': %s", c->o.cmd, e->s, strerror(-e->st));
             p->errors++;
         } else if (e->a.is_dir) {
-            rc = plan_dir(p, c, e->s, e->d, e->r, &e->a, ordinal, fresh, e->mk);
+            rc = plan_dir(p, c, e->s, e->d, e->r, &e->a, ordinal, fresh, e->mk,
+                          p->src_fs->remote ? e : NULL);
         } else if (!e->a.is_reg) {
             cli_warn("%s: skipping '%s': not a regular file or directory", c->o.cmd, e->s);
         } else if ((*ordinal)++ % c->o.ranks == c->o.rank) {
@@ -391,6 +420,7 @@ static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char 
         free(pe[i].s);
         free(pe[i].d);
         free(pe[i].r);
+        stage_dirents_free(pe[i].ents, pe[i].nents); /* not handed over (an error) */
     }
     free(pe);
     free(at);
@@ -460,14 +490,14 @@ static int plan_build(struct stage_plan *p, const struct stage_cmd *c)
         src_basename(src, name, sizeof(name));
         if (a.is_dir && contents) {
             a.mode = 0; /* DEST keeps its own mode */
-            rc = plan_dir(p, c, src, c->dest, "", &a, &ordinal, fresh, 0);
+            rc = plan_dir(p, c, src, c->dest, "", &a, &ordinal, fresh, 0, NULL);
         } else if (a.is_dir || a.is_reg) {
             dst = path_cat(c->dest, name);
             if (!dst)
                 return -ENOMEM;
             if (a.is_dir)
                 rc = plan_dir(p, c, src, dst, name, &a, &ordinal, fresh,
-                              p->dst_fs->mkdir(dst, a.mode));
+                              p->dst_fs->mkdir(dst, a.mode), NULL);
             else if (ordinal++ % c->o.ranks == c->o.rank)
                 rc = plan_file(p, c, src, dst, name, &a, fresh);
             free(dst);

@@ -47,8 +47,8 @@ struct stage_dirent {
     mode_t mode;
 };
 
-/* Files one worker thread gathers for one stage_fs.put at most. */
-#define STAGE_PUT_MAX 64
+/* Files one worker thread gathers for one stage_fs.get and .put at most. */
+#define STAGE_BATCH_MAX 64
 
 /* One file for stage_fs.put. */
 struct stage_put {
@@ -58,6 +58,17 @@ struct stage_put {
     mode_t mode;
     int64_t mtime_ns;
     int result; /* out: 0 or -errno */
+};
+
+/* One file for stage_fs.get. */
+struct stage_get {
+    const char *path;
+    void *buf;
+    size_t cap;
+    ssize_t len;         /* out: bytes read (the whole file), or -1: not read
+                            (larger than cap, or not a regular file) */
+    struct stage_attr a; /* out: its attributes */
+    int result;          /* out: 0 or -errno */
 };
 
 /* One side of a transfer. Every call returns >= 0 or -errno; none prints. */
@@ -86,6 +97,9 @@ struct stage_fs {
      * BenchFS small files travel many to a request, and a name appears
      * only with all of its bytes. */
     void (*put)(struct stage_put *files, size_t n);
+    /* Read files whole into their buffers, with their attributes. On
+     * BenchFS many travel in one request, their bytes in its reply. */
+    void (*get)(struct stage_get *files, size_t n);
     /* Entries of a directory (unsorted); free with stage_dirents_free. */
     int (*list)(const char *path, struct stage_dirent **ents_p, size_t *n_p);
 };

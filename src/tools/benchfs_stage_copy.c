@@ -56,7 +56,7 @@ struct stage_worker {
     struct stage_shared *sh;
     const uint32_t *large, *small; /* item numbers, in plan order */
     size_t nlarge, nsmall;
-    size_t batch; /* files of one batch at most (1..STAGE_PUT_MAX) */
+    size_t batch; /* files of one batch at most (1..STAGE_BATCH_MAX) */
     unsigned nworkers;
     _Atomic uint64_t bytes; /* copied by this worker (--bwlimit) */
     struct timespec start;
@@ -69,10 +69,12 @@ struct stage_thread {
     char *buf;
     size_t buflen;
     pthread_t tid;
-    /* The batch: new small files read into buf, made by one stage_fs.put. */
+    /* The batch: new small files, read into buf by one stage_fs.get and
+     * made by one stage_fs.put. */
     size_t nbatch, used;
-    size_t bidx[STAGE_PUT_MAX];
-    struct stage_put bput[STAGE_PUT_MAX];
+    size_t bidx[STAGE_BATCH_MAX];
+    struct stage_get bget[STAGE_BATCH_MAX];
+    struct stage_put bput[STAGE_BATCH_MAX];
 };
 
 /* "benchfs: stage-in: cannot write '/x': No space left on device", with the
@@ -306,29 +308,76 @@ free_hash:
     return rc < 0 ? rc : STAGE_ST_DONE;
 }
 
-/* Make the files of t's batch (one stage_fs.put) and record their results. */
+/* Record the outcome of item idx (STAGE_ST_* or -errno). */
+static void item_done(struct stage_worker *w, size_t idx, int st)
+{
+    atomic_store(&w->sh->status[idx], st);
+    atomic_fetch_add(&w->sh->files, 1);
+}
+
+/*
+ * Read the sources of t's batch (one stage_fs.get), make the new files
+ * (one stage_fs.put) and record their results. A source that no longer
+ * fits its room is copied on its own afterwards.
+ */
 static void batch_flush(struct stage_thread *t)
 {
     struct stage_worker *w = t->w;
     const struct stage_opts *o = w->o;
-    const struct stage_fs *dfs = w->p->dst_fs;
-    uint64_t h_src[STAGE_PUT_MAX], h_dst, bytes = 0;
+    const struct stage_plan *p = w->p;
+    const struct stage_fs *dfs = p->dst_fs;
+    uint64_t h_src[STAGE_BATCH_MAX], h_dst, bytes = 0;
+    size_t put_idx[STAGE_BATCH_MAX], later[STAGE_BATCH_MAX], nput = 0, nlater = 0;
+    size_t n = t->nbatch;
 
-    if (t->nbatch == 0)
+    if (n == 0)
         return;
+    t->nbatch = t->used = 0;
+    p->src_fs->get(t->bget, n);
+    for (size_t k = 0; k < n; k++) {
+        const struct stage_get *g = &t->bget[k];
+        size_t idx = t->bidx[k];
+        const struct stage_file *f = &p->files[p->items[idx].file];
+        int64_t mtime = f->mtime_ns;
+        size_t len = f->size;
+
+        if (g->result < 0) {
+            stage_report(o, p->src_fs, "cannot read", f->src, -g->result);
+            item_done(w, idx, g->result);
+            continue;
+        }
+        if (g->len < 0) {
+            later[nlater++] = idx; /* grew past its room, or no regular file now */
+            continue;
+        }
+        if (f->mtime_unknown) {
+            /* Planned from a directory listing: the file as read has it all. */
+            len = (size_t)g->len;
+            mtime = g->a.mtime_ns;
+            w->sh->mtime[idx] = mtime;
+        } else if ((size_t)g->len < len) {
+            cli_error("%s: '%s' shrank while it was staged (%zd of %zu bytes)", o->cmd, f->src,
+                      g->len, len);
+            item_done(w, idx, -EIO);
+            continue;
+        }
+        put_idx[nput] = idx;
+        t->bput[nput++] = (struct stage_put){
+            .path = f->dst, .data = g->buf, .len = len, .mode = f->mode, .mtime_ns = mtime};
+        bytes += len;
+    }
     if (o->verify)
-        for (size_t k = 0; k < t->nbatch; k++)
+        for (size_t k = 0; k < nput; k++)
             h_src[k] = XXH3_64bits(t->bput[k].data, t->bput[k].len);
-    for (size_t k = 0; k < t->nbatch; k++)
-        bytes += t->bput[k].len;
     /* --bwlimit before the files are made (the worker's items stay
      * claimed meanwhile: interrupted ones are named). */
     bw_throttle(w, bytes);
-    dfs->put(t->bput, t->nbatch);
+    if (nput > 0)
+        dfs->put(t->bput, nput);
     bytes = 0;
-    for (size_t k = 0; k < t->nbatch; k++) {
+    for (size_t k = 0; k < nput; k++) {
         const struct stage_put *bp = &t->bput[k];
-        size_t idx = t->bidx[k];
+        size_t idx = put_idx[k];
         int rc = bp->result;
 
         if (rc < 0)
@@ -350,83 +399,34 @@ static void batch_flush(struct stage_thread *t)
         }
         if (rc == 0 && o->verbose)
             fprintf(stderr, "%s: '%s' -> '%s' (%zu bytes)\n", o->cmd,
-                    w->p->files[w->p->items[idx].file].src, bp->path, bp->len);
-        atomic_store(&w->sh->status[idx], rc < 0 ? rc : STAGE_ST_DONE);
-        atomic_fetch_add(&w->sh->files, 1);
+                    p->files[p->items[idx].file].src, bp->path, bp->len);
+        item_done(w, idx, rc < 0 ? rc : STAGE_ST_DONE);
     }
     atomic_fetch_add(&w->sh->bytes, bytes);
-    t->nbatch = t->used = 0;
+    for (size_t k = 0; k < nlater; k++)
+        item_done(w, later[k], copy_item(t, later[k]));
 }
 
 /*
- * Read item idx into t's batch when it is a new file that fits (its result
- * comes with the batch's flush). Returns 1 when it is in the batch, 0 when
- * it is to be copied on its own, or -errno when it failed (reported).
+ * Take item idx into t's batch when it is a new file that fits (its result
+ * comes with the batch's flush): true, or false when it is to be copied on
+ * its own.
  */
-static int batch_add(struct stage_thread *t, size_t idx)
+static bool batch_add(struct stage_thread *t, size_t idx)
 {
     struct stage_worker *w = t->w;
-    const struct stage_opts *o = w->o;
     const struct stage_file *f = &w->p->files[w->p->items[idx].file];
-    const struct stage_fs *sfs = w->p->src_fs;
     size_t cap = t->buflen < STAGE_SMALL_MAX ? t->buflen : STAGE_SMALL_MAX;
-    uint64_t len = f->size, off = 0;
-    int64_t mtime = f->mtime_ns;
-    int sfd, rc = 0;
 
-    if (f->nparts != 1 || !f->direct || f->action != STAGE_COPY || (!f->mtime_unknown && len > cap))
-        return 0;
-    if (t->nbatch == w->batch || (!f->mtime_unknown && t->used + len > cap))
+    if (f->nparts != 1 || !f->direct || f->action != STAGE_COPY || f->size > cap)
+        return false;
+    if (t->nbatch == w->batch || t->used + f->size > cap)
         batch_flush(t);
-    sfd = sfs->open(f->src, O_RDONLY, 0);
-    if (sfd < 0) {
-        stage_report(o, sfs, "cannot open", f->src, -sfd);
-        return sfd;
-    }
-    if (f->mtime_unknown) {
-        /* Planned from a directory listing: the open file has it all. */
-        struct stage_attr a;
-
-        rc = sfs->fstat(sfd, &a);
-        if (rc < 0) {
-            stage_report(o, sfs, "cannot stat", f->src, -rc);
-            goto out;
-        }
-        len = a.size;
-        mtime = a.mtime_ns;
-        w->sh->mtime[idx] = mtime;
-        if (len > cap)
-            goto out; /* grew since the listing: on its own */
-        if (t->used + len > cap)
-            batch_flush(t);
-    }
-    while (off < len) {
-        ssize_t n = sfs->pread(sfd, t->buf + t->used + off, (size_t)(len - off), off);
-
-        if (n < 0) {
-            stage_report(o, sfs, "error reading", f->src, (int)-n);
-            rc = (int)n;
-            goto out;
-        }
-        if (n == 0) {
-            cli_error("%s: '%s' shrank while it was staged (%llu of %llu bytes)", o->cmd, f->src,
-                      (unsigned long long)off, (unsigned long long)len);
-            rc = -EIO;
-            goto out;
-        }
-        off += (uint64_t)n;
-    }
     t->bidx[t->nbatch] = idx;
-    t->bput[t->nbatch++] = (struct stage_put){.path = f->dst,
-                                              .data = t->buf + t->used,
-                                              .len = (size_t)len,
-                                              .mode = f->mode,
-                                              .mtime_ns = mtime};
-    t->used += (size_t)len;
-    rc = 1;
-out:
-    sfs->close(sfd);
-    return rc;
+    t->bget[t->nbatch++] =
+        (struct stage_get){.path = f->src, .buf = t->buf + t->used, .cap = (size_t)f->size};
+    t->used += (size_t)f->size;
+    return true;
 }
 
 /* The next item for thread t: a large one first when it takes them. */
@@ -457,18 +457,11 @@ static void *thread_main(void *arg)
     size_t i;
 
     while (thread_claim(t, &i)) {
-        int rc;
-
         atomic_store(&sh->status[i], STAGE_ST_CLAIMED);
-        rc = batch_add(t, i);
-        if (rc == 1)
+        if (batch_add(t, i))
             continue;
-        if (rc == 0) {
-            batch_flush(t); /* its buffer is needed now */
-            rc = copy_item(t, i);
-        }
-        atomic_store(&sh->status[i], rc);
-        atomic_fetch_add(&sh->files, 1);
+        batch_flush(t); /* its buffer is needed now */
+        item_done(t->w, i, copy_item(t, i));
     }
     batch_flush(t);
     return NULL;
@@ -611,8 +604,8 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     wk.batch = wk.nsmall / ((size_t)nworkers * o->threads * 2);
     if (wk.batch < 1)
         wk.batch = 1;
-    if (wk.batch > STAGE_PUT_MAX)
-        wk.batch = STAGE_PUT_MAX;
+    if (wk.batch > STAGE_BATCH_MAX)
+        wk.batch = STAGE_BATCH_MAX;
     wk.sh = sh;
     clock_gettime(CLOCK_MONOTONIC, &start);
     fflush(stdout);

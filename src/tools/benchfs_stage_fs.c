@@ -187,6 +187,39 @@ static int local_put(const char *path, const void *buf, size_t len, mode_t mode,
     return rc;
 }
 
+static void local_get_one(struct stage_get *f)
+{
+    int fd = local_open(f->path, O_RDONLY, 0);
+    size_t off = 0;
+
+    f->len = -1;
+    if (fd < 0) {
+        f->result = fd;
+        return;
+    }
+    f->result = local_fstat(fd, &f->a);
+    if (f->result == 0 && f->a.is_reg && f->a.size <= f->cap) {
+        while (off < f->a.size) {
+            ssize_t n = local_pread(fd, (char *)f->buf + off, f->a.size - off, off);
+
+            if (n <= 0) {
+                f->result = n < 0 ? (int)n : -EIO; /* shrank: an error of the file */
+                break;
+            }
+            off += (size_t)n;
+        }
+        if (f->result == 0)
+            f->len = (ssize_t)off;
+    }
+    close(fd);
+}
+
+static void local_get_many(struct stage_get *files, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        local_get_one(&files[i]);
+}
+
 static void local_put_many(struct stage_put *files, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -243,6 +276,7 @@ const struct stage_fs stage_fs_local = {
     .set_attr = local_set_attr,
     .fset_attr = local_fset_attr,
     .put = local_put_many,
+    .get = local_get_many,
     .list = local_list,
 };
 
@@ -355,10 +389,10 @@ static int bfs_fset_attr(int fd, bool set_mode, mode_t mode, int64_t mtime_ns)
 /* benchfs_put_many in slices of a fixed array (no allocation per call). */
 static void bfs_put_many(struct stage_put *files, size_t n)
 {
-    struct benchfs_put_file pf[STAGE_PUT_MAX];
+    struct benchfs_put_file pf[STAGE_BATCH_MAX];
 
-    for (size_t base = 0; base < n; base += STAGE_PUT_MAX) {
-        size_t m = n - base < STAGE_PUT_MAX ? n - base : STAGE_PUT_MAX;
+    for (size_t base = 0; base < n; base += STAGE_BATCH_MAX) {
+        size_t m = n - base < STAGE_BATCH_MAX ? n - base : STAGE_BATCH_MAX;
 
         for (size_t i = 0; i < m; i++) {
             const struct stage_put *f = &files[base + i];
@@ -374,6 +408,30 @@ static void bfs_put_many(struct stage_put *files, size_t n)
         (void)benchfs_put_many(pf, m); /* each file has its error */
         for (size_t i = 0; i < m; i++)
             files[base + i].result = -pf[i].error;
+    }
+}
+
+/* benchfs_get_many in slices of a fixed array. */
+static void bfs_get_many(struct stage_get *files, size_t n)
+{
+    struct benchfs_get_file gf[STAGE_BATCH_MAX];
+
+    for (size_t base = 0; base < n; base += STAGE_BATCH_MAX) {
+        size_t m = n - base < STAGE_BATCH_MAX ? n - base : STAGE_BATCH_MAX;
+
+        for (size_t i = 0; i < m; i++)
+            gf[i] = (struct benchfs_get_file){.path = files[base + i].path,
+                                              .buf = files[base + i].buf,
+                                              .cap = files[base + i].cap};
+        (void)benchfs_get_many(gf, m); /* each file has its outcome */
+        for (size_t i = 0; i < m; i++) {
+            struct stage_get *f = &files[base + i];
+
+            f->result = -gf[i].error;
+            f->len = gf[i].len;
+            if (f->result == 0)
+                attr_from_stat(&gf[i].st, &f->a);
+        }
     }
 }
 
@@ -426,5 +484,6 @@ const struct stage_fs stage_fs_benchfs = {
     .set_attr = bfs_set_attr,
     .fset_attr = bfs_fset_attr,
     .put = bfs_put_many,
+    .get = bfs_get_many,
     .list = bfs_list,
 };

@@ -4,8 +4,10 @@
  * Input: bytes taken as an AM header (first byte chooses how many bytes
  * go to the header, the rest is the data part). Everything a server does with
  * untrusted input is exercised: header unpack, body unpack, request and reply
- * checks, readdir entry parsing. Properties checked: no crash or UB, and any
- * accepted message packs back to exactly the same bytes.
+ * checks, readdir entry parsing, the file tables of PUT requests and GET
+ * replies. Properties checked: no crash or UB, any accepted message packs
+ * back to exactly the same bytes, and an accepted table's files lie inside
+ * the data.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +16,29 @@
 #include "proto/proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The file tables of an accepted PUT request or GET reply: what a parse
+ * accepts must lie inside the data. */
+static void fuzz_tables(const struct proto_hdr *h, const union proto_body *b, const uint8_t *data,
+                        uint32_t len)
+{
+    static struct proto_putfile put[PROTO_PUTFILE_MAX];
+    static struct proto_getfile get[PROTO_GETFILE_MAX];
+    const char *end = (const char *)data + len;
+
+    if (h->op == PROTO_OP_PUT && !(h->flags & PROTO_FLAG_REPLY) &&
+        proto_putfile_parse(data, len, b->put_req.count, put) == 0) {
+        for (uint32_t k = 0; k < b->put_req.count; k++)
+            if (put[k].data < (const char *)data || put[k].path + put[k].path_len > end)
+                abort();
+    }
+    if (h->op == PROTO_OP_GET && (h->flags & PROTO_FLAG_REPLY) && h->status >= 0 &&
+        proto_getfile_parse(data, len, b->get_rep.count, get) == 0) {
+        for (uint32_t k = 0; k < b->get_rep.count; k++)
+            if (get[k].data_len > 0 && (uint64_t)get[k].data_off + get[k].data_len > len)
+                abort();
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -45,9 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc < 0)
         return 0;
     if (h.flags & PROTO_FLAG_REPLY)
-        (void)proto_rep_check(h.op, &body, (uint32_t)(size - hdr_len));
+        rc = proto_rep_check(h.op, &body, (uint32_t)(size - hdr_len));
     else
-        (void)proto_req_check(h.op, &body, (uint32_t)(size - hdr_len), 1u << 20);
+        rc = proto_req_check(h.op, &body, (uint32_t)(size - hdr_len), 1u << 20);
+    if (rc == 0)
+        fuzz_tables(&h, &body, data + hdr_len, (uint32_t)(size - hdr_len));
 
     /* round trip: an accepted message packs back to the same bytes (error
      * replies are packed without their body, by design) */

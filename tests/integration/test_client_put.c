@@ -1,6 +1,6 @@
 /*
- * test_client_put.c - benchfs_put and benchfs_put_many
- * (docs/semantics.md#put) against 3 real servers:
+ * test_client_put.c - benchfs_put, benchfs_put_many and benchfs_get_many
+ * (docs/semantics.md#put, #get) against 3 real servers:
  *
  *   many    300 files of 0..5000 bytes in one call (several requests per
  *           server): bytes, size, the mode as given (the umask does not
@@ -12,6 +12,10 @@
  *           failure's; benchfs_put's errors
  *   large   files larger than one request (made by open, pwrite, fchmod,
  *           futimens, close) next to small ones: bytes, mode, mtime
+ *   get     the 300 files read back at once (buffers of their size, and
+ *           one byte short: not read), a directory, a missing path, one
+ *           below a file, renamed files (their bytes stay with the server
+ *           that made them: read the usual way), an empty buffer
  *   fsck    afterwards no chunk without its file, none of the failed
  *           files' bytes left
  *
@@ -212,6 +216,63 @@ static void test_large(void)
     free(back);
 }
 
+static void test_get(void)
+{
+    size_t n = NMANY + 4;
+    struct benchfs_get_file *g = calloc(n, sizeof(*g));
+    unsigned char *data = malloc((size_t)NMANY * 5001);
+    char(*paths)[64] = malloc((size_t)NMANY * 64);
+    char small[8];
+
+    CHECK(g != NULL && data != NULL && paths != NULL);
+    /* Ten renamed files: the new names' owners differ from the servers
+     * holding their bytes for some of them (all ten on their own server
+     * would be a chance of 3^-10). */
+    CHECK(benchfs_mkdir("/moved", 0755) == 0);
+    for (int i = 2; i < NMANY; i += 30) {
+        char from[64], to[64];
+
+        snprintf(from, sizeof(from), "/many/f%d", i);
+        snprintf(to, sizeof(to), "/moved/f%d", i);
+        CHECK(benchfs_rename(from, to) == 0);
+    }
+    for (int i = 0; i < NMANY; i++) {
+        size_t short_by = i % 10 == 9 && many_len(i) > 0 ? 1 : 0;
+
+        snprintf(paths[i], 64, i % 30 == 2 ? "/moved/f%d" : "/many/f%d", i);
+        g[i] = (struct benchfs_get_file){
+            .path = paths[i], .buf = data + (size_t)i * 5001, .cap = many_len(i) - short_by};
+    }
+    g[NMANY] = (struct benchfs_get_file){.path = "/many", .buf = small, .cap = sizeof(small)};
+    g[NMANY + 1] = (struct benchfs_get_file){.path = "/many/none", .buf = small, .cap = 8};
+    g[NMANY + 2] = (struct benchfs_get_file){.path = "/err/one/x", .buf = small, .cap = 8};
+    g[NMANY + 3] = (struct benchfs_get_file){.path = "/err/one", .buf = NULL, .cap = 0};
+    CHECK_ERR(benchfs_get_many(g, n), ENOENT);
+    for (int i = 0; i < NMANY; i++) {
+        const unsigned char *d = g[i].buf;
+
+        CHECK(g[i].error == 0);
+        CHECK(g[i].st.st_size == (off_t)many_len(i) && g[i].st.st_mode == (S_IFREG | many_mode(i)));
+        if (i % 2 == 0)
+            CHECK(g[i].st.st_mtim.tv_sec == OLD_SEC + i && g[i].st.st_mtim.tv_nsec == i * 1000 + 7);
+        if (g[i].cap < many_len(i)) {
+            CHECK(g[i].len == -1);
+            continue;
+        }
+        CHECK(g[i].len == (ssize_t)many_len(i));
+        for (size_t k = 0; k < many_len(i); k++)
+            CHECK(d[k] == itest_pattern(k, (unsigned)i));
+    }
+    CHECK(g[NMANY].error == 0 && S_ISDIR(g[NMANY].st.st_mode) && g[NMANY].len == -1);
+    CHECK(g[NMANY + 1].error == ENOENT && g[NMANY + 1].len == -1);
+    CHECK(g[NMANY + 2].error == ENOTDIR);
+    CHECK(g[NMANY + 3].error == 0 && g[NMANY + 3].st.st_size == 3 && g[NMANY + 3].len == -1);
+    CHECK(benchfs_get_many(g, 0) == 0);
+    free(g);
+    free(data);
+    free(paths);
+}
+
 int main(void)
 {
     struct benchfs_fsck_report r;
@@ -230,6 +291,7 @@ int main(void)
     test_errors();
     test_large();
     CHECK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    test_get(); /* renames one of the files the reader checked */
     CHECK(benchfs_fsck(0, NULL, NULL, &r) == 0);
     CHECK(r.orphan_sets == 0 && r.orphan_chunks == 0 && r.errors == 0);
     CHECK(benchfs_disconnect() == 0);

@@ -1037,6 +1037,102 @@ static void test_put(void **state)
     assert_alive(f);
 }
 
+/* A GET of paths[n] with room for max_bytes: status, entries in out[n],
+ * the reply's data in buf. */
+static int do_get(struct rawclient *c, const char *const *paths, uint32_t n, uint32_t max_bytes,
+                  struct proto_getfile *out, uint8_t *buf, size_t cap)
+{
+    uint8_t req[1024];
+    uint32_t len = 4 * n;
+    union proto_body b, rep;
+    size_t got = 0;
+    int rc;
+
+    for (uint32_t k = 0; k < n; k++) {
+        proto_put_u32(req + 4 * k, (uint32_t)strlen(paths[k]));
+        memcpy(req + len, paths[k], strlen(paths[k]));
+        len += (uint32_t)strlen(paths[k]);
+    }
+    memset(&b, 0, sizeof(b));
+    b.get_req.count = n;
+    b.get_req.max_bytes = max_bytes;
+    rc = rawclient_call(c, PROTO_OP_GET, &b, req, len, &rep, buf, cap, &got, 10000);
+    if (rc < 0)
+        return rc;
+    assert_int_equal(rep.get_rep.count, n);
+    assert_true(got <= (size_t)n * PROTO_GETFILE_ENTRY + max_bytes);
+    return proto_getfile_parse(buf, (uint32_t)got, n, out);
+}
+
+/*
+ * GET: each path's status and attributes, the bytes of regular files
+ * while the room lasts (a file is carried whole or not at all), a request
+ * whose lengths do not add up refused whole.
+ */
+static void test_get(void **state)
+{
+    struct fixture *f = *state;
+    const struct put_in in[] = {
+        {"/g/a", "hello", 0640, PROTO_PUTFILE_MTIME, 42},
+        {"/g/e", "", 0600, 0, 0},
+    };
+    const char *paths[] = {"/g/a", "/g/e", "/g/d", "/g/none", "/g//bad", "/g/a"};
+    struct proto_getfile out[6];
+    uint8_t buf[8192], status[8];
+    union proto_body b;
+    uint32_t len;
+
+    assert_int_equal(do_mkdir(f->c, "/g"), 0);
+    assert_int_equal(do_mkdir(f->c, "/g/d"), 0);
+    len = put_build(buf, in, 2);
+    memset(&b, 0, sizeof(b));
+    b.put_req.count = 2;
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_PUT, &b, buf, len, NULL, status, sizeof(status), NULL, 10000),
+        0);
+
+    assert_int_equal(do_get(f->c, paths, 6, 100, out, buf, sizeof(buf)), 0);
+    assert_int_equal(out[0].status, 0);
+    assert_int_equal(out[0].attr.size, 5);
+    assert_int_equal(out[0].attr.mode, S_IFREG | 0640);
+    assert_int_equal(out[0].attr.mtime_ns, 42);
+    assert_int_equal(out[0].data_len, 5);
+    assert_memory_equal(buf + out[0].data_off, "hello", 5);
+    assert_int_equal(out[1].status, 0); /* empty: no bytes to carry */
+    assert_int_equal(out[1].attr.mode, S_IFREG | 0600);
+    assert_int_equal(out[1].data_len, 0);
+    assert_int_equal(out[2].status, 0);
+    assert_true(S_ISDIR(out[2].attr.mode));
+    assert_int_equal(out[2].data_len, 0);
+    assert_int_equal(out[3].status, -ENOENT);
+    assert_int_equal(out[4].status, -EINVAL);
+    assert_int_equal(out[5].data_len, 5);
+    assert_memory_equal(buf + out[5].data_off, "hello", 5);
+    /* no room: attributes only; room for one: the second goes without */
+    assert_int_equal(do_get(f->c, paths, 6, 0, out, buf, sizeof(buf)), 0);
+    assert_int_equal(out[0].status, 0);
+    assert_int_equal(out[0].attr.size, 5);
+    assert_int_equal(out[0].data_len, 0);
+    assert_int_equal(do_get(f->c, paths, 6, 7, out, buf, sizeof(buf)), 0);
+    assert_int_equal(out[0].data_len, 5);
+    assert_int_equal(out[5].data_len, 0);
+    assert_int_equal(out[5].attr.size, 5);
+    /* lengths that do not add up to the data, no path */
+    memset(&b, 0, sizeof(b));
+    b.get_req.count = 1;
+    proto_put_u32(buf, 9);
+    memcpy(buf + 4, "/g/a", 4);
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_GET, &b, buf, 8, NULL, NULL, 0, NULL, 5000),
+                     -EPROTO);
+    proto_put_u32(buf, 3);
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_GET, &b, buf, 8, NULL, NULL, 0, NULL, 5000),
+                     -EPROTO);
+    proto_put_u32(buf, 0);
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_GET, &b, buf, 4, NULL, NULL, 0, NULL, 5000),
+                     -EPROTO);
+    assert_alive(f);
+}
+
 /* SETATTR: files, directories, orphans, the inode check, bad input. */
 static void test_setattr(void **state)
 {
@@ -1088,6 +1184,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fsync_behind_burst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_holders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_restart_graceful, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_restart_sigkill, setup, teardown),

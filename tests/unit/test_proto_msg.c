@@ -479,6 +479,81 @@ static void test_put_table(void **state)
     assert_int_equal(proto_rep_check(PROTO_OP_PUT, &b, 0), -EPROTO);
 }
 
+/* GET: the body's checks, and the reply table packed and parsed back with
+ * every way an entry can disagree with the data. */
+static void test_get_table(void **state)
+{
+    struct proto_getfile in[3] = {
+        {.status = 0, .data_len = 5, .attr = {.ino = 7, .size = 5, .mode = 0100640, .mtime_ns = 9}},
+        {.status = -ENOENT},
+        {.status = 0, .attr = {.ino = 8, .size = 1 << 20, .mode = 0100600}},
+    };
+    struct proto_getfile out[3];
+    union proto_body b;
+    uint8_t data[3 * PROTO_GETFILE_ENTRY + 5];
+    uint32_t len = sizeof(data);
+
+    in[0].data_off = 3 * PROTO_GETFILE_ENTRY;
+    for (uint32_t k = 0; k < 3; k++)
+        proto_getfile_pack(data, k, &in[k]);
+    memcpy(data + in[0].data_off, "hello", 5);
+    assert_int_equal(proto_getfile_parse(data, len, 3, out), 0);
+    for (uint32_t k = 0; k < 3; k++) {
+        assert_int_equal(out[k].status, in[k].status);
+        assert_int_equal(out[k].data_len, in[k].data_len);
+        assert_int_equal(out[k].attr.ino, in[k].attr.ino);
+        assert_int_equal(out[k].attr.size, in[k].attr.size);
+        assert_int_equal(out[k].attr.mode, in[k].attr.mode);
+        assert_int_equal(out[k].attr.mtime_ns, in[k].attr.mtime_ns);
+    }
+    assert_int_equal(out[0].data_off, in[0].data_off);
+    /* bytes past the data, inside the table, of another length than the
+     * size, with a failed status; a positive status; a short table */
+    assert_int_equal(proto_getfile_parse(data, len - 1, 3, out), -EPROTO);
+    assert_int_equal(proto_getfile_parse(data, len, 4, out), -EPROTO);
+    in[0].data_off = 8;
+    proto_getfile_pack(data, 0, &in[0]);
+    assert_int_equal(proto_getfile_parse(data, len, 3, out), -EPROTO);
+    in[0].data_off = 3 * PROTO_GETFILE_ENTRY;
+    in[0].data_len = 4;
+    proto_getfile_pack(data, 0, &in[0]);
+    assert_int_equal(proto_getfile_parse(data, len, 3, out), -EPROTO);
+    in[0].data_len = 5;
+    in[0].status = -EIO;
+    proto_getfile_pack(data, 0, &in[0]);
+    assert_int_equal(proto_getfile_parse(data, len, 3, out), -EPROTO);
+    in[0].status = 3;
+    in[0].data_len = 0;
+    proto_getfile_pack(data, 0, &in[0]);
+    assert_int_equal(proto_getfile_parse(data, len, 3, out), -EPROTO);
+    in[0].status = 0;
+    in[0].data_len = 5;
+    proto_getfile_pack(data, 0, &in[0]);
+    assert_int_equal(proto_getfile_parse(data, len, 3, out), 0);
+
+    /* the request: count 1..PROTO_GETFILE_MAX, flags and reserved 0, a
+     * length per path inside the data, the room within a message */
+    memset(&b, 0, sizeof(b));
+    b.get_req.count = 2;
+    b.get_req.max_bytes = 1 << 20;
+    assert_int_equal(proto_req_check(PROTO_OP_GET, &b, 8 + 4, 1 << 20), 0);
+    assert_int_equal(proto_req_check(PROTO_OP_GET, &b, 7, 1 << 20), -EPROTO);
+    assert_int_equal(proto_req_check(PROTO_OP_GET, &b, 8 + 4, 8), -EPROTO);
+    b.get_req.max_bytes = PROTO_DATA_MAX + 1;
+    assert_int_equal(proto_req_check(PROTO_OP_GET, &b, 8 + 4, 1 << 20), -EPROTO);
+    b.get_req.max_bytes = 0;
+    b.get_req.flags = 1;
+    assert_int_equal(proto_req_check(PROTO_OP_GET, &b, 8 + 4, 1 << 20), -EPROTO);
+    b.get_req.flags = 0;
+    b.get_req.count = 0;
+    assert_int_equal(proto_req_check(PROTO_OP_GET, &b, 8 + 4, 1 << 20), -EPROTO);
+    /* the reply: at least the table */
+    memset(&b, 0, sizeof(b));
+    b.get_rep.count = 3;
+    assert_int_equal(proto_rep_check(PROTO_OP_GET, &b, len), 0);
+    assert_int_equal(proto_rep_check(PROTO_OP_GET, &b, 3 * PROTO_GETFILE_ENTRY - 1), -EPROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_dirents),
         cmocka_unit_test(test_fsck_and_trunc_checks),
         cmocka_unit_test(test_put_table),
+        cmocka_unit_test(test_get_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
