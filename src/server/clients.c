@@ -250,6 +250,16 @@ void server_client_identify(struct server_client *c, uint64_t session, uint64_t 
     c->pid = pid;
 }
 
+/* True when c is still in the client table. */
+static bool client_listed(const struct server *srv, const struct server_client *c)
+{
+    for (size_t i = 0; i < srv->clients_cap; i++) {
+        if (srv->clients[i] == c)
+            return true;
+    }
+    return false;
+}
+
 void server_clients_tick(struct server *srv)
 {
     struct server_client *due[16];
@@ -271,7 +281,15 @@ void server_clients_tick(struct server *srv)
     }
     for (size_t i = 0; i < n; i++) {
         struct server_client *c = due[i];
-        uint64_t pid = c->watch_pid;
+        uint64_t pid;
+
+        /* Giving up an earlier one's requests can free other clients of
+         * the batch (their last reference): only those still in the table
+         * are there. Nothing is allocated in this loop, so an address
+         * found there is the same client. */
+        if (!client_listed(srv, c))
+            continue;
+        pid = c->watch_pid;
 
         if (c->dead) {
             /* Gone since an earlier check: whatever it sent has arrived
