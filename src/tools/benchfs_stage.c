@@ -94,18 +94,17 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp(((const struct stage_dirent *)a)->name, ((const struct stage_dirent *)b)->name);
 }
 
-static int plan_push_item(struct stage_plan *p, uint32_t file, uint64_t off, uint64_t len)
+/* A work item, published to the workers at once. -1 when the pass has
+ * room for no more (reported). */
+static int plan_push_item(struct stage_plan *p, const struct stage_cmd *c, uint32_t file,
+                          uint64_t off, uint64_t len)
 {
-    if (p->nitems == p->cap_items) {
-        size_t ncap = p->cap_items ? p->cap_items * 2 : 256;
-        struct stage_item *n = realloc(p->items, ncap * sizeof(*n));
-
-        if (!n)
-            return -ENOMEM;
-        p->items = n;
-        p->cap_items = ncap;
+    if (p->nitems == STAGE_MAX_ITEMS) {
+        cli_error("%s: more than %u work items in one pass", c->o.cmd, STAGE_MAX_ITEMS);
+        return -1;
     }
-    p->items[p->nitems++] = (struct stage_item){.file = file, .off = off, .len = len};
+    p->items[p->nitems] = (struct stage_item){.file = file, .off = off, .len = len};
+    stage_publish(p, p->nitems++);
     return 0;
 }
 
@@ -139,34 +138,29 @@ static int plan_file(struct stage_plan *p, const struct stage_cmd *c, const char
     struct stage_attr da;
     struct stage_file *f;
     const char *slash = strrchr(dst, '/');
-    char tmpname[64];
+    char tmpname[PATH_MAX + 64];
     uint64_t nparts = 1;
     int rc;
 
-    if (p->nfiles == p->cap_files) {
-        size_t ncap = p->cap_files ? p->cap_files * 2 : 256;
-        struct stage_file *n = realloc(p->files, ncap * sizeof(*n));
-
-        if (!n)
-            return -ENOMEM;
-        p->files = n;
-        p->cap_files = ncap;
+    if (p->nfiles == STAGE_MAX_ITEMS) {
+        cli_error("%s: more than %u files in one pass", c->o.cmd, STAGE_MAX_ITEMS);
+        return -1;
     }
     f = &p->files[p->nfiles];
     memset(f, 0, sizeof(*f));
     /* The temporary name: fixed length (any name fits), stable across runs
      * (a rerun overwrites what an interrupted one left). */
-    snprintf(tmpname, sizeof(tmpname), STAGE_TMP_PREFIX "%016llx",
+    snprintf(tmpname, sizeof(tmpname), "%.*s/" STAGE_TMP_PREFIX "%016llx", (int)(slash - dst), dst,
              (unsigned long long)XXH3_64bits(slash + 1, strlen(slash + 1)));
-    f->src = strdup(src);
-    f->dst = strdup(dst);
-    f->rel = strdup(rel);
-    f->tmp = malloc((size_t)(slash - dst) + 2 + sizeof(tmpname));
+    f->src = stage_strdup(p, src);
+    f->dst = stage_strdup(p, dst);
+    f->rel = stage_strdup(p, rel);
+    f->tmp = stage_strdup(p, tmpname);
     if (!f->src || !f->dst || !f->rel || !f->tmp) {
-        free(f->src), free(f->dst), free(f->rel), free(f->tmp);
-        return -ENOMEM;
+        cli_error("%s: the paths of one pass take more than %llu bytes", c->o.cmd,
+                  (unsigned long long)STAGE_MAX_STRINGS);
+        return -1;
     }
-    sprintf(f->tmp, "%.*s/%s", (int)(slash - dst), dst, tmpname);
     f->size = sa->size;
     f->mode = sa->mode;
     f->mtime_ns = sa->mtime_ns;
@@ -211,7 +205,7 @@ static int plan_file(struct stage_plan *p, const struct stage_cmd *c, const char
         uint64_t len =
             nparts == 1 ? sa->size : (sa->size - off < c->o.split ? sa->size - off : c->o.split);
 
-        rc = plan_push_item(p, (uint32_t)(p->nfiles - 1), off, len);
+        rc = plan_push_item(p, c, (uint32_t)(p->nfiles - 1), off, len);
         if (rc < 0)
             return rc;
     }
@@ -512,18 +506,11 @@ static int plan_build(struct stage_plan *p, const struct stage_cmd *c)
 
 static void plan_free(struct stage_plan *p)
 {
-    for (size_t i = 0; i < p->nfiles; i++) {
-        free(p->files[i].src);
-        free(p->files[i].dst);
-        free(p->files[i].tmp);
-        free(p->files[i].rel);
-    }
     for (size_t i = 0; i < p->ndirs; i++)
         free(p->dirs[i]);
-    free(p->files);
-    free(p->items);
     free(p->dirs);
     free(p->dir_attrs);
+    stage_shared_destroy(p);
     memset(p, 0, sizeof(*p));
 }
 
@@ -734,6 +721,7 @@ static int manifest_write(const struct stage_plan *p, const struct stage_cmd *c)
 static int stage_pass(struct cli_ctx *ctx, struct stage_cmd *c, bool summary)
 {
     struct stage_plan p = {0};
+    struct stage_run run;
     struct timespec t0;
     uint64_t bytes = 0;
     unsigned copied = 0, unchanged = 0, failed;
@@ -744,18 +732,20 @@ static int stage_pass(struct cli_ctx *ctx, struct stage_cmd *c, bool summary)
     p.src_fs = c->in ? &stage_fs_local : &stage_fs_benchfs;
     p.dst_fs = c->in ? &stage_fs_benchfs : &stage_fs_local;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (cli_connect(ctx) != 0)
+    if (stage_shared_create(&p, &c->o) < 0)
         return -1;
-    rc = plan_build(&p, c);
-    if (rc < 0) {
-        if (rc != -1)
-            cli_error("%s: out of memory", c->o.cmd);
+    /* The workers first, forked while this process is disconnected (UCX is
+     * not fork-safe): they connect while it connects and walks the
+     * sources, and copy each item as soon as the walk publishes it. */
+    if (cli_disconnect(ctx) != 0 || stage_start(ctx, &p, &c->o, &run) < 0) {
         plan_free(&p);
         return -1;
     }
-    /* The workers are separate clients, forked while this process is
-     * disconnected; it reconnects while they copy. */
-    if (cli_disconnect(ctx) != 0 || stage_run(ctx, &p, &c->o) < 0) {
+    rc = cli_connect(ctx) != 0 ? -1 : plan_build(&p, c);
+    stage_wait(&run, &p, &c->o);
+    if (rc < 0) {
+        if (rc != -1)
+            cli_error("%s: out of memory", c->o.cmd);
         plan_free(&p);
         return -1;
     }
