@@ -3,17 +3,21 @@
  * `benchfs stage-out SRC... DEST` (BenchFS -> local): copy trees between
  * the job's parallel file system and BenchFS (docs/jobs.md).
  *
- * One pass: plan, run, finish.
+ * One pass: start, plan while the workers run, finish.
+ *  - start (benchfs_stage_copy.c): fork -j worker processes; they connect
+ *    and wait for work items.
  *  - plan (this process): walk every SRC in name order, create the
  *    destination directories, and decide per file: copy, skip (the
  *    destination has the same size and is not older: an earlier, perhaps
  *    interrupted, run staged it), or with --verify compare checksums. Files
- *    larger than --split become several byte-range work items.
- *  - run (benchfs_stage_copy.c): -j worker processes copy the items.
+ *    larger than --split become several byte-range work items. Each item is
+ *    published to the workers as soon as it is made, so copying starts
+ *    with the walk. The directories of one directory are stat'ed, created
+ *    and (on BenchFS) listed in parallel.
  *  - finish (this process): rename split files into place, give the
  *    destination directories their modes and mtimes (on either side), write
  *    the manifest, print the summary line. Exit status 1 when any file or
- *    directory failed (each one named).
+ *    directory failed (each one named), or a worker died.
  *
  * SRC "dir" is staged as DEST/dir, "dir/" as the contents of DEST (like
  * rsync), so a rerun with the same operands resumes instead of nesting.

@@ -11,12 +11,13 @@
  *                         and the progress bar
  *
  * A plan is a list of files; each file is one work item, or several byte
- * ranges when it is large ("split"), so that workers share a big file. Work
- * items are claimed dynamically from counters in shared memory by forked
- * worker processes (each one its own BenchFS client: the library is a
- * per-process singleton), which also record each item's result there.
- * Inside a worker, threads keep several small files in flight at once:
- * one takes the large items, the others only small ones.
+ * ranges when it is large ("split"), so that workers share a big file. The
+ * plan lives in a shared mapping made before the worker processes fork
+ * (each one its own BenchFS client: the library is a per-process
+ * singleton); they claim items from counters there while the planner is
+ * still adding them, and record each item's result there. Inside a
+ * worker, threads keep several small files in flight at once: one takes
+ * the large items, the others only small ones, gathered into batches.
  */
 #ifndef BENCHFS_TOOLS_BENCHFS_STAGE_H
 #define BENCHFS_TOOLS_BENCHFS_STAGE_H

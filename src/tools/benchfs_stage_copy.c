@@ -1,12 +1,18 @@
 /*
  * benchfs_stage_copy.c - the workers of `benchfs stage-in/stage-out`: copy
- * one work item (a whole file or one byte range of a split file), the
- * forked worker processes that claim items from shared counters, their
- * threads, and the progress bar the parent draws meanwhile.
+ * one work item (a whole file or one byte range of a split file) or a
+ * batch of new small files, the forked worker processes that claim items
+ * from shared counters as the planner publishes them, their threads, the
+ * pass's shared mapping, and the progress bar the parent draws meanwhile.
  *
- * A new destination file is created with its final mode (workers run with
- * umask 0), written in place, given its mtime on the open descriptor and
- * closed; if anything fails it is removed again. A file that exists is
+ * New small files are gathered per thread (up to STAGE_BATCH_MAX, 1 MiB)
+ * and moved together: read with one stage_fs.get (from BenchFS: GETs that
+ * bring many files' bytes in their replies), made with one stage_fs.put
+ * (on BenchFS: PUTs that make each name only with all of its bytes, mode
+ * and mtime). Any other new destination file is created with its final
+ * mode (workers run with umask 0), written in place, given its mtime on the
+ * open descriptor and closed; if anything fails it is removed again. A
+ * file that exists is
  * written under a temporary name next to it (struct stage_file.tmp), given
  * its mode and mtime, and renamed into place only when every byte arrived
  * (and, with --verify, read back with the same checksum), so a destination
