@@ -483,9 +483,9 @@ int proto_getfile_parse(const void *data, uint32_t data_len, uint32_t count,
         proto_get_attr(e + 16, &f->attr);
         if (f->status > 0 || proto_get_u32(e + 12) != 0)
             return -EPROTO;
-        if (f->data_len > 0 && (f->status != 0 || f->data_len != f->attr.size ||
-                                f->data_off < table ||
-                                (uint64_t)f->data_off + f->data_len > data_len))
+        if (f->data_len > 0 &&
+            (f->status != 0 || f->data_len != f->attr.size || f->data_off < table ||
+             (uint64_t)f->data_off + f->data_len > data_len))
             return -EPROTO;
     }
     return 0;

@@ -78,7 +78,7 @@ struct stage_thread {
     pthread_t tid;
     /* The batch: new small files, read into buf by one stage_fs.get and
      * made by one stage_fs.put. */
-    size_t nbatch, used;
+    size_t nbatch, used, limit;
     size_t bidx[STAGE_BATCH_MAX];
     struct stage_get bget[STAGE_BATCH_MAX];
     struct stage_put bput[STAGE_BATCH_MAX];
@@ -415,12 +415,17 @@ static void batch_flush(struct stage_thread *t)
         item_done(w, later[k], copy_item(t, later[k]));
 }
 
-/* Files of one batch at most: a share of the small files published so far
- * (they are all known once the walk is done), so that a few of them still
- * spread over the threads of every worker; 1..STAGE_BATCH_MAX. */
+/* Files of a batch that starts now: a share of the small files published
+ * and not claimed yet, so that a few files still spread over the threads
+ * of every worker while a long list goes in large batches;
+ * 1..STAGE_BATCH_MAX. */
 static size_t batch_limit(const struct stage_worker *w)
 {
-    size_t n = atomic_load(&w->sh->nsmall) / ((size_t)w->o->jobs * w->o->threads * 2);
+    uint64_t published = atomic_load(&w->sh->nsmall), claimed = atomic_load(&w->sh->next_small);
+    /* (more may have been published and claimed between the two loads) */
+    size_t n = claimed < published
+                   ? (size_t)((published - claimed) / ((uint64_t)w->o->jobs * w->o->threads))
+                   : 0;
 
     return n < 1 ? 1 : n > STAGE_BATCH_MAX ? STAGE_BATCH_MAX : n;
 }
@@ -438,8 +443,12 @@ static bool batch_add(struct stage_thread *t, size_t idx)
 
     if (f->nparts != 1 || !f->direct || f->action != STAGE_COPY || f->size > cap)
         return false;
-    if (t->nbatch >= batch_limit(w) || t->used + f->size > cap)
+    if (t->nbatch == 0)
+        t->limit = batch_limit(w);
+    if (t->nbatch >= t->limit || t->used + f->size > cap) {
         batch_flush(t);
+        t->limit = batch_limit(w);
+    }
     t->bidx[t->nbatch] = idx;
     t->bget[t->nbatch++] =
         (struct stage_get){.path = f->src, .buf = t->buf + t->used, .cap = (size_t)f->size};
