@@ -135,6 +135,14 @@ static int plan_push_dir(struct stage_plan *p, const char *dst, const struct sta
     return 0;
 }
 
+/* The shared mapping has no room for more paths (reported): -1. */
+static int plan_full(const struct stage_cmd *c)
+{
+    cli_error("%s: the paths of one pass take more than %llu bytes", c->o.cmd,
+              (unsigned long long)STAGE_MAX_STRINGS);
+    return -1;
+}
+
 /* Add one regular file: decide copy/skip/check, make its work items. */
 static int plan_file(struct stage_plan *p, const struct stage_cmd *c, const char *src,
                      const char *dst, const char *rel, const struct stage_attr *sa, bool fresh)
@@ -152,19 +160,11 @@ static int plan_file(struct stage_plan *p, const struct stage_cmd *c, const char
     }
     f = &p->files[p->nfiles];
     memset(f, 0, sizeof(*f));
-    /* The temporary name: fixed length (any name fits), stable across runs
-     * (a rerun overwrites what an interrupted one left). */
-    snprintf(tmpname, sizeof(tmpname), "%.*s/" STAGE_TMP_PREFIX "%016llx", (int)(slash - dst), dst,
-             (unsigned long long)XXH3_64bits(slash + 1, strlen(slash + 1)));
     f->src = stage_strdup(p, src);
     f->dst = stage_strdup(p, dst);
     f->rel = stage_strdup(p, rel);
-    f->tmp = stage_strdup(p, tmpname);
-    if (!f->src || !f->dst || !f->rel || !f->tmp) {
-        cli_error("%s: the paths of one pass take more than %llu bytes", c->o.cmd,
-                  (unsigned long long)STAGE_MAX_STRINGS);
-        return -1;
-    }
+    if (!f->src || !f->dst || !f->rel)
+        return plan_full(c);
     f->size = sa->size;
     f->mode = sa->mode;
     f->mtime_ns = sa->mtime_ns;
@@ -190,6 +190,17 @@ static int plan_file(struct stage_plan *p, const struct stage_cmd *c, const char
         nparts = (sa->size + c->o.split - 1) / c->o.split;
     f->first_item = (uint32_t)p->nitems;
     f->nparts = (uint32_t)nparts;
+    /* A file written in place needs no temporary name. The name: fixed
+     * length (any name fits), stable across runs (a rerun overwrites what
+     * an interrupted one left). */
+    f->tmp = f->dst;
+    if (!f->direct || nparts > 1) {
+        snprintf(tmpname, sizeof(tmpname), "%.*s/" STAGE_TMP_PREFIX "%016llx", (int)(slash - dst),
+                 dst, (unsigned long long)XXH3_64bits(slash + 1, strlen(slash + 1)));
+        f->tmp = stage_strdup(p, tmpname);
+        if (!f->tmp)
+            return plan_full(c);
+    }
     if (nparts > 1) {
         /* The ranges' common temporary file, created before the workers. */
         int fd = p->dst_fs->open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC,

@@ -132,7 +132,8 @@ enum stage_action {
 };
 
 struct stage_file {
-    char *src, *dst, *tmp, *rel; /* in the shared mapping; rel: path below the destination root */
+    char *src, *dst, *rel; /* in the shared mapping; rel: path below the destination root */
+    char *tmp;             /* temporary name; dst itself for a file written in place */
     uint64_t size;
     mode_t mode;
     int64_t mtime_ns;
