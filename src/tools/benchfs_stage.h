@@ -67,8 +67,8 @@ struct stage_get {
     void *buf;
     size_t cap;
     ssize_t len;         /* out: bytes read (the whole file), or -1: not read
-                            (larger than cap, or not a regular file) */
-    struct stage_attr a; /* out: its attributes */
+                            (not smaller than cap, or not a regular file) */
+    struct stage_attr a; /* out: its attributes (local side: type and size) */
     int result;          /* out: 0 or -errno */
 };
 

@@ -441,18 +441,20 @@ static bool batch_add(struct stage_thread *t, size_t idx)
     const struct stage_file *f = &w->p->files[w->p->items[idx].file];
     size_t cap = t->buflen < STAGE_SMALL_MAX ? t->buflen : STAGE_SMALL_MAX;
 
-    if (f->nparts != 1 || !f->direct || f->action != STAGE_COPY || f->size > cap)
+    /* A file takes its size and one byte of room: one that fills it grew
+     * (stage_fs.get reads no more than the room). */
+    if (f->nparts != 1 || !f->direct || f->action != STAGE_COPY || f->size >= cap)
         return false;
     if (t->nbatch == 0)
         t->limit = batch_limit(w);
-    if (t->nbatch >= t->limit || t->used + f->size > cap) {
+    if (t->nbatch >= t->limit || t->used + f->size + 1 > cap) {
         batch_flush(t);
         t->limit = batch_limit(w);
     }
     t->bidx[t->nbatch] = idx;
     t->bget[t->nbatch++] =
-        (struct stage_get){.path = f->src, .buf = t->buf + t->used, .cap = (size_t)f->size};
-    t->used += (size_t)f->size;
+        (struct stage_get){.path = f->src, .buf = t->buf + t->used, .cap = (size_t)f->size + 1};
+    t->used += (size_t)f->size + 1;
     return true;
 }
 
