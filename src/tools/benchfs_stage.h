@@ -2,9 +2,11 @@
  * benchfs_stage.h - internals of `benchfs stage-in` / `stage-out` (staging
  * trees between the local or parallel file system and BenchFS).
  *
- *   benchfs_stage.c       options, planning (walk both trees, decide what
- *                         to copy), finishing split files, manifest, summary,
+ *   benchfs_stage.c       options, a pass (start, plan, finish), finishing
+ *                         split files and directories, manifest, summary,
  *                         --watch passes
+ *   benchfs_stage_plan.c  planning: walk both trees, create the destination
+ *                         directories, decide what to copy, publish items
  *   benchfs_stage_fs.c    the two sides behind one small table: the local
  *                         file system (POSIX) and BenchFS (public API)
  *   benchfs_stage_copy.c  the copy of one work item, the worker processes
@@ -22,6 +24,7 @@
 #ifndef BENCHFS_TOOLS_BENCHFS_STAGE_H
 #define BENCHFS_TOOLS_BENCHFS_STAGE_H
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -124,6 +127,23 @@ struct stage_opts {
     unsigned rank, ranks; /* MPI-parallel: this rank's share of the files */
 };
 
+/* Names of our own: a manifest and temporary files are never staged. */
+#define STAGE_MANIFEST   ".benchfs-manifest"
+#define STAGE_TMP_PREFIX ".bfs-stage."
+
+/* One command: its options, operands and destination. */
+struct stage_cmd {
+    struct stage_opts o;
+    bool in;              /* stage-in: local -> BenchFS */
+    const char *manifest; /* --manifest (a local file), NULL: DEST/.benchfs-manifest */
+    bool no_manifest;
+    double watch_sec; /* stage-out --watch */
+    const char *stop_file;
+    char **srcs;
+    int nsrcs;
+    char dest[PATH_MAX > BFS_PATH_MAX ? PATH_MAX : BFS_PATH_MAX];
+};
+
 enum stage_action {
     STAGE_COPY = 0,   /* copy to a temp name, then rename */
     STAGE_CHECK = 1,  /* looks equal (size, mtime): with --verify compare checksums */
@@ -202,6 +222,36 @@ struct stage_plan {
     uint64_t bytes_total; /* bytes of the items to copy */
     unsigned errors;      /* planning errors, workers that died (reported) */
 };
+
+/* ---- benchfs_stage_plan.c ---- */
+
+/* "dir/name" (one slash), malloc'd; NULL when out of memory. */
+char *stage_path_cat(const char *dir, const char *name);
+
+/* Threads of the planner for BenchFS calls (stat, mkdir, listings,
+ * attributes). */
+#define STAGE_PAR_THREADS 8
+
+/*
+ * Run fn(arg, i) for every i < n, on up to STAGE_PAR_THREADS threads (this
+ * one included) when `wide`: for calls into BenchFS, which each wait for a
+ * round trip and go on in parallel from several threads of one client.
+ * Local calls do not wait: they run here, one after the other.
+ */
+void stage_parallel(size_t n, bool wide, void (*fn)(void *arg, size_t i), void *arg);
+
+/*
+ * Walk the sources of c into the plan p (its shared mapping made, the
+ * workers started, this process connected), publishing each item. 0; -1
+ * when the pass cannot run (reported); -ENOMEM. Other failures are
+ * reported and counted in p->errors.
+ */
+int stage_plan_build(struct stage_plan *p, const struct stage_cmd *c);
+
+/* The plan's directories and its shared mapping. */
+void stage_plan_free(struct stage_plan *p);
+
+/* ---- benchfs_stage_copy.c ---- */
 
 /* The pass's shared mapping, and its end. 0 or -errno (reported). */
 int stage_shared_create(struct stage_plan *p, const struct stage_opts *opts);
