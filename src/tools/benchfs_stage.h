@@ -2,25 +2,29 @@
  * benchfs_stage.h - internals of `benchfs stage-in` / `stage-out` (staging
  * trees between the local or parallel file system and BenchFS).
  *
- *   benchfs_stage.c       options, planning (walk both trees, decide what
- *                         to copy), finishing split files, manifest, summary,
+ *   benchfs_stage.c       options, a pass (start, plan, finish), finishing
+ *                         split files and directories, manifest, summary,
  *                         --watch passes
+ *   benchfs_stage_plan.c  planning: walk both trees, create the destination
+ *                         directories, decide what to copy, publish items
  *   benchfs_stage_fs.c    the two sides behind one small table: the local
  *                         file system (POSIX) and BenchFS (public API)
  *   benchfs_stage_copy.c  the copy of one work item, the worker processes
  *                         and the progress bar
  *
  * A plan is a list of files; each file is one work item, or several byte
- * ranges when it is large ("split"), so that workers share a big file. Work
- * items are claimed dynamically from counters in shared memory by forked
- * worker processes (each one its own BenchFS client: the library is a
- * per-process singleton), which also record each item's result there.
- * Inside a worker, threads keep several small files in flight at once:
- * one takes the large items, the others only small ones.
+ * ranges when it is large ("split"), so that workers share a big file. The
+ * plan lives in a shared mapping made before the worker processes fork
+ * (each one its own BenchFS client: the library is a per-process
+ * singleton); they claim items from counters there while the planner is
+ * still adding them, and record each item's result there. Inside a
+ * worker, threads keep several small files in flight at once: one takes
+ * the large items, the others only small ones, gathered into batches.
  */
 #ifndef BENCHFS_TOOLS_BENCHFS_STAGE_H
 #define BENCHFS_TOOLS_BENCHFS_STAGE_H
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -66,8 +70,8 @@ struct stage_get {
     void *buf;
     size_t cap;
     ssize_t len;         /* out: bytes read (the whole file), or -1: not read
-                            (larger than cap, or not a regular file) */
-    struct stage_attr a; /* out: its attributes */
+                            (not smaller than cap, or not a regular file) */
+    struct stage_attr a; /* out: its attributes (local side: type and size) */
     int result;          /* out: 0 or -errno */
 };
 
@@ -123,6 +127,23 @@ struct stage_opts {
     unsigned rank, ranks; /* MPI-parallel: this rank's share of the files */
 };
 
+/* Names of our own: a manifest and temporary files are never staged. */
+#define STAGE_MANIFEST   ".benchfs-manifest"
+#define STAGE_TMP_PREFIX ".bfs-stage."
+
+/* One command: its options, operands and destination. */
+struct stage_cmd {
+    struct stage_opts o;
+    bool in;              /* stage-in: local -> BenchFS */
+    const char *manifest; /* --manifest (a local file), NULL: DEST/.benchfs-manifest */
+    bool no_manifest;
+    double watch_sec; /* stage-out --watch */
+    const char *stop_file;
+    char **srcs;
+    int nsrcs;
+    char dest[PATH_MAX > BFS_PATH_MAX ? PATH_MAX : BFS_PATH_MAX];
+};
+
 enum stage_action {
     STAGE_COPY = 0,   /* copy to a temp name, then rename */
     STAGE_CHECK = 1,  /* looks equal (size, mtime): with --verify compare checksums */
@@ -131,14 +152,15 @@ enum stage_action {
 };
 
 struct stage_file {
-    char *src, *dst, *tmp, *rel; /* malloc'd; rel: path below the destination root */
+    char *src, *dst, *rel; /* in the shared mapping; rel: path below the destination root */
+    char *tmp;             /* temporary name; dst itself for a file written in place */
     uint64_t size;
     mode_t mode;
     int64_t mtime_ns;
     uint32_t first_item, nparts;
     enum stage_action action;
     bool direct;        /* no destination yet: written in place, removed on failure */
-    bool mtime_unknown; /* take the mtime from the open source (readdir has none) */
+    bool mtime_unknown; /* take the mtime from the source as read (readdir has none) */
     int result;         /* after the run: 0, or -errno */
     uint64_t hash;
     bool copied;
@@ -155,40 +177,116 @@ struct stage_item {
 #define STAGE_ST_DONE    2 /* copied */
 #define STAGE_ST_EQUAL   3 /* STAGE_CHECK found equal checksums: nothing copied */
 
-/* What the workers share with the parent (MAP_SHARED, before fork). */
+/* Work items of one pass at most, and bytes of their paths: the pass's
+ * shared mapping has room for them (virtual memory: a pass uses what its
+ * plan needs). */
+#define STAGE_MAX_ITEMS   (1u << 24)
+#define STAGE_MAX_STRINGS (4ull << 30)
+
+/*
+ * What the workers share with the planner: one MAP_SHARED mapping made
+ * before they fork, so at the same address in every process. The planner
+ * writes files, items and their paths into it and publishes each item (its
+ * number in large[] or small[], then the count), so the workers copy while
+ * the walk goes on; they write the results.
+ */
 struct stage_shared {
-    _Atomic uint64_t next_large; /* next of the large items to claim */
-    _Atomic uint64_t next_small; /* next of the small items to claim */
-    _Atomic uint64_t bytes;      /* bytes copied so far */
-    _Atomic uint64_t files;      /* items finished */
-    _Atomic uint64_t paced;      /* bytes counted against --bwlimit */
-    _Atomic int32_t *status;     /* per item: STAGE_ST_*, or -errno */
-    uint64_t *hash;              /* per item: checksum of the range (--verify) */
-    int64_t *mtime;              /* per item: the source's mtime when the plan had none */
+    _Atomic uint64_t next_large, next_small; /* next of each list to claim */
+    _Atomic uint64_t nlarge, nsmall;         /* published items in each list */
+    _Atomic int planned;                     /* every item is published */
+    _Atomic uint64_t bytes;                  /* bytes copied so far */
+    _Atomic uint64_t done;                   /* items finished */
+    _Atomic uint64_t paced;                  /* bytes counted against --bwlimit */
+    _Atomic int32_t *status;                 /* per item: STAGE_ST_*, or -errno */
+    uint64_t *hash;                          /* per item: checksum of the range (--verify) */
+    int64_t *mtime;          /* per item: the source's mtime when the plan had none */
+    uint32_t *large, *small; /* items: ranges and files over small_max, the rest */
+    struct stage_file *files;
+    struct stage_item *items;
+    char *strings;
+    size_t map_len;
 };
 
 struct stage_plan {
     const struct stage_fs *src_fs, *dst_fs;
-    struct stage_file *files;
-    size_t nfiles, cap_files;
-    struct stage_item *items;
-    size_t nitems, cap_items;
-    char **dirs; /* destination directories, for the final mode/mtime pass */
+    struct stage_shared *sh;
+    struct stage_file *files; /* sh->files, written by the planner only */
+    size_t nfiles;
+    struct stage_item *items; /* sh->items */
+    size_t nitems;
+    size_t strings_used;
+    uint64_t small_max; /* whole files up to this size are small items */
+    char **dirs;        /* destination directories, for the final mode/mtime pass */
     struct stage_attr *dir_attrs;
     size_t ndirs, cap_dirs;
     uint64_t bytes_total; /* bytes of the items to copy */
     unsigned errors;      /* planning errors, workers that died (reported) */
 };
 
+/* ---- benchfs_stage_plan.c ---- */
+
+/* "dir/name" (one slash), malloc'd; NULL when out of memory. */
+char *stage_path_cat(const char *dir, const char *name);
+
+/* Threads of the planner for BenchFS calls (stat, mkdir, listings,
+ * attributes). */
+#define STAGE_PAR_THREADS 8
+
 /*
- * Run every item of the plan with opts->jobs worker processes (forked; each
- * one connects to BenchFS through `ctx` when a side is BenchFS; the caller
- * must be disconnected: UCX is not fork-safe). Once they are started, this
- * process connects again (for the caller's finish) while they copy. Fills
- * files[].result/copied/hash from the shared results. Returns 0, or -errno
- * when the workers could not be started or this process not reconnect; a
- * failed item is not an error here (it is reported and in its result).
+ * Run fn(arg, i) for every i < n, on up to STAGE_PAR_THREADS threads (this
+ * one included) when `wide`: for calls into BenchFS, which each wait for a
+ * round trip and go on in parallel from several threads of one client.
+ * Local calls do not wait: they run here, one after the other.
  */
-int stage_run(struct cli_ctx *ctx, struct stage_plan *plan, const struct stage_opts *opts);
+void stage_parallel(size_t n, bool wide, void (*fn)(void *arg, size_t i), void *arg);
+
+/*
+ * Walk the sources of c into the plan p (its shared mapping made, the
+ * workers started, this process connected), publishing each item. 0; -1
+ * when the pass cannot run (reported); -ENOMEM. Other failures are
+ * reported and counted in p->errors.
+ */
+int stage_plan_build(struct stage_plan *p, const struct stage_cmd *c);
+
+/* The plan's directories and its shared mapping. */
+void stage_plan_free(struct stage_plan *p);
+
+/* ---- benchfs_stage_copy.c ---- */
+
+/* The pass's shared mapping, and its end. 0 or -errno (reported). */
+int stage_shared_create(struct stage_plan *p, const struct stage_opts *opts);
+void stage_shared_destroy(struct stage_plan *p);
+
+/* A copy of s in the shared mapping, or NULL when it is full. */
+char *stage_strdup(struct stage_plan *p, const char *s);
+
+/* Make item i (written in full) visible to the workers. */
+void stage_publish(struct stage_plan *p, size_t i);
+
+/* The workers of one pass. */
+struct stage_run {
+    pid_t *pids;
+    unsigned nworkers;
+    int gone; /* read end of a pipe every worker holds open */
+    struct timespec start;
+};
+
+/*
+ * Fork opts->jobs worker processes before the planning (each one connects
+ * to BenchFS through `ctx` when a side is BenchFS; the caller must be
+ * disconnected: UCX is not fork-safe): they connect, then claim items as
+ * they are published, until every item is published and claimed. 0 or
+ * -errno (reported) when none could be started.
+ */
+int stage_start(struct cli_ctx *ctx, struct stage_plan *plan, const struct stage_opts *opts,
+                struct stage_run *run);
+
+/*
+ * Every item is published: wait for the workers, then fill files[].result,
+ * copied, hash (and mtime) from the shared results. A failed item is not an
+ * error here (it is reported and in its result); a worker that died is
+ * counted in plan->errors.
+ */
+void stage_wait(struct stage_run *run, struct stage_plan *plan, const struct stage_opts *opts);
 
 #endif

@@ -1,12 +1,18 @@
 /*
  * benchfs_stage_copy.c - the workers of `benchfs stage-in/stage-out`: copy
- * one work item (a whole file or one byte range of a split file), the
- * forked worker processes that claim items from shared counters, their
- * threads, and the progress bar the parent draws meanwhile.
+ * one work item (a whole file or one byte range of a split file) or a
+ * batch of new small files, the forked worker processes that claim items
+ * from shared counters as the planner publishes them, their threads, the
+ * pass's shared mapping, and the progress bar the parent draws meanwhile.
  *
- * A new destination file is created with its final mode (workers run with
- * umask 0), written in place, given its mtime on the open descriptor and
- * closed; if anything fails it is removed again. A file that exists is
+ * New small files are gathered per thread (up to STAGE_BATCH_MAX, 1 MiB)
+ * and moved together: read with one stage_fs.get (from BenchFS: GETs that
+ * bring many files' bytes in their replies), made with one stage_fs.put
+ * (on BenchFS: PUTs that make each name only with all of its bytes, mode
+ * and mtime). Any other new destination file is created with its final
+ * mode (workers run with umask 0), written in place, given its mtime on the
+ * open descriptor and closed; if anything fails it is removed again. A
+ * file that exists is
  * written under a temporary name next to it (struct stage_file.tmp), given
  * its mode and mtime, and renamed into place only when every byte arrived
  * (and, with --verify, read back with the same checksum), so a destination
@@ -49,17 +55,18 @@
 /* Files of at most this many bytes are small: any thread copies them. */
 #define STAGE_SMALL_MAX (1u << 20)
 
-/* One worker process: what its threads share. */
+/* A thread that finds no item while the walk goes on naps, longer each
+ * time up to this (the walk publishes thousands of items a second). */
+#define STAGE_NAP_MAX_US 2000
+
+/* One worker process: what its threads share. Its plan is the planner's
+ * at the fork: files and items are read from the shared mapping, their
+ * counts from the shared counters. */
 struct stage_worker {
     const struct stage_plan *p;
     const struct stage_opts *o;
     struct stage_shared *sh;
-    const uint32_t *large, *small; /* item numbers, in plan order */
-    size_t nlarge, nsmall;
-    size_t batch; /* files of one batch at most (1..STAGE_BATCH_MAX) */
-    unsigned nworkers;
-    _Atomic uint64_t bytes; /* copied by this worker (--bwlimit) */
-    struct timespec start;
+    struct timespec start; /* of the run (--bwlimit) */
 };
 
 /* One thread of a worker, with its own buffer. */
@@ -71,7 +78,7 @@ struct stage_thread {
     pthread_t tid;
     /* The batch: new small files, read into buf by one stage_fs.get and
      * made by one stage_fs.put. */
-    size_t nbatch, used;
+    size_t nbatch, used, limit;
     size_t bidx[STAGE_BATCH_MAX];
     struct stage_get bget[STAGE_BATCH_MAX];
     struct stage_put bput[STAGE_BATCH_MAX];
@@ -90,16 +97,17 @@ static void stage_report(const struct stage_opts *o, const struct stage_fs *fs, 
         cli_error("%s: %s '%s': %s", o->cmd, what, path, strerror(err));
 }
 
-/* Keep a worker under its share of --bwlimit: sleep while ahead. */
+/* --bwlimit: count n more bytes of all workers, and sleep while they are
+ * ahead of the rate since the run's start (so the limit holds however the
+ * work spreads over the workers). */
 static void bw_throttle(struct stage_worker *w, uint64_t n)
 {
-    uint64_t bytes = atomic_fetch_add(&w->bytes, n) + n;
-    double rate, due, now;
+    uint64_t bytes = atomic_fetch_add(&w->sh->paced, n) + n;
+    double due, now;
 
     if (w->o->bwlimit == 0)
         return;
-    rate = (double)w->o->bwlimit / w->nworkers;
-    due = (double)bytes / rate;
+    due = (double)bytes / (double)w->o->bwlimit;
     now = cli_elapsed(&w->start);
     if (due > now) {
         double d = due - now;
@@ -312,7 +320,7 @@ free_hash:
 static void item_done(struct stage_worker *w, size_t idx, int st)
 {
     atomic_store(&w->sh->status[idx], st);
-    atomic_fetch_add(&w->sh->files, 1);
+    atomic_fetch_add(&w->sh->done, 1);
 }
 
 /*
@@ -407,6 +415,21 @@ static void batch_flush(struct stage_thread *t)
         item_done(w, later[k], copy_item(t, later[k]));
 }
 
+/* Files of a batch that starts now: a share of the small files published
+ * and not claimed yet, so that a few files still spread over the threads
+ * of every worker while a long list goes in large batches;
+ * 1..STAGE_BATCH_MAX. */
+static size_t batch_limit(const struct stage_worker *w)
+{
+    uint64_t published = atomic_load(&w->sh->nsmall), claimed = atomic_load(&w->sh->next_small);
+    /* (more may have been published and claimed between the two loads) */
+    size_t n = claimed < published
+                   ? (size_t)((published - claimed) / ((uint64_t)w->o->jobs * w->o->threads))
+                   : 0;
+
+    return n < 1 ? 1 : n > STAGE_BATCH_MAX ? STAGE_BATCH_MAX : n;
+}
+
 /*
  * Take item idx into t's batch when it is a new file that fits (its result
  * comes with the batch's flush): true, or false when it is to be copied on
@@ -418,45 +441,72 @@ static bool batch_add(struct stage_thread *t, size_t idx)
     const struct stage_file *f = &w->p->files[w->p->items[idx].file];
     size_t cap = t->buflen < STAGE_SMALL_MAX ? t->buflen : STAGE_SMALL_MAX;
 
-    if (f->nparts != 1 || !f->direct || f->action != STAGE_COPY || f->size > cap)
+    /* A file takes its size and one byte of room: one that fills it grew
+     * (stage_fs.get reads no more than the room). */
+    if (f->nparts != 1 || !f->direct || f->action != STAGE_COPY || f->size >= cap)
         return false;
-    if (t->nbatch == w->batch || t->used + f->size > cap)
+    if (t->nbatch == 0)
+        t->limit = batch_limit(w);
+    if (t->nbatch >= t->limit || t->used + f->size + 1 > cap) {
         batch_flush(t);
+        t->limit = batch_limit(w);
+    }
     t->bidx[t->nbatch] = idx;
     t->bget[t->nbatch++] =
-        (struct stage_get){.path = f->src, .buf = t->buf + t->used, .cap = (size_t)f->size};
-    t->used += (size_t)f->size;
+        (struct stage_get){.path = f->src, .buf = t->buf + t->used, .cap = (size_t)f->size + 1};
+    t->used += (size_t)f->size + 1;
     return true;
 }
 
-/* The next item for thread t: a large one first when it takes them. */
-static bool thread_claim(struct stage_thread *t, size_t *idx_p)
+/* The next published item of one list, or false when none is now. */
+static bool claim_from(_Atomic uint64_t *next, _Atomic uint64_t *published, const uint32_t *list,
+                       size_t *idx_p)
 {
-    struct stage_worker *w = t->w;
-    uint64_t i;
+    uint64_t i = atomic_load(next);
 
-    if (t->large) {
-        i = atomic_fetch_add(&w->sh->next_large, 1);
-        if (i < w->nlarge) {
-            *idx_p = w->large[i];
+    while (i < atomic_load_explicit(published, memory_order_acquire))
+        if (atomic_compare_exchange_weak(next, &i, i + 1)) {
+            *idx_p = list[i];
             return true;
         }
-    }
-    i = atomic_fetch_add(&w->sh->next_small, 1);
-    if (i < w->nsmall) {
-        *idx_p = w->small[i];
-        return true;
-    }
     return false;
+}
+
+/* The next item for thread t, a large one first when it takes them: 1, 0
+ * when none is published now (the walk goes on), -1 when none is left. */
+static int thread_claim(struct stage_thread *t, size_t *idx_p)
+{
+    struct stage_shared *sh = t->w->sh;
+    bool planned = atomic_load_explicit(&sh->planned, memory_order_acquire);
+
+    if (t->large && claim_from(&sh->next_large, &sh->nlarge, sh->large, idx_p))
+        return 1;
+    if (claim_from(&sh->next_small, &sh->nsmall, sh->small, idx_p))
+        return 1;
+    /* read before the lists: nothing was published after it was set */
+    return planned ? -1 : 0;
 }
 
 static void *thread_main(void *arg)
 {
     struct stage_thread *t = arg;
     struct stage_shared *sh = t->w->sh;
+    long nap_us = 50;
     size_t i;
+    int r;
 
-    while (thread_claim(t, &i)) {
+    while ((r = thread_claim(t, &i)) >= 0) {
+        if (r == 0) {
+            /* Nothing published yet: what is gathered goes now, then nap. */
+            struct timespec ts = {0, nap_us * 1000};
+
+            batch_flush(t);
+            nanosleep(&ts, NULL);
+            if (nap_us < STAGE_NAP_MAX_US)
+                nap_us *= 2;
+            continue;
+        }
+        nap_us = 50;
         atomic_store(&sh->status[i], STAGE_ST_CLAIMED);
         if (batch_add(t, i))
             continue;
@@ -488,9 +538,6 @@ static int worker_main(struct cli_ctx *ctx, struct stage_worker *w)
         if (rc)
             return rc;
     }
-    /* More threads than small items would only idle. */
-    if (n > w->nsmall + 1)
-        n = (unsigned)w->nsmall + 1;
     thr = calloc(n, sizeof(*thr));
     if (!thr || posix_memalign((void **)&buf0, 4096, o->bufsize) != 0) {
         cli_error("%s: cannot allocate a %zu-byte buffer", o->cmd, o->bufsize);
@@ -498,7 +545,6 @@ static int worker_main(struct cli_ctx *ctx, struct stage_worker *w)
         return CLI_EXIT_FAIL;
     }
     thr[0] = (struct stage_thread){.w = w, .large = true, .buf = buf0, .buflen = o->bufsize};
-    clock_gettime(CLOCK_MONOTONIC, &w->start);
     for (unsigned k = 1; k < n; k++) {
         thr[k] = (struct stage_thread){.w = w, .buflen = small_buf};
         if (posix_memalign((void **)&thr[k].buf, 4096, small_buf) != 0)
@@ -523,7 +569,7 @@ static int worker_main(struct cli_ctx *ctx, struct stage_worker *w)
 static void progress_draw(const struct stage_opts *o, const struct stage_plan *p,
                           struct stage_shared *sh, const struct timespec *start, bool final)
 {
-    uint64_t bytes = atomic_load(&sh->bytes), done = atomic_load(&sh->files);
+    uint64_t bytes = atomic_load(&sh->bytes), done = atomic_load(&sh->done);
     double t = cli_elapsed(start), frac;
     char bar[25];
     int fill;
@@ -544,73 +590,115 @@ static void progress_draw(const struct stage_opts *o, const struct stage_plan *p
     fflush(stderr);
 }
 
-int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts *o)
+int stage_shared_create(struct stage_plan *p, const struct stage_opts *o)
 {
-    size_t n = p->nitems, map_len, unstarted = 0;
-    unsigned nworkers = o->jobs < n ? o->jobs : (unsigned)n;
-    size_t small_max = o->bufsize < STAGE_SMALL_MAX ? o->bufsize : STAGE_SMALL_MAX;
-    struct stage_worker wk = {.p = p, .o = o, .nworkers = nworkers};
-    uint32_t *order;
+    /* The counters on the first page, then the regions one after the
+     * other (sizes multiples of 8: each stays aligned). */
+    const size_t n = STAGE_MAX_ITEMS;
+    const size_t o_status = 4096, o_hash = o_status + n * sizeof(int32_t);
+    const size_t o_mtime = o_hash + n * sizeof(uint64_t), o_large = o_mtime + n * sizeof(int64_t);
+    const size_t o_small = o_large + n * sizeof(uint32_t);
+    const size_t o_items = o_small + n * sizeof(uint32_t);
+    const size_t o_files = o_items + n * sizeof(struct stage_item);
+    const size_t o_strings = o_files + n * sizeof(struct stage_file);
+    const size_t len = o_strings + STAGE_MAX_STRINGS;
     struct stage_shared *sh;
-    struct timespec start;
-    pid_t *pids;
     char *map;
-    int gone[2], reconnect;
-    bool drawn = false;
 
-    if (n == 0)
-        return cli_connect(ctx) == 0 ? 0 : -ENOTCONN;
-    /* One shared mapping: the counters, status[n], hash[n], mtime[n]. */
-    map_len = sizeof(*sh) + n * sizeof(_Atomic int32_t) + 8 + 2 * n * sizeof(uint64_t);
-    map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    _Static_assert(sizeof(struct stage_shared) <= 4096, "the counters' page");
+    map =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (map == MAP_FAILED) {
-        cli_error("%s: cannot map %zu bytes of shared memory: %s", o->cmd, map_len,
-                  strerror(errno));
-        return -ENOMEM;
+        int err = errno;
+
+        cli_error("%s: cannot map %zu bytes of shared memory: %s", o->cmd, len, strerror(err));
+        return -err;
     }
     sh = (struct stage_shared *)map;
-    sh->status = (_Atomic int32_t *)(map + sizeof(*sh));
-    sh->hash = (uint64_t *)(map + ((sizeof(*sh) + n * sizeof(_Atomic int32_t) + 7) & ~(size_t)7));
-    sh->mtime = (int64_t *)(sh->hash + n);
-    /* Large items (ranges, files above small_max) for thread 0 of each
-     * worker, small ones for every thread; both lists in plan order. */
-    order = malloc(n * sizeof(*order));
-    pids = calloc(nworkers, sizeof(*pids));
-    if (!order || !pids) {
-        free(order);
-        free(pids);
-        munmap(map, map_len);
+    sh->map_len = len;
+    sh->status = (_Atomic int32_t *)(map + o_status);
+    sh->hash = (uint64_t *)(map + o_hash);
+    sh->mtime = (int64_t *)(map + o_mtime);
+    sh->large = (uint32_t *)(map + o_large);
+    sh->small = (uint32_t *)(map + o_small);
+    sh->items = (struct stage_item *)(map + o_items);
+    sh->files = (struct stage_file *)(map + o_files);
+    sh->strings = map + o_strings;
+    p->sh = sh;
+    p->files = sh->files;
+    p->items = sh->items;
+    p->small_max = o->bufsize < STAGE_SMALL_MAX ? o->bufsize : STAGE_SMALL_MAX;
+    return 0;
+}
+
+void stage_shared_destroy(struct stage_plan *p)
+{
+    if (p->sh != NULL)
+        munmap(p->sh, p->sh->map_len);
+    p->sh = NULL;
+    p->files = NULL;
+    p->items = NULL;
+}
+
+char *stage_strdup(struct stage_plan *p, const char *s)
+{
+    size_t len = strlen(s) + 1;
+    char *d;
+
+    if (p->strings_used + len > STAGE_MAX_STRINGS)
+        return NULL;
+    d = p->sh->strings + p->strings_used;
+    memcpy(d, s, len);
+    p->strings_used += len;
+    return d;
+}
+
+void stage_publish(struct stage_plan *p, size_t i)
+{
+    struct stage_shared *sh = p->sh;
+    const struct stage_item *it = &p->items[i];
+
+    /* Ranges and files over small_max for thread 0 of each worker, small
+     * ones for every thread; the number first, then the count (release). */
+    if (p->files[it->file].nparts > 1 || it->len > p->small_max) {
+        uint64_t n = atomic_load_explicit(&sh->nlarge, memory_order_relaxed);
+
+        sh->large[n] = (uint32_t)i;
+        atomic_store_explicit(&sh->nlarge, n + 1, memory_order_release);
+    } else {
+        uint64_t n = atomic_load_explicit(&sh->nsmall, memory_order_relaxed);
+
+        sh->small[n] = (uint32_t)i;
+        atomic_store_explicit(&sh->nsmall, n + 1, memory_order_release);
+    }
+}
+
+int stage_start(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts *o,
+                struct stage_run *run)
+{
+    struct stage_worker wk = {.p = p, .o = o, .sh = p->sh};
+    int gone[2];
+
+    memset(run, 0, sizeof(*run));
+    run->gone = -1;
+    run->pids = calloc(o->jobs, sizeof(*run->pids));
+    if (!run->pids) {
+        cli_error("%s: out of memory", o->cmd);
         return -ENOMEM;
     }
     if (pipe2(gone, O_CLOEXEC) < 0) {
         int err = errno;
 
         cli_error("%s: cannot create a pipe: %s", o->cmd, strerror(err));
-        free(order);
-        free(pids);
-        munmap(map, map_len);
+        free(run->pids);
+        run->pids = NULL;
         return -err;
     }
-    for (size_t i = 0; i < n; i++)
-        if (p->files[p->items[i].file].nparts > 1 || p->items[i].len > small_max)
-            order[wk.nlarge++] = (uint32_t)i;
-    wk.large = order;
-    wk.small = order + wk.nlarge;
-    for (size_t i = 0; i < n; i++)
-        if (!(p->files[p->items[i].file].nparts > 1 || p->items[i].len > small_max))
-            order[wk.nlarge + wk.nsmall++] = (uint32_t)i;
-    /* A batch is at most a share of the small files, so that a few of
-     * them still spread over the threads of every worker. */
-    wk.batch = wk.nsmall / ((size_t)nworkers * o->threads * 2);
-    if (wk.batch < 1)
-        wk.batch = 1;
-    if (wk.batch > STAGE_BATCH_MAX)
-        wk.batch = STAGE_BATCH_MAX;
-    wk.sh = sh;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    clock_gettime(CLOCK_MONOTONIC, &run->start);
+    wk.start = run->start;
     fflush(stdout);
     fflush(stderr);
-    for (unsigned w = 0; w < nworkers; w++) {
+    for (unsigned w = 0; w < o->jobs; w++) {
         pid_t pid = fork();
 
         if (pid < 0) {
@@ -622,50 +710,66 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
 
             close(gone[0]);
             rc = worker_main(ctx, &wk);
-
             fflush(stderr);
             _exit(rc);
         }
-        pids[w] = pid;
+        run->pids[run->nworkers++] = pid;
     }
     /* Every worker holds the pipe's write end: the read end reports the
      * end of file as soon as the last one is gone, however it ended. */
     close(gone[1]);
-    /* The caller's connection for its finish, made while the workers copy
-     * (it cannot be kept across fork). */
-    reconnect = cli_connect(ctx);
+    run->gone = gone[0];
+    if (run->nworkers == 0) {
+        close(run->gone);
+        free(run->pids);
+        run->pids = NULL;
+        return -ECHILD;
+    }
+    return 0;
+}
+
+void stage_wait(struct stage_run *run, struct stage_plan *p, const struct stage_opts *o)
+{
+    struct stage_shared *sh = p->sh;
+    size_t unstarted = 0;
+    bool drawn = false;
+
+    atomic_store_explicit(&sh->planned, 1, memory_order_release);
     for (;;) {
-        struct pollfd pfd = {.fd = gone[0], .events = POLLIN};
+        struct pollfd pfd = {.fd = run->gone, .events = POLLIN};
         int r = poll(&pfd, 1, o->progress ? STAGE_PROGRESS_MS : -1);
 
         if (r > 0 || (r < 0 && errno != EINTR))
             break;
         if (o->progress) {
-            progress_draw(o, p, sh, &start, false);
+            progress_draw(o, p, sh, &run->start, false);
             drawn = true;
         }
     }
-    close(gone[0]);
-    for (unsigned w = 0; w < nworkers; w++) {
+    close(run->gone);
+    for (unsigned w = 0; w < run->nworkers; w++) {
         int ws;
 
-        if (pids[w] <= 0)
-            continue;
-        while (waitpid(pids[w], &ws, 0) < 0 && errno == EINTR)
+        while (waitpid(run->pids[w], &ws, 0) < 0 && errno == EINTR)
             ;
+        /* An error of the run even when it held no file at the time. */
+        if (WIFSIGNALED(ws) || WEXITSTATUS(ws) != 0)
+            p->errors++;
         if (WIFSIGNALED(ws))
-            cli_error("%s: worker %u (pid %ld) was killed by signal %d", o->cmd, w, (long)pids[w],
-                      WTERMSIG(ws));
+            cli_error("%s: worker %u (pid %ld) was killed by signal %d", o->cmd, w,
+                      (long)run->pids[w], WTERMSIG(ws));
         else if (WEXITSTATUS(ws) != 0)
-            cli_error("%s: worker %u (pid %ld) failed (exit status %d)", o->cmd, w, (long)pids[w],
-                      WEXITSTATUS(ws));
+            cli_error("%s: worker %u (pid %ld) failed (exit status %d)", o->cmd, w,
+                      (long)run->pids[w], WEXITSTATUS(ws));
     }
+    free(run->pids);
+    run->pids = NULL;
     if (drawn)
-        progress_draw(o, p, sh, &start, true);
+        progress_draw(o, p, sh, &run->start, true);
 
     /* Results: a claimed item whose worker died was interrupted; a pending
      * one was never started (every worker gone). */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < p->nitems; i++) {
         struct stage_file *f = &p->files[p->items[i].file];
         int st = atomic_load(&sh->status[i]);
         int res = st == STAGE_ST_PENDING ? -ECANCELED : st == STAGE_ST_CLAIMED ? -EINTR : st;
@@ -689,8 +793,4 @@ int stage_run(struct cli_ctx *ctx, struct stage_plan *p, const struct stage_opts
     }
     if (unstarted > 10)
         cli_error("%s: ... and %zu more files not staged (no worker left)", o->cmd, unstarted - 10);
-    free(pids);
-    free(order);
-    munmap(map, map_len);
-    return reconnect == 0 ? 0 : -ENOTCONN;
 }

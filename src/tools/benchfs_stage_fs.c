@@ -187,29 +187,27 @@ static int local_put(const char *path, const void *buf, size_t len, mode_t mode,
     return rc;
 }
 
+/* Open, a read of up to cap bytes, close: a file that fills the room may
+ * be larger than it (not read). A read of a regular file comes back short
+ * only at its end, so one read is enough. No fstat: the planner's lstat
+ * gave the attributes; only type and size are filled in. */
 static void local_get_one(struct stage_get *f)
 {
-    int fd = local_open(f->path, O_RDONLY, 0);
-    size_t off = 0;
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
 
     f->len = -1;
+    f->result = 0;
     if (fd < 0) {
-        f->result = fd;
+        f->result = -errno;
         return;
     }
-    f->result = local_fstat(fd, &f->a);
-    if (f->result == 0 && f->a.is_reg && f->a.size <= f->cap) {
-        while (off < f->a.size) {
-            ssize_t n = local_pread(fd, (char *)f->buf + off, f->a.size - off, off);
-
-            if (n <= 0) {
-                f->result = n < 0 ? (int)n : -EIO; /* shrank: an error of the file */
-                break;
-            }
-            off += (size_t)n;
-        }
-        if (f->result == 0)
-            f->len = (ssize_t)off;
+    n = local_pread(fd, f->buf, f->cap, 0);
+    if (n < 0) {
+        f->result = (int)n;
+    } else if ((size_t)n < f->cap) {
+        f->len = n;
+        f->a = (struct stage_attr){.is_reg = true, .size = (uint64_t)n};
     }
     close(fd);
 }

@@ -241,8 +241,8 @@ diff -rq -x '.benchfs-manifest*' "$T/many" "$T/many.out" >/dev/null || fail "man
 bfs stage-in -j 2 "$T/many/" /many 2>"$T/err" || fail "many: rerun"
 grep -Eq "0 files copied, 300 unchanged" "$T/err" || fail "many: rerun copied: $(cat "$T/err")"
 
-# A worker killed while its threads hold batches (3 files each: 24 files
-# over 2 workers of 2 threads, waiting for --bwlimit):
+# A worker killed while its threads hold batches (several files each: 24
+# files over 2 workers of 2 threads, waiting for --bwlimit):
 # each file it held is named, exit 1, and what exists is whole (a batch's
 # files appear with all their bytes or not at all); a rerun completes it.
 mkdir -p "$T/src4"
