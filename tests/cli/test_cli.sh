@@ -57,28 +57,6 @@ cleanup() {
 trap cleanup EXIT
 
 # run EXPECTED_RC CMD...: run with stdout in $OUT, stderr in $ERR.
-run() {
-    local want=$1 got
-    shift
-    "$@" >"$OUT" 2>"$ERR"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "'$*' exited $got, expected $want; stderr: $(head -c 600 "$ERR")"
-        return 1
-    fi
-    return 0
-}
-
-# expect_err PATTERN: stderr matches (grep -E).
-expect_err() {
-    grep -Eq -- "$1" "$ERR" || fail "stderr lacks /$1/: $(head -c 600 "$ERR")"
-}
-
-# expect_out PATTERN: stdout matches (grep -E).
-expect_out() {
-    grep -Eq -- "$1" "$OUT" || fail "stdout lacks /$1/: $(head -c 600 "$OUT")"
-}
-
 bfs() {
     "$BENCHFS" --registry "$REG" "$@"
 }

@@ -20,14 +20,9 @@
 set -u -o pipefail
 
 BENCHFS=${1:?usage: test_robust_cli.sh BENCHFS_BINARY}
-BIN_DIR=$(cd "$(dirname "$BENCHFS")" && pwd)
-BENCHFS=$BIN_DIR/$(basename "$BENCHFS")
+. "$(cd "$(dirname "$0")" && pwd)/../lib/common.sh"
+bfs_setup "$BENCHFS"
 BENCHFSD=$BIN_DIR/benchfsd
-if [ ! -x "$BENCHFSD" ]; then
-    echo "SKIP: $BENCHFSD is not built"
-    exit 77
-fi
-unset BENCHFS_REGISTRY
 PY=/usr/bin/python3
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/benchfs-robust.XXXXXX")
@@ -35,13 +30,7 @@ REG=$T/reg
 DATA=$T/data
 OUT=$T/out
 ERR=$T/err
-FAILS=0
 STOPPED=""
-
-fail() {
-    echo "FAIL: $*"
-    FAILS=$((FAILS + 1))
-}
 
 cleanup() {
     local rc=$?
@@ -59,27 +48,6 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
-
-# run EXPECTED_RC CMD...: stdout in $OUT, stderr in $ERR.
-run() {
-    local want=$1 got
-    shift
-    "$@" >"$OUT" 2>"$ERR"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "'$*' exited $got, expected $want; stderr: $(head -c 600 "$ERR")"
-        return 1
-    fi
-    return 0
-}
-
-expect_err() {
-    grep -Eq -- "$1" "$ERR" || fail "stderr lacks /$1/: $(head -c 600 "$ERR")"
-}
-
-now_ms() {
-    date +%s%3N
-}
 
 bfs() {
     "$BENCHFS" --registry "$REG" "$@"
@@ -142,7 +110,7 @@ while kill -0 "$LS" 2>/dev/null; do
     # utime + stime (fields 14, 15), after the command name in parentheses.
     t=$(awk '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); print f[12] + f[13] }' \
         "/proc/$LS/stat" 2>/dev/null) && [ -n "$t" ] && ticks=$t
-    read -r -t 0.05 <> <(:) || true
+    nap 0.05
 done
 wait "$LS"
 rc=$?
@@ -181,7 +149,7 @@ FP=$!
 for _ in $(seq 200); do
     grep -q "ready:" "$T/fifo.log" && break
     kill -0 "$FP" 2>/dev/null || break
-    read -r -t 0.05 <> <(:) || true
+    nap 0.05
 done
 grep -q "ready:" "$T/fifo.log" || fail "benchfsd under a FIFO node id: $(cat "$T/fifo.log")"
 [ -f "$R2/node_0.addr" ] && [ ! -p "$R2/node_0.addr" ] || fail "FIFO not replaced"
@@ -227,13 +195,13 @@ grep -q "restarted while pid" "$OUT" || fail "zombie restart: $(cat "$OUT" "$ERR
 # ------------------------ a server restarted by hand, then cluster stop
 P1=$(pid_of node_1)
 kill -TERM "$P1"
-while kill -0 "$P1" 2>/dev/null; do read -r -t 0.02 <> <(:) || true; done
+while kill -0 "$P1" 2>/dev/null; do nap 0.02; done
 "$BENCHFSD" -n node_1 -d "$DATA/node_1" -r "$REG" >"$T/hand.log" 2>&1 &
 HAND=$!
 for _ in $(seq 400); do
     grep -q "ready:" "$T/hand.log" && break
     kill -0 "$HAND" 2>/dev/null || break
-    read -r -t 0.05 <> <(:) || true
+    nap 0.05
 done
 run 0 "$BENCHFS" cluster status --registry "$REG"
 grep -Eq "^node_1 +$HAND +running +yes" "$OUT" || fail "cluster status misses the hand-restarted node_1 (pid $HAND): $(cat "$OUT")"
@@ -309,7 +277,7 @@ kill_during_get "$R4" 3000 -u UCX_TLS -u BENCHFS_PEER_FAILURE
 P2=$(pid_of node_2)
 kill -KILL "$P2"
 while kill -0 "$P2" 2>/dev/null && ! grep -q '^Z' <(awk '{ s = $0; sub(/.*\) /, "", s); print s }' "/proc/$P2/stat" 2>/dev/null); do
-    read -r -t 0.02 <> <(:) || true
+    nap 0.02
 done
 t0=$(now_ms)
 run 1 "$BENCHFS" --registry "$REG" --timeout 30 ls /

@@ -58,22 +58,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-now_ms() { date +%s%3N; }
-nap() { read -r -t "$1" <> <(:) || true; }
-
-# run EXPECTED_RC CMD...: stdout in $OUT, stderr in $ERR.
-run() {
-    local want=$1 got
-    shift
-    "$@" >"$OUT" 2>"$ERR"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "'$*' exited $got, expected $want; stderr: $(head -c 600 "$ERR")"
-        return 1
-    fi
-    return 0
-}
-
 # start_server N: node_N by hand, no transport settings; waits for "ready:".
 start_server() {
     local id=node_$1 p

@@ -8,6 +8,11 @@
 # proc_info PID         "state start_time" from /proc/PID/stat, empty when gone
 # recorded_alive P:S    pid P with start time S still runs (not a zombie, not
 #                       a reused pid)
+# run RC CMD...         run CMD with stdout in $OUT and stderr in $ERR; a
+#                       failure (counted) unless it exits RC; returns 0/1
+# expect_err / expect_out PATTERN   $ERR / $OUT matches (grep -E)
+# now_ms                milliseconds since the epoch
+# nap SECONDS           a bounded pause inside a wait loop (no sleep process)
 
 FAILS=${FAILS:-0}
 
@@ -38,4 +43,32 @@ recorded_alive() {
     [ -n "$info" ] || return 1
     set -- $info
     [ "$2" = "$start" ] && [ "$1" != Z ] && [ "$1" != X ]
+}
+
+run() {
+    local want=$1 got
+    shift
+    "$@" >"$OUT" 2>"$ERR"
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "'$*' exited $got, expected $want; stderr: $(head -c 600 "$ERR")"
+        return 1
+    fi
+    return 0
+}
+
+expect_err() {
+    grep -Eq -- "$1" "$ERR" || fail "stderr lacks /$1/: $(head -c 600 "$ERR")"
+}
+
+expect_out() {
+    grep -Eq -- "$1" "$OUT" || fail "stdout lacks /$1/: $(head -c 600 "$OUT")"
+}
+
+now_ms() {
+    date +%s%3N
+}
+
+nap() {
+    read -r -t "$1" <> <(:) || true
 }
