@@ -14,6 +14,7 @@
  * while such clients are connected.
  */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -134,11 +135,31 @@ static int server_timer_ms(const struct server *srv)
     return b < 0 || a < b ? a : b;
 }
 
+/*
+ * Sleep up to nap_ms without UCX's event fd (it stays readable while UCX
+ * says it is busy): only a stop request, a signal or storage wake us.
+ */
+static void server_nap(struct server *srv, int nap_ms)
+{
+    struct pollfd pfd[3] = {
+        {.fd = srv->wakefd, .events = POLLIN},
+        {.fd = chunk_store_eventfd(srv->chunks), .events = POLLIN},
+        {.fd = srv->sigfd, .events = POLLIN}, /* -1: ignored by poll */
+    };
+
+    if (poll(pfd, 3, nap_ms) <= 0)
+        return;
+    if ((pfd[0].revents | pfd[2].revents) & POLLIN)
+        server_read_wakeups(srv);
+    if (pfd[1].revents & POLLIN)
+        chunk_store_clear_eventfd(srv->chunks);
+}
+
 /* Block until something happens or timeout_ms passes (-1 = forever). */
 static void server_sleep(struct server *srv, int timeout_ms)
 {
     struct epoll_event evs[8];
-    int n;
+    int n, nap_ms;
 
     if (!list_empty(&srv->ready) || !list_empty(&srv->replies))
         return;
@@ -146,8 +167,18 @@ static void server_sleep(struct server *srv, int timeout_ms)
      * to wake us: come back soon to submit them again. */
     if (chunk_store_queued(srv->chunks) > 0)
         timeout_ms = 1;
-    if (net_arm(srv->net) == -EAGAIN)
-        return; /* UCX has events: progress again instead of sleeping */
+    if (net_arm(srv->net) == -EAGAIN) {
+        /* UCX has events: progress again instead of sleeping. But when it
+         * keeps saying so and progress finds nothing, it is retrying sends
+         * that cannot go (toward a dead local client's shared-memory queue,
+         * which nobody drains): nap, 1 to 8 ms, rather than spin for good. */
+        if (srv->busy_arms++ < 2)
+            return;
+        nap_ms = 1 << (srv->busy_arms - 3 < 3 ? srv->busy_arms - 3 : 3);
+        server_nap(srv, timeout_ms >= 0 && timeout_ms < nap_ms ? timeout_ms : nap_ms);
+        return;
+    }
+    srv->busy_arms = 0;
     n = epoll_wait(srv->epfd, evs, 8, timeout_ms);
     for (int i = 0; i < n; i++) {
         if (evs[i].data.fd == srv->wakefd || evs[i].data.fd == srv->sigfd)
@@ -201,6 +232,7 @@ int server_run(struct server *srv, bool handle_signals)
         }
         if (work > 0) {
             idle_since = time_mono_ns();
+            srv->busy_arms = 0;
             continue;
         }
         now = time_mono_ns();
