@@ -43,7 +43,9 @@ void ior_worker_error(struct ior_shared *sh, int rank, const char *what, const c
     fprintf(stderr, "benchfs-bench ior: rank %d: %s: %s\n", rank, what, msg);
     if (!__sync_bool_compare_and_swap(&sh->failed, 0, 1))
         return;
-    snprintf(sh->error, sizeof(sh->error), "rank %d: %s: %s", rank, what, msg);
+    /* Clipped to the room there is: stderr above has all of it. */
+    if (snprintf(sh->error, sizeof(sh->error), "rank %d: %s: %s", rank, what, msg) < 0)
+        sh->error[0] = '\0';
 }
 
 static uint64_t ior_stamp(uint64_t file_id, uint64_t off)

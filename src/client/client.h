@@ -83,6 +83,7 @@ struct client_server {
     int ep_error;      /* -errno once the endpoint failed; destroyed at a safe point */
     bool hello_done;   /* HELLO answered on this endpoint (docs/protocol.md) */
     uint64_t ep_gen;   /* counts endpoints created, so a HELLO knows whom it greeted */
+    uint64_t pid_waited_gen; /* ep_gen + 1 once a loss on that endpoint waited for the pid */
 };
 
 /*
@@ -262,9 +263,10 @@ bool client_server_local(const struct client *c, size_t idx);
 
 /* "server X died: connection lost" (a local server whose pid is gone) or
  * "connection to server X lost ..." for a connection UCX reports failed
- * with `status`; written to buf, which is returned. */
-const char *client_server_lost(const struct client *c, size_t idx, int status, char *buf,
-                               size_t len);
+ * with `status`; written to buf, which is returned. A local server's pid
+ * still alive is given up to 20 ms to go, once per endpoint (a killed
+ * process resets its connections before it has exited). */
+const char *client_server_lost(struct client *c, size_t idx, int status, char *buf, size_t len);
 
 /* ---- fd.c ---- */
 

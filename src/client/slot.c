@@ -322,7 +322,7 @@ int rpc_on_reply(void *arg, struct net_msg *msg)
     struct proto_hdr h;
     struct rpc_slot *s;
     struct rpc_call *call;
-    char name[384];
+    char name[512];
     int rc;
 
     rc = proto_hdr_unpack(msg->hdr, msg->hdr_len, &h);
@@ -359,6 +359,9 @@ int rpc_on_reply(void *arg, struct net_msg *msg)
         }
         if (rc != -EPROTO) {
             /* net_recv_data failed: it released the descriptor already. */
+            if (rc == -ETIMEDOUT || rc == -ECONNRESET) /* the endpoint failed */
+                rpc_batch_msg(s->batch, "%s",
+                              client_server_lost(c, s->server, rc, name, sizeof(name)));
             rpc_batch_msg(s->batch, "%s: receiving %s data failed: %s",
                           client_server_name(c, s->server, name, sizeof(name)), proto_op_name(h.op),
                           strerror(-rc));

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/client.h"
 #include "client/error.h"
@@ -87,15 +88,36 @@ const char *client_server_name(const struct client *c, size_t idx, char *buf, si
     return buf;
 }
 
-const char *client_server_lost(const struct client *c, size_t idx, int status, char *buf,
-                               size_t len)
+/*
+ * Has local server idx's process gone? The kernel closes a killed process's
+ * sockets before the process has exited, so UCX can report the reset while
+ * its pid still runs: wait for it a little, once per endpoint, so that a
+ * burst of failing calls costs one wait. Called on error paths only.
+ */
+static bool server_pid_gone(struct client *c, size_t idx)
 {
-    const struct client_server *srv = &c->servers[idx];
+    struct client_server *srv = &c->servers[idx];
+    const struct timespec ms = {.tv_nsec = 1000000};
+
+    if (!client_server_local(c, idx) || srv->pid <= 0)
+        return false;
+    for (int waited = 0; registry_pid_alive(srv->pid); waited++) {
+        if (waited == 20 || srv->pid_waited_gen == srv->ep_gen + 1) {
+            srv->pid_waited_gen = srv->ep_gen + 1;
+            return false;
+        }
+        nanosleep(&ms, NULL);
+    }
+    return true;
+}
+
+const char *client_server_lost(struct client *c, size_t idx, int status, char *buf, size_t len)
+{
     char name[384];
 
     client_server_name(c, idx, name, sizeof(name));
     /* UCX reports a peer whose process died as a timeout: say what it is. */
-    if (client_server_local(c, idx) && srv->pid > 0 && !registry_pid_alive(srv->pid))
+    if (server_pid_gone(c, idx))
         snprintf(buf, len, "%s died: connection lost", name);
     else if (status == -ETIMEDOUT || status == -ECONNRESET)
         snprintf(buf, len, "connection to %s lost (the server died or its host is unreachable)",
