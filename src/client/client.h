@@ -308,6 +308,16 @@ size_t rpc_fail_server(struct client *c, size_t idx, int status, const char *msg
 /* True when UCX may still use a caller's buffer of a call to server idx. */
 bool rpc_server_holds_buffers(const struct client *c, size_t idx);
 
+/*
+ * Before the UCX worker is destroyed (client_net_reset): every call in
+ * flight, to any server, gets `msg` as its error message and the undecided
+ * ones fail with status. After it: rpc_slots_unpin ends what UCX had in
+ * progress (no completion will come), failing answered calls whose data
+ * never came with EIO.
+ */
+void rpc_fail_all(struct client *c, int status, const char *msg);
+void rpc_slots_unpin(struct client *c);
+
 /* Wake the progress driver if it sleeps in poll() (after a non-driver thread
  * progressed the worker, e.g. by closing an endpoint). Locked. */
 void rpc_kick(struct client *c);
@@ -337,6 +347,18 @@ void client_reap(struct client *c);
  * and abort the endpoint; the next use reconnects.
  */
 void client_server_drop(struct client *c, size_t idx, int status, const char *msg);
+
+/*
+ * Server idx, on this host and without peer-failure handling, died (`msg`
+ * says so). It may have died in the middle of a message into this client's
+ * shared-memory receive queue, which UCX then never reads past: every other
+ * server's replies would stop for good. So every call in flight fails with
+ * EIO and `msg`, and the UCX worker is recreated; later calls connect again
+ * (the servers drop the old worker's connections at its HELLO). Falls back
+ * to client_server_drop when a new worker cannot be had. Driver only, not
+ * from a UCX callback.
+ */
+void client_server_died(struct client *c, size_t idx, const char *msg);
 
 /* ---- rpc.c ---- */
 

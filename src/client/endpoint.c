@@ -84,6 +84,49 @@ void client_server_drop(struct client *c, size_t idx, int status, const char *ms
     rpc_kick(c);
 }
 
+void client_server_died(struct client *c, size_t idx, const char *msg)
+{
+    struct net *old = c->net, *fresh;
+    char err[512];
+    size_t i;
+    int rc;
+
+    rc = net_create(true, &fresh, err, sizeof(err));
+    if (rc == 0) {
+        rc = net_set_handler(fresh, NET_AM_REPLY, rpc_on_reply, c);
+        if (rc < 0) {
+            snprintf(err, sizeof(err), "reply handler: %s", strerror(-rc));
+            net_destroy(fresh);
+        }
+    }
+    if (rc < 0) {
+        log_warn("client: cannot recreate the UCX worker after a local server died (%s); "
+                 "only that server's connection is dropped",
+                 err);
+        client_server_drop(c, idx, -EIO, msg);
+        return;
+    }
+    rpc_fail_all(c, -EIO, msg);
+    for (i = 0; i < c->nservers; i++) {
+        struct client_server *srv = &c->servers[i];
+        struct net_ep *ep = srv->ep;
+
+        srv->ep = NULL;
+        srv->ep_error = 0;
+        srv->hello_done = false;
+        /* Not waited for: the worker goes anyway, and a flush toward the
+         * dead server (or past a blocked queue) would take a second. */
+        if (ep != NULL)
+            net_ep_close_unanswered(ep);
+    }
+    c->net = fresh;
+    /* Purges what the old worker still had: callbacks run from in here. */
+    net_destroy(old);
+    rpc_slots_unpin(c);
+    rpc_kick(c);
+    log_debug("client: %s; UCX worker recreated (its shared-memory queue may be blocked)", msg);
+}
+
 /* Re-read server idx's registry file before reconnecting (it may have restarted). */
 static int client_server_reread(struct client *c, size_t idx)
 {

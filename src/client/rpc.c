@@ -221,7 +221,9 @@ static void rpc_expire(struct client *c, uint64_t now)
  * Without UCX peer-failure handling (shared memory) nobody reports a dead
  * server: every RPC_PID_CHECK_NS, fail the calls of each server on this
  * host whose registry pid is gone (or a zombie) with EIO naming it, and
- * drop its endpoint; the next call re-reads its registry file.
+ * recreate the worker (client_server_died: the dead server may have left
+ * our shared-memory queue blocked); the next call re-reads its registry
+ * file.
  */
 static void rpc_check_pids(struct client *c, uint64_t now)
 {
@@ -238,8 +240,7 @@ static void rpc_check_pids(struct client *c, uint64_t now)
             registry_pid_alive(srv->pid))
             continue;
         client_server_lost(c, i, -EIO, msg, sizeof(msg));
-        log_debug("client: %s", msg);
-        client_server_drop(c, i, -EIO, msg);
+        client_server_died(c, i, msg);
     }
 }
 

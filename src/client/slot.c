@@ -395,6 +395,37 @@ size_t rpc_fail_server(struct client *c, size_t idx, int status, const char *msg
     return n;
 }
 
+void rpc_fail_all(struct client *c, int status, const char *msg)
+{
+    struct list_node *pos, *tmp;
+
+    list_for_each_safe(pos, tmp, &c->alive_slots)
+    {
+        struct rpc_slot *s = list_entry(pos, struct rpc_slot, alive);
+
+        if (s->call == NULL)
+            continue;
+        rpc_batch_msg(s->batch, "%s", msg);
+        rpc_slot_decide(c, s, status);
+    }
+}
+
+void rpc_slots_unpin(struct client *c)
+{
+    struct list_node *pos, *tmp;
+
+    list_for_each_safe(pos, tmp, &c->alive_slots)
+    {
+        struct rpc_slot *s = list_entry(pos, struct rpc_slot, alive);
+
+        if (s->recv_pending && s->call != NULL && s->call->status == 0)
+            s->call->status = -EIO; /* answered, but its data never came */
+        s->send_pending = false;
+        s->recv_pending = false;
+        rpc_slot_check(c, s); /* hands back or releases: may unlink s */
+    }
+}
+
 bool rpc_server_holds_buffers(const struct client *c, size_t idx)
 {
     const struct list_node *pos;

@@ -243,11 +243,44 @@ bool server_client_dead(const struct server_client *c)
     return c->dead;
 }
 
+/*
+ * A local client without peer-failure handling that says HELLO from a new
+ * worker has left its old one: it recreates its worker when a server of
+ * its host died, since the dead process may have left the shared-memory
+ * queue it received on blocked for good (docs/transports.md). Replies
+ * still owed to the old worker can never be delivered, so its entries go
+ * as a dead process's do (their requests are given up a check later).
+ */
+static void clients_supersede(struct server_client *c)
+{
+    struct server *srv = c->srv;
+    struct server_client *old[16];
+    size_t n = 0;
+
+    if (c->watch_pid == 0)
+        return;
+    /* Collect first: freeing a client reshuffles the table. */
+    for (size_t i = 0; i < srv->clients_cap && n < sizeof(old) / sizeof(old[0]); i++) {
+        struct server_client *o = srv->clients[i];
+
+        if (o != NULL && o != c && !o->dead && o->watch_pid == c->watch_pid &&
+            o->session == c->session)
+            old[n++] = o;
+    }
+    for (size_t i = 0; i < n; i++) {
+        log_info("client pid %llu (this host) connected from a new worker: its old connection "
+                 "is dropped",
+                 (unsigned long long)c->watch_pid);
+        client_gone(old[i]); /* never c: the HELLO being answered holds it */
+    }
+}
+
 void server_client_identify(struct server_client *c, uint64_t session, uint64_t host, uint64_t pid)
 {
     c->session = session;
     c->host = host;
     c->pid = pid;
+    clients_supersede(c);
 }
 
 /* True when c is still in the client table. */
@@ -296,9 +329,12 @@ void server_clients_tick(struct server *srv)
              * by now, so what still waits for it never ends. */
             size_t k = server_requests_reclaim(srv, c); /* may free c */
 
+            /* Killed in the middle of sending, it may have left this
+             * server's shared-memory queue blocked (docs/transports.md). */
             if (k > 0)
-                log_info("client pid %llu (this host, gone): %zu request(s) it left in transfer "
-                         "given up",
+                log_warn("client pid %llu (this host, gone): %zu request(s) it left in transfer "
+                         "given up; should this host's clients now time out, a message it was "
+                         "writing blocks this server's shared-memory queue: restart the server",
                          (unsigned long long)pid, k);
             continue;
         }
