@@ -168,11 +168,13 @@ static void server_sleep(struct server *srv, int timeout_ms)
     if (chunk_store_queued(srv->chunks) > 0)
         timeout_ms = 1;
     if (net_arm(srv->net) == -EAGAIN) {
-        /* UCX has events: progress again instead of sleeping. But when it
-         * keeps saying so and progress finds nothing, it is retrying sends
-         * that cannot go (toward a dead local client's shared-memory queue,
-         * which nobody drains): nap, 1 to 8 ms, rather than spin for good. */
-        if (srv->busy_arms++ < 2)
+        /* UCX has events: progress again instead of sleeping. But when
+         * requests given up on a dead client still wait for UCX and it
+         * keeps saying so while progress finds nothing, it is retrying
+         * sends that cannot go (toward a dead local client's shared-memory
+         * queue, which nobody drains): nap, 1 to 8 ms, rather than spin
+         * for good. Never otherwise: a nap leaves UCX's event fd out. */
+        if (list_empty(&srv->zombies) || srv->busy_arms++ < 2)
             return;
         nap_ms = 1 << (srv->busy_arms - 3 < 3 ? srv->busy_arms - 3 : 3);
         server_nap(srv, timeout_ms >= 0 && timeout_ms < nap_ms ? timeout_ms : nap_ms);
