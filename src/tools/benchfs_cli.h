@@ -111,6 +111,11 @@ int cli_path_join(const char *dir, const char *name, char out[BFS_PATH_MAX]);
 /* Last component of a path ("/" for the root); points into `path`. */
 const char *cli_basename(const char *path);
 
+/* Last component of a local path, ignoring trailing slashes ("a/b/" is
+ * "b"), copied to out. Returns 0, or -ENAMETOOLONG when it does not fit
+ * outlen or a BenchFS name. */
+int cli_last_name(const char *path, char *out, size_t outlen);
+
 /* Human-readable size like `df -h`: "512", "4.0K", "1.5M", "23G". */
 void cli_human_size(uint64_t bytes, char *buf, size_t len);
 

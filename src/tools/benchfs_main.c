@@ -270,6 +270,22 @@ const char *cli_basename(const char *path)
     return slash + 1;
 }
 
+int cli_last_name(const char *path, char *out, size_t outlen)
+{
+    size_t end = strlen(path), start;
+
+    while (end > 1 && path[end - 1] == '/')
+        end--;
+    start = end;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    if (end - start >= outlen || end - start > BFS_NAME_MAX)
+        return -ENAMETOOLONG;
+    memcpy(out, path + start, end - start);
+    out[end - start] = '\0';
+    return 0;
+}
+
 void cli_human_size(uint64_t bytes, char *buf, size_t len)
 {
     static const char units[] = "KMGTPE";

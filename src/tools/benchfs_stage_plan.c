@@ -379,20 +379,6 @@ static int plan_dir(struct stage_plan *p, const struct stage_cmd *c, const char 
     return rc;
 }
 
-/* Last component of a source operand, ignoring trailing slashes. */
-static const char *src_basename(const char *src, char *buf, size_t len)
-{
-    size_t end = strlen(src), start;
-
-    while (end > 1 && src[end - 1] == '/')
-        end--;
-    start = end;
-    while (start > 0 && src[start - 1] != '/')
-        start--;
-    snprintf(buf, len, "%.*s", (int)(end - start), src + start);
-    return buf;
-}
-
 int stage_plan_build(struct stage_plan *p, const struct stage_cmd *c)
 {
     uint64_t ordinal = 0;
@@ -438,7 +424,11 @@ int stage_plan_build(struct stage_plan *p, const struct stage_cmd *c)
             p->errors++;
             continue;
         }
-        src_basename(src, name, sizeof(name));
+        if (cli_last_name(src, name, sizeof(name)) < 0) {
+            cli_error("%s: cannot stage '%s': %s", c->o.cmd, arg, strerror(ENAMETOOLONG));
+            p->errors++;
+            continue;
+        }
         if (a.is_dir && contents) {
             a.mode = 0; /* DEST keeps its own mode */
             rc = plan_dir(p, c, src, c->dest, "", &a, &ordinal, fresh, 0, NULL);

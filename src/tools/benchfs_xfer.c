@@ -399,24 +399,6 @@ static void put_help(void)
            "      --help               this help\n");
 }
 
-/* Last component of a local path, ignoring trailing slashes ("a/b/" is
- * "b"). Returns 0, or -ENAMETOOLONG when it does not fit a BenchFS name. */
-static int local_basename(const char *path, char *out, size_t outlen)
-{
-    size_t end = strlen(path), start;
-
-    while (end > 1 && path[end - 1] == '/')
-        end--;
-    start = end;
-    while (start > 0 && path[start - 1] != '/')
-        start--;
-    if (end - start >= outlen || end - start > BFS_NAME_MAX)
-        return -ENAMETOOLONG;
-    memcpy(out, path + start, end - start);
-    out[end - start] = '\0';
-    return 0;
-}
-
 static int put_one(const char *local, const char *remote, const struct xfer_opts *o)
 {
     bool is_stdin = strcmp(local, "-") == 0;
@@ -529,7 +511,7 @@ int cmd_put(struct cli_ctx *ctx, int argc, char **argv)
                 status = CLI_EXIT_FAIL;
                 continue;
             }
-            if (local_basename(local, name, sizeof(name)) < 0 ||
+            if (cli_last_name(local, name, sizeof(name)) < 0 ||
                 cli_path_join(dest, name, target) < 0) {
                 cli_error("cannot put '%s': %s", local, strerror(ENAMETOOLONG));
                 status = CLI_EXIT_FAIL;
