@@ -79,10 +79,10 @@ struct client_server {
     bool ep_pf;       /* the endpoint below has UCX peer-failure handling */
     void *addr;       /* worker address from its registry file (malloc'd) */
     size_t addr_len;
-    struct net_ep *ep; /* NULL: (re)connect before the next send */
-    int ep_error;      /* -errno once the endpoint failed; destroyed at a safe point */
-    bool hello_done;   /* HELLO answered on this endpoint (docs/protocol.md) */
-    uint64_t ep_gen;   /* counts endpoints created, so a HELLO knows whom it greeted */
+    struct net_ep *ep;       /* NULL: (re)connect before the next send */
+    int ep_error;            /* -errno once the endpoint failed; destroyed at a safe point */
+    bool hello_done;         /* HELLO answered on this endpoint (docs/protocol.md) */
+    uint64_t ep_gen;         /* counts endpoints created, so a HELLO knows whom it greeted */
     uint64_t pid_waited_gen; /* ep_gen + 1 once a loss on that endpoint waited for the pid */
 };
 

@@ -104,8 +104,8 @@ struct server {
 
     /* Loop. */
     int epfd;
-    int wakefd; /* eventfd: server_stop() from another thread */
-    int sigfd;  /* signalfd when handling SIGINT/SIGTERM, else -1 */
+    int wakefd;         /* eventfd: server_stop() from another thread */
+    int sigfd;          /* signalfd when handling SIGINT/SIGTERM, else -1 */
     unsigned busy_arms; /* idle passes in a row UCX refused to arm (loop.c) */
     atomic_bool stop_requested;
     bool stopping;
