@@ -47,6 +47,10 @@
 #define JOB_MAX_SPECS 32
 #define JOB_MAX_ARGS  256
 
+/* Settings that choose the servers' transports: forwarded by mpirun. */
+static const char *const job_forwarded_env[] = {"UCX_TLS", "UCX_NET_DEVICES",
+                                                "BENCHFS_PEER_FAILURE", NULL};
+
 struct job_opts {
     char registry[PATH_MAX];
     char data_dir[PATH_MAX];
@@ -454,6 +458,15 @@ static int job_start_servers(struct cli_ctx *ctx, struct job_opts *o)
         if (getenv("PBS_NODEFILE")) {
             args[a++] = "--hostfile";
             args[a++] = getenv("PBS_NODEFILE");
+        }
+        /* Open MPI passes the environment only to ranks of this node: the
+         * transport choice must reach the servers of the other nodes too
+         * (docs/jobs.md; srun passes it all). */
+        for (const char *const *v = job_forwarded_env; *v != NULL; v++) {
+            if (getenv(*v) != NULL) {
+                args[a++] = "-x";
+                args[a++] = (char *)*v;
+            }
         }
     }
     base = a;
