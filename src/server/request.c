@@ -459,8 +459,9 @@ size_t server_requests_reclaim(struct server *srv, struct server_client *c)
      * acknowledgement can come from a dead process. Nor does UCX touch
      * their buffers again (its shared-memory transports only copy what
      * arrives in this process's queue, which the loop has drained), so the
-     * buffers go back to the store; the structs wait for a completion that
-     * will not come (or, at net_destroy, may). */
+     * buffers go back to the store and the op's state (a GET's reply) is
+     * freed; the structs wait for a completion that will not come (or, at
+     * net_destroy, may), and sreq_zombie_free frees only them. */
     list_for_each_safe(pos, tmp, &srv->in_ucx)
     {
         struct sreq *r = list_entry(pos, struct sreq, link);
@@ -473,6 +474,10 @@ size_t server_requests_reclaim(struct server *srv, struct server_client *c)
             r->iobuf = NULL;
             had_buf = true;
         }
+        free(r->eager_copy);
+        r->eager_copy = NULL;
+        free(r->op_state);
+        r->op_state = NULL;
         r->client = NULL;
         r->state = SREQ_ZOMBIE;
         list_push_back(&srv->zombies, &r->link);

@@ -2,8 +2,9 @@
  * test_server_ops.c - real benchfsd processes driven by the raw proto+net
  * client: every op with its error statuses, malformed and unauthorized
  * messages, restart on the same data dir, SIGKILL + restart durability, the
- * daemon's start-up errors, and orphan records with their holders (live,
- * gone, unknown; across restarts; a remote holder's failed connection). Transport from the
+ * daemon's start-up errors, orphan records with their holders (live,
+ * gone, unknown; across restarts; a remote holder's failed connection), and
+ * a client killed with a GET reply in transfer (freed whole). Transport from the
  * environment (CTest runs it with UCX_TLS=tcp,self and with shared memory).
  */
 #include <errno.h>
@@ -1133,6 +1134,125 @@ static void test_get(void **state)
     assert_alive(f);
 }
 
+/* The paths of the files test_dead_getter's GET asks for. */
+#define DEAD_GET_FILES 64
+#define DEAD_GET_SIZE  8000
+
+static uint32_t dead_get_paths(uint8_t *buf)
+{
+    uint32_t len = 4 * DEAD_GET_FILES;
+
+    for (uint32_t k = 0; k < DEAD_GET_FILES; k++) {
+        int n = snprintf((char *)buf + len, 16, "/z/f%u", k);
+
+        proto_put_u32(buf + 4 * k, (uint32_t)n);
+        len += (uint32_t)n;
+    }
+    return len;
+}
+
+/* The child of test_dead_getter (run as `test_server_ops --stalled-get
+ * REGISTRY`): says HELLO with its pid, sends the GET, tells its parent on
+ * stdout and never progresses again. */
+static int stalled_getter(const char *registry)
+{
+    static uint8_t req[4 * DEAD_GET_FILES + 16 * DEAD_GET_FILES];
+    struct rawclient *c;
+    union proto_body b;
+    const void *addr;
+    size_t addr_len;
+    uint32_t len;
+
+    if (rawclient_connect_opts(registry, "node_0", false, &c) < 0)
+        return 1;
+    rawclient_address(c, &addr, &addr_len);
+    memset(&b, 0, sizeof(b));
+    b.hello_req.addr_len = (uint32_t)addr_len;
+    b.hello_req.flags = rawclient_hello_flags(c);
+    b.hello_req.host_id = registry_host_id();
+    b.hello_req.pid = (uint64_t)getpid();
+    if (rawclient_call(c, PROTO_OP_HELLO, &b, addr, addr_len, NULL, NULL, 0, NULL, 10000) < 0)
+        return 1;
+    len = dead_get_paths(req);
+    memset(&b, 0, sizeof(b));
+    b.get_req.count = DEAD_GET_FILES;
+    b.get_req.max_bytes = DEAD_GET_FILES * DEAD_GET_SIZE;
+    if (rawclient_send_only(c, PROTO_OP_GET, &b, req, len, NULL) < 0 || write(1, "g", 1) != 1)
+        return 1;
+    for (;;)
+        pause();
+}
+
+/* The requests in progress on the server (STATUS counts itself). */
+static uint64_t server_inflight(struct fixture *f)
+{
+    union proto_body b, rep;
+
+    memset(&b, 0, sizeof(b));
+    assert_int_equal(rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000),
+                     0);
+    return rep.status_rep.inflight;
+}
+
+/*
+ * A client killed while the reply to its GET (half a megabyte: the server
+ * sends it from the request's state) is still in transfer: the server gives
+ * the request up (shared memory: by the dead pid; TCP: UCX reports the
+ * peer) and frees all of it; under ASan a leak fails the server's exit.
+ */
+static void test_dead_getter(void **state)
+{
+    static char data[DEAD_GET_SIZE + 1];
+    static uint8_t buf[DEAD_GET_FILES * (PROTO_PUTFILE_ENTRY + DEAD_GET_SIZE + 16)];
+    struct fixture *f = *state;
+    struct put_in in[DEAD_GET_FILES];
+    char paths[DEAD_GET_FILES][16], self[4096], go;
+    union proto_body b;
+    uint32_t len;
+    ssize_t n;
+    pid_t child;
+    int out[2], status;
+
+    memset(data, 'q', DEAD_GET_SIZE);
+    assert_int_equal(do_mkdir(f->c, "/z"), 0);
+    for (uint32_t k = 0; k < DEAD_GET_FILES; k++) {
+        snprintf(paths[k], sizeof(paths[k]), "/z/f%u", k);
+        in[k] = (struct put_in){paths[k], data, 0644, 0, 0};
+    }
+    len = put_build(buf, in, DEAD_GET_FILES);
+    memset(&b, 0, sizeof(b));
+    b.put_req.count = DEAD_GET_FILES;
+    assert_int_equal(
+        rawclient_call(f->c, PROTO_OP_PUT, &b, buf, len, NULL, buf, sizeof(buf), NULL, 10000), 0);
+
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    assert_int_equal(pipe(out), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        /* exec at once: UCX is not fork-safe */
+        dup2(out[1], 1);
+        execl(self, self, "--stalled-get", f->h.registry, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    assert_int_equal(read(out[0], &go, 1), 1);
+    close(out[0]);
+    for (int i = 0; i < 1000 && server_inflight(f) < 2; i++)
+        usleep(5000); /* the GET and this STATUS */
+    assert_true(server_inflight(f) >= 2);
+    kill(child, SIGKILL);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    for (int i = 0; i < 300 && server_inflight(f) > 1; i++)
+        usleep(50000); /* the pid is checked every second */
+    assert_int_equal(server_inflight(f), 1);
+    status = harness_stop_server(&f->h, 0, SIGTERM, 30000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* SETATTR: files, directories, orphans, the inode check, bad input. */
 static void test_setattr(void **state)
 {
@@ -1170,7 +1290,7 @@ static void test_setattr(void **state)
     assert_int_equal(do_setattr(f->c, "/a/../a", 0, 0, PROTO_SETATTR_MODE, 0700, 0, &rep), -EINVAL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
@@ -1185,12 +1305,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_getter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_holders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_restart_graceful, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_restart_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_remote_holder, setup, teardown),
     };
 
+    if (argc == 3 && strcmp(argv[1], "--stalled-get") == 0)
+        return stalled_getter(argv[2]);
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
