@@ -730,6 +730,11 @@ int net_arm(struct net *net)
     return net_status_to_errno(status);
 }
 
+size_t net_closes_abandoned(const struct net *net)
+{
+    return net->closes_abandoned;
+}
+
 void net_get_stats(const struct net *net, struct net_stats *st_p)
 {
     *st_p = net->stats;

@@ -264,6 +264,10 @@ int net_efd(struct net *net);
 /* Arm the efd before sleeping: 0 = armed, -EAGAIN = events pending, progress again. */
 int net_arm(struct net *net);
 
+/* How many endpoint closes were given up on (a peer that never took what
+ * was sent: UCX may keep retrying those sends, and refusing net_arm). */
+size_t net_closes_abandoned(const struct net *net);
+
 /* Counters for status output. */
 struct net_stats {
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out, rndv_in, send_errors;

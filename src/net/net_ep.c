@@ -273,6 +273,7 @@ static bool net_ep_close_try_finish(struct net_ep *ep)
         if (status == UCS_INPROGRESS) {
             if (time_mono_ns() < ep->close_deadline_ns)
                 return false;
+            ep->net->closes_abandoned++;
             if (ep->unanswered)
                 log_debug("net: close of %s (not answering) abandoned", ep->name);
             else

@@ -83,7 +83,8 @@ struct net {
     struct net_rndv *rndv_free;
     struct net_rndv *rndv_all;
     size_t rndv_kept;
-    int guard_fds[8]; /* UCX listening sockets checked by net_guard.c */
+    size_t closes_abandoned; /* closes given up on: UCX may retry their sends for ever */
+    int guard_fds[8];        /* UCX listening sockets checked by net_guard.c */
     unsigned nguard;
     bool has_shm;     /* the context has a shared-memory AM transport (sysv, posix) */
     bool has_network; /* ... one that reaches other hosts (tcp, ib, ...) */

@@ -159,7 +159,7 @@ static void server_nap(struct server *srv, int nap_ms)
 static void server_sleep(struct server *srv, int timeout_ms)
 {
     struct epoll_event evs[8];
-    int n, nap_ms;
+    int n;
 
     if (!list_empty(&srv->ready) || !list_empty(&srv->replies))
         return;
@@ -168,16 +168,18 @@ static void server_sleep(struct server *srv, int timeout_ms)
     if (chunk_store_queued(srv->chunks) > 0)
         timeout_ms = 1;
     if (net_arm(srv->net) == -EAGAIN) {
-        /* UCX has events: progress again instead of sleeping. But when
-         * requests given up on a dead client still wait for UCX and it
-         * keeps saying so while progress finds nothing, it is retrying
-         * sends that cannot go (toward a dead local client's shared-memory
-         * queue, which nobody drains): nap, 1 to 8 ms, rather than spin
+        /* UCX has events: progress again instead of sleeping. Never
+         * sleeping means never reading the signal fd: do that here. */
+        server_read_wakeups(srv);
+        /* When a dead client left sends UCX can never complete (requests
+         * given up on it, or an endpoint close abandoned: toward its
+         * shared-memory queue, which nobody drains) and UCX keeps refusing
+         * while progress finds nothing, nap up to 1 ms rather than spin
          * for good. Never otherwise: a nap leaves UCX's event fd out. */
-        if (list_empty(&srv->zombies) || srv->busy_arms++ < 2)
+        if ((list_empty(&srv->zombies) && net_closes_abandoned(srv->net) == 0) ||
+            srv->busy_arms++ < 2)
             return;
-        nap_ms = 1 << (srv->busy_arms - 3 < 3 ? srv->busy_arms - 3 : 3);
-        server_nap(srv, timeout_ms >= 0 && timeout_ms < nap_ms ? timeout_ms : nap_ms);
+        server_nap(srv, timeout_ms == 0 ? 0 : 1);
         return;
     }
     srv->busy_arms = 0;

@@ -4,7 +4,7 @@
  * messages, restart on the same data dir, SIGKILL + restart durability, the
  * daemon's start-up errors, orphan records with their holders (live,
  * gone, unknown; across restarts; a remote holder's failed connection), and
- * a client killed with a GET reply in transfer (freed whole). Transport from the
+ * clients killed with replies in transfer (freed whole, no spinning). Transport from the
  * environment (CTest runs it with UCX_TLS=tcp,self and with shared memory).
  */
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -28,6 +29,7 @@
 struct fixture {
     struct harness h;
     struct rawclient *c;
+    pid_t stalled; /* a --stalled child still to be killed, or 0 */
 };
 
 static int setup(void **state)
@@ -46,6 +48,10 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
 
+    if (f->stalled > 0) {
+        kill(f->stalled, SIGKILL);
+        waitpid(f->stalled, NULL, 0);
+    }
     rawclient_close(f->c);
     harness_cleanup(&f->h);
     free(f);
@@ -1151,10 +1157,13 @@ static uint32_t dead_get_paths(uint8_t *buf)
     return len;
 }
 
-/* The child of test_dead_getter (run as `test_server_ops --stalled-get
- * REGISTRY`): says HELLO with its pid, sends the GET, tells its parent on
- * stdout and never progresses again. */
-static int stalled_getter(const char *registry)
+/* The child of the dead-client tests (run as `test_server_ops --stalled
+ * REGISTRY MODE`): says HELLO with its pid, sends MODE's requests, tells its
+ * parent on stdout and never progresses again. MODE "get": one GET whose
+ * reply is half a megabyte; "flood": 2000 PINGs first, more replies than its
+ * shared-memory queue takes (those that the server's queue does not take at
+ * once, the GET among them, may wait here for ever). */
+static int stalled_client(const char *registry, const char *mode)
 {
     static uint8_t req[4 * DEAD_GET_FILES + 16 * DEAD_GET_FILES];
     struct rawclient *c;
@@ -1162,6 +1171,7 @@ static int stalled_getter(const char *registry)
     const void *addr;
     size_t addr_len;
     uint32_t len;
+    int rc = 0;
 
     if (rawclient_connect_opts(registry, "node_0", false, &c) < 0)
         return 1;
@@ -1173,46 +1183,90 @@ static int stalled_getter(const char *registry)
     b.hello_req.pid = (uint64_t)getpid();
     if (rawclient_call(c, PROTO_OP_HELLO, &b, addr, addr_len, NULL, NULL, 0, NULL, 10000) < 0)
         return 1;
+    for (int i = 0; strcmp(mode, "flood") == 0 && i < 2000 && rc >= 0; i++) {
+        memset(&b, 0, sizeof(b));
+        rc = rawclient_send_only(c, PROTO_OP_PING, &b, NULL, 0, NULL);
+    }
     len = dead_get_paths(req);
     memset(&b, 0, sizeof(b));
     b.get_req.count = DEAD_GET_FILES;
     b.get_req.max_bytes = DEAD_GET_FILES * DEAD_GET_SIZE;
-    if (rawclient_send_only(c, PROTO_OP_GET, &b, req, len, NULL) < 0 || write(1, "g", 1) != 1)
+    if (rc >= 0)
+        rc = rawclient_send_only(c, PROTO_OP_GET, &b, req, len, NULL);
+    if (rc < 0 || write(1, "g", 1) != 1)
         return 1;
     for (;;)
         pause();
 }
 
-/* The requests in progress on the server (STATUS counts itself). */
-static uint64_t server_inflight(struct fixture *f)
+/* The requests in progress on the server (STATUS counts itself), and the
+ * requests it received. */
+static uint64_t server_inflight_ops(struct fixture *f, uint64_t *ops_p)
 {
     union proto_body b, rep;
 
     memset(&b, 0, sizeof(b));
     assert_int_equal(rawclient_call(f->c, PROTO_OP_STATUS, &b, NULL, 0, &rep, NULL, 0, NULL, 5000),
                      0);
+    if (ops_p != NULL)
+        *ops_p = rep.status_rep.ops;
     return rep.status_rep.inflight;
 }
 
+static uint64_t server_inflight(struct fixture *f)
+{
+    return server_inflight_ops(f, NULL);
+}
+
+static unsigned long long mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+/* CPU time (user + system) of process pid, in clock ticks. */
+static unsigned long long cpu_ticks(pid_t pid)
+{
+    unsigned long long u = 0, s = 0;
+    char path[64];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    /* after "pid (comm)": fields 3..13, then utime and stime */
+    assert_int_equal(
+        fscanf(fp, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u, &s),
+        2);
+    fclose(fp);
+    return u + s;
+}
+
 /*
- * A client killed while the reply to its GET (half a megabyte: the server
- * sends it from the request's state) is still in transfer: the server gives
- * the request up (shared memory: by the dead pid; TCP: UCX reports the
- * peer) and frees all of it; under ASan a leak fails the server's exit.
+ * A client (test_server_ops --stalled, MODE) that sends its requests, stops
+ * progressing and is killed: the server gives up what it left in transfer
+ * (shared memory: by the dead pid; TCP: UCX reports the peer), frees all of
+ * it (under ASan a leak fails the server's exit), does not spin on the core
+ * for the replies that can never leave, and stops at SIGTERM.
  */
-static void test_dead_getter(void **state)
+static void dead_client_case(struct fixture *f, const char *mode)
 {
     static char data[DEAD_GET_SIZE + 1];
     static uint8_t buf[DEAD_GET_FILES * (PROTO_PUTFILE_ENTRY + DEAD_GET_SIZE + 16)];
-    struct fixture *f = *state;
     struct put_in in[DEAD_GET_FILES];
-    char paths[DEAD_GET_FILES][16], self[4096], go;
+    char paths[DEAD_GET_FILES][16];
     union proto_body b;
     uint32_t len;
+    char self[4096], go;
+    unsigned long long t0, ms0;
+    uint64_t ops0, ops;
     ssize_t n;
     pid_t child;
     int out[2], status;
 
+    /* the files the GET asks for */
     memset(data, 'q', DEAD_GET_SIZE);
     assert_int_equal(do_mkdir(f->c, "/z"), 0);
     for (uint32_t k = 0; k < DEAD_GET_FILES; k++) {
@@ -1225,6 +1279,7 @@ static void test_dead_getter(void **state)
     assert_int_equal(
         rawclient_call(f->c, PROTO_OP_PUT, &b, buf, len, NULL, buf, sizeof(buf), NULL, 10000), 0);
 
+    server_inflight_ops(f, &ops0);
     n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     assert_true(n > 0);
     self[n] = '\0';
@@ -1234,23 +1289,53 @@ static void test_dead_getter(void **state)
     if (child == 0) {
         /* exec at once: UCX is not fork-safe */
         dup2(out[1], 1);
-        execl(self, self, "--stalled-get", f->h.registry, (char *)NULL);
+        execl(self, self, "--stalled", f->h.registry, mode, (char *)NULL);
         _exit(127);
     }
+    f->stalled = child;
     close(out[1]);
     assert_int_equal(read(out[0], &go, 1), 1);
     close(out[0]);
-    for (int i = 0; i < 1000 && server_inflight(f) < 2; i++)
-        usleep(5000); /* the GET and this STATUS */
-    assert_true(server_inflight(f) >= 2);
+    if (strcmp(mode, "get") == 0) {
+        for (int i = 0; i < 1000 && server_inflight(f) < 2; i++)
+            usleep(5000); /* the GET and this STATUS */
+        assert_true(server_inflight(f) >= 2);
+    } else {
+        /* more PINGs than its queue has room for replies (64) */
+        for (int i = 0; i < 1000 && (server_inflight_ops(f, &ops), ops < ops0 + 100); i++)
+            usleep(5000);
+        assert_true(ops >= ops0 + 100);
+    }
     kill(child, SIGKILL);
     assert_int_equal(waitpid(child, NULL, 0), child);
+    f->stalled = 0;
     for (int i = 0; i < 300 && server_inflight(f) > 1; i++)
         usleep(50000); /* the pid is checked every second */
     assert_int_equal(server_inflight(f), 1);
+    /* Idle now: less than half a core (it used to spin at 100% after the
+     * flood, refusing SIGTERM), however slow the machine. */
+    t0 = cpu_ticks(f->h.servers[0].pid);
+    ms0 = mono_ms();
+    sleep(1);
+    assert_true((cpu_ticks(f->h.servers[0].pid) - t0) * 1000 /
+                    (unsigned long long)sysconf(_SC_CLK_TCK) <
+                (mono_ms() - ms0) / 2);
     status = harness_stop_server(&f->h, 0, SIGTERM, 30000);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Killed with the reply to a GET in transfer (sent from the request's state). */
+static void test_dead_getter(void **state)
+{
+    dead_client_case(*state, "get");
+}
+
+/* Killed with more replies than its queue takes (the server's close of its
+ * endpoint is abandoned with sends still waiting in UCX). */
+static void test_dead_flooder(void **state)
+{
+    dead_client_case(*state, "flood");
 }
 
 /* SETATTR: files, directories, orphans, the inode check, bad input. */
@@ -1306,14 +1391,15 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_put, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_getter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_flooder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_holders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_restart_graceful, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_restart_sigkill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orphan_remote_holder, setup, teardown),
     };
 
-    if (argc == 3 && strcmp(argv[1], "--stalled-get") == 0)
-        return stalled_getter(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "--stalled") == 0)
+        return stalled_client(argv[2], argv[3]);
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
