@@ -210,10 +210,10 @@ start_server 1
 # transfer). A writer killed in the middle of a message into the server's
 # shared-memory queue can leave that queue blocked for good (UCX 1.13; in
 # about one run of three under ASan here), so the servers' same-host clients
-# may no longer be heard (docs/transports.md#a-killed-peer-can-block-a-
-# shared-memory-queue): the checks afterwards use peer-failure clients (TCP),
-# which that queue does not carry. With 8 I/O buffers, leaked ones would
-# make their full put/get time out.
+# may no longer be heard (docs/transports.md, "A killed peer can block a
+# shared-memory queue"): the checks afterwards use peer-failure clients
+# (TCP), which that queue does not carry. With 8 I/O buffers, leaked ones
+# would make their full put/get time out.
 head -c $((192 << 20)) /dev/urandom >"$T/w"
 for i in $(seq 12); do
     "$BENCHFS" put -q "$T/w" /w 2>/dev/null &
