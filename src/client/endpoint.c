@@ -5,8 +5,10 @@
  * An endpoint that fails (peer died, connection reset, or a request timed
  * out) is destroyed at the next safe point; the next call that needs that
  * server re-reads its registry file and connects again. Other servers are
- * not affected. Giving an endpoint up fails its calls in flight (slot.c);
- * the HELLO a new endpoint needs first is rpc.c's.
+ * not affected, except when a same-host server without peer-failure
+ * handling died: then the whole worker is recreated (client_server_died).
+ * Giving an endpoint up fails its calls in flight (slot.c); the HELLO a
+ * new endpoint needs first is rpc.c's.
  */
 #include <errno.h>
 #include <stdio.h>
