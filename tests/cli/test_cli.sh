@@ -45,12 +45,7 @@ cleanup() {
             kill -KILL "${p%%:*}" 2>/dev/null
         fi
     done
-    if [ "$FAILS" -ne 0 ] && [ -d "$DATA/logs" ]; then
-        for log in "$DATA"/logs/*.log; do
-            echo "--- $log (last 15 lines)"
-            tail -n 15 "$log"
-        done
-    fi
+    [ "$FAILS" -ne 0 ] && log_tails 15 "$DATA"/logs/*.log
     rm -rf "$T"
     exit $rc
 }

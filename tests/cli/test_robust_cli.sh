@@ -38,12 +38,7 @@ cleanup() {
     for r in "$REG" "$T/reg4"; do
         [ -f "$r/cluster.pids" ] && "$BENCHFS" cluster stop --registry "$r" --timeout 10 >/dev/null 2>&1
     done
-    if [ "$FAILS" -ne 0 ] && [ -d "$DATA/logs" ]; then
-        for log in "$DATA"/logs/*.log; do
-            echo "--- $log (last 10 lines)"
-            tail -n 10 "$log"
-        done
-    fi
+    [ "$FAILS" -ne 0 ] && log_tails 10 "$DATA"/logs/*.log
     rm -rf "$T"
     exit $rc
 }
@@ -226,30 +221,21 @@ run 0 "$BENCHFS" cluster start -n 3 --registry "$REG" --data-dir "$DATA" --timeo
 # node_1 dies, the rest is drained. The get must fail within LIMIT_MS
 # naming node_1 as dead or lost, not as a timeout.
 kill_during_get() {
-    local reg=$1 limit=$2 pk get rc el t0
+    local reg=$1 limit=$2 pk rc el
     shift 2
     head -c $((64 << 20)) /dev/urandom >"$T/big"
     run 0 env "$@" "$BENCHFS" --registry "$reg" put "$T/big" /big
-    mkfifo "$T/pipe"
-    env "$@" "$BENCHFS" --registry "$reg" get /big - >"$T/pipe" 2>"$ERR" &
-    get=$!
-    exec 3<"$T/pipe"
-    head -c $((1 << 20)) <&3 >/dev/null
     pk=$(awk '$1 == "node" && $2 == "node_1" { print $3 }' "$reg/cluster.pids")
-    t0=$(now_ms)
-    kill -KILL "$pk"
-    cat <&3 >/dev/null
-    exec 3<&-
-    wait "$get"
-    rc=$?
-    el=$(($(now_ms) - t0))
+    kill_mid_get "$pk" "$T/pipe" env "$@" "$BENCHFS" --registry "$reg" get /big -
+    rc=$GET_RC
+    el=$GET_MS
     echo "node_1 killed during get ($*): exit $rc after $el ms: $(head -c 300 "$ERR")"
     [ "$rc" -eq 1 ] || fail "get from a killed server exited $rc ($*)"
     expect_err "node_1"
     expect_err "died|not running|connection to server node_1 .* lost"
     grep -q "timed out" "$ERR" && fail "a killed server reads as a timeout: $(cat "$ERR")"
     [ "$el" -lt "$limit" ] || fail "get from a killed server failed only after $el ms ($*)"
-    rm -f "$T/big" "$T/pipe"
+    rm -f "$T/big"
     # Exits 1: one server was already gone.
     "$BENCHFS" cluster stop --registry "$reg" --timeout 10 >/dev/null 2>&1
 }

@@ -49,12 +49,7 @@ cleanup() {
     for p in "${SERVERS[@]}"; do
         wait "$p" 2>/dev/null
     done
-    if [ "$FAILS" -ne 0 ]; then
-        for log in "$T"/node_*.log; do
-            echo "--- $log (last 15 lines)"
-            tail -n 15 "$log"
-        done
-    fi
+    [ "$FAILS" -ne 0 ] && log_tails 15 "$T"/node_*.log
     rm -rf "$T"
     exit $rc
 }
@@ -169,23 +164,13 @@ killed_client 5000 BENCHFS_PEER_FAILURE=1
 # ------------------------------------- a server killed during `benchfs get`
 # kill_during_get NODE_INDEX [VAR=VALUE...]: as in test_robust_cli.sh.
 kill_during_get() {
-    local n=$1 get rc el t0
+    local n=$1 rc el
     shift
     head -c $((48 << 20)) /dev/urandom >"$T/big"
     run 0 env "$@" "$BENCHFS" put "$T/big" /big
-    rm -f "$T/pipe"
-    mkfifo "$T/pipe"
-    env "$@" "$BENCHFS" get /big - >"$T/pipe" 2>"$ERR" &
-    get=$!
-    exec 3<"$T/pipe"
-    head -c $((1 << 20)) <&3 >/dev/null
-    t0=$(now_ms)
-    kill -KILL "${SERVERS[$n]}"
-    cat <&3 >/dev/null
-    exec 3<&-
-    wait "$get"
-    rc=$?
-    el=$(($(now_ms) - t0))
+    kill_mid_get "${SERVERS[$n]}" "$T/pipe" env "$@" "$BENCHFS" get /big -
+    rc=$GET_RC
+    el=$GET_MS
     { wait "${SERVERS[$n]}"; } 2>/dev/null
     echo "node_$n killed during get ($*): exit $rc after $el ms: $(head -c 300 "$ERR")"
     [ "$rc" -eq 1 ] || fail "get from a killed server exited $rc ($*)"

@@ -13,6 +13,11 @@
 # expect_err / expect_out PATTERN   $ERR / $OUT matches (grep -E)
 # now_ms                milliseconds since the epoch
 # nap SECONDS           a bounded pause inside a wait loop (no sleep process)
+# log_tails N FILE...   the last N lines of each existing FILE, headed
+# kill_mid_get PID FIFO CMD...   run CMD (a `benchfs get ... -`) into a new
+#                       FIFO, SIGKILL PID after its first MiB, drain the
+#                       rest; GET_RC = CMD's exit status, GET_MS = ms from
+#                       the kill to its end; stderr in $ERR
 
 FAILS=${FAILS:-0}
 
@@ -71,4 +76,33 @@ now_ms() {
 
 nap() {
     read -r -t "$1" <> <(:) || true
+}
+
+log_tails() {
+    local n=$1 log
+    shift
+    for log in "$@"; do
+        [ -f "$log" ] || continue
+        echo "--- $log (last $n lines)"
+        tail -n "$n" "$log"
+    done
+}
+
+kill_mid_get() {
+    local pid=$1 fifo=$2 get t0
+    shift 2
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    "$@" >"$fifo" 2>"$ERR" &
+    get=$!
+    exec 3<"$fifo"
+    head -c $((1 << 20)) <&3 >/dev/null
+    t0=$(now_ms)
+    kill -KILL "$pid"
+    cat <&3 >/dev/null
+    exec 3<&-
+    wait "$get"
+    GET_RC=$?
+    GET_MS=$(($(now_ms) - t0))
+    rm -f "$fifo"
 }
