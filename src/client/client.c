@@ -267,6 +267,7 @@ static void client_destroy(struct client *c)
     if (c->net != NULL)
         net_destroy(c->net);
     rpc_cleanup(c);
+    direct_close_all(c);
     for (i = 0; i < c->nservers; i++)
         free(c->servers[i].addr);
     free(c->servers);
@@ -307,6 +308,8 @@ static int client_servers_build(struct client *c, struct registry_entry *entries
     c->servers = calloc(n, sizeof(*c->servers));
     if (c->servers == NULL)
         return -ENOMEM;
+    for (i = 0; i < n; i++)
+        c->servers[i].dir_fd = -1;
     c->nservers = n;
     rc = placement_init(&c->place, c->ring, CLIENT_DEFAULT_XFER, &dup_a, &dup_b);
     if (rc == -EEXIST) {
@@ -335,6 +338,7 @@ static int client_servers_build(struct client *c, struct registry_entry *entries
         srv->addr_len = entries[j].addr_len;
         entries[j].addr = NULL;
         placement_set_max_xfer(&c->place, i, entries[j].max_xfer);
+        direct_setup(c, i, &entries[j]);
     }
     return 0;
 }
@@ -417,6 +421,7 @@ static int client_connect(const char *dir, const struct benchfs_options *in, boo
     c->session = client_session_id();
     c->host_id = registry_host_id();
     c->pid = (uint64_t)getpid();
+    c->direct_on = direct_wanted();
 
     /* Servers first: the first of them creates the cookie (a job may start
      * its clients before its servers). */

@@ -62,6 +62,7 @@
 #include "proto/proto.h"
 
 struct net;
+struct registry_entry;
 struct net_ep;
 struct net_msg;
 struct ring;
@@ -84,6 +85,12 @@ struct client_server {
     bool hello_done;         /* HELLO answered on this endpoint (docs/protocol.md) */
     uint64_t ep_gen;         /* counts endpoints created, so a HELLO knows whom it greeted */
     uint64_t pid_waited_gen; /* ep_gen + 1 once a loss on that endpoint waited for the pid */
+    /* direct.c: its chunk directory, open here (-1: none), when this client
+     * reads and writes its chunk files itself. */
+    bool direct;
+    bool direct_sync; /* fdatasync matters there (not tmpfs/ramfs) */
+    int dir_fd;
+    uint64_t dir_dev, dir_ino;
 };
 
 /*
@@ -180,6 +187,12 @@ struct client {
     struct placement place;
     struct client_server *servers;
     size_t nservers;
+    /* direct.c: BENCHFS_DIRECT allows it; servers it is on; directory fds
+     * replaced while a call may still use them (closed with the client). */
+    bool direct_on;
+    size_t ndirect;
+    int *direct_retired;
+    size_t ndirect_retired;
 
     /* options */
     uint64_t chunk_size;
@@ -422,6 +435,32 @@ int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint
 int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server);
 /* Check a chunk size from the wire: -EIO with a message when unusable. */
 int io_check_chunk_size(uint64_t cs);
+
+/* ---- direct.c (docs/architecture.md#direct-chunk-io) ---- */
+
+/* BENCHFS_DIRECT is not "0". */
+bool direct_wanted(void);
+/* Turn direct chunk I/O to server idx on or off from its registry entry
+ * (on only for a server of this host whose published chunk directory is
+ * the one this client can open). */
+void direct_setup(struct client *c, size_t idx, const struct registry_entry *e);
+/* Close server idx's directory / every directory (client teardown). */
+void direct_close(struct client *c, size_t idx);
+void direct_close_all(struct client *c);
+/* Can a piece for server idx be done directly now? */
+bool direct_usable(const struct client *c, size_t idx);
+/*
+ * pread (rbuf) or pwrite (wbuf) of len bytes at off of chunk `index` of ino
+ * on server idx, with the state lock dropped around the system calls.
+ * Returns the bytes transferred (a read stops at the chunk file's end),
+ * -ENOENT when the chunk file does not exist, -EAGAIN when the file cannot
+ * be opened here (use an RPC), or -errno of the transfer (message set).
+ */
+ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, uint64_t off,
+                  void *rbuf, const void *wbuf, size_t len);
+/* fdatasync the chunk files of bytes [0, size) of ino on direct servers
+ * (whoever wrote them). 0 or the first -errno (message set). */
+int direct_fsync(struct client *c, uint64_t ino, uint64_t cs, uint64_t size);
 
 /* ---- inode.c ---- */
 

@@ -167,6 +167,7 @@ static int client_server_reread(struct client *c, size_t idx)
     srv->addr_len = e.addr_len;
     e.addr = NULL;
     placement_set_max_xfer(&c->place, idx, e.max_xfer);
+    direct_setup(c, idx, &e);
     registry_entry_cleanup(&e);
     return 0;
 }

@@ -31,10 +31,14 @@
  * every piece to save one SETSIZE at close). */
 #define IO_PUBLISH_MAX (64u << 10)
 #define IO_PUBLISH_ANY (8u << 10)
+/* A direct write to a chunk file that does not exist yet sends this much
+ * in an RPC first: the server creates the file (direct.c). */
+#define IO_DIRECT_SEED 4096u
 
 struct io_src {
     struct rpc_src src;
     struct client *c;
+    const struct proto_attr *attr;
     uint64_t ino, cs, size;
     uint8_t *rbuf;                  /* read destination, buf[0] = file offset base */
     const uint8_t *wbuf;            /* write source */
@@ -61,21 +65,31 @@ int io_check_chunk_size(uint64_t cs)
  * to set the size too. A named inode's path follows the data (one copy of a
  * small piece); an orphan's record is found by inode number alone.
  */
+static bool io_publishes(const struct io_src *io, const struct piece *pc)
+{
+    const struct client_inode *ci = io->pub;
+    uint64_t len = pc->length;
+
+    if (ci == NULL || pc->file_off + len != io->end || pc->index != 0 || pc->server != ci->owner)
+        return false;
+    if (ci->orphan)
+        return true;
+    if (len > IO_PUBLISH_MAX || (len > IO_PUBLISH_ANY && pc->offset != 0))
+        return false;
+    return len + ci->path_len <= io->c->place.max_xfer[pc->server];
+}
+
 static void io_publish(struct io_src *io, struct rpc_call *call, const struct piece *pc)
 {
     const struct client_inode *ci = io->pub;
     uint64_t len = pc->length;
 
-    if (pc->index != 0 || pc->server != ci->owner)
+    if (!io_publishes(io, pc))
         return;
     if (ci->orphan) {
         call->req.chunk_io_req.flags = PROTO_CHUNK_SETSIZE | PROTO_CHUNK_SETSIZE_ORPHAN;
         return;
     }
-    if (len > IO_PUBLISH_MAX || (len > IO_PUBLISH_ANY && pc->offset != 0))
-        return;
-    if (len + ci->path_len > io->c->place.max_xfer[pc->server])
-        return;
     io->pub_buf = malloc(len + ci->path_len);
     if (io->pub_buf == NULL)
         return; /* not published: the size is pushed at close */
@@ -107,8 +121,7 @@ static struct rpc_call *io_next(struct rpc_src *src)
     if (write) {
         call->data = io->wbuf + (pc.file_off - io->base);
         call->data_len = pc.length;
-        if (io->pub != NULL && pc.file_off + pc.length == io->end)
-            io_publish(io, call, &pc);
+        io_publish(io, call, &pc);
     } else {
         call->rbuf = io->rbuf + (pc.file_off - io->base);
         call->rbuf_len = pc.length;
@@ -165,7 +178,64 @@ static void io_done(struct rpc_src *src, struct rpc_call *call)
 
 static int io_run(struct client *c, const struct proto_attr *attr, uint8_t *rbuf,
                   const uint8_t *wbuf, uint64_t off, uint64_t len, const struct client_inode *pub,
-                  uint32_t *pub_flags_p)
+                  uint32_t *pub_flags_p, bool rpc_only);
+
+/*
+ * Do the pieces from io->off on that can go straight to a chunk file of a
+ * server on this host (direct.c), in order, until one cannot; the rest
+ * then goes through RPCs. A write whose chunk file does not exist yet sends
+ * its first IO_DIRECT_SEED bytes in an RPC (the server creates and indexes
+ * the file) and goes on directly. The piece that publishes the size is
+ * left to its RPC.
+ */
+static void io_direct(struct io_src *io)
+{
+    struct client *c = io->c;
+    bool write = io->wbuf != NULL;
+
+    while (io->first_err == 0 && io->off < io->end) {
+        struct piece pc;
+        ssize_t n;
+
+        placement_piece(&c->place, io->ino, io->cs, io->off, io->end, &pc);
+        if (!direct_usable(c, pc.server) || (write && io_publishes(io, &pc)))
+            return;
+        if (write) {
+            const uint8_t *src = io->wbuf + (pc.file_off - io->base);
+
+            n = direct_rw(c, pc.server, io->ino, pc.index, pc.offset, NULL, src, pc.length);
+            if (n == -ENOENT) {
+                uint32_t seed = pc.length < IO_DIRECT_SEED ? pc.length : IO_DIRECT_SEED;
+                int rc = io_run(c, io->attr, NULL, src, pc.file_off, seed, NULL, NULL, true);
+
+                if (rc < 0) {
+                    io->first_err = rc;
+                    return;
+                }
+                io->off += seed;
+                continue;
+            }
+        } else {
+            uint8_t *dst = io->rbuf + (pc.file_off - io->base);
+
+            n = direct_rw(c, pc.server, io->ino, pc.index, pc.offset, dst, NULL, pc.length);
+            /* Short: the chunk file ends there, a hole up to the piece's end. */
+            if (n >= 0 && (size_t)n < pc.length)
+                memset(dst + n, 0, pc.length - (size_t)n);
+        }
+        if (n == -ENOENT || n == -EAGAIN)
+            return;
+        if (n < 0) {
+            io->first_err = (int)n;
+            return;
+        }
+        io->off += pc.length;
+    }
+}
+
+static int io_run(struct client *c, const struct proto_attr *attr, uint8_t *rbuf,
+                  const uint8_t *wbuf, uint64_t off, uint64_t len, const struct client_inode *pub,
+                  uint32_t *pub_flags_p, bool rpc_only)
 {
     struct rpc_call stack_calls[IO_STACK_CALLS], *calls = stack_calls;
     struct rpc_call *stack_free[IO_STACK_CALLS], **free_calls = stack_free;
@@ -199,6 +269,7 @@ static int io_run(struct client *c, const struct proto_attr *attr, uint8_t *rbuf
     io.src.next = io_next;
     io.src.done = io_done;
     io.c = c;
+    io.attr = attr;
     io.ino = attr->ino;
     io.cs = attr->chunk_size;
     io.size = attr->size;
@@ -210,7 +281,10 @@ static int io_run(struct client *c, const struct proto_attr *attr, uint8_t *rbuf
     io.free_calls = free_calls;
     io.nfree = ncalls;
     io.pub = pub;
-    rpc_run(c, &io.src);
+    if (c->ndirect > 0 && !rpc_only)
+        io_direct(&io);
+    if (io.first_err == 0 && io.off < io.end)
+        rpc_run(c, &io.src);
     free(io.pub_buf);
     if (pub_flags_p != NULL)
         *pub_flags_p = io.first_err == 0 ? io.pub_flags : 0;
@@ -224,13 +298,13 @@ static int io_run(struct client *c, const struct proto_attr *attr, uint8_t *rbuf
 
 int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t off, uint64_t len)
 {
-    return io_run(c, attr, buf, NULL, off, len, NULL, NULL);
+    return io_run(c, attr, buf, NULL, off, len, NULL, NULL, false);
 }
 
 int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
              uint64_t len)
 {
-    return io_run(c, attr, NULL, buf, off, len, NULL, NULL);
+    return io_run(c, attr, NULL, buf, off, len, NULL, NULL, false);
 }
 
 int io_write_publish(struct client *c, const struct client_inode *ci, const void *buf, uint64_t off,
@@ -239,7 +313,7 @@ int io_write_publish(struct client *c, const struct client_inode *ci, const void
     struct proto_attr attr = ci->attr;
 
     *rep_flags_p = 0;
-    return io_run(c, &attr, NULL, buf, off, len, ci, rep_flags_p);
+    return io_run(c, &attr, NULL, buf, off, len, ci, rep_flags_p, false);
 }
 
 /* One CHUNK_TRUNC to every server but `skip` (SIZE_MAX: none), in parallel. */

@@ -23,8 +23,10 @@
 #include "common/ring.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -339,4 +341,15 @@ int ring_find(const struct ring *ring, const char *node_id)
             hi = mid;
     }
     return -ENOENT;
+}
+
+void ring_chunk_name(char buf[RING_CHUNK_NAME_MAX], uint64_t ino, uint64_t index)
+{
+    uint8_t le[8];
+    int i;
+
+    for (i = 0; i < 8; i++)
+        le[i] = (uint8_t)(ino >> (8 * i));
+    snprintf(buf, RING_CHUNK_NAME_MAX, "%02x/%016" PRIx64 ".%" PRIu64,
+             (unsigned)(uint8_t)ring_hash(le, sizeof(le)), ino, index);
 }

@@ -57,6 +57,17 @@ int ring_find(const struct ring *ring, const char *node_id);
 /* xxHash64 with BenchFS's fixed seed. */
 uint64_t ring_hash(const void *data, size_t len);
 
+/* "hh/<16 hex>.<20 digits>" plus NUL fits easily. */
+#define RING_CHUNK_NAME_MAX 48
+
+/*
+ * Name of the file of chunk `index` of inode `ino` inside a server's chunk
+ * directory: <hh>/<ino as 16 hex>.<index in decimal>, hh = low byte of
+ * ring_hash(ino as 8 little-endian bytes) in 2 hex digits. The chunk store
+ * and the clients that read and write chunk files directly share it.
+ */
+void ring_chunk_name(char buf[RING_CHUNK_NAME_MAX], uint64_t ino, uint64_t index);
+
 /*
  * 32-bit tag of a node id (from ring_hash). Inode numbers carry the tag of the
  * server that allocated them in their high 32 bits.

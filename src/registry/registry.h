@@ -30,6 +30,8 @@
 #define REGISTRY_COOKIE_LEN  16
 #define REGISTRY_NODE_ID_MAX 63
 #define REGISTRY_ADDR_MAX    65536
+/* Longest chunk directory path a registry file publishes. */
+#define REGISTRY_CHUNKS_MAX 1024
 /* Largest .addr file a reader accepts (the hex address plus the rest). */
 #define REGISTRY_FILE_MAX (REGISTRY_ADDR_MAX * 2 + 4096)
 
@@ -45,7 +47,12 @@ struct registry_entry {
     uint64_t started_ns;
     uint64_t host_id; /* registry_host_id() of its host; 0: not published */
     int peer_failure; /* its endpoints' UCX error handling: enum net_pf (0, 1, 2 auto) */
-    void *addr;       /* malloc'd worker address */
+    /* Its chunk directory, for clients on the same host that read and write
+     * chunk files directly (docs/architecture.md#direct-chunk-io): an
+     * absolute path ("" = not published) and the st_dev / st_ino it had. */
+    char chunks[REGISTRY_CHUNKS_MAX + 1];
+    uint64_t chunks_dev, chunks_ino;
+    void *addr; /* malloc'd worker address */
     size_t addr_len;
 };
 

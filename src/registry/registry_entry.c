@@ -140,11 +140,13 @@ enum registry_key {
     RK_ADDR,
     RK_PEER_FAILURE, /* optional */
     RK_HOST_ID,      /* optional */
+    RK_CHUNKS,       /* optional */
     RK_COUNT,
 };
 
 static const char *const registry_keys[RK_COUNT] = {
-    "node_id", "cookie", "pid", "host", "max_xfer", "started_ns", "addr", "peer_failure", "host_id",
+    "node_id",    "cookie", "pid",          "host",    "max_xfer",
+    "started_ns", "addr",   "peer_failure", "host_id", "chunks",
 };
 
 /* Copy at most 32 printable bytes of s[0..len) for an error message. */
@@ -218,6 +220,30 @@ static const char *registry_parse_value(enum registry_key k, const char *v, size
         e->host_id = 0;
         for (size_t i = 0; i < sizeof(b); i++)
             e->host_id = e->host_id << 8 | b[i];
+        return NULL;
+    }
+    case RK_CHUNKS: {
+        static const char want[] =
+            "<16 hex st_dev>:<16 hex st_ino>:<absolute path of at most 1024 bytes>";
+        uint8_t b[16];
+        size_t i, plen = vlen > 34 ? vlen - 34 : 0;
+        const char *path = v + 34;
+
+        if (vlen < 35 || v[16] != ':' || v[33] != ':' || registry_hex_decode(v, 16, b, 8) != 0 ||
+            registry_hex_decode(v + 17, 16, b + 8, 8) != 0 || path[0] != '/' ||
+            plen > REGISTRY_CHUNKS_MAX)
+            return want;
+        for (i = 0; i < plen; i++) {
+            if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+                return want;
+        }
+        e->chunks_dev = e->chunks_ino = 0;
+        for (i = 0; i < 8; i++) {
+            e->chunks_dev = e->chunks_dev << 8 | b[i];
+            e->chunks_ino = e->chunks_ino << 8 | b[8 + i];
+        }
+        memcpy(e->chunks, path, plen);
+        e->chunks[plen] = '\0';
         return NULL;
     }
     case RK_ADDR: {
@@ -322,7 +348,7 @@ int registry_entry_parse(const char *name, const char *buf, size_t len,
             registry_err(err, errlen,
                          "registry %s:%u: unknown key '%s' (expected one of "
                          "node_id cookie pid host max_xfer started_ns peer_failure host_id "
-                         "addr)",
+                         "chunks addr)",
                          name, line, excerpt);
             return -EINVAL;
         }
@@ -344,7 +370,7 @@ int registry_entry_parse(const char *name, const char *buf, size_t len,
     }
 
     for (k = 0; k < RK_COUNT; k++) {
-        if (seen_line[k] == 0 && k != RK_PEER_FAILURE && k != RK_HOST_ID) {
+        if (seen_line[k] == 0 && k != RK_PEER_FAILURE && k != RK_HOST_ID && k != RK_CHUNKS) {
             registry_err(err, errlen, "registry %s:%u: missing key %s (file cut short?)", name,
                          line + 1, registry_keys[k]);
             return -EINVAL;
@@ -385,7 +411,8 @@ void registry_entries_free(struct registry_entry *entries, size_t count)
 char *registry_entry_format(const struct registry_entry *e, size_t *len_p)
 {
     char cookie_hex[2 * REGISTRY_COOKIE_LEN + 1], host_id[32];
-    size_t cap = 2 * e->addr_len + 1024, n;
+    char chunks[REGISTRY_CHUNKS_MAX + 48];
+    size_t cap = 2 * e->addr_len + 1024 + sizeof(chunks), n;
     char *buf;
     int head;
 
@@ -397,12 +424,17 @@ char *registry_entry_format(const struct registry_entry *e, size_t *len_p)
         snprintf(host_id, sizeof(host_id), "host_id=%016" PRIx64 "\n", e->host_id);
     else
         host_id[0] = '\0';
+    if (e->chunks[0] == '/')
+        snprintf(chunks, sizeof(chunks), "chunks=%016" PRIx64 ":%016" PRIx64 ":%.*s\n",
+                 e->chunks_dev, e->chunks_ino, REGISTRY_CHUNKS_MAX, e->chunks);
+    else
+        chunks[0] = '\0';
     head = snprintf(buf, cap,
-                    REGISTRY_MAGIC " %d\nnode_id=%s\ncookie=%s\npid=%" PRId64 "\nhost=%s\n%s"
+                    REGISTRY_MAGIC " %d\nnode_id=%s\ncookie=%s\npid=%" PRId64 "\nhost=%s\n%s%s"
                                    "max_xfer=%" PRIu64 "\nstarted_ns=%" PRIu64
                                    "\npeer_failure=%s\naddr=",
-                    REGISTRY_VERSION, e->node_id, cookie_hex, e->pid, e->host, host_id, e->max_xfer,
-                    e->started_ns,
+                    REGISTRY_VERSION, e->node_id, cookie_hex, e->pid, e->host, host_id, chunks,
+                    e->max_xfer, e->started_ns,
                     e->peer_failure == REGISTRY_PEER_FAILURE_AUTO ? "auto"
                     : e->peer_failure != 0                        ? "1"
                                                                   : "0");

@@ -234,6 +234,28 @@ err_free:
     return rc;
 }
 
+/*
+ * Publish the chunk directory (absolute, with its st_dev / st_ino) so that
+ * clients on this host can read and write chunk files directly
+ * (docs/architecture.md#direct-chunk-io). Not published when the path is
+ * too long or cannot be resolved: those clients then use RPCs.
+ */
+static void server_publish_chunks(const struct server *srv, struct registry_entry *e)
+{
+    char *abs = realpath(srv->chunk_dir, NULL);
+    struct stat st;
+
+    if (abs != NULL && strlen(abs) <= REGISTRY_CHUNKS_MAX && stat(abs, &st) == 0) {
+        snprintf(e->chunks, sizeof(e->chunks), "%s", abs);
+        e->chunks_dev = (uint64_t)st.st_dev;
+        e->chunks_ino = (uint64_t)st.st_ino;
+    } else {
+        log_warn("chunk directory %s not published (clients on this host use RPCs for data)",
+                 srv->chunk_dir);
+    }
+    free(abs);
+}
+
 int server_publish(struct server *srv, char *err, size_t errlen)
 {
     struct registry_entry e;
@@ -263,6 +285,7 @@ int server_publish(struct server *srv, char *err, size_t errlen)
     e.started_ns = time_real_ns();
     e.host_id = srv->host_id;
     e.peer_failure = net_pf_published(srv->net);
+    server_publish_chunks(srv, &e);
     e.addr = (void *)addr;
     e.addr_len = addr_len;
     rc = registry_publish(srv->cfg.registry_dir, &e, err, errlen);

@@ -60,21 +60,6 @@ static size_t chunk_fdc_islot(const struct chunk_fdcache *c, uint64_t ino)
     return chunk_mix(ino) & (c->nbuckets - 1);
 }
 
-static uint8_t chunk_subdir(uint64_t ino)
-{
-    uint8_t le[8];
-    int i;
-
-    for (i = 0; i < 8; i++)
-        le[i] = (uint8_t)(ino >> (8 * i));
-    return (uint8_t)ring_hash(le, sizeof(le));
-}
-
-void chunk_fdc_name(char buf[CHUNK_NAME_MAX], uint64_t ino, uint64_t index)
-{
-    snprintf(buf, CHUNK_NAME_MAX, "%02x/%016" PRIx64 ".%" PRIu64, chunk_subdir(ino), ino, index);
-}
-
 int chunk_fdc_init(struct chunk_fdcache *c, int dirfd, unsigned cap)
 {
     size_t i;
@@ -255,7 +240,7 @@ static int chunk_fdc_open(struct chunk_fdcache *c, uint64_t ino, uint64_t index,
     oflags |= (flags & CHUNK_FD_WRITE) ? O_RDWR | O_CREAT : O_RDONLY;
     if (flags & CHUNK_FD_DIRECT)
         oflags |= O_DIRECT;
-    chunk_fdc_name(name, ino, index);
+    ring_chunk_name(name, ino, index);
     fd = openat(c->dirfd, name, oflags, 0600);
     if (fd < 0 && errno == ENOENT && (flags & CHUNK_FD_WRITE)) {
         /* The first chunk in this subdirectory: make it, then retry. */
@@ -425,7 +410,7 @@ static int chunk_fdc_unlink(struct chunk_fdcache *c, uint64_t ino, uint64_t inde
 {
     char name[CHUNK_NAME_MAX];
 
-    chunk_fdc_name(name, ino, index);
+    ring_chunk_name(name, ino, index);
     if (unlinkat(c->dirfd, name, 0) != 0 && errno != ENOENT)
         return -errno;
     return 0;
@@ -438,7 +423,7 @@ static int chunk_fdc_truncate(struct chunk_fdcache *c, uint64_t ino, uint64_t in
     struct stat st;
     int fd, rc = 0;
 
-    chunk_fdc_name(name, ino, index);
+    ring_chunk_name(name, ino, index);
     fd = openat(c->dirfd, name, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? 0 : -errno; /* a hole stays a hole */
@@ -462,7 +447,7 @@ static int chunk_fdc_unlink_scan(struct chunk_fdcache *c, uint64_t ino, uint64_t
     DIR *dir;
     int fd, rc = 0;
 
-    chunk_fdc_name(name, ino, 0);
+    ring_chunk_name(name, ino, 0);
     name[2] = '\0';
     fd = openat(c->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -564,7 +549,7 @@ int chunk_fdc_usage(struct chunk_fdcache *c, uint64_t ino, uint64_t *chunks_p, u
     }
     /* fsck only: one fstatat per possible index (bounded by the index). */
     for (i = 0;; i++) {
-        chunk_fdc_name(name, ino, i);
+        ring_chunk_name(name, ino, i);
         if (fstatat(c->dirfd, name, &st, 0) == 0) {
             chunks++;
             bytes += (uint64_t)st.st_blocks * 512;

@@ -10,6 +10,7 @@
 #define BENCHFS_STORE_CHUNK_PRIV_H
 
 #include "common/list.h"
+#include "common/ring.h"
 #include "store/chunk.h"
 
 #include <liburing.h>
@@ -21,8 +22,7 @@
 #define CHUNK_FD_WRITE  0x1u /* O_RDWR | O_CREAT, else O_RDONLY */
 #define CHUNK_FD_DIRECT 0x2u /* O_DIRECT */
 
-/* "hh/<16 hex>.<20 digits>" plus NUL fits easily. */
-#define CHUNK_NAME_MAX 48
+#define CHUNK_NAME_MAX RING_CHUNK_NAME_MAX
 
 /*
  * One open chunk file. Cached entries are in the hash table and on the LRU
@@ -153,7 +153,6 @@ size_t chunk_fdc_list(struct chunk_fdcache *c, uint64_t after, uint64_t *inos, s
 int chunk_fdc_usage(struct chunk_fdcache *c, uint64_t ino, uint64_t *chunks_p, uint64_t *bytes_p);
 
 /* Relative path "hh/<ino>.<index>" of a chunk; hh from a hash of ino. */
-void chunk_fdc_name(char buf[CHUNK_NAME_MAX], uint64_t ino, uint64_t index);
 
 /* Open fds: cached entries plus orphans. */
 unsigned chunk_fdc_open_count(const struct chunk_fdcache *c);

@@ -88,6 +88,10 @@ int main(void)
 
     CHECK(buf != NULL);
     memset(buf, 7, big);
+    /* The RPC path's failures: with direct chunk I/O a client on the
+     * servers' host writes a dead server's chunk files itself
+     * (docs/architecture.md#direct-chunk-io; client.direct tests that). */
+    CHECK(setenv("BENCHFS_DIRECT", "0", 1) == 0);
     itest_start(NSERVERS, NULL);
     itest_connect(TIMEOUT_MS);
     for (i = 0; i < NFILES; i++) {

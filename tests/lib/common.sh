@@ -17,7 +17,9 @@
 # kill_mid_get PID FIFO CMD...   run CMD (a `benchfs get ... -`) into a new
 #                       FIFO, SIGKILL PID after its first MiB, drain the
 #                       rest; GET_RC = CMD's exit status, GET_MS = ms from
-#                       the kill to its end; stderr in $ERR
+#                       the kill to its end; stderr in $ERR. CMD reads
+#                       over RPCs (BENCHFS_DIRECT=0): directly it would read
+#                       the dead server's chunk files and succeed.
 
 FAILS=${FAILS:-0}
 
@@ -93,7 +95,7 @@ kill_mid_get() {
     shift 2
     rm -f "$fifo"
     mkfifo "$fifo"
-    "$@" >"$fifo" 2>"$ERR" &
+    BENCHFS_DIRECT=0 "$@" >"$fifo" 2>"$ERR" &
     get=$!
     exec 3<"$fifo"
     head -c $((1 << 20)) <&3 >/dev/null

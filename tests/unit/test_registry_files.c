@@ -249,8 +249,9 @@ static void test_publish_read_roundtrip(void **state)
     assert_int_equal(r.started_ns, e.started_ns);
     assert_int_equal(r.addr_len, e.addr_len);
     assert_memory_equal(r.addr, e.addr, e.addr_len);
-    /* A host id of 0 is left out (unknown). */
+    /* A host id of 0 and an empty chunk directory are left out. */
     assert_int_equal(r.host_id, 0);
+    assert_string_equal(r.chunks, "");
     assert_int_equal(r.peer_failure, 0);
     registry_entry_cleanup(&r);
 
@@ -258,8 +259,14 @@ static void test_publish_read_roundtrip(void **state)
     e.max_xfer = 4096;
     e.host_id = 0x0123456789abcdefull;
     e.peer_failure = REGISTRY_PEER_FAILURE_AUTO;
+    snprintf(e.chunks, sizeof(e.chunks), "/data/a b:c/chunks");
+    e.chunks_dev = 0x801;
+    e.chunks_ino = 0xfedcba9876543210ull;
     assert_int_equal(registry_publish(dir, &e, err, sizeof(err)), 0);
     assert_int_equal(registry_entry_read(path, &r, err, sizeof(err)), 0);
+    assert_string_equal(r.chunks, "/data/a b:c/chunks");
+    assert_int_equal(r.chunks_dev, 0x801);
+    assert_int_equal(r.chunks_ino, 0xfedcba9876543210ull);
     assert_int_equal(r.max_xfer, 4096);
     assert_int_equal(r.host_id, 0x0123456789abcdefull);
     assert_int_equal(r.peer_failure, REGISTRY_PEER_FAILURE_AUTO);
@@ -366,6 +373,14 @@ static void test_corrupt_files(void **state)
         {"BENCHFS-REGISTRY 1\npeer_failure=autox\n", ":2:", "bad peer_failure"},
         {"BENCHFS-REGISTRY 1\nhost_id=12\n", ":2:", "bad host_id (expected 16 hex digits)"},
         {"BENCHFS-REGISTRY 1\nhost_id=0123456789abcdeg\n", ":2:", "bad host_id"},
+        {"BENCHFS-REGISTRY 1\nchunks=/x\n", ":2:", "bad chunks (expected <16 hex st_dev>"},
+        {"BENCHFS-REGISTRY 1\nchunks=0000000000000801:0000000000000002:rel/x\n",
+         ":2:", "bad chunks"},
+        {"BENCHFS-REGISTRY 1\nchunks=000000000000080g:0000000000000002:/x\n", ":2:", "bad chunks"},
+        {"BENCHFS-REGISTRY 1\nchunks=0000000000000801-0000000000000002:/x\n", ":2:", "bad chunks"},
+        {"BENCHFS-REGISTRY 1\nchunks=0000000000000801:0000000000000002:\n", ":2:", "bad chunks"},
+        {"BENCHFS-REGISTRY 1\nchunks=0000000000000801:0000000000000002:/a\tb\n",
+         ":2:", "bad chunks"},
         {"BENCHFS-REGISTRY 1\nnode_id=node_0\n", ":3:", "missing key cookie"},
     };
     char err[512], path[PATH_MAX], name[64];

@@ -1,0 +1,242 @@
+/*
+ * test_client_direct.c - direct chunk I/O (docs/architecture.md#direct-chunk-io):
+ * a client on the servers' host reads and writes their chunk files itself.
+ *
+ *   - bytes go without requests: overwriting and reading back a 1 MiB file
+ *     whose chunk files exist costs no request at all (servers' STATUS
+ *     counters), and the chunk files hold exactly the bytes written;
+ *   - a new file's chunks are created through the servers (one small RPC
+ *     write each), holes and short chunk files read as zeros, and fsync
+ *     succeeds;
+ *   - a registry file whose chunk directory has other st_dev/st_ino than
+ *     the directory found there (another directory of that name), and
+ *     BENCHFS_DIRECT=0, turn it off: the same overwrite is all RPCs;
+ *   - after a server is killed, the chunks it held are still read from its
+ *     data directory through a descriptor opened before.
+ *
+ * 2 servers, 64 KiB chunks.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client_itest.h"
+
+#define CHUNK (64 * 1024)
+#define BIG   (16 * CHUNK)
+
+static unsigned char data[BIG], back[BIG + 64];
+
+static uint64_t ops_now(void)
+{
+    struct benchfs_server_info info;
+    uint64_t sum = 0;
+    int i, n = benchfs_server_count();
+
+    CHECK(n > 0);
+    for (i = 0; i < n; i++) {
+        CHECK(benchfs_server_info(i, &info) == 0);
+        sum += info.ops;
+    }
+    return sum;
+}
+
+/* Requests made between two calls of ops_now, not counting the counting. */
+static uint64_t ops_since(uint64_t before, uint64_t cost)
+{
+    return ops_now() - before - cost;
+}
+
+static uint64_t ops_cost(void)
+{
+    uint64_t a = ops_now();
+
+    return ops_now() - a;
+}
+
+static void connect_now(void)
+{
+    struct benchfs_options o;
+
+    benchfs_options_init(&o);
+    o.discovery_timeout_ms = 20000;
+    o.chunk_size = CHUNK;
+    CHECK(benchfs_connect(itest_h.registry, &o) == 0);
+}
+
+/* Bytes in all chunk files of both servers (a directory walk by hand). */
+static uint64_t chunk_bytes(void)
+{
+    char cmd[2 * 4096 + 128];
+    unsigned long long total = 0;
+    FILE *p;
+
+    snprintf(cmd, sizeof(cmd), "find '%s/chunks' '%s/chunks' -type f -printf '%%s\\n'",
+             itest_h.servers[0].data_dir, itest_h.servers[1].data_dir);
+    p = popen(cmd, "r");
+    CHECK(p != NULL);
+    for (unsigned long long v; fscanf(p, "%llu", &v) == 1;)
+        total += v;
+    CHECK(pclose(p) == 0);
+    return total;
+}
+
+/* Overwrite all of path with data in 4 pwrites; the requests it took. */
+static uint64_t overwrite(const char *path)
+{
+    uint64_t cost = ops_cost(), before;
+    int fd = benchfs_open(path, O_WRONLY, 0);
+
+    CHECK(fd >= 0);
+    before = ops_now();
+    for (int i = 0; i < 4; i++)
+        CHECK(benchfs_pwrite(fd, data + i * (BIG / 4), BIG / 4, i * (BIG / 4)) == BIG / 4);
+    before = ops_since(before, cost);
+    CHECK(benchfs_close(fd) == 0);
+    return before;
+}
+
+/* Read all of path back and compare; the requests the pread took. */
+static uint64_t read_back(const char *path)
+{
+    uint64_t cost = ops_cost(), before;
+    int fd = benchfs_open(path, O_RDONLY, 0);
+
+    CHECK(fd >= 0);
+    memset(back, 0xee, sizeof(back));
+    before = ops_now();
+    CHECK(benchfs_pread(fd, back, sizeof(back), 0) == BIG);
+    before = ops_since(before, cost);
+    CHECK(memcmp(back, data, BIG) == 0);
+    CHECK(benchfs_close(fd) == 0);
+    return before;
+}
+
+static void test_no_requests(void)
+{
+    uint64_t n;
+    int fd;
+
+    fd = benchfs_open("/big", O_CREAT | O_EXCL | O_WRONLY, 0644);
+    CHECK(fd >= 0);
+    CHECK(benchfs_close(fd) == 0);
+    /* A new file: each chunk file is made by an RPC, the rest is direct. */
+    n = overwrite("/big");
+    printf("new file: %llu requests for 16 chunks\n", (unsigned long long)n);
+    CHECK(n >= 16 && n <= 20);
+    CHECK(chunk_bytes() == BIG);
+    n = overwrite("/big");
+    printf("overwrite: %llu requests\n", (unsigned long long)n);
+    CHECK(n == 0);
+    n = read_back("/big");
+    printf("read: %llu requests\n", (unsigned long long)n);
+    CHECK(n == 0);
+}
+
+static void test_holes(void)
+{
+    static const unsigned char a[100] = {1}, b[100] = {2};
+    unsigned char want[5 * CHUNK + 100];
+    int fd = benchfs_open("/holes", O_CREAT | O_EXCL | O_RDWR, 0644);
+
+    CHECK(fd >= 0);
+    memset(want, 0, sizeof(want));
+    memcpy(want, a, sizeof(a));
+    memcpy(want + 5 * CHUNK, b, sizeof(b));
+    CHECK(benchfs_pwrite(fd, a, sizeof(a), 0) == sizeof(a));
+    CHECK(benchfs_pwrite(fd, b, sizeof(b), 5 * CHUNK) == sizeof(b));
+    /* Rewrite inside the short chunk 0: its file exists now. */
+    CHECK(benchfs_pwrite(fd, a, 50, 0) == 50);
+    CHECK(benchfs_fsync(fd) == 0);
+    memset(back, 0xee, sizeof(back));
+    CHECK(benchfs_pread(fd, back, sizeof(want) + 10, 0) == sizeof(want));
+    CHECK(memcmp(back, want, sizeof(want)) == 0);
+    /* A read that starts in a missing chunk. */
+    CHECK(benchfs_pread(fd, back, 2 * CHUNK, 2 * CHUNK) == 2 * CHUNK);
+    CHECK(memcmp(back, want + 2 * CHUNK, 2 * CHUNK) == 0);
+    CHECK(benchfs_close(fd) == 0);
+}
+
+/* Replace the st_ino of every registry file's chunk directory by 1. */
+static void fake_chunk_dirs(void)
+{
+    for (int i = 0; i < 2; i++) {
+        char path[4200], tmp[4210], *text, *at;
+        FILE *f;
+        long len;
+
+        snprintf(path, sizeof(path), "%s/%s.addr", itest_h.registry, itest_h.servers[i].node_id);
+        f = fopen(path, "r");
+        CHECK(f != NULL);
+        CHECK(fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0);
+        text = malloc((size_t)len + 1);
+        CHECK(text != NULL && fread(text, 1, (size_t)len, f) == (size_t)len);
+        fclose(f);
+        text[len] = '\0';
+        at = strstr(text, "\nchunks=");
+        CHECK(at != NULL);
+        /* chunks=<16 hex dev>:<16 hex ino>:<path> */
+        memcpy(at + 8 + 17, "0000000000000001", 16);
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        f = fopen(tmp, "w");
+        CHECK(f != NULL && fwrite(text, 1, (size_t)len, f) == (size_t)len);
+        CHECK(fclose(f) == 0 && rename(tmp, path) == 0);
+        free(text);
+    }
+}
+
+int main(void)
+{
+    uint64_t n;
+    int fd;
+
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = itest_pattern(i, 5);
+    CHECK(unsetenv("BENCHFS_DIRECT") == 0);
+    itest_start(2, NULL);
+    connect_now();
+    test_no_requests();
+    test_holes();
+
+    /* Off by the environment. */
+    CHECK(benchfs_disconnect() == 0);
+    CHECK(setenv("BENCHFS_DIRECT", "0", 1) == 0);
+    connect_now();
+    n = overwrite("/big");
+    printf("BENCHFS_DIRECT=0: overwrite took %llu requests\n", (unsigned long long)n);
+    CHECK(n >= 16);
+    CHECK(read_back("/big") >= 16);
+    CHECK(benchfs_disconnect() == 0);
+    CHECK(unsetenv("BENCHFS_DIRECT") == 0);
+
+    /* Off for a directory that is not the published one. */
+    fake_chunk_dirs();
+    connect_now();
+    n = overwrite("/big");
+    printf("other chunk directory: overwrite took %llu requests\n", (unsigned long long)n);
+    CHECK(n >= 16);
+    CHECK(benchfs_disconnect() == 0);
+
+    /* A server restarted publishes its directory again: direct once more.
+     * Then kill it: what it held is still read through an open descriptor. */
+    for (int i = 0; i < 2; i++) {
+        CHECK(harness_stop_server(&itest_h, i, SIGTERM, 10000) >= 0);
+        CHECK(harness_start_server(&itest_h, i, 20000) == 0);
+    }
+    connect_now();
+    CHECK(overwrite("/big") == 0);
+    fd = benchfs_open("/big", O_RDONLY, 0);
+    CHECK(fd >= 0);
+    CHECK(harness_stop_server(&itest_h, 1, SIGKILL, 5000) >= 0);
+    memset(back, 0xee, sizeof(back));
+    CHECK(benchfs_pread(fd, back, BIG, 0) == BIG);
+    CHECK(memcmp(back, data, BIG) == 0);
+    CHECK(benchfs_close(fd) == 0);
+    benchfs_disconnect();
+    itest_stop();
+    printf("ok\n");
+    return 0;
+}
