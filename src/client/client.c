@@ -421,7 +421,9 @@ static int client_connect(const char *dir, const struct benchfs_options *in, boo
     c->session = client_session_id();
     c->host_id = registry_host_id();
     c->pid = (uint64_t)getpid();
-    c->direct_on = direct_wanted();
+    rc = direct_wanted(&c->direct_on);
+    if (rc < 0)
+        goto err_client;
 
     /* Servers first: the first of them creates the cookie (a job may start
      * its clients before its servers). */

@@ -91,6 +91,7 @@ struct client_server {
     bool direct_sync; /* fdatasync matters there (not tmpfs/ramfs) */
     int dir_fd;
     uint64_t dir_dev, dir_ino;
+    int64_t dir_pid; /* the server process of that directory */
 };
 
 /*
@@ -191,6 +192,7 @@ struct client {
      * replaced while a call may still use them (closed with the client). */
     bool direct_on;
     size_t ndirect;
+    uint64_t direct_check_ns; /* next check of direct servers' pids */
     int *direct_retired;
     size_t ndirect_retired;
 
@@ -438,29 +440,28 @@ int io_check_chunk_size(uint64_t cs);
 
 /* ---- direct.c (docs/architecture.md#direct-chunk-io) ---- */
 
-/* BENCHFS_DIRECT is not "0". */
-bool direct_wanted(void);
+/* BENCHFS_DIRECT: unset or 1 on, 0 off; anything else -EINVAL (message). */
+int direct_wanted(bool *on_p);
 /* Turn direct chunk I/O to server idx on or off from its registry entry
  * (on only for a server of this host whose published chunk directory is
  * the one this client can open). */
 void direct_setup(struct client *c, size_t idx, const struct registry_entry *e);
-/* Close server idx's directory / every directory (client teardown). */
-void direct_close(struct client *c, size_t idx);
+/* Close every directory (client teardown). */
 void direct_close_all(struct client *c);
-/* Can a piece for server idx be done directly now? */
-bool direct_usable(const struct client *c, size_t idx);
+/* Can a piece for server idx be done directly now? (Checks the pids of
+ * direct servers once a second and turns dead ones off.) */
+bool direct_usable(struct client *c, size_t idx);
 /*
  * pread (rbuf) or pwrite (wbuf) of len bytes at off of chunk `index` of ino
  * on server idx, with the state lock dropped around the system calls.
  * Returns the bytes transferred (a read stops at the chunk file's end),
- * -ENOENT when the chunk file does not exist, -EAGAIN when the file cannot
- * be opened here (use an RPC), or -errno of the transfer (message set).
+ * -ENOENT when the chunk file does not exist or was removed during the
+ * transfer (redo it through an RPC), -EAGAIN when the file cannot be used
+ * here (use an RPC; direct I/O to that server is off from now on), or
+ * -errno of the transfer (message set).
  */
 ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, uint64_t off,
                   void *rbuf, const void *wbuf, size_t len);
-/* fdatasync the chunk files of bytes [0, size) of ino on direct servers
- * (whoever wrote them). 0 or the first -errno (message set). */
-int direct_fsync(struct client *c, uint64_t ino, uint64_t cs, uint64_t size);
 
 /* ---- inode.c ---- */
 

@@ -11,56 +11,64 @@
  *
  * The server keeps its authority: metadata (sizes, names) still goes
  * through it, and only it creates chunk files (so its index of the chunks
- * it holds, which removal relies on, stays complete, and its refusal of
- * writes to deleted inodes still applies). A piece whose chunk file does
- * not exist goes through an RPC (a write there creates the file; a read
- * there is a hole, or lost data on a replaced data directory); every
- * other piece is a pread or pwrite here. Each piece opens the file by name
- * and closes it again: no descriptor outlives the call, so a removal or a
- * truncation by anyone is seen exactly as by the server.
+ * it holds, which removal and fsync rely on, stays complete, and its
+ * refusal of writes to deleted inodes still applies). A piece whose chunk
+ * file does not exist goes through an RPC (a write there creates the file;
+ * a read there is a hole, or lost data on a replaced data directory);
+ * every other piece is a pread or pwrite here. Each piece opens the file
+ * by name and closes it again, and checks after the transfer that the file
+ * is still linked: a chunk removed meanwhile (a truncation or an unlink by
+ * another client) is redone through an RPC, never lost in an unlinked file.
  *
  * Enabled per server when it published its chunk directory (registry
  * `chunks=`), runs on this host (same host id) and the directory opened
  * here has the published st_dev / st_ino (not some other directory of that
- * name: a container, another mount). BENCHFS_DIRECT=0 turns it off. A
- * permission error turns it off for that server (the RPC path works).
+ * name: a container, another mount). BENCHFS_DIRECT=0 turns it off. A file
+ * that cannot be opened here (permissions, a symlink, not a regular file)
+ * turns it off for that server (the RPC path works). Once a second the
+ * pids of those servers are checked: a dead server's directory is not used
+ * until the client has reconnected to its successor (which re-reads the
+ * registry and sets it up again).
  *
- * Durability: the server syncs what it wrote at FSYNC; direct writes are
- * synced by the client's fsync (direct_fsync), which fdatasyncs every chunk
- * file of the file's range on such servers (none on tmpfs or ramfs).
+ * Durability: the server's FSYNC syncs every chunk file of the inode it
+ * holds, whoever wrote it (src/store/chunk_fd.c), so fsync needs nothing
+ * here.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "client/client.h"
 #include "client/error.h"
 #include "common/log.h"
 #include "common/ring.h"
+#include "common/timeutil.h"
 #include "registry/registry.h"
 
-/* Chunks past which an fsync syncs whole file systems instead of files. */
-#define DIRECT_FSYNC_SCAN_MAX 65536
+/* How often the pids of direct servers are checked while direct I/O runs. */
+#define DIRECT_PID_CHECK_NS 1000000000ull
 
-#ifndef TMPFS_MAGIC
-#define TMPFS_MAGIC 0x01021994
-#endif
-#ifndef RAMFS_MAGIC
-#define RAMFS_MAGIC 0x858458f6
-#endif
-
-bool direct_wanted(void)
+int direct_wanted(bool *on_p)
 {
     const char *env = getenv("BENCHFS_DIRECT");
 
-    return env == NULL || strcmp(env, "0") != 0;
+    *on_p = true;
+    if (env == NULL || env[0] == '\0' || strcmp(env, "1") == 0)
+        return 0;
+    if (strcmp(env, "0") == 0) {
+        *on_p = false;
+        return 0;
+    }
+    error_msg("BENCHFS_DIRECT: '%.32s' is not 0 or 1", env);
+    return -EINVAL;
 }
 
-void direct_close(struct client *c, size_t idx)
+static void direct_off(struct client *c, size_t idx)
 {
     struct client_server *srv = &c->servers[idx];
 
@@ -68,9 +76,6 @@ void direct_close(struct client *c, size_t idx)
         srv->direct = false;
         c->ndirect--;
     }
-    if (srv->dir_fd >= 0)
-        close(srv->dir_fd);
-    srv->dir_fd = -1;
 }
 
 /* A directory descriptor another thread may be using (its call dropped the
@@ -80,10 +85,7 @@ static void direct_retire(struct client *c, size_t idx)
     struct client_server *srv = &c->servers[idx];
     int *grown;
 
-    if (srv->direct) {
-        srv->direct = false;
-        c->ndirect--;
-    }
+    direct_off(c, idx);
     if (srv->dir_fd < 0)
         return;
     grown = realloc(c->direct_retired, (c->ndirect_retired + 1) * sizeof(*grown));
@@ -98,8 +100,12 @@ void direct_close_all(struct client *c)
 {
     size_t i;
 
-    for (i = 0; i < c->nservers; i++)
-        direct_close(c, i);
+    for (i = 0; i < c->nservers; i++) {
+        direct_off(c, i);
+        if (c->servers[i].dir_fd >= 0)
+            close(c->servers[i].dir_fd);
+        c->servers[i].dir_fd = -1;
+    }
     for (i = 0; i < c->ndirect_retired; i++)
         close(c->direct_retired[i]);
     free(c->direct_retired);
@@ -110,14 +116,14 @@ void direct_close_all(struct client *c)
 void direct_setup(struct client *c, size_t idx, const struct registry_entry *e)
 {
     struct client_server *srv = &c->servers[idx];
-    struct statfs sfs;
     struct stat st;
     int fd;
 
-    /* The same directory as before (a reconnect): nothing changes. */
-    if (srv->dir_fd >= 0 && srv->direct && e->chunks_dev == srv->dir_dev &&
-        e->chunks_ino == srv->dir_ino)
+    /* The same directory as before (a reconnect): as it was, on or off. */
+    if (srv->dir_fd >= 0 && e->chunks_dev == srv->dir_dev && e->chunks_ino == srv->dir_ino) {
+        srv->dir_pid = e->pid;
         return;
+    }
     direct_retire(c, idx);
     if (!c->direct_on || e->chunks[0] != '/' || e->host_id == 0 || !client_server_local(c, idx))
         return;
@@ -137,31 +143,46 @@ void direct_setup(struct client *c, size_t idx, const struct registry_entry *e)
     srv->dir_fd = fd;
     srv->dir_dev = e->chunks_dev;
     srv->dir_ino = e->chunks_ino;
+    srv->dir_pid = e->pid;
     srv->direct = true;
-    srv->direct_sync =
-        !(fstatfs(fd, &sfs) == 0 && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC));
     c->ndirect++;
     log_debug("client: direct chunk I/O to %s in %s", srv->node_id, e->chunks);
 }
 
-bool direct_usable(const struct client *c, size_t idx)
+bool direct_usable(struct client *c, size_t idx)
 {
     const struct client_server *srv = &c->servers[idx];
+    uint64_t now;
 
-    return srv->direct && srv->ep_error == 0;
+    if (!srv->direct || srv->ep_error != 0)
+        return false;
+    /* A server that died may be replaced by one in another directory. */
+    now = time_mono_ns();
+    if (now >= c->direct_check_ns) {
+        c->direct_check_ns = now + DIRECT_PID_CHECK_NS;
+        for (size_t i = 0; i < c->nservers; i++) {
+            if (c->servers[i].direct && !registry_pid_alive(c->servers[i].dir_pid)) {
+                log_debug("client: direct I/O to %s off: its pid %lld is gone",
+                          c->servers[i].node_id, (long long)c->servers[i].dir_pid);
+                direct_off(c, i);
+            }
+        }
+    }
+    return srv->direct;
 }
 
-/* A permission (or similar) refusal: this server's files are not ours to
- * open; use RPCs from now on. */
-static void direct_refused(struct client *c, size_t idx, int err)
+/* Open a chunk file below dir_fd: no symlink anywhere on the way, nothing
+ * outside the directory, never blocking (a FIFO). fd or -errno. */
+static int direct_open(int dir_fd, const char *name, bool write)
 {
-    struct client_server *srv = &c->servers[idx];
+    struct open_how how;
+    long fd;
 
-    log_debug("client: direct I/O to %s off: %s", srv->node_id, strerror(err));
-    if (srv->direct) {
-        srv->direct = false;
-        c->ndirect--;
-    }
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)((write ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    fd = syscall(SYS_openat2, dir_fd, name, &how, sizeof(how));
+    return fd < 0 ? -errno : (int)fd;
 }
 
 ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, uint64_t off,
@@ -170,15 +191,19 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
     char name[RING_CHUNK_NAME_MAX];
     int dir_fd = c->servers[idx].dir_fd;
     size_t done = 0;
+    struct stat st;
     int fd, err = 0;
+    bool gone = false, odd = false;
 
     ring_chunk_name(name, ino, index);
     /* The file is ours alone for the call: no lock around it (dir_fd stays
      * open until the client goes, direct_retire). */
     client_lock_drop(c);
-    fd = openat(dir_fd, name, (wbuf != NULL ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+    fd = direct_open(dir_fd, name, wbuf != NULL);
     if (fd < 0) {
-        err = errno;
+        err = -fd;
+    } else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        odd = true;
     } else {
         while (done < len) {
             ssize_t n = wbuf != NULL
@@ -195,16 +220,25 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
                 break; /* read: the end of the chunk file */
             done += (size_t)n;
         }
+        /* Removed while we used it (a truncation or unlink elsewhere): what
+         * we wrote is in no file, what we read may be stale. Redo it. */
+        gone = err == 0 && fstat(fd, &st) == 0 && st.st_nlink == 0;
+    }
+    if (fd >= 0)
         close(fd);
-    }
     client_lock_take(c);
-    if (fd < 0) {
-        if (err == ENOENT)
-            return -ENOENT;
-        if (err == EACCES || err == EPERM || err == ELOOP || err == ENOTDIR)
-            direct_refused(c, idx, err);
-        return -EAGAIN; /* use an RPC */
+    if (fd < 0 && err == ENOENT)
+        return -ENOENT;
+    if (fd < 0 || odd) {
+        /* Not a file we may use (permissions, a symlink, not regular, no
+         * openat2): RPCs from now on. */
+        log_debug("client: direct I/O to %s off: %s", c->servers[idx].node_id,
+                  odd ? "not a regular file" : strerror(err));
+        direct_off(c, idx);
+        return -EAGAIN;
     }
+    if (gone)
+        return -ENOENT;
     if (err != 0) {
         char sname[384];
 
@@ -214,49 +248,4 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
         return -err;
     }
     return (ssize_t)done;
-}
-
-int direct_fsync(struct client *c, uint64_t ino, uint64_t cs, uint64_t size)
-{
-    char name[RING_CHUNK_NAME_MAX];
-    uint64_t index, last;
-    int rc = 0;
-
-    if (c->ndirect == 0 || cs == 0)
-        return 0;
-    last = size == 0 ? 0 : (size - 1) / cs;
-    if (last >= DIRECT_FSYNC_SCAN_MAX) {
-        /* A huge (sparse) range: sync the servers' whole file systems. */
-        for (size_t i = 0; i < c->nservers; i++) {
-            if (c->servers[i].direct && c->servers[i].direct_sync &&
-                syncfs(c->servers[i].dir_fd) < 0 && rc == 0) {
-                rc = -errno;
-                error_msg("syncfs of the data directory of server %s failed: %s",
-                          c->servers[i].node_id, strerror(-rc));
-            }
-        }
-        return rc;
-    }
-    for (index = 0; index <= last; index++) {
-        size_t idx = placement_chunk(&c->place, ino, index);
-        struct client_server *srv = &c->servers[idx];
-        int fd;
-
-        if (!srv->direct || !srv->direct_sync)
-            continue;
-        ring_chunk_name(name, ino, index);
-        fd = openat(srv->dir_fd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-            continue; /* never written (or not ours to open): the server's FSYNC covers it */
-        if (fdatasync(fd) < 0 && rc == 0) {
-            char sname[384];
-
-            rc = -errno;
-            error_msg("%s: syncing chunk %llu of inode %016llx failed: %s",
-                      client_server_name(c, idx, sname, sizeof(sname)), (unsigned long long)index,
-                      (unsigned long long)ino, strerror(-rc));
-        }
-        close(fd);
-    }
-    return rc;
 }

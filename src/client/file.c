@@ -458,11 +458,6 @@ static int file_fsync(struct client *c, struct client_inode *ci)
         if (rc < 0)
             return rc;
     }
-    /* Chunk files written directly (by anyone) are not the servers' to sync. */
-    rc = direct_fsync(c, ci->attr.ino, ci->attr.chunk_size,
-                      ci->extent > ci->attr.size ? ci->extent : ci->attr.size);
-    if (rc < 0)
-        return rc;
     calls = calloc(c->nservers, sizeof(*calls));
     if (calls == NULL)
         return -ENOMEM;

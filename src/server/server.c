@@ -243,9 +243,14 @@ err_free:
 static void server_publish_chunks(const struct server *srv, struct registry_entry *e)
 {
     char *abs = realpath(srv->chunk_dir, NULL);
+    bool printable = abs != NULL;
     struct stat st;
 
-    if (abs != NULL && strlen(abs) <= REGISTRY_CHUNKS_MAX && stat(abs, &st) == 0) {
+    /* One line of the registry file: no control characters (the parser
+     * refuses them). */
+    for (const char *p = abs; printable && *p != '\0'; p++)
+        printable = (unsigned char)*p >= 0x20 && *p != 0x7f;
+    if (printable && strlen(abs) <= REGISTRY_CHUNKS_MAX && stat(abs, &st) == 0) {
         snprintf(e->chunks, sizeof(e->chunks), "%s", abs);
         e->chunks_dev = (uint64_t)st.st_dev;
         e->chunks_ino = (uint64_t)st.st_ino;

@@ -178,16 +178,6 @@ static size_t chunk_unsynced_take(struct chunk_fdcache *c, uint64_t ino, uint64_
     return n;
 }
 
-static size_t chunk_unsynced_count(const struct chunk_fdcache *c, uint64_t ino)
-{
-    const struct chunk_unsynced *u;
-    size_t n = 0;
-
-    for (u = c->ubuckets[chunk_mix(ino) & (c->nubuckets - 1)]; u != NULL; u = u->next)
-        n += u->ino == ino;
-    return n;
-}
-
 /* --- entries ------------------------------------------------------------ */
 
 static void chunk_fdc_close(struct chunk_fdcache *c, struct chunk_fd *fde)
@@ -355,44 +345,97 @@ void chunk_fdc_cleanup(struct chunk_fdcache *c)
 
 /* --- sync lists --------------------------------------------------------- */
 
+static int chunk_fdc_scan(struct chunk_fdcache *c, uint64_t ino, uint64_t first, uint64_t last,
+                          int (*fn)(void *arg, int dirfd, const char *name, uint64_t index),
+                          void *arg);
+
+/* The indices of a sync list being built (chunk_fdc_sync_list): the first
+ * nfde items are open fds, the rest indices. */
+struct chunk_sync_build {
+    struct chunk_sync_item *items;
+    size_t n, cap, nfde;
+};
+
+static int chunk_sync_add(void *arg, int dirfd, const char *name, uint64_t index)
+{
+    struct chunk_sync_build *b = arg;
+
+    (void)dirfd;
+    (void)name;
+    /* Synced through its open fd already (name NULL: adding such an fd). */
+    for (size_t i = 0; name != NULL && i < b->nfde; i++) {
+        if (b->items[i].index == index)
+            return 0;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 16;
+        struct chunk_sync_item *grown = realloc(b->items, cap * sizeof(*grown));
+
+        if (grown == NULL)
+            return -ENOMEM;
+        b->items = grown;
+        b->cap = cap;
+    }
+    b->items[b->n].fde = NULL;
+    b->items[b->n].index = index;
+    b->n++;
+    return 0;
+}
+
 int chunk_fdc_sync_list(struct chunk_fdcache *c, uint64_t ino, struct chunk_sync_item **items_p,
                         size_t *n_p)
 {
     struct list_node *head = &c->ibuckets[chunk_fdc_islot(c, ino)], *pos, *tmp;
-    struct chunk_sync_item *items;
+    struct chunk_sync_build b = {0};
     struct chunk_fd *fde;
-    size_t n = 0;
+    uint64_t max, i;
+    int rc = 0;
 
-    list_for_each_safe(pos, tmp, head)
-    {
-        fde = list_entry(pos, struct chunk_fd, ilink);
-        n += fde->ino == ino && fde->dirty && !fde->removed;
-    }
-    n += chunk_unsynced_count(c, ino);
     *items_p = NULL;
     *n_p = 0;
-    if (n == 0)
-        return 0;
-    items = malloc(n * sizeof(*items));
-    if (items == NULL)
-        return -ENOMEM;
-    n = 0;
+    /* Every chunk file of ino held here, not only those this server wrote:
+     * clients of this host write chunk files directly
+     * (docs/architecture.md#direct-chunk-io). The files it wrote through
+     * fds still open are synced through those fds; the rest are opened by
+     * index (holes: ENOENT, skipped), or found by a scan of the inode's
+     * subdirectory when the index range is large. */
     list_for_each_safe(pos, tmp, head)
     {
         fde = list_entry(pos, struct chunk_fd, ilink);
         if (fde->ino != ino || !fde->dirty || fde->removed)
             continue;
+        rc = chunk_sync_add(&b, -1, NULL, fde->index);
+        if (rc != 0)
+            break;
         /* Cleared now: a write completing after this fsync was issued sets
          * it again, so the next fsync covers that write. */
         fde->dirty = false;
         fde->refs++;
-        items[n].fde = fde;
-        items[n].index = fde->index;
-        n++;
+        b.items[b.n - 1].fde = fde;
+        b.nfde = b.n;
     }
-    n += chunk_unsynced_take(c, ino, 0, UINT64_MAX, items + n);
-    *items_p = items;
-    *n_p = n;
+    if (rc == 0 && chunk_index_max(&c->idx, ino, &max)) {
+        if (max >= CHUNK_REMOVE_SCAN_MIN) {
+            rc = chunk_fdc_scan(c, ino, 0, max, chunk_sync_add, &b);
+        } else {
+            for (i = 0; i <= max && rc == 0; i++)
+                rc = chunk_sync_add(&b, -1, "", i);
+        }
+    }
+    if (rc != 0) {
+        for (i = 0; i < b.n; i++) {
+            if (b.items[i].fde != NULL) {
+                b.items[i].fde->dirty = true;
+                chunk_fdc_put(c, b.items[i].fde);
+            }
+        }
+        free(b.items);
+        return rc;
+    }
+    /* Files closed unsynced are among those listed now. */
+    (void)chunk_unsynced_take(c, ino, 0, UINT64_MAX, NULL);
+    *items_p = b.items;
+    *n_p = b.n;
     return 0;
 }
 
@@ -436,9 +479,12 @@ static int chunk_fdc_truncate(struct chunk_fdcache *c, uint64_t ino, uint64_t in
     return rc;
 }
 
-/* Unlink every chunk of ino in [first, last] found in its subdirectory. */
-static int chunk_fdc_unlink_scan(struct chunk_fdcache *c, uint64_t ino, uint64_t first,
-                                 uint64_t last)
+/* Call fn for every chunk file of ino with an index in [first, last]
+ * found in its subdirectory (one readdir of it). Stops at fn's first
+ * error; 0 or -errno. */
+static int chunk_fdc_scan(struct chunk_fdcache *c, uint64_t ino, uint64_t first, uint64_t last,
+                          int (*fn)(void *arg, int dirfd, const char *name, uint64_t index),
+                          void *arg)
 {
     char name[CHUNK_NAME_MAX], prefix[24], *end;
     struct dirent *de;
@@ -459,7 +505,7 @@ static int chunk_fdc_unlink_scan(struct chunk_fdcache *c, uint64_t ino, uint64_t
         return rc;
     }
     plen = (size_t)snprintf(prefix, sizeof(prefix), "%016" PRIx64 ".", ino);
-    while ((de = readdir(dir)) != NULL) {
+    while (rc == 0 && (de = readdir(dir)) != NULL) {
         if (strncmp(de->d_name, prefix, plen) != 0 || de->d_name[plen] < '0' ||
             de->d_name[plen] > '9')
             continue;
@@ -467,11 +513,31 @@ static int chunk_fdc_unlink_scan(struct chunk_fdcache *c, uint64_t ino, uint64_t
         index = strtoull(de->d_name + plen, &end, 10);
         if (errno != 0 || *end != '\0' || index < first || index > last)
             continue;
-        if (unlinkat(fd, de->d_name, 0) != 0 && errno != ENOENT && rc == 0)
-            rc = -errno;
+        rc = fn(arg, fd, de->d_name, index);
     }
     closedir(dir);
     return rc;
+}
+
+/* Unlink one chunk file found by the scan; the first error is kept but the
+ * scan goes on (*(int *)arg). */
+static int chunk_fdc_unlink_one(void *arg, int dirfd, const char *name, uint64_t index)
+{
+    int *rc = arg;
+
+    (void)index;
+    if (unlinkat(dirfd, name, 0) != 0 && errno != ENOENT && *rc == 0)
+        *rc = -errno;
+    return 0;
+}
+
+/* Unlink every chunk of ino in [first, last] found in its subdirectory. */
+static int chunk_fdc_unlink_scan(struct chunk_fdcache *c, uint64_t ino, uint64_t first,
+                                 uint64_t last)
+{
+    int first_err = 0, rc = chunk_fdc_scan(c, ino, first, last, chunk_fdc_unlink_one, &first_err);
+
+    return rc != 0 ? rc : first_err;
 }
 
 int chunk_fdc_remove(struct chunk_fdcache *c, uint64_t ino, uint64_t first, uint64_t last,

@@ -10,9 +10,11 @@
  *     succeeds;
  *   - a registry file whose chunk directory has other st_dev/st_ino than
  *     the directory found there (another directory of that name), and
- *     BENCHFS_DIRECT=0, turn it off: the same overwrite is all RPCs;
- *   - after a server is killed, the chunks it held are still read from its
- *     data directory through a descriptor opened before.
+ *     BENCHFS_DIRECT=0, turn it off: the same overwrite is all RPCs; any
+ *     other value than 0 or 1 fails the connect;
+ *   - after a server is killed, a read through a descriptor opened before
+ *     gets the right bytes (from its data directory, until the client's
+ *     pid check notices) or EIO, never anything else.
  *
  * 2 servers, 64 KiB chunks.
  */
@@ -210,6 +212,16 @@ int main(void)
     CHECK(n >= 16);
     CHECK(read_back("/big") >= 16);
     CHECK(benchfs_disconnect() == 0);
+    /* A value that is neither 0 nor 1 is an error, not a guess. */
+    {
+        struct benchfs_options o;
+
+        CHECK(setenv("BENCHFS_DIRECT", "no", 1) == 0);
+        benchfs_options_init(&o);
+        o.discovery_timeout_ms = 20000;
+        CHECK_ERR(benchfs_connect(itest_h.registry, &o), EINVAL);
+        CHECK(strstr(benchfs_last_error(), "BENCHFS_DIRECT") != NULL);
+    }
     CHECK(unsetenv("BENCHFS_DIRECT") == 0);
 
     /* Off for a directory that is not the published one. */
@@ -232,9 +244,15 @@ int main(void)
     CHECK(fd >= 0);
     CHECK(harness_stop_server(&itest_h, 1, SIGKILL, 5000) >= 0);
     memset(back, 0xee, sizeof(back));
-    CHECK(benchfs_pread(fd, back, BIG, 0) == BIG);
-    CHECK(memcmp(back, data, BIG) == 0);
-    CHECK(benchfs_close(fd) == 0);
+    /* Read directly until the client notices (its once-a-second pid check
+     * of direct servers), then EIO: never other bytes. */
+    n = (uint64_t)benchfs_pread(fd, back, BIG, 0);
+    if (n == BIG)
+        CHECK(memcmp(back, data, BIG) == 0);
+    else
+        CHECK((ssize_t)n == -1 && errno == EIO);
+    printf("read after the kill: %s\n", n == BIG ? "direct, all bytes" : "EIO");
+    benchfs_close(fd);
     benchfs_disconnect();
     itest_stop();
     printf("ok\n");
