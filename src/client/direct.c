@@ -202,8 +202,6 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
     fd = direct_open(dir_fd, name, wbuf != NULL);
     if (fd < 0) {
         err = -fd;
-    } else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        odd = true;
     } else {
         while (done < len) {
             ssize_t n = wbuf != NULL
@@ -220,9 +218,14 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
                 break; /* read: the end of the chunk file */
             done += (size_t)n;
         }
-        /* Removed while we used it (a truncation or unlink elsewhere): what
-         * we wrote is in no file, what we read may be stale. Redo it. */
-        gone = err == 0 && fstat(fd, &st) == 0 && st.st_nlink == 0;
+        /* One fstat after the transfer: not a regular file (nothing blocks
+         * on the way: O_NONBLOCK), or removed while we used it (a
+         * truncation or unlink elsewhere: what we wrote is in no file,
+         * what we read may be stale). Either way it is redone by RPC. */
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+            odd = true;
+        else
+            gone = err == 0 && st.st_nlink == 0;
     }
     if (fd >= 0)
         close(fd);
