@@ -84,24 +84,32 @@ else
     fi
 fi
 
-# Local I/O only: median of 5 wall times, with and without the library.
-timeit() { # label, command...
-    local label=$1 t s=() i
-    shift
-    for i in 1 2 3 4 5; do
-        /usr/bin/time -f %e -o "$T/time" "$@" >/dev/null 2>&1
-        s+=("$(tail -1 "$T/time")")
+# Local I/O only: 7 rounds, each running the command without and with the
+# library (alternated, so drift hits both alike); median wall times in
+# seconds, from the nanosecond clock.
+wall() { # command...: seconds
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" >/dev/null 2>&1
+    t1=$(date +%s%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", (b - a) / 1e9 }'
+}
+timeit_pair() { # command...: prints "plain preload" medians
+    local i p=() q=()
+    for i in 1 2 3 4 5 6 7; do
+        p+=("$(wall "$@")")
+        q+=("$(wall env LD_PRELOAD="$LIB" BENCHFS_MOUNT=/benchfs "$@")")
     done
-    printf '%s\n' "${s[@]}" | sort -g | sed -n 3p
+    echo "$(printf '%s\n' "${p[@]}" | median) $(printf '%s\n' "${q[@]}" | median)"
 }
 L=$T/local
 mkdir -p "$L"
 DD=(dd if=/dev/zero of="$L/dd" bs=512 count=1000000 status=none)
-FIND=(find /usr/include -name '*.h' -newer /etc/hostname)
+# /usr: ~0.3-1.5 s of stat-heavy work (/usr/include alone took 0.03 s).
+FIND=(find /usr -name '*.h' -newer /etc/hostname)
 for w in DD FIND; do
     declare -n cmd=$w
-    plain=$(timeit plain "${cmd[@]}")
-    pre=$(timeit preload env LD_PRELOAD="$LIB" BENCHFS_MOUNT=/benchfs "${cmd[@]}")
-    printf 'local-only %-5s without %6ss  with library %6ss  ratio %s\n' "$w" "$plain" "$pre" \
+    read -r plain pre < <(timeit_pair "${cmd[@]}")
+    printf 'local-only %-5s without %7ss  with library %7ss  ratio %s\n' "$w" "$plain" "$pre" \
         "$(ratio "$pre" "$plain")"
 done
