@@ -88,7 +88,7 @@ struct client_server {
     /* direct.c: its chunk directory, open here (-1: none), when this client
      * reads and writes its chunk files itself. */
     bool direct;
-    bool direct_sync; /* fdatasync matters there (not tmpfs/ramfs) */
+    bool direct_dead; /* off because its pid was gone (a restart turns it on) */
     int dir_fd;
     uint64_t dir_dev, dir_ino;
     int64_t dir_pid; /* the server process of that directory */

@@ -119,9 +119,20 @@ void direct_setup(struct client *c, size_t idx, const struct registry_entry *e)
     struct stat st;
     int fd;
 
-    /* The same directory as before (a reconnect): as it was, on or off. */
-    if (srv->dir_fd >= 0 && e->chunks_dev == srv->dir_dev && e->chunks_ino == srv->dir_ino) {
+    /* The same directory as before (a reconnect) of a server still of
+     * this host: as it was, except that one turned off because its process
+     * died is on again for its successor. Off for a file it could not use
+     * stays off. */
+    if (srv->dir_fd >= 0 && e->chunks_dev == srv->dir_dev && e->chunks_ino == srv->dir_ino &&
+        e->chunks[0] == '/' && e->host_id != 0 && client_server_local(c, idx)) {
         srv->dir_pid = e->pid;
+        if (srv->direct_dead && !srv->direct) {
+            srv->direct_dead = false;
+            srv->direct = true;
+            c->ndirect++;
+            log_debug("client: direct chunk I/O to %s again (pid %lld)", srv->node_id,
+                      (long long)e->pid);
+        }
         return;
     }
     direct_retire(c, idx);
@@ -145,6 +156,7 @@ void direct_setup(struct client *c, size_t idx, const struct registry_entry *e)
     srv->dir_ino = e->chunks_ino;
     srv->dir_pid = e->pid;
     srv->direct = true;
+    srv->direct_dead = false;
     c->ndirect++;
     log_debug("client: direct chunk I/O to %s in %s", srv->node_id, e->chunks);
 }
@@ -165,6 +177,7 @@ bool direct_usable(struct client *c, size_t idx)
                 log_debug("client: direct I/O to %s off: its pid %lld is gone",
                           c->servers[i].node_id, (long long)c->servers[i].dir_pid);
                 direct_off(c, i);
+                c->servers[i].direct_dead = true;
             }
         }
     }
@@ -202,6 +215,8 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
     fd = direct_open(dir_fd, name, wbuf != NULL);
     if (fd < 0) {
         err = -fd;
+    } else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        odd = true; /* never a byte to a device planted in the directory */
     } else {
         while (done < len) {
             ssize_t n = wbuf != NULL
@@ -218,26 +233,27 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
                 break; /* read: the end of the chunk file */
             done += (size_t)n;
         }
-        /* One fstat after the transfer: not a regular file (nothing blocks
-         * on the way: O_NONBLOCK), or removed while we used it (a
-         * truncation or unlink elsewhere: what we wrote is in no file,
-         * what we read may be stale). Either way it is redone by RPC. */
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-            odd = true;
-        else
-            gone = err == 0 && st.st_nlink == 0;
+        /* Removed while we used it (a truncation or unlink elsewhere):
+         * what we wrote is in no file, what we read may be stale. Redo it
+         * through an RPC. */
+        gone = err == 0 && fstat(fd, &st) == 0 && st.st_nlink == 0;
     }
     if (fd >= 0)
         close(fd);
     client_lock_take(c);
     if (fd < 0 && err == ENOENT)
         return -ENOENT;
+    if (fd < 0 &&
+        (err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN || err == EINTR))
+        return -EAGAIN; /* this piece by RPC; try again next time */
     if (fd < 0 || odd) {
         /* Not a file we may use (permissions, a symlink, not regular, no
-         * openat2): RPCs from now on. */
+         * openat2): RPCs from now on, unless the directory changed
+         * meanwhile (another thread reconnected). */
         log_debug("client: direct I/O to %s off: %s", c->servers[idx].node_id,
                   odd ? "not a regular file" : strerror(err));
-        direct_off(c, idx);
+        if (c->servers[idx].dir_fd == dir_fd)
+            direct_off(c, idx);
         return -EAGAIN;
     }
     if (gone)
