@@ -222,10 +222,18 @@ static struct chunk_fd *chunk_fdc_find(struct chunk_fdcache *c, uint64_t ino, ui
     return NULL;
 }
 
+/*
+ * Open a chunk file. Only a regular file is one: a symlink, a FIFO or a
+ * device planted in the data directory (clients of this host can write
+ * there, docs/architecture.md#direct-chunk-io) is -EIO, never followed,
+ * waited on or written to (O_NOFOLLOW, O_NONBLOCK, then fstat; O_NONBLOCK
+ * is cleared again for io_uring).
+ */
 static int chunk_fdc_open(struct chunk_fdcache *c, uint64_t ino, uint64_t index, unsigned flags)
 {
     char name[CHUNK_NAME_MAX];
-    int oflags = O_CLOEXEC, fd;
+    int oflags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, fd;
+    struct stat st;
 
     oflags |= (flags & CHUNK_FD_WRITE) ? O_RDWR | O_CREAT : O_RDONLY;
     if (flags & CHUNK_FD_DIRECT)
@@ -240,7 +248,20 @@ static int chunk_fdc_open(struct chunk_fdcache *c, uint64_t ino, uint64_t index,
         name[2] = '/';
         fd = openat(c->dirfd, name, oflags, 0600);
     }
-    return fd < 0 ? -errno : fd;
+    if (fd < 0)
+        return errno == ELOOP || errno == ENXIO ? -EIO : -errno;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -EIO;
+    }
+    /* io_uring would answer EAGAIN instead of waiting on an O_NONBLOCK file. */
+    if (fcntl(fd, F_SETFL, oflags & ~(O_NONBLOCK | O_CLOEXEC | O_CREAT | O_NOFOLLOW)) != 0) {
+        int rc = -errno;
+
+        close(fd);
+        return rc;
+    }
+    return fd;
 }
 
 int chunk_fdc_open_private(struct chunk_fdcache *c, uint64_t ino, uint64_t index)
