@@ -70,6 +70,30 @@ void itest_connect(int rpc_timeout_ms)
     CHECK(benchfs_connect(itest_h.registry, &o) == 0);
 }
 
+void itest_connect_chunk(uint64_t chunk_size)
+{
+    struct benchfs_options o;
+
+    benchfs_options_init(&o);
+    o.discovery_timeout_ms = 20000;
+    o.chunk_size = chunk_size;
+    CHECK(benchfs_connect(itest_h.registry, &o) == 0);
+}
+
+uint64_t itest_server_ops(void)
+{
+    struct benchfs_server_info info;
+    uint64_t sum = 0;
+    int i, n = benchfs_server_count();
+
+    CHECK(n > 0);
+    for (i = 0; i < n; i++) {
+        CHECK(benchfs_server_info(i, &info) == 0);
+        sum += info.ops;
+    }
+    return sum;
+}
+
 int itest_fork_clients(int n, int (*fn)(int idx, void *arg), void *arg)
 {
     uint64_t deadline = itest_now_ms() + 90000;

@@ -66,6 +66,13 @@ void itest_stop(void);
 /* Connect with default options plus the given rpc timeout (0: default). */
 void itest_connect(int rpc_timeout_ms);
 
+/* Connect with default options but chunk size chunk_size for new files. */
+void itest_connect_chunk(uint64_t chunk_size);
+
+/* Requests all servers counted so far (STATUS counters; this call's own
+ * requests included). */
+uint64_t itest_server_ops(void);
+
 /*
  * Fork n children running fn(i, arg) (each connects itself); wait for all;
  * returns the number of children that failed. Call before the parent

@@ -33,41 +33,17 @@
 
 static unsigned char data[BIG], back[BIG + 64];
 
-static uint64_t ops_now(void)
-{
-    struct benchfs_server_info info;
-    uint64_t sum = 0;
-    int i, n = benchfs_server_count();
-
-    CHECK(n > 0);
-    for (i = 0; i < n; i++) {
-        CHECK(benchfs_server_info(i, &info) == 0);
-        sum += info.ops;
-    }
-    return sum;
-}
-
-/* Requests made between two calls of ops_now, not counting the counting. */
+/* Requests made between two calls of itest_server_ops, not counting the counting. */
 static uint64_t ops_since(uint64_t before, uint64_t cost)
 {
-    return ops_now() - before - cost;
+    return itest_server_ops() - before - cost;
 }
 
 static uint64_t ops_cost(void)
 {
-    uint64_t a = ops_now();
+    uint64_t a = itest_server_ops();
 
-    return ops_now() - a;
-}
-
-static void connect_now(void)
-{
-    struct benchfs_options o;
-
-    benchfs_options_init(&o);
-    o.discovery_timeout_ms = 20000;
-    o.chunk_size = CHUNK;
-    CHECK(benchfs_connect(itest_h.registry, &o) == 0);
+    return itest_server_ops() - a;
 }
 
 /* Bytes in all chunk files of both servers (a directory walk by hand). */
@@ -94,7 +70,7 @@ static uint64_t overwrite(const char *path)
     int fd = benchfs_open(path, O_WRONLY, 0);
 
     CHECK(fd >= 0);
-    before = ops_now();
+    before = itest_server_ops();
     for (int i = 0; i < 4; i++)
         CHECK(benchfs_pwrite(fd, data + i * (BIG / 4), BIG / 4, i * (BIG / 4)) == BIG / 4);
     before = ops_since(before, cost);
@@ -110,7 +86,7 @@ static uint64_t read_back(const char *path)
 
     CHECK(fd >= 0);
     memset(back, 0xee, sizeof(back));
-    before = ops_now();
+    before = itest_server_ops();
     CHECK(benchfs_pread(fd, back, sizeof(back), 0) == BIG);
     before = ops_since(before, cost);
     CHECK(memcmp(back, data, BIG) == 0);
@@ -200,14 +176,14 @@ int main(void)
         data[i] = itest_pattern(i, 5);
     CHECK(unsetenv("BENCHFS_DIRECT") == 0);
     itest_start(2, NULL);
-    connect_now();
+    itest_connect_chunk(CHUNK);
     test_no_requests();
     test_holes();
 
     /* Off by the environment. */
     CHECK(benchfs_disconnect() == 0);
     CHECK(setenv("BENCHFS_DIRECT", "0", 1) == 0);
-    connect_now();
+    itest_connect_chunk(CHUNK);
     n = overwrite("/big");
     printf("BENCHFS_DIRECT=0: overwrite took %llu requests\n", (unsigned long long)n);
     CHECK(n >= 16);
@@ -227,7 +203,7 @@ int main(void)
 
     /* Off for a directory that is not the published one. */
     fake_chunk_dirs();
-    connect_now();
+    itest_connect_chunk(CHUNK);
     n = overwrite("/big");
     printf("other chunk directory: overwrite took %llu requests\n", (unsigned long long)n);
     CHECK(n >= 16);
@@ -239,7 +215,7 @@ int main(void)
         CHECK(harness_stop_server(&itest_h, i, SIGTERM, 10000) >= 0);
         CHECK(harness_start_server(&itest_h, i, 20000) == 0);
     }
-    connect_now();
+    itest_connect_chunk(CHUNK);
     CHECK(overwrite("/big") == 0);
     fd = benchfs_open("/big", O_RDONLY, 0);
     CHECK(fd >= 0);

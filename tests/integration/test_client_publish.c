@@ -34,31 +34,16 @@
 #define SMALL       3901
 #define TMPFS_MAGIC 0x01021994
 
-/* Requests the servers counted so far (this call's own included). */
-static uint64_t ops_now(void)
-{
-    struct benchfs_server_info info;
-    uint64_t sum = 0;
-    int i, n = benchfs_server_count();
-
-    CHECK(n > 0);
-    for (i = 0; i < n; i++) {
-        CHECK(benchfs_server_info(i, &info) == 0);
-        sum += info.ops;
-    }
-    return sum;
-}
-
 /* Requests made by fn(), not counting the counting. */
 static uint64_t ops_of(void (*fn)(const char *), const char *path)
 {
     uint64_t a, b, c;
 
-    a = ops_now();
-    b = ops_now();
+    a = itest_server_ops();
+    b = itest_server_ops();
     fn(path);
-    c = ops_now();
-    /* b - a is what one ops_now() costs */
+    c = itest_server_ops();
+    /* b - a is what one itest_server_ops() costs */
     return c - b - (b - a);
 }
 
@@ -267,16 +252,6 @@ static void test_read_at_open(void)
     }
 }
 
-static void connect_now(void)
-{
-    struct benchfs_options o;
-
-    benchfs_options_init(&o);
-    o.discovery_timeout_ms = 20000;
-    o.chunk_size = CHUNK;
-    CHECK(benchfs_connect(itest_h.registry, &o) == 0);
-}
-
 static bool on_tmpfs(const char *dir)
 {
     struct statfs sf;
@@ -291,7 +266,7 @@ static void restart_in(const char *dir, const char *const *extra)
     itest_stop();
     CHECK(setenv("TMPDIR", dir, 1) == 0);
     itest_start(3, extra);
-    connect_now();
+    itest_connect_chunk(CHUNK);
 }
 
 int main(void)
@@ -306,7 +281,7 @@ int main(void)
      * (direct chunk I/O would read and write them without any). */
     CHECK(setenv("BENCHFS_DIRECT", "0", 1) == 0);
     itest_start(3, NULL);
-    connect_now();
+    itest_connect_chunk(CHUNK);
     test_counts(on_tmpfs(itest_h.servers[0].data_dir), "a");
     test_truncate();
     test_append();
