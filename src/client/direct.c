@@ -122,9 +122,11 @@ void direct_setup(struct client *c, size_t idx, const struct registry_entry *e)
     /* The same directory as before (a reconnect) of a server still of
      * this host: as it was, except that one turned off because its process
      * died is on again for its successor. Off for a file it could not use
-     * stays off. */
+     * stays off. (A directory removed and made anew may get the old inode
+     * number: ours must still be linked.) */
     if (srv->dir_fd >= 0 && e->chunks_dev == srv->dir_dev && e->chunks_ino == srv->dir_ino &&
-        e->chunks[0] == '/' && e->host_id != 0 && client_server_local(c, idx)) {
+        e->chunks[0] == '/' && e->host_id != 0 && client_server_local(c, idx) &&
+        fstat(srv->dir_fd, &st) == 0 && st.st_nlink > 0) {
         srv->dir_pid = e->pid;
         if (srv->direct_dead && !srv->direct) {
             srv->direct_dead = false;
