@@ -116,6 +116,8 @@ void direct_close_all(struct client *c)
 void direct_setup(struct client *c, size_t idx, const struct registry_entry *e)
 {
     struct client_server *srv = &c->servers[idx];
+    bool eligible =
+        c->direct_on && e->chunks[0] == '/' && e->host_id != 0 && client_server_local(c, idx);
     struct stat st;
     int fd;
 
@@ -124,9 +126,8 @@ void direct_setup(struct client *c, size_t idx, const struct registry_entry *e)
      * died is on again for its successor. Off for a file it could not use
      * stays off. (A directory removed and made anew may get the old inode
      * number: ours must still be linked.) */
-    if (srv->dir_fd >= 0 && e->chunks_dev == srv->dir_dev && e->chunks_ino == srv->dir_ino &&
-        e->chunks[0] == '/' && e->host_id != 0 && client_server_local(c, idx) &&
-        fstat(srv->dir_fd, &st) == 0 && st.st_nlink > 0) {
+    if (eligible && srv->dir_fd >= 0 && e->chunks_dev == srv->dir_dev &&
+        e->chunks_ino == srv->dir_ino && fstat(srv->dir_fd, &st) == 0 && st.st_nlink > 0) {
         srv->dir_pid = e->pid;
         if (srv->direct_dead && !srv->direct) {
             srv->direct_dead = false;
@@ -138,7 +139,7 @@ void direct_setup(struct client *c, size_t idx, const struct registry_entry *e)
         return;
     }
     direct_retire(c, idx);
-    if (!c->direct_on || e->chunks[0] != '/' || e->host_id == 0 || !client_server_local(c, idx))
+    if (!eligible)
         return;
     fd = open(e->chunks, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {

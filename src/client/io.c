@@ -60,11 +60,7 @@ int io_check_chunk_size(uint64_t cs)
     return 0;
 }
 
-/*
- * The last piece of a write to chunk 0 on the inode's owner: ask the owner
- * to set the size too. A named inode's path follows the data (one copy of a
- * small piece); an orphan's record is found by inode number alone.
- */
+/* Is pc the piece of this write that publishes the size (io_publish)? */
 static bool io_publishes(const struct io_src *io, const struct piece *pc)
 {
     const struct client_inode *ci = io->pub;
@@ -79,6 +75,11 @@ static bool io_publishes(const struct io_src *io, const struct piece *pc)
     return len + ci->path_len <= io->c->place.max_xfer[pc->server];
 }
 
+/*
+ * The last piece of a write to chunk 0 on the inode's owner: ask the owner
+ * to set the size too. A named inode's path follows the data (one copy of a
+ * small piece); an orphan's record is found by inode number alone.
+ */
 static void io_publish(struct io_src *io, struct rpc_call *call, const struct piece *pc)
 {
     const struct client_inode *ci = io->pub;

@@ -56,6 +56,10 @@ struct registry_entry {
     size_t addr_len;
 };
 
+/* A chunk directory path a registry file can carry (`chunks=`): absolute,
+ * 1..REGISTRY_CHUNKS_MAX bytes, no control characters (one line). */
+bool registry_chunks_valid(const char *path, size_t len);
+
 /* Is pid alive on this host: it exists (kill(pid, 0) succeeds or fails
  * with EPERM) and is not a zombie (state from /proc/<pid>/stat)? */
 bool registry_pid_alive(int64_t pid);

@@ -130,6 +130,33 @@ bool registry_host_valid(const char *s, size_t len)
     return true;
 }
 
+bool registry_chunks_valid(const char *path, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > REGISTRY_CHUNKS_MAX || path[0] != '/')
+        return false;
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Exactly 16 hex digits, as a big-endian 64-bit number. */
+static int registry_parse_hex_u64(const char *s, uint64_t *v_p)
+{
+    uint8_t b[8];
+    uint64_t v = 0;
+
+    if (registry_hex_decode(s, 16, b, sizeof(b)) != 0)
+        return -EINVAL;
+    for (size_t i = 0; i < sizeof(b); i++)
+        v = v << 8 | b[i];
+    *v_p = v;
+    return 0;
+}
+
 enum registry_key {
     RK_NODE_ID,
     RK_COOKIE,
@@ -212,37 +239,19 @@ static const char *registry_parse_value(enum registry_key k, const char *v, size
             return "0, 1 or auto";
         e->peer_failure = v[0] - '0';
         return NULL;
-    case RK_HOST_ID: {
-        uint8_t b[8];
-
-        if (vlen != 16 || registry_hex_decode(v, vlen, b, sizeof(b)) != 0)
+    case RK_HOST_ID:
+        if (vlen != 16 || registry_parse_hex_u64(v, &e->host_id) != 0)
             return "16 hex digits";
-        e->host_id = 0;
-        for (size_t i = 0; i < sizeof(b); i++)
-            e->host_id = e->host_id << 8 | b[i];
         return NULL;
-    }
     case RK_CHUNKS: {
-        static const char want[] =
-            "<16 hex st_dev>:<16 hex st_ino>:<absolute path of at most 1024 bytes>";
-        uint8_t b[16];
-        size_t i, plen = vlen > 34 ? vlen - 34 : 0;
-        const char *path = v + 34;
+        size_t plen = vlen > 34 ? vlen - 34 : 0;
 
-        if (vlen < 35 || v[16] != ':' || v[33] != ':' || registry_hex_decode(v, 16, b, 8) != 0 ||
-            registry_hex_decode(v + 17, 16, b + 8, 8) != 0 || path[0] != '/' ||
-            plen > REGISTRY_CHUNKS_MAX)
-            return want;
-        for (i = 0; i < plen; i++) {
-            if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
-                return want;
-        }
-        e->chunks_dev = e->chunks_ino = 0;
-        for (i = 0; i < 8; i++) {
-            e->chunks_dev = e->chunks_dev << 8 | b[i];
-            e->chunks_ino = e->chunks_ino << 8 | b[8 + i];
-        }
-        memcpy(e->chunks, path, plen);
+        if (vlen < 35 || v[16] != ':' || v[33] != ':' ||
+            registry_parse_hex_u64(v, &e->chunks_dev) != 0 ||
+            registry_parse_hex_u64(v + 17, &e->chunks_ino) != 0 ||
+            !registry_chunks_valid(v + 34, plen))
+            return "<16 hex st_dev>:<16 hex st_ino>:<absolute path of at most 1024 bytes>";
+        memcpy(e->chunks, v + 34, plen);
         e->chunks[plen] = '\0';
         return NULL;
     }

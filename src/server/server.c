@@ -237,20 +237,16 @@ err_free:
 /*
  * Publish the chunk directory (absolute, with its st_dev / st_ino) so that
  * clients on this host can read and write chunk files directly
- * (docs/architecture.md#direct-chunk-io). Not published when the path is
- * too long or cannot be resolved: those clients then use RPCs.
+ * (docs/architecture.md#direct-chunk-io). Not published when the path
+ * cannot be resolved or is not one a registry line can carry (too long,
+ * control characters): those clients then use RPCs.
  */
 static void server_publish_chunks(const struct server *srv, struct registry_entry *e)
 {
     char *abs = realpath(srv->chunk_dir, NULL);
-    bool printable = abs != NULL;
     struct stat st;
 
-    /* One line of the registry file: no control characters (the parser
-     * refuses them). */
-    for (const char *p = abs; printable && *p != '\0'; p++)
-        printable = (unsigned char)*p >= 0x20 && *p != 0x7f;
-    if (printable && strlen(abs) <= REGISTRY_CHUNKS_MAX && stat(abs, &st) == 0) {
+    if (abs != NULL && registry_chunks_valid(abs, strlen(abs)) && stat(abs, &st) == 0) {
         snprintf(e->chunks, sizeof(e->chunks), "%s", abs);
         e->chunks_dev = (uint64_t)st.st_dev;
         e->chunks_ino = (uint64_t)st.st_ino;

@@ -377,17 +377,9 @@ struct chunk_sync_build {
     size_t n, cap, nfde;
 };
 
-static int chunk_sync_add(void *arg, int dirfd, const char *name, uint64_t index)
+/* Append an item (fde NULL: opened by index). 0 or -ENOMEM. */
+static int chunk_sync_push(struct chunk_sync_build *b, struct chunk_fd *fde, uint64_t index)
 {
-    struct chunk_sync_build *b = arg;
-
-    (void)dirfd;
-    (void)name;
-    /* Synced through its open fd already (name NULL: adding such an fd). */
-    for (size_t i = 0; name != NULL && i < b->nfde; i++) {
-        if (b->items[i].index == index)
-            return 0;
-    }
     if (b->n == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 16;
         struct chunk_sync_item *grown = realloc(b->items, cap * sizeof(*grown));
@@ -397,10 +389,25 @@ static int chunk_sync_add(void *arg, int dirfd, const char *name, uint64_t index
         b->items = grown;
         b->cap = cap;
     }
-    b->items[b->n].fde = NULL;
+    b->items[b->n].fde = fde;
     b->items[b->n].index = index;
     b->n++;
     return 0;
+}
+
+/* A chunk file found by index or by the scan (chunk_fdc_scan's callback):
+ * listed unless one of the open fds listed first syncs it already. */
+static int chunk_sync_add(void *arg, int dirfd, const char *name, uint64_t index)
+{
+    struct chunk_sync_build *b = arg;
+
+    (void)dirfd;
+    (void)name;
+    for (size_t i = 0; i < b->nfde; i++) {
+        if (b->items[i].index == index)
+            return 0;
+    }
+    return chunk_sync_push(b, NULL, index);
 }
 
 int chunk_fdc_sync_list(struct chunk_fdcache *c, uint64_t ino, struct chunk_sync_item **items_p,
@@ -425,14 +432,13 @@ int chunk_fdc_sync_list(struct chunk_fdcache *c, uint64_t ino, struct chunk_sync
         fde = list_entry(pos, struct chunk_fd, ilink);
         if (fde->ino != ino || !fde->dirty || fde->removed)
             continue;
-        rc = chunk_sync_add(&b, -1, NULL, fde->index);
+        rc = chunk_sync_push(&b, fde, fde->index);
         if (rc != 0)
             break;
         /* Cleared now: a write completing after this fsync was issued sets
          * it again, so the next fsync covers that write. */
         fde->dirty = false;
         fde->refs++;
-        b.items[b.n - 1].fde = fde;
         b.nfde = b.n;
     }
     if (rc == 0 && chunk_index_max(&c->idx, ino, &max)) {
@@ -440,7 +446,7 @@ int chunk_fdc_sync_list(struct chunk_fdcache *c, uint64_t ino, struct chunk_sync
             rc = chunk_fdc_scan(c, ino, 0, max, chunk_sync_add, &b);
         } else {
             for (i = 0; i <= max && rc == 0; i++)
-                rc = chunk_sync_add(&b, -1, "", i);
+                rc = chunk_sync_add(&b, -1, NULL, i);
         }
     }
     if (rc != 0) {
