@@ -92,6 +92,9 @@ struct client_server {
     int dir_fd;
     uint64_t dir_dev, dir_ino;
     int64_t dir_pid; /* the server process of that directory */
+    /* direct.c: its metadata store, read here (NULL: none); used while
+     * `direct` holds (docs/architecture.md#direct-metadata-reads). */
+    struct meta_reader *meta;
 };
 
 /*
@@ -438,7 +441,7 @@ int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server
 /* Check a chunk size from the wire: -EIO with a message when unusable. */
 int io_check_chunk_size(uint64_t cs);
 
-/* ---- direct.c (docs/architecture.md#direct-chunk-io) ---- */
+/* ---- direct.c (docs/architecture.md#direct-chunk-io, #direct-metadata-reads) ---- */
 
 /* BENCHFS_DIRECT: unset or 1 on, 0 off; anything else -EINVAL (message). */
 int direct_wanted(bool *on_p);
@@ -449,7 +452,7 @@ void direct_setup(struct client *c, size_t idx, const struct registry_entry *e);
 /* Close every directory (client teardown). */
 void direct_close_all(struct client *c);
 /* Can a piece for server idx be done directly now? (Checks the pids of
- * direct servers once a second and turns dead ones off.) */
+ * direct servers every 100 ms and turns dead ones off.) */
 bool direct_usable(struct client *c, size_t idx);
 /*
  * pread (rbuf) or pwrite (wbuf) of len bytes at off of chunk `index` of ino
@@ -462,6 +465,17 @@ bool direct_usable(struct client *c, size_t idx);
  */
 ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, uint64_t off,
                   void *rbuf, const void *wbuf, size_t len);
+/* Can a STAT of a path owned by server idx be answered here, from its
+ * store (direct_stat)? */
+bool direct_meta_usable(struct client *c, size_t idx);
+/*
+ * The committed attributes of path from server idx's store, read here: 0,
+ * -ENOENT (no record: the server would answer the same), or -EAGAIN: ask
+ * the server (no reader, the server is gone, or the record is unreadable
+ * here; the server's answer carries its message).
+ */
+int direct_stat(struct client *c, size_t idx, const char *path, size_t len,
+                struct proto_attr *attr);
 
 /* ---- inode.c ---- */
 

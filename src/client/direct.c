@@ -25,7 +25,7 @@
  * here has the published st_dev / st_ino (not some other directory of that
  * name: a container, another mount). BENCHFS_DIRECT=0 turns it off. A file
  * that cannot be opened here (permissions, a symlink, not a regular file)
- * turns it off for that server (the RPC path works). Once a second the
+ * turns it off for that server (the RPC path works). Every 100 ms the
  * pids of those servers are checked: a dead server's directory is not used
  * until the client has reconnected to its successor (which re-reads the
  * registry and sets it up again).
@@ -33,10 +33,17 @@
  * Durability: the server's FSYNC syncs every chunk file of the inode it
  * holds, whoever wrote it (src/store/chunk_fd.c), so fsync needs nothing
  * here.
+ *
+ * Metadata reads (docs/architecture.md#direct-metadata-reads): with the
+ * chunk directory, the server's metadata store beside it is opened
+ * read-only (src/store/meta_reader.c), and a STAT of a path that server
+ * owns is answered from it (direct_stat): the server commits before it
+ * replies, so the store holds whatever any reply announced.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,9 +56,13 @@
 #include "common/ring.h"
 #include "common/timeutil.h"
 #include "registry/registry.h"
+#ifdef BENCHFS_HAVE_SERVER
+#include "store/meta.h"
+#endif
 
-/* How often the pids of direct servers are checked while direct I/O runs. */
-#define DIRECT_PID_CHECK_NS 1000000000ull
+/* How often the pids of direct servers are checked while direct I/O runs
+ * (as often as a waiting RPC checks them, rpc.c). */
+#define DIRECT_PID_CHECK_NS 100000000ull
 
 int direct_wanted(bool *on_p)
 {
@@ -78,6 +89,48 @@ static void direct_off(struct client *c, size_t idx)
     }
 }
 
+/* Close server idx's metadata reader (used only with the lock held). */
+static void direct_meta_close(struct client *c, size_t idx)
+{
+#ifdef BENCHFS_HAVE_SERVER
+    meta_reader_close(c->servers[idx].meta);
+#endif
+    c->servers[idx].meta = NULL;
+}
+
+/*
+ * Open the metadata store of the server whose chunk directory dir_fd is:
+ * its sibling `meta` (server.c makes both in the data directory), reached
+ * through this descriptor so that it is that directory's sibling, not a
+ * path's. Never for a server in this very process (benchfs_init's embedded
+ * server): LMDB's file locks belong to the process, and a second
+ * environment's close would drop the server's.
+ */
+static void direct_meta_open(struct client *c, size_t idx, int dir_fd, int64_t pid)
+{
+#ifdef BENCHFS_HAVE_SERVER
+    struct client_server *srv = &c->servers[idx];
+    char path[64];
+    int rc;
+
+    if (pid == (int64_t)getpid())
+        return;
+    snprintf(path, sizeof(path), "/proc/self/fd/%d/../meta", dir_fd);
+    rc = meta_reader_open(path, &srv->meta);
+    if (rc < 0) {
+        srv->meta = NULL;
+        log_debug("client: direct metadata reads from %s off: %s", srv->node_id, strerror(-rc));
+        return;
+    }
+    log_debug("client: direct metadata reads from %s", srv->node_id);
+#else
+    (void)c;
+    (void)idx;
+    (void)dir_fd;
+    (void)pid;
+#endif
+}
+
 /* A directory descriptor another thread may be using (its call dropped the
  * lock around openat): keep it open until the client goes. */
 static void direct_retire(struct client *c, size_t idx)
@@ -86,6 +139,7 @@ static void direct_retire(struct client *c, size_t idx)
     int *grown;
 
     direct_off(c, idx);
+    direct_meta_close(c, idx);
     if (srv->dir_fd < 0)
         return;
     grown = realloc(c->direct_retired, (c->ndirect_retired + 1) * sizeof(*grown));
@@ -102,6 +156,7 @@ void direct_close_all(struct client *c)
 
     for (i = 0; i < c->nservers; i++) {
         direct_off(c, i);
+        direct_meta_close(c, i);
         if (c->servers[i].dir_fd >= 0)
             close(c->servers[i].dir_fd);
         c->servers[i].dir_fd = -1;
@@ -162,6 +217,7 @@ void direct_setup(struct client *c, size_t idx, const struct registry_entry *e)
     srv->direct_dead = false;
     c->ndirect++;
     log_debug("client: direct chunk I/O to %s in %s", srv->node_id, e->chunks);
+    direct_meta_open(c, idx, fd, e->pid);
 }
 
 bool direct_usable(struct client *c, size_t idx)
@@ -270,4 +326,46 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
         return -err;
     }
     return (ssize_t)done;
+}
+
+bool direct_meta_usable(struct client *c, size_t idx)
+{
+    return c->servers[idx].meta != NULL && direct_usable(c, idx);
+}
+
+int direct_stat(struct client *c, size_t idx, const char *path, size_t len, struct proto_attr *attr)
+{
+#ifdef BENCHFS_HAVE_SERVER
+    struct meta_attr a;
+    int rc;
+
+    if (!direct_meta_usable(c, idx))
+        return -EAGAIN;
+    rc = meta_reader_lookup(c->servers[idx].meta, path, len, &a);
+    if (rc == -ENOENT)
+        return rc;
+    if (rc < 0) {
+        log_debug("client: direct metadata read of %.*s from %s failed: %s", (int)len, path,
+                  c->servers[idx].node_id, strerror(-rc));
+        return -EAGAIN;
+    }
+    attr->ino = a.ino;
+    attr->size = a.size;
+    attr->chunk_size = a.chunk_size;
+    attr->mode = a.mode;
+    attr->nlink = a.nlink;
+    attr->uid = a.uid;
+    attr->gid = a.gid;
+    attr->atime_ns = a.atime_ns;
+    attr->mtime_ns = a.mtime_ns;
+    attr->ctime_ns = a.ctime_ns;
+    return 0;
+#else
+    (void)c;
+    (void)idx;
+    (void)path;
+    (void)len;
+    (void)attr;
+    return -EAGAIN;
+#endif
 }

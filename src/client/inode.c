@@ -170,14 +170,20 @@ void inode_drop_head(struct client_inode *ci)
 int inode_lookup_head(struct client *c, const char *path, size_t len, struct proto_attr *attr_p,
                       uint8_t **head_p)
 {
+    size_t server = placement_path(&c->place, path, len);
     struct rpc_call call;
-    uint8_t *buf = malloc(PROTO_STAT_HEAD_MAX);
+    uint8_t *buf;
     int rc;
 
     *head_p = NULL;
+    /* Owner on this host: its store is read here, and the bytes are read
+     * from chunk 0 when the file is (direct.c). */
+    if (direct_meta_usable(c, server))
+        return ns_lookup(c, path, len, attr_p);
+    buf = malloc(PROTO_STAT_HEAD_MAX);
     if (buf == NULL)
         return ns_lookup(c, path, len, attr_p);
-    rpc_call_path(&call, PROTO_OP_STAT, placement_path(&c->place, path, len), path, len);
+    rpc_call_path(&call, PROTO_OP_STAT, server, path, len);
     call.req.path_req.flags = PROTO_STAT_HEAD;
     call.rbuf = buf;
     call.rbuf_len = PROTO_STAT_HEAD_MAX;

@@ -16,10 +16,15 @@
 
 int ns_stat_raw(struct client *c, const char *path, size_t len, struct proto_attr *attr_p)
 {
+    size_t server = placement_path(&c->place, path, len);
     struct rpc_call call;
     int rc;
 
-    rpc_call_path(&call, PROTO_OP_STAT, placement_path(&c->place, path, len), path, len);
+    /* The owner runs on this host: read its store here (direct.c). */
+    rc = direct_stat(c, server, path, len, attr_p);
+    if (rc != -EAGAIN)
+        return rc;
+    rpc_call_path(&call, PROTO_OP_STAT, server, path, len);
     rc = rpc_run_one(c, &call);
     if (rc == 0)
         *attr_p = call.rep.attr_rep.attr;

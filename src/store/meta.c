@@ -32,6 +32,7 @@ _Static_assert(sizeof(struct meta_rec_hdr) == 72, "record header layout");
 
 #define META_DEFAULT_MAP_SIZE   (UINT64_C(4) << 30) /* config default */
 #define META_DEFAULT_CHUNK_SIZE (UINT64_C(4) << 20) /* config default */
+#define META_MAX_READERS        1024
 
 int meta_mdb_err(int rc)
 {
@@ -79,9 +80,7 @@ uint64_t meta_dir_ino(const uint8_t key[META_KEY_LEN])
 
 /* --- records ------------------------------------------------------------ */
 
-/* Decode a record value; checks its path against path[0..len) when path
- * is not NULL. Returns 1 or -EIO. */
-static int meta_rec_decode(const MDB_val *v, const char *path, size_t len, struct meta_attr *attr)
+int meta_rec_decode(const MDB_val *v, const char *path, size_t len, struct meta_attr *attr)
 {
     struct meta_rec_hdr hdr;
 
@@ -445,6 +444,10 @@ int meta_open(const char *dir, const struct meta_opts *opts, struct meta **meta_
     rc = mdb_env_set_mapsize(m->env, opts->map_size ? opts->map_size : META_DEFAULT_MAP_SIZE);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(m->env, 4);
+    /* Client processes of this host read the store too (meta_reader.c):
+     * one slot each (a lock file of 64 KiB). */
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(m->env, META_MAX_READERS);
     if (rc == 0)
         rc = mdb_env_open(m->env, dir, flags, 0600);
     if (rc == 0)
@@ -542,6 +545,13 @@ int meta_lookup(struct meta *m, const char *path, size_t len, struct meta_attr *
     if (attr_p != NULL)
         *attr_p = attr;
     return 0;
+}
+
+int meta_readers_check(struct meta *m)
+{
+    int dead = 0;
+
+    return mdb_reader_check(m->env, &dead) == 0 ? dead : 0;
 }
 
 void meta_counts(struct meta *m, uint64_t *files_p, uint64_t *dirs_p)

@@ -77,6 +77,25 @@ int meta_open(const char *dir, const struct meta_opts *opts, struct meta **meta_
 /* Commit pending changes (synced unless durability none) and close. */
 void meta_close(struct meta *meta);
 
+/*
+ * Readers of a server's store in another process of its host (meta_reader.c,
+ * docs/architecture.md#direct-metadata-reads). meta_reader_open: -errno when
+ * `dir` holds no store of this format or cannot be opened (permissions, a
+ * full reader table). meta_reader_lookup: the committed record of a path:
+ * 0, -ENOENT, -EINVAL (not a normalized path), -EIO. One caller at a time
+ * per reader. Never open a reader in the process that runs the server of
+ * that store (LMDB's file locks are per process).
+ */
+struct meta_reader;
+int meta_reader_open(const char *dir, struct meta_reader **r_p);
+int meta_reader_lookup(struct meta_reader *r, const char *path, size_t len, struct meta_attr *attr);
+/* Close (in a forked child: only free, the environment is the parent's). */
+void meta_reader_close(struct meta_reader *r);
+
+/* Clear the reader-table slots of processes that died (meta_reader users
+ * killed mid-lookup would otherwise hold old pages). Returns how many. */
+int meta_readers_check(struct meta *meta);
+
 /* Commit the current pass's transaction, if any. sync=true forces an fsync
  * of the environment unless durability is none (and only when something
  * was committed since the last sync). Call it once per loop pass: it also

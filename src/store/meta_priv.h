@@ -132,6 +132,11 @@ uint64_t meta_dir_ino(const uint8_t key[META_KEY_LEN]);
 /* LMDB return code -> -errno (MDB_MAP_FULL -> -ENOSPC, corruption -> -EIO). */
 int meta_mdb_err(int rc);
 
+/* Decode a record value; checks its path against path[0..len) when path
+ * is not NULL (another path with the same hash is never served). Returns 1
+ * or -EIO. */
+int meta_rec_decode(const MDB_val *v, const char *path, size_t len, struct meta_attr *attr);
+
 /*
  * Read the record at key. Returns 1 and fills attr (if not NULL) when it
  * exists and its path is path[0..len), 0 when there is no record, -EIO on a

@@ -1393,6 +1393,92 @@ static void test_collision_detected(void **state)
     assert_int_equal(meta_lookup(f->m, P("/real"), &a), 0);
 }
 
+/* What a reader in another process (as a client of the server's host is)
+ * gets for path: meta_reader_lookup's result and attributes. With `leave`
+ * the child exits holding its reader, as a killed client would. */
+struct reader_answer {
+    int open_rc, rc;
+    struct meta_attr attr;
+};
+
+static struct reader_answer read_from_child(const char *dir, const char *path, bool leave)
+{
+    struct reader_answer ans;
+    int pfd[2], status;
+    pid_t pid;
+
+    memset(&ans, 0, sizeof(ans));
+    assert_int_equal(pipe(pfd), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct meta_reader *r = NULL;
+
+        close(pfd[0]);
+        ans.open_rc = meta_reader_open(dir, &r);
+        if (ans.open_rc == 0) {
+            ans.rc = meta_reader_lookup(r, path, strlen(path), &ans.attr);
+            if (!leave)
+                meta_reader_close(r);
+        }
+        _exit(write(pfd[1], &ans, sizeof(ans)) == (ssize_t)sizeof(ans) ? 0 : 1);
+    }
+    close(pfd[1]);
+    assert_int_equal(read(pfd[0], &ans, sizeof(ans)), (ssize_t)sizeof(ans));
+    close(pfd[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(ans.open_rc, 0);
+    return ans;
+}
+
+static void test_reader(void **state)
+{
+    struct fixture *f = *state;
+    struct reader_answer ans;
+    uint8_t key[META_KEY_LEN];
+    struct meta_attr a, d;
+    char other[sizeof(f->dir) + 8];
+
+    create_ok(f->m, "/a", &a);
+    assert_int_equal(meta_mkdir(f->m, P("/d"), 0750, 3, 4, true), 0);
+    /* Not committed yet: not seen (the server replies after its commit). */
+    assert_int_equal(read_from_child(f->dir, "/a", false).rc, -ENOENT);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    ans = read_from_child(f->dir, "/a", false);
+    assert_int_equal(ans.rc, 0);
+    assert_memory_equal(&ans.attr, &a, sizeof(a));
+    ans = read_from_child(f->dir, "/d", false);
+    assert_int_equal(meta_lookup(f->m, P("/d"), &d), 0);
+    assert_int_equal(ans.rc, 0);
+    assert_memory_equal(&ans.attr, &d, sizeof(d));
+    assert_int_equal(read_from_child(f->dir, "/nope", false).rc, -ENOENT);
+    assert_int_equal(read_from_child(f->dir, "a", false).rc, -EINVAL);
+    assert_int_equal(read_from_child(f->dir, "/d/", false).rc, -EINVAL);
+    /* Another path's record under this one's key is never served. */
+    meta_key(P("/victim"), key);
+    assert_int_equal(meta_wbegin(f->m, 1, 100, true), 0);
+    assert_int_equal(meta_wend(f->m, meta_rec_put(f->m, key, P("/a"), &a, false, NULL)), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    assert_int_equal(read_from_child(f->dir, "/victim", false).rc, -EIO);
+    assert_int_equal(meta_unlink(f->m, P("/a"), NULL), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    assert_int_equal(read_from_child(f->dir, "/a", false).rc, -ENOENT);
+    /* The slot of a reader that died holding it is cleared; none else. */
+    assert_int_equal(meta_readers_check(f->m), 0);
+    assert_int_equal(read_from_child(f->dir, "/d", true).rc, 0);
+    assert_int_equal(meta_readers_check(f->m), 1);
+    assert_int_equal(meta_readers_check(f->m), 0);
+    /* No store there: an error, not an empty store made by the reader. */
+    snprintf(other, sizeof(other), "%s/none", f->dir);
+    {
+        struct meta_reader *r = NULL;
+
+        assert_true(meta_reader_open(other, &r) < 0);
+        assert_null(r);
+    }
+}
+
 /* Creates per second in a fresh store under `base`, flushing every
  * per_pass creates like the server's loop does. */
 static double create_rate(struct fixture *f, const char *base, int durability, int n, int per_pass)
@@ -1495,6 +1581,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ino_list_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ino_floor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

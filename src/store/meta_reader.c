@@ -1,0 +1,126 @@
+/*
+ * meta_reader.c - reading a server's metadata store from another process of
+ * its host (meta.h; docs/architecture.md#direct-metadata-reads).
+ *
+ * LMDB lets any number of processes read an environment while one writes:
+ * a reader registers in the lock file's reader table and sees the last
+ * committed transaction, and the writer never reuses a page a registered
+ * reader may still see. The server commits a pass's changes before it
+ * sends the replies of that pass, so whatever a reply told any client is
+ * committed, and a reader that starts after it sees it.
+ *
+ * One read transaction per reader, reset after each lookup (so it never
+ * holds old pages back) and renewed by the next. Callers serialize the
+ * calls on one reader (MDB_NOTLS: the reader slot belongs to the
+ * transaction, not to a thread).
+ */
+#include "store/meta_priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct meta_reader {
+    MDB_env *env;
+    MDB_txn *txn; /* reset between lookups; NULL until the first */
+    MDB_dbi dbi_rec;
+    pid_t pid; /* the process that opened it */
+};
+
+int meta_reader_open(const char *dir, struct meta_reader **r_p)
+{
+    struct meta_reader *r;
+    MDB_txn *txn;
+    uint32_t format;
+    MDB_dbi dbi_sys;
+    MDB_val k = {strlen(META_SYS_FORMAT), (void *)META_SYS_FORMAT}, v;
+    int rc;
+
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return -ENOMEM;
+    r->pid = getpid();
+    rc = mdb_env_create(&r->env);
+    if (rc != 0) {
+        free(r);
+        return meta_mdb_err(rc);
+    }
+    /* Map size 0: the one the writer set. */
+    rc = mdb_env_set_maxdbs(r->env, 4);
+    if (rc == 0)
+        rc = mdb_env_open(r->env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0600);
+    if (rc == 0)
+        rc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        goto err;
+    rc = mdb_dbi_open(txn, "rec", 0, &r->dbi_rec);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "sys", 0, &dbi_sys);
+    if (rc == 0)
+        rc = mdb_get(txn, dbi_sys, &k, &v);
+    if (rc == 0 && (v.mv_size != sizeof(format) ||
+                    (memcpy(&format, v.mv_data, sizeof(format)), format != META_FORMAT_VERSION)))
+        rc = MDB_INCOMPATIBLE;
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        goto err;
+    }
+    /* A commit keeps the database handles (a reset would close them); the
+     * lookups then renew a transaction of their own. */
+    rc = mdb_txn_commit(txn);
+    if (rc == 0)
+        rc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        goto err;
+    mdb_txn_reset(txn);
+    r->txn = txn;
+    *r_p = r;
+    return 0;
+err:
+    mdb_env_close(r->env);
+    free(r);
+    return meta_mdb_err(rc);
+}
+
+int meta_reader_lookup(struct meta_reader *r, const char *path, size_t len,
+                       struct meta_attr *attr)
+{
+    uint8_t key[META_KEY_LEN];
+    MDB_val k = {META_KEY_LEN, key}, v;
+    int rc;
+
+    if (!meta_path_ok(path, len))
+        return -EINVAL;
+    rc = mdb_txn_renew(r->txn);
+    if (rc == MDB_MAP_RESIZED) {
+        /* The writer grew the map: adopt its size and try once more. */
+        rc = mdb_env_set_mapsize(r->env, 0);
+        if (rc == 0)
+            rc = mdb_txn_renew(r->txn);
+    }
+    if (rc != 0)
+        return meta_mdb_err(rc);
+    meta_key(path, len, key);
+    rc = mdb_get(r->txn, r->dbi_rec, &k, &v);
+    if (rc == 0)
+        rc = meta_rec_decode(&v, path, len, attr) < 0 ? -EIO : 0;
+    else
+        rc = rc == MDB_NOTFOUND ? -ENOENT : meta_mdb_err(rc);
+    mdb_txn_reset(r->txn);
+    return rc;
+}
+
+void meta_reader_close(struct meta_reader *r)
+{
+    if (r == NULL)
+        return;
+    /* In a forked child the environment is the parent's: closing it would
+     * clear the parent's reader slots (LMDB marks them by the opener's pid)
+     * and its file locks. Leave it alone there. */
+    if (r->pid == getpid()) {
+        mdb_txn_abort(r->txn);
+        mdb_env_close(r->env);
+    }
+    free(r);
+}

@@ -1,0 +1,262 @@
+/*
+ * test_client_lookup.c - direct metadata reads
+ * (docs/architecture.md#direct-metadata-reads): a client on the servers'
+ * host answers a path's STAT from the owner's metadata store itself.
+ *
+ *   - stats of files and directories owned by either server, ENOENT and
+ *     ENOTDIR, and open + read of a small file cost no request (servers'
+ *     STATUS counters), with the attributes the servers hold;
+ *   - every change this client made is seen at once: a write published at
+ *     close, chmod, utimens, rename, unlink, mkdir and rmdir;
+ *   - so is every change another process made: a forked client changes
+ *     files and exits; the parent's next stats see the changes, and its
+ *     readers still work after the child's went away;
+ *   - BENCHFS_DIRECT=0: every stat is a request;
+ *   - a stopped (SIGSTOP) server's committed records are still read; a
+ *     killed one's are not used past the client's pid check (EIO, never
+ *     stale attributes for long); restarted on an empty data directory,
+ *     its old files are gone (ENOENT), not served from the old store.
+ *
+ * 2 servers.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client_itest.h"
+#include "common/ring.h"
+
+/* Requests made between two calls of itest_server_ops, not counting the
+ * counting itself. */
+static uint64_t ops_cost;
+static uint64_t ops_since(uint64_t before)
+{
+    return itest_server_ops() - before - ops_cost;
+}
+
+/* A path under prefix whose record lives on server `want`. */
+static void path_on(size_t want, const char *prefix, char *out, size_t len)
+{
+    static const char *ids[2] = {"node_0", "node_1"};
+    static int seq;
+    struct ring *ring;
+
+    CHECK(ring_create(ids, 2, 0, &ring) == 0);
+    for (;; seq++) {
+        snprintf(out, len, "%s%d", prefix, seq);
+        if (ring_owner_path(ring, out) == want)
+            break;
+    }
+    seq++;
+    ring_destroy(ring);
+}
+
+static void write_file(const char *path, size_t len, unsigned salt)
+{
+    unsigned char buf[8192];
+    int fd = benchfs_open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+
+    CHECK(fd >= 0 && len <= sizeof(buf));
+    for (size_t i = 0; i < len; i++)
+        buf[i] = itest_pattern(i, salt);
+    CHECK(benchfs_write(fd, buf, len) == (ssize_t)len);
+    CHECK(benchfs_close(fd) == 0);
+}
+
+static void check_size(const char *path, off_t size)
+{
+    struct stat st;
+
+    CHECK(benchfs_stat(path, &st) == 0);
+    CHECK(S_ISREG(st.st_mode) && st.st_size == size);
+}
+
+static char file[2][64], dir[2][64];
+
+static void test_no_requests(void)
+{
+    unsigned char buf[8192];
+    struct stat st;
+    char sub[160];
+    uint64_t before, n;
+    int fd;
+
+    for (int s = 0; s < 2; s++) {
+        path_on((size_t)s, "/f", file[s], sizeof(file[s]));
+        path_on((size_t)s, "/d", dir[s], sizeof(dir[s]));
+        write_file(file[s], 3901, (unsigned)s);
+        CHECK(benchfs_mkdir(dir[s], 0750) == 0);
+    }
+    before = itest_server_ops();
+    for (int s = 0; s < 2; s++) {
+        check_size(file[s], 3901);
+        CHECK(benchfs_stat(dir[s], &st) == 0 && S_ISDIR(st.st_mode));
+        CHECK((st.st_mode & 07777) == 0750);
+        snprintf(sub, sizeof(sub), "%s/missing", dir[s]);
+        CHECK_ERR(benchfs_stat(sub, &st), ENOENT);
+        snprintf(sub, sizeof(sub), "%s/below", file[s]);
+        CHECK_ERR(benchfs_stat(sub, &st), ENOTDIR);
+        /* Open for reading: the lookup and the bytes, both here. */
+        fd = benchfs_open(file[s], O_RDONLY, 0);
+        CHECK(fd >= 0);
+        CHECK(benchfs_read(fd, buf, sizeof(buf)) == 3901);
+        for (size_t i = 0; i < 3901; i++)
+            CHECK(buf[i] == itest_pattern(i, (unsigned)s));
+        CHECK(benchfs_close(fd) == 0);
+    }
+    n = ops_since(before);
+    printf("stats, misses and small reads on both servers: %llu requests\n",
+           (unsigned long long)n);
+    CHECK(n == 0);
+}
+
+/* Changes of this client: each seen by the next stat. */
+static void test_own_changes(void)
+{
+    struct timespec ts[2] = {{.tv_sec = 1000000000, .tv_nsec = 5}, {.tv_sec = 1234567890, .tv_nsec = 7}};
+    struct stat st;
+    char to[64];
+
+    for (int s = 0; s < 2; s++) {
+        write_file(file[s], 5000, 9);
+        check_size(file[s], 5000);
+        CHECK(benchfs_chmod(file[s], 0600) == 0);
+        CHECK(benchfs_stat(file[s], &st) == 0 && (st.st_mode & 07777) == 0600);
+        CHECK(benchfs_utimens(file[s], ts) == 0);
+        CHECK(benchfs_stat(file[s], &st) == 0 && st.st_mtim.tv_sec == 1234567890 &&
+              st.st_mtim.tv_nsec == 7);
+        /* Renamed to a name the other server owns, and back. */
+        path_on((size_t)(1 - s), "/moved", to, sizeof(to));
+        CHECK(benchfs_rename(file[s], to) == 0);
+        CHECK_ERR(benchfs_stat(file[s], &st), ENOENT);
+        check_size(to, 5000);
+        CHECK(benchfs_rename(to, file[s]) == 0);
+        CHECK_ERR(benchfs_stat(to, &st), ENOENT);
+        check_size(file[s], 5000);
+        CHECK(benchfs_rmdir(dir[s]) == 0);
+        CHECK_ERR(benchfs_stat(dir[s], &st), ENOENT);
+        CHECK(benchfs_mkdir(dir[s], 0700) == 0);
+        CHECK(benchfs_stat(dir[s], &st) == 0 && (st.st_mode & 07777) == 0700);
+    }
+}
+
+/* A forked client: grows file[0], removes file[1], makes dir[0]/new. */
+static int other_process(void *arg)
+{
+    char path[128];
+
+    (void)arg;
+    itest_connect(0);
+    write_file(file[0], 7000, 3);
+    CHECK(benchfs_unlink(file[1]) == 0);
+    snprintf(path, sizeof(path), "%s/new", dir[0]);
+    write_file(path, 10, 4);
+    CHECK(benchfs_disconnect() == 0);
+    return 0;
+}
+
+static void test_other_process(void)
+{
+    char path[128];
+    struct stat st;
+    int status;
+    pid_t pid;
+
+    pid = itest_fork_one(other_process, NULL);
+    CHECK(pid > 0);
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    itest_connect(0);
+    check_size(file[0], 7000);
+    CHECK_ERR(benchfs_stat(file[1], &st), ENOENT);
+    snprintf(path, sizeof(path), "%s/new", dir[0]);
+    check_size(path, 10);
+    write_file(file[1], 100, 5);
+    check_size(file[1], 100);
+}
+
+int main(void)
+{
+    struct stat st;
+    uint64_t before, t0;
+    int n;
+
+    CHECK(unsetenv("BENCHFS_DIRECT") == 0);
+    itest_start(2, NULL);
+    itest_connect(0);
+    before = itest_server_ops();
+    ops_cost = itest_server_ops() - before;
+
+    test_no_requests();
+    test_own_changes();
+    /* UCX is not fork-safe: the child runs while this client is away. */
+    CHECK(benchfs_disconnect() == 0);
+    test_other_process();
+    CHECK(benchfs_disconnect() == 0);
+
+    /* Through the servers when asked. */
+    CHECK(setenv("BENCHFS_DIRECT", "0", 1) == 0);
+    itest_connect(0);
+    before = itest_server_ops();
+    for (n = 0; n < 10; n++)
+        check_size(file[n % 2], n % 2 ? 100 : 7000);
+    t0 = ops_since(before);
+    printf("BENCHFS_DIRECT=0: 10 stats took %llu requests\n", (unsigned long long)t0);
+    CHECK(t0 >= 10);
+    CHECK(benchfs_disconnect() == 0);
+    CHECK(unsetenv("BENCHFS_DIRECT") == 0);
+
+    /* A stopped server's committed records are still read here. */
+    itest_connect(0);
+    CHECK(kill(itest_h.servers[1].pid, SIGSTOP) == 0);
+    check_size(file[1], 100);
+    check_size(file[0], 7000);
+    CHECK(kill(itest_h.servers[1].pid, SIGCONT) == 0);
+
+    /* A killed one's are used until the client's pid check (once a
+     * second) at most, then never: the stat goes to the server and fails. */
+    CHECK(harness_stop_server(&itest_h, 1, SIGKILL, 5000) >= 0);
+    t0 = itest_now_ms();
+    n = 0;
+    for (;;) {
+        int rc = benchfs_stat(file[1], &st);
+
+        if (rc != 0) {
+            CHECK(errno == EIO || errno == ETIMEDOUT || errno == ECONNREFUSED);
+            break;
+        }
+        CHECK(st.st_size == 100);
+        n++;
+        CHECK(itest_now_ms() - t0 < 5000);
+    }
+    printf("after the kill: %d stats from its store, then '%s' after %llu ms\n", n,
+           benchfs_last_error(), (unsigned long long)(itest_now_ms() - t0));
+    check_size(file[0], 7000);
+
+    /* Restarted on an empty data directory: a new store, read anew. */
+    {
+        char cmd[1200], addr[4200];
+        struct benchfs_server_info info;
+        int tries = 0;
+
+        snprintf(addr, sizeof(addr), "%s/%s.addr", itest_h.registry, itest_h.servers[1].node_id);
+        CHECK(unlink(addr) == 0); /* the killed server's stale file */
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", itest_h.servers[1].data_dir);
+        CHECK(system(cmd) == 0);
+        CHECK(harness_start_server(&itest_h, 1, 20000) == 0);
+        while (benchfs_server_info(1, &info) != 0 || info.status != 0)
+            CHECK(++tries < 20);
+        CHECK_ERR(benchfs_stat(file[1], &st), ENOENT);
+        write_file(file[1], 33, 6);
+        before = itest_server_ops();
+        check_size(file[1], 33);
+        CHECK(ops_since(before) == 0);
+    }
+    CHECK(benchfs_disconnect() == 0);
+    itest_stop();
+    printf("ok\n");
+    return 0;
+}
