@@ -11,6 +11,8 @@
  * elsewhere; no room left in the reply) is read with the public calls
  * open, pread and close. Costs: one RPC per owner per batch, plus an open
  * (which brings a small file's bytes: read at open) per file read so.
+ * Files whose owners run on this host take no request at all: looked up in
+ * the owner's store and read from their chunk file here (get_direct).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -139,6 +141,46 @@ static void get_results(struct client *c, struct benchfs_get_file *files,
     free(pf);
 }
 
+/*
+ * A file whose owner runs on this host: looked up in the owner's store and
+ * its bytes read from chunk 0's file here, without a request
+ * (docs/architecture.md#direct-metadata-reads). Returns false when that is
+ * not possible (a GET then asks the owner); else the outcome is in f, or
+ * *later is set: a file that fits but whose chunk 0 is not a whole local
+ * file (holes, lost data, a remote chunk) is read with open and pread.
+ */
+static bool get_direct(struct client *c, struct benchfs_get_file *f, const char *path, size_t len,
+                       size_t owner, bool *later)
+{
+    struct proto_attr attr;
+    size_t s0;
+    int rc = direct_stat(c, owner, path, len, &attr);
+
+    if (rc == -EAGAIN)
+        return false;
+    if (rc == -ENOENT)
+        rc = ns_refine_enoent(c, path, len);
+    if (rc < 0) {
+        f->error = -rc;
+        return true;
+    }
+    posix_attr_to_stat(&attr, attr.size, &f->st);
+    if (!S_ISREG(f->st.st_mode) || attr.size > f->cap)
+        return true;
+    if (attr.size == 0) {
+        f->len = 0;
+        return true;
+    }
+    s0 = placement_chunk(&c->place, attr.ino, 0);
+    if (attr.size <= attr.chunk_size && direct_usable(c, s0) &&
+        direct_rw(c, s0, attr.ino, 0, 0, f->buf, NULL, attr.size) == (ssize_t)attr.size) {
+        f->len = (ssize_t)attr.size;
+        return true;
+    }
+    *later = true;
+    return true;
+}
+
 /* Look the files up (and read the small ones) with GETs. 0 or -ENOMEM
  * before anything was sent; each file's outcome in it. */
 static int get_batch(struct client *c, struct benchfs_get_file *files, size_t n, bool *later)
@@ -147,7 +189,7 @@ static int get_batch(struct client *c, struct benchfs_get_file *files, size_t n,
     struct get_item *items = malloc(n * sizeof(*items));
     struct get_req *reqs = NULL;
     struct rpc_call *calls = NULL;
-    size_t nitems = 0, nreqs = 0, arena_len = 0, used = 0, *off = NULL;
+    size_t nitems = 0, nreqs = 0, arena_len = 0, used = 0, *off = NULL, owner;
     char *arena;
     int rc = -ENOMEM;
 
@@ -167,11 +209,14 @@ static int get_batch(struct client *c, struct benchfs_get_file *files, size_t n,
             f->error = -len;
             continue;
         }
+        owner = placement_path(&c->place, npath, (size_t)len);
+        if (get_direct(c, f, npath, (size_t)len, owner, &later[i]))
+            continue;
         memcpy(arena + used, npath, (size_t)len);
         items[nitems++] = (struct get_item){
             .file = i,
             .path_len = (uint32_t)len,
-            .owner = placement_path(&c->place, npath, (size_t)len),
+            .owner = owner,
             .path = arena + used,
         };
         used += (size_t)len;

@@ -83,8 +83,7 @@ err:
     return meta_mdb_err(rc);
 }
 
-int meta_reader_lookup(struct meta_reader *r, const char *path, size_t len,
-                       struct meta_attr *attr)
+int meta_reader_lookup(struct meta_reader *r, const char *path, size_t len, struct meta_attr *attr)
 {
     uint8_t key[META_KEY_LEN];
     MDB_val k = {META_KEY_LEN, key}, v;

@@ -109,15 +109,15 @@ static void test_no_requests(void)
         CHECK(benchfs_close(fd) == 0);
     }
     n = ops_since(before);
-    printf("stats, misses and small reads on both servers: %llu requests\n",
-           (unsigned long long)n);
+    printf("stats, misses and small reads on both servers: %llu requests\n", (unsigned long long)n);
     CHECK(n == 0);
 }
 
 /* Changes of this client: each seen by the next stat. */
 static void test_own_changes(void)
 {
-    struct timespec ts[2] = {{.tv_sec = 1000000000, .tv_nsec = 5}, {.tv_sec = 1234567890, .tv_nsec = 7}};
+    struct timespec ts[2] = {{.tv_sec = 1000000000, .tv_nsec = 5},
+                             {.tv_sec = 1234567890, .tv_nsec = 7}};
     struct stat st;
     char to[64];
 

@@ -15,7 +15,9 @@
  *   get     the 300 files read back at once (buffers of their size, and
  *           one byte short: not read), a directory, a missing path, one
  *           below a file, renamed files (their bytes stay with the server
- *           that made them: read the usual way), an empty buffer
+ *           that made them: read the usual way), an empty buffer; once
+ *           from the servers' stores and chunk files (no request), once
+ *           with BENCHFS_DIRECT=0 through GET requests
  *   fsck    afterwards no chunk without its file, none of the failed
  *           files' bytes left
  *
@@ -216,20 +218,25 @@ static void test_large(void)
     free(back);
 }
 
-static void test_get(void)
+/* Twice: looked up and read here from the servers' stores and chunk files
+ * (all servers run on this host), then with BENCHFS_DIRECT=0 through GET
+ * requests. `rename` the first time only. */
+static void test_get(bool rename)
 {
     size_t n = NMANY + 4;
     struct benchfs_get_file *g = calloc(n, sizeof(*g));
     unsigned char *data = malloc((size_t)NMANY * 5001);
     char(*paths)[64] = malloc((size_t)NMANY * 64);
     char small[8];
+    uint64_t ops, cost;
 
     CHECK(g != NULL && data != NULL && paths != NULL);
     /* Ten renamed files: the new names' owners differ from the servers
      * holding their bytes for some of them (all ten on their own server
      * would be a chance of 3^-10). */
-    CHECK(benchfs_mkdir("/moved", 0755) == 0);
-    for (int i = 2; i < NMANY; i += 30) {
+    if (rename)
+        CHECK(benchfs_mkdir("/moved", 0755) == 0);
+    for (int i = 2; rename && i < NMANY; i += 30) {
         char from[64], to[64];
 
         snprintf(from, sizeof(from), "/many/f%d", i);
@@ -247,7 +254,14 @@ static void test_get(void)
     g[NMANY + 1] = (struct benchfs_get_file){.path = "/many/none", .buf = small, .cap = 8};
     g[NMANY + 2] = (struct benchfs_get_file){.path = "/err/one/x", .buf = small, .cap = 8};
     g[NMANY + 3] = (struct benchfs_get_file){.path = "/err/one", .buf = NULL, .cap = 0};
+    ops = itest_server_ops();
+    cost = itest_server_ops() - ops; /* the counting's own requests */
+    ops = itest_server_ops();
     CHECK_ERR(benchfs_get_many(g, n), ENOENT);
+    ops = itest_server_ops() - ops - cost;
+    printf("get of %zu paths: %llu requests (%s)\n", n, (unsigned long long)ops,
+           rename ? "direct" : "BENCHFS_DIRECT=0");
+    CHECK(rename ? ops == 0 : ops >= 3);
     for (int i = 0; i < NMANY; i++) {
         const unsigned char *d = g[i].buf;
 
@@ -291,7 +305,11 @@ int main(void)
     test_errors();
     test_large();
     CHECK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
-    test_get(); /* renames one of the files the reader checked */
+    test_get(true); /* renames one of the files the reader checked */
+    CHECK(benchfs_disconnect() == 0);
+    CHECK(setenv("BENCHFS_DIRECT", "0", 1) == 0);
+    itest_connect(0);
+    test_get(false);
     CHECK(benchfs_fsck(0, NULL, NULL, &r) == 0);
     CHECK(r.orphan_sets == 0 && r.orphan_chunks == 0 && r.errors == 0);
     CHECK(benchfs_disconnect() == 0);
