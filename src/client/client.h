@@ -476,6 +476,13 @@ bool direct_meta_usable(struct client *c, size_t idx);
  */
 int direct_stat(struct client *c, size_t idx, const char *path, size_t len,
                 struct proto_attr *attr);
+/*
+ * The entries of directory path in server idx's store, read here in one
+ * snapshot, each to add (which returns nonzero to stop): 0, -ENOENT /
+ * -ENOTDIR (as the server's READDIR), or -EAGAIN: ask the server.
+ */
+int direct_readdir(struct client *c, size_t idx, const char *path, size_t len,
+                   int (*add)(void *arg, const struct proto_dirent *e), void *arg);
 
 /* ---- inode.c ---- */
 

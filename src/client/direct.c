@@ -369,3 +369,48 @@ int direct_stat(struct client *c, size_t idx, const char *path, size_t len, stru
     return -EAGAIN;
 #endif
 }
+
+#ifdef BENCHFS_HAVE_SERVER
+struct direct_dir_arg {
+    int (*add)(void *arg, const struct proto_dirent *e);
+    void *arg;
+};
+
+static int direct_dir_entry(void *arg, const char *name, size_t name_len, const struct meta_attr *a)
+{
+    const struct direct_dir_arg *da = arg;
+    struct proto_dirent e = {.ino = a->ino,
+                             .size = a->size,
+                             .mode = a->mode,
+                             .name_len = (uint16_t)name_len,
+                             .name = name};
+
+    return da->add(da->arg, &e);
+}
+#endif
+
+int direct_readdir(struct client *c, size_t idx, const char *path, size_t len,
+                   int (*add)(void *arg, const struct proto_dirent *e), void *arg)
+{
+#ifdef BENCHFS_HAVE_SERVER
+    struct direct_dir_arg da = {.add = add, .arg = arg};
+    int rc;
+
+    if (!direct_meta_usable(c, idx))
+        return -EAGAIN;
+    rc = meta_reader_readdir(c->servers[idx].meta, path, len, direct_dir_entry, &da);
+    if (rc >= 0 || rc == -ENOENT || rc == -ENOTDIR)
+        return rc < 0 ? rc : 0;
+    log_debug("client: direct listing of %.*s from %s failed: %s", (int)len, path,
+              c->servers[idx].node_id, strerror(-rc));
+    return -EAGAIN;
+#else
+    (void)c;
+    (void)idx;
+    (void)path;
+    (void)len;
+    (void)add;
+    (void)arg;
+    return -EAGAIN;
+#endif
+}

@@ -166,6 +166,11 @@ typedef int (*meta_readdir_cb_t)(void *arg, const char *name, size_t name_len,
                                  const struct meta_attr *attr);
 int meta_readdir(struct meta *meta, const char *path, size_t len, const char *cursor,
                  size_t cursor_len, meta_readdir_cb_t cb, void *arg, bool *done_p);
+/* A reader's (meta_reader_open): every entry of directory path, in one
+ * transaction (a snapshot), to cb as meta_readdir gives them. 0: all; 1: cb
+ * stopped it; -ENOENT / -ENOTDIR / -EINVAL / -EIO. */
+int meta_reader_readdir(struct meta_reader *r, const char *path, size_t len, meta_readdir_cb_t cb,
+                        void *arg);
 
 /* Remove a file; returns its attributes (to free chunks). -EISDIR for dirs,
  * -ENOENT when there is no file here. */

@@ -264,8 +264,30 @@ static bool meta_child_path_ok(const char *rp, size_t rlen, const char *dir, siz
            memcmp(rp + plen + 1, name, nlen) == 0;
 }
 
-int meta_readdir(struct meta *m, const char *path, size_t len, const char *cursor,
-                 size_t cursor_len, meta_readdir_cb_t cb, void *arg, bool *done_p)
+/* A record in txn: 1 (attr and, when asked, its stored path filled), 0
+ * absent, or -errno. path NULL: not checked (the caller checks). */
+static int meta_txn_rec(MDB_txn *txn, MDB_dbi dbi_rec, const uint8_t key[META_KEY_LEN],
+                        const char *path, size_t len, struct meta_attr *attr, const char **rp_p,
+                        size_t *rlen_p)
+{
+    MDB_val k = {META_KEY_LEN, (void *)key}, v;
+    int rc = mdb_get(txn, dbi_rec, &k, &v);
+
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return meta_mdb_err(rc);
+    rc = meta_rec_decode(&v, path, len, attr);
+    if (rc > 0 && rp_p != NULL) {
+        *rp_p = (const char *)v.mv_data + sizeof(struct meta_rec_hdr);
+        *rlen_p = v.mv_size - sizeof(struct meta_rec_hdr);
+    }
+    return rc;
+}
+
+int meta_readdir_txn(MDB_txn *txn, MDB_dbi dbi_rec, MDB_dbi dbi_child, const char *path, size_t len,
+                     const char *cursor, size_t cursor_len, meta_readdir_cb_t cb, void *arg,
+                     bool *done_p)
 {
     uint8_t key[META_KEY_LEN], kbuf[META_CHILD_KEY_MAX];
     struct meta_child_val cv;
@@ -275,18 +297,16 @@ int meta_readdir(struct meta *m, const char *path, size_t len, const char *curso
     const char *name, *rp;
     size_t name_len, rlen;
     bool done = false;
-    MDB_txn *txn;
     int rc;
 
-    if (!meta_path_ok(path, len) || cursor_len > BFS_NAME_MAX || (cursor_len > 0 && cursor == NULL))
-        return -EINVAL;
-    rc = meta_txn_get(m, &txn);
-    if (rc != 0)
-        return rc;
-    rc = meta_dir_get(m, path, len, key, &attr);
-    if (rc != 0)
-        return rc;
-    rc = mdb_cursor_open(txn, m->dbi_child, &cur);
+    /* The directory itself: -ENOENT, -ENOTDIR, as meta_dir_get. */
+    meta_key(path, len, key);
+    rc = meta_txn_rec(txn, dbi_rec, key, path, len, &attr, NULL, NULL);
+    if (rc <= 0)
+        return rc < 0 ? rc : -ENOENT;
+    if (!S_ISDIR(attr.mode))
+        return -ENOTDIR;
+    rc = mdb_cursor_open(txn, dbi_child, &cur);
     if (rc != 0)
         return meta_mdb_err(rc);
 
@@ -322,7 +342,7 @@ int meta_readdir(struct meta *m, const char *path, size_t len, const char *curso
         name_len = k.mv_size - META_KEY_LEN;
         /* Attributes come from the record: sizes change through setsize,
          * and the index is not rewritten for that. */
-        rc = meta_rec_get_raw(m, cv.key, &rp, &rlen, &attr);
+        rc = meta_txn_rec(txn, dbi_rec, cv.key, NULL, 0, &attr, &rp, &rlen);
         if (rc == 0 || (rc > 0 && !meta_child_path_ok(rp, rlen, path, len, name, name_len)))
             rc = -EIO; /* dangling entry or collision */
         if (rc < 0)
@@ -337,4 +357,19 @@ int meta_readdir(struct meta *m, const char *path, size_t len, const char *curso
     if (rc == 0 && done_p != NULL)
         *done_p = done;
     return rc;
+}
+
+int meta_readdir(struct meta *m, const char *path, size_t len, const char *cursor,
+                 size_t cursor_len, meta_readdir_cb_t cb, void *arg, bool *done_p)
+{
+    MDB_txn *txn;
+    int rc;
+
+    if (!meta_path_ok(path, len) || cursor_len > BFS_NAME_MAX || (cursor_len > 0 && cursor == NULL))
+        return -EINVAL;
+    rc = meta_txn_get(m, &txn);
+    if (rc != 0)
+        return rc;
+    return meta_readdir_txn(txn, m->dbi_rec, m->dbi_child, path, len, cursor, cursor_len, cb, arg,
+                            done_p);
 }

@@ -228,6 +228,12 @@ static inline bool meta_path_ok(const char *path, size_t len)
     return path_is_normalized(path, len);
 }
 
+/* meta_dir.c: meta_readdir's scan in a given transaction and databases
+ * (the server's, or a reader's: meta_reader.c). path checked by the caller. */
+int meta_readdir_txn(MDB_txn *txn, MDB_dbi dbi_rec, MDB_dbi dbi_child, const char *path, size_t len,
+                     const char *cursor, size_t cursor_len, meta_readdir_cb_t cb, void *arg,
+                     bool *done_p);
+
 /* meta_file.c: write attr's record under its orphan key (inside an op). */
 int meta_orphan_put(struct meta *m, const struct meta_attr *attr);
 

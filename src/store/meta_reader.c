@@ -24,7 +24,7 @@
 struct meta_reader {
     MDB_env *env;
     MDB_txn *txn; /* reset between lookups; NULL until the first */
-    MDB_dbi dbi_rec;
+    MDB_dbi dbi_rec, dbi_child;
     pid_t pid; /* the process that opened it */
 };
 
@@ -56,6 +56,8 @@ int meta_reader_open(const char *dir, struct meta_reader **r_p)
         goto err;
     rc = mdb_dbi_open(txn, "rec", 0, &r->dbi_rec);
     if (rc == 0)
+        rc = mdb_dbi_open(txn, "child", 0, &r->dbi_child);
+    if (rc == 0)
         rc = mdb_dbi_open(txn, "sys", 0, &dbi_sys);
     if (rc == 0)
         rc = mdb_get(txn, dbi_sys, &k, &v);
@@ -83,6 +85,20 @@ err:
     return meta_mdb_err(rc);
 }
 
+/* Start a lookup: the latest committed transaction. */
+static int meta_reader_renew(struct meta_reader *r)
+{
+    int rc = mdb_txn_renew(r->txn);
+
+    if (rc == MDB_MAP_RESIZED) {
+        /* The writer grew the map: adopt its size and try once more. */
+        rc = mdb_env_set_mapsize(r->env, 0);
+        if (rc == 0)
+            rc = mdb_txn_renew(r->txn);
+    }
+    return meta_mdb_err(rc);
+}
+
 int meta_reader_lookup(struct meta_reader *r, const char *path, size_t len, struct meta_attr *attr)
 {
     uint8_t key[META_KEY_LEN];
@@ -91,15 +107,9 @@ int meta_reader_lookup(struct meta_reader *r, const char *path, size_t len, stru
 
     if (!meta_path_ok(path, len))
         return -EINVAL;
-    rc = mdb_txn_renew(r->txn);
-    if (rc == MDB_MAP_RESIZED) {
-        /* The writer grew the map: adopt its size and try once more. */
-        rc = mdb_env_set_mapsize(r->env, 0);
-        if (rc == 0)
-            rc = mdb_txn_renew(r->txn);
-    }
+    rc = meta_reader_renew(r);
     if (rc != 0)
-        return meta_mdb_err(rc);
+        return rc;
     meta_key(path, len, key);
     rc = mdb_get(r->txn, r->dbi_rec, &k, &v);
     if (rc == 0)
@@ -108,6 +118,22 @@ int meta_reader_lookup(struct meta_reader *r, const char *path, size_t len, stru
         rc = rc == MDB_NOTFOUND ? -ENOENT : meta_mdb_err(rc);
     mdb_txn_reset(r->txn);
     return rc;
+}
+
+int meta_reader_readdir(struct meta_reader *r, const char *path, size_t len, meta_readdir_cb_t cb,
+                        void *arg)
+{
+    bool done = false;
+    int rc;
+
+    if (!meta_path_ok(path, len))
+        return -EINVAL;
+    rc = meta_reader_renew(r);
+    if (rc != 0)
+        return rc;
+    rc = meta_readdir_txn(r->txn, r->dbi_rec, r->dbi_child, path, len, NULL, 0, cb, arg, &done);
+    mdb_txn_reset(r->txn);
+    return rc == 0 && !done ? 1 : rc;
 }
 
 void meta_reader_close(struct meta_reader *r)

@@ -4,8 +4,9 @@
  * host answers a path's STAT from the owner's metadata store itself.
  *
  *   - stats of files and directories owned by either server, ENOENT and
- *     ENOTDIR, and open + read of a small file cost no request (servers'
- *     STATUS counters), with the attributes the servers hold;
+ *     ENOTDIR, open + read of a small file and listings of a directory
+ *     (names, types and sizes) cost no request (servers' STATUS counters),
+ *     with the attributes the servers hold;
  *   - every change this client made is seen at once: a write published at
  *     close, chmod, utimens, rename, unlink, mkdir and rmdir;
  *   - so is every change another process made: a forked client changes
@@ -19,6 +20,7 @@
  *
  * 2 servers.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -113,6 +115,76 @@ static void test_no_requests(void)
     CHECK(n == 0);
 }
 
+/* The names in directory path, sorted, joined by commas. */
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void list_names(const char *path, char *out, size_t len)
+{
+    static char names[64][64];
+    struct benchfs_dirent *de;
+    benchfs_dir_t *d = benchfs_opendir(path);
+    size_t n = 0, used = 0;
+
+    CHECK(d != NULL);
+    while ((de = benchfs_readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        CHECK(n < 64);
+        CHECK(strlen(de->d_name) < 64);
+        memcpy(names[n++], de->d_name, strlen(de->d_name) + 1);
+    }
+    CHECK(benchfs_closedir(d) == 0);
+    qsort(names, n, sizeof(names[0]), name_cmp);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "", names[i]);
+}
+
+/* Listings: every server's part read here; what changed is seen. */
+static void test_listing(void)
+{
+    char got[4096], path[128];
+    uint64_t before, n;
+    struct benchfs_dirent *de;
+    benchfs_dir_t *d;
+
+    CHECK(benchfs_mkdir("/ls", 0755) == 0);
+    for (int i = 0; i < 20; i++) {
+        snprintf(path, sizeof(path), "/ls/f%02d", i);
+        write_file(path, (size_t)i, 1);
+    }
+    CHECK(benchfs_mkdir("/ls/sub", 0755) == 0);
+    before = itest_server_ops();
+    list_names("/ls", got, sizeof(got));
+    n = ops_since(before);
+    printf("listing of 21 entries over 2 servers: %llu requests\n", (unsigned long long)n);
+    CHECK(n == 0);
+    CHECK(strcmp(got, "f00,f01,f02,f03,f04,f05,f06,f07,f08,f09,f10,f11,f12,f13,f14,f15,f16,"
+                      "f17,f18,f19,sub") == 0);
+    /* Sizes and types come with the entries (readdirplus). */
+    d = benchfs_opendir("/ls");
+    CHECK(d != NULL);
+    while ((de = benchfs_readdir(d)) != NULL) {
+        if (de->d_name[0] == 'f')
+            CHECK(de->d_type == DT_REG && de->d_size == (uint64_t)atoi(de->d_name + 1));
+        else if (strcmp(de->d_name, "sub") == 0)
+            CHECK(de->d_type == DT_DIR);
+    }
+    CHECK(benchfs_closedir(d) == 0);
+    CHECK(benchfs_unlink("/ls/f03") == 0);
+    CHECK(benchfs_rename("/ls/f04", "/ls/g04") == 0);
+    list_names("/ls", got, sizeof(got));
+    CHECK(strcmp(got, "f00,f01,f02,f05,f06,f07,f08,f09,f10,f11,f12,f13,f14,f15,f16,f17,f18,"
+                      "f19,g04,sub") == 0);
+    CHECK(benchfs_opendir("/ls/f00") == NULL && errno == ENOTDIR);
+    CHECK(benchfs_opendir("/ls/none") == NULL && errno == ENOENT);
+    CHECK_ERR(benchfs_rmdir("/ls"), ENOTEMPTY);
+    CHECK(benchfs_rmdir("/ls/sub") == 0);
+}
+
 /* Changes of this client: each seen by the next stat. */
 static void test_own_changes(void)
 {
@@ -191,6 +263,7 @@ int main(void)
     ops_cost = itest_server_ops() - before;
 
     test_no_requests();
+    test_listing();
     test_own_changes();
     /* UCX is not fork-safe: the child runs while this client is away. */
     CHECK(benchfs_disconnect() == 0);

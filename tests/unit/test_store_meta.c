@@ -1399,9 +1399,27 @@ static void test_collision_detected(void **state)
 struct reader_answer {
     int open_rc, rc;
     struct meta_attr attr;
+    int listed;      /* entries listed (`list`) */
+    char names[128]; /* their names, each followed by a comma */
 };
 
-static struct reader_answer read_from_child(const char *dir, const char *path, bool leave)
+static int reader_list_cb(void *arg, const char *name, size_t name_len, const struct meta_attr *a)
+{
+    struct reader_answer *ans = arg;
+    size_t used = strlen(ans->names);
+
+    (void)a;
+    if (used + name_len + 2 > sizeof(ans->names))
+        return 1;
+    memcpy(ans->names + used, name, name_len);
+    ans->names[used + name_len] = ',';
+    ans->names[used + name_len + 1] = '\0';
+    ans->listed++;
+    return 0;
+}
+
+static struct reader_answer read_from_child_ex(const char *dir, const char *path, bool leave,
+                                               bool list)
 {
     struct reader_answer ans;
     int pfd[2], status;
@@ -1417,7 +1435,8 @@ static struct reader_answer read_from_child(const char *dir, const char *path, b
         close(pfd[0]);
         ans.open_rc = meta_reader_open(dir, &r);
         if (ans.open_rc == 0) {
-            ans.rc = meta_reader_lookup(r, path, strlen(path), &ans.attr);
+            ans.rc = list ? meta_reader_readdir(r, path, strlen(path), reader_list_cb, &ans)
+                          : meta_reader_lookup(r, path, strlen(path), &ans.attr);
             if (!leave)
                 meta_reader_close(r);
         }
@@ -1430,6 +1449,11 @@ static struct reader_answer read_from_child(const char *dir, const char *path, b
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(ans.open_rc, 0);
     return ans;
+}
+
+static struct reader_answer read_from_child(const char *dir, const char *path, bool leave)
+{
+    return read_from_child_ex(dir, path, leave, false);
 }
 
 static void test_reader(void **state)
@@ -1453,6 +1477,19 @@ static void test_reader(void **state)
     assert_int_equal(ans.rc, 0);
     assert_memory_equal(&ans.attr, &d, sizeof(d));
     assert_int_equal(read_from_child(f->dir, "/nope", false).rc, -ENOENT);
+    /* Listings: the entries of one snapshot, as meta_readdir gives them. */
+    create_ok(f->m, "/d/x", &d);
+    create_ok(f->m, "/d/y", &d);
+    assert_int_equal(meta_mkdir(f->m, P("/d/z"), 0755, 0, 0, true), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    ans = read_from_child_ex(f->dir, "/d", false, true);
+    assert_int_equal(ans.rc, 0);
+    assert_int_equal(ans.listed, 3);
+    assert_true(strstr(ans.names, "x,") != NULL && strstr(ans.names, "y,") != NULL &&
+                strstr(ans.names, "z,") != NULL);
+    assert_int_equal(read_from_child_ex(f->dir, "/a", false, true).rc, -ENOTDIR);
+    assert_int_equal(read_from_child_ex(f->dir, "/none", false, true).rc, -ENOENT);
+    assert_int_equal(read_from_child_ex(f->dir, "/d/", false, true).rc, -EINVAL);
     assert_int_equal(read_from_child(f->dir, "a", false).rc, -EINVAL);
     assert_int_equal(read_from_child(f->dir, "/d/", false).rc, -EINVAL);
     /* Another path's record under this one's key is never served. */
