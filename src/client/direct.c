@@ -349,16 +349,7 @@ int direct_stat(struct client *c, size_t idx, const char *path, size_t len, stru
                   c->servers[idx].node_id, strerror(-rc));
         return -EAGAIN;
     }
-    attr->ino = a.ino;
-    attr->size = a.size;
-    attr->chunk_size = a.chunk_size;
-    attr->mode = a.mode;
-    attr->nlink = a.nlink;
-    attr->uid = a.uid;
-    attr->gid = a.gid;
-    attr->atime_ns = a.atime_ns;
-    attr->mtime_ns = a.mtime_ns;
-    attr->ctime_ns = a.ctime_ns;
+    meta_attr_to_wire(&a, attr);
     return 0;
 #else
     (void)c;

@@ -100,7 +100,7 @@ static int get_start(struct sreq *r)
         f->status = meta_lookup(srv->meta, path, plen, &a);
         if (f->status < 0)
             continue;
-        server_attr_to_wire(&a, &f->attr);
+        meta_attr_to_wire(&a, &f->attr);
         if (S_ISREG(a.mode) && a.size > 0 && a.size <= a.chunk_size &&
             (uint32_t)(a.ino >> 32) == srv->tag && used + a.size <= room) {
             f->data_len = (uint32_t)a.size;

@@ -16,20 +16,6 @@
 #include "common/timeutil.h"
 #include "server/server_int.h"
 
-void server_attr_to_wire(const struct meta_attr *a, proto_attr_t *w)
-{
-    w->ino = a->ino;
-    w->size = a->size;
-    w->chunk_size = a->chunk_size;
-    w->mode = a->mode;
-    w->nlink = a->nlink;
-    w->uid = a->uid;
-    w->gid = a->gid;
-    w->atime_ns = a->atime_ns;
-    w->mtime_ns = a->mtime_ns;
-    w->ctime_ns = a->ctime_ns;
-}
-
 static void attr_from_wire(const proto_attr_t *w, struct meta_attr *a)
 {
     a->ino = w->ino;
@@ -50,7 +36,7 @@ void server_op_STAT(struct sreq *r)
     int rc = meta_lookup(r->srv->meta, r->data, r->data_len, &a);
 
     if (rc == 0)
-        server_attr_to_wire(&a, &r->rep.attr_rep.attr);
+        meta_attr_to_wire(&a, &r->rep.attr_rep.attr);
     /* An open for reading of a small file: its bytes come with the reply
      * when chunk 0 is here (it is, unless the file was renamed). */
     if (rc == 0 && (r->body.path_req.flags & PROTO_STAT_HEAD) && S_ISREG(a.mode) && a.size > 0 &&
@@ -80,7 +66,7 @@ void server_op_CREATE(struct sreq *r)
     rc = meta_create_ex(srv->meta, r->data, r->data_len, q->mode, q->uid, q->gid, chunk_size,
                         q->flags, &a, &old_size, &created, &old_ino);
     if (rc == 0) {
-        server_attr_to_wire(&a, &r->rep.create_rep.attr);
+        meta_attr_to_wire(&a, &r->rep.create_rep.attr);
         r->rep.create_rep.old_size = old_size;
         r->rep.create_rep.old_ino = old_ino;
         r->rep.create_rep.created = created;
@@ -97,7 +83,7 @@ void server_op_UNLINK(struct sreq *r)
     int rc = meta_unlink_keep(r->srv->meta, r->data, r->data_len, keep, &a);
 
     if (rc == 0)
-        server_attr_to_wire(&a, &r->rep.attr_rep.attr);
+        meta_attr_to_wire(&a, &r->rep.attr_rep.attr);
     if (rc == 0 && keep)
         server_orphan_made(r, a.ino);
     /* The client asks the owner to free its own chunks of the file right
@@ -119,9 +105,9 @@ void server_op_RENAME(struct sreq *r)
     rc = meta_rename_keep(r->srv->meta, r->data, q->path_len, r->data + q->path_len, q->path2_len,
                           (q->flags & PROTO_RENAME_KEEP) != 0, &moved, &replaced, &has_replaced);
     if (rc == 0) {
-        server_attr_to_wire(&moved, &r->rep.rename_rep.moved);
+        meta_attr_to_wire(&moved, &r->rep.rename_rep.moved);
         if (has_replaced)
-            server_attr_to_wire(&replaced, &r->rep.rename_rep.replaced);
+            meta_attr_to_wire(&replaced, &r->rep.rename_rep.replaced);
         r->rep.rename_rep.has_replaced = has_replaced;
         if (has_replaced && (q->flags & PROTO_RENAME_KEEP))
             server_orphan_made(r, replaced.ino);
@@ -147,7 +133,7 @@ void server_op_INODE_PUT(struct sreq *r)
     if (rc == 0) {
         r->rep.rename_rep.moved = q->attr;
         if (has_replaced)
-            server_attr_to_wire(&replaced, &r->rep.rename_rep.replaced);
+            meta_attr_to_wire(&replaced, &r->rep.rename_rep.replaced);
         r->rep.rename_rep.has_replaced = has_replaced;
         if (has_replaced && (q->flags & PROTO_PUT_KEEP))
             server_orphan_made(r, replaced.ino);
@@ -161,7 +147,7 @@ void server_op_INODE_DEL(struct sreq *r)
     int rc = meta_inode_del(r->srv->meta, r->data, r->data_len, r->body.inode_del_req.ino, &a);
 
     if (rc == 0)
-        server_attr_to_wire(&a, &r->rep.attr_rep.attr);
+        meta_attr_to_wire(&a, &r->rep.attr_rep.attr);
     sreq_finish(r, rc);
 }
 
@@ -178,7 +164,7 @@ void server_op_TRUNCATE(struct sreq *r)
     rc =
         meta_truncate(r->srv->meta, r->data, r->data_len, r->body.truncate_req.size, &a, &old_size);
     if (rc == 0) {
-        server_attr_to_wire(&a, &r->rep.truncate_rep.attr);
+        meta_attr_to_wire(&a, &r->rep.truncate_rep.attr);
         r->rep.truncate_rep.old_size = old_size;
     }
     sreq_finish(r, rc);
@@ -208,7 +194,7 @@ void server_op_SETSIZE(struct sreq *r)
                           (q->flags & PROTO_SETSIZE_EXACT) != 0, &a);
     }
     if (rc == 0) {
-        server_attr_to_wire(&a, &r->rep.attr_rep.attr);
+        meta_attr_to_wire(&a, &r->rep.attr_rep.attr);
         /* close/fsync: make it durable before the reply (durability close;
          * with fsync the FSYNC that follows a client's fsync syncs). */
         if ((q->flags & PROTO_SETSIZE_SYNC) && srv->cfg.durability >= DURABILITY_CLOSE)
@@ -246,7 +232,7 @@ void server_op_ISTAT(struct sreq *r)
     ino_req_path(r, opath, &path, &len);
     rc = meta_stat_ino(r->srv->meta, path, len, r->body.ino_req.ino, &a);
     if (rc == 0)
-        server_attr_to_wire(&a, &r->rep.attr_rep.attr);
+        meta_attr_to_wire(&a, &r->rep.attr_rep.attr);
     sreq_finish(r, rc);
 }
 
@@ -267,7 +253,7 @@ void server_op_ITRUNCATE(struct sreq *r)
     rc = meta_truncate_ino(r->srv->meta, path, len, r->body.ino_req.ino, r->body.ino_req.size, &a,
                            &old_size);
     if (rc == 0) {
-        server_attr_to_wire(&a, &r->rep.truncate_rep.attr);
+        meta_attr_to_wire(&a, &r->rep.truncate_rep.attr);
         r->rep.truncate_rep.old_size = old_size;
     }
     sreq_finish(r, rc);
@@ -279,7 +265,7 @@ void server_op_RELEASE(struct sreq *r)
     int rc = meta_orphan_release(r->srv->meta, r->body.ino_req.ino, &a);
 
     if (rc == 0) {
-        server_attr_to_wire(&a, &r->rep.attr_rep.attr);
+        meta_attr_to_wire(&a, &r->rep.attr_rep.attr);
         server_orphan_released(r->srv, r->body.ino_req.ino);
     }
     sreq_finish(r, rc);
@@ -308,7 +294,7 @@ void server_op_SETATTR(struct sreq *r)
     }
     rc = meta_setattr(r->srv->meta, path, len, q->ino, &sa, &a);
     if (rc == 0) {
-        server_attr_to_wire(&a, &r->rep.attr_rep.attr);
+        meta_attr_to_wire(&a, &r->rep.attr_rep.attr);
         if (r->srv->cfg.durability == DURABILITY_ALWAYS)
             r->srv->meta_sync = true;
     }

@@ -230,8 +230,6 @@ void server_put_continue(struct sreq *r);
 void server_put_lost(struct sreq *r);
 /* op_get.c: a GET after its receive or its chunk reads. */
 void server_get_continue(struct sreq *r);
-/* op_meta.c: attributes as sent. */
-void server_attr_to_wire(const struct meta_attr *a, proto_attr_t *w);
 /* STAT with PROTO_STAT_HEAD of a small file: read chunk 0 into the reply
  * (op_data.c); the reply goes without data when that cannot be done. */
 void server_stat_head(struct sreq *r);

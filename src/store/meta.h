@@ -42,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/proto.h"
+
 struct meta;
 
 /* Attributes of a file or directory. mode includes S_IFREG / S_IFDIR. */
@@ -57,6 +59,9 @@ struct meta_attr {
     uint64_t mtime_ns;
     uint64_t ctime_ns;
 };
+
+/* The attributes as the wire carries them (every reply with an attr). */
+void meta_attr_to_wire(const struct meta_attr *a, proto_attr_t *w);
 
 struct meta_opts {
     uint64_t map_size;           /* LMDB map size */

@@ -93,3 +93,17 @@ int meta_setattr(struct meta *m, const char *path, size_t len, uint64_t ino,
         *attr_p = attr;
     return rc;
 }
+
+void meta_attr_to_wire(const struct meta_attr *a, proto_attr_t *w)
+{
+    w->ino = a->ino;
+    w->size = a->size;
+    w->chunk_size = a->chunk_size;
+    w->mode = a->mode;
+    w->nlink = a->nlink;
+    w->uid = a->uid;
+    w->gid = a->gid;
+    w->atime_ns = a->atime_ns;
+    w->mtime_ns = a->mtime_ns;
+    w->ctime_ns = a->ctime_ns;
+}

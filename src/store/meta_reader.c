@@ -85,55 +85,69 @@ err:
     return meta_mdb_err(rc);
 }
 
-/* Start a lookup: the latest committed transaction. */
-static int meta_reader_renew(struct meta_reader *r)
-{
-    int rc = mdb_txn_renew(r->txn);
+/* What a reader does in its transaction: a lookup or a listing. */
+struct meta_reader_op {
+    const char *path;
+    size_t len;
+    struct meta_attr *attr; /* a lookup's */
+    meta_readdir_cb_t cb;   /* a listing's */
+    void *arg;
+};
 
+static int meta_reader_do(MDB_txn *txn, const struct meta_reader *r,
+                          const struct meta_reader_op *op)
+{
+    uint8_t key[META_KEY_LEN];
+    MDB_val k = {META_KEY_LEN, key}, v;
+    bool done = false;
+    int rc;
+
+    if (op->cb != NULL) {
+        rc = meta_readdir_txn(txn, r->dbi_rec, r->dbi_child, op->path, op->len, NULL, 0, op->cb,
+                              op->arg, &done);
+        return rc == 0 && !done ? 1 : rc;
+    }
+    meta_key(op->path, op->len, key);
+    rc = mdb_get(txn, r->dbi_rec, &k, &v);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? -ENOENT : meta_mdb_err(rc);
+    return meta_rec_decode(&v, op->path, op->len, op->attr) < 0 ? -EIO : 0;
+}
+
+/* Run op in a transaction renewed for it (the latest commit), reset after. */
+static int meta_reader_run(struct meta_reader *r, const struct meta_reader_op *op)
+{
+    int rc;
+
+    if (!meta_path_ok(op->path, op->len))
+        return -EINVAL;
+    rc = mdb_txn_renew(r->txn);
     if (rc == MDB_MAP_RESIZED) {
         /* The writer grew the map: adopt its size and try once more. */
         rc = mdb_env_set_mapsize(r->env, 0);
         if (rc == 0)
             rc = mdb_txn_renew(r->txn);
     }
-    return meta_mdb_err(rc);
+    if (rc != 0)
+        return meta_mdb_err(rc);
+    rc = meta_reader_do(r->txn, r, op);
+    mdb_txn_reset(r->txn);
+    return rc;
 }
 
 int meta_reader_lookup(struct meta_reader *r, const char *path, size_t len, struct meta_attr *attr)
 {
-    uint8_t key[META_KEY_LEN];
-    MDB_val k = {META_KEY_LEN, key}, v;
-    int rc;
+    struct meta_reader_op op = {.path = path, .len = len, .attr = attr};
 
-    if (!meta_path_ok(path, len))
-        return -EINVAL;
-    rc = meta_reader_renew(r);
-    if (rc != 0)
-        return rc;
-    meta_key(path, len, key);
-    rc = mdb_get(r->txn, r->dbi_rec, &k, &v);
-    if (rc == 0)
-        rc = meta_rec_decode(&v, path, len, attr) < 0 ? -EIO : 0;
-    else
-        rc = rc == MDB_NOTFOUND ? -ENOENT : meta_mdb_err(rc);
-    mdb_txn_reset(r->txn);
-    return rc;
+    return meta_reader_run(r, &op);
 }
 
 int meta_reader_readdir(struct meta_reader *r, const char *path, size_t len, meta_readdir_cb_t cb,
                         void *arg)
 {
-    bool done = false;
-    int rc;
+    struct meta_reader_op op = {.path = path, .len = len, .cb = cb, .arg = arg};
 
-    if (!meta_path_ok(path, len))
-        return -EINVAL;
-    rc = meta_reader_renew(r);
-    if (rc != 0)
-        return rc;
-    rc = meta_readdir_txn(r->txn, r->dbi_rec, r->dbi_child, path, len, NULL, 0, cb, arg, &done);
-    mdb_txn_reset(r->txn);
-    return rc == 0 && !done ? 1 : rc;
+    return meta_reader_run(r, &op);
 }
 
 void meta_reader_close(struct meta_reader *r)
