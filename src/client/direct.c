@@ -122,11 +122,30 @@ static void direct_meta_open(struct client *c, size_t idx, int dir_fd, int64_t p
         log_debug("client: direct metadata reads from %s off: %s", srv->node_id, strerror(-rc));
         return;
     }
-    log_debug("client: direct metadata reads from %s", srv->node_id);
+    log_debug("client: direct metadata reads from %s (%d dead readers' slots cleared)",
+              srv->node_id, meta_reader_cleared(srv->meta));
 #else
     (void)c;
     (void)idx;
     (void)dir_fd;
+    (void)pid;
+#endif
+}
+
+/* The same chunk directory under a restarted server: its store may have
+ * been made anew (a meta directory wiped alone): then read the new one. */
+static void direct_meta_reopen(struct client *c, size_t idx, int64_t pid)
+{
+#ifdef BENCHFS_HAVE_SERVER
+    struct client_server *srv = &c->servers[idx];
+
+    if (srv->meta != NULL && !meta_reader_stale(srv->meta))
+        return;
+    direct_meta_close(c, idx);
+    direct_meta_open(c, idx, srv->dir_fd, pid);
+#else
+    (void)c;
+    (void)idx;
     (void)pid;
 #endif
 }
@@ -184,6 +203,7 @@ void direct_setup(struct client *c, size_t idx, const struct registry_entry *e)
     if (eligible && srv->dir_fd >= 0 && e->chunks_dev == srv->dir_dev &&
         e->chunks_ino == srv->dir_ino && fstat(srv->dir_fd, &st) == 0 && st.st_nlink > 0) {
         srv->dir_pid = e->pid;
+        direct_meta_reopen(c, idx, e->pid);
         if (srv->direct_dead && !srv->direct) {
             srv->direct_dead = false;
             srv->direct = true;

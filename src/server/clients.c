@@ -342,10 +342,6 @@ void server_clients_tick(struct server *srv)
                  (unsigned long long)pid);
         client_gone(c); /* freed unless requests refer to it: then reclaimed later */
     }
-    /* A client killed in the middle of a direct metadata read may have
-     * left its slot in the store's reader table holding old pages. */
-    if (n > 0 && meta_readers_check(srv->meta) > 0)
-        log_debug("cleared the metadata reader slots of dead processes");
     /* A full batch: look again at once for more. */
     srv->clients_next_ns = n == sizeof(due) / sizeof(due[0]) ? now : now + SERVER_CLIENT_CHECK_NS;
 }

@@ -547,13 +547,6 @@ int meta_lookup(struct meta *m, const char *path, size_t len, struct meta_attr *
     return 0;
 }
 
-int meta_readers_check(struct meta *m)
-{
-    int dead = 0;
-
-    return mdb_reader_check(m->env, &dead) == 0 ? dead : 0;
-}
-
 void meta_counts(struct meta *m, uint64_t *files_p, uint64_t *dirs_p)
 {
     if (files_p != NULL)

@@ -96,10 +96,11 @@ int meta_reader_open(const char *dir, struct meta_reader **r_p);
 int meta_reader_lookup(struct meta_reader *r, const char *path, size_t len, struct meta_attr *attr);
 /* Close (in a forked child: only free, the environment is the parent's). */
 void meta_reader_close(struct meta_reader *r);
-
-/* Clear the reader-table slots of processes that died (meta_reader users
- * killed mid-lookup would otherwise hold old pages). Returns how many. */
-int meta_readers_check(struct meta *meta);
+/* How many dead readers' slots this reader's open cleared (a reader killed
+ * in the middle of a lookup holds old pages until then). */
+int meta_reader_cleared(const struct meta_reader *r);
+/* Was the store this reader reads removed (the meta directory replaced)? */
+bool meta_reader_stale(const struct meta_reader *r);
 
 /* Commit the current pass's transaction, if any. sync=true forces an fsync
  * of the environment unless durability is none (and only when something

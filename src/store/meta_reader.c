@@ -17,15 +17,19 @@
 #include "store/meta_priv.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct meta_reader {
     MDB_env *env;
     MDB_txn *txn; /* reset between lookups; NULL until the first */
     MDB_dbi dbi_rec, dbi_child;
-    pid_t pid; /* the process that opened it */
+    pid_t pid;   /* the process that opened it */
+    int cleared; /* dead readers' slots cleared at open */
 };
 
 int meta_reader_open(const char *dir, struct meta_reader **r_p)
@@ -35,7 +39,7 @@ int meta_reader_open(const char *dir, struct meta_reader **r_p)
     uint32_t format;
     MDB_dbi dbi_sys;
     MDB_val k = {strlen(META_SYS_FORMAT), (void *)META_SYS_FORMAT}, v;
-    int rc;
+    int rc, fd = -1;
 
     r = calloc(1, sizeof(*r));
     if (r == NULL)
@@ -50,6 +54,16 @@ int meta_reader_open(const char *dir, struct meta_reader **r_p)
     rc = mdb_env_set_maxdbs(r->env, 4);
     if (rc == 0)
         rc = mdb_env_open(r->env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0600);
+    /* LMDB opens the data file without O_CLOEXEC: a program this process
+     * execs must not inherit a handle on the server's store. */
+    if (rc == 0 && mdb_env_get_fd(r->env, &fd) == 0 && fd >= 0)
+        (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    /* The slots of readers that died (a client killed in the middle of a
+     * lookup holds old pages) are cleared by the next reader to come, in
+     * its own process: the server never takes the reader table's lock,
+     * which a stopped client could hold. */
+    if (rc == 0)
+        rc = mdb_reader_check(r->env, &r->cleared);
     if (rc == 0)
         rc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
@@ -135,11 +149,30 @@ static int meta_reader_run(struct meta_reader *r, const struct meta_reader_op *o
     return rc;
 }
 
+/* Signals that stop a process which can be held off: a process stopped
+ * (Ctrl-Z) inside a transaction would hold the pages of its snapshot for
+ * as long as it stays stopped, and the store would grow with every change
+ * meanwhile. SIGSTOP cannot be held off (docs/architecture.md). */
+static int meta_reader_run_held(struct meta_reader *r, const struct meta_reader_op *op)
+{
+    sigset_t stops, old;
+    int rc;
+
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTSTP);
+    sigaddset(&stops, SIGTTIN);
+    sigaddset(&stops, SIGTTOU);
+    pthread_sigmask(SIG_BLOCK, &stops, &old);
+    rc = meta_reader_run(r, op);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 int meta_reader_lookup(struct meta_reader *r, const char *path, size_t len, struct meta_attr *attr)
 {
     struct meta_reader_op op = {.path = path, .len = len, .attr = attr};
 
-    return meta_reader_run(r, &op);
+    return meta_reader_run_held(r, &op);
 }
 
 int meta_reader_readdir(struct meta_reader *r, const char *path, size_t len, meta_readdir_cb_t cb,
@@ -147,7 +180,22 @@ int meta_reader_readdir(struct meta_reader *r, const char *path, size_t len, met
 {
     struct meta_reader_op op = {.path = path, .len = len, .cb = cb, .arg = arg};
 
-    return meta_reader_run(r, &op);
+    return meta_reader_run_held(r, &op);
+}
+
+int meta_reader_cleared(const struct meta_reader *r)
+{
+    return r->cleared;
+}
+
+bool meta_reader_stale(const struct meta_reader *r)
+{
+    struct stat st;
+    int fd = -1;
+
+    /* The store this reader maps was removed (a data directory whose meta
+     * directory was wiped and made anew under a restarted server). */
+    return mdb_env_get_fd(r->env, &fd) != 0 || fd < 0 || fstat(fd, &st) != 0 || st.st_nlink == 0;
 }
 
 void meta_reader_close(struct meta_reader *r)

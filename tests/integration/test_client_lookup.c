@@ -16,7 +16,9 @@
  *   - a stopped (SIGSTOP) server's committed records are still read; a
  *     killed one's are not used past the client's pid check (EIO, never
  *     stale attributes for long); restarted on an empty data directory,
- *     its old files are gone (ENOENT), not served from the old store.
+ *     or with only its metadata store wiped, its old files are gone
+ *     (ENOENT), not served from the old store;
+ *   - the descriptors on the stores are close-on-exec.
  *
  * 2 servers.
  */
@@ -250,6 +252,55 @@ static void test_other_process(void)
     check_size(file[1], 100);
 }
 
+/* Restart server s, killed before, after removing its data directory's
+ * `sub` ("" the whole of it); wait until this client reaches it. */
+static void restart_wiped(int s, const char *sub)
+{
+    char cmd[1200], addr[4200];
+    struct benchfs_server_info info;
+    int tries = 0;
+
+    snprintf(addr, sizeof(addr), "%s/%s.addr", itest_h.registry, itest_h.servers[s].node_id);
+    CHECK(unlink(addr) == 0); /* the killed server's stale file */
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s%s'", itest_h.servers[s].data_dir, sub);
+    CHECK(system(cmd) == 0);
+    CHECK(harness_start_server(&itest_h, s, 20000) == 0);
+    while (benchfs_server_info(s, &info) != 0 || info.status != 0)
+        CHECK(++tries < 20);
+}
+
+/* Every descriptor of this process on a metadata store is close-on-exec,
+ * and there is one. */
+static void check_stores_cloexec(void)
+{
+    char link[300], target[4200];
+    struct dirent *de;
+    DIR *d = opendir("/proc/self/fd");
+    int found = 0;
+
+    CHECK(d != NULL);
+    while ((de = readdir(d)) != NULL) {
+        ssize_t n;
+        size_t len;
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+        n = readlink(link, target, sizeof(target) - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        len = (size_t)n;
+        if (len > 4 && strcmp(target + len - 4, ".mdb") == 0) {
+            CHECK((fcntl(atoi(de->d_name), F_GETFD) & FD_CLOEXEC) != 0);
+            found++;
+        }
+    }
+    closedir(d);
+    printf("store descriptors, all close-on-exec: %d\n", found);
+    CHECK(found > 0);
+}
+
 int main(void)
 {
     struct stat st;
@@ -310,24 +361,23 @@ int main(void)
     check_size(file[0], 7000);
 
     /* Restarted on an empty data directory: a new store, read anew. */
-    {
-        char cmd[1200], addr[4200];
-        struct benchfs_server_info info;
-        int tries = 0;
-
-        snprintf(addr, sizeof(addr), "%s/%s.addr", itest_h.registry, itest_h.servers[1].node_id);
-        CHECK(unlink(addr) == 0); /* the killed server's stale file */
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", itest_h.servers[1].data_dir);
-        CHECK(system(cmd) == 0);
-        CHECK(harness_start_server(&itest_h, 1, 20000) == 0);
-        while (benchfs_server_info(1, &info) != 0 || info.status != 0)
-            CHECK(++tries < 20);
-        CHECK_ERR(benchfs_stat(file[1], &st), ENOENT);
-        write_file(file[1], 33, 6);
-        before = itest_server_ops();
-        check_size(file[1], 33);
-        CHECK(ops_since(before) == 0);
-    }
+    restart_wiped(1, "");
+    CHECK_ERR(benchfs_stat(file[1], &st), ENOENT);
+    write_file(file[1], 33, 6);
+    before = itest_server_ops();
+    check_size(file[1], 33);
+    CHECK(ops_since(before) == 0);
+    /* Only its metadata store wiped (the chunk directory the same): the
+     * old store is not read for the new one. */
+    CHECK(harness_stop_server(&itest_h, 1, SIGKILL, 5000) >= 0);
+    restart_wiped(1, "/meta");
+    CHECK_ERR(benchfs_stat(file[1], &st), ENOENT);
+    write_file(file[1], 44, 7);
+    before = itest_server_ops();
+    check_size(file[1], 44);
+    CHECK(ops_since(before) == 0);
+    /* A program this one execs inherits no handle on a store. */
+    check_stores_cloexec();
     CHECK(benchfs_disconnect() == 0);
     itest_stop();
     printf("ok\n");
