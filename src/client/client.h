@@ -479,7 +479,9 @@ int direct_stat(struct client *c, size_t idx, const char *path, size_t len,
 /*
  * The entries of directory path in server idx's store, read here in one
  * snapshot, each to add (which returns nonzero to stop): 0, -ENOENT /
- * -ENOTDIR (as the server's READDIR), or -EAGAIN: ask the server.
+ * -ENOTDIR (as the server's READDIR), -EAGAIN before any entry was given
+ * (ask the server), or -errno of a failure after some were (the listing
+ * fails: a READDIR would give them again).
  */
 int direct_readdir(struct client *c, size_t idx, const char *path, size_t len,
                    int (*add)(void *arg, const struct proto_dirent *e), void *arg);

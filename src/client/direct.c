@@ -385,17 +385,19 @@ int direct_stat(struct client *c, size_t idx, const char *path, size_t len, stru
 struct direct_dir_arg {
     int (*add)(void *arg, const struct proto_dirent *e);
     void *arg;
+    size_t given; /* entries handed to add */
 };
 
 static int direct_dir_entry(void *arg, const char *name, size_t name_len, const struct meta_attr *a)
 {
-    const struct direct_dir_arg *da = arg;
+    struct direct_dir_arg *da = arg;
     struct proto_dirent e = {.ino = a->ino,
                              .size = a->size,
                              .mode = a->mode,
                              .name_len = (uint16_t)name_len,
                              .name = name};
 
+    da->given++;
     return da->add(da->arg, &e);
 }
 #endif
@@ -410,7 +412,9 @@ int direct_readdir(struct client *c, size_t idx, const char *path, size_t len,
     if (!direct_meta_usable(c, idx))
         return -EAGAIN;
     rc = meta_reader_readdir(c->servers[idx].meta, path, len, direct_dir_entry, &da);
-    if (rc >= 0 || rc == -ENOENT || rc == -ENOTDIR)
+    /* Failed part-way: the entries given stay given, so no READDIR may
+     * repeat them; the listing fails. */
+    if (rc >= 0 || rc == -ENOENT || rc == -ENOTDIR || da.given > 0)
         return rc < 0 ? rc : 0;
     log_debug("client: direct listing of %.*s from %s failed: %s", (int)len, path,
               c->servers[idx].node_id, strerror(-rc));

@@ -17,7 +17,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,16 +51,6 @@ static void dir_clear(struct bfuse_dir *d)
 }
 
 /* Read the directory into the snapshot. 0 or -errno. */
-/* Is dir/name a hidden name of this mount (bfuse_node_hidden_has)? */
-static bool dir_hidden(struct bfuse *fs, const struct bfuse_path *dir, const char *name)
-{
-    struct bfuse_path full;
-    size_t dlen = dir->len == 1 ? 0 : dir->len; /* the root: "/name" */
-    int w = snprintf(full.p, sizeof(full.p), "%.*s/%s", (int)dlen, dir->p, name);
-
-    return w > 0 && (size_t)w < sizeof(full.p) && bfuse_node_hidden_has(fs, full.p, (size_t)w);
-}
-
 static int dir_load(struct bfuse *fs, struct bfuse_dir *d)
 {
     struct bfuse_path path;
@@ -80,12 +69,6 @@ static int dir_load(struct bfuse *fs, struct bfuse_dir *d)
     errno = 0;
     while ((de = benchfs_readdir(dir)) != NULL) {
         struct dir_entry *e;
-
-        if (strncmp(de->d_name, BFUSE_HIDDEN, sizeof(BFUSE_HIDDEN) - 1) == 0 &&
-            dir_hidden(fs, &path, de->d_name)) {
-            errno = 0;
-            continue;
-        }
 
         if (d->count == cap) {
             size_t ncap = cap ? cap * 2 : 64;

@@ -236,7 +236,8 @@ static int hide_if_open(struct bfuse *fs, const struct bfuse_path *path)
         return 0;
     if (benchfs_rename(path->p, hidden.p) < 0)
         return -bfuse_errno();
-    bfuse_node_hide_done(fs, path->p, path->len, &hidden);
+    if (bfuse_node_hide_done(fs, path->p, path->len, &hidden) == 1)
+        benchfs_unlink(hidden.p); /* closed meanwhile */
     return 1;
 }
 
@@ -308,7 +309,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
             fuse_reply_err(req, bfuse_errno());
             return;
         }
-        bfuse_node_hide_done(fs, to.p, to.len, &hidden);
+        if (bfuse_node_hide_done(fs, to.p, to.len, &hidden) == 1)
+            benchfs_unlink(hidden.p); /* closed meanwhile */
     }
     if (benchfs_rename(from.p, to.p) < 0) {
         fuse_reply_err(req, bfuse_errno());

@@ -93,10 +93,8 @@ static void file_detach(struct bfuse *fs, struct fuse_file_info *fi)
     struct bfuse_path hidden;
 
     benchfs_close(f->fd);
-    if (bfuse_node_open_end(fs, f->nodeid, &hidden) == 1) {
+    if (bfuse_node_open_end(fs, f->nodeid, &hidden) == 1)
         benchfs_unlink(hidden.p);
-        bfuse_node_hidden_gone(fs, &hidden);
-    }
     free(f);
 }
 
@@ -265,10 +263,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
     if (benchfs_close(f->fd) < 0)
         err = bfuse_errno();
-    if (bfuse_node_open_end(fs, f->nodeid, &hidden) == 1) {
+    if (bfuse_node_open_end(fs, f->nodeid, &hidden) == 1)
         benchfs_unlink(hidden.p);
-        bfuse_node_hidden_gone(fs, &hidden);
-    }
     free(f);
     fuse_reply_err(req, err);
 }

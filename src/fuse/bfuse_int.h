@@ -72,8 +72,6 @@ struct bfuse {
     size_t nnodes;
     uint64_t next_id;
     uint64_t hidden_seq;
-    char **hidden; /* hidden names of this mount not removed yet */
-    size_t nhidden;
     int ready_fd; /* background: tell the parent at FUSE_INIT, then -1 */
     uid_t uid;    /* the daemon's, for attributes the API does not report */
     gid_t gid;
@@ -156,15 +154,10 @@ int bfuse_node_open_end(struct bfuse *fs, uint64_t nodeid, struct bfuse_path *ou
  */
 int bfuse_node_hide_prepare(struct bfuse *fs, const char *path, size_t len,
                             struct bfuse_path *hidden);
-void bfuse_node_hide_done(struct bfuse *fs, const char *path, size_t len,
-                          const struct bfuse_path *hidden);
-/* A hidden name of this mount is removed (after its unlink). */
-void bfuse_node_hidden_gone(struct bfuse *fs, const struct bfuse_path *hidden);
-/* Is path a hidden name of this mount (renamed to at unlink, not removed
- * yet)? Listings leave these out: for this mount the file is unlinked, and
- * its last release, which removes the name, runs after the close(2) that
- * caused it has returned. */
-bool bfuse_node_hidden_has(struct bfuse *fs, const char *path, size_t len);
+/* Returns 1 when no handle of the file is open any more (its last release
+ * came meanwhile): the caller removes the hidden name itself. */
+int bfuse_node_hide_done(struct bfuse *fs, const char *path, size_t len,
+                         const struct bfuse_path *hidden);
 
 /* Decide the page-cache policy of an open of nodeid whose file is now st:
  * returns true (keep the cache) when the file is unchanged since the last

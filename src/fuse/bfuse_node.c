@@ -215,11 +215,6 @@ void bfuse_nodes_destroy(struct bfuse *fs)
     free(fs->by_id);
     free(fs->by_path);
     fs->by_id = fs->by_path = NULL;
-    for (size_t i = 0; i < fs->nhidden; i++)
-        free(fs->hidden[i]);
-    free(fs->hidden);
-    fs->hidden = NULL;
-    fs->nhidden = 0;
     pthread_mutex_destroy(&fs->lock);
 }
 
@@ -428,54 +423,26 @@ int bfuse_node_hide_prepare(struct bfuse *fs, const char *path, size_t len,
     return rc;
 }
 
-void bfuse_node_hide_done(struct bfuse *fs, const char *path, size_t len,
-                          const struct bfuse_path *hidden)
+int bfuse_node_hide_done(struct bfuse *fs, const char *path, size_t len,
+                         const struct bfuse_path *hidden)
 {
     struct bfuse_node *n;
-
-    char **grown, *copy = strdup(hidden->p);
+    int orphaned = 1;
 
     pthread_mutex_lock(&fs->lock);
     n = node_by_path(fs, path, len);
     if (n) {
         path_index_del(fs, n);
-        if (node_repath(n, n->path_len, hidden->p, hidden->len) == 0) {
+        /* Its last release may have come between the prepare and now: then
+         * nobody will remove the hidden name but the caller. */
+        if (n->nopen > 0 && node_repath(n, n->path_len, hidden->p, hidden->len) == 0) {
             n->hidden = true;
             n->linked = false; /* reachable only through its open handles */
-        }
-    }
-    grown = copy ? realloc(fs->hidden, (fs->nhidden + 1) * sizeof(*grown)) : NULL;
-    if (grown) {
-        fs->hidden = grown;
-        fs->hidden[fs->nhidden++] = copy;
-        copy = NULL;
-    }
-    pthread_mutex_unlock(&fs->lock);
-    free(copy); /* out of memory: listings show the name */
-}
-
-void bfuse_node_hidden_gone(struct bfuse *fs, const struct bfuse_path *hidden)
-{
-    pthread_mutex_lock(&fs->lock);
-    for (size_t i = 0; i < fs->nhidden; i++) {
-        if (strcmp(fs->hidden[i], hidden->p) == 0) {
-            free(fs->hidden[i]);
-            fs->hidden[i] = fs->hidden[--fs->nhidden];
-            break;
+            orphaned = 0;
         }
     }
     pthread_mutex_unlock(&fs->lock);
-}
-
-bool bfuse_node_hidden_has(struct bfuse *fs, const char *path, size_t len)
-{
-    bool found = false;
-
-    pthread_mutex_lock(&fs->lock);
-    for (size_t i = 0; i < fs->nhidden && !found; i++)
-        found = strlen(fs->hidden[i]) == len && memcmp(fs->hidden[i], path, len) == 0;
-    pthread_mutex_unlock(&fs->lock);
-    return found;
+    return orphaned;
 }
 
 bool bfuse_node_cache_check(struct bfuse *fs, uint64_t nodeid, const struct stat *st)
