@@ -72,8 +72,9 @@ struct bfuse {
     size_t nnodes;
     uint64_t next_id;
     uint64_t hidden_seq;
-    int ready_fd; /* background: tell the parent at FUSE_INIT, then -1 */
-    uid_t uid;    /* the daemon's, for attributes the API does not report */
+    uint32_t mount_id; /* random, in this mount's hidden names */
+    int ready_fd;      /* background: tell the parent at FUSE_INIT, then -1 */
+    uid_t uid;         /* the daemon's, for attributes the API does not report */
     gid_t gid;
 };
 

@@ -21,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fuse/bfuse_int.h"
 
@@ -188,6 +191,11 @@ int bfuse_nodes_init(struct bfuse *fs)
     if (!fs->by_id || !fs->by_path)
         goto err_free;
     fs->next_id = FUSE_ROOT_ID;
+    /* Hidden names carry this mount's random id: mounts on other nodes
+     * number their nodes and hidden files alike, and one's rename to a
+     * hidden name must never replace another's hidden (open) file. */
+    if (getrandom(&fs->mount_id, sizeof(fs->mount_id), GRND_NONBLOCK) != sizeof(fs->mount_id))
+        fs->mount_id = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
     root = node_new(fs, "/", 1, S_IFDIR);
     if (!root)
         goto err_free;
@@ -412,8 +420,9 @@ int bfuse_node_hide_prepare(struct bfuse *fs, const char *path, size_t len,
     n = node_by_path(fs, path, len);
     if (n && n->nopen > 0 && n->type == S_IFREG) {
         dir_len = (size_t)(strrchr(path, '/') - path);
-        w = snprintf(hidden->p, sizeof(hidden->p), "%.*s/" BFUSE_HIDDEN "%llx_%llx", (int)dir_len,
-                     path, (unsigned long long)n->nodeid, (unsigned long long)++fs->hidden_seq);
+        w = snprintf(hidden->p, sizeof(hidden->p), "%.*s/" BFUSE_HIDDEN "%08x_%llx_%llx",
+                     (int)dir_len, path, fs->mount_id, (unsigned long long)n->nodeid,
+                     (unsigned long long)++fs->hidden_seq);
         if (w > 0 && (size_t)w < sizeof(hidden->p)) {
             hidden->len = (size_t)w;
             rc = 1;

@@ -180,6 +180,31 @@ got=$(stat -c '%a %Y' "$M2/atd")
 [ "$got" = "705 1400000000" ] || fail "M2 sees atd as '$got', want '705 1400000000'"
 rm -rf "$M1/at.txt" "$M1/atd" || fail "rm of the attribute files"
 
+# ---------------------------------------- hidden names of two mounts
+echo "== two mounts hide open files under names of their own"
+$PY - "$M1" "$M2" <<'PYEOF' || fail "hidden names of two mounts"
+import os, sys, time
+m1, m2 = sys.argv[1], sys.argv[2]
+os.mkdir(os.path.join(m1, "hid"))
+fds = []
+for m in (m1, m2):
+    p = os.path.join(m, "hid", "t")
+    fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, m.encode())
+    os.unlink(p)  # open on this mount: hidden, not removed
+    fds.append(fd)
+names = [n for n in os.listdir(os.path.join(m1, "hid")) if n.startswith(".benchfs_hidden_")]
+ids = {n.split("_")[2] for n in names}
+assert len(names) == 2 and len(ids) == 2, "hidden names %s" % names
+for fd, m in zip(fds, (m1, m2)):
+    assert os.pread(fd, 100, 0) == m.encode(), "data of the open file lost"
+    os.close(fd)
+deadline = time.monotonic() + 10
+while os.listdir(os.path.join(m1, "hid")) and time.monotonic() < deadline:
+    time.sleep(0.01)
+os.rmdir(os.path.join(m1, "hid"))
+PYEOF
+
 # ------------------------------------------------------- unlink while open
 echo "== an unlinked open file keeps its data"
 $PY - "$M1" <<'PYEOF' || fail "unlink of an open file"
