@@ -253,9 +253,12 @@ static void test_other_process(void)
 }
 
 /* Restart server s, killed before, after removing its data directory's
- * `sub` ("" the whole of it); wait until this client reaches it. */
-static void restart_wiped(int s, const char *sub)
+ * `sub` ("" the whole of it); wait until this client reaches it. Then
+ * file[s] is gone, and made anew with `size` bytes it is read here again. */
+static void restart_wiped(int s, const char *sub, size_t size)
 {
+    struct stat st;
+    uint64_t before;
     char cmd[1200], addr[4200];
     struct benchfs_server_info info;
     int tries = 0;
@@ -267,6 +270,11 @@ static void restart_wiped(int s, const char *sub)
     CHECK(harness_start_server(&itest_h, s, 20000) == 0);
     while (benchfs_server_info(s, &info) != 0 || info.status != 0)
         CHECK(++tries < 20);
+    CHECK_ERR(benchfs_stat(file[s], &st), ENOENT);
+    write_file(file[s], size, (unsigned)size);
+    before = itest_server_ops();
+    check_size(file[s], (off_t)size);
+    CHECK(ops_since(before) == 0);
 }
 
 /* Every descriptor of this process on a metadata store is close-on-exec,
@@ -361,21 +369,11 @@ int main(void)
     check_size(file[0], 7000);
 
     /* Restarted on an empty data directory: a new store, read anew. */
-    restart_wiped(1, "");
-    CHECK_ERR(benchfs_stat(file[1], &st), ENOENT);
-    write_file(file[1], 33, 6);
-    before = itest_server_ops();
-    check_size(file[1], 33);
-    CHECK(ops_since(before) == 0);
+    restart_wiped(1, "", 33);
     /* Only its metadata store wiped (the chunk directory the same): the
      * old store is not read for the new one. */
     CHECK(harness_stop_server(&itest_h, 1, SIGKILL, 5000) >= 0);
-    restart_wiped(1, "/meta");
-    CHECK_ERR(benchfs_stat(file[1], &st), ENOENT);
-    write_file(file[1], 44, 7);
-    before = itest_server_ops();
-    check_size(file[1], 44);
-    CHECK(ops_since(before) == 0);
+    restart_wiped(1, "/meta", 44);
     /* A program this one execs inherits no handle on a store. */
     check_stores_cloexec();
     CHECK(benchfs_disconnect() == 0);
