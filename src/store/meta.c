@@ -98,37 +98,34 @@ int meta_rec_decode(const MDB_val *v, const char *path, size_t len, struct meta_
     return 1;
 }
 
-int meta_rec_get(struct meta *m, const uint8_t key[META_KEY_LEN], const char *path, size_t len,
-                 struct meta_attr *attr)
+int meta_rec_read(MDB_txn *txn, MDB_dbi dbi_rec, const uint8_t key[META_KEY_LEN], const char *path,
+                  size_t len, struct meta_attr *attr, const char **rp_p, size_t *rlen_p)
 {
     MDB_val k = {META_KEY_LEN, (void *)key}, v;
-    int rc;
+    int rc = mdb_get(txn, dbi_rec, &k, &v);
 
-    rc = mdb_get(m->txn, m->dbi_rec, &k, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc != 0)
         return meta_mdb_err(rc);
-    return meta_rec_decode(&v, path, len, attr);
+    rc = meta_rec_decode(&v, path, len, attr);
+    if (rc > 0 && rp_p != NULL) {
+        *rp_p = (const char *)v.mv_data + sizeof(struct meta_rec_hdr);
+        *rlen_p = v.mv_size - sizeof(struct meta_rec_hdr);
+    }
+    return rc;
+}
+
+int meta_rec_get(struct meta *m, const uint8_t key[META_KEY_LEN], const char *path, size_t len,
+                 struct meta_attr *attr)
+{
+    return meta_rec_read(m->txn, m->dbi_rec, key, path, len, attr, NULL, NULL);
 }
 
 int meta_rec_get_raw(struct meta *m, const uint8_t key[META_KEY_LEN], const char **path_p,
                      size_t *len_p, struct meta_attr *attr)
 {
-    MDB_val k = {META_KEY_LEN, (void *)key}, v;
-    int rc;
-
-    rc = mdb_get(m->txn, m->dbi_rec, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return meta_mdb_err(rc);
-    rc = meta_rec_decode(&v, NULL, 0, attr);
-    if (rc < 0)
-        return rc;
-    *path_p = (const char *)v.mv_data + sizeof(struct meta_rec_hdr);
-    *len_p = v.mv_size - sizeof(struct meta_rec_hdr);
-    return 1;
+    return meta_rec_read(m->txn, m->dbi_rec, key, NULL, 0, attr, path_p, len_p);
 }
 
 int meta_rec_put(struct meta *m, const uint8_t key[META_KEY_LEN], const char *path, size_t len,

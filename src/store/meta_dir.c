@@ -264,27 +264,6 @@ static bool meta_child_path_ok(const char *rp, size_t rlen, const char *dir, siz
            memcmp(rp + plen + 1, name, nlen) == 0;
 }
 
-/* A record in txn: 1 (attr and, when asked, its stored path filled), 0
- * absent, or -errno. path NULL: not checked (the caller checks). */
-static int meta_txn_rec(MDB_txn *txn, MDB_dbi dbi_rec, const uint8_t key[META_KEY_LEN],
-                        const char *path, size_t len, struct meta_attr *attr, const char **rp_p,
-                        size_t *rlen_p)
-{
-    MDB_val k = {META_KEY_LEN, (void *)key}, v;
-    int rc = mdb_get(txn, dbi_rec, &k, &v);
-
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc != 0)
-        return meta_mdb_err(rc);
-    rc = meta_rec_decode(&v, path, len, attr);
-    if (rc > 0 && rp_p != NULL) {
-        *rp_p = (const char *)v.mv_data + sizeof(struct meta_rec_hdr);
-        *rlen_p = v.mv_size - sizeof(struct meta_rec_hdr);
-    }
-    return rc;
-}
-
 int meta_readdir_txn(MDB_txn *txn, MDB_dbi dbi_rec, MDB_dbi dbi_child, const char *path, size_t len,
                      const char *cursor, size_t cursor_len, meta_readdir_cb_t cb, void *arg,
                      bool *done_p)
@@ -301,7 +280,7 @@ int meta_readdir_txn(MDB_txn *txn, MDB_dbi dbi_rec, MDB_dbi dbi_child, const cha
 
     /* The directory itself: -ENOENT, -ENOTDIR, as meta_dir_get. */
     meta_key(path, len, key);
-    rc = meta_txn_rec(txn, dbi_rec, key, path, len, &attr, NULL, NULL);
+    rc = meta_rec_read(txn, dbi_rec, key, path, len, &attr, NULL, NULL);
     if (rc <= 0)
         return rc < 0 ? rc : -ENOENT;
     if (!S_ISDIR(attr.mode))
@@ -342,7 +321,7 @@ int meta_readdir_txn(MDB_txn *txn, MDB_dbi dbi_rec, MDB_dbi dbi_child, const cha
         name_len = k.mv_size - META_KEY_LEN;
         /* Attributes come from the record: sizes change through setsize,
          * and the index is not rewritten for that. */
-        rc = meta_txn_rec(txn, dbi_rec, cv.key, NULL, 0, &attr, &rp, &rlen);
+        rc = meta_rec_read(txn, dbi_rec, cv.key, NULL, 0, &attr, &rp, &rlen);
         if (rc == 0 || (rc > 0 && !meta_child_path_ok(rp, rlen, path, len, name, name_len)))
             rc = -EIO; /* dangling entry or collision */
         if (rc < 0)

@@ -137,6 +137,12 @@ int meta_mdb_err(int rc);
  * or -EIO. */
 int meta_rec_decode(const MDB_val *v, const char *path, size_t len, struct meta_attr *attr);
 
+/* The record at key in any transaction (the server's, or a reader's:
+ * meta_reader.c): 1 (attr and, when rp_p, its stored path filled), 0
+ * absent, or -errno. path NULL: not checked (the caller checks). */
+int meta_rec_read(MDB_txn *txn, MDB_dbi dbi_rec, const uint8_t key[META_KEY_LEN], const char *path,
+                  size_t len, struct meta_attr *attr, const char **rp_p, size_t *rlen_p);
+
 /*
  * Read the record at key. Returns 1 and fills attr (if not NULL) when it
  * exists and its path is path[0..len), 0 when there is no record, -EIO on a

@@ -112,7 +112,6 @@ static int meta_reader_do(MDB_txn *txn, const struct meta_reader *r,
                           const struct meta_reader_op *op)
 {
     uint8_t key[META_KEY_LEN];
-    MDB_val k = {META_KEY_LEN, key}, v;
     bool done = false;
     int rc;
 
@@ -122,10 +121,8 @@ static int meta_reader_do(MDB_txn *txn, const struct meta_reader *r,
         return rc == 0 && !done ? 1 : rc;
     }
     meta_key(op->path, op->len, key);
-    rc = mdb_get(txn, r->dbi_rec, &k, &v);
-    if (rc != 0)
-        return rc == MDB_NOTFOUND ? -ENOENT : meta_mdb_err(rc);
-    return meta_rec_decode(&v, op->path, op->len, op->attr) < 0 ? -EIO : 0;
+    rc = meta_rec_read(txn, r->dbi_rec, key, op->path, op->len, op->attr, NULL, NULL);
+    return rc > 0 ? 0 : rc == 0 ? -ENOENT : rc;
 }
 
 /* Run op in a transaction renewed for it (the latest commit), reset after. */
