@@ -287,6 +287,18 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
     int fd, err = 0;
     bool gone = false, odd = false;
 
+#ifdef BENCHFS_HAVE_SERVER
+    /* A small chunk lives in the server's metadata store, not in a file
+     * (docs/architecture.md#small-files): read it from there. Looked up
+     * before the file: a small chunk only ever becomes a file, and the
+     * store's snapshot is at least as new as any reply this client has. */
+    if (index == 0 && wbuf == NULL && c->servers[idx].meta != NULL) {
+        ssize_t n = meta_reader_small(c->servers[idx].meta, ino, off, rbuf, len);
+
+        if (n != -ENOENT)
+            return n < 0 ? -EAGAIN : n; /* an unreadable store: this piece by RPC */
+    }
+#endif
     ring_chunk_name(name, ino, index);
     /* The file is ours alone for the call: no lock around it (dir_fd stays
      * open until the client goes, direct_retire). */

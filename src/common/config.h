@@ -47,6 +47,7 @@ struct config {
     int64_t submit_depth;
     int64_t fd_cache;
     bool o_direct;
+    int64_t small_chunk_max;
     struct config_strs tls;
     char interface[64];
     int64_t expected_servers;

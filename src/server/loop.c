@@ -161,7 +161,7 @@ static void server_sleep(struct server *srv, int timeout_ms)
     struct epoll_event evs[8];
     int n;
 
-    if (!list_empty(&srv->ready) || !list_empty(&srv->replies))
+    if (!list_empty(&srv->ready) || !list_empty(&srv->replies) || chunk_store_pending(srv->chunks))
         return;
     /* SQEs the kernel refused to take (EBUSY/EAGAIN) produce no completion
      * to wake us: come back soon to submit them again. */

@@ -576,6 +576,7 @@ static void sreq_send_reply(struct sreq *r)
 void server_flush_replies(struct server *srv)
 {
     struct list_node *n;
+    bool small_lost;
     int rc;
 
     /* A new inode number range is remembered outside the data directory
@@ -589,6 +590,9 @@ void server_flush_replies(struct server *srv)
     srv->meta_sync = false;
     if (rc < 0)
         log_error("metadata commit failed: %d", rc);
+    /* Small chunks live in that transaction: data ops fail with it. */
+    small_lost = rc < 0 && srv->small_written;
+    srv->small_written = false;
     while ((n = list_pop_front(&srv->replies)) != NULL) {
         struct sreq *r = list_entry(n, struct sreq, link);
 
@@ -596,10 +600,12 @@ void server_flush_replies(struct server *srv)
         if (rc < 0 && r->op == PROTO_OP_PUT && r->status == 0)
             server_put_lost(r);
 
-        /* data ops did their work whatever happened to the metadata */
+        /* data ops did their work whatever happened to the metadata,
+         * unless they changed small chunks */
         if (rc < 0 && r->status == 0 && r->op != PROTO_OP_CHUNK_READ && r->op != PROTO_OP_GET &&
-            r->op != PROTO_OP_CHUNK_WRITE && r->op != PROTO_OP_CHUNK_REMOVE &&
-            r->op != PROTO_OP_CHUNK_TRUNC)
+            ((r->op != PROTO_OP_CHUNK_WRITE && r->op != PROTO_OP_CHUNK_REMOVE &&
+              r->op != PROTO_OP_CHUNK_TRUNC) ||
+             small_lost))
             r->status = rc;
         /* a write's data is there, but the size it published is not */
         if (rc < 0 && r->op == PROTO_OP_CHUNK_WRITE)

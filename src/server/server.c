@@ -112,6 +112,54 @@ static int server_epoll_add(struct server *srv, int fd)
     return epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* --- small chunks: the chunk store keeps them in the metadata store ----- */
+
+static int server_small_get(void *ctx, uint64_t ino, const void **data_p, size_t *len_p)
+{
+    struct server *srv = ctx;
+
+    return meta_small_get(srv->meta, ino, data_p, len_p);
+}
+
+/* A change to a small chunk is in the pass's transaction: if its commit
+ * fails, the data ops of that pass fail too (server_flush_replies). */
+static int server_small_put(void *ctx, uint64_t ino, uint64_t off, const void *buf, size_t len)
+{
+    struct server *srv = ctx;
+
+    srv->small_written = true;
+    return meta_small_put(srv->meta, ino, off, buf, len);
+}
+
+static int server_small_trunc(void *ctx, uint64_t ino, uint64_t len)
+{
+    struct server *srv = ctx;
+
+    srv->small_written = true;
+    return meta_small_trunc(srv->meta, ino, len);
+}
+
+static size_t server_small_list(void *ctx, uint64_t after, uint64_t *inos, size_t max)
+{
+    struct server *srv = ctx;
+
+    return meta_small_list(srv->meta, after, inos, max);
+}
+
+static void server_small_setup(struct server *srv)
+{
+    struct chunk_small_ops ops = {
+        .ctx = srv,
+        .max = (size_t)srv->cfg.small_chunk_max,
+        .get = server_small_get,
+        .put = server_small_put,
+        .trunc = server_small_trunc,
+        .list = server_small_list,
+    };
+
+    chunk_store_set_small(srv->chunks, &ops);
+}
+
 int server_create(const struct config *cfg, struct server **srv_p, char *err, size_t errlen)
 {
     struct meta_opts mo;
@@ -177,6 +225,7 @@ int server_create(const struct config *cfg, struct server **srv_p, char *err, si
     rc = chunk_store_open(srv->chunk_dir, &co, &srv->chunks, err, errlen);
     if (rc < 0)
         goto err_meta;
+    server_small_setup(srv);
     rc = server_orphans_load(srv, err, errlen);
     if (rc < 0)
         goto err_chunks;

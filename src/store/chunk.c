@@ -129,6 +129,7 @@ int chunk_store_open(const char *dir, const struct chunk_opts *opts, struct chun
         cs->opts.submit_depth = 1;
     cs->direct_ok = opts->o_direct;
     list_init(&cs->waitq);
+    list_init(&cs->done);
 
     cs->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cs->dirfd < 0) {
@@ -202,20 +203,10 @@ err_free:
 
 void chunk_store_close(struct chunk_store *cs)
 {
-    int rc;
-
     if (cs == NULL)
         return;
     /* Run every outstanding op to its callback before tearing down. */
-    while (cs->in_ring > 0 || cs->nwait > 0) {
-        chunk_waitq_flush(cs);
-        if (io_uring_cq_ready(&cs->ring) == 0) {
-            rc = io_uring_submit_and_wait(&cs->ring, 1);
-            if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
-                break; /* the ring is broken: nothing more will complete */
-        }
-        (void)chunk_cqes_process(cs);
-    }
+    chunk_store_drain(cs);
     chunk_fdc_cleanup(&cs->fdc);
     io_uring_queue_exit(&cs->ring);
     close(cs->efd);
@@ -230,7 +221,13 @@ void chunk_store_close(struct chunk_store *cs)
 int chunk_remove(struct chunk_store *cs, uint64_t ino, uint64_t first, uint64_t last,
                  uint64_t keep_bytes)
 {
-    return chunk_fdc_remove(&cs->fdc, ino, first, last, keep_bytes);
+    int rc, src;
+
+    if (first > last)
+        return -EINVAL;
+    src = chunk_small_remove(cs, ino, first, keep_bytes);
+    rc = chunk_fdc_remove(&cs->fdc, ino, first, last, keep_bytes);
+    return rc != 0 ? rc : src;
 }
 
 int chunk_remove_inode(struct chunk_store *cs, uint64_t ino)
@@ -245,12 +242,21 @@ int chunk_remove_inode(struct chunk_store *cs, uint64_t ino)
 
 size_t chunk_store_list(struct chunk_store *cs, uint64_t after, uint64_t *inos, size_t max)
 {
-    return chunk_fdc_list(&cs->fdc, after, inos, max);
+    return chunk_small_list(cs, after, inos, chunk_fdc_list(&cs->fdc, after, inos, max), max);
 }
 
 int chunk_store_usage(struct chunk_store *cs, uint64_t ino, uint64_t *chunks_p, uint64_t *bytes_p)
 {
-    return chunk_fdc_usage(&cs->fdc, ino, chunks_p, bytes_p);
+    uint64_t chunks = 0, bytes = 0;
+    int rc = chunk_fdc_usage(&cs->fdc, ino, &chunks, &bytes);
+
+    if (rc == 0)
+        rc = chunk_small_usage(cs, ino, &chunks, &bytes);
+    if (rc == 0) {
+        *chunks_p = chunks;
+        *bytes_p = bytes;
+    }
+    return rc;
 }
 
 void chunk_store_set_lost(struct chunk_store *cs, bool lost)

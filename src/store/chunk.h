@@ -21,9 +21,9 @@
  * wait in an internal FIFO and get SQEs at the next submit or reap.
  *
  * Callbacks are never called from inside chunk_write/read/fsync, even for
- * results known at once (a hole, nothing to sync): those complete through
- * the ring too. A callback may queue new requests; it must not call
- * chunk_store_reap or chunk_store_close.
+ * results known at once (a hole, nothing to sync, a copy done inline):
+ * those run from the next chunk_store_reap, without the ring. A callback may queue new requests; it
+ * must not call chunk_store_reap or chunk_store_close.
  */
 #ifndef BENCHFS_STORE_CHUNK_H
 #define BENCHFS_STORE_CHUNK_H
@@ -149,6 +149,29 @@ int chunk_store_usage(struct chunk_store *cs, uint64_t ino, uint64_t *chunks_p, 
  */
 void chunk_store_set_lost(struct chunk_store *cs, bool lost);
 
+/*
+ * Small chunks (docs/architecture.md#small-files): chunk 0 of an inode that
+ * has no chunk file here, as long as it holds at most `max` bytes, is kept
+ * by `ops` (the server's metadata store) instead of in a file of its own:
+ * no file to create, open, sync separately or unlink per small file. A
+ * write that takes it past `max` moves it into a chunk file first; a chunk
+ * 0 that is a file stays one. Reads, truncation, removal, listing and
+ * usage see both kinds alike. Set once, before any I/O; without it (or max
+ * 0) every chunk is a file. ops: get = 1 with the bytes (valid until the
+ * next put or trunc), 0 when none, or -errno; put writes len bytes at off
+ * (zero-filled gap); trunc cuts to len (0 removes); list as
+ * chunk_store_list.
+ */
+struct chunk_small_ops {
+    void *ctx;
+    size_t max;
+    int (*get)(void *ctx, uint64_t ino, const void **data_p, size_t *len_p);
+    int (*put)(void *ctx, uint64_t ino, uint64_t off, const void *buf, size_t len);
+    int (*trunc)(void *ctx, uint64_t ino, uint64_t len);
+    size_t (*list)(void *ctx, uint64_t after, uint64_t *inos, size_t max);
+};
+void chunk_store_set_small(struct chunk_store *cs, const struct chunk_small_ops *ops);
+
 /* Submit queued SQEs (one io_uring_submit, another if ops were waiting for
  * room). Returns SQEs submitted or -errno; a transient refusal (-EAGAIN,
  * -EBUSY) returns 0 and leaves them queued for the next call. */
@@ -159,6 +182,11 @@ int chunk_store_submit(struct chunk_store *cs);
  * or retried I/O are submitted before it returns. */
 unsigned chunk_store_reap(struct chunk_store *cs);
 
+/* Completions known without I/O (holes, inline copies, small chunks)
+ * whose callbacks wait for the next chunk_store_reap: the loop must not
+ * sleep while there are any (nothing will wake it for them). */
+bool chunk_store_pending(const struct chunk_store *cs);
+
 /* Requests accepted whose callback has not run yet / SQEs queued and not
  * yet submitted (including requests waiting for a free SQE). */
 unsigned chunk_store_inflight(const struct chunk_store *cs);
@@ -168,10 +196,12 @@ unsigned chunk_store_queued(const struct chunk_store *cs);
 struct chunk_stats {
     uint64_t reads, writes; /* requests completed (with any result) */
     uint64_t bytes_read, bytes_written;
-    uint64_t syncs;      /* fdatasyncs completed */
-    uint64_t continued;  /* resubmissions: short transfers, -EAGAIN */
-    uint64_t errors;     /* requests completed with an error */
-    uint64_t inline_ops; /* reads/writes copied by the loop itself (tmpfs, cached reads) */
+    uint64_t syncs;       /* fdatasyncs completed */
+    uint64_t continued;   /* resubmissions: short transfers, -EAGAIN */
+    uint64_t errors;      /* requests completed with an error */
+    uint64_t inline_ops;  /* reads/writes copied by the loop itself (tmpfs, cached reads) */
+    uint64_t small_ops;   /* reads/writes of small chunks (chunk_store_set_small) */
+    uint64_t small_moves; /* small chunks moved into a file by a write past max */
 };
 void chunk_store_stats(const struct chunk_store *cs, struct chunk_stats *st_p);
 

@@ -220,10 +220,13 @@ struct chunk_store {
     struct chunk_fdcache fdc;
     struct list_node waitq;
     unsigned nwait;
+    struct list_node done; /* ops completed without the ring (chunk_op_nop) */
+    unsigned ndone;
     unsigned inflight; /* accepted requests whose callback has not run */
     unsigned in_ring;  /* SQEs prepared whose CQE has not been reaped */
     bool continued;    /* reap queued continuations */
     struct chunk_stats stats;
+    struct chunk_small_ops small; /* max 0: no small chunks */
 };
 
 /* Registered buffer that holds all of buf[0..len), or -1. Any pointer into
@@ -233,5 +236,23 @@ int chunk_buf_index(const struct chunk_store *cs, const void *buf, size_t len);
 void chunk_waitq_flush(struct chunk_store *cs);
 /* Run the callbacks of every completion in the ring; returns how many. */
 unsigned chunk_cqes_process(struct chunk_store *cs);
+/* Run every outstanding op to its callback (waiting for the ring). */
+void chunk_store_drain(struct chunk_store *cs);
+
+/* --- small chunks (chunk_small.c) -------------------------------------- */
+
+/* A read or write of chunk 0 of ino: 1 when the small chunk served it
+ * (*result_p = bytes), 0 when the chunk file path takes it, -errno when it
+ * fails (a small chunk moved into a file first returns 0). */
+int chunk_small_rw(struct chunk_store *cs, bool write, uint64_t ino, uint64_t offset, void *buf,
+                   size_t len, int *result_p);
+/* chunk_remove's part for a small chunk (first 0: cut to keep_bytes). */
+int chunk_small_remove(struct chunk_store *cs, uint64_t ino, uint64_t first, uint64_t keep_bytes);
+/* Merge the inodes with small chunks into a listing of chunk files:
+ * inos[0..n) ascending, up to max; returns the new count. */
+size_t chunk_small_list(struct chunk_store *cs, uint64_t after, uint64_t *inos, size_t n,
+                        size_t max);
+/* Add ino's small chunk to a usage count. 0 or -errno. */
+int chunk_small_usage(struct chunk_store *cs, uint64_t ino, uint64_t *chunks_p, uint64_t *bytes_p);
 
 #endif

@@ -157,12 +157,39 @@ static struct chunk_op *chunk_op_new(struct chunk_store *cs, enum chunk_op_kind 
     return op;
 }
 
-/* Queue op as a completion with `result` and no I/O. */
+static unsigned chunk_op_finish(struct chunk_store *cs, struct chunk_op *op, int result);
+
+/* Complete op with `result` and no I/O: its callback runs from the next
+ * reap, without the ring (no SQE, no system call, no eventfd wakeup). */
 static void chunk_op_nop(struct chunk_store *cs, struct chunk_op *op, int result)
 {
     op->kind = CHUNK_OP_NOP;
     op->result = result;
-    chunk_op_queue(cs, op);
+    list_push_back(&cs->done, &op->wait);
+    cs->ndone++;
+}
+
+/* Run the callbacks of ops completed without the ring, in order; those
+ * the callbacks complete meanwhile wait for the next reap. */
+static unsigned chunk_done_process(struct chunk_store *cs)
+{
+    struct list_node batch, *n;
+    unsigned calls = 0;
+
+    if (cs->ndone == 0)
+        return 0;
+    batch.next = cs->done.next;
+    batch.prev = cs->done.prev;
+    batch.next->prev = &batch;
+    batch.prev->next = &batch;
+    list_init(&cs->done);
+    cs->ndone = 0;
+    while ((n = list_pop_front(&batch)) != NULL) {
+        struct chunk_op *op = list_entry(n, struct chunk_op, wait);
+
+        calls += chunk_op_finish(cs, op, op->result);
+    }
+    return calls;
 }
 
 /* --- requests ----------------------------------------------------------- */
@@ -236,9 +263,7 @@ static bool chunk_try_inline(struct chunk_store *cs, struct chunk_op *op)
         cs->stats.bytes_written += op->done;
     }
     cs->stats.inline_ops++;
-    op->kind = CHUNK_OP_NOP;
-    op->result = result;
-    chunk_op_queue(cs, op);
+    chunk_op_nop(cs, op, result);
     return true;
 }
 
@@ -281,6 +306,20 @@ static int chunk_rw(struct chunk_store *cs, enum chunk_op_kind kind, uint64_t in
     if (len == 0) {
         chunk_op_nop(cs, op, 0);
         goto out;
+    }
+    if (index == 0 && cs->small.max > 0) {
+        int result = 0;
+
+        rc = chunk_small_rw(cs, kind == CHUNK_OP_WRITE, ino, offset, buf, len, &result);
+        if (rc < 0) {
+            cs->inflight--;
+            pool_put(cs->ops, op);
+            return rc;
+        }
+        if (rc == 1) {
+            chunk_op_nop(cs, op, result);
+            goto out;
+        }
     }
     rc = chunk_op_fd(cs, ino, index, flags, chunk_aligned(offset, len, buf), &op->fde);
     if (rc == -ENOENT && kind == CHUNK_OP_READ) {
@@ -532,7 +571,32 @@ unsigned chunk_store_reap(struct chunk_store *cs)
      * when the loop's poll reports it; a completion posted while the loop
      * is awake leaves it readable, so the next sleep returns at once and no
      * completion can wait for an unrelated wakeup. */
+    unsigned calls = chunk_done_process(cs);
+
     if (io_uring_cq_ready(&cs->ring) == 0 && !cs->continued)
-        return 0;
-    return chunk_cqes_process(cs);
+        return calls;
+    return calls + chunk_cqes_process(cs);
+}
+
+bool chunk_store_pending(const struct chunk_store *cs)
+{
+    return cs->ndone > 0;
+}
+
+void chunk_store_drain(struct chunk_store *cs)
+{
+    int rc;
+
+    while (cs->in_ring > 0 || cs->nwait > 0 || cs->ndone > 0) {
+        (void)chunk_done_process(cs);
+        chunk_waitq_flush(cs);
+        if (cs->in_ring == 0 && cs->nwait == 0)
+            continue;
+        if (io_uring_cq_ready(&cs->ring) == 0) {
+            rc = io_uring_submit_and_wait(&cs->ring, 1);
+            if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
+                break; /* the ring is broken: nothing more will complete */
+        }
+        (void)chunk_cqes_process(cs);
+    }
 }

@@ -306,6 +306,8 @@ static int meta_load(struct meta *m, char *err, size_t errlen)
      * holders (its orphans are reported with an unknown holder). */
     if (rc == 0)
         rc = meta_mdb_err(mdb_dbi_open(m->txn, "orphan", MDB_CREATE, &m->dbi_orphan));
+    if (rc == 0)
+        rc = meta_mdb_err(mdb_dbi_open(m->txn, "small", MDB_CREATE, &m->dbi_small));
     if (rc != 0)
         goto err_abort;
 
@@ -396,8 +398,11 @@ int meta_open(const char *dir, const struct meta_opts *opts, struct meta **meta_
         return -ENOMEM;
     }
     m->pcache_path = malloc(BFS_PATH_MAX);
-    if (m->pcache_path == NULL) {
+    m->small_buf = malloc(META_SMALL_MAX);
+    if (m->pcache_path == NULL || m->small_buf == NULL) {
         snprintf(err, errlen, "out of memory");
+        free(m->pcache_path);
+        free(m->small_buf);
         free(m);
         return -ENOMEM;
     }
@@ -440,7 +445,7 @@ int meta_open(const char *dir, const struct meta_opts *opts, struct meta **meta_
     }
     rc = mdb_env_set_mapsize(m->env, opts->map_size ? opts->map_size : META_DEFAULT_MAP_SIZE);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(m->env, 4);
+        rc = mdb_env_set_maxdbs(m->env, 5);
     /* Client processes of this host read the store too (meta_reader.c):
      * one slot each (a lock file of 64 KiB). */
     if (rc == 0)
@@ -475,6 +480,7 @@ err_close:
     mdb_env_close(m->env);
 err_free:
     free(m->pcache_path);
+    free(m->small_buf);
     free(m);
     return rc;
 }
@@ -516,6 +522,7 @@ void meta_close(struct meta *m)
     mdb_env_close(m->env);
     meta_removing_free(m);
     free(m->pcache_path);
+    free(m->small_buf);
     free(m);
 }
 

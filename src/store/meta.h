@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "proto/proto.h"
 
@@ -269,6 +270,25 @@ struct meta_setattr {
 };
 int meta_setattr(struct meta *meta, const char *path, size_t len, uint64_t ino,
                  const struct meta_setattr *sa, struct meta_attr *attr_p);
+
+/*
+ * Small chunks (meta_small.c): the bytes of chunk 0 of inode ino, kept in
+ * the store instead of a chunk file (the chunk store decides, chunk.h).
+ * At most META_SMALL_MAX bytes. get: 1 with a pointer into the store
+ * (valid until the next write), 0 when there is none, or -errno. put:
+ * write buf[0..len) at off (zeros between the old end and off), growing
+ * the value; -EINVAL past META_SMALL_MAX, -ENOSPC near a full map. trunc:
+ * cut to len bytes (0 removes it); nothing there is 0. list: up to max
+ * inode numbers above `after` that have one, ascending. reader_small: a
+ * reader's (meta_reader_open) copy of up to len bytes from off: the bytes
+ * copied (0 at or past the end), -ENOENT when ino has none here, -errno.
+ */
+#define META_SMALL_MAX 65536u
+int meta_small_get(struct meta *meta, uint64_t ino, const void **data_p, size_t *len_p);
+int meta_small_put(struct meta *meta, uint64_t ino, uint64_t off, const void *buf, size_t len);
+int meta_small_trunc(struct meta *meta, uint64_t ino, uint64_t len);
+size_t meta_small_list(struct meta *meta, uint64_t after, uint64_t *inos, size_t max);
+ssize_t meta_reader_small(struct meta_reader *r, uint64_t ino, uint64_t off, void *buf, size_t len);
 
 /* Drop inode ino's orphan record (and its holder), returning it (to free
  * its chunks). -ENOENT when there is none. */

@@ -23,6 +23,10 @@
  *            that made it. Added after format 1 without a version bump: a
  *            store written before has this database empty, and its orphan
  *            records simply have no holder.
+ *   "small"  key   = inode number, 8 bytes big-endian
+ *            value = the bytes of the inode's chunk 0 (at most
+ *            META_SMALL_MAX), when the chunk store keeps it here rather
+ *            than in a chunk file (meta_small.c). Added like "orphan".
  *
  * Paths can be 4095 bytes but LMDB keys at most 511, hence the hash keys;
  * every record stores its full path so that a read can tell a 128-bit
@@ -70,7 +74,7 @@ struct meta_removing {
 
 struct meta {
     MDB_env *env;
-    MDB_dbi dbi_rec, dbi_child, dbi_sys, dbi_orphan;
+    MDB_dbi dbi_rec, dbi_child, dbi_sys, dbi_orphan, dbi_small;
     unsigned psize; /* LMDB page size */
     int durability; /* enum config_durability */
     uint32_t node_tag;
@@ -107,6 +111,8 @@ struct meta {
     uint64_t ino_reserved;
 
     uint64_t files, dirs; /* current counts (this txn included) */
+
+    char *small_buf; /* META_SMALL_MAX bytes: a small value being rewritten */
 
     struct meta_removing *removing;
     size_t nremoving, removing_cap;
@@ -251,6 +257,11 @@ struct meta_holder_val {
     uint32_t reserved;
     struct meta_holder holder;
 };
+
+/* --- meta_small.c ------------------------------------------------------ */
+
+/* Key of ino in "small" (and "orphan"): 8 bytes big-endian. */
+void meta_small_key(uint64_t ino, uint8_t key[8]);
 
 /* Delete ino's holder entry (inside an op); a missing one is 0. */
 int meta_orphan_holder_del(struct meta *m, uint64_t ino);

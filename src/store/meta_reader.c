@@ -27,9 +27,10 @@
 struct meta_reader {
     MDB_env *env;
     MDB_txn *txn; /* reset between lookups; NULL until the first */
-    MDB_dbi dbi_rec, dbi_child;
-    pid_t pid;   /* the process that opened it */
-    int cleared; /* dead readers' slots cleared at open */
+    MDB_dbi dbi_rec, dbi_child, dbi_small;
+    bool has_small; /* a store written before small chunks has none */
+    pid_t pid;      /* the process that opened it */
+    int cleared;    /* dead readers' slots cleared at open */
 };
 
 int meta_reader_open(const char *dir, struct meta_reader **r_p)
@@ -51,7 +52,7 @@ int meta_reader_open(const char *dir, struct meta_reader **r_p)
         return meta_mdb_err(rc);
     }
     /* Map size 0: the one the writer set. */
-    rc = mdb_env_set_maxdbs(r->env, 4);
+    rc = mdb_env_set_maxdbs(r->env, 5);
     if (rc == 0)
         rc = mdb_env_open(r->env, dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0600);
     /* LMDB opens the data file without O_CLOEXEC: a program this process
@@ -73,8 +74,10 @@ int meta_reader_open(const char *dir, struct meta_reader **r_p)
         rc = mdb_dbi_open(txn, "child", 0, &r->dbi_child);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "sys", 0, &dbi_sys);
-    if (rc == 0)
+    if (rc == 0) {
+        r->has_small = mdb_dbi_open(txn, "small", 0, &r->dbi_small) == 0;
         rc = mdb_get(txn, dbi_sys, &k, &v);
+    }
     if (rc == 0 && (v.mv_size != sizeof(format) ||
                     (memcpy(&format, v.mv_data, sizeof(format)), format != META_FORMAT_VERSION)))
         rc = MDB_INCOMPATIBLE;
@@ -99,22 +102,51 @@ err:
     return meta_mdb_err(rc);
 }
 
-/* What a reader does in its transaction: a lookup or a listing. */
+/* What a reader does in its transaction: a lookup, a listing or a read
+ * of a small chunk. */
 struct meta_reader_op {
     const char *path;
     size_t len;
     struct meta_attr *attr; /* a lookup's */
     meta_readdir_cb_t cb;   /* a listing's */
     void *arg;
+    uint64_t ino, off; /* a small chunk's (path NULL) */
+    void *buf;
+    ssize_t got;
 };
 
-static int meta_reader_do(MDB_txn *txn, const struct meta_reader *r,
-                          const struct meta_reader_op *op)
+/* Copy op's range of ino's small chunk: 0, or -ENOENT when there is none. */
+static int meta_reader_small_do(MDB_txn *txn, const struct meta_reader *r,
+                                struct meta_reader_op *op)
+{
+    uint8_t key[8];
+    MDB_val k = {sizeof(key), key}, v;
+    int rc;
+
+    if (!r->has_small)
+        return -ENOENT;
+    meta_small_key(op->ino, key);
+    rc = mdb_get(txn, r->dbi_small, &k, &v);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? -ENOENT : meta_mdb_err(rc);
+    if (v.mv_size > META_SMALL_MAX)
+        return -EIO;
+    op->got = 0;
+    if (op->off < v.mv_size) {
+        op->got = (ssize_t)(v.mv_size - op->off < op->len ? v.mv_size - op->off : op->len);
+        memcpy(op->buf, (const char *)v.mv_data + op->off, (size_t)op->got);
+    }
+    return 0;
+}
+
+static int meta_reader_do(MDB_txn *txn, const struct meta_reader *r, struct meta_reader_op *op)
 {
     uint8_t key[META_KEY_LEN];
     bool done = false;
     int rc;
 
+    if (op->path == NULL)
+        return meta_reader_small_do(txn, r, op);
     if (op->cb != NULL) {
         rc = meta_readdir_txn(txn, r->dbi_rec, r->dbi_child, op->path, op->len, NULL, 0, op->cb,
                               op->arg, &done);
@@ -126,11 +158,11 @@ static int meta_reader_do(MDB_txn *txn, const struct meta_reader *r,
 }
 
 /* Run op in a transaction renewed for it (the latest commit), reset after. */
-static int meta_reader_run(struct meta_reader *r, const struct meta_reader_op *op)
+static int meta_reader_run(struct meta_reader *r, struct meta_reader_op *op)
 {
     int rc;
 
-    if (!meta_path_ok(op->path, op->len))
+    if (op->path != NULL && !meta_path_ok(op->path, op->len))
         return -EINVAL;
     rc = mdb_txn_renew(r->txn);
     if (rc == MDB_MAP_RESIZED) {
@@ -150,7 +182,7 @@ static int meta_reader_run(struct meta_reader *r, const struct meta_reader_op *o
  * (Ctrl-Z) inside a transaction would hold the pages of its snapshot for
  * as long as it stays stopped, and the store would grow with every change
  * meanwhile. SIGSTOP cannot be held off (docs/architecture.md). */
-static int meta_reader_run_held(struct meta_reader *r, const struct meta_reader_op *op)
+static int meta_reader_run_held(struct meta_reader *r, struct meta_reader_op *op)
 {
     sigset_t stops, old;
     int rc;
@@ -178,6 +210,17 @@ int meta_reader_readdir(struct meta_reader *r, const char *path, size_t len, met
     struct meta_reader_op op = {.path = path, .len = len, .cb = cb, .arg = arg};
 
     return meta_reader_run_held(r, &op);
+}
+
+ssize_t meta_reader_small(struct meta_reader *r, uint64_t ino, uint64_t off, void *buf, size_t len)
+{
+    struct meta_reader_op op = {.ino = ino, .off = off, .buf = buf, .len = len};
+    int rc;
+
+    if (!r->has_small)
+        return -ENOENT;
+    rc = meta_reader_run_held(r, &op);
+    return rc < 0 ? rc : op.got;
 }
 
 int meta_reader_cleared(const struct meta_reader *r)

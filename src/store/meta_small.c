@@ -1,0 +1,150 @@
+/*
+ * meta_small.c - small chunks in the metadata store (meta.h;
+ * docs/architecture.md#small-files).
+ *
+ * Chunk 0 of a file that never grew past a few KiB is kept here, in the
+ * "small" database keyed by inode number, rather than in a chunk file of
+ * its own: a file create, an unlink and an open per small file cost more
+ * than the bytes (docs/performance.md). The chunk store decides what goes
+ * here (src/store/chunk_small.c); this file only keeps the bytes, in the
+ * pass's transaction like every other change, so they are committed before
+ * any reply that announced them. Readers in other processes of the host
+ * read them with meta_reader_small (meta_reader.c).
+ */
+#include "store/meta_priv.h"
+
+#include <errno.h>
+#include <string.h>
+
+void meta_small_key(uint64_t ino, uint8_t key[8])
+{
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(ino >> (56 - 8 * i));
+}
+
+static uint64_t meta_small_key_ino(const uint8_t key[8])
+{
+    uint64_t ino = 0;
+
+    for (int i = 0; i < 8; i++)
+        ino = (ino << 8) | key[i];
+    return ino;
+}
+
+int meta_small_get(struct meta *m, uint64_t ino, const void **data_p, size_t *len_p)
+{
+    uint8_t key[8];
+    MDB_val k = {sizeof(key), key}, v;
+    MDB_txn *txn;
+    int rc;
+
+    rc = meta_txn_get(m, &txn);
+    if (rc != 0)
+        return rc;
+    meta_small_key(ino, key);
+    rc = mdb_get(txn, m->dbi_small, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return meta_mdb_err(rc);
+    if (v.mv_size > META_SMALL_MAX)
+        return -EIO;
+    *data_p = v.mv_data;
+    *len_p = v.mv_size;
+    return 1;
+}
+
+/* Write the value of ino: old[0..old_len) with buf[0..len) at off over it,
+ * zeros in between. Inside an op. */
+static int meta_small_write(struct meta *m, uint64_t ino, const void *old, size_t old_len,
+                            uint64_t off, const void *buf, size_t len)
+{
+    uint8_t key[8];
+    size_t end = (size_t)off + len, new_len = end > old_len ? end : old_len;
+    MDB_val k = {sizeof(key), key}, v = {new_len, NULL};
+    int rc;
+
+    /* The old value lives in the map, and the put may move or reuse its
+     * pages: copy it out first. */
+    if (old_len > 0 && old != m->small_buf)
+        memcpy(m->small_buf, old, old_len);
+    meta_small_key(ino, key);
+    rc = mdb_put(m->txn, m->dbi_small, &k, &v, MDB_RESERVE);
+    if (rc != 0) {
+        m->txn_failed = true;
+        return meta_mdb_err(rc);
+    }
+    m->txn_writes++;
+    if (old_len > 0)
+        memcpy(v.mv_data, m->small_buf, old_len < off ? old_len : (size_t)off);
+    if (off > old_len)
+        memset((char *)v.mv_data + old_len, 0, (size_t)off - old_len);
+    memcpy((char *)v.mv_data + off, buf, len);
+    if (end < old_len)
+        memcpy((char *)v.mv_data + end, m->small_buf + end, old_len - end);
+    return 0;
+}
+
+int meta_small_put(struct meta *m, uint64_t ino, uint64_t off, const void *buf, size_t len)
+{
+    const void *old = NULL;
+    size_t old_len = 0;
+    int rc;
+
+    if (ino == 0 || len == 0 || off > META_SMALL_MAX || len > META_SMALL_MAX - off)
+        return -EINVAL;
+    rc = meta_wbegin(m, 1, (size_t)off + len, true);
+    if (rc != 0)
+        return rc;
+    rc = meta_small_get(m, ino, &old, &old_len);
+    if (rc >= 0)
+        rc = meta_small_write(m, ino, old, rc == 1 ? old_len : 0, off, buf, len);
+    return meta_wend(m, rc);
+}
+
+int meta_small_trunc(struct meta *m, uint64_t ino, uint64_t len)
+{
+    const void *old = NULL;
+    size_t old_len = 0;
+    uint8_t key[8];
+    MDB_val k = {sizeof(key), key};
+    int rc;
+
+    rc = meta_wbegin(m, 1, len < META_SMALL_MAX ? (size_t)len : META_SMALL_MAX, false);
+    if (rc != 0)
+        return rc;
+    rc = meta_small_get(m, ino, &old, &old_len);
+    if (rc == 1 && len == 0) {
+        meta_small_key(ino, key);
+        rc = meta_del(m, m->dbi_small, &k);
+    } else if (rc == 1 && len < old_len) {
+        /* Rewrite the first len bytes as the whole value. */
+        memcpy(m->small_buf, old, (size_t)len);
+        rc = meta_small_write(m, ino, m->small_buf, 0, 0, m->small_buf, (size_t)len);
+    } else if (rc >= 0) {
+        rc = 0; /* nothing here, or nothing to cut */
+    }
+    return meta_wend(m, rc);
+}
+
+size_t meta_small_list(struct meta *m, uint64_t after, uint64_t *inos, size_t max)
+{
+    uint8_t key[8];
+    MDB_val k = {sizeof(key), key}, v;
+    MDB_cursor *cur;
+    MDB_txn *txn;
+    size_t n = 0;
+    int rc;
+
+    if (max == 0 || after == UINT64_MAX || meta_txn_get(m, &txn) != 0 ||
+        mdb_cursor_open(txn, m->dbi_small, &cur) != 0)
+        return 0;
+    meta_small_key(after + 1, key);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < max;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == 8)
+            inos[n++] = meta_small_key_ino(k.mv_data);
+    }
+    mdb_cursor_close(cur);
+    return n;
+}
