@@ -206,7 +206,11 @@ static void io_direct(struct io_src *io)
 
             n = direct_rw(c, pc.server, io->ino, pc.index, pc.offset, NULL, src, pc.length);
             if (n == -ENOENT) {
-                uint32_t seed = pc.length < IO_DIRECT_SEED ? pc.length : IO_DIRECT_SEED;
+                /* Into chunk 0, one byte past the servers' default small
+                 * chunk limit: a chunk file, which the next piece finds,
+                 * rather than a small chunk (docs/architecture.md#small-files). */
+                uint32_t want = pc.index == 0 ? IO_DIRECT_SEED + 1 : IO_DIRECT_SEED;
+                uint32_t seed = pc.length < want ? pc.length : want;
                 int rc = io_run(c, io->attr, NULL, src, pc.file_off, seed, NULL, NULL, true);
 
                 if (rc < 0) {

@@ -158,6 +158,10 @@ static void server_small_setup(struct server *srv)
     };
 
     chunk_store_set_small(srv->chunks, &ops);
+    /* what it reconciled is committed before any client reads the store */
+    if (meta_flush(srv->meta, false) < 0)
+        log_warn("metadata commit after the small chunk check failed");
+    srv->small_written = false;
 }
 
 int server_create(const struct config *cfg, struct server **srv_p, char *err, size_t errlen)

@@ -156,8 +156,11 @@ void chunk_store_set_lost(struct chunk_store *cs, bool lost);
  * no file to create, open, sync separately or unlink per small file. A
  * write that takes it past `max` moves it into a chunk file first; a chunk
  * 0 that is a file stays one. Reads, truncation, removal, listing and
- * usage see both kinds alike. Set once, before any I/O; without it (or max
- * 0) every chunk is a file. ops: get = 1 with the bytes (valid until the
+ * usage see both kinds alike. Set once, before any I/O (it also drops a
+ * small chunk that a crash left beside a chunk 0 file: the file is the
+ * newer copy); without it every chunk is a file. max 0 makes no new small
+ * chunks, but existing ones are still read, cut and removed, and move into
+ * a file at their next write. ops: get = 1 with the bytes (valid until the
  * next put or trunc), 0 when none, or -errno; put writes len bytes at off
  * (zero-filled gap); trunc cuts to len (0 removes); list as
  * chunk_store_list.

@@ -307,7 +307,7 @@ static int chunk_rw(struct chunk_store *cs, enum chunk_op_kind kind, uint64_t in
         chunk_op_nop(cs, op, 0);
         goto out;
     }
-    if (index == 0 && cs->small.max > 0) {
+    if (index == 0 && cs->small.get != NULL) {
         int result = 0;
 
         rc = chunk_small_rw(cs, kind == CHUNK_OP_WRITE, ino, offset, buf, len, &result);

@@ -16,13 +16,55 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "common/ring.h"
+
+/* Is chunk 0 of ino a file here? (Only asked when ino has a small chunk
+ * and chunk files: a sparse file, or a move a crash interrupted.) */
+static bool chunk_small_file0(struct chunk_store *cs, uint64_t ino)
+{
+    char name[CHUNK_NAME_MAX];
+    struct stat st;
+    uint64_t top;
+
+    if (!chunk_index_max(&cs->fdc.idx, ino, &top))
+        return false;
+    ring_chunk_name(name, ino, 0);
+    return fstatat(cs->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* A small chunk beside a chunk 0 file is what a move leaves when the
+ * server died (or its commit failed) between writing the file and
+ * committing the small chunk's removal: the file is the newer one. */
+static void chunk_small_reconcile(struct chunk_store *cs)
+{
+    uint64_t inos[256], after = 0;
+    const void *data;
+    size_t n, i, len;
+
+    do {
+        n = chunk_index_list(&cs->fdc.idx, after, inos, 256);
+        for (i = 0; i < n; i++) {
+            if (cs->small.get(cs->small.ctx, inos[i], &data, &len) == 1 &&
+                chunk_small_file0(cs, inos[i]))
+                (void)cs->small.trunc(cs->small.ctx, inos[i], 0);
+        }
+        if (n > 0)
+            after = inos[n - 1];
+    } while (n == 256);
+}
 
 void chunk_store_set_small(struct chunk_store *cs, const struct chunk_small_ops *ops)
 {
+    if (ops->get == NULL || ops->put == NULL || ops->trunc == NULL || ops->list == NULL) {
+        memset(&cs->small, 0, sizeof(cs->small));
+        return;
+    }
     cs->small = *ops;
-    if (ops->get == NULL || ops->put == NULL || ops->trunc == NULL || ops->list == NULL)
-        cs->small.max = 0;
+    chunk_small_reconcile(cs);
 }
 
 /* Write ino's small chunk into a new chunk 0 file, then drop it. */
@@ -67,13 +109,17 @@ int chunk_small_rw(struct chunk_store *cs, bool write, uint64_t ino, uint64_t of
     uint64_t top;
     int rc;
 
-    if (cs->small.max == 0)
+    if (cs->small.get == NULL)
         return 0;
     if (write && chunk_gone_has(&cs->fdc.gone, ino))
         return -ESTALE; /* as the file path refuses it */
     rc = cs->small.get(cs->small.ctx, ino, &data, &dlen);
     if (rc < 0)
         return rc;
+    if (rc == 1 && chunk_small_file0(cs, ino)) {
+        rc = cs->small.trunc(cs->small.ctx, ino, 0);
+        return rc < 0 ? rc : 0; /* the file is the newer copy */
+    }
     if (!write) {
         if (rc == 0)
             return 0; /* a chunk file, a hole, or lost */
@@ -84,18 +130,24 @@ int chunk_small_rw(struct chunk_store *cs, bool write, uint64_t ino, uint64_t of
         cs->stats.small_ops++;
         return 1;
     }
-    if (offset + len > cs->small.max) {
-        if (rc == 0)
-            return 0;
+    if (rc == 1 && offset + len > cs->small.max) {
         rc = chunk_small_move(cs, ino, data, dlen);
         return rc < 0 ? rc : 0;
     }
-    /* A new small chunk only for an inode without chunk files here. */
-    if (rc == 0 && chunk_index_max(&cs->fdc.idx, ino, &top))
+    /* A new small chunk only for an inode without chunk files here, and
+     * only while small chunks are on (max 0 still serves existing ones). */
+    if (rc == 0 && (offset + len > cs->small.max || chunk_index_max(&cs->fdc.idx, ino, &top)))
         return 0;
     rc = cs->small.put(cs->small.ctx, ino, offset, buf, len);
-    if (rc == -ENOSPC && data == NULL)
-        return 0; /* the store is full: a chunk file instead */
+    if (rc == -ENOSPC) {
+        /* The store has no room for it: a chunk file instead, with the
+         * bytes it had (looked up again: the failed put may have begun
+         * a new transaction). */
+        rc = cs->small.get(cs->small.ctx, ino, &data, &dlen);
+        if (rc == 1)
+            rc = chunk_small_move(cs, ino, data, dlen);
+        return rc < 0 ? rc : 0;
+    }
     if (rc < 0)
         return rc;
     *result_p = (int)len;
@@ -107,7 +159,7 @@ int chunk_small_rw(struct chunk_store *cs, bool write, uint64_t ino, uint64_t of
 
 int chunk_small_remove(struct chunk_store *cs, uint64_t ino, uint64_t first, uint64_t keep_bytes)
 {
-    if (cs->small.max == 0 || first != 0)
+    if (cs->small.get == NULL || first != 0)
         return 0;
     return cs->small.trunc(cs->small.ctx, ino, keep_bytes);
 }
@@ -118,7 +170,7 @@ size_t chunk_small_list(struct chunk_store *cs, uint64_t after, uint64_t *inos, 
     uint64_t *small, *out;
     size_t ns, i = 0, j = 0, k = 0;
 
-    if (cs->small.max == 0 || max == 0)
+    if (cs->small.get == NULL || max == 0)
         return n;
     small = malloc(max * sizeof(*small));
     out = malloc(max * sizeof(*out));
@@ -150,7 +202,7 @@ int chunk_small_usage(struct chunk_store *cs, uint64_t ino, uint64_t *chunks_p, 
     size_t len;
     int rc;
 
-    if (cs->small.max == 0)
+    if (cs->small.get == NULL)
         return 0;
     rc = cs->small.get(cs->small.ctx, ino, &data, &len);
     if (rc == 1) {

@@ -278,14 +278,14 @@ static bool meta_room(const struct meta *m, uint64_t need)
  * the reserve absorbs the difference. */
 static uint64_t meta_free_pages(struct meta *m)
 {
-    MDB_dbi dbis[6] = {0 /* free list */, 1 /* main */, m->dbi_rec,
-                       m->dbi_child,      m->dbi_sys,   m->dbi_orphan};
+    MDB_dbi dbis[7] = {0 /* free list */, 1 /* main */,  m->dbi_rec,  m->dbi_child,
+                       m->dbi_sys,        m->dbi_orphan, m->dbi_small};
     uint64_t used = 2; /* the two meta pages */
     MDB_envinfo info;
     MDB_stat st;
     unsigned i;
 
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < 7; i++) {
         if (mdb_stat(m->txn, dbis[i], &st) != 0)
             return m->map_tail;
         used += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
