@@ -196,6 +196,9 @@ extern const char META_SYS_FORMAT[], META_SYS_INO[], META_SYS_COUNTS[];
 uint64_t meta_window_min_pages(const struct meta *m);
 
 int meta_txn_begin(struct meta *m);
+/* Pages LMDB can still hand out (the map's unused tail and its free list;
+ * an estimate, O(1)). Needs m->txn. */
+uint64_t meta_free_pages(struct meta *m);
 /* Commit m->txn if it wrote anything, else abort it (cheaper). On failure
  * the transaction is gone and the counters are back at its start. */
 int meta_txn_commit(struct meta *m);

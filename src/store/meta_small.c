@@ -99,7 +99,7 @@ int meta_small_put(struct meta *m, uint64_t ino, uint64_t off, const void *buf, 
     rc = meta_small_get(m, ino, &old, &old_len);
     /* New small chunks only while the map is less than half full: the rest
      * is for records (a file's bytes can go to a chunk file instead). */
-    if (rc == 0 && m->map_tail < m->map_pages / 2)
+    if (rc == 0 && m->map_tail < m->map_pages / 2 && meta_free_pages(m) < m->map_pages / 2)
         rc = -ENOSPC;
     if (rc >= 0)
         rc = meta_small_write(m, ino, old, rc == 1 ? old_len : 0, off, buf, len);

@@ -276,7 +276,7 @@ static bool meta_room(const struct meta *m, uint64_t need)
  * on its free list. O(1): from the page counts of every B-tree. Counts
  * free pages that the newest snapshot still pins, so it is an estimate;
  * the reserve absorbs the difference. */
-static uint64_t meta_free_pages(struct meta *m)
+uint64_t meta_free_pages(struct meta *m)
 {
     MDB_dbi dbis[7] = {0 /* free list */, 1 /* main */,  m->dbi_rec,  m->dbi_child,
                        m->dbi_sys,        m->dbi_orphan, m->dbi_small};

@@ -4,8 +4,9 @@
  * reads, on-disk names, many concurrent operations, back-pressure, fd cache
  * eviction under I/O, removal and truncation, fsync (including files whose
  * fd was evicted), O_DIRECT, error propagation (never zero-filled), the
- * callbacks-never-inline rule and the eventfd contract. Each test gets a
- * private temporary directory.
+ * callbacks-never-inline rule and the eventfd contract, and small chunks
+ * (chunk 0 kept by an in-memory stand-in for the metadata store). Each test
+ * gets a private temporary directory.
  */
 #include "store/chunk.h"
 #include "store/chunk_priv.h"
@@ -96,7 +97,8 @@ static int do_fsync(struct chunk_store *cs, uint64_t ino, struct done *d)
     return rc;
 }
 
-/* Drive the store like the server loop: submit, wait on the eventfd, reap. */
+/* Drive the store like the server loop: submit, wait on the eventfd (not
+ * while completions known at once wait for a reap), reap. */
 static void wait_total(struct chunk_store *cs, int target)
 {
     struct pollfd pfd = {.fd = chunk_store_eventfd(cs), .events = POLLIN};
@@ -105,7 +107,7 @@ static void wait_total(struct chunk_store *cs, int target)
     while (total_calls < target) {
         assert_true(chunk_store_submit(cs) >= 0);
         assert_true(time_mono_ns() < deadline);
-        if (poll(&pfd, 1, 100) > 0)
+        if (poll(&pfd, 1, chunk_store_pending(cs) ? 0 : 100) > 0)
             chunk_store_clear_eventfd(cs);
         (void)chunk_store_reap(cs);
     }
@@ -1110,6 +1112,731 @@ static void test_tmpfs_inline(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* --- small chunks (chunk_store_set_small) ------------------------------- */
+
+/* An in-memory stand-in for the metadata store's small chunks: a few
+ * entries keyed by inode number. It checks the store's side of the
+ * contract: never a put past max, and it poisons bytes it drops, so a
+ * caller that used a pointer from get after a put or trunc would see it. */
+#define SMALL_MAX     4096u
+#define SMALL_ENTRIES 16
+
+struct small_ent {
+    bool used;
+    uint64_t ino;
+    size_t len;
+    unsigned char data[SMALL_MAX];
+};
+
+struct fake_small {
+    struct small_ent e[SMALL_ENTRIES];
+    size_t max;
+    bool full;     /* a put that would create an entry: -ENOSPC */
+    bool full_all; /* every put: -ENOSPC */
+    int trunc_err; /* trunc fails with this (0: works) */
+    int puts, truncs, lists;
+};
+
+static struct small_ent *fake_find(struct fake_small *fs, uint64_t ino)
+{
+    for (int i = 0; i < SMALL_ENTRIES; i++)
+        if (fs->e[i].used && fs->e[i].ino == ino)
+            return &fs->e[i];
+    return NULL;
+}
+
+static int fake_get(void *ctx, uint64_t ino, const void **data_p, size_t *len_p)
+{
+    struct small_ent *e = fake_find(ctx, ino);
+
+    if (e == NULL)
+        return 0;
+    *data_p = e->data;
+    *len_p = e->len;
+    return 1;
+}
+
+static int fake_put(void *ctx, uint64_t ino, uint64_t off, const void *buf, size_t len)
+{
+    struct fake_small *fs = ctx;
+    struct small_ent *e = fake_find(fs, ino);
+    int i;
+
+    fs->puts++;
+    /* The store never asks for more than max (nor for nothing). */
+    assert_true(len > 0);
+    assert_true(off + len <= fs->max);
+    if (fs->full_all)
+        return -ENOSPC;
+    if (e == NULL) {
+        if (fs->full)
+            return -ENOSPC;
+        for (i = 0; i < SMALL_ENTRIES && fs->e[i].used; i++)
+            ;
+        assert_true(i < SMALL_ENTRIES);
+        e = &fs->e[i];
+        memset(e, 0, sizeof(*e));
+        e->used = true;
+        e->ino = ino;
+    }
+    if (off > e->len)
+        memset(e->data + e->len, 0, (size_t)off - e->len);
+    memcpy(e->data + off, buf, len);
+    if (off + len > e->len)
+        e->len = (size_t)(off + len);
+    return 0;
+}
+
+static int fake_trunc(void *ctx, uint64_t ino, uint64_t len)
+{
+    struct fake_small *fs = ctx;
+    struct small_ent *e = fake_find(fs, ino);
+
+    fs->truncs++;
+    if (fs->trunc_err != 0)
+        return fs->trunc_err;
+    if (e == NULL || len >= e->len)
+        return 0;
+    memset(e->data + len, 0xdd, e->len - (size_t)len); /* poison */
+    e->len = (size_t)len;
+    if (len == 0)
+        e->used = false;
+    return 0;
+}
+
+static size_t fake_list(void *ctx, uint64_t after, uint64_t *inos, size_t max)
+{
+    struct fake_small *fs = ctx;
+    uint64_t last = after;
+    size_t n = 0;
+
+    fs->lists++;
+    /* Ascending without sorting: the smallest above the last one, again. */
+    while (n < max) {
+        struct small_ent *best = NULL;
+
+        for (int i = 0; i < SMALL_ENTRIES; i++)
+            if (fs->e[i].used && fs->e[i].ino > last && (best == NULL || fs->e[i].ino < best->ino))
+                best = &fs->e[i];
+        if (best == NULL)
+            break;
+        inos[n++] = last = best->ino;
+    }
+    return n;
+}
+
+static struct fake_small fake;
+
+/* Put an entry in the fake directly (what a store holds before the chunk
+ * store is told about it). */
+static void small_seed(uint64_t ino, const void *data, size_t len)
+{
+    int i;
+
+    for (i = 0; i < SMALL_ENTRIES && fake.e[i].used; i++)
+        ;
+    assert_true(i < SMALL_ENTRIES && len <= SMALL_MAX);
+    fake.e[i].used = true;
+    fake.e[i].ino = ino;
+    fake.e[i].len = len;
+    memcpy(fake.e[i].data, data, len);
+}
+
+/* Hand the fake, with what it holds, to f's chunk store. */
+static struct fake_small *small_set(struct fixture *f, size_t max)
+{
+    struct chunk_small_ops ops = {
+        .ctx = &fake,
+        .max = max,
+        .get = fake_get,
+        .put = fake_put,
+        .trunc = fake_trunc,
+        .list = fake_list,
+    };
+
+    fake.max = max;
+    chunk_store_set_small(f->cs, &ops);
+    return &fake;
+}
+
+/* An empty fake, handed to f's chunk store. */
+static struct fake_small *small_install(struct fixture *f, size_t max)
+{
+    memset(&fake, 0, sizeof(fake));
+    return small_set(f, max);
+}
+
+/* Regular files under dir (chunk files: the store keeps nothing else). */
+static int nfiles;
+
+static int count_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)path;
+    (void)ftw;
+    if (type == FTW_F && S_ISREG(st->st_mode))
+        nfiles++;
+    return 0;
+}
+
+static int count_files(const char *dir)
+{
+    nfiles = 0;
+    assert_int_equal(nftw(dir, count_entry, 16, FTW_PHYS), 0);
+    return nfiles;
+}
+
+static struct chunk_stats stats_of(struct chunk_store *cs)
+{
+    struct chunk_stats st;
+
+    chunk_store_stats(cs, &st);
+    return st;
+}
+
+/* A write of chunk 0 that ends within max makes no file: the small chunk
+ * holds it, reads come back exactly (short at its end, zeros in a gap),
+ * usage counts it, and the ends of the range are exact. */
+static void test_small_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_small *fs = small_install(f, SMALL_MAX);
+    unsigned char w[SMALL_MAX], r[SMALL_MAX + 100], want[SMALL_MAX];
+    struct small_ent *e;
+    uint64_t chunks = 99, bytes = 99;
+    struct chunk_stats st;
+
+    fill(w, sizeof(w), 21);
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 100), 100);
+    assert_int_equal(count_files(f->dir), 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), -1);
+    e = fake_find(fs, INO);
+    assert_non_null(e);
+    assert_int_equal(e->len, 100);
+    assert_memory_equal(e->data, w, 100);
+    assert_int_equal(chunk_store_usage(f->cs, INO, &chunks, &bytes), 0);
+    assert_int_equal(chunks, 1);
+    assert_int_equal(bytes, 100);
+
+    /* Reads: whole (short: 100 bytes exist), inside, at and past the end. */
+    memset(r, 0xee, sizeof(r));
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 100);
+    assert_memory_equal(r, w, 100);
+    assert_int_equal(r[100], 0xee); /* nothing past what it returned */
+    assert_int_equal(read_sync(f->cs, INO, 0, 40, r, 10), 10);
+    assert_memory_equal(r, w + 40, 10);
+    assert_int_equal(read_sync(f->cs, INO, 0, 95, r, 10), 5);
+    assert_memory_equal(r, w + 95, 5);
+    assert_int_equal(read_sync(f->cs, INO, 0, 100, r, 10), 0);
+    assert_int_equal(read_sync(f->cs, INO, 0, 3000, r, 10), 0);
+    assert_int_equal(read_sync(f->cs, INO, 0, 1u << 20, r, 10), 0);
+
+    /* A gap reads as zeros; an overwrite in the middle keeps the tail. */
+    assert_int_equal(write_sync(f->cs, INO, 0, 1000, w + 1000, 50), 50);
+    assert_int_equal(write_sync(f->cs, INO, 0, 10, w + 500, 5), 5);
+    memset(want, 0, sizeof(want));
+    memcpy(want, w, 100);
+    memcpy(want + 10, w + 500, 5);
+    memcpy(want + 1000, w + 1000, 50);
+    memset(r, 0xee, sizeof(r));
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 1050);
+    assert_memory_equal(r, want, 1050);
+
+    /* Ending exactly at max is still small. */
+    assert_int_equal(write_sync(f->cs, INO, 0, SMALL_MAX - 96, w, 96), 96);
+    memcpy(want + SMALL_MAX - 96, w, 96);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), (int)SMALL_MAX);
+    assert_memory_equal(r, want, SMALL_MAX);
+    assert_int_equal(count_files(f->dir), 0);
+    assert_int_equal(chunk_store_usage(f->cs, INO, &chunks, &bytes), 0);
+    assert_int_equal(chunks, 1);
+    assert_int_equal(bytes, SMALL_MAX);
+
+    /* Chunk 1 and other inodes are not small chunks: holes. */
+    assert_int_equal(read_sync(f->cs, INO, 1, 0, r, 10), 0);
+    assert_int_equal(read_sync(f->cs, INO + 1, 0, 0, r, 10), 0);
+    assert_null(fake_find(fs, INO + 1));
+    assert_int_equal(chunk_store_usage(f->cs, INO + 1, &chunks, &bytes), 0);
+    assert_int_equal(chunks, 0);
+    assert_int_equal(bytes, 0);
+
+    /* Counted like other requests, and as small ops. */
+    st = stats_of(f->cs);
+    assert_int_equal(st.writes, 4);
+    assert_int_equal(st.bytes_written, 100 + 50 + 5 + 96);
+    assert_int_equal(st.reads, 8); /* the two holes are no reads */
+    assert_int_equal(st.bytes_read, 100 + 10 + 5 + 1050 + SMALL_MAX);
+    assert_int_equal(st.small_ops, 4 + 8);
+    assert_int_equal(st.small_moves, 0);
+    assert_int_equal(fs->truncs, 0);
+
+    /* A fsync has no file to sync and completes. */
+    assert_int_equal(fsync_sync(f->cs, INO), 0);
+}
+
+/* An inode that has a chunk file here takes the file path for a new chunk
+ * 0, even a small one; a small chunk that exists stays the one chunk 0 when
+ * other chunks become files. */
+static void test_small_not_with_files(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_small *fs = small_install(f, SMALL_MAX);
+    unsigned char w[200], r[300];
+    uint64_t chunks, bytes;
+
+    fill(w, sizeof(w), 22);
+    assert_int_equal(write_sync(f->cs, INO, 1, 0, w, 100), 100);
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 100), 100);
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), 100);
+    assert_null(fake_find(fs, INO));
+    assert_int_equal(fs->puts, 0);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 100);
+    assert_memory_equal(r, w, 100);
+    assert_int_equal(stats_of(f->cs).small_ops, 0);
+
+    /* Small first, then a file for chunk 1: chunk 0 stays small. */
+    assert_int_equal(write_sync(f->cs, INO + 1, 0, 0, w, 50), 50);
+    assert_int_equal(write_sync(f->cs, INO + 1, 1, 0, w, 100), 100);
+    assert_int_equal(chunk_size_on_disk(f, INO + 1, 1), 100);
+    assert_int_equal(write_sync(f->cs, INO + 1, 0, 50, w + 50, 150), 150);
+    assert_int_equal(chunk_size_on_disk(f, INO + 1, 0), -1);
+    assert_non_null(fake_find(fs, INO + 1));
+    assert_int_equal(fake_find(fs, INO + 1)->len, 200);
+    assert_int_equal(read_sync(f->cs, INO + 1, 0, 0, r, sizeof(r)), 200);
+    assert_memory_equal(r, w, 200);
+    /* Usage: both kinds. */
+    assert_int_equal(chunk_store_usage(f->cs, INO + 1, &chunks, &bytes), 0);
+    assert_int_equal(chunks, 2);
+    assert_true(bytes >= 200 + 100);
+
+    /* A write past max for an inode without a small chunk: just a file. */
+    assert_int_equal(write_sync(f->cs, INO + 2, 0, 0, w, 10), 10);
+    assert_non_null(fake_find(fs, INO + 2));
+    assert_int_equal(chunk_remove_inode(f->cs, INO + 2), 0);
+    assert_int_equal(write_sync(f->cs, INO + 3, 0, SMALL_MAX, w, 10), 10);
+    assert_int_equal(chunk_size_on_disk(f, INO + 3, 0), SMALL_MAX + 10);
+    assert_null(fake_find(fs, INO + 3));
+    assert_int_equal(stats_of(f->cs).small_moves, 0);
+}
+
+/* A write that ends past max moves the small chunk into a file (its bytes
+ * first, then the write), and the inode's chunk 0 stays a file. */
+static void test_small_move_to_file(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_small *fs = small_install(f, SMALL_MAX);
+    unsigned char w[8192], r[8192], want[8192];
+    char path[256];
+    uint64_t inos[4], chunks, bytes;
+    struct chunk_stats st;
+    ssize_t n;
+    int fd;
+
+    fill(w, sizeof(w), 23);
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 1000), 1000);
+    assert_int_equal(write_sync(f->cs, INO, 0, 3000, w + 3000, 2000), 2000);
+    st = stats_of(f->cs);
+    assert_int_equal(st.small_moves, 1);
+    assert_null(fake_find(fs, INO));
+    memset(want, 0, sizeof(want));
+    memcpy(want, w, 1000);
+    memcpy(want + 3000, w + 3000, 2000);
+    /* The file itself holds old bytes, zeros, new bytes. */
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), 5000);
+    chunk_path(f, INO, 0, path, sizeof(path));
+    fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    n = pread(fd, r, sizeof(r), 0);
+    close(fd);
+    assert_int_equal(n, 5000);
+    assert_memory_equal(r, want, 5000);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 5000);
+    assert_memory_equal(r, want, 5000);
+
+    /* Later writes, small ones too, stay in the file. */
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w + 7000, 10), 10);
+    memcpy(want, w + 7000, 10);
+    assert_null(fake_find(fs, INO));
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 5000);
+    assert_memory_equal(r, want, 5000);
+    /* Cut below max: still a file, never small again. */
+    assert_int_equal(chunk_remove(f->cs, INO, 0, UINT64_MAX, 100), 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), 100);
+    assert_int_equal(write_sync(f->cs, INO, 0, 100, w, 10), 10);
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), 110);
+    assert_null(fake_find(fs, INO));
+    st = stats_of(f->cs);
+    assert_int_equal(st.small_moves, 1);
+    assert_int_equal(st.small_ops, 1); /* the first write only */
+    assert_int_equal(chunk_store_usage(f->cs, INO, &chunks, &bytes), 0);
+    assert_int_equal(chunks, 1);
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 4), 1);
+    assert_true(inos[0] == INO);
+
+    /* A write wholly past max moves too. */
+    assert_int_equal(write_sync(f->cs, INO + 1, 0, 0, w, 300), 300);
+    assert_int_equal(write_sync(f->cs, INO + 1, 0, 6000, w, 10), 10);
+    assert_null(fake_find(fs, INO + 1));
+    assert_int_equal(chunk_size_on_disk(f, INO + 1, 0), 6010);
+    assert_int_equal(read_sync(f->cs, INO + 1, 0, 0, r, sizeof(r)), 6010);
+    assert_memory_equal(r, w, 300);
+    assert_memory_equal(r + 6000, w, 10);
+    for (n = 300; n < 6000; n++)
+        assert_int_equal(r[n], 0);
+    assert_int_equal(stats_of(f->cs).small_moves, 2);
+}
+
+/* When dropping the small chunk fails after the move, the file goes again:
+ * the bytes are in exactly one place, and the write fails. */
+static void test_small_move_fails(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_small *fs = small_install(f, SMALL_MAX);
+    unsigned char w[6000], r[6000];
+    struct done d = {0, 0};
+
+    fill(w, sizeof(w), 24);
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 500), 500);
+    fs->trunc_err = -EIO;
+    assert_int_equal(do_write(f->cs, INO, 0, 0, w, sizeof(w), &d), -EIO);
+    assert_int_equal(d.calls, 0);
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), -1);
+    assert_int_equal(count_files(f->dir), 0);
+    assert_non_null(fake_find(fs, INO));
+    assert_int_equal(stats_of(f->cs).small_moves, 0);
+    fs->trunc_err = 0;
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 500);
+    assert_memory_equal(r, w, 500);
+    /* and it works once the store does */
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, sizeof(w)), (int)sizeof(w));
+    assert_null(fake_find(fs, INO));
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), (off_t)sizeof(w));
+    assert_int_equal(total_calls, 3);
+}
+
+/* Truncation cuts the small chunk, a cut at 0 removes it, a range from a
+ * later chunk leaves it; a deleted inode's goes and its writes are refused. */
+static void test_small_remove(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_small *fs = small_install(f, SMALL_MAX);
+    unsigned char w[1000], r[1000];
+    struct done d = {0, 0};
+    uint64_t inos[4], chunks, bytes;
+
+    fill(w, sizeof(w), 25);
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 1000), 1000);
+    assert_int_equal(chunk_remove(f->cs, INO, 1, UINT64_MAX, 0), 0);
+    assert_int_equal(chunk_remove(f->cs, INO, 1, 5, 10), 0);
+    assert_int_equal(fake_find(fs, INO)->len, 1000);
+    assert_int_equal(chunk_remove(f->cs, INO, 0, UINT64_MAX, 300), 0);
+    assert_int_equal(fake_find(fs, INO)->len, 300);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 300);
+    assert_memory_equal(r, w, 300);
+    /* never extended */
+    assert_int_equal(chunk_remove_from(f->cs, INO, 0, 5000), 0);
+    assert_int_equal(fake_find(fs, INO)->len, 300);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 300);
+    assert_int_equal(chunk_remove(f->cs, INO, 5, 4, 0), -EINVAL);
+    assert_int_equal(fake_find(fs, INO)->len, 300);
+    assert_int_equal(chunk_remove(f->cs, INO, 0, 0, 0), 0);
+    assert_null(fake_find(fs, INO));
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 0);
+    assert_int_equal(chunk_store_usage(f->cs, INO, &chunks, &bytes), 0);
+    assert_int_equal(chunks, 0);
+    assert_int_equal(bytes, 0);
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 4), 0);
+    /* A removed small chunk can come back (the inode is not deleted). */
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 10), 10);
+    assert_int_equal(fake_find(fs, INO)->len, 10);
+    assert_int_equal(count_files(f->dir), 0);
+
+    /* Deleting the inode removes the small chunk and refuses writes, small
+     * or large; reads see nothing; other inodes are fine. */
+    assert_int_equal(write_sync(f->cs, INO + 1, 0, 0, w, 20), 20);
+    assert_int_equal(chunk_remove_inode(f->cs, INO), 0);
+    assert_null(fake_find(fs, INO));
+    assert_int_equal(do_write(f->cs, INO, 0, 0, w, 10, &d), -ESTALE);
+    assert_int_equal(do_write(f->cs, INO, 0, 0, w, sizeof(w), &d), -ESTALE);
+    assert_int_equal(do_write(f->cs, INO, 0, SMALL_MAX, w, 10, &d), -ESTALE);
+    assert_int_equal(d.calls, 0);
+    assert_null(fake_find(fs, INO));
+    assert_int_equal(count_files(f->dir), 0);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 0);
+    assert_int_equal(fake_find(fs, INO + 1)->len, 20);
+    assert_int_equal(write_sync(f->cs, INO + 1, 0, 20, w, 20), 20);
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 4), 1);
+    assert_true(inos[0] == INO + 1);
+}
+
+/* Listing merges the inodes with small chunks into those with chunk files:
+ * ascending, each once, at most max, paged by `after`. */
+static void test_small_list(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_small *fs = small_install(f, SMALL_MAX);
+    uint64_t inos[16], all[] = {INO + 1, INO + 2, INO + 4, INO + 6, INO + 7, INO + 9};
+    uint64_t after;
+    unsigned char w[10];
+    size_t n, got, i, max;
+
+    fill(w, sizeof(w), 26);
+    /* small only: 2, 6, 9; files only: 1, 7; both: 4 */
+    assert_int_equal(write_sync(f->cs, INO + 9, 0, 0, w, 10), 10);
+    assert_int_equal(write_sync(f->cs, INO + 2, 0, 0, w, 10), 10);
+    assert_int_equal(write_sync(f->cs, INO + 6, 0, 0, w, 10), 10);
+    assert_int_equal(write_sync(f->cs, INO + 4, 0, 0, w, 10), 10);
+    assert_int_equal(write_sync(f->cs, INO + 4, 3, 0, w, 10), 10);
+    assert_int_equal(write_sync(f->cs, INO + 1, 1, 0, w, 10), 10);
+    assert_int_equal(write_sync(f->cs, INO + 7, 0, SMALL_MAX, w, 10), 10);
+    assert_non_null(fake_find(fs, INO + 4));
+    assert_null(fake_find(fs, INO + 7));
+
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 16), 6);
+    assert_memory_equal(inos, all, sizeof(all));
+    assert_int_equal(chunk_store_list(f->cs, INO + 4, inos, 16), 3);
+    assert_memory_equal(inos, all + 3, 3 * sizeof(*inos));
+    assert_int_equal(chunk_store_list(f->cs, INO + 9, inos, 16), 0);
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 0), 0);
+
+    /* Every page size pages through the same sequence. */
+    for (max = 1; max <= 7; max++) {
+        after = 0;
+        got = 0;
+        do {
+            memset(inos, 0, sizeof(inos));
+            n = chunk_store_list(f->cs, after, inos, max);
+            assert_true(n <= max);
+            for (i = 0; i < n; i++) {
+                assert_true(got + i < 6);
+                assert_true(inos[i] == all[got + i]);
+            }
+            assert_true(inos[n] == 0); /* nothing written past the count */
+            got += n;
+            if (n > 0)
+                after = inos[n - 1];
+        } while (n == max);
+        assert_int_equal(got, 6);
+    }
+
+    /* Removing the small chunk of 4 leaves its files listed; of 2, it goes. */
+    assert_int_equal(chunk_remove(f->cs, INO + 4, 0, 0, 0), 0);
+    assert_int_equal(chunk_remove(f->cs, INO + 2, 0, 0, 0), 0);
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 16), 5);
+    assert_true(inos[0] == INO + 1 && inos[1] == INO + 4 && inos[2] == INO + 6 &&
+                inos[3] == INO + 7 && inos[4] == INO + 9);
+    assert_true(fs->lists > 0);
+}
+
+/* A store too full for a new small chunk makes it a file; existing small
+ * chunks still change in place. */
+static void test_small_full_store(void **state)
+{
+    struct fixture *f = *state;
+    struct fake_small *fs = small_install(f, SMALL_MAX);
+    unsigned char w[100], r[200];
+
+    fill(w, sizeof(w), 27);
+    assert_int_equal(write_sync(f->cs, INO + 1, 0, 0, w, 50), 50);
+    fs->full = true;
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 100), 100);
+    assert_null(fake_find(fs, INO));
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), 100);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 100);
+    assert_memory_equal(r, w, 100);
+    /* Once a file, always a file, room or not. */
+    fs->full = false;
+    assert_int_equal(write_sync(f->cs, INO, 0, 100, w, 10), 10);
+    assert_null(fake_find(fs, INO));
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), 110);
+    /* An existing small chunk grows in place. */
+    fs->full = true;
+    assert_int_equal(write_sync(f->cs, INO + 1, 0, 50, w + 50, 50), 50);
+    assert_int_equal(fake_find(fs, INO + 1)->len, 100);
+    assert_int_equal(chunk_size_on_disk(f, INO + 1, 0), -1);
+    assert_int_equal(read_sync(f->cs, INO + 1, 0, 0, r, sizeof(r)), 100);
+    assert_memory_equal(r, w, 100);
+    assert_int_equal(stats_of(f->cs).small_moves, 0);
+    /* A store that cannot even change an existing one: it moves into a
+     * file with its bytes, and the write goes there. */
+    fs->full_all = true;
+    assert_int_equal(write_sync(f->cs, INO + 1, 0, 10, w, 5), 5);
+    assert_null(fake_find(fs, INO + 1));
+    assert_int_equal(chunk_size_on_disk(f, INO + 1, 0), 100);
+    assert_int_equal(stats_of(f->cs).small_moves, 1);
+    memset(r, 0, sizeof(r));
+    assert_int_equal(read_sync(f->cs, INO + 1, 0, 0, r, sizeof(r)), 100);
+    assert_memory_equal(r, w, 10);
+    assert_memory_equal(r + 10, w, 5);
+    assert_memory_equal(r + 15, w + 15, 85);
+    /* ... and a new one is a file at once, nothing moved. */
+    assert_int_equal(write_sync(f->cs, INO + 2, 0, 0, w, 30), 30);
+    assert_int_equal(chunk_size_on_disk(f, INO + 2, 0), 30);
+    assert_int_equal(stats_of(f->cs).small_moves, 1);
+}
+
+/* A store that lost chunks: a missing chunk 0 is -ENODATA, a small one
+ * reads its bytes. */
+static void test_small_lost(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char w[100], r[100];
+
+    (void)small_install(f, SMALL_MAX);
+    fill(w, sizeof(w), 28);
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 60), 60);
+    chunk_store_set_lost(f->cs, true);
+    assert_int_equal(read_sync(f->cs, INO + 1, 0, 0, r, sizeof(r)), -ENODATA);
+    assert_int_equal(read_sync(f->cs, INO, 1, 0, r, sizeof(r)), -ENODATA);
+    memset(r, 0, sizeof(r));
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 60);
+    assert_memory_equal(r, w, 60);
+    /* past its end: a short read of what it holds, not lost data */
+    assert_int_equal(read_sync(f->cs, INO, 0, 60, r, sizeof(r)), 0);
+}
+
+/* Without complete ops there are no small chunks at all: every chunk 0 is
+ * a file, and what the ops' store holds is never asked for. */
+static void test_small_off(void **state)
+{
+    struct fixture *f = *state;
+    struct chunk_small_ops ops = {
+        .ctx = &fake, .max = SMALL_MAX, .get = fake_get, .put = fake_put, .trunc = fake_trunc};
+    unsigned char w[10], r[10];
+    uint64_t inos[4], chunks, bytes;
+
+    memset(&fake, 0, sizeof(fake));
+    fake.max = SMALL_MAX;
+    small_seed(INO + 5, "seeded", 6);
+    fill(w, sizeof(w), 29);
+    chunk_store_set_small(f->cs, &ops); /* no list */
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 10), 10);
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), 10);
+    assert_int_equal(read_sync(f->cs, INO + 5, 0, 0, r, sizeof(r)), 0);
+    assert_int_equal(chunk_remove_inode(f->cs, INO + 5), 0);
+    assert_int_equal(chunk_store_usage(f->cs, INO + 5, &chunks, &bytes), 0);
+    assert_int_equal(chunks, 0);
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 4), 1);
+    assert_true(inos[0] == INO);
+    assert_int_equal(fake.puts + fake.truncs + fake.lists, 0);
+    assert_int_equal(fake_find(&fake, INO + 5)->len, 6);
+    assert_int_equal(stats_of(f->cs).small_ops, 0);
+}
+
+/* max 0: no new small chunks, but the ones there are still read, cut,
+ * listed, measured and removed, and move into a file at their next write,
+ * however small. */
+static void test_small_max0(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char w[100], r[200];
+    uint64_t inos[4], chunks, bytes;
+
+    fill(w, sizeof(w), 30);
+    memset(&fake, 0, sizeof(fake));
+    small_seed(INO + 1, w, 100);
+    small_seed(INO + 2, w, 50);
+    small_seed(INO + 3, w, 80);
+    (void)small_set(f, 0);
+    /* new: a file */
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 10), 10);
+    assert_int_equal(chunk_size_on_disk(f, INO, 0), 10);
+    assert_null(fake_find(&fake, INO));
+    /* existing: read, measured, listed */
+    assert_int_equal(read_sync(f->cs, INO + 1, 0, 0, r, sizeof(r)), 100);
+    assert_memory_equal(r, w, 100);
+    assert_int_equal(chunk_store_usage(f->cs, INO + 1, &chunks, &bytes), 0);
+    assert_int_equal(chunks, 1);
+    assert_int_equal(bytes, 100);
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 4), 4);
+    assert_true(inos[0] == INO && inos[1] == INO + 1 && inos[2] == INO + 2 && inos[3] == INO + 3);
+    /* cut and removed */
+    assert_int_equal(chunk_remove_from(f->cs, INO + 2, 0, 20), 0);
+    assert_int_equal(fake_find(&fake, INO + 2)->len, 20);
+    assert_int_equal(chunk_remove_inode(f->cs, INO + 3), 0);
+    assert_null(fake_find(&fake, INO + 3));
+    /* written: moved, with its bytes, and the write lands in the file */
+    assert_int_equal(write_sync(f->cs, INO + 1, 0, 0, w + 50, 1), 1);
+    assert_null(fake_find(&fake, INO + 1));
+    assert_int_equal(chunk_size_on_disk(f, INO + 1, 0), 100);
+    assert_int_equal(read_sync(f->cs, INO + 1, 0, 0, r, sizeof(r)), 100);
+    assert_int_equal(r[0], w[50]);
+    assert_memory_equal(r + 1, w + 1, 99);
+    assert_int_equal(stats_of(f->cs).small_moves, 1);
+    assert_int_equal(fake.puts, 0);
+}
+
+/* Plant chunk 0 of ino as a file holding data, behind the store's back
+ * (what a crash between a move's file and its commit leaves). */
+static void plant_chunk0(const struct fixture *f, uint64_t ino, const void *data, size_t len)
+{
+    char path[256];
+    int fd;
+
+    chunk_path(f, ino, 0, path, sizeof(path));
+    fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+/* A small chunk beside a chunk 0 file (a move a crash cut short): the file
+ * is the newer copy, and the small chunk goes, when the ops are set and
+ * when such a chunk is first used. Small chunks of inodes whose other
+ * chunks are files are left alone. */
+static void test_small_reconcile(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char w[300], r[300], old[300];
+    uint64_t inos[8], chunks, bytes;
+
+    fill(w, sizeof(w), 31);
+    fill(old, sizeof(old), 32);
+    /* Files first, the store not told yet: INO has chunk 0 and 1 files,
+     * INO + 1 only chunk 2, INO + 2 none. */
+    assert_int_equal(write_sync(f->cs, INO, 0, 0, w, 200), 200);
+    assert_int_equal(write_sync(f->cs, INO, 1, 0, w, 10), 10);
+    assert_int_equal(write_sync(f->cs, INO + 1, 2, 0, w, 10), 10);
+    memset(&fake, 0, sizeof(fake));
+    small_seed(INO, old, 100);
+    small_seed(INO + 1, w, 30);
+    small_seed(INO + 2, w, 40);
+    (void)small_set(f, SMALL_MAX);
+    assert_null(fake_find(&fake, INO));
+    assert_int_equal(fake_find(&fake, INO + 1)->len, 30);
+    assert_int_equal(fake_find(&fake, INO + 2)->len, 40);
+    assert_int_equal(read_sync(f->cs, INO, 0, 0, r, sizeof(r)), 200);
+    assert_memory_equal(r, w, 200);
+    assert_int_equal(chunk_store_usage(f->cs, INO, &chunks, &bytes), 0);
+    assert_int_equal(chunks, 2);
+
+    /* Found at first use: a read takes the file ... */
+    plant_chunk0(f, INO + 1, w + 100, 150);
+    assert_int_equal(read_sync(f->cs, INO + 1, 0, 0, r, sizeof(r)), 150);
+    assert_memory_equal(r, w + 100, 150);
+    assert_null(fake_find(&fake, INO + 1));
+    /* ... and so does a write that would have fitted the small chunk. */
+    assert_int_equal(write_sync(f->cs, INO + 3, 0, 0, old, 60), 60);
+    assert_int_equal(write_sync(f->cs, INO + 3, 5, 0, w, 10), 10);
+    assert_non_null(fake_find(&fake, INO + 3));
+    plant_chunk0(f, INO + 3, w, 250);
+    assert_int_equal(write_sync(f->cs, INO + 3, 0, 0, w + 200, 5), 5);
+    assert_null(fake_find(&fake, INO + 3));
+    assert_int_equal(chunk_size_on_disk(f, INO + 3, 0), 250);
+    assert_int_equal(read_sync(f->cs, INO + 3, 0, 0, r, sizeof(r)), 250);
+    assert_memory_equal(r, w + 200, 5);
+    assert_memory_equal(r + 5, w + 5, 245);
+    assert_int_equal(stats_of(f->cs).small_moves, 0);
+
+    /* A small chunk beside other chunks' files only is still the chunk 0. */
+    assert_int_equal(read_sync(f->cs, INO + 2, 0, 0, r, sizeof(r)), 40);
+    assert_int_equal(write_sync(f->cs, INO + 2, 7, 0, w, 10), 10);
+    assert_int_equal(read_sync(f->cs, INO + 2, 0, 0, r, sizeof(r)), 40);
+    assert_memory_equal(r, w, 40);
+    assert_int_equal(fake_find(&fake, INO + 2)->len, 40);
+    assert_int_equal(chunk_store_list(f->cs, 0, inos, 8), 4);
+    assert_true(inos[0] == INO && inos[1] == INO + 1 && inos[2] == INO + 2 && inos[3] == INO + 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1136,6 +1863,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_runs_callbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persist_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unregistered_fallback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_not_with_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_move_to_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_move_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_full_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_max0, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_reconcile, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

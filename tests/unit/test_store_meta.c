@@ -2,8 +2,9 @@
  * test_store_meta.c - unit tests of the metadata store (src/store/meta.h):
  * every operation and error class, group commit, persistence across a
  * close and across a crash, paged readdir, rename, two-phase rmdir, 4095-
- * byte paths, durability modes and a full map. Each test gets a private
- * temporary directory. Prints an informational creates/s line.
+ * byte paths, durability modes, a full map and small chunks (meta_small_*,
+ * meta_reader_small). Each test gets a private temporary directory. Prints
+ * an informational creates/s line.
  */
 #include "store/meta.h"
 #include "store/meta_priv.h"
@@ -1519,6 +1520,385 @@ static void test_reader(void **state)
     }
 }
 
+/* --- small chunks (meta_small_*) ---------------------------------------- */
+
+/* ino's small chunk is exactly want[0..len) (len 0: there is none). */
+static void small_is(struct meta *m, uint64_t ino, const void *want, size_t len)
+{
+    const void *data = NULL;
+    size_t got = 0;
+
+    if (len == 0) {
+        assert_int_equal(meta_small_get(m, ino, &data, &got), 0);
+        return;
+    }
+    assert_int_equal(meta_small_get(m, ino, &data, &got), 1);
+    assert_int_equal(got, len);
+    assert_memory_equal(data, want, len);
+}
+
+static void small_fill(unsigned char *buf, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (unsigned char)(seed * 97 + i * 13 + (i >> 8) + 1);
+}
+
+/* Puts at any offset (zeros in a gap), overwrites keeping the tail, cuts
+ * (never growing), the size limit, and all of it across a commit and a
+ * reopen. */
+static void test_small_put_get_trunc(void **state)
+{
+    struct fixture *f = *state;
+    static unsigned char big[META_SMALL_MAX + 1], want[META_SMALL_MAX];
+    const uint64_t ino = 0x0000be1100000042ull;
+    const void *data;
+    size_t len;
+
+    small_fill(big, sizeof(big), 1);
+    small_is(f->m, ino, NULL, 0);
+    assert_int_equal(meta_small_put(f->m, ino, 0, "hello", 5), 0);
+    small_is(f->m, ino, "hello", 5);
+    /* a gap of zeros */
+    assert_int_equal(meta_small_put(f->m, ino, 10, "xy", 2), 0);
+    small_is(f->m, ino, "hello\0\0\0\0\0xy", 12);
+    /* the middle, keeping the tail */
+    assert_int_equal(meta_small_put(f->m, ino, 2, "ZZ", 2), 0);
+    small_is(f->m, ino, "heZZo\0\0\0\0\0xy", 12);
+    /* across the end */
+    assert_int_equal(meta_small_put(f->m, ino, 11, "abc", 3), 0);
+    small_is(f->m, ino, "heZZo\0\0\0\0\0xabc", 14);
+    /* a new one at an offset */
+    memset(want, 0, 103);
+    memcpy(want + 100, "abc", 3);
+    assert_int_equal(meta_small_put(f->m, ino + 1, 100, "abc", 3), 0);
+    small_is(f->m, ino + 1, want, 103);
+
+    /* Cuts: shorter, longer (nothing), to 0 (gone), of nothing (fine). */
+    assert_int_equal(meta_small_trunc(f->m, ino, 7), 0);
+    small_is(f->m, ino, "heZZo\0\0", 7);
+    assert_int_equal(meta_small_trunc(f->m, ino, 7), 0);
+    assert_int_equal(meta_small_trunc(f->m, ino, 100), 0);
+    small_is(f->m, ino, "heZZo\0\0", 7);
+    assert_int_equal(meta_small_trunc(f->m, ino, 1), 0);
+    small_is(f->m, ino, "h", 1);
+    assert_int_equal(meta_small_trunc(f->m, ino, 0), 0);
+    small_is(f->m, ino, NULL, 0);
+    assert_int_equal(meta_small_trunc(f->m, ino, 0), 0);
+    assert_int_equal(meta_small_trunc(f->m, ino + 99, 5), 0);
+    small_is(f->m, ino + 99, NULL, 0);
+    /* after a cut, a put past the end fills zeros, not the old bytes */
+    assert_int_equal(meta_small_put(f->m, ino, 0, "abcdefgh", 8), 0);
+    assert_int_equal(meta_small_trunc(f->m, ino, 2), 0);
+    assert_int_equal(meta_small_put(f->m, ino, 6, "Q", 1), 0);
+    small_is(f->m, ino, "ab\0\0\0\0Q", 7);
+
+    /* The limit, exactly; and past it, nothing changes. */
+    assert_int_equal(meta_small_put(f->m, ino + 2, 0, big, META_SMALL_MAX), 0);
+    small_is(f->m, ino + 2, big, META_SMALL_MAX);
+    assert_int_equal(meta_small_put(f->m, ino + 3, 0, big, META_SMALL_MAX + 1), -EINVAL);
+    assert_int_equal(meta_small_put(f->m, ino + 3, META_SMALL_MAX, "a", 1), -EINVAL);
+    assert_int_equal(meta_small_put(f->m, ino + 3, META_SMALL_MAX - 1, "ab", 2), -EINVAL);
+    assert_int_equal(meta_small_put(f->m, ino + 3, UINT64_MAX, "a", 1), -EINVAL);
+    assert_int_equal(meta_small_put(f->m, ino + 2, 1, big, META_SMALL_MAX), -EINVAL);
+    assert_int_equal(meta_small_put(f->m, ino + 3, 0, "a", 0), -EINVAL);
+    assert_int_equal(meta_small_put(f->m, 0, 0, "a", 1), -EINVAL);
+    small_is(f->m, ino + 3, NULL, 0);
+    small_is(f->m, ino + 2, big, META_SMALL_MAX);
+    assert_int_equal(meta_small_put(f->m, ino + 3, META_SMALL_MAX - 1, "a", 1), 0);
+    assert_int_equal(meta_small_get(f->m, ino + 3, &data, &len), 1);
+    assert_int_equal(len, META_SMALL_MAX);
+    assert_int_equal(((const char *)data)[META_SMALL_MAX - 1], 'a');
+    assert_int_equal(((const char *)data)[0], 0);
+
+    /* Committed, a large value is rewritten from its committed pages:
+     * the middle of it, keeping both ends. */
+    assert_int_equal(meta_flush(f->m, false), 0);
+    memcpy(want, big, META_SMALL_MAX);
+    memcpy(want + 30000, "middle", 6);
+    assert_int_equal(meta_small_put(f->m, ino + 2, 30000, "middle", 6), 0);
+    small_is(f->m, ino + 2, want, META_SMALL_MAX);
+    assert_int_equal(meta_small_trunc(f->m, ino + 2, 40000), 0);
+    small_is(f->m, ino + 2, want, 40000);
+    assert_int_equal(meta_flush(f->m, false), 0);
+
+    /* Across a close and a reopen. */
+    reopen(f);
+    small_is(f->m, ino, "ab\0\0\0\0Q", 7);
+    memset(want, 0, 103);
+    memcpy(want + 100, "abc", 3);
+    small_is(f->m, ino + 1, want, 103);
+    memcpy(want, big, META_SMALL_MAX);
+    memcpy(want + 30000, "middle", 6);
+    small_is(f->m, ino + 2, want, 40000);
+    assert_int_equal(meta_small_get(f->m, ino + 3, &data, &len), 1);
+    assert_int_equal(len, META_SMALL_MAX);
+    small_is(f->m, ino + 99, NULL, 0);
+}
+
+/* Small chunks are in the pass's transaction like everything else: a
+ * reader never sees them before the commit, meta_close commits them; and
+ * they are not files: the counts do not see them. */
+static void test_small_in_pass(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t files = 1, dirs = 1, files0, dirs0;
+
+    meta_counts(f->m, &files0, &dirs0);
+    assert_int_equal(meta_small_put(f->m, 7, 0, "old", 3), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    assert_int_equal(meta_small_put(f->m, 7, 0, "new", 3), 0);
+    assert_int_equal(meta_small_put(f->m, 8, 0, "x", 1), 0);
+    assert_int_equal(meta_small_trunc(f->m, 7, 2), 0);
+    small_is(f->m, 7, "ne", 2);
+    meta_counts(f->m, &files, &dirs);
+    assert_int_equal(files, files0);
+    assert_int_equal(dirs, dirs0);
+    reopen(f); /* meta_close commits the pass */
+    small_is(f->m, 7, "ne", 2);
+    small_is(f->m, 8, "x", 1);
+    meta_counts(f->m, &files, &dirs);
+    assert_int_equal(files, files0);
+    assert_int_equal(dirs, dirs0);
+}
+
+/* Listing: ascending inode numbers (all 8 bytes of them), paged. */
+static void test_small_list(void **state)
+{
+    struct fixture *f = *state;
+    const uint64_t sorted[] = {1,
+                               0xff,
+                               0x100,
+                               0x0000be1100000001ull,
+                               0x0000be1200000000ull,
+                               0x0100000000000000ull,
+                               UINT64_MAX - 1,
+                               UINT64_MAX};
+    const uint64_t order[] = {0x0100000000000000ull, 0x100, UINT64_MAX,     1,
+                              0x0000be1200000000ull, 0xff,  UINT64_MAX - 1, 0x0000be1100000001ull};
+    const size_t n = sizeof(sorted) / sizeof(sorted[0]);
+    uint64_t inos[16], after;
+    size_t got, k, max;
+
+    assert_int_equal(meta_small_list(f->m, 0, inos, 16), 0);
+    for (k = 0; k < n; k++)
+        assert_int_equal(meta_small_put(f->m, order[k], 0, "v", 1), 0);
+    assert_int_equal(meta_small_list(f->m, 0, inos, 16), n);
+    assert_memory_equal(inos, sorted, sizeof(sorted));
+    assert_int_equal(meta_small_list(f->m, 0, inos, 0), 0);
+    assert_int_equal(meta_small_list(f->m, UINT64_MAX, inos, 16), 0);
+    assert_int_equal(meta_small_list(f->m, UINT64_MAX - 1, inos, 16), 1);
+    assert_true(inos[0] == UINT64_MAX);
+    assert_int_equal(meta_small_list(f->m, 0xff, inos, 2), 2);
+    assert_true(inos[0] == 0x100 && inos[1] == 0x0000be1100000001ull);
+    assert_int_equal(meta_small_list(f->m, 0x101, inos, 1), 1);
+    assert_true(inos[0] == 0x0000be1100000001ull);
+    for (max = 1; max <= n + 1; max++) {
+        after = 0;
+        got = 0;
+        do {
+            k = meta_small_list(f->m, after, inos, max);
+            assert_true(k <= max && got + k <= n);
+            assert_memory_equal(inos, sorted + got, k * sizeof(*inos));
+            got += k;
+            if (k > 0)
+                after = inos[k - 1];
+        } while (k == max);
+        assert_int_equal(got, n);
+    }
+    /* A removed one is not listed; committed and reopened, the same. */
+    assert_int_equal(meta_small_trunc(f->m, 0x100, 0), 0);
+    assert_int_equal(meta_small_trunc(f->m, 0xff, 1), 0); /* no change */
+    assert_int_equal(meta_flush(f->m, false), 0);
+    reopen(f);
+    assert_int_equal(meta_small_list(f->m, 0, inos, 16), n - 1);
+    assert_true(inos[0] == 1 && inos[1] == 0xff && inos[2] == 0x0000be1100000001ull);
+}
+
+/* New small chunks only while the map is less than half full: then -ENOSPC
+ * (the chunk store makes a file instead), losing nothing of the pass, while
+ * existing ones still change and records still have the other half. */
+static void test_small_map_half(void **state)
+{
+    struct fixture *f = *state;
+    static unsigned char val[4000];
+    struct meta_attr a;
+    char path[300];
+    uint64_t n, *all;
+    int i, rc = 0, made = 0, files = 0;
+
+    meta_close(f->m);
+    rm_rf(f->dir);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+    f->opts.map_size = 1u << 20;
+    f->m = open_or_fail(f->dir, &f->opts);
+    small_fill(val, sizeof(val), 3);
+    for (n = 1; n < 100000; n++) {
+        rc = meta_small_put(f->m, n, 0, val, sizeof(val));
+        if (rc != 0)
+            break;
+        made++;
+        if (n % 8 == 0)
+            assert_int_equal(meta_flush(f->m, false), 0);
+    }
+    assert_int_equal(rc, -ENOSPC);
+    printf("# 1 MiB map: %d small chunks of 4000 bytes\n", made);
+    /* each takes a page at least: no more than half of 256 */
+    assert_true(made > 16 && made <= 128);
+    small_is(f->m, n, NULL, 0);
+    /* the refusal failed nothing: the pass commits, the last one is there */
+    assert_int_equal(meta_flush(f->m, false), 0);
+    small_is(f->m, n - 1, val, sizeof(val));
+    /* existing ones still change */
+    assert_int_equal(meta_small_put(f->m, 1, 0, "x", 1), 0);
+    assert_int_equal(meta_small_trunc(f->m, 2, 10), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    /* records still have room */
+    for (i = 0; i < 100000; i++) {
+        snprintf(path, sizeof(path), "/%0200d", i);
+        rc = meta_create(f->m, P(path), 0600, 0, 0, 0, 0, &a, NULL, NULL);
+        if (rc != 0)
+            break;
+        files++;
+        if (i % 64 == 63)
+            assert_int_equal(meta_flush(f->m, false), 0);
+    }
+    assert_int_equal(rc, -ENOSPC);
+    assert_true(files > 100);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    /* full: deletes still work, of either kind */
+    snprintf(path, sizeof(path), "/%0200d", 0);
+    assert_int_equal(meta_unlink(f->m, P(path), NULL), 0);
+    assert_int_equal(meta_small_trunc(f->m, 3, 0), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    reopen(f);
+    small_is(f->m, 3, NULL, 0);
+    small_is(f->m, 2, val, 10);
+    small_is(f->m, (uint64_t)made, val, sizeof(val));
+    val[0] = 'x';
+    small_is(f->m, 1, val, sizeof(val));
+    all = calloc((size_t)made + 1, sizeof(*all));
+    assert_non_null(all);
+    assert_int_equal(meta_small_list(f->m, 0, all, (size_t)made + 1), (size_t)made - 1);
+    /* emptied again, the store makes small chunks again: its file never
+     * shrinks, but the pages freed are counted as room */
+    for (i = 0; i < (int)made - 1; i++)
+        assert_int_equal(meta_small_trunc(f->m, all[i], 0), 0);
+    for (i = 1; i < files; i++) {
+        snprintf(path, sizeof(path), "/%0200d", i);
+        assert_int_equal(meta_unlink(f->m, P(path), NULL), 0);
+        if (i % 64 == 0)
+            assert_int_equal(meta_flush(f->m, false), 0);
+    }
+    assert_int_equal(meta_flush(f->m, false), 0);
+    reopen(f);
+    assert_int_equal(meta_small_put(f->m, 99999999, 0, val, sizeof(val)), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    small_is(f->m, 99999999, val, sizeof(val));
+    free(all);
+}
+
+/* What a reader in another process gets from meta_reader_small (a reader
+ * never opens in the process that writes the store: LMDB's locks are per
+ * process). */
+struct small_answer {
+    int open_rc;
+    ssize_t rc;
+    unsigned char buf[256];
+};
+
+static struct small_answer small_from_child(const char *dir, uint64_t ino, uint64_t off, size_t len)
+{
+    struct small_answer ans;
+    int pfd[2], status;
+    pid_t pid;
+
+    assert_true(len <= sizeof(ans.buf));
+    memset(&ans, 0, sizeof(ans));
+    assert_int_equal(pipe(pfd), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct meta_reader *r = NULL;
+
+        child_default_signals();
+        close(pfd[0]);
+        memset(ans.buf, 0xee, sizeof(ans.buf));
+        ans.open_rc = meta_reader_open(dir, &r);
+        if (ans.open_rc == 0) {
+            ans.rc = meta_reader_small(r, ino, off, ans.buf, len);
+            meta_reader_close(r);
+        }
+        _exit(write(pfd[1], &ans, sizeof(ans)) == (ssize_t)sizeof(ans) ? 0 : 1);
+    }
+    close(pfd[1]);
+    assert_int_equal(read(pfd[0], &ans, sizeof(ans)), (ssize_t)sizeof(ans));
+    close(pfd[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(ans.open_rc, 0);
+    return ans;
+}
+
+static void test_small_reader(void **state)
+{
+    struct fixture *f = *state;
+    static unsigned char big[META_SMALL_MAX];
+    struct small_answer ans;
+    const uint64_t ino = 0x0000be1100000009ull;
+
+    small_fill(big, sizeof(big), 2);
+    assert_int_equal(small_from_child(f->dir, ino, 0, 10).rc, -ENOENT);
+    assert_int_equal(meta_small_put(f->m, ino, 0, "abcdef", 6), 0);
+    /* Not committed: not there for a reader. */
+    assert_int_equal(small_from_child(f->dir, ino, 0, 10).rc, -ENOENT);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    ans = small_from_child(f->dir, ino, 0, 256);
+    assert_int_equal(ans.rc, 6);
+    assert_memory_equal(ans.buf, "abcdef", 6);
+    assert_int_equal(ans.buf[6], 0xee); /* nothing past what it copied */
+    ans = small_from_child(f->dir, ino, 2, 3);
+    assert_int_equal(ans.rc, 3);
+    assert_memory_equal(ans.buf, "cde", 3);
+    assert_int_equal(ans.buf[3], 0xee);
+    ans = small_from_child(f->dir, ino, 4, 100);
+    assert_int_equal(ans.rc, 2);
+    assert_memory_equal(ans.buf, "ef", 2);
+    assert_int_equal(small_from_child(f->dir, ino, 6, 10).rc, 0);
+    assert_int_equal(small_from_child(f->dir, ino, 7, 10).rc, 0);
+    assert_int_equal(small_from_child(f->dir, ino, 1000, 10).rc, 0);
+    assert_int_equal(small_from_child(f->dir, ino, UINT64_MAX, 10).rc, 0);
+    assert_int_equal(small_from_child(f->dir, ino, 0, 0).rc, 0);
+    assert_int_equal(small_from_child(f->dir, ino + 1, 0, 10).rc, -ENOENT);
+
+    /* A gap reads as zeros; the latest commit is what a reader sees. */
+    assert_int_equal(meta_small_put(f->m, ino, 20, "zz", 2), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    ans = small_from_child(f->dir, ino, 0, 30);
+    assert_int_equal(ans.rc, 22);
+    assert_memory_equal(ans.buf, "abcdef\0\0\0\0\0\0\0\0\0\0\0\0\0\0zz", 22);
+
+    /* A large value, read at its end. */
+    assert_int_equal(meta_small_put(f->m, ino + 1, 0, big, sizeof(big)), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    ans = small_from_child(f->dir, ino + 1, META_SMALL_MAX - 10, 256);
+    assert_int_equal(ans.rc, 10);
+    assert_memory_equal(ans.buf, big + META_SMALL_MAX - 10, 10);
+    ans = small_from_child(f->dir, ino + 1, 30000, 256);
+    assert_int_equal(ans.rc, 256);
+    assert_memory_equal(ans.buf, big + 30000, 256);
+
+    /* Cut and removed. */
+    assert_int_equal(meta_small_trunc(f->m, ino, 3), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    ans = small_from_child(f->dir, ino, 0, 30);
+    assert_int_equal(ans.rc, 3);
+    assert_memory_equal(ans.buf, "abc", 3);
+    assert_int_equal(meta_small_trunc(f->m, ino, 0), 0);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    assert_int_equal(small_from_child(f->dir, ino, 0, 30).rc, -ENOENT);
+    assert_int_equal(small_from_child(f->dir, ino + 1, 0, 1).rc, 1);
+}
+
 /* Creates per second in a fresh store under `base`, flushing every
  * per_pass creates like the server's loop does. */
 static double create_rate(struct fixture *f, const char *base, int durability, int n, int per_pass)
@@ -1622,6 +2002,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ino_floor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_put_get_trunc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_in_pass, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_map_half, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_reader, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
