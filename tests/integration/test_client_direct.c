@@ -12,6 +12,9 @@
  *     the directory found there (another directory of that name), and
  *     BENCHFS_DIRECT=0, turn it off: the same overwrite is all RPCs; any
  *     other value than 0 or 1 fails the connect;
+ *   - a small file's bytes are no chunk file, read with no request; past
+ *     4096 bytes they move into one, cut to nothing they leave none, and a
+ *     restart keeps them;
  *   - after a server is killed, a read through a descriptor opened before
  *     gets the right bytes (from its data directory, until the client's
  *     pid check notices) or EIO, never anything else; restarted in the same
@@ -139,6 +142,70 @@ static void test_holes(void)
     CHECK(benchfs_close(fd) == 0);
 }
 
+/* Write path whole (O_TRUNC) or append to it; the requests it took. */
+static uint64_t put_small(const char *path, size_t len, int flags)
+{
+    uint64_t cost = ops_cost(), before = itest_server_ops();
+    int fd = benchfs_open(path, O_CREAT | O_WRONLY | flags, 0644);
+
+    CHECK(fd >= 0);
+    CHECK(benchfs_write(fd, data, len) == (ssize_t)len);
+    CHECK(benchfs_close(fd) == 0);
+    return ops_since(before, cost);
+}
+
+/* Read path, expecting want[0..len); the requests the read took. */
+static uint64_t get_small(const char *path, const unsigned char *want, size_t len)
+{
+    uint64_t cost = ops_cost(), before;
+    int fd = benchfs_open(path, O_RDONLY, 0);
+
+    CHECK(fd >= 0);
+    memset(back, 0xee, sizeof(back));
+    before = itest_server_ops();
+    CHECK(benchfs_pread(fd, back, len + 64, 0) == (ssize_t)len);
+    before = ops_since(before, cost);
+    CHECK(memcmp(back, want, len) == 0);
+    CHECK(benchfs_close(fd) == 0);
+    return before;
+}
+
+/* Small files (docs/architecture.md#small-files): their bytes are no chunk
+ * file, and a read on their servers' host takes no request. */
+static void test_small_files(void)
+{
+    static unsigned char twice[6000];
+    uint64_t base = chunk_bytes(), n;
+
+    n = put_small("/small", 3000, O_EXCL);
+    printf("small file: %llu requests to create and write\n", (unsigned long long)n);
+    CHECK(n <= 2);
+    CHECK(chunk_bytes() == base);
+    n = get_small("/small", data, 3000);
+    printf("small file: %llu requests to read\n", (unsigned long long)n);
+    CHECK(n == 0);
+    /* Past 4096 bytes its first chunk becomes a chunk file. */
+    memcpy(twice, data, 3000);
+    memcpy(twice + 3000, data, 3000);
+    put_small("/small", 3000, O_APPEND);
+    CHECK(chunk_bytes() == base + 6000);
+    CHECK(get_small("/small", twice, 6000) == 0);
+    /* Cut to nothing and written again: small again, no file left. */
+    put_small("/small", 100, O_TRUNC);
+    CHECK(chunk_bytes() == base);
+    CHECK(get_small("/small", data, 100) == 0);
+    /* Through the servers, the same bytes. */
+    CHECK(setenv("BENCHFS_DIRECT", "0", 1) == 0);
+    CHECK(benchfs_disconnect() == 0);
+    itest_connect_chunk(CHUNK);
+    (void)get_small("/small", data, 100); /* the bytes came with the open (read at open) */
+    CHECK(unsetenv("BENCHFS_DIRECT") == 0);
+    CHECK(benchfs_disconnect() == 0);
+    itest_connect_chunk(CHUNK);
+    /* Kept for the restarts below. */
+    put_small("/keep", 2000, O_EXCL);
+}
+
 /* Replace the st_ino of every registry file's chunk directory by 1. */
 static void fake_chunk_dirs(void)
 {
@@ -179,6 +246,7 @@ int main(void)
     itest_connect_chunk(CHUNK);
     test_no_requests();
     test_holes();
+    test_small_files();
 
     /* Off by the environment. */
     CHECK(benchfs_disconnect() == 0);
@@ -217,6 +285,9 @@ int main(void)
     }
     itest_connect_chunk(CHUNK);
     CHECK(overwrite("/big") == 0);
+    /* A small file's bytes were committed: a restart keeps them. */
+    CHECK(get_small("/keep", data, 2000) == 0);
+    CHECK(benchfs_unlink("/small") == 0);
     fd = benchfs_open("/big", O_RDONLY, 0);
     CHECK(fd >= 0);
     CHECK(harness_stop_server(&itest_h, 1, SIGKILL, 5000) >= 0);
