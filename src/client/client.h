@@ -108,6 +108,7 @@ struct client_inode {
     bool orphan;   /* unlinked or renamed over by this client while open */
     bool dirty;    /* written since the last size push (SETSIZE) */
     bool unsynced; /* a write published the size, but close must still sync it */
+    bool spread;   /* chunk 0's server knows chunks past chunk 0 may exist (io_spread) */
     size_t owner;  /* server holding its record (or orphan record) */
     char *path;    /* its name as this client knows it (malloc'd) */
     size_t path_len;
@@ -427,17 +428,21 @@ int io_write_publish(struct client *c, const struct client_inode *ci, const void
                      uint64_t len, uint32_t *rep_flags_p);
 /* Free the data of ino from byte new_size on (chunk size cs). Nothing when
  * old_size <= new_size (nothing known to free: other clients' unpublished
- * writes stay); otherwise every chunk from new_size on, on every server,
- * whatever the file's size was: one CHUNK_TRUNC per server, in parallel
- * (old_size only decides whether). 0 or -errno. */
+ * writes stay); otherwise every chunk from new_size on, on every server
+ * that may hold one, whatever the file's size was: a CHUNK_TRUNC to chunk
+ * 0's server, and when it says chunks past chunk 0 may exist, one to every
+ * other server, in parallel (old_size only decides whether). 0 or -errno. */
 int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size);
 /* ino is deleted for good (unlinked and closed, replaced by a rename, or
  * given up by O_TRUNC for a new number): free all its chunks on every server
- * but done_server (one that already did, e.g. the owner that served an
- * UNLINK with PROTO_UNLINK_FREE; SIZE_MAX: none), and make the servers
- * refuse writes to it still on their way from a writer that died. 0 or
- * -errno. */
-int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server);
+ * that may hold one but done_server (one that already did, e.g. the owner
+ * that served an UNLINK with PROTO_UNLINK_FREE, whose answer is `known`,
+ * PROTO_REP_*; SIZE_MAX and 0: none), and make them refuse writes to it
+ * still on their way from a writer that died. 0 or -errno. */
+int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server, uint32_t known);
+/* Tell chunk 0's server of ino that chunks past chunk 0 may exist now
+ * (before the first is written). 0 or -errno (-ESTALE: ino is deleted). */
+int io_spread(struct client *c, uint64_t ino);
 /* Check a chunk size from the wire: -EIO with a message when unusable. */
 int io_check_chunk_size(uint64_t cs);
 

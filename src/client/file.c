@@ -234,6 +234,17 @@ static ssize_t file_pwrite(struct client *c, struct client_inode *ci, const void
     if (off > (uint64_t)INT64_MAX - count)
         return -EFBIG;
     inode_drop_head(ci);
+    /* Past chunk 0: chunk 0's server first records that there are more
+     * (docs/semantics.md#where-chunks-are). A size past chunk 0 says it
+     * does already: whoever wrote or truncated there told it first. */
+    if (!ci->spread && ci->attr.size > ci->attr.chunk_size)
+        ci->spread = true;
+    if (!ci->spread && (off + count - 1) / ci->attr.chunk_size > 0) {
+        rc = io_spread(c, ci->attr.ino);
+        if (rc < 0)
+            return rc;
+        ci->spread = true;
+    }
     /* A write past the size the owner knows may publish it on the way
      * (chunk 0 lives on the owner): then close has nothing to push. */
     if (off + count > ci->attr.size) {

@@ -347,6 +347,15 @@ int inode_truncate_at(struct client *c, const struct client_inode *where,
     rc = io_free(c, attr->ino, attr->chunk_size, size, freed);
     if (rc < 0)
         return rc;
+    /* A size past chunk 0 tells every opener that chunk 0's server knows
+     * of chunks past it (file_pwrite): make it so first. */
+    if (size > attr->chunk_size && (ci == NULL || !ci->spread)) {
+        rc = io_spread(c, attr->ino);
+        if (rc < 0)
+            return rc;
+        if (ci != NULL)
+            ci->spread = true;
+    }
     inode_call(&call, PROTO_OP_ITRUNCATE, where);
     call.req.ino_req.ino = attr->ino;
     call.req.ino_req.size = size;
@@ -406,7 +415,7 @@ static int inode_release(struct client *c, struct client_inode *ci)
         size = call.rep.attr_rep.attr.size;
     /* Gone for good: every chunk on every server, and late writes refused. */
     (void)size;
-    rc = io_free_gone(c, ci->attr.ino, ci->attr.chunk_size, SIZE_MAX);
+    rc = io_free_gone(c, ci->attr.ino, ci->attr.chunk_size, SIZE_MAX, 0);
     if (rc < 0)
         log_debug("client: chunks of released inode %llx not freed (%d)",
                   (unsigned long long)ci->attr.ino, rc);

@@ -321,46 +321,85 @@ int io_write_publish(struct client *c, const struct client_inode *ci, const void
     return io_run(c, &attr, NULL, buf, off, len, ci, rep_flags_p, false);
 }
 
-/* One CHUNK_TRUNC to every server but `skip` (SIZE_MAX: none), in parallel. */
+/* The CHUNK_TRUNC of ino (chunk size cs) from new_size on, with flags. */
+static void io_trunc_call(struct rpc_call *call, size_t server, uint64_t ino, uint64_t cs,
+                          uint64_t new_size, uint32_t flags)
+{
+    rpc_call_init(call, PROTO_OP_CHUNK_TRUNC, server);
+    call->req.chunk_trunc_req.ino = ino;
+    call->req.chunk_trunc_req.first = new_size / cs;
+    call->req.chunk_trunc_req.keep_bytes = new_size % cs;
+    call->req.chunk_trunc_req.flags = flags;
+}
+
+static int io_trunc_status(struct client *c, uint64_t ino, const struct rpc_call *call)
+{
+    /* Chunks that were never written are not an error. */
+    if (call->status >= 0 || call->status == -ENOENT)
+        return 0;
+    error_msg("freeing the chunks of inode %016llx on server %s failed: %s",
+              (unsigned long long)ino, ring_node_id(c->ring, call->server),
+              strerror(-call->status));
+    return call->status;
+}
+
+/*
+ * Free ino's chunks from new_size on (flags: a CHUNK_TRUNC's) on the
+ * servers that may hold any, but `skip` (SIZE_MAX: none), which did
+ * already and told `known` (PROTO_REP_*, 0 when it did not know). Chunk 0's
+ * server goes first unless it was `skip`: its answer says whether any other
+ * server can hold a chunk (docs/semantics.md#where-chunks-are); only then
+ * do all the others get one CHUNK_TRUNC each, in parallel.
+ */
 static int io_trunc_all(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size,
-                        uint32_t flags, size_t skip)
+                        uint32_t flags, size_t skip, uint32_t known)
 {
     struct rpc_call stack_calls[4], *calls = stack_calls;
-    size_t i, n = 0, want = c->nservers - (skip < c->nservers ? 1 : 0);
-    int rc;
+    size_t i, n = 0, s0;
+    int rc, src = 0;
 
     rc = io_check_chunk_size(cs);
-    if (rc < 0 || want == 0)
+    if (rc < 0)
         return rc;
-    if (want > sizeof(stack_calls) / sizeof(stack_calls[0])) {
-        calls = calloc(want, sizeof(*calls));
+    s0 = placement_chunk(&c->place, ino, 0);
+    if (s0 != skip) {
+        struct rpc_call call;
+
+        io_trunc_call(&call, s0, ino, cs, new_size, flags);
+        (void)rpc_run_one(c, &call);
+        src = io_trunc_status(c, ino, &call);
+        known = call.status == 0 ? call.rep.trunc_rep.flags : 0;
+    }
+    if ((known & PROTO_REP_KNOWN) && !(known & PROTO_REP_SPREAD))
+        return src; /* nobody else holds any */
+    if (c->nservers > sizeof(stack_calls) / sizeof(stack_calls[0])) {
+        calls = calloc(c->nservers, sizeof(*calls));
         if (calls == NULL)
             return -ENOMEM;
     }
     for (i = 0; i < c->nservers; i++) {
-        if (i == skip)
-            continue;
-        rpc_call_init(&calls[n], PROTO_OP_CHUNK_TRUNC, i);
-        calls[n].req.chunk_trunc_req.ino = ino;
-        calls[n].req.chunk_trunc_req.first = new_size / cs;
-        calls[n].req.chunk_trunc_req.keep_bytes = new_size % cs;
-        calls[n].req.chunk_trunc_req.flags = flags;
-        n++;
+        if (i != skip && i != s0)
+            io_trunc_call(&calls[n++], i, ino, cs, new_size, flags);
     }
     rpc_run_calls(c, calls, n);
-    rc = 0;
+    rc = src;
     for (i = 0; i < n; i++) {
-        /* Chunks that were never written are not an error. */
-        if (calls[i].status < 0 && calls[i].status != -ENOENT && rc == 0) {
-            error_msg("freeing the chunks of inode %016llx on server %s failed: %s",
-                      (unsigned long long)ino, ring_node_id(c->ring, calls[i].server),
-                      strerror(-calls[i].status));
-            rc = calls[i].status;
-        }
+        int one = io_trunc_status(c, ino, &calls[i]);
+
+        if (rc == 0)
+            rc = one;
     }
     if (calls != stack_calls)
         free(calls);
     return rc;
+}
+
+int io_spread(struct client *c, uint64_t ino)
+{
+    struct rpc_call call;
+
+    io_trunc_call(&call, placement_chunk(&c->place, ino, 0), ino, 1, 0, PROTO_CHUNK_TRUNC_SPREAD);
+    return rpc_run_one(c, &call);
 }
 
 int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint64_t old_size)
@@ -374,10 +413,10 @@ int io_free(struct client *c, uint64_t ino, uint64_t cs, uint64_t new_size, uint
      * cheap). */
     if (old_size <= new_size)
         return 0;
-    return io_trunc_all(c, ino, cs, new_size, 0, SIZE_MAX);
+    return io_trunc_all(c, ino, cs, new_size, 0, SIZE_MAX, 0);
 }
 
-int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server)
+int io_free_gone(struct client *c, uint64_t ino, uint64_t cs, size_t done_server, uint32_t known)
 {
-    return io_trunc_all(c, ino, cs, 0, PROTO_CHUNK_TRUNC_GONE, done_server);
+    return io_trunc_all(c, ino, cs, 0, PROTO_CHUNK_TRUNC_GONE, done_server, known);
 }

@@ -141,7 +141,7 @@ int benchfs_truncate(const char *upath, off_t length)
  * descriptors and is released at their last close; any other is freed now.
  */
 static void ns_name_gone(struct client *c, size_t owner, const struct proto_attr *attr, bool keep,
-                         const char *path, size_t len, size_t done_server)
+                         const char *path, size_t len, size_t done_server, uint32_t known)
 {
     struct client_inode *ci;
     int rc;
@@ -159,7 +159,7 @@ static void ns_name_gone(struct client *c, size_t owner, const struct proto_attr
         rc = inode_release_now(c, owner, attr, path, len);
     } else {
         /* Every chunk on every server, whatever size was recorded. */
-        rc = io_free_gone(c, attr->ino, attr->chunk_size, done_server);
+        rc = io_free_gone(c, attr->ino, attr->chunk_size, done_server, known);
     }
     /* The name is gone: a failure to free chunks is logged, not returned. */
     if (rc < 0)
@@ -190,7 +190,8 @@ static int ns_unlink(struct client *c, const char *upath)
         rc = ns_refine_enoent(c, path, (size_t)len);
     if (rc < 0)
         return rc;
-    ns_name_gone(c, owner, &call.rep.attr_rep.attr, keep, path, (size_t)len, owner);
+    ns_name_gone(c, owner, &call.rep.attr_rep.attr, keep, path, (size_t)len, owner,
+                 call.rep.attr_rep.flags);
     return 0;
 }
 
@@ -259,7 +260,7 @@ static int ns_rename_file(struct client *c, const char *op, size_t olen, const c
         rep.moved = *attr;
     }
     if (rep.has_replaced && rep.replaced.ino != attr->ino)
-        ns_name_gone(c, sn, &rep.replaced, keep, np, nlen, SIZE_MAX);
+        ns_name_gone(c, sn, &rep.replaced, keep, np, nlen, SIZE_MAX, 0);
     inode_renamed(c, attr->ino, np, nlen);
     return 0;
 }

@@ -278,7 +278,11 @@ int proto_req_check(unsigned op, const union proto_body *b, uint32_t data_len, u
     case PROTO_OP_CHUNK_TRUNC: {
         const struct proto_chunk_trunc_req *t = &b->chunk_trunc_req;
 
-        if ((t->flags & ~PROTO_CHUNK_TRUNC_GONE) != 0 || t->reserved != 0)
+        if ((t->flags & ~(PROTO_CHUNK_TRUNC_GONE | PROTO_CHUNK_TRUNC_SPREAD)) != 0 ||
+            t->reserved != 0)
+            return -EPROTO;
+        if ((t->flags & PROTO_CHUNK_TRUNC_SPREAD) &&
+            (t->flags != PROTO_CHUNK_TRUNC_SPREAD || t->first != 0 || t->keep_bytes != 0))
             return -EPROTO;
         if ((t->flags & PROTO_CHUNK_TRUNC_GONE) && (t->first != 0 || t->keep_bytes != 0))
             return -EPROTO;

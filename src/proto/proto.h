@@ -24,7 +24,7 @@
 #include "proto/proto_msgs.def"
 
 #define PROTO_MAGIC      0x31534642u /* "BFS1" little-endian */
-#define PROTO_VERSION    1
+#define PROTO_VERSION    2
 #define PROTO_HDR_SIZE   48
 #define PROTO_COOKIE_LEN 16
 
@@ -63,7 +63,14 @@
 /* ORPHAN_FREE flags (ino_req.flags). */
 #define PROTO_ORPHAN_FREE_UNKNOWN 0x1u /* also when the holder is unknown (never when live) */
 /* CHUNK_TRUNC flags. */
-#define PROTO_CHUNK_TRUNC_GONE 0x1u /* the inode is deleted: free all, refuse its writes */
+#define PROTO_CHUNK_TRUNC_GONE   0x1u /* the inode is deleted: free all, refuse its writes */
+#define PROTO_CHUNK_TRUNC_SPREAD 0x2u /* alone: mark the inode spread, remove nothing */
+/* UNLINK (attr_rep.flags) and CHUNK_TRUNC (trunc_rep.flags) reply flags,
+ * from chunk 0's server of the inode (docs/semantics.md#where-chunks-are):
+ * KNOWN: it answered (it holds chunk 0); SPREAD: chunks past chunk 0 may
+ * exist on other servers (without it, only chunk 0's server has any). */
+#define PROTO_REP_KNOWN  0x1u
+#define PROTO_REP_SPREAD 0x2u
 /* CHUNK_WRITE request flags (chunk_io_req.flags). */
 #define PROTO_CHUNK_SETSIZE        0x1u /* also publish the size: path follows the data */
 #define PROTO_CHUNK_SETSIZE_ORPHAN 0x2u /* with SETSIZE: ino's orphan record, no path */

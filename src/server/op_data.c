@@ -155,10 +155,27 @@ void server_op_CHUNK_REMOVE(struct sreq *r)
     sreq_finish(r, chunk_remove(r->srv->chunks, q->ino, q->first, q->last, q->keep_bytes));
 }
 
+uint32_t server_spread_flags(struct server *srv, uint64_t ino)
+{
+    int k;
+
+    if ((uint32_t)(ino >> 32) != srv->tag)
+        return 0;
+    k = chunk_spread_known(srv->chunks, ino);
+    if (k < 0)
+        return 0;
+    return PROTO_REP_KNOWN | (k > 0 ? PROTO_REP_SPREAD : 0);
+}
+
 void server_op_CHUNK_TRUNC(struct sreq *r)
 {
     const struct proto_chunk_trunc_req *q = &r->body.chunk_trunc_req;
 
+    if (q->flags & PROTO_CHUNK_TRUNC_SPREAD) {
+        sreq_finish(r, chunk_spread_mark(r->srv->chunks, q->ino));
+        return;
+    }
+    r->rep.trunc_rep.flags = server_spread_flags(r->srv, q->ino);
     /* Synchronous: the store's index says which files exist (none: no
      * syscall at all), and unlink(2) on local storage is fast. */
     if (q->flags & PROTO_CHUNK_TRUNC_GONE)

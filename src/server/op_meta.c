@@ -89,9 +89,14 @@ void server_op_UNLINK(struct sreq *r)
     /* The client asks the owner to free its own chunks of the file right
      * here, saving itself a CHUNK_TRUNC to this server (io_free_gone).
      * The name is gone either way: a failure is logged, not returned. */
-    if (rc == 0 && (r->body.path_req.flags & PROTO_UNLINK_FREE) && S_ISREG(a.mode) &&
-        chunk_remove_inode(r->srv->chunks, a.ino) != 0)
-        log_warn("unlink: chunks of inode %016llx not freed here", (unsigned long long)a.ino);
+    if (rc == 0 && (r->body.path_req.flags & PROTO_UNLINK_FREE) && S_ISREG(a.mode)) {
+        /* Holding chunk 0, this server knows whether others hold any. */
+        r->rep.attr_rep.flags = server_spread_flags(r->srv, a.ino);
+        if (chunk_remove_inode(r->srv->chunks, a.ino) != 0) {
+            log_warn("unlink: chunks of inode %016llx not freed here", (unsigned long long)a.ino);
+            r->rep.attr_rep.flags = 0;
+        }
+    }
     sreq_finish(r, rc);
 }
 

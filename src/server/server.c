@@ -146,6 +146,18 @@ static size_t server_small_list(void *ctx, uint64_t after, uint64_t *inos, size_
     return meta_small_list(srv->meta, after, inos, max);
 }
 
+static int server_small_spread(void *ctx, uint64_t ino, int op)
+{
+    struct server *srv = ctx;
+
+    if (op != CHUNK_SPREAD_GET)
+        srv->small_written = true;
+    return meta_spread(srv->meta, ino,
+                       op == CHUNK_SPREAD_GET   ? META_SPREAD_GET
+                       : op == CHUNK_SPREAD_SET ? META_SPREAD_SET
+                                                : META_SPREAD_DEL);
+}
+
 static void server_small_setup(struct server *srv)
 {
     struct chunk_small_ops ops = {
@@ -155,6 +167,7 @@ static void server_small_setup(struct server *srv)
         .put = server_small_put,
         .trunc = server_small_trunc,
         .list = server_small_list,
+        .spread = server_small_spread,
     };
 
     chunk_store_set_small(srv->chunks, &ops);

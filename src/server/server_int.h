@@ -225,6 +225,10 @@ PROTO_OPS(SERVER_OP_DECL)
  * records an I/O's result and queues its request (SREQ_IO_DONE). */
 void server_data_continue(struct sreq *r);
 void server_io_done(void *arg, int result);
+/* op_data.c: PROTO_REP_KNOWN | SPREAD for freeing ino's chunks when this
+ * server holds its chunk 0 (its number has this server's tag), read before
+ * they go; 0 otherwise (the client then asks everybody). */
+uint32_t server_spread_flags(struct server *srv, uint64_t ino);
 /* op_put.c: a PUT after its receive or its chunk writes; lost: the pass's
  * commit failed, so the files it made have no records: remove their data. */
 void server_put_continue(struct sreq *r);

@@ -237,7 +237,14 @@ int chunk_remove_inode(struct chunk_store *cs, uint64_t ino)
 
     if (rc != 0)
         return rc;
-    return chunk_remove(cs, ino, 0, UINT64_MAX, 0);
+    rc = chunk_remove(cs, ino, 0, UINT64_MAX, 0);
+    if (cs->small.spread != NULL) {
+        int src = cs->small.spread(cs->small.ctx, ino, CHUNK_SPREAD_DEL);
+
+        if (rc == 0)
+            rc = src;
+    }
+    return rc;
 }
 
 size_t chunk_store_list(struct chunk_store *cs, uint64_t after, uint64_t *inos, size_t max)

@@ -172,8 +172,26 @@ struct chunk_small_ops {
     int (*put)(void *ctx, uint64_t ino, uint64_t off, const void *buf, size_t len);
     int (*trunc)(void *ctx, uint64_t ino, uint64_t len);
     size_t (*list)(void *ctx, uint64_t after, uint64_t *inos, size_t max);
+    /* The inode's spread mark (chunk_spread_*): op CHUNK_SPREAD_*; GET
+     * returns 1 or 0. Optional (NULL: every inode counts as spread). */
+    int (*spread)(void *ctx, uint64_t ino, int op);
 };
 void chunk_store_set_small(struct chunk_store *cs, const struct chunk_small_ops *ops);
+
+/*
+ * Where an inode's chunks are (docs/semantics.md#where-chunks-are): the
+ * server holding chunk 0 keeps a mark for an inode whose chunks past
+ * chunk 0 may exist (a client sets it before writing any), so that
+ * freeing an inode that never had one asks nobody else. mark: -ESTALE
+ * for a deleted inode (its writes are refused anyway). known: 1 marked,
+ * 0 not (only chunk 0 here), -1 unknown (no marks kept). chunk_remove_inode
+ * drops the mark.
+ */
+#define CHUNK_SPREAD_GET 0
+#define CHUNK_SPREAD_SET 1
+#define CHUNK_SPREAD_DEL 2
+int chunk_spread_mark(struct chunk_store *cs, uint64_t ino);
+int chunk_spread_known(struct chunk_store *cs, uint64_t ino);
 
 /* Submit queued SQEs (one io_uring_submit, another if ops were waiting for
  * room). Returns SQEs submitted or -errno; a transient refusal (-EAGAIN,

@@ -211,3 +211,22 @@ int chunk_small_usage(struct chunk_store *cs, uint64_t ino, uint64_t *chunks_p, 
     }
     return rc < 0 ? rc : 0;
 }
+
+int chunk_spread_mark(struct chunk_store *cs, uint64_t ino)
+{
+    if (chunk_gone_has(&cs->fdc.gone, ino))
+        return -ESTALE;
+    if (cs->small.spread == NULL)
+        return 0;
+    return cs->small.spread(cs->small.ctx, ino, CHUNK_SPREAD_SET);
+}
+
+int chunk_spread_known(struct chunk_store *cs, uint64_t ino)
+{
+    int rc;
+
+    if (cs->small.spread == NULL)
+        return -1;
+    rc = cs->small.spread(cs->small.ctx, ino, CHUNK_SPREAD_GET);
+    return rc < 0 ? -1 : rc;
+}

@@ -334,6 +334,17 @@ static int meta_load(struct meta *m, char *err, size_t errlen)
         m->ino_reserved = 1; /* counter 0 is never used: ino 0 means "any" */
     m->next_ino = m->ino_reserved;
 
+    /* Spread marks exist for inodes numbered from here on: the first open
+     * by a build that keeps them records where they start (older inodes
+     * count as spread: their chunks may be anywhere). */
+    rc = meta_sys_get(m, META_SYS_SPREAD, &m->spread_from, sizeof(m->spread_from), &found);
+    if (rc == 0 && !found) {
+        m->spread_from = m->ino_reserved;
+        rc = meta_sys_put(m, META_SYS_SPREAD, &m->spread_from, sizeof(m->spread_from));
+    }
+    if (rc != 0)
+        goto err_abort;
+
     rc = meta_sys_get(m, META_SYS_COUNTS, counts, sizeof(counts), &found);
     if (rc != 0)
         goto err_abort;

@@ -289,6 +289,16 @@ int meta_small_put(struct meta *meta, uint64_t ino, uint64_t off, const void *bu
 int meta_small_trunc(struct meta *meta, uint64_t ino, uint64_t len);
 size_t meta_small_list(struct meta *meta, uint64_t after, uint64_t *inos, size_t max);
 ssize_t meta_reader_small(struct meta_reader *r, uint64_t ino, uint64_t off, void *buf, size_t len);
+/*
+ * The spread mark of inode ino, kept by chunk 0's server: chunks past chunk
+ * 0 may exist on other servers (docs/semantics.md#where-chunks-are). op
+ * META_SPREAD_GET: 1 marked, 0 not; SET / DEL: 0. -errno on failure. Listed
+ * by meta_small_list with the small chunks (an inode once).
+ */
+#define META_SPREAD_GET 0
+#define META_SPREAD_SET 1
+#define META_SPREAD_DEL 2
+int meta_spread(struct meta *meta, uint64_t ino, int op);
 
 /* Drop inode ino's orphan record (and its holder), returning it (to free
  * its chunks). -ENOENT when there is none. */

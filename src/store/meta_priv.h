@@ -16,7 +16,8 @@
  *            order (memcmp, then shorter first) makes a cursor range scan
  *            over one 16-byte prefix list a directory's names in byte order.
  *   "sys"    small fixed keys: the format version, the inode number
- *            reservation and the file/dir counters.
+ *            reservation, the file/dir counters, and the first inode
+ *            counter with spread marks ("spread_from").
  *   "orphan" key   = inode number, 8 bytes big-endian
  *            value = struct meta_holder_val
  *            The holder of each orphan record (meta_orphan.c): the client
@@ -109,6 +110,7 @@ struct meta {
     /* Inode numbers: low 32 bits come from [next_ino, ino_reserved). */
     uint64_t next_ino;
     uint64_t ino_reserved;
+    uint64_t spread_from; /* inodes with a lower counter have no spread mark */
 
     uint64_t files, dirs; /* current counts (this txn included) */
 
@@ -187,7 +189,7 @@ int meta_parent_check(struct meta *m, const char *path, size_t len, uint8_t pkey
                       const char **name_p, size_t *name_len_p);
 
 /* Keys of the "sys" database. */
-extern const char META_SYS_FORMAT[], META_SYS_INO[], META_SYS_COUNTS[];
+extern const char META_SYS_FORMAT[], META_SYS_INO[], META_SYS_COUNTS[], META_SYS_SPREAD[];
 
 /* --- meta_txn.c: transactions ------------------------------------------- */
 

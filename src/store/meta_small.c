@@ -9,7 +9,8 @@
  * here (src/store/chunk_small.c); this file only keeps the bytes, in the
  * pass's transaction like every other change, so they are committed before
  * any reply that announced them. Readers in other processes of the host
- * read them with meta_reader_small (meta_reader.c).
+ * read them with meta_reader_small (meta_reader.c). The same database
+ * holds the inode's spread mark (meta_spread) under a 9-byte key.
  */
 #include "store/meta_priv.h"
 
@@ -131,6 +132,48 @@ int meta_small_trunc(struct meta *m, uint64_t ino, uint64_t len)
     return meta_wend(m, rc);
 }
 
+/* The spread mark of ino: its small key and one byte more, so that it
+ * sorts right after the chunk's bytes and a listing finds both together. */
+#define META_SPREAD_SUFFIX 's'
+
+int meta_spread(struct meta *m, uint64_t ino, int op)
+{
+    uint8_t key[9];
+    MDB_val k = {sizeof(key), key}, v = {0, NULL};
+    MDB_txn *txn;
+    int rc;
+
+    if (ino == 0)
+        return -EINVAL;
+    meta_small_key(ino, key);
+    key[8] = META_SPREAD_SUFFIX;
+    if (op == META_SPREAD_GET) {
+        /* numbered here before marks were kept: may be anywhere */
+        if ((ino >> 32) == m->node_tag && (ino & 0xffffffffull) < m->spread_from)
+            return 1;
+        rc = meta_txn_get(m, &txn);
+        if (rc != 0)
+            return rc;
+        rc = mdb_get(txn, m->dbi_small, &k, &v);
+        return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : meta_mdb_err(rc);
+    }
+    rc = meta_wbegin(m, 1, 0, op == META_SPREAD_SET);
+    if (rc != 0)
+        return rc;
+    if (op == META_SPREAD_DEL) {
+        rc = meta_del(m, m->dbi_small, &k);
+    } else {
+        rc = mdb_put(m->txn, m->dbi_small, &k, &v, 0);
+        if (rc != 0) {
+            m->txn_failed = true;
+            rc = meta_mdb_err(rc);
+        } else {
+            m->txn_writes++;
+        }
+    }
+    return meta_wend(m, rc);
+}
+
 size_t meta_small_list(struct meta *m, uint64_t after, uint64_t *inos, size_t max)
 {
     uint8_t key[8];
@@ -146,8 +189,13 @@ size_t meta_small_list(struct meta *m, uint64_t after, uint64_t *inos, size_t ma
     meta_small_key(after + 1, key);
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < max;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size == 8)
-            inos[n++] = meta_small_key_ino(k.mv_data);
+        uint64_t ino;
+
+        if (k.mv_size != 8 && k.mv_size != 9)
+            continue;
+        ino = meta_small_key_ino(k.mv_data);
+        if (n == 0 || inos[n - 1] != ino) /* bytes and mark: one entry */
+            inos[n++] = ino;
     }
     mdb_cursor_close(cur);
     return n;

@@ -86,6 +86,7 @@
 const char META_SYS_FORMAT[] = "format";
 const char META_SYS_INO[] = "ino_reserved";
 const char META_SYS_COUNTS[] = "counts";
+const char META_SYS_SPREAD[] = "spread_from";
 
 /* --- transactions ------------------------------------------------------- */
 
@@ -474,6 +475,18 @@ int meta_ino_floor(struct meta *m, uint64_t floor)
     rc = meta_txn_commit(m);
     if (rc != 0)
         return rc;
+    /* Numbers below floor were another store's (a data directory made
+     * anew): their spread marks are not here, so they count as spread. */
+    if (m->spread_from < floor) {
+        rc = meta_txn_begin(m);
+        if (rc == 0) {
+            rc = meta_sys_put(m, META_SYS_SPREAD, &floor, sizeof(floor));
+            rc = rc == 0 ? meta_txn_commit(m) : (meta_txn_abort(m), rc);
+        }
+        if (rc != 0)
+            return rc;
+        m->spread_from = floor;
+    }
     rc = meta_ino_store(m, floor);
     if (rc != 0)
         return rc;

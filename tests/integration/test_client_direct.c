@@ -202,6 +202,29 @@ static void test_small_files(void)
     CHECK(unsetenv("BENCHFS_DIRECT") == 0);
     CHECK(benchfs_disconnect() == 0);
     itest_connect_chunk(CHUNK);
+    /* Removing a file whose chunks never went past chunk 0 asks only its
+     * owner (docs/semantics.md#where-chunks-are); one that did frees its
+     * chunks on every server. */
+    put_small("/gone", 3000, O_EXCL);
+    {
+        uint64_t cost = ops_cost(), before = itest_server_ops();
+
+        CHECK(benchfs_unlink("/gone") == 0);
+        n = ops_since(before, cost);
+        printf("unlink of a small file: %llu requests\n", (unsigned long long)n);
+        CHECK(n == 1);
+    }
+    put_small("/wide", 3 * CHUNK, O_EXCL);
+    CHECK(chunk_bytes() == base + 3 * CHUNK);
+    {
+        uint64_t cost = ops_cost(), before = itest_server_ops();
+
+        CHECK(benchfs_unlink("/wide") == 0);
+        n = ops_since(before, cost);
+        printf("unlink of a 3-chunk file: %llu requests\n", (unsigned long long)n);
+        CHECK(n >= 2);
+    }
+    CHECK(chunk_bytes() == base);
     /* Kept for the restarts below. */
     put_small("/keep", 2000, O_EXCL);
 }

@@ -296,7 +296,16 @@ static void test_fsck_and_trunc_checks(void **state)
     assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 0, 1 << 20), -EPROTO);
     b.chunk_trunc_req.first = b.chunk_trunc_req.keep_bytes = 0;
     assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 0, 1 << 20), 0);
-    b.chunk_trunc_req.flags = 0x2;
+    /* SPREAD alone, on the whole inode: a mark, nothing removed. */
+    b.chunk_trunc_req.flags = PROTO_CHUNK_TRUNC_SPREAD;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 0, 1 << 20), 0);
+    b.chunk_trunc_req.flags = PROTO_CHUNK_TRUNC_SPREAD | PROTO_CHUNK_TRUNC_GONE;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 0, 1 << 20), -EPROTO);
+    b.chunk_trunc_req.flags = PROTO_CHUNK_TRUNC_SPREAD;
+    b.chunk_trunc_req.first = 1;
+    assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 0, 1 << 20), -EPROTO);
+    b.chunk_trunc_req.first = 0;
+    b.chunk_trunc_req.flags = 0x4;
     assert_int_equal(proto_req_check(PROTO_OP_CHUNK_TRUNC, &b, 0, 1 << 20), -EPROTO);
     b.chunk_trunc_req.flags = 0;
     b.chunk_trunc_req.reserved = 1;
