@@ -34,6 +34,21 @@ _Static_assert(sizeof(struct meta_rec_hdr) == 72, "record header layout");
 #define META_DEFAULT_CHUNK_SIZE (UINT64_C(4) << 20) /* config default */
 #define META_MAX_READERS        1024
 
+void meta_ino_key(uint64_t ino, uint8_t key[8])
+{
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(ino >> (56 - 8 * i));
+}
+
+uint64_t meta_key_ino(const uint8_t key[8])
+{
+    uint64_t ino = 0;
+
+    for (int i = 0; i < 8; i++)
+        ino = (ino << 8) | key[i];
+    return ino;
+}
+
 int meta_mdb_err(int rc)
 {
     if (rc == 0)

@@ -16,21 +16,6 @@
 #include <errno.h>
 #include <string.h>
 
-static void meta_orphan_key(uint64_t ino, uint8_t key[8])
-{
-    for (int i = 0; i < 8; i++)
-        key[i] = (uint8_t)(ino >> (56 - 8 * i));
-}
-
-static uint64_t meta_orphan_key_ino(const uint8_t key[8])
-{
-    uint64_t ino = 0;
-
-    for (int i = 0; i < 8; i++)
-        ino = (ino << 8) | key[i];
-    return ino;
-}
-
 /* The orphan record of ino: 1 and its attributes, 0 when none, or -errno. */
 static int meta_orphan_rec(struct meta *m, uint64_t ino, struct meta_attr *attr)
 {
@@ -58,7 +43,7 @@ static int meta_orphan_holder_op(struct meta *m, uint64_t ino, const struct meta
     memset(&val, 0, sizeof(val));
     val.version = META_FORMAT_VERSION;
     val.holder = *holder;
-    meta_orphan_key(ino, key);
+    meta_ino_key(ino, key);
     rc = mdb_put(m->txn, m->dbi_orphan, &k, &v, 0);
     if (rc != 0) {
         m->txn_failed = true;
@@ -85,7 +70,7 @@ int meta_orphan_holder_del(struct meta *m, uint64_t ino)
     uint8_t key[8];
     MDB_val k = {sizeof(key), key};
 
-    meta_orphan_key(ino, key);
+    meta_ino_key(ino, key);
     return meta_del(m, m->dbi_orphan, &k);
 }
 
@@ -117,7 +102,7 @@ int meta_orphan_each(struct meta *m, meta_orphan_cb_t cb, void *arg)
             rc = -EIO;
             break;
         }
-        ino = meta_orphan_key_ino(k.mv_data);
+        ino = meta_key_ino(k.mv_data);
         /* The record and its holder are written and deleted in one
          * transaction; a holder without a record would be a bug, and is
          * skipped rather than reported as an orphan of nothing. */

@@ -130,6 +130,11 @@ struct meta {
 
 /* --- meta.c: keys and records ------------------------------------------ */
 
+/* Key of an inode number in "small" and "orphan": 8 bytes big-endian,
+ * so that keys sort as the numbers do; and back. */
+void meta_ino_key(uint64_t ino, uint8_t key[8]);
+uint64_t meta_key_ino(const uint8_t key[8]);
+
 /* 16-byte record key of a path. */
 void meta_key(const char *path, size_t len, uint8_t key[META_KEY_LEN]);
 
@@ -262,11 +267,6 @@ struct meta_holder_val {
     uint32_t reserved;
     struct meta_holder holder;
 };
-
-/* --- meta_small.c ------------------------------------------------------ */
-
-/* Key of ino in "small" (and "orphan"): 8 bytes big-endian. */
-void meta_small_key(uint64_t ino, uint8_t key[8]);
 
 /* Delete ino's holder entry (inside an op); a missing one is 0. */
 int meta_orphan_holder_del(struct meta *m, uint64_t ino);

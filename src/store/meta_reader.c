@@ -125,7 +125,7 @@ static int meta_reader_small_do(MDB_txn *txn, const struct meta_reader *r,
 
     if (!r->has_small)
         return -ENOENT;
-    meta_small_key(op->ino, key);
+    meta_ino_key(op->ino, key);
     rc = mdb_get(txn, r->dbi_small, &k, &v);
     if (rc != 0)
         return rc == MDB_NOTFOUND ? -ENOENT : meta_mdb_err(rc);

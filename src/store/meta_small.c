@@ -17,21 +17,6 @@
 #include <errno.h>
 #include <string.h>
 
-void meta_small_key(uint64_t ino, uint8_t key[8])
-{
-    for (int i = 0; i < 8; i++)
-        key[i] = (uint8_t)(ino >> (56 - 8 * i));
-}
-
-static uint64_t meta_small_key_ino(const uint8_t key[8])
-{
-    uint64_t ino = 0;
-
-    for (int i = 0; i < 8; i++)
-        ino = (ino << 8) | key[i];
-    return ino;
-}
-
 int meta_small_get(struct meta *m, uint64_t ino, const void **data_p, size_t *len_p)
 {
     uint8_t key[8];
@@ -42,7 +27,7 @@ int meta_small_get(struct meta *m, uint64_t ino, const void **data_p, size_t *le
     rc = meta_txn_get(m, &txn);
     if (rc != 0)
         return rc;
-    meta_small_key(ino, key);
+    meta_ino_key(ino, key);
     rc = mdb_get(txn, m->dbi_small, &k, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
@@ -69,7 +54,7 @@ static int meta_small_write(struct meta *m, uint64_t ino, const void *old, size_
      * pages: copy it out first. */
     if (old_len > 0 && old != m->small_buf)
         memcpy(m->small_buf, old, old_len);
-    meta_small_key(ino, key);
+    meta_ino_key(ino, key);
     rc = mdb_put(m->txn, m->dbi_small, &k, &v, MDB_RESERVE);
     if (rc != 0) {
         m->txn_failed = true;
@@ -120,7 +105,7 @@ int meta_small_trunc(struct meta *m, uint64_t ino, uint64_t len)
         return rc;
     rc = meta_small_get(m, ino, &old, &old_len);
     if (rc == 1 && len == 0) {
-        meta_small_key(ino, key);
+        meta_ino_key(ino, key);
         rc = meta_del(m, m->dbi_small, &k);
     } else if (rc == 1 && len < old_len) {
         /* Rewrite the first len bytes as the whole value. */
@@ -145,7 +130,7 @@ int meta_spread(struct meta *m, uint64_t ino, int op)
 
     if (ino == 0)
         return -EINVAL;
-    meta_small_key(ino, key);
+    meta_ino_key(ino, key);
     key[8] = META_SPREAD_SUFFIX;
     if (op == META_SPREAD_GET) {
         /* numbered here before marks were kept: may be anywhere */
@@ -186,14 +171,14 @@ size_t meta_small_list(struct meta *m, uint64_t after, uint64_t *inos, size_t ma
     if (max == 0 || after == UINT64_MAX || meta_txn_get(m, &txn) != 0 ||
         mdb_cursor_open(txn, m->dbi_small, &cur) != 0)
         return 0;
-    meta_small_key(after + 1, key);
+    meta_ino_key(after + 1, key);
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && n < max;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         uint64_t ino;
 
         if (k.mv_size != 8 && k.mv_size != 9)
             continue;
-        ino = meta_small_key_ino(k.mv_data);
+        ino = meta_key_ino(k.mv_data);
         if (n == 0 || inos[n - 1] != ino) /* bytes and mark: one entry */
             inos[n++] = ino;
     }

@@ -1420,36 +1420,59 @@ static int reader_list_cb(void *arg, const char *name, size_t name_len, const st
     return 0;
 }
 
-static struct reader_answer read_from_child_ex(const char *dir, const char *path, bool leave,
-                                               bool list)
+/* Run fn(arg, ans) in a forked child and bring back its answer (size
+ * bytes at ans, zeroed first). A reader never opens in the process that
+ * writes the store: LMDB's locks are per process. */
+static void from_child(void (*fn)(void *arg, void *ans), void *arg, void *ans, size_t size)
 {
-    struct reader_answer ans;
     int pfd[2], status;
     pid_t pid;
 
-    memset(&ans, 0, sizeof(ans));
+    memset(ans, 0, size);
     assert_int_equal(pipe(pfd), 0);
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        struct meta_reader *r = NULL;
-
+        child_default_signals();
         close(pfd[0]);
-        ans.open_rc = meta_reader_open(dir, &r);
-        if (ans.open_rc == 0) {
-            ans.cleared = meta_reader_cleared(r);
-            ans.rc = list ? meta_reader_readdir(r, path, strlen(path), reader_list_cb, &ans)
-                          : meta_reader_lookup(r, path, strlen(path), &ans.attr);
-            if (!leave)
-                meta_reader_close(r);
-        }
-        _exit(write(pfd[1], &ans, sizeof(ans)) == (ssize_t)sizeof(ans) ? 0 : 1);
+        fn(arg, ans);
+        _exit(write(pfd[1], ans, size) == (ssize_t)size ? 0 : 1);
     }
     close(pfd[1]);
-    assert_int_equal(read(pfd[0], &ans, sizeof(ans)), (ssize_t)sizeof(ans));
+    assert_int_equal(read(pfd[0], ans, size), (ssize_t)size);
     close(pfd[0]);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+struct reader_ask {
+    const char *dir, *path;
+    bool leave, list;
+};
+
+static void reader_child(void *arg, void *out)
+{
+    const struct reader_ask *q = arg;
+    struct reader_answer *ans = out;
+    struct meta_reader *r = NULL;
+
+    ans->open_rc = meta_reader_open(q->dir, &r);
+    if (ans->open_rc == 0) {
+        ans->cleared = meta_reader_cleared(r);
+        ans->rc = q->list ? meta_reader_readdir(r, q->path, strlen(q->path), reader_list_cb, ans)
+                          : meta_reader_lookup(r, q->path, strlen(q->path), &ans->attr);
+        if (!q->leave)
+            meta_reader_close(r);
+    }
+}
+
+static struct reader_answer read_from_child_ex(const char *dir, const char *path, bool leave,
+                                               bool list)
+{
+    struct reader_ask q = {dir, path, leave, list};
+    struct reader_answer ans;
+
+    from_child(reader_child, &q, &ans, sizeof(ans));
     assert_int_equal(ans.open_rc, 0);
     return ans;
 }
@@ -1806,35 +1829,33 @@ struct small_answer {
     unsigned char buf[256];
 };
 
+struct small_ask {
+    const char *dir;
+    uint64_t ino, off;
+    size_t len;
+};
+
+static void small_child(void *arg, void *out)
+{
+    const struct small_ask *q = arg;
+    struct small_answer *ans = out;
+    struct meta_reader *r = NULL;
+
+    memset(ans->buf, 0xee, sizeof(ans->buf));
+    ans->open_rc = meta_reader_open(q->dir, &r);
+    if (ans->open_rc == 0) {
+        ans->rc = meta_reader_small(r, q->ino, q->off, ans->buf, q->len);
+        meta_reader_close(r);
+    }
+}
+
 static struct small_answer small_from_child(const char *dir, uint64_t ino, uint64_t off, size_t len)
 {
+    struct small_ask q = {dir, ino, off, len};
     struct small_answer ans;
-    int pfd[2], status;
-    pid_t pid;
 
     assert_true(len <= sizeof(ans.buf));
-    memset(&ans, 0, sizeof(ans));
-    assert_int_equal(pipe(pfd), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        struct meta_reader *r = NULL;
-
-        child_default_signals();
-        close(pfd[0]);
-        memset(ans.buf, 0xee, sizeof(ans.buf));
-        ans.open_rc = meta_reader_open(dir, &r);
-        if (ans.open_rc == 0) {
-            ans.rc = meta_reader_small(r, ino, off, ans.buf, len);
-            meta_reader_close(r);
-        }
-        _exit(write(pfd[1], &ans, sizeof(ans)) == (ssize_t)sizeof(ans) ? 0 : 1);
-    }
-    close(pfd[1]);
-    assert_int_equal(read(pfd[0], &ans, sizeof(ans)), (ssize_t)sizeof(ans));
-    close(pfd[0]);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    from_child(small_child, &q, &ans, sizeof(ans));
     assert_int_equal(ans.open_rc, 0);
     return ans;
 }
