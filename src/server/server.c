@@ -134,7 +134,13 @@ static int server_small_put(void *ctx, uint64_t ino, uint64_t off, const void *b
 static int server_small_trunc(void *ctx, uint64_t ino, uint64_t len)
 {
     struct server *srv = ctx;
+    const void *data;
+    size_t have;
+    int rc = meta_small_get(srv->meta, ino, &data, &have);
 
+    /* Every truncation and removal asks: only a cut opens a write. */
+    if (rc <= 0 || have <= len)
+        return rc;
     srv->small_written = true;
     return meta_small_trunc(srv->meta, ino, len);
 }
@@ -150,6 +156,8 @@ static int server_small_spread(void *ctx, uint64_t ino, int op)
 {
     struct server *srv = ctx;
 
+    if (op == CHUNK_SPREAD_DEL && meta_spread(srv->meta, ino, META_SPREAD_GET) != 1)
+        return 0; /* every removal asks: most inodes have no mark here */
     if (op != CHUNK_SPREAD_GET)
         srv->small_written = true;
     return meta_spread(srv->meta, ino,

@@ -353,9 +353,21 @@ static int meta_load(struct meta *m, char *err, size_t errlen)
      * by a build that keeps them records where they start (older inodes
      * count as spread: their chunks may be anywhere). */
     rc = meta_sys_get(m, META_SYS_SPREAD, &m->spread_from, sizeof(m->spread_from), &found);
+    if (rc == 0 && found) {
+        /* The counter end this build last reserved: an older build that ran
+         * since numbered inodes past it without marks. */
+        uint64_t seen = 0;
+
+        rc = meta_sys_get(m, META_SYS_SPREAD_SEEN, &seen, sizeof(seen), &found);
+        if (rc == 0 && (!found || seen < m->ino_reserved))
+            found = false;
+    }
     if (rc == 0 && !found) {
-        m->spread_from = m->ino_reserved;
+        if (m->spread_from < m->ino_reserved)
+            m->spread_from = m->ino_reserved;
         rc = meta_sys_put(m, META_SYS_SPREAD, &m->spread_from, sizeof(m->spread_from));
+        if (rc == 0)
+            rc = meta_sys_put(m, META_SYS_SPREAD_SEEN, &m->ino_reserved, sizeof(m->ino_reserved));
     }
     if (rc != 0)
         goto err_abort;

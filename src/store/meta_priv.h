@@ -16,8 +16,10 @@
  *            order (memcmp, then shorter first) makes a cursor range scan
  *            over one 16-byte prefix list a directory's names in byte order.
  *   "sys"    small fixed keys: the format version, the inode number
- *            reservation, the file/dir counters, and the first inode
- *            counter with spread marks ("spread_from").
+ *            reservation, the file/dir counters, the first inode
+ *            counter with spread marks ("spread_from") and the counter end
+ *            the last build keeping them reserved ("spread_seen": a larger
+ *            reservation means an older build numbered inodes since).
  *   "orphan" key   = inode number, 8 bytes big-endian
  *            value = struct meta_holder_val
  *            The holder of each orphan record (meta_orphan.c): the client
@@ -194,7 +196,8 @@ int meta_parent_check(struct meta *m, const char *path, size_t len, uint8_t pkey
                       const char **name_p, size_t *name_len_p);
 
 /* Keys of the "sys" database. */
-extern const char META_SYS_FORMAT[], META_SYS_INO[], META_SYS_COUNTS[], META_SYS_SPREAD[];
+extern const char META_SYS_FORMAT[], META_SYS_INO[], META_SYS_COUNTS[], META_SYS_SPREAD[],
+    META_SYS_SPREAD_SEEN[];
 
 /* --- meta_txn.c: transactions ------------------------------------------- */
 

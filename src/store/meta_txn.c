@@ -87,6 +87,7 @@ const char META_SYS_FORMAT[] = "format";
 const char META_SYS_INO[] = "ino_reserved";
 const char META_SYS_COUNTS[] = "counts";
 const char META_SYS_SPREAD[] = "spread_from";
+const char META_SYS_SPREAD_SEEN[] = "spread_seen";
 
 /* --- transactions ------------------------------------------------------- */
 
@@ -406,6 +407,9 @@ static int meta_ino_store(struct meta *m, uint64_t end)
     if (rc != 0)
         return rc;
     rc = meta_sys_put(m, META_SYS_INO, &end, sizeof(end));
+    /* Numbered by a build that keeps spread marks up to here (meta.c). */
+    if (rc == 0)
+        rc = meta_sys_put(m, META_SYS_SPREAD_SEEN, &end, sizeof(end));
     if (rc != 0) {
         meta_txn_abort(m);
         return rc;

@@ -1820,6 +1820,72 @@ static void test_small_map_half(void **state)
     free(all);
 }
 
+/* Spread marks (docs/semantics.md#where-chunks-are): an inode numbered
+ * here after a mark was set reads as marked, one never marked as not, and
+ * inodes this build did not number (before it first ran, or by an older
+ * build that ran on the store since) count as marked. */
+static void test_spread_marks(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_attr a, b, c;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint64_t end;
+    MDB_val k = {strlen("ino_reserved"), (void *)"ino_reserved"}, v;
+
+    create_ok(f->m, "/a", &a);
+    create_ok(f->m, "/b", &b);
+    assert_int_equal(meta_spread(f->m, a.ino, META_SPREAD_GET), 0);
+    assert_int_equal(meta_spread(f->m, a.ino, META_SPREAD_SET), 0);
+    assert_int_equal(meta_spread(f->m, a.ino, META_SPREAD_GET), 1);
+    assert_int_equal(meta_spread(f->m, b.ino, META_SPREAD_GET), 0);
+    assert_int_equal(meta_spread(f->m, 0, META_SPREAD_GET), -EINVAL);
+    /* listed with the small chunks, once */
+    {
+        uint64_t inos[4];
+
+        assert_int_equal(meta_small_put(f->m, a.ino, 0, "x", 1), 0);
+        assert_int_equal(meta_small_list(f->m, 0, inos, 4), 1);
+        assert_int_equal(inos[0], a.ino);
+    }
+    assert_int_equal(meta_flush(f->m, false), 0);
+    reopen(f);
+    assert_int_equal(meta_spread(f->m, a.ino, META_SPREAD_GET), 1);
+    assert_int_equal(meta_spread(f->m, b.ino, META_SPREAD_GET), 0);
+    assert_int_equal(meta_spread(f->m, a.ino, META_SPREAD_DEL), 0);
+    assert_int_equal(meta_spread(f->m, a.ino, META_SPREAD_GET), 0);
+    meta_close(f->m);
+
+    /* An older build runs on the store: it reserves more numbers (and
+     * keeps no marks). */
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, f->opts.map_size), 0);
+    assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "sys", 0, &dbi), 0);
+    assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    memcpy(&end, v.mv_data, sizeof(end));
+    end += 5000;
+    v.mv_data = &end;
+    v.mv_size = sizeof(end);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    f->m = open_or_fail(f->dir, &f->opts);
+    /* numbered by the older build: marked, whatever the table says */
+    assert_int_equal(meta_spread(f->m, ((uint64_t)TAG << 32) | (end - 1), META_SPREAD_GET), 1);
+    assert_int_equal(meta_spread(f->m, b.ino, META_SPREAD_GET), 1);
+    /* numbered now: known */
+    create_ok(f->m, "/c", &c);
+    assert_true((c.ino & 0xffffffffull) >= end);
+    assert_int_equal(meta_spread(f->m, c.ino, META_SPREAD_GET), 0);
+    reopen(f);
+    assert_int_equal(meta_spread(f->m, c.ino, META_SPREAD_GET), 0);
+}
+
 /* What a reader in another process gets from meta_reader_small (a reader
  * never opens in the process that writes the store: LMDB's locks are per
  * process). */
@@ -2028,6 +2094,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_small_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_map_half, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spread_marks, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
