@@ -140,7 +140,7 @@ static int server_small_trunc(void *ctx, uint64_t ino, uint64_t len)
 
     /* Every truncation and removal asks: only a cut opens a write. */
     if (rc <= 0 || have <= len)
-        return rc;
+        return rc < 0 ? rc : 0;
     srv->small_written = true;
     return meta_small_trunc(srv->meta, ino, len);
 }
