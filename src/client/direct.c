@@ -391,7 +391,7 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
 {
     char name[RING_CHUNK_NAME_MAX];
     int dir_fd = c->servers[idx].dir_fd;
-    struct direct_fd *e, kept;
+    struct direct_fd *e;
     size_t done = 0;
     struct stat st;
     int fd, err = 0;
@@ -412,19 +412,17 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
 #endif
     now = time_mono_ns();
     e = direct_fd_find(c, idx, dir_fd, ino, index);
-    if (e != NULL) {
+    if (e != NULL)
         e->users++;
-        kept = *e; /* read without the lock below: what it was now */
-    }
     ring_chunk_name(name, ino, index);
     /* The file is ours alone for the call: no lock around it (dir_fd stays
      * open until the client goes, direct_retire). */
     client_lock_drop(c);
     if (e != NULL) {
-        fd = kept.fd;
+        fd = e->fd;
         /* Still the file it was? Else the number is not ours any more. */
-        if (fstat(fd, &st) < 0 || (uint64_t)st.st_dev != kept.dev ||
-            (uint64_t)st.st_ino != kept.st_ino) {
+        if (fstat(fd, &st) < 0 || (uint64_t)st.st_dev != e->dev ||
+            (uint64_t)st.st_ino != e->st_ino) {
             stale = true;
             fd = direct_open(dir_fd, name, true);
         }
