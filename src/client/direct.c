@@ -15,10 +15,9 @@
  * refusal of writes to deleted inodes still applies). A piece whose chunk
  * file does not exist goes through an RPC (a write there creates the file;
  * a read there is a hole, or lost data on a replaced data directory);
- * every other piece is a pread or pwrite here. A piece opens the file by
- * name (the last few stay open for later pieces, checked at each use:
- * "chunk files kept open" below), and checks after the transfer that the
- * file is still linked: a chunk removed meanwhile (a truncation or an unlink by
+ * every other piece is a pread or pwrite here. Each piece opens the file
+ * by name and closes it again, and checks after the transfer that the file
+ * is still linked: a chunk removed meanwhile (a truncation or an unlink by
  * another client) is redone through an RPC, never lost in an unlinked file.
  *
  * Enabled per server when it published its chunk directory (registry
