@@ -64,11 +64,6 @@
  * (as often as a waiting RPC checks them, rpc.c). */
 #define DIRECT_PID_CHECK_NS 100000000ull
 
-/* Chunk files kept open between pieces (below, direct_rw). */
-#define DIRECT_SWEEP_ALL  SIZE_MAX
-#define DIRECT_SWEEP_IDLE (SIZE_MAX - 1)
-static void direct_fds_sweep(struct client *c, size_t idx, uint64_t now);
-
 int direct_wanted(bool *on_p)
 {
     const char *env = getenv("BENCHFS_DIRECT");
@@ -164,7 +159,6 @@ static void direct_retire(struct client *c, size_t idx)
 
     direct_off(c, idx);
     direct_meta_close(c, idx);
-    direct_fds_sweep(c, idx, 0);
     if (srv->dir_fd < 0)
         return;
     grown = realloc(c->direct_retired, (c->ndirect_retired + 1) * sizeof(*grown));
@@ -179,7 +173,6 @@ void direct_close_all(struct client *c)
 {
     size_t i;
 
-    direct_fds_sweep(c, DIRECT_SWEEP_ALL, 0);
     for (i = 0; i < c->nservers; i++) {
         direct_off(c, i);
         direct_meta_close(c, i);
@@ -258,7 +251,6 @@ bool direct_usable(struct client *c, size_t idx)
     now = time_mono_ns();
     if (now >= c->direct_check_ns) {
         c->direct_check_ns = now + DIRECT_PID_CHECK_NS;
-        direct_fds_sweep(c, DIRECT_SWEEP_IDLE, now);
         for (size_t i = 0; i < c->nservers; i++) {
             if (c->servers[i].direct && !registry_pid_alive(c->servers[i].dir_pid)) {
                 log_debug("client: direct I/O to %s off: its pid %lld is gone",
@@ -279,110 +271,10 @@ static int direct_open(int dir_fd, const char *name, bool write)
     long fd;
 
     memset(&how, 0, sizeof(how));
-    how.flags = (uint64_t)((write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    how.flags = (uint64_t)((write ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
     fd = syscall(SYS_openat2, dir_fd, name, &how, sizeof(how));
     return fd < 0 ? -errno : (int)fd;
-}
-
-/* --- chunk files kept open ------------------------------------------------
- *
- * Opening and closing a chunk file around every piece is three of a
- * piece's five system calls (openat2, fstat, pread/pwrite, fstat, close):
- * for 47008-byte pieces a third of their time. So the last few chunk files
- * used stay open. An entry is checked at each use: the descriptor must
- * still be the file it was (st_dev, st_ino: a program may have closed the
- * number and opened something else under it; then the entry is forgotten,
- * never closed, never written) and linked (nlink 0: removed by a truncation
- * or unlink, redone through an RPC, as before). Entries of an inode this
- * client frees, of a server whose directory goes, and any unused for
- * DIRECT_FD_IDLE_NS are closed, so removed files' space is not held.
- * Entries are taken and released with the client lock held; the I/O runs
- * without it, counted in `users` so that nobody closes the descriptor
- * meanwhile.
- */
-#define DIRECT_FDS        (sizeof(((struct client *)0)->direct_fds) / sizeof(struct direct_fd))
-#define DIRECT_FD_IDLE_NS 1000000000ull
-
-static void direct_fd_drop(struct direct_fd *e, bool close_it)
-{
-    if (e->users > 0) {
-        e->dead = e->dead || close_it;
-        return;
-    }
-    if (close_it)
-        close(e->fd);
-    e->fd = -1;
-    e->dead = false;
-}
-
-void direct_forget(struct client *c, uint64_t ino)
-{
-    for (size_t k = 0; k < DIRECT_FDS; k++) {
-        if (c->direct_fds[k].fd >= 0 && c->direct_fds[k].ino == ino)
-            direct_fd_drop(&c->direct_fds[k], true);
-    }
-}
-
-/* Close the kept chunk files of server idx (DIRECT_SWEEP_ALL: of every
- * server; DIRECT_SWEEP_IDLE: of none), and with now != 0 the idle ones. */
-static void direct_fds_sweep(struct client *c, size_t idx, uint64_t now)
-{
-    for (size_t k = 0; k < DIRECT_FDS; k++) {
-        struct direct_fd *e = &c->direct_fds[k];
-
-        if (e->fd >= 0 && (idx == DIRECT_SWEEP_ALL || e->server == idx ||
-                           (now != 0 && now - e->used_ns >= DIRECT_FD_IDLE_NS)))
-            direct_fd_drop(e, true);
-    }
-}
-
-static struct direct_fd *direct_fd_find(struct client *c, size_t idx, int dir_fd, uint64_t ino,
-                                        uint64_t index)
-{
-    for (size_t k = 0; k < DIRECT_FDS; k++) {
-        struct direct_fd *e = &c->direct_fds[k];
-
-        if (e->fd >= 0 && !e->dead && e->server == idx && e->dir_fd == dir_fd && e->ino == ino &&
-            e->index == index)
-            return e;
-    }
-    return NULL;
-}
-
-/* Keep fd (just opened and used) for later pieces, evicting the entry
- * least recently used; closes fd when there is no room. */
-static void direct_fd_keep(struct client *c, size_t idx, int dir_fd, uint64_t ino, uint64_t index,
-                           int fd, const struct stat *st, uint64_t now)
-{
-    struct direct_fd *e = NULL;
-
-    for (size_t k = 0; k < DIRECT_FDS; k++) {
-        struct direct_fd *x = &c->direct_fds[k];
-
-        if (x->users > 0)
-            continue;
-        if (x->fd < 0) {
-            e = x;
-            break;
-        }
-        if (e == NULL || x->used_ns < e->used_ns)
-            e = x;
-    }
-    if (e == NULL) {
-        close(fd);
-        return;
-    }
-    if (e->fd >= 0)
-        direct_fd_drop(e, true);
-    e->fd = fd;
-    e->dir_fd = dir_fd;
-    e->server = idx;
-    e->ino = ino;
-    e->index = index;
-    e->dev = (uint64_t)st->st_dev;
-    e->st_ino = (uint64_t)st->st_ino;
-    e->used_ns = now;
 }
 
 ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, uint64_t off,
@@ -390,12 +282,10 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
 {
     char name[RING_CHUNK_NAME_MAX];
     int dir_fd = c->servers[idx].dir_fd;
-    struct direct_fd *e;
     size_t done = 0;
     struct stat st;
     int fd, err = 0;
-    bool gone = false, odd = false, stale = false;
-    uint64_t now;
+    bool gone = false, odd = false;
 
 #ifdef BENCHFS_HAVE_SERVER
     /* A small chunk lives in the server's metadata store, not in a file
@@ -409,31 +299,15 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
             return n < 0 ? -EAGAIN : n; /* an unreadable store: this piece by RPC */
     }
 #endif
-    now = time_mono_ns();
-    e = direct_fd_find(c, idx, dir_fd, ino, index);
-    if (e != NULL)
-        e->users++;
     ring_chunk_name(name, ino, index);
     /* The file is ours alone for the call: no lock around it (dir_fd stays
      * open until the client goes, direct_retire). */
     client_lock_drop(c);
-    if (e != NULL) {
-        fd = e->fd;
-        /* Still the file it was? Else the number is not ours any more. */
-        if (fstat(fd, &st) < 0 || (uint64_t)st.st_dev != e->dev ||
-            (uint64_t)st.st_ino != e->st_ino) {
-            stale = true;
-            fd = direct_open(dir_fd, name, true);
-        }
-    } else {
-        fd = direct_open(dir_fd, name, true);
-    }
+    fd = direct_open(dir_fd, name, wbuf != NULL);
     if (fd < 0) {
         err = -fd;
-    } else if ((e == NULL || stale) && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+    } else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         odd = true; /* never a byte to a device planted in the directory */
-    } else if (st.st_nlink == 0) {
-        gone = true; /* a kept file removed since its last use */
     } else {
         while (done < len) {
             ssize_t n = wbuf != NULL
@@ -455,21 +329,9 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
          * through an RPC. */
         gone = err == 0 && fstat(fd, &st) == 0 && st.st_nlink == 0;
     }
+    if (fd >= 0)
+        close(fd);
     client_lock_take(c);
-    if (e != NULL) {
-        e->users--;
-        e->used_ns = now;
-        if (stale)
-            direct_fd_drop(e, false); /* not ours: never close it */
-        else if (gone || e->dead)
-            direct_fd_drop(e, true);
-    }
-    if (fd >= 0 && (e == NULL || stale)) {
-        if (!gone && !odd && err == 0 && c->servers[idx].dir_fd == dir_fd)
-            direct_fd_keep(c, idx, dir_fd, ino, index, fd, &st, now);
-        else
-            close(fd);
-    }
     if (fd < 0 && err == ENOENT)
         return -ENOENT;
     if (fd < 0 &&

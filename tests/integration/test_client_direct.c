@@ -15,8 +15,6 @@
  *   - a small file's bytes are no chunk file, read with no request; past
  *     4096 bytes they move into one, cut to nothing they leave none, and a
  *     restart keeps them;
- *   - chunk files the library keeps open between pieces: a program that
- *     puts its own files under their numbers never gets our bytes;
  *   - after a server is killed, a read through a descriptor opened before
  *     gets the right bytes (from its data directory, until the client's
  *     pid check notices) or EIO, never anything else; restarted in the same
@@ -24,7 +22,6 @@
  *
  * 2 servers, 64 KiB chunks.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -232,46 +229,6 @@ static void test_small_files(void)
     put_small("/keep", 2000, O_EXCL);
 }
 
-/* Chunk files the library keeps open between pieces: a program that
- * closes their numbers and opens its own files there must never get a
- * byte of ours, and removed files must not be written to. */
-static void test_kept_descriptors(void)
-{
-    char tmpl[] = "/tmp/benchfs-direct-XXXXXX", link[4096], fdpath[64];
-    int mine = mkstemp(tmpl), taken = 0;
-    struct stat st;
-    DIR *d;
-    struct dirent *de;
-
-    CHECK(mine >= 0);
-    CHECK(overwrite("/big") == 0); /* keeps some chunk files open */
-    d = opendir("/proc/self/fd");
-    CHECK(d != NULL);
-    while ((de = readdir(d)) != NULL) {
-        int fd = atoi(de->d_name);
-        ssize_t n;
-
-        snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-        n = readlink(fdpath, link, sizeof(link) - 1);
-        if (n <= 0 || fd == dirfd(d))
-            continue;
-        link[n] = '\0';
-        if (strstr(link, "/chunks/") == NULL || strstr(link, "/chunks/") == link + n - 8)
-            continue;
-        /* a chunk file: put the program's own file under its number */
-        CHECK(dup2(mine, fd) == fd);
-        taken++;
-    }
-    closedir(d);
-    printf("kept chunk files replaced under the library: %d\n", taken);
-    CHECK(taken >= 1);
-    CHECK(overwrite("/big") <= 16);
-    CHECK(read_back("/big") == 0);
-    CHECK(fstat(mine, &st) == 0 && st.st_size == 0);
-    close(mine);
-    unlink(tmpl);
-}
-
 /* Replace the st_ino of every registry file's chunk directory by 1. */
 static void fake_chunk_dirs(void)
 {
@@ -313,7 +270,6 @@ int main(void)
     test_no_requests();
     test_holes();
     test_small_files();
-    test_kept_descriptors();
 
     /* Off by the environment. */
     CHECK(benchfs_disconnect() == 0);
