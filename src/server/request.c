@@ -586,13 +586,13 @@ void server_flush_replies(struct server *srv)
         return;
     /* Group commit: one metadata transaction for everything this pass did,
      * committed before any of its replies leaves. */
+    /* Small chunks live in that transaction: data ops fail with it. */
+    small_lost = meta_small_changed(srv->meta);
     rc = meta_flush(srv->meta, srv->meta_sync);
     srv->meta_sync = false;
     if (rc < 0)
         log_error("metadata commit failed: %d", rc);
-    /* Small chunks live in that transaction: data ops fail with it. */
-    small_lost = rc < 0 && srv->small_written;
-    srv->small_written = false;
+    small_lost = small_lost && rc < 0;
     while ((n = list_pop_front(&srv->replies)) != NULL) {
         struct sreq *r = list_entry(n, struct sreq, link);
 

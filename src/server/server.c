@@ -121,27 +121,17 @@ static int server_small_get(void *ctx, uint64_t ino, const void **data_p, size_t
     return meta_small_get(srv->meta, ino, data_p, len_p);
 }
 
-/* A change to a small chunk is in the pass's transaction: if its commit
- * fails, the data ops of that pass fail too (server_flush_replies). */
 static int server_small_put(void *ctx, uint64_t ino, uint64_t off, const void *buf, size_t len)
 {
     struct server *srv = ctx;
 
-    srv->small_written = true;
     return meta_small_put(srv->meta, ino, off, buf, len);
 }
 
 static int server_small_trunc(void *ctx, uint64_t ino, uint64_t len)
 {
     struct server *srv = ctx;
-    const void *data;
-    size_t have;
-    int rc = meta_small_get(srv->meta, ino, &data, &have);
 
-    /* Every truncation and removal asks: only a cut opens a write. */
-    if (rc <= 0 || have <= len)
-        return rc < 0 ? rc : 0;
-    srv->small_written = true;
     return meta_small_trunc(srv->meta, ino, len);
 }
 
@@ -156,10 +146,6 @@ static int server_small_spread(void *ctx, uint64_t ino, int op)
 {
     struct server *srv = ctx;
 
-    if (op == CHUNK_SPREAD_DEL && meta_spread(srv->meta, ino, META_SPREAD_GET) != 1)
-        return 0; /* every removal asks: most inodes have no mark here */
-    if (op != CHUNK_SPREAD_GET)
-        srv->small_written = true;
     return meta_spread(srv->meta, ino,
                        op == CHUNK_SPREAD_GET   ? META_SPREAD_GET
                        : op == CHUNK_SPREAD_SET ? META_SPREAD_SET
@@ -182,7 +168,6 @@ static void server_small_setup(struct server *srv)
     /* what it reconciled is committed before any client reads the store */
     if (meta_flush(srv->meta, false) < 0)
         log_warn("metadata commit after the small chunk check failed");
-    srv->small_written = false;
 }
 
 int server_create(const struct config *cfg, struct server **srv_p, char *err, size_t errlen)

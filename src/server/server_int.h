@@ -120,7 +120,6 @@ struct server {
     struct list_node in_ucx;   /* in RECV or SEND: waiting for UCX */
     struct list_node zombies;  /* SREQ_ZOMBIE */
     bool meta_sync;            /* the commit of this pass must be synced */
-    bool small_written;        /* small chunks changed in this pass's transaction */
 
     /* Clients that said HELLO (clients.c), by endpoint handle. */
     struct server_client **clients;

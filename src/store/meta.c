@@ -523,10 +523,16 @@ err_free:
     return rc;
 }
 
+bool meta_small_changed(const struct meta *m)
+{
+    return m->small_changed;
+}
+
 int meta_flush(struct meta *m, bool sync)
 {
     int rc = 0, src;
 
+    m->small_changed = false;
     if (m->txn != NULL)
         rc = meta_txn_commit(m);
     if (m->lost != 0) {

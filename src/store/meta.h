@@ -299,6 +299,9 @@ ssize_t meta_reader_small(struct meta_reader *r, uint64_t ino, uint64_t off, voi
 #define META_SPREAD_SET 1
 #define META_SPREAD_DEL 2
 int meta_spread(struct meta *meta, uint64_t ino, int op);
+/* Were small chunks or spread marks written since the last meta_flush
+ * (which clears it)? Their bytes then depend on that flush's commit. */
+bool meta_small_changed(const struct meta *meta);
 
 /* Drop inode ino's orphan record (and its holder), returning it (to free
  * its chunks). -ENOENT when there is none. */

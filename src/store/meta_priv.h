@@ -116,7 +116,8 @@ struct meta {
 
     uint64_t files, dirs; /* current counts (this txn included) */
 
-    char *small_buf; /* META_SMALL_MAX bytes: a small value being rewritten */
+    char *small_buf;    /* META_SMALL_MAX bytes: a small value being rewritten */
+    bool small_changed; /* small chunks or spread marks written since meta_flush */
 
     struct meta_removing *removing;
     size_t nremoving, removing_cap;

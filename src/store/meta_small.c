@@ -61,6 +61,7 @@ static int meta_small_write(struct meta *m, uint64_t ino, const void *old, size_
         return meta_mdb_err(rc);
     }
     m->txn_writes++;
+    m->small_changed = true;
     if (old_len > 0)
         memcpy(v.mv_data, m->small_buf, old_len < off ? old_len : (size_t)off);
     if (off > old_len)
@@ -100,13 +101,19 @@ int meta_small_trunc(struct meta *m, uint64_t ino, uint64_t len)
     MDB_val k = {sizeof(key), key};
     int rc;
 
+    /* Every truncation and removal asks: only a cut opens a write. */
+    rc = meta_small_get(m, ino, &old, &old_len);
+    if (rc <= 0 || len >= old_len)
+        return rc < 0 ? rc : 0;
     rc = meta_wbegin(m, 1, len < META_SMALL_MAX ? (size_t)len : META_SMALL_MAX, false);
     if (rc != 0)
         return rc;
+    /* looked up again: the op may have begun a new transaction */
     rc = meta_small_get(m, ino, &old, &old_len);
     if (rc == 1 && len == 0) {
         meta_ino_key(ino, key);
         rc = meta_del(m, m->dbi_small, &k);
+        m->small_changed = true;
     } else if (rc == 1 && len < old_len) {
         /* Rewrite the first len bytes as the whole value. */
         memcpy(m->small_buf, old, (size_t)len);
@@ -142,12 +149,23 @@ int meta_spread(struct meta *m, uint64_t ino, int op)
         rc = mdb_get(txn, m->dbi_small, &k, &v);
         return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : meta_mdb_err(rc);
     }
+    if (op == META_SPREAD_DEL) {
+        /* Every removal asks: most inodes have no mark here. */
+        rc = meta_txn_get(m, &txn);
+        if (rc != 0)
+            return rc;
+        rc = mdb_get(txn, m->dbi_small, &k, &v);
+        if (rc != 0)
+            return rc == MDB_NOTFOUND ? 0 : meta_mdb_err(rc);
+    }
     rc = meta_wbegin(m, 1, 0, op == META_SPREAD_SET);
     if (rc != 0)
         return rc;
     if (op == META_SPREAD_DEL) {
         rc = meta_del(m, m->dbi_small, &k);
     } else {
+        v.mv_size = 0;
+        v.mv_data = NULL;
         rc = mdb_put(m->txn, m->dbi_small, &k, &v, 0);
         if (rc != 0) {
             m->txn_failed = true;
@@ -156,6 +174,7 @@ int meta_spread(struct meta *m, uint64_t ino, int op)
             m->txn_writes++;
         }
     }
+    m->small_changed = true;
     return meta_wend(m, rc);
 }
 
