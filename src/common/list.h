@@ -51,6 +51,19 @@ static inline void list_remove(struct list_node *n)
     n->prev = n->next = n;
 }
 
+/* Move every node of `from` (left empty) into `to` (made anew). */
+static inline void list_take_all(struct list_node *to, struct list_node *from)
+{
+    list_init(to);
+    if (list_empty(from))
+        return;
+    to->next = from->next;
+    to->prev = from->prev;
+    to->next->prev = to;
+    to->prev->next = to;
+    list_init(from);
+}
+
 /* Remove and return the first node, or NULL when empty. */
 static inline struct list_node *list_pop_front(struct list_node *head)
 {

@@ -103,14 +103,7 @@ static unsigned server_pass(struct server *srv)
     {
         struct list_node batch;
 
-        list_init(&batch);
-        if (!list_empty(&srv->ready)) {
-            batch.next = srv->ready.next;
-            batch.prev = srv->ready.prev;
-            batch.next->prev = &batch;
-            batch.prev->next = &batch;
-            list_init(&srv->ready);
-        }
+        list_take_all(&batch, &srv->ready);
         while ((n = list_pop_front(&batch)) != NULL) {
             sreq_step(list_entry(n, struct sreq, link));
             work++;

@@ -178,11 +178,7 @@ static unsigned chunk_done_process(struct chunk_store *cs)
 
     if (cs->ndone == 0)
         return 0;
-    batch.next = cs->done.next;
-    batch.prev = cs->done.prev;
-    batch.next->prev = &batch;
-    batch.prev->next = &batch;
-    list_init(&cs->done);
+    list_take_all(&batch, &cs->done);
     cs->ndone = 0;
     while ((n = list_pop_front(&batch)) != NULL) {
         struct chunk_op *op = list_entry(n, struct chunk_op, wait);
