@@ -523,6 +523,8 @@ int inode_push_size(struct client *c, struct client_inode *ci, uint32_t flags);
 int inode_stat(struct client *c, struct client_inode *ci, struct proto_attr *attr_p);
 /* ITRUNCATE this very inode and free its data past size (-ESTALE when gone). */
 int inode_truncate(struct client *c, struct client_inode *ci, uint64_t size);
+/* io_spread once per open inode ci (NULL: every time). 0 or -errno. */
+int inode_spread(struct client *c, struct client_inode *ci, uint64_t ino);
 /*
  * Truncate inode attr->ino (attr->size: its size as the caller knows it) to
  * size: free its data past size, then ITRUNCATE it on where->owner under

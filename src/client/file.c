@@ -239,11 +239,10 @@ static ssize_t file_pwrite(struct client *c, struct client_inode *ci, const void
      * does already: whoever wrote or truncated there told it first. */
     if (!ci->spread && ci->attr.size > ci->attr.chunk_size)
         ci->spread = true;
-    if (!ci->spread && (off + count - 1) / ci->attr.chunk_size > 0) {
-        rc = io_spread(c, ci->attr.ino);
+    if ((off + count - 1) / ci->attr.chunk_size > 0) {
+        rc = inode_spread(c, ci, ci->attr.ino);
         if (rc < 0)
             return rc;
-        ci->spread = true;
     }
     /* A write past the size the owner knows may publish it on the way
      * (chunk 0 lives on the owner): then close has nothing to push. */

@@ -330,6 +330,18 @@ int inode_stat(struct client *c, struct client_inode *ci, struct proto_attr *att
     return 0;
 }
 
+int inode_spread(struct client *c, struct client_inode *ci, uint64_t ino)
+{
+    int rc;
+
+    if (ci != NULL && ci->spread)
+        return 0;
+    rc = io_spread(c, ino);
+    if (rc == 0 && ci != NULL)
+        ci->spread = true;
+    return rc;
+}
+
 int inode_truncate_at(struct client *c, const struct client_inode *where,
                       const struct proto_attr *attr, uint64_t size, struct proto_attr *attr_p)
 {
@@ -349,12 +361,10 @@ int inode_truncate_at(struct client *c, const struct client_inode *where,
         return rc;
     /* A size past chunk 0 tells every opener that chunk 0's server knows
      * of chunks past it (file_pwrite): make it so first. */
-    if (size > attr->chunk_size && (ci == NULL || !ci->spread)) {
-        rc = io_spread(c, attr->ino);
+    if (size > attr->chunk_size) {
+        rc = inode_spread(c, ci, attr->ino);
         if (rc < 0)
             return rc;
-        if (ci != NULL)
-            ci->spread = true;
     }
     inode_call(&call, PROTO_OP_ITRUNCATE, where);
     call.req.ino_req.ino = attr->ino;

@@ -115,7 +115,8 @@ struct meta_reader_op {
     ssize_t got;
 };
 
-/* Copy op's range of ino's small chunk: 0, or -ENOENT when there is none. */
+/* Copy op's range of ino's small chunk: 0, or -ENOENT when there is none
+ * (the reader has the database: meta_reader_small). */
 static int meta_reader_small_do(MDB_txn *txn, const struct meta_reader *r,
                                 struct meta_reader_op *op)
 {
@@ -123,8 +124,6 @@ static int meta_reader_small_do(MDB_txn *txn, const struct meta_reader *r,
     MDB_val k = {sizeof(key), key}, v;
     int rc;
 
-    if (!r->has_small)
-        return -ENOENT;
     meta_ino_key(op->ino, key);
     rc = mdb_get(txn, r->dbi_small, &k, &v);
     if (rc != 0)
