@@ -100,6 +100,9 @@ void meta_reader_close(struct meta_reader *r);
 /* How many dead readers' slots this reader's open cleared (a reader killed
  * in the middle of a lookup holds old pages until then). */
 int meta_reader_cleared(const struct meta_reader *r);
+/* Does it hold the terminal's stop signals off during a lookup (the
+ * process had a controlling terminal when it opened the reader)? */
+bool meta_reader_holds_stops(const struct meta_reader *r);
 /* Was the store this reader reads removed (the meta directory replaced)? */
 bool meta_reader_stale(const struct meta_reader *r);
 

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -1569,6 +1570,108 @@ static void small_fill(unsigned char *buf, size_t len, unsigned seed)
 /* Puts at any offset (zeros in a gap), overwrites keeping the tail, cuts
  * (never growing), the size limit, and all of it across a commit and a
  * reopen. */
+/* Whether SIGTSTP is blocked inside a reader's transaction, seen from a
+ * listing's callback (which runs in it), with and without a controlling
+ * terminal. */
+struct stop_answer {
+    int open_rc, rc, holds, blocked_inside, blocked_after;
+    int setsid_rc, pty_rc; /* the child's own setup */
+};
+
+static int stop_list_cb(void *arg, const char *name, size_t name_len, const struct meta_attr *a)
+{
+    struct stop_answer *ans = arg;
+    sigset_t cur;
+
+    (void)name;
+    (void)name_len;
+    (void)a;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    ans->blocked_inside = sigismember(&cur, SIGTSTP);
+    return 0;
+}
+
+static void stop_list(const char *dir, struct stop_answer *ans)
+{
+    struct meta_reader *r = NULL;
+    sigset_t cur;
+
+    ans->open_rc = meta_reader_open(dir, &r);
+    if (ans->open_rc != 0)
+        return;
+    ans->holds = meta_reader_holds_stops(r);
+    ans->blocked_inside = -1;
+    ans->rc = meta_reader_readdir(r, "/", 1, stop_list_cb, ans);
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    ans->blocked_after = sigismember(&cur, SIGTSTP);
+    meta_reader_close(r);
+}
+
+/* A new session has no controlling terminal. */
+static void stop_child_no_tty(void *arg, void *out)
+{
+    struct stop_answer *ans = out;
+
+    ans->setsid_rc = setsid() < 0 ? -errno : 0;
+    stop_list(arg, ans);
+}
+
+/* A session leader that opens a terminal (a pseudo-terminal here) without
+ * O_NOCTTY makes it its controlling terminal. */
+static void stop_child_tty(void *arg, void *out)
+{
+    struct stop_answer *ans = out;
+    int master, slave;
+
+    signal(SIGHUP, SIG_IGN);
+    ans->setsid_rc = setsid() < 0 ? -errno : 0;
+    master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+        ans->pty_rc = -errno;
+        return;
+    }
+    slave = open(ptsname(master), O_RDWR);
+    if (slave < 0) {
+        ans->pty_rc = -errno;
+        return;
+    }
+    stop_list(arg, ans);
+    /* Left open: closing the master would hang the terminal up and
+     * SIGHUP this process before it reports. */
+}
+
+static void test_reader_stop_signals(void **state)
+{
+    struct fixture *f = *state;
+    struct stop_answer ans;
+    struct meta_attr a;
+
+    create_ok(f->m, "/a", &a);
+    assert_int_equal(meta_flush(f->m, false), 0);
+    /* No terminal (a batch job): no mask changes around the lookup. */
+    from_child(stop_child_no_tty, f->dir, &ans, sizeof(ans));
+    assert_int_equal(ans.setsid_rc, 0);
+    assert_int_equal(ans.open_rc, 0);
+    assert_int_equal(ans.rc, 0);
+    assert_false(ans.holds);
+    assert_int_equal(ans.blocked_inside, 0);
+    assert_int_equal(ans.blocked_after, 0);
+    /* A terminal: Ctrl-Z is held off inside the transaction, and the mask
+     * is the caller's again afterwards. */
+    from_child(stop_child_tty, f->dir, &ans, sizeof(ans));
+    assert_int_equal(ans.setsid_rc, 0);
+    if (ans.pty_rc == -ENOENT || ans.pty_rc == -ENODEV) {
+        skip(); /* no pseudo-terminals on this machine */
+        return;
+    }
+    assert_int_equal(ans.pty_rc, 0);
+    assert_int_equal(ans.open_rc, 0);
+    assert_int_equal(ans.rc, 0);
+    assert_true(ans.holds);
+    assert_int_equal(ans.blocked_inside, 1);
+    assert_int_equal(ans.blocked_after, 0);
+}
+
 static void test_small_put_get_trunc(void **state)
 {
     struct fixture *f = *state;
@@ -2089,6 +2192,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ino_floor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_stop_signals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_put_get_trunc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_in_pass, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_list, setup, teardown),
