@@ -14,7 +14,11 @@
  * Lookup: a key belongs to the first point whose hash is >= the key's hash,
  * wrapping to point 0 past the end; a lower-bound binary search over the
  * sorted hash array. Hashes and owners live in two arrays so the search
- * touches only the 8-byte hashes.
+ * touches only the 8-byte hashes. The search starts from a bucket index:
+ * the top `bucket_bits` bits of a hash select the range of points that
+ * share them (about one point per bucket), so a lookup reads one or two
+ * hashes instead of the 11 (one server) to 17 (64 servers) cache lines a
+ * search over the whole array touches; a client makes one or more per call.
  *
  * RING_HASH_SEED is part of the on-disk and on-wire contract: every client
  * and server of a cluster must place keys identically, and inode numbers
@@ -33,6 +37,8 @@
 
 #define RING_HASH_SEED  UINT64_C(0x42656e6368465331) /* "BenchFS1" */
 #define RING_MAX_VNODES 65536u
+/* At most 2^16 buckets (256 KiB of index) whatever the number of points. */
+#define RING_BUCKET_BITS_MAX 16u
 
 struct ring {
     size_t n;         /* servers */
@@ -41,6 +47,8 @@ struct ring {
     size_t npoints;   /* points on the circle after dropping collisions */
     uint64_t *hashes; /* sorted ascending */
     uint32_t *owners; /* owners[i] = server index of hashes[i] */
+    unsigned bucket_bits;
+    uint32_t *buckets; /* 2^bucket_bits + 1: first point of each top-bits value, then npoints */
 };
 
 struct ring_point {
@@ -180,6 +188,36 @@ static int ring_copy_ids(struct ring *ring, const char *const *node_ids, size_t 
     return 0;
 }
 
+/* The bucket a hash falls in: its top bucket_bits bits (no shift by 64). */
+static inline size_t ring_bucket_of(const struct ring *ring, uint64_t h)
+{
+    return (size_t)(h >> (63u - ring->bucket_bits) >> 1);
+}
+
+/* buckets[b] = the first point whose hash is in bucket b or later. */
+static int ring_index_buckets(struct ring *ring)
+{
+    size_t nb, b, i = 0;
+
+    if (ring->npoints > UINT32_MAX)
+        return -ENOMEM;
+    ring->bucket_bits = 0;
+    while (ring->bucket_bits < RING_BUCKET_BITS_MAX &&
+           ((size_t)2 << ring->bucket_bits) <= ring->npoints)
+        ring->bucket_bits++;
+    nb = (size_t)1 << ring->bucket_bits;
+    ring->buckets = malloc((nb + 1) * sizeof(*ring->buckets));
+    if (ring->buckets == NULL)
+        return -ENOMEM;
+    for (b = 0; b < nb; b++) {
+        while (i < ring->npoints && ring_bucket_of(ring, ring->hashes[i]) < b)
+            i++;
+        ring->buckets[b] = (uint32_t)i;
+    }
+    ring->buckets[nb] = (uint32_t)ring->npoints;
+    return 0;
+}
+
 /* Place, sort and deduplicate the points of every server. */
 static int ring_place_points(struct ring *ring, unsigned vnodes)
 {
@@ -222,7 +260,7 @@ static int ring_place_points(struct ring *ring, unsigned vnodes)
         ring->owners[ring->npoints] = pts[k].owner;
         ring->npoints++;
     }
-    rc = 0;
+    rc = ring_index_buckets(ring);
 
     /* The scratch arrays go on success and failure alike. */
 out_free_tmp:
@@ -266,6 +304,7 @@ void ring_destroy(struct ring *ring)
 {
     if (ring == NULL)
         return;
+    free(ring->buckets);
     free(ring->owners);
     free(ring->hashes);
     free(ring->id_blob);
@@ -283,10 +322,13 @@ const char *ring_node_id(const struct ring *ring, size_t idx)
     return idx < ring->n ? ring->ids[idx] : NULL;
 }
 
-/* Server owning a 64-bit hash: the first point at or after it, wrapping. */
-static size_t ring_owner_hash(const struct ring *ring, uint64_t h)
+/* Server owning a 64-bit hash: the first point at or after it, wrapping.
+ * Points of earlier buckets are below h and those of later ones above, so
+ * the answer is in h's bucket or is the first point after it. */
+size_t ring_owner_hash(const struct ring *ring, uint64_t h)
 {
-    size_t lo = 0, hi = ring->npoints;
+    size_t b = ring_bucket_of(ring, h);
+    size_t lo = ring->buckets[b], hi = ring->buckets[b + 1];
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -297,6 +339,13 @@ static size_t ring_owner_hash(const struct ring *ring, uint64_t h)
             hi = mid;
     }
     return ring->owners[lo == ring->npoints ? 0 : lo];
+}
+
+size_t ring_points(const struct ring *ring, const uint64_t **hashes, const uint32_t **owners)
+{
+    *hashes = ring->hashes;
+    *owners = ring->owners;
+    return ring->npoints;
 }
 
 size_t ring_owner(const struct ring *ring, const void *key, size_t len)

@@ -43,6 +43,10 @@ const char *ring_node_id(const struct ring *ring, size_t idx);
 /* Index of the server owning an arbitrary key / a normalized path (its strlen bytes). */
 size_t ring_owner(const struct ring *ring, const void *key, size_t len);
 size_t ring_owner_path(const struct ring *ring, const char *path);
+/* Index of the server owning a key's 64-bit hash (ring_hash). */
+size_t ring_owner_hash(const struct ring *ring, uint64_t h);
+/* The circle's points, ascending, and their owners (for tests): their number. */
+size_t ring_points(const struct ring *ring, const uint64_t **hashes, const uint32_t **owners);
 
 /*
  * Index of the server holding chunk `index` of inode `ino` by the ring: the

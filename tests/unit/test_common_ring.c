@@ -115,6 +115,77 @@ static void test_create_errors(void **state)
     ring_destroy(NULL);
 }
 
+/* The owner of h by a plain lower-bound search over all the points. */
+static size_t reference_owner(const uint64_t *hashes, const uint32_t *owners, size_t np, uint64_t h)
+{
+    size_t lo = 0, hi = np;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (hashes[mid] < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return owners[lo == np ? 0 : lo];
+}
+
+/* The bucketed lookup answers as a search over the whole circle: at every
+ * point and beside it, at the ends, at bucket edges and at random hashes,
+ * for rings from one point to 64 x 2048. */
+static void test_lookup_matches_search(void **state)
+{
+    static const struct {
+        size_t n;
+        unsigned vnodes;
+    } shapes[] = {{1, 1}, {1, 2}, {2, 1}, {3, 7}, {1, 0}, {5, 100}, {64, 0}};
+    uint64_t rnd = 0x9e3779b97f4a7c15ull;
+
+    (void)state;
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        char **ids = make_ids(NODE, shapes[s].n);
+        const uint64_t *hashes;
+        const uint32_t *owners;
+        struct ring *r = NULL;
+        size_t np, i;
+
+        assert_int_equal(
+            ring_create((const char *const *)ids, shapes[s].n, shapes[s].vnodes, &r), 0);
+        free_ids(ids, shapes[s].n);
+        np = ring_points(r, &hashes, &owners);
+        assert_true(np >= 1);
+        for (i = 0; i < np; i++) {
+            uint64_t h = hashes[i];
+
+            assert_int_equal(ring_owner_hash(r, h), owners[i]);
+            assert_int_equal(ring_owner_hash(r, h - 1), reference_owner(hashes, owners, np, h - 1));
+            assert_int_equal(ring_owner_hash(r, h + 1), reference_owner(hashes, owners, np, h + 1));
+        }
+        assert_int_equal(ring_owner_hash(r, 0), reference_owner(hashes, owners, np, 0));
+        assert_int_equal(ring_owner_hash(r, UINT64_MAX),
+                         reference_owner(hashes, owners, np, UINT64_MAX));
+        for (unsigned bits = 1; bits <= 17; bits++)
+            for (uint64_t k = 1; k < 64; k++) {
+                uint64_t edge = k << (64 - bits);
+
+                assert_int_equal(ring_owner_hash(r, edge),
+                                 reference_owner(hashes, owners, np, edge));
+                assert_int_equal(ring_owner_hash(r, edge - 1),
+                                 reference_owner(hashes, owners, np, edge - 1));
+            }
+        for (i = 0; i < 200000; i++) {
+            rnd ^= rnd << 13;
+            rnd ^= rnd >> 7;
+            rnd ^= rnd << 17;
+            assert_int_equal(ring_owner_hash(r, rnd), reference_owner(hashes, owners, np, rnd));
+        }
+        /* ring_owner is ring_owner_hash of the key's hash. */
+        assert_int_equal(ring_owner(r, "/a", 2), ring_owner_hash(r, ring_hash("/a", 2)));
+        ring_destroy(r);
+    }
+}
+
 static void test_natural_cmp(void **state)
 {
     (void)state;
@@ -469,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_single_server),
         cmocka_unit_test(test_pinned_values),
+        cmocka_unit_test(test_lookup_matches_search),
         cmocka_unit_test(test_balance_16),
         cmocka_unit_test(test_balance_64),
         cmocka_unit_test(test_balance_other_names),
