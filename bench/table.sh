@@ -256,9 +256,12 @@ md_ops() { awk -v w="$2" '$1 == "File" && $2 == w { print $3; exit }' "$1"; }
 # ior_phases CONFIG NP REP WHAT: the IOR/mdtest runs of one configuration
 # (WHAT: "all" or "easy-read" for the TCP reference).
 ior_phases() {
-    local cfg=$1 np=$2 rep=$3 what=$4 be api dir tag
+    local cfg=$1 np=$2 rep=$3 what=$4 be api dir tag order="local benchfs"
     mpi_prefix "$np"
-    for be in local benchfs; do
+    # Alternate which side goes first, so that what the first leaves
+    # behind (freed tmpfs pages, a warm cache) favours neither.
+    [ $((rep % 2)) = 0 ] && order="benchfs local"
+    for be in $order; do
         if [ $be = local ]; then
             api=(-a POSIX)
             dir=$LOCAL
