@@ -34,8 +34,6 @@
 #include "net/net.h"
 #include "registry/registry.h"
 
-/* Idle time after which a spinning wait yields the core on each pass. */
-#define RPC_YIELD_AFTER_NS 10000ull
 /* Longest nap when the worker's event fd keeps waking us for nothing. */
 #define RPC_NAP_MAX_MS 16
 /* Without peer-failure handling: how often a waiting client checks that the
@@ -411,13 +409,15 @@ static void rpc_wait(struct client *c, struct rpc_batch *b)
             continue;
         if (idle_since == 0)
             idle_since = c->now_ns;
-        /* Spin before sleeping, longer with chunk transfers in flight. After
-         * a short pure spin, yield the core on each pass: a server or another
-         * client sharing it runs instead of waiting for this time slice to
-         * end. No spin after a wakeup that brought nothing. */
+        /* Spin before sleeping, longer with chunk transfers in flight,
+         * yielding the core on each idle pass from the start: a server or
+         * another client sharing it runs at once instead of waiting for
+         * this time slice to end (a yield with nobody else to run costs one
+         * system call; a pure spin of 10 us first halved co-located create
+         * rates, docs/performance.md section 13). No spin after a wakeup
+         * that brought nothing. */
         if (empty_wakes == 0 && c->now_ns - idle_since < (b->data ? c->data_spin_ns : c->spin_ns)) {
-            if (c->now_ns - idle_since >= RPC_YIELD_AFTER_NS)
-                rpc_wait_yield(c);
+            rpc_wait_yield(c);
             continue;
         }
         rc = net_arm(c->net);

@@ -28,9 +28,6 @@
 #include "registry/registry.h"
 #include "server/server_int.h"
 
-/* Idle time after which the spinning loop yields the core on each pass. */
-#define SERVER_YIELD_AFTER_NS 10000ull
-
 /* How long a stopping server waits for in-flight requests to finish. */
 #define SERVER_DRAIN_NS (10ull * 1000000000ull)
 
@@ -234,11 +231,11 @@ int server_run(struct server *srv, bool handle_signals)
         }
         now = time_mono_ns();
         if (now - idle_since < spin_ns) {
-            /* Idle spin: after a short pure spin (requests of a busy client
-             * follow each other within it), give the core to whoever shares
-             * it rather than burning the rest of the time slice. */
-            if (now - idle_since >= SERVER_YIELD_AFTER_NS)
-                sched_yield();
+            /* Idle spin, yielding on every pass: a client or another server
+             * sharing this core runs at once rather than after the rest of
+             * our time slice; alone on the core, a yield is one system call
+             * (docs/performance.md section 13). */
+            sched_yield();
             continue;
         }
         server_sleep(srv, srv->stopping ? 10 : server_timer_ms(srv));
