@@ -421,6 +421,9 @@ static int client_connect(const char *dir, const struct benchfs_options *in, boo
     c->session = client_session_id();
     c->host_id = registry_host_id();
     c->pid = (uint64_t)getpid();
+    for (size_t k = 0; k < sizeof(c->direct_fds) / sizeof(c->direct_fds[0]); k++)
+        c->direct_fds[k].fd = -1;
+    c->direct_fd_floor = direct_fd_floor();
     rc = direct_wanted(&c->direct_on);
     if (rc < 0)
         goto err_client;

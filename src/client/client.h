@@ -199,6 +199,18 @@ struct client {
     uint64_t direct_check_ns; /* next check of direct servers' pids */
     int *direct_retired;
     size_t ndirect_retired;
+    /* direct.c: chunk files kept open between pieces (DIRECT_FDS). */
+    struct direct_fd {
+        int fd;     /* -1: free */
+        int dir_fd; /* the directory it was opened below */
+        size_t server;
+        uint64_t ino, index;
+        uint64_t dev, st_ino; /* what fd was when opened */
+        unsigned users;       /* calls doing I/O on it (lock dropped) */
+        bool dead;            /* to close when the last user leaves */
+        uint64_t used_ns;     /* last use */
+    } direct_fds[4];
+    int direct_fd_floor; /* kept ones go at or above this number (0: none kept) */
 
     /* options */
     uint64_t chunk_size;
@@ -456,6 +468,12 @@ int direct_wanted(bool *on_p);
 void direct_setup(struct client *c, size_t idx, const struct registry_entry *e);
 /* Close every directory (client teardown). */
 void direct_close_all(struct client *c);
+/* Close the chunk files of ino kept open (its data was freed, or this
+ * client released the inode). */
+void direct_forget(struct client *c, uint64_t ino);
+/* Lowest number for kept chunk files: half the descriptor limit, at most
+ * 512; 0 (keep none) under a limit below 64. */
+int direct_fd_floor(void);
 /* Can a piece for server idx be done directly now? (Checks the pids of
  * direct servers every 100 ms and turns dead ones off.) */
 bool direct_usable(struct client *c, size_t idx);

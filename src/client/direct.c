@@ -43,9 +43,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -63,6 +65,11 @@
 /* How often the pids of direct servers are checked while direct I/O runs
  * (as often as a waiting RPC checks them, rpc.c). */
 #define DIRECT_PID_CHECK_NS 100000000ull
+
+/* Chunk files kept open between pieces (below, direct_rw). */
+#define DIRECT_SWEEP_ALL  SIZE_MAX
+#define DIRECT_SWEEP_IDLE (SIZE_MAX - 1)
+static void direct_fds_sweep(struct client *c, size_t idx, uint64_t now);
 
 int direct_wanted(bool *on_p)
 {
@@ -159,6 +166,7 @@ static void direct_retire(struct client *c, size_t idx)
 
     direct_off(c, idx);
     direct_meta_close(c, idx);
+    direct_fds_sweep(c, idx, 0);
     if (srv->dir_fd < 0)
         return;
     grown = realloc(c->direct_retired, (c->ndirect_retired + 1) * sizeof(*grown));
@@ -173,6 +181,7 @@ void direct_close_all(struct client *c)
 {
     size_t i;
 
+    direct_fds_sweep(c, DIRECT_SWEEP_ALL, 0);
     for (i = 0; i < c->nservers; i++) {
         direct_off(c, i);
         direct_meta_close(c, i);
@@ -251,6 +260,7 @@ bool direct_usable(struct client *c, size_t idx)
     now = time_mono_ns();
     if (now >= c->direct_check_ns) {
         c->direct_check_ns = now + DIRECT_PID_CHECK_NS;
+        direct_fds_sweep(c, DIRECT_SWEEP_IDLE, now);
         for (size_t i = 0; i < c->nservers; i++) {
             if (c->servers[i].direct && !registry_pid_alive(c->servers[i].dir_pid)) {
                 log_debug("client: direct I/O to %s off: its pid %lld is gone",
@@ -271,10 +281,182 @@ static int direct_open(int dir_fd, const char *name, bool write)
     long fd;
 
     memset(&how, 0, sizeof(how));
-    how.flags = (uint64_t)((write ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    how.flags = (uint64_t)((write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
     fd = syscall(SYS_openat2, dir_fd, name, &how, sizeof(how));
     return fd < 0 ? -errno : (int)fd;
+}
+
+/* --- chunk files kept open ------------------------------------------------
+ *
+ * Opening and closing a chunk file around every piece is three of a
+ * piece's five system calls (openat2, fstat, pread/pwrite, fstat, close):
+ * for 47008-byte pieces a third of their time. So the last few chunk files
+ * used stay open, at descriptor numbers high in the process's range (from
+ * c->direct_fd_floor up), where a program that relies on open() returning
+ * the lowest free number does not meet them.
+ *
+ * A kept descriptor lives in the program's table, so the program may close
+ * its number (a closefrom loop, dup2 onto it) and open something else
+ * there. Hence:
+ *   - every use checks first that the number is still the file it was
+ *     (st_dev, st_ino) and still linked (nlink 0: removed by a truncation
+ *     or unlink, the piece goes through an RPC as before); a number that
+ *     is something else now is forgotten, never written, never closed;
+ *   - every close checks the same first, so the library never closes a
+ *     number it does not own;
+ *   - all calls on a kept number are raw system calls: under the
+ *     interception library a number the program reused for a BenchFS file
+ *     must not lead back into the client (which holds its lock here).
+ * What stays: a program thread that closes and reuses a kept number
+ * between the check and the transfer (microseconds) gets the piece in its
+ * file; such a program closes the client's network descriptors as well.
+ *
+ * Entries go when their inode is released by this client (its last
+ * descriptor closed) or freed (unlink, truncation), when their server's
+ * directory goes, when unused for DIRECT_FD_IDLE_NS (checked on the next
+ * call), in a forked child (pthread_atfork) and when an open fails for
+ * want of descriptors. So a removed chunk's space is held only while this
+ * client has the file open, as a local file's would be. Entries are taken
+ * and released with the client lock held; the I/O runs without it, counted
+ * in `users` so that nobody closes the descriptor meanwhile.
+ */
+#define DIRECT_FDS        (sizeof(((struct client *)0)->direct_fds) / sizeof(struct direct_fd))
+#define DIRECT_FD_IDLE_NS 1000000000ull
+
+int direct_fd_floor(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 64)
+        return 0;
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 2 > 512 ? 512 : (int)(rl.rlim_cur / 2);
+}
+
+static int direct_sys_fstat(int fd, struct stat *st)
+{
+    return (int)syscall(SYS_fstat, fd, st);
+}
+
+static void direct_sys_close(int fd)
+{
+    (void)syscall(SYS_close, fd);
+}
+
+/* Is fd still the file e kept there? */
+static bool direct_fd_ours(const struct direct_fd *e, int fd)
+{
+    struct stat st;
+
+    return direct_sys_fstat(fd, &st) == 0 && (uint64_t)st.st_dev == e->dev &&
+           (uint64_t)st.st_ino == e->st_ino;
+}
+
+static void direct_fd_drop(struct direct_fd *e, bool close_it)
+{
+    if (e->users > 0) {
+        e->dead = e->dead || close_it;
+        return;
+    }
+    if (close_it && direct_fd_ours(e, e->fd))
+        direct_sys_close(e->fd);
+    e->fd = -1;
+    e->dead = false;
+}
+
+void direct_forget(struct client *c, uint64_t ino)
+{
+    for (size_t k = 0; k < DIRECT_FDS; k++) {
+        if (c->direct_fds[k].fd >= 0 && c->direct_fds[k].ino == ino)
+            direct_fd_drop(&c->direct_fds[k], true);
+    }
+}
+
+/* Close the kept chunk files of server idx (DIRECT_SWEEP_ALL: of every
+ * server; DIRECT_SWEEP_IDLE: of none), and with now != 0 the idle ones. */
+static void direct_fds_sweep(struct client *c, size_t idx, uint64_t now)
+{
+    for (size_t k = 0; k < DIRECT_FDS; k++) {
+        struct direct_fd *e = &c->direct_fds[k];
+
+        if (e->fd >= 0 && (idx == DIRECT_SWEEP_ALL || e->server == idx ||
+                           (now != 0 && now - e->used_ns >= DIRECT_FD_IDLE_NS)))
+            direct_fd_drop(e, true);
+    }
+}
+
+/* A forked child gets the parent's kept descriptors: close them there
+ * (the child's client, if it uses one, connects afresh). */
+static void direct_atfork_child(void)
+{
+    struct client *c = client_global;
+
+    if (c == NULL)
+        return;
+    for (size_t k = 0; k < DIRECT_FDS; k++) {
+        struct direct_fd *e = &c->direct_fds[k];
+
+        if (e->fd >= 0 && direct_fd_ours(e, e->fd))
+            direct_sys_close(e->fd);
+        e->fd = -1;
+    }
+}
+
+static void direct_atfork_register(void)
+{
+    (void)pthread_atfork(NULL, NULL, direct_atfork_child);
+}
+
+static struct direct_fd *direct_fd_find(struct client *c, size_t idx, int dir_fd, uint64_t ino,
+                                        uint64_t index)
+{
+    for (size_t k = 0; k < DIRECT_FDS; k++) {
+        struct direct_fd *e = &c->direct_fds[k];
+
+        if (e->fd >= 0 && !e->dead && e->server == idx && e->dir_fd == dir_fd && e->ino == ino &&
+            e->index == index)
+            return e;
+    }
+    return NULL;
+}
+
+/* Keep fd (just opened and used, lowest free number) for later pieces
+ * under a number at or above the floor, evicting the entry least recently
+ * used. fd is closed in every case. */
+static void direct_fd_keep(struct client *c, size_t idx, int dir_fd, uint64_t ino, uint64_t index,
+                           int fd, const struct stat *st, uint64_t now)
+{
+    static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+    struct direct_fd *e = NULL;
+    long high;
+
+    for (size_t k = 0; k < DIRECT_FDS && c->direct_fd_floor > 0; k++) {
+        struct direct_fd *x = &c->direct_fds[k];
+
+        if (x->users > 0)
+            continue;
+        if (x->fd < 0) {
+            e = x;
+            break;
+        }
+        if (e == NULL || x->used_ns < e->used_ns)
+            e = x;
+    }
+    high = e == NULL ? -1 : syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, c->direct_fd_floor);
+    direct_sys_close(fd);
+    if (high < 0)
+        return;
+    pthread_once(&atfork_once, direct_atfork_register);
+    if (e->fd >= 0)
+        direct_fd_drop(e, true);
+    e->fd = (int)high;
+    e->dir_fd = dir_fd;
+    e->server = idx;
+    e->ino = ino;
+    e->index = index;
+    e->dev = (uint64_t)st->st_dev;
+    e->st_ino = (uint64_t)st->st_ino;
+    e->used_ns = now;
 }
 
 ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, uint64_t off,
@@ -282,10 +464,12 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
 {
     char name[RING_CHUNK_NAME_MAX];
     int dir_fd = c->servers[idx].dir_fd;
+    struct direct_fd *e, kept;
     size_t done = 0;
     struct stat st;
     int fd, err = 0;
-    bool gone = false, odd = false;
+    bool gone = false, odd = false, stale = false;
+    uint64_t now;
 
 #ifdef BENCHFS_HAVE_SERVER
     /* A small chunk lives in the server's metadata store, not in a file
@@ -299,20 +483,39 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
             return n < 0 ? -EAGAIN : n; /* an unreadable store: this piece by RPC */
     }
 #endif
+    now = time_mono_ns();
+    e = direct_fd_find(c, idx, dir_fd, ino, index);
+    if (e != NULL) {
+        e->users++;
+        kept = *e; /* read without the lock below: what it was now */
+    }
     ring_chunk_name(name, ino, index);
     /* The file is ours alone for the call: no lock around it (dir_fd stays
      * open until the client goes, direct_retire). */
     client_lock_drop(c);
-    fd = direct_open(dir_fd, name, wbuf != NULL);
+    if (e != NULL) {
+        fd = kept.fd;
+        /* Still the file it was? Else the number is not ours any more. */
+        if (direct_sys_fstat(fd, &st) < 0 || (uint64_t)st.st_dev != kept.dev ||
+            (uint64_t)st.st_ino != kept.st_ino) {
+            stale = true;
+            fd = direct_open(dir_fd, name, true);
+        }
+    } else {
+        fd = direct_open(dir_fd, name, true);
+    }
     if (fd < 0) {
         err = -fd;
-    } else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    } else if ((e == NULL || stale) && (direct_sys_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
         odd = true; /* never a byte to a device planted in the directory */
+    } else if (st.st_nlink == 0) {
+        gone = true; /* a kept file removed since its last use */
     } else {
         while (done < len) {
-            ssize_t n = wbuf != NULL
-                            ? pwrite(fd, (const char *)wbuf + done, len - done, (off_t)(off + done))
-                            : pread(fd, (char *)rbuf + done, len - done, (off_t)(off + done));
+            ssize_t n = wbuf != NULL ? syscall(SYS_pwrite64, fd, (const char *)wbuf + done,
+                                               len - done, (off_t)(off + done))
+                                     : syscall(SYS_pread64, fd, (char *)rbuf + done, len - done,
+                                               (off_t)(off + done));
 
             if (n < 0 && errno == EINTR)
                 continue;
@@ -327,11 +530,26 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
         /* Removed while we used it (a truncation or unlink elsewhere):
          * what we wrote is in no file, what we read may be stale. Redo it
          * through an RPC. */
-        gone = err == 0 && fstat(fd, &st) == 0 && st.st_nlink == 0;
+        gone = err == 0 && direct_sys_fstat(fd, &st) == 0 && st.st_nlink == 0;
     }
-    if (fd >= 0)
-        close(fd);
     client_lock_take(c);
+    if (e != NULL) {
+        e->users--;
+        e->used_ns = now;
+        if (stale)
+            direct_fd_drop(e, false); /* not ours: never close it */
+        else if (gone || e->dead)
+            direct_fd_drop(e, true);
+    }
+    if (fd >= 0 && (e == NULL || stale)) {
+        if (!gone && !odd && err == 0 && c->servers[idx].dir_fd == dir_fd)
+            direct_fd_keep(c, idx, dir_fd, ino, index, fd, &st, now);
+        else
+            direct_sys_close(fd);
+    }
+    /* Out of descriptors: give back the kept ones (this piece by RPC). */
+    if (fd < 0 && (err == EMFILE || err == ENFILE))
+        direct_fds_sweep(c, DIRECT_SWEEP_ALL, 0);
     if (fd < 0 && err == ENOENT)
         return -ENOENT;
     if (fd < 0 &&

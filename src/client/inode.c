@@ -204,6 +204,7 @@ void inode_put(struct client *c, struct client_inode *ci)
 {
     if (--ci->refs > 0)
         return;
+    direct_forget(c, ci->attr.ino); /* no descriptor of it left here */
     if (ci->prev != NULL)
         ci->prev->next = ci->next;
     else

@@ -361,6 +361,7 @@ static int io_trunc_all(struct client *c, uint64_t ino, uint64_t cs, uint64_t ne
     rc = io_check_chunk_size(cs);
     if (rc < 0)
         return rc;
+    direct_forget(c, ino); /* its files go: hold none of them open */
     s0 = placement_chunk(&c->place, ino, 0);
     if (s0 != skip) {
         struct rpc_call call;

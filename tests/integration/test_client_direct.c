@@ -15,6 +15,10 @@
  *   - a small file's bytes are no chunk file, read with no request; past
  *     4096 bytes they move into one, cut to nothing they leave none, and a
  *     restart keeps them;
+ *   - chunk files the library keeps open between pieces: high numbers; a
+ *     program that puts its own files under them never gets our bytes and
+ *     never has them closed; none left after the file's last close or in
+ *     a forked child;
  *   - after a server is killed, a read through a descriptor opened before
  *     gets the right bytes (from its data directory, until the client's
  *     pid check notices) or EIO, never anything else; restarted in the same
@@ -22,7 +26,9 @@
  *
  * 2 servers, 64 KiB chunks.
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +235,86 @@ static void test_small_files(void)
     put_small("/keep", 2000, O_EXCL);
 }
 
+/* The descriptors of this process that are chunk files (numbers in fds,
+ * up to max); how many. */
+static int chunk_fds(int *fds, int max)
+{
+    char link[4096], fdpath[64];
+    struct dirent *de;
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+
+    CHECK(d != NULL);
+    while ((de = readdir(d)) != NULL) {
+        int fd = atoi(de->d_name);
+        ssize_t len;
+
+        snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+        len = readlink(fdpath, link, sizeof(link) - 1);
+        if (len <= 0 || fd == dirfd(d))
+            continue;
+        link[len] = '\0';
+        /* below .../chunks/, not the directory itself */
+        if (strstr(link, "/chunks/") == NULL || strstr(link, "/chunks/") == link + len - 8)
+            continue;
+        if (n < max)
+            fds[n] = fd;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Chunk files the library keeps open between pieces. They sit at high
+ * numbers; a program that closes their numbers and opens its own files
+ * there never gets a byte of ours (and the library never closes its
+ * files); they go with the file's last close and in a forked child. */
+static void test_kept_descriptors(void)
+{
+    char tmpl[] = "/tmp/benchfs-direct-XXXXXX";
+    int mine = mkstemp(tmpl), fds[16], n, fd, status;
+    struct stat st;
+    pid_t pid;
+
+    CHECK(mine >= 0);
+    fd = benchfs_open("/big", O_RDWR, 0);
+    CHECK(fd >= 0);
+    for (int i = 0; i < 4; i++)
+        CHECK(benchfs_pwrite(fd, data + i * (BIG / 4), BIG / 4, i * (BIG / 4)) == BIG / 4);
+    n = chunk_fds(fds, 16);
+    printf("chunk files kept open: %d\n", n);
+    CHECK(n >= 1 && n <= 4);
+    for (int k = 0; k < n && k < 16; k++)
+        CHECK(fds[k] >= 32); /* not where a program's next open() lands */
+    /* A forked child closes its copies at once. */
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        _exit(chunk_fds(fds, 16) == 0 ? 0 : 1);
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* The program's own file under every kept number. */
+    for (int k = 0; k < n && k < 16; k++)
+        CHECK(dup2(mine, fds[k]) == fds[k]);
+    for (int i = 0; i < 4; i++)
+        CHECK(benchfs_pwrite(fd, data + i * (BIG / 4), BIG / 4, i * (BIG / 4)) == BIG / 4);
+    memset(back, 0xee, sizeof(back));
+    CHECK(benchfs_pread(fd, back, BIG, 0) == BIG);
+    CHECK(memcmp(back, data, BIG) == 0);
+    CHECK(benchfs_close(fd) == 0);
+    /* The library closed none of the program's numbers, wrote none. */
+    for (int k = 0; k < n && k < 16; k++) {
+        CHECK(fcntl(fds[k], F_GETFD) >= 0);
+        CHECK(fstat(fds[k], &st) == 0 && st.st_size == 0);
+        close(fds[k]);
+    }
+    CHECK(fstat(mine, &st) == 0 && st.st_size == 0);
+    /* The file's last close let go of its chunk files. */
+    CHECK(read_back("/big") == 0);
+    CHECK(chunk_fds(fds, 16) == 0);
+    close(mine);
+    unlink(tmpl);
+}
+
 /* Replace the st_ino of every registry file's chunk directory by 1. */
 static void fake_chunk_dirs(void)
 {
@@ -270,6 +356,7 @@ int main(void)
     test_no_requests();
     test_holes();
     test_small_files();
+    test_kept_descriptors();
 
     /* Off by the environment. */
     CHECK(benchfs_disconnect() == 0);
