@@ -1640,6 +1640,17 @@ static void stop_child_tty(void *arg, void *out)
      * SIGHUP this process before it reports. */
 }
 
+/* A listing went through, SIGTSTP blocked inside it exactly when the
+ * reader holds stops, and the caller's mask is back afterwards. */
+static void check_stop_answer(const struct stop_answer *ans, bool holds)
+{
+    assert_int_equal(ans->open_rc, 0);
+    assert_int_equal(ans->rc, 0);
+    assert_int_equal(ans->holds, holds);
+    assert_int_equal(ans->blocked_inside, holds);
+    assert_int_equal(ans->blocked_after, 0);
+}
+
 static void test_reader_stop_signals(void **state)
 {
     struct fixture *f = *state;
@@ -1651,13 +1662,8 @@ static void test_reader_stop_signals(void **state)
     /* No terminal (a batch job): no mask changes around the lookup. */
     from_child(stop_child_no_tty, f->dir, &ans, sizeof(ans));
     assert_int_equal(ans.setsid_rc, 0);
-    assert_int_equal(ans.open_rc, 0);
-    assert_int_equal(ans.rc, 0);
-    assert_false(ans.holds);
-    assert_int_equal(ans.blocked_inside, 0);
-    assert_int_equal(ans.blocked_after, 0);
-    /* A terminal: Ctrl-Z is held off inside the transaction, and the mask
-     * is the caller's again afterwards. */
+    check_stop_answer(&ans, false);
+    /* A terminal: Ctrl-Z is held off inside the transaction. */
     from_child(stop_child_tty, f->dir, &ans, sizeof(ans));
     assert_int_equal(ans.setsid_rc, 0);
     if (ans.pty_rc == -ENOENT || ans.pty_rc == -ENODEV) {
@@ -1665,11 +1671,7 @@ static void test_reader_stop_signals(void **state)
         return;
     }
     assert_int_equal(ans.pty_rc, 0);
-    assert_int_equal(ans.open_rc, 0);
-    assert_int_equal(ans.rc, 0);
-    assert_true(ans.holds);
-    assert_int_equal(ans.blocked_inside, 1);
-    assert_int_equal(ans.blocked_after, 0);
+    check_stop_answer(&ans, true);
 }
 
 static void test_small_put_get_trunc(void **state)
