@@ -551,6 +551,7 @@ int benchfs_atfork_child(void)
      * session id of its own (client_session_id): orphan records the parent
      * made stay the parent's, and end with the parent. */
     client_lock = fresh;
+    direct_fork_child(client_global); /* the parent's kept chunk files */
     client_global = NULL;
     return 0;
 }

@@ -205,10 +205,13 @@ struct client {
         int dir_fd; /* the directory it was opened below */
         size_t server;
         uint64_t ino, index;
-        uint64_t dev, st_ino; /* what fd was when opened */
-        unsigned users;       /* calls doing I/O on it (lock dropped) */
-        bool dead;            /* to close when the last user leaves */
-        uint64_t used_ns;     /* last use */
+        bool writable;        /* opened O_RDWR (else O_RDONLY) */
+        uint64_t dev, st_ino; /* what fd was when opened ... */
+        int64_t btime_sec;    /* ... and its birth time (0/0: not known) */
+        uint32_t btime_nsec;
+        unsigned users; /* calls doing I/O on it (lock dropped) */
+        bool dead;      /* to close when the last user leaves */
+        uint64_t used_ns; /* last use */
     } direct_fds[4];
     int direct_fd_floor; /* kept ones go at or above this number (0: none kept) */
 
@@ -471,6 +474,10 @@ void direct_close_all(struct client *c);
 /* Close the chunk files of ino kept open (its data was freed, or this
  * client released the inode). */
 void direct_forget(struct client *c, uint64_t ino);
+/* A forked child's copy of the client: close the kept chunk files
+ * (benchfs_atfork_child, and a pthread_atfork handler for programs that
+ * do not call it). */
+void direct_fork_child(struct client *c);
 /* Lowest number for kept chunk files: half the descriptor limit, at most
  * 512; 0 (keep none) under a limit below 64. */
 int direct_fd_floor(void);
@@ -484,10 +491,12 @@ bool direct_usable(struct client *c, size_t idx);
  * -ENOENT when the chunk file does not exist or was removed during the
  * transfer (redo it through an RPC), -EAGAIN when the file cannot be used
  * here (use an RPC; direct I/O to that server is off from now on), or
- * -errno of the transfer (message set).
+ * -errno of the transfer (message set). keep: the caller holds ino's
+ * inode, whose last release lets the file go (direct_forget); else the
+ * file is not kept open.
  */
 ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, uint64_t off,
-                  void *rbuf, const void *wbuf, size_t len);
+                  void *rbuf, const void *wbuf, size_t len, bool keep);
 /* Can a STAT of a path owned by server idx be answered here, from its
  * store (direct_stat)? */
 bool direct_meta_usable(struct client *c, size_t idx);

@@ -333,9 +333,30 @@ int direct_fd_floor(void)
     return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 2 > 512 ? 512 : (int)(rl.rlim_cur / 2);
 }
 
-static int direct_sys_fstat(int fd, struct stat *st)
+/* What a descriptor is: statx by number, a raw system call. */
+struct direct_id {
+    uint64_t dev, ino;
+    int64_t btime_sec;
+    uint32_t btime_nsec;
+    uint32_t mode, nlink;
+};
+
+static int direct_sys_id(int fd, struct direct_id *id)
 {
-    return (int)syscall(SYS_fstat, fd, st);
+    struct statx stx;
+
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO | STATX_NLINK | STATX_BTIME,
+                &stx) != 0)
+        return -1;
+    id->dev = ((uint64_t)stx.stx_dev_major << 32) | stx.stx_dev_minor;
+    id->ino = stx.stx_ino;
+    id->mode = stx.stx_mode;
+    id->nlink = stx.stx_nlink;
+    /* A birth time tells a file from a later one that got its inode
+     * number; file systems without one report none. */
+    id->btime_sec = (stx.stx_mask & STATX_BTIME) ? stx.stx_btime.tv_sec : 0;
+    id->btime_nsec = (stx.stx_mask & STATX_BTIME) ? stx.stx_btime.tv_nsec : 0;
+    return 0;
 }
 
 static void direct_sys_close(int fd)
@@ -343,13 +364,19 @@ static void direct_sys_close(int fd)
     (void)syscall(SYS_close, fd);
 }
 
+/* Is id the regular file e kept? */
+static bool direct_id_is(const struct direct_fd *e, const struct direct_id *id)
+{
+    return S_ISREG(id->mode) && id->dev == e->dev && id->ino == e->st_ino &&
+           id->btime_sec == e->btime_sec && id->btime_nsec == e->btime_nsec;
+}
+
 /* Is fd still the file e kept there? */
 static bool direct_fd_ours(const struct direct_fd *e, int fd)
 {
-    struct stat st;
+    struct direct_id id;
 
-    return direct_sys_fstat(fd, &st) == 0 && (uint64_t)st.st_dev == e->dev &&
-           (uint64_t)st.st_ino == e->st_ino;
+    return direct_sys_id(fd, &id) == 0 && direct_id_is(e, &id);
 }
 
 static void direct_fd_drop(struct direct_fd *e, bool close_it)
@@ -385,12 +412,8 @@ static void direct_fds_sweep(struct client *c, size_t idx, uint64_t now)
     }
 }
 
-/* A forked child gets the parent's kept descriptors: close them there
- * (the child's client, if it uses one, connects afresh). */
-static void direct_atfork_child(void)
+void direct_fork_child(struct client *c)
 {
-    struct client *c = client_global;
-
     if (c == NULL)
         return;
     for (size_t k = 0; k < DIRECT_FDS; k++) {
@@ -399,7 +422,16 @@ static void direct_atfork_child(void)
         if (e->fd >= 0 && direct_fd_ours(e, e->fd))
             direct_sys_close(e->fd);
         e->fd = -1;
+        e->users = 0;
     }
+}
+
+/* A forked child gets the parent's kept descriptors: close them there,
+ * whether or not the program calls benchfs_atfork_child (which does the
+ * same; whichever runs first leaves nothing to the other). */
+static void direct_atfork_child(void)
+{
+    direct_fork_child(client_global);
 }
 
 static void direct_atfork_register(void)
@@ -421,16 +453,21 @@ static struct direct_fd *direct_fd_find(struct client *c, size_t idx, int dir_fd
 }
 
 /* Keep fd (just opened and used, lowest free number) for later pieces
- * under a number at or above the floor, evicting the entry least recently
- * used. fd is closed in every case. */
+ * under a number at or above the floor, in place of an entry of the same
+ * chunk (a read-only one, now that a write came) or else the entry least
+ * recently used. fd is closed in every case. */
 static void direct_fd_keep(struct client *c, size_t idx, int dir_fd, uint64_t ino, uint64_t index,
-                           int fd, const struct stat *st, uint64_t now)
+                           int fd, bool writable, const struct direct_id *id, uint64_t now)
 {
     static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-    struct direct_fd *e = NULL;
+    struct direct_fd *e = direct_fd_find(c, idx, dir_fd, ino, index);
     long high;
 
-    for (size_t k = 0; k < DIRECT_FDS && c->direct_fd_floor > 0; k++) {
+    if (e != NULL && e->users > 0) {
+        direct_sys_close(fd); /* the one kept is in use by another thread */
+        return;
+    }
+    for (size_t k = 0; k < DIRECT_FDS && e == NULL && c->direct_fd_floor > 0; k++) {
         struct direct_fd *x = &c->direct_fds[k];
 
         if (x->users > 0)
@@ -454,19 +491,23 @@ static void direct_fd_keep(struct client *c, size_t idx, int dir_fd, uint64_t in
     e->server = idx;
     e->ino = ino;
     e->index = index;
-    e->dev = (uint64_t)st->st_dev;
-    e->st_ino = (uint64_t)st->st_ino;
+    e->writable = writable;
+    e->dev = id->dev;
+    e->st_ino = id->ino;
+    e->btime_sec = id->btime_sec;
+    e->btime_nsec = id->btime_nsec;
     e->used_ns = now;
 }
 
 ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, uint64_t off,
-                  void *rbuf, const void *wbuf, size_t len)
+                  void *rbuf, const void *wbuf, size_t len, bool keep)
 {
     char name[RING_CHUNK_NAME_MAX];
     int dir_fd = c->servers[idx].dir_fd;
+    bool write = wbuf != NULL;
     struct direct_fd *e, kept;
     size_t done = 0;
-    struct stat st;
+    struct direct_id id;
     int fd, err = 0;
     bool gone = false, odd = false, stale = false;
     uint64_t now;
@@ -485,6 +526,8 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
 #endif
     now = time_mono_ns();
     e = direct_fd_find(c, idx, dir_fd, ino, index);
+    if (e != NULL && write && !e->writable)
+        e = NULL; /* a read-only one: this write opens the file anew */
     if (e != NULL) {
         e->users++;
         kept = *e; /* read without the lock below: what it was now */
@@ -496,26 +539,25 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
     if (e != NULL) {
         fd = kept.fd;
         /* Still the file it was? Else the number is not ours any more. */
-        if (direct_sys_fstat(fd, &st) < 0 || (uint64_t)st.st_dev != kept.dev ||
-            (uint64_t)st.st_ino != kept.st_ino) {
+        if (direct_sys_id(fd, &id) < 0 || !direct_id_is(&kept, &id)) {
             stale = true;
-            fd = direct_open(dir_fd, name, true);
+            fd = direct_open(dir_fd, name, write);
         }
     } else {
-        fd = direct_open(dir_fd, name, true);
+        fd = direct_open(dir_fd, name, write);
     }
     if (fd < 0) {
         err = -fd;
-    } else if ((e == NULL || stale) && (direct_sys_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+    } else if ((e == NULL || stale) && (direct_sys_id(fd, &id) < 0 || !S_ISREG(id.mode))) {
         odd = true; /* never a byte to a device planted in the directory */
-    } else if (st.st_nlink == 0) {
+    } else if (id.nlink == 0) {
         gone = true; /* a kept file removed since its last use */
     } else {
         while (done < len) {
-            ssize_t n = wbuf != NULL ? syscall(SYS_pwrite64, fd, (const char *)wbuf + done,
-                                               len - done, (off_t)(off + done))
-                                     : syscall(SYS_pread64, fd, (char *)rbuf + done, len - done,
-                                               (off_t)(off + done));
+            ssize_t n = write ? syscall(SYS_pwrite64, fd, (const char *)wbuf + done, len - done,
+                                        (off_t)(off + done))
+                              : syscall(SYS_pread64, fd, (char *)rbuf + done, len - done,
+                                        (off_t)(off + done));
 
             if (n < 0 && errno == EINTR)
                 continue;
@@ -530,7 +572,7 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
         /* Removed while we used it (a truncation or unlink elsewhere):
          * what we wrote is in no file, what we read may be stale. Redo it
          * through an RPC. */
-        gone = err == 0 && direct_sys_fstat(fd, &st) == 0 && st.st_nlink == 0;
+        gone = err == 0 && direct_sys_id(fd, &id) == 0 && id.nlink == 0;
     }
     client_lock_take(c);
     if (e != NULL) {
@@ -542,8 +584,8 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
             direct_fd_drop(e, true);
     }
     if (fd >= 0 && (e == NULL || stale)) {
-        if (!gone && !odd && err == 0 && c->servers[idx].dir_fd == dir_fd)
-            direct_fd_keep(c, idx, dir_fd, ino, index, fd, &st, now);
+        if (keep && !gone && !odd && err == 0 && c->servers[idx].dir_fd == dir_fd)
+            direct_fd_keep(c, idx, dir_fd, ino, index, fd, write, &id, now);
         else
             direct_sys_close(fd);
     }

@@ -204,7 +204,7 @@ static void io_direct(struct io_src *io)
         if (write) {
             const uint8_t *src = io->wbuf + (pc.file_off - io->base);
 
-            n = direct_rw(c, pc.server, io->ino, pc.index, pc.offset, NULL, src, pc.length);
+            n = direct_rw(c, pc.server, io->ino, pc.index, pc.offset, NULL, src, pc.length, true);
             if (n == -ENOENT) {
                 /* Into chunk 0, one byte past the servers' default small
                  * chunk limit: a chunk file, which the next piece finds,
@@ -223,7 +223,7 @@ static void io_direct(struct io_src *io)
         } else {
             uint8_t *dst = io->rbuf + (pc.file_off - io->base);
 
-            n = direct_rw(c, pc.server, io->ino, pc.index, pc.offset, dst, NULL, pc.length);
+            n = direct_rw(c, pc.server, io->ino, pc.index, pc.offset, dst, NULL, pc.length, true);
             /* Short: the chunk file ends there, a hole up to the piece's end. */
             if (n >= 0 && (size_t)n < pc.length)
                 memset(dst + n, 0, pc.length - (size_t)n);

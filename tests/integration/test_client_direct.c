@@ -28,6 +28,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -265,6 +266,17 @@ static int chunk_fds(int *fds, int max)
     return n;
 }
 
+/* A program's fork handler that resets the client in the child, as
+ * benchfs.h tells programs that fork to; registered before the client
+ * connects (so it runs before the library's own), active when set. */
+static volatile int reset_in_child;
+
+static void child_resets_client(void)
+{
+    if (reset_in_child)
+        benchfs_atfork_child();
+}
+
 /* Chunk files the library keeps open between pieces. They sit at high
  * numbers; a program that closes their numbers and opens its own files
  * there never gets a byte of ours (and the library never closes its
@@ -279,6 +291,9 @@ static void test_kept_descriptors(void)
     CHECK(mine >= 0);
     fd = benchfs_open("/big", O_RDWR, 0);
     CHECK(fd >= 0);
+    /* Read first (files kept read-only), then write the same chunks. */
+    CHECK(benchfs_pread(fd, back, BIG, 0) == BIG);
+    CHECK(chunk_fds(fds, 16) >= 1);
     for (int i = 0; i < 4; i++)
         CHECK(benchfs_pwrite(fd, data + i * (BIG / 4), BIG / 4, i * (BIG / 4)) == BIG / 4);
     n = chunk_fds(fds, 16);
@@ -286,12 +301,16 @@ static void test_kept_descriptors(void)
     CHECK(n >= 1 && n <= 4);
     for (int k = 0; k < n && k < 16; k++)
         CHECK(fds[k] >= 32); /* not where a program's next open() lands */
-    /* A forked child closes its copies at once. */
-    pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0)
-        _exit(chunk_fds(fds, 16) == 0 ? 0 : 1);
-    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* A forked child closes its copies at once, also when a fork handler
+     * of the program's resets the client first. */
+    for (int round = 0; round < 2; round++) {
+        reset_in_child = round;
+        pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0)
+            _exit(chunk_fds(fds, 16) == 0 ? 0 : 1);
+        CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
     /* The program's own file under every kept number. */
     for (int k = 0; k < n && k < 16; k++)
         CHECK(dup2(mine, fds[k]) == fds[k]);
@@ -311,6 +330,21 @@ static void test_kept_descriptors(void)
     /* The file's last close let go of its chunk files. */
     CHECK(read_back("/big") == 0);
     CHECK(chunk_fds(fds, 16) == 0);
+    /* benchfs_get_many holds no file open: it keeps none. */
+    {
+        struct benchfs_get_file g = {.path = "/big", .buf = back, .cap = sizeof(back)};
+        char small[3000];
+        int sfd = benchfs_open("/mid", O_CREAT | O_TRUNC | O_WRONLY, 0644);
+
+        memset(small, 'm', sizeof(small));
+        CHECK(sfd >= 0 && benchfs_pwrite(sfd, small, sizeof(small), 5000) == sizeof(small));
+        CHECK(benchfs_close(sfd) == 0);
+        g.path = "/mid";
+        CHECK(benchfs_get_many(&g, 1) == 0 && g.error == 0 && g.len == 8000);
+        CHECK(memcmp((char *)back + 5000, small, sizeof(small)) == 0);
+        CHECK(chunk_fds(fds, 16) == 0);
+        CHECK(benchfs_unlink("/mid") == 0);
+    }
     close(mine);
     unlink(tmpl);
 }
@@ -351,6 +385,7 @@ int main(void)
     for (size_t i = 0; i < sizeof(data); i++)
         data[i] = itest_pattern(i, 5);
     CHECK(unsetenv("BENCHFS_DIRECT") == 0);
+    CHECK(pthread_atfork(NULL, NULL, child_resets_client) == 0);
     itest_start(2, NULL);
     itest_connect_chunk(CHUNK);
     test_no_requests();
