@@ -209,8 +209,8 @@ struct client {
         uint64_t dev, st_ino; /* what fd was when opened ... */
         int64_t btime_sec;    /* ... and its birth time (0/0: not known) */
         uint32_t btime_nsec;
-        unsigned users; /* calls doing I/O on it (lock dropped) */
-        bool dead;      /* to close when the last user leaves */
+        unsigned users;   /* calls doing I/O on it (lock dropped) */
+        bool dead;        /* to close when the last user leaves */
         uint64_t used_ns; /* last use */
     } direct_fds[4];
     int direct_fd_floor; /* kept ones go at or above this number (0: none kept) */

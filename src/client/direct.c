@@ -345,8 +345,8 @@ static int direct_sys_id(int fd, struct direct_id *id)
 {
     struct statx stx;
 
-    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO | STATX_NLINK | STATX_BTIME,
-                &stx) != 0)
+    if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH,
+                STATX_TYPE | STATX_INO | STATX_NLINK | STATX_BTIME, &stx) != 0)
         return -1;
     id->dev = ((uint64_t)stx.stx_dev_major << 32) | stx.stx_dev_minor;
     id->ino = stx.stx_ino;

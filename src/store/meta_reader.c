@@ -28,9 +28,9 @@ struct meta_reader {
     MDB_env *env;
     MDB_txn *txn; /* reset between lookups; NULL until the first */
     MDB_dbi dbi_rec, dbi_child, dbi_small;
-    bool has_small; /* a store written before small chunks has none */
-    pid_t pid;      /* the process that opened it */
-    int cleared;    /* dead readers' slots cleared at open */
+    bool has_small;  /* a store written before small chunks has none */
+    pid_t pid;       /* the process that opened it */
+    int cleared;     /* dead readers' slots cleared at open */
     bool hold_stops; /* a terminal can stop this process: hold its stops off */
 };
 

@@ -150,8 +150,8 @@ static void test_lookup_matches_search(void **state)
         struct ring *r = NULL;
         size_t np, i;
 
-        assert_int_equal(
-            ring_create((const char *const *)ids, shapes[s].n, shapes[s].vnodes, &r), 0);
+        assert_int_equal(ring_create((const char *const *)ids, shapes[s].n, shapes[s].vnodes, &r),
+                         0);
         free_ids(ids, shapes[s].n);
         np = ring_points(r, &hashes, &owners);
         assert_true(np >= 1);
