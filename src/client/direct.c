@@ -416,14 +416,10 @@ void direct_fork_child(struct client *c)
 {
     if (c == NULL)
         return;
-    for (size_t k = 0; k < DIRECT_FDS; k++) {
-        struct direct_fd *e = &c->direct_fds[k];
-
-        if (e->fd >= 0 && direct_fd_ours(e, e->fd))
-            direct_sys_close(e->fd);
-        e->fd = -1;
-        e->users = 0;
-    }
+    /* Threads that were using entries do not exist in the child. */
+    for (size_t k = 0; k < DIRECT_FDS; k++)
+        c->direct_fds[k].users = 0;
+    direct_fds_sweep(c, DIRECT_SWEEP_ALL, 0);
 }
 
 /* A forked child gets the parent's kept descriptors: close them there,
