@@ -4,9 +4,21 @@
  *
  * Data goes through the kernel page cache (no direct_io), so mmap works,
  * shared writable mappings included: their dirty pages come back as WRITE
- * requests on a writable handle of the file. The writeback cache is off:
- * every write(2) reaches BenchFS before it returns (in up to 1 MiB pieces),
- * so a close(2) can publish it.
+ * requests on a writable handle of the file. The kernel's writeback cache
+ * is off (it would keep its own size past close), so each write(2) waits
+ * for its WRITE (up to 1 MiB).
+ *
+ * Write-behind: the daemon replies to a WRITE before it writes the data to
+ * BenchFS (from the request's buffer, which stays the worker's until the
+ * handler returns), so the program copies its next piece into the page
+ * cache while the daemon writes this one. Nothing can see the difference:
+ * every other operation first waits for the writes replied to before it
+ * arrived (bfuse_wb_wait: a read, a stat, a flush or fsync, a release, an
+ * open, a lookup, a truncation, a rename...), and a write waits for the
+ * earlier writes of its node, so they land in order. A write that fails
+ * afterwards is reported by the next write, flush (close(2)) or fsync of
+ * the handle, as NFS and the kernel's own writeback report theirs.
+ * `-o sync_write` turns it off.
  *
  * Close-to-open: the kernel sends RELEASE asynchronously, after close(2)
  * returned, but FLUSH synchronously inside close(2). A handle written
@@ -115,6 +127,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     struct stat st;
     int fd, rc;
 
+    bfuse_wb_wait(fs, 0);
     rc = bfuse_node_child_path(fs, parent, name, &path);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
@@ -157,6 +170,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct stat st;
     int fd, rc;
 
+    bfuse_wb_wait(fs, 0);
     rc = bfuse_node_path(fs, ino, &path);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
@@ -197,6 +211,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     }
     if (size > BFUSE_IO_MAX)
         size = BFUSE_IO_MAX;
+    bfuse_wb_wait(bfuse_of(req), 0);
     n = benchfs_pread(file_of(fi)->fd, buf, size, off);
     if (n < 0)
         fuse_reply_err(req, bfuse_errno());
@@ -204,32 +219,123 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         fuse_reply_buf(req, buf, (size_t)n);
 }
 
-/* WRITE: straight to BenchFS (no writeback cache); marks the handle dirty. */
+/* ---- Write-behind (see the file header) ---- */
+
+/* Is a write of `nodeid` (any node for 0) older than `ticket` in flight? */
+static bool wb_older_pending(const struct bfuse_wb *wb, uint64_t nodeid, uint64_t ticket)
+{
+    for (const struct bfuse_pending *p = wb->head; p; p = p->next)
+        if (p->ticket < ticket && (nodeid == 0 || p->nodeid == nodeid))
+            return true;
+    return false;
+}
+
+void bfuse_wb_wait(struct bfuse *fs, uint64_t nodeid)
+{
+    struct bfuse_wb *wb = &fs->wb;
+    uint64_t ticket;
+
+    /* A write counts itself before its reply; a request that arrived after
+     * that reply sees the count (the reply and this request's read of
+     * /dev/fuse are system calls in between). */
+    if (__atomic_load_n(&wb->npending, __ATOMIC_ACQUIRE) == 0)
+        return;
+    pthread_mutex_lock(&wb->lock);
+    ticket = wb->next_ticket; /* only those before now: no starving */
+    while (wb_older_pending(wb, nodeid, ticket))
+        pthread_cond_wait(&wb->done, &wb->lock);
+    pthread_mutex_unlock(&wb->lock);
+}
+
+/* Count write p (of nodeid) as in flight, before its reply. */
+static void wb_begin(struct bfuse *fs, struct bfuse_pending *p, uint64_t nodeid)
+{
+    struct bfuse_wb *wb = &fs->wb;
+
+    pthread_mutex_lock(&wb->lock);
+    p->ticket = wb->next_ticket++;
+    p->nodeid = nodeid;
+    p->next = wb->head;
+    wb->head = p;
+    __atomic_add_fetch(&wb->npending, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&wb->lock);
+}
+
+/* Write p reached BenchFS (or failed): wake whoever waits for it. */
+static void wb_end(struct bfuse *fs, struct bfuse_pending *p)
+{
+    struct bfuse_wb *wb = &fs->wb;
+    struct bfuse_pending **pp;
+
+    pthread_mutex_lock(&wb->lock);
+    for (pp = &wb->head; *pp != p; pp = &(*pp)->next)
+        ;
+    *pp = p->next;
+    __atomic_sub_fetch(&wb->npending, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&wb->done);
+    pthread_mutex_unlock(&wb->lock);
+}
+
+/* The first write-behind error of handle f, cleared: reported once. */
+static int wb_error_take(struct bfuse_file *f)
+{
+    return __atomic_exchange_n(&f->werr, 0, __ATOMIC_ACQ_REL);
+}
+
+/* WRITE: to BenchFS, after the reply unless -o sync_write; marks the
+ * handle dirty. */
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
+    struct bfuse *fs = bfuse_of(req);
     struct bfuse_file *f = file_of(fi);
-    ssize_t n = benchfs_pwrite(f->fd, buf, size, off);
+    struct bfuse_pending p;
+    ssize_t n;
+    int err;
 
-    if (n < 0) {
-        fuse_reply_err(req, bfuse_errno());
+    /* Earlier writes of this node first: overlapping ones land in order. */
+    bfuse_wb_wait(fs, f->nodeid);
+    err = wb_error_take(f);
+    if (err != 0) {
+        fuse_reply_err(req, err);
         return;
     }
     /* The first write since a flush: this mount's cached pages no longer
      * tell whether the file is unchanged at the next open. */
     if (__atomic_exchange_n(&f->dirty, 1, __ATOMIC_ACQ_REL) == 0)
-        bfuse_node_cache_drop(bfuse_of(req), f->nodeid);
-    fuse_reply_write(req, (size_t)n);
+        bfuse_node_cache_drop(fs, f->nodeid);
+    if (fs->set.sync_write) {
+        n = benchfs_pwrite(f->fd, buf, size, off);
+        if (n < 0)
+            fuse_reply_err(req, bfuse_errno());
+        else
+            fuse_reply_write(req, (size_t)n);
+        return;
+    }
+    wb_begin(fs, &p, f->nodeid);
+    fuse_reply_write(req, size);
+    n = benchfs_pwrite(f->fd, buf, size, off);
+    err = n < 0 ? bfuse_errno() : (size_t)n < size ? EIO : 0;
+    if (err != 0) {
+        int none = 0;
+
+        __atomic_compare_exchange_n(&f->werr, &none, err, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE);
+    }
+    wb_end(fs, &p);
 }
 
 /* close(2) of one descriptor of the handle: publish what was written. */
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct bfuse_file *f = file_of(fi);
-    int err = 0;
+    int err;
 
+    bfuse_wb_wait(bfuse_of(req), 0);
+    err = wb_error_take(f);
     if (__atomic_exchange_n(&f->dirty, 0, __ATOMIC_ACQ_REL) != 0 && benchfs_fsync(f->fd) < 0) {
-        err = bfuse_errno();
+        if (err == 0)
+            err = bfuse_errno();
         __atomic_store_n(&f->dirty, 1, __ATOMIC_RELEASE);
     }
     fuse_reply_err(req, err);
@@ -239,17 +345,18 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
     struct bfuse_file *f = file_of(fi);
-    int was = __atomic_exchange_n(&f->dirty, 0, __ATOMIC_ACQ_REL);
+    int was, err;
 
+    bfuse_wb_wait(bfuse_of(req), 0);
+    err = wb_error_take(f);
+    was = __atomic_exchange_n(&f->dirty, 0, __ATOMIC_ACQ_REL);
     if (benchfs_fsync(f->fd) < 0) {
-        int err = bfuse_errno();
-
+        if (err == 0)
+            err = bfuse_errno();
         if (was)
             __atomic_store_n(&f->dirty, 1, __ATOMIC_RELEASE);
-        fuse_reply_err(req, err);
-        return;
     }
-    fuse_reply_err(req, 0);
+    fuse_reply_err(req, err);
 }
 
 /* The last reference to the handle is gone (after every flush, and after
@@ -259,9 +366,11 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct bfuse *fs = bfuse_of(req);
     struct bfuse_file *f = file_of(fi);
     struct bfuse_path hidden;
-    int err = 0;
+    int err;
 
-    if (benchfs_close(f->fd) < 0)
+    bfuse_wb_wait(fs, 0);
+    err = wb_error_take(f);
+    if (benchfs_close(f->fd) < 0 && err == 0)
         err = bfuse_errno();
     if (bfuse_node_open_end(fs, f->nodeid, &hidden) == 1)
         benchfs_unlink(hidden.p);

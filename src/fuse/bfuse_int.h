@@ -40,6 +40,23 @@ struct bfuse_settings {
     bool hard_remove;         /* unlink open files at once (no hiding) */
     unsigned max_threads;
     unsigned readahead_kb; /* the mount's read_ahead_kb, 0: kernel default */
+    bool sync_write;       /* no write-behind: a write(2) waits for BenchFS */
+};
+
+/* A WRITE replied to but not yet in BenchFS (bfuse_file.c "Write-behind"). */
+struct bfuse_pending {
+    uint64_t ticket;
+    uint64_t nodeid;
+    struct bfuse_pending *next;
+};
+
+/* The daemon's writes in flight after their reply. */
+struct bfuse_wb {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    uint64_t next_ticket;
+    struct bfuse_pending *head;
+    unsigned npending; /* also read without the lock (atomic) */
 };
 
 /* One node the kernel knows. */
@@ -76,6 +93,7 @@ struct bfuse {
     int ready_fd;      /* background: tell the parent at FUSE_INIT, then -1 */
     uid_t uid;         /* the daemon's, for attributes the API does not report */
     gid_t gid;
+    struct bfuse_wb wb;
 };
 
 /* What fi->fh points to: an open file (bfuse_file.c) or a directory
@@ -87,6 +105,7 @@ struct bfuse_file {
     int fd;          /* BenchFS descriptor */
     uint64_t nodeid; /* for open-file accounting and the page cache */
     int dirty;       /* written since the last flush/fsync (atomic) */
+    int werr;        /* first error of a write-behind, 0 (atomic) */
 };
 
 /* The BenchFS descriptor of an open file handle, or -1 (none, or a
@@ -170,6 +189,13 @@ bool bfuse_node_cache_check(struct bfuse *fs, uint64_t nodeid, const struct stat
 void bfuse_node_cache_drop(struct bfuse *fs, uint64_t nodeid);
 
 /* ---- bfuse_entry.c / bfuse_file.c / bfuse_dir.c ---- */
+
+/*
+ * Wait until every WRITE this daemon replied to before the call has reached
+ * BenchFS: of node `nodeid`, or of every node when it is 0. Each operation
+ * that reads or changes files calls it first (bfuse_file.c "Write-behind").
+ */
+void bfuse_wb_wait(struct bfuse *fs, uint64_t nodeid);
 
 /* Fill `ops` with every operation the daemon implements. */
 void bfuse_ops_fill(struct fuse_lowlevel_ops *ops);

@@ -84,6 +84,8 @@ static int opts_parse(const char *opts, struct mount_opts *mo)
             rc = parse_seconds("dir_entry_timeout", v, &mo->set.dir_entry_timeout);
         } else if (KEY("hard_remove") && !v) {
             mo->set.hard_remove = true;
+        } else if (KEY("sync_write") && !v) {
+            mo->set.sync_write = true;
         } else if (KEY("strict_setattr") && !v) {
             /* Obsolete: it made the chmod/chown/utimens that were ignored
              * fail; they are real now. Accepted so old scripts still mount. */
@@ -282,6 +284,8 @@ static int serve(const struct bfuse_config *cfg, struct mount_opts *mo, int read
     fs.uid = getuid();
     fs.ready_fd = ready_fd;
     fs.gid = getgid();
+    fs.wb.lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    fs.wb.done = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
     if (bfuse_nodes_init(&fs) < 0) {
         fprintf(stderr, PROG ": out of memory\n");
         return 1;

@@ -163,6 +163,60 @@ mv "$M1/d2" "$M1/d3" || fail "rename on M1"
     fail "M2 does not see M1's rename"
 rm -rf "$M2/d3" && [ ! -e "$M1/d3" ] || fail "M1 still sees M2's removal"
 
+# ------------------------------------------------------------ write-behind
+echo "== write-behind: writes land in order, reads and stats see them, errors reach close"
+$PY - "$M1" "$M2" <<'PYEOF' || fail "write-behind"
+import hashlib, os, random, sys
+m1, m2 = sys.argv[1], sys.argv[2]
+p1, p2 = os.path.join(m1, "wb.bin"), os.path.join(m2, "wb.bin")
+rng = random.Random(17)
+model = bytearray()
+a = os.open(p1, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+b = os.open(p1, os.O_WRONLY)
+# O_DIRECT: every read is a READ request to the daemon, not the page cache.
+r = os.open(p1, os.O_RDONLY | os.O_DIRECT)
+for i in range(300):
+    fd = a if i % 2 else b
+    off = rng.randrange(0, 3 << 20)
+    n = rng.choice([1, 4096, 65536, 1 << 20, (1 << 20) + 4097])
+    data = bytes([i % 251 + 1]) * n
+    assert os.pwrite(fd, data, off) == n
+    if off > len(model):
+        model.extend(bytes(off - len(model)))
+    model[off:off + n] = data
+    if i % 3 == 2:
+        # Right behind the write: the range it is still writing.
+        got = os.pread(r, n, off)
+        assert got == data, "O_DIRECT read at %d differs" % off
+    if i % 10 == 9:
+        assert os.fstat(a).st_size == len(model), ("size", os.fstat(a).st_size, len(model))
+for fd in (a, b, r):
+    os.close(fd)
+want = hashlib.sha256(model).hexdigest()
+with open(p2, "rb") as f:
+    got = hashlib.sha256(f.read()).hexdigest()
+assert got == want, "second mount reads %s, want %s" % (got, want)
+os.unlink(p1)
+
+# A write that fails after its reply (the file was removed through another
+# client, whose removal frees its chunks) must fail the write or the close.
+fd = os.open(p1, os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"x" * (1 << 20))
+os.fsync(fd)
+os.unlink(p2)
+errors = []
+try:
+    for _ in range(8):
+        os.write(fd, b"y" * (1 << 20))
+except OSError as e:
+    errors.append(("write", e.errno))
+try:
+    os.close(fd)
+except OSError as e:
+    errors.append(("close", e.errno))
+assert errors, "writes to a removed file all succeeded, close too"
+PYEOF
+
 # ---------------------------------------------------------- attributes
 echo "== chmod, chown, touch -d on M1 are seen on M2"
 echo data >"$M1/at.txt" && touch -d @1500000000 "$M1/at.txt" && chmod 640 "$M1/at.txt" ||
