@@ -432,6 +432,17 @@ int client_hello_all(struct client *c);
  * a chunk below attr->size lost by a server whose data directory was
  * replaced is -EIO, with a message naming the server. */
 int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t off, uint64_t len);
+/*
+ * The same into the pipe pipe_fd (non-blocking, room for len): pieces in
+ * chunk files of this host are spliced (no copy), the others read into
+ * scratch (len bytes) and written. 0 (len bytes in the pipe), -EPIPE (the
+ * pipe holds part of it: empty it and use io_read), or -errno.
+ */
+int io_read_pipe(struct client *c, const struct proto_attr *attr, int pipe_fd, void *scratch,
+                 uint64_t off, uint64_t len);
+/* Write n bytes of buf (zeros when buf is NULL) into the pipe. 0 or -EPIPE
+ * (no room: the caller empties the pipe). */
+int io_pipe_put(int pipe_fd, const uint8_t *buf, size_t n);
 /* Write buf to [off, off+len). 0 or -errno (first error wins). */
 int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
              uint64_t len);
@@ -494,9 +505,16 @@ bool direct_usable(struct client *c, size_t idx);
  * -errno of the transfer (message set). keep: the caller holds ino's
  * inode, whose last release lets the file go (direct_forget); else the
  * file is not kept open.
+ *
+ * pipe_fd >= 0 (rbuf and wbuf NULL): a read that splices the file's pages
+ * into that pipe (non-blocking, room for len) instead of copying them.
+ * Then -EAGAIN also stands for any failure before a byte went into the
+ * pipe (read the piece into memory instead), and -EPIPE for one after
+ * (bytes are in the pipe, or the file was removed meanwhile: empty the
+ * pipe and read the whole range into memory).
  */
 ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, uint64_t off,
-                  void *rbuf, const void *wbuf, size_t len, bool keep);
+                  void *rbuf, const void *wbuf, size_t len, bool keep, int pipe_fd);
 /* Can a STAT of a path owned by server idx be answered here, from its
  * store (direct_stat)? */
 bool direct_meta_usable(struct client *c, size_t idx);

@@ -496,7 +496,7 @@ static void direct_fd_keep(struct client *c, size_t idx, int dir_fd, uint64_t in
 }
 
 ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, uint64_t off,
-                  void *rbuf, const void *wbuf, size_t len, bool keep)
+                  void *rbuf, const void *wbuf, size_t len, bool keep, int pipe_fd)
 {
     char name[RING_CHUNK_NAME_MAX];
     int dir_fd = c->servers[idx].dir_fd;
@@ -514,7 +514,11 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
      * before the file: a small chunk only ever becomes a file, and the
      * store's snapshot is at least as new as any reply this client has. */
     if (index == 0 && wbuf == NULL && c->servers[idx].meta != NULL) {
-        ssize_t n = meta_reader_small(c->servers[idx].meta, ino, off, rbuf, len);
+        ssize_t n;
+
+        if (pipe_fd >= 0)
+            return -EAGAIN; /* chunk 0 may be in the store: read it into memory */
+        n = meta_reader_small(c->servers[idx].meta, ino, off, rbuf, len);
 
         if (n != -ENOENT)
             return n < 0 ? -EAGAIN : n; /* an unreadable store: this piece by RPC */
@@ -550,10 +554,12 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
         gone = true; /* a kept file removed since its last use */
     } else {
         while (done < len) {
-            ssize_t n = write ? syscall(SYS_pwrite64, fd, (const char *)wbuf + done, len - done,
-                                        (off_t)(off + done))
-                              : syscall(SYS_pread64, fd, (char *)rbuf + done, len - done,
-                                        (off_t)(off + done));
+            loff_t at = (loff_t)(off + done);
+            ssize_t n =
+                write ? syscall(SYS_pwrite64, fd, (const char *)wbuf + done, len - done, (off_t)at)
+                : pipe_fd < 0
+                    ? syscall(SYS_pread64, fd, (char *)rbuf + done, len - done, (off_t)at)
+                    : syscall(SYS_splice, fd, &at, pipe_fd, NULL, len - done, SPLICE_F_NONBLOCK);
 
             if (n < 0 && errno == EINTR)
                 continue;
@@ -603,6 +609,9 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
             direct_off(c, idx);
         return -EAGAIN;
     }
+    /* Into a pipe: what is in it cannot be taken back. */
+    if (pipe_fd >= 0 && (gone || err != 0))
+        return done > 0 || gone ? -EPIPE : -EAGAIN;
     if (gone)
         return -ENOENT;
     if (err != 0) {

@@ -23,6 +23,7 @@
 
 #include "client/client.h"
 #include "client/error.h"
+#include "client/pipe_read.h"
 #include "client/posix.h"
 #include "common/timeutil.h"
 
@@ -350,6 +351,40 @@ ssize_t benchfs_pread(int fd, void *buf, size_t count, off_t offset)
             rc = file_rw(c, fd, buf, NULL, count, offset);
         client_leave(c);
     }
+    return (ssize_t)error_finish(rc, "pread", NULL, false);
+}
+
+ssize_t benchfs_pread_pipe(int fd, int pipe_wr, void *scratch, size_t count, off_t offset)
+{
+    struct client *c;
+    struct client_fd *f;
+    struct client_inode *ci;
+    uint64_t size, n;
+    ssize_t rc = client_enter(&c);
+
+    if (rc != 0)
+        return (ssize_t)error_finish(rc, "pread", NULL, false);
+    f = fd_get(c, fd);
+    rc = f == NULL ? -EBADF : offset < 0 ? -EINVAL : file_readable(f);
+    if (rc == 0 && count > 0) {
+        ci = f->ci;
+        ci->refs++;
+        size = inode_size(ci);
+        n = (uint64_t)offset >= size          ? 0
+            : size - (uint64_t)offset < count ? size - (uint64_t)offset
+                                              : count;
+        if (n > 0 && ci->head != NULL && (uint64_t)offset + n <= ci->head_len)
+            rc = io_pipe_put(pipe_wr, ci->head + offset, n);
+        else if (n > 0)
+            rc = io_read_pipe(c, &ci->attr, pipe_wr, scratch, (uint64_t)offset, n);
+        if (rc == 0)
+            rc = (ssize_t)n;
+        inode_put(c, ci);
+    }
+    client_leave(c);
+    /* Part of the range in the pipe: the caller starts again without it. */
+    if (rc == -EPIPE)
+        rc = -EAGAIN;
     return (ssize_t)error_finish(rc, "pread", NULL, false);
 }
 

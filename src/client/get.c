@@ -173,7 +173,8 @@ static bool get_direct(struct client *c, struct benchfs_get_file *f, const char 
     }
     s0 = placement_chunk(&c->place, attr.ino, 0);
     if (attr.size <= attr.chunk_size && direct_usable(c, s0) &&
-        direct_rw(c, s0, attr.ino, 0, 0, f->buf, NULL, attr.size, false) == (ssize_t)attr.size) {
+        direct_rw(c, s0, attr.ino, 0, 0, f->buf, NULL, attr.size, false, -1) ==
+            (ssize_t)attr.size) {
         f->len = (ssize_t)attr.size;
         return true;
     }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/client.h"
 #include "client/error.h"
@@ -204,7 +205,8 @@ static void io_direct(struct io_src *io)
         if (write) {
             const uint8_t *src = io->wbuf + (pc.file_off - io->base);
 
-            n = direct_rw(c, pc.server, io->ino, pc.index, pc.offset, NULL, src, pc.length, true);
+            n = direct_rw(c, pc.server, io->ino, pc.index, pc.offset, NULL, src, pc.length, true,
+                          -1);
             if (n == -ENOENT) {
                 /* Into chunk 0, one byte past the servers' default small
                  * chunk limit: a chunk file, which the next piece finds,
@@ -223,7 +225,8 @@ static void io_direct(struct io_src *io)
         } else {
             uint8_t *dst = io->rbuf + (pc.file_off - io->base);
 
-            n = direct_rw(c, pc.server, io->ino, pc.index, pc.offset, dst, NULL, pc.length, true);
+            n = direct_rw(c, pc.server, io->ino, pc.index, pc.offset, dst, NULL, pc.length, true,
+                          -1);
             /* Short: the chunk file ends there, a hole up to the piece's end. */
             if (n >= 0 && (size_t)n < pc.length)
                 memset(dst + n, 0, pc.length - (size_t)n);
@@ -304,6 +307,62 @@ static int io_run(struct client *c, const struct proto_attr *attr, uint8_t *rbuf
 int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t off, uint64_t len)
 {
     return io_run(c, attr, buf, NULL, off, len, NULL, NULL, false);
+}
+
+int io_pipe_put(int pipe_fd, const uint8_t *buf, size_t n)
+{
+    static const uint8_t zeros[4096];
+
+    while (n > 0) {
+        size_t want = buf != NULL ? n : n < sizeof(zeros) ? n : sizeof(zeros);
+        ssize_t w = write(pipe_fd, buf != NULL ? buf : zeros, want);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -EPIPE;
+        n -= (size_t)w;
+        if (buf != NULL)
+            buf += w;
+    }
+    return 0;
+}
+
+int io_read_pipe(struct client *c, const struct proto_attr *attr, int pipe_fd, void *scratch,
+                 uint64_t off, uint64_t len)
+{
+    uint64_t at = off, end = off + len;
+    int rc = io_check_chunk_size(attr->chunk_size);
+
+    if (rc < 0)
+        return rc;
+    if (off > UINT64_MAX - len)
+        return -EFBIG;
+    while (at < end) {
+        struct piece pc;
+        ssize_t n = -EAGAIN;
+
+        placement_piece(&c->place, attr->ino, attr->chunk_size, at, end, &pc);
+        if (c->ndirect > 0 && direct_usable(c, pc.server))
+            n = direct_rw(c, pc.server, attr->ino, pc.index, pc.offset, NULL, NULL, pc.length, true,
+                          pipe_fd);
+        if (n >= 0) {
+            /* Short: the chunk file ends there, a hole up to the piece's end. */
+            rc = io_pipe_put(pipe_fd, NULL, pc.length - (size_t)n);
+        } else if (n == -EAGAIN || n == -ENOENT) {
+            /* Not a file here, or none (a hole, lost data, a small chunk):
+             * the usual way, which tells them apart. */
+            rc = io_run(c, attr, scratch, NULL, pc.file_off, pc.length, NULL, NULL, false);
+            if (rc == 0)
+                rc = io_pipe_put(pipe_fd, scratch, pc.length);
+        } else {
+            rc = (int)n;
+        }
+        if (rc < 0)
+            return rc;
+        at += pc.length;
+    }
+    return 0;
 }
 
 int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,

@@ -37,8 +37,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "benchfs.h"
+#include "client/pipe_read.h"
 #include "fuse/bfuse_int.h"
 
 /* Per worker thread read buffer (BFUSE_IO_MAX), freed when it exits. */
@@ -66,6 +69,72 @@ static char *read_buf_get(void)
         }
     }
     return buf;
+}
+
+/* Per worker thread pipe for spliced reads (docs/fuse.md "Reads"). */
+struct read_pipe {
+    int fd[2];
+};
+static pthread_key_t read_pipe_key;
+static pthread_once_t read_pipe_once = PTHREAD_ONCE_INIT;
+
+static void read_pipe_free(void *arg)
+{
+    struct read_pipe *p = arg;
+
+    close(p->fd[0]);
+    close(p->fd[1]);
+    free(p);
+}
+
+static void read_pipe_key_make(void)
+{
+    (void)pthread_key_create(&read_pipe_key, read_pipe_free);
+}
+
+/* The calling worker's pipe, made at its first read: non-blocking, with
+ * room for BFUSE_IO_MAX bytes, more than a READ asks (BFUSE_READ_MAX; its
+ * pages start on page boundaries, except those of a small chunk, which are
+ * written). NULL when none can be had: reads go through the buffer. */
+static struct read_pipe *read_pipe_get(void)
+{
+    struct read_pipe *p;
+
+    pthread_once(&read_pipe_once, read_pipe_key_make);
+    p = pthread_getspecific(read_pipe_key);
+    if (p)
+        return p;
+    p = malloc(sizeof(*p));
+    if (!p)
+        return NULL;
+    if (pipe2(p->fd, O_NONBLOCK | O_CLOEXEC) != 0) {
+        free(p);
+        return NULL;
+    }
+    if (fcntl(p->fd[1], F_SETPIPE_SZ, BFUSE_IO_MAX) < 0) {
+        read_pipe_free(p);
+        return NULL;
+    }
+    if (pthread_setspecific(read_pipe_key, p) != 0) {
+        read_pipe_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Empty the pipe (bytes a failed read or reply left). Without that it
+ * cannot serve the next read: closed, a new one comes next time. */
+static void read_pipe_empty(struct read_pipe *p, char *buf)
+{
+    int left = 0;
+
+    while (ioctl(p->fd[0], FIONREAD, &left) == 0 && left > 0)
+        if (read(p->fd[0], buf, left < (int)BFUSE_IO_MAX ? (size_t)left : BFUSE_IO_MAX) <= 0)
+            break;
+    if (left > 0) {
+        (void)pthread_setspecific(read_pipe_key, NULL);
+        read_pipe_free(p);
+    }
 }
 
 /* The open file behind a file handle of this daemon. */
@@ -203,6 +272,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
     char *buf = read_buf_get();
+    struct read_pipe *pipe;
     ssize_t n;
 
     if (!buf) {
@@ -212,6 +282,27 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     if (size > BFUSE_IO_MAX)
         size = BFUSE_IO_MAX;
     bfuse_wb_wait(bfuse_of(req), 0);
+    pipe = bfuse_of(req)->set.splice_read ? read_pipe_get() : NULL;
+    if (pipe) {
+        n = benchfs_pread_pipe(file_of(fi)->fd, pipe->fd[1], buf, size, off);
+        if (n > 0) {
+            struct fuse_bufvec bv = FUSE_BUFVEC_INIT((size_t)n);
+
+            bv.buf[0].flags = FUSE_BUF_IS_FD;
+            bv.buf[0].fd = pipe->fd[0];
+            (void)fuse_reply_data(req, &bv, 0);
+            read_pipe_empty(pipe, buf); /* a reply that failed leaves bytes */
+            return;
+        }
+        if (n == 0 || errno != EAGAIN) {
+            if (n == 0)
+                fuse_reply_buf(req, NULL, 0);
+            else
+                fuse_reply_err(req, bfuse_errno());
+            return;
+        }
+        read_pipe_empty(pipe, buf); /* part of it went in: read it anew */
+    }
     n = benchfs_pread(file_of(fi)->fd, buf, size, off);
     if (n < 0)
         fuse_reply_err(req, bfuse_errno());

@@ -29,8 +29,15 @@
 #include <sys/stat.h>
 
 #define BFUSE_PATH_MAX 4096
-#define BFUSE_IO_MAX   (1u << 20) /* max_read and max_write */
-#define BFUSE_HIDDEN   ".benchfs_hidden_"
+#define BFUSE_IO_MAX   (1u << 20) /* max_write, and the largest buffer */
+/* max_read: a READ reply is spliced through a pipe of libfuse's that holds
+ * the reply plus two pages, and a pipe cannot grow past pipe-max-size (1 MiB
+ * by default) without CAP_SYS_RESOURCE; past that libfuse copies the reply
+ * through fresh memory (docs/fuse.md "Reads"). */
+#define BFUSE_READ_MAX     (BFUSE_IO_MAX - (16u << 10))
+#define BFUSE_READ_MAX_OPT "max_read=1032192"
+_Static_assert(BFUSE_READ_MAX == 1032192, "BFUSE_READ_MAX_OPT");
+#define BFUSE_HIDDEN ".benchfs_hidden_"
 
 /* Per-mount settings (from -o; docs/fuse.md "Options"). */
 struct bfuse_settings {
@@ -41,6 +48,7 @@ struct bfuse_settings {
     unsigned max_threads;
     unsigned readahead_kb; /* the mount's read_ahead_kb, 0: kernel default */
     bool sync_write;       /* no write-behind: a write(2) waits for BenchFS */
+    bool splice_read;      /* READ replies spliced from the chunk files */
 };
 
 /* A WRITE replied to but not yet in BenchFS (bfuse_file.c "Write-behind"). */

@@ -61,6 +61,7 @@ static int opts_parse(const char *opts, struct mount_opts *mo)
     mo->set.entry_timeout = 0.0;
     mo->set.dir_entry_timeout = 1.0;
     mo->set.max_threads = 16;
+    mo->set.splice_read = true;
     mo->set.readahead_kb = 4096; /* 4 READs of 1 MiB in flight: docs/fuse.md */
     cap = (opts ? strlen(opts) : 0) + 1;
     mo->fuse_opts = calloc(1, cap);
@@ -86,6 +87,8 @@ static int opts_parse(const char *opts, struct mount_opts *mo)
             mo->set.hard_remove = true;
         } else if (KEY("sync_write") && !v) {
             mo->set.sync_write = true;
+        } else if (KEY("no_splice_read") && !v) {
+            mo->set.splice_read = false;
         } else if (KEY("strict_setattr") && !v) {
             /* Obsolete: it made the chmod/chown/utimens that were ignored
              * fail; they are real now. Accepted so old scripts still mount. */
@@ -131,8 +134,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
      * sizes and times (docs/fuse.md "Caching"). */
     conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_SPLICE_READ |
                               FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+    /* READ replies from a pipe go to /dev/fuse by splice (docs/fuse.md
+     * "Reads"); every other reply is written as before. */
+    if (fs->set.splice_read)
+        conn->want |= FUSE_CAP_SPLICE_WRITE & conn->capable;
     conn->max_write = BFUSE_IO_MAX;
-    conn->max_read = BFUSE_IO_MAX;
+    conn->max_read = BFUSE_READ_MAX;
     conn->max_readahead = BFUSE_IO_MAX;
     conn->max_background = 64;
     conn->congestion_threshold = 48;
@@ -307,8 +314,8 @@ static int serve(const struct bfuse_config *cfg, struct mount_opts *mo, int read
     if (connect_cluster(cfg) < 0)
         goto out_nodes;
     if (fuse_opt_add_arg(&args, "benchfs") != 0 || fuse_opt_add_arg(&args, "-o") != 0 ||
-        fuse_opt_add_arg(&args, "fsname=benchfs,subtype=benchfs,default_permissions,"
-                                "max_read=1048576") != 0 ||
+        fuse_opt_add_arg(
+            &args, "fsname=benchfs,subtype=benchfs,default_permissions," BFUSE_READ_MAX_OPT) != 0 ||
         (mo->fuse_opts[0] &&
          (fuse_opt_add_arg(&args, "-o") != 0 || fuse_opt_add_arg(&args, mo->fuse_opts) != 0)) ||
         (cfg->debug && fuse_opt_add_arg(&args, "-d") != 0)) {

@@ -164,7 +164,7 @@ mv "$M1/d2" "$M1/d3" || fail "rename on M1"
 rm -rf "$M2/d3" && [ ! -e "$M1/d3" ] || fail "M1 still sees M2's removal"
 
 # ------------------------------------------------------------ write-behind
-echo "== write-behind: writes land in order, reads and stats see them, errors reach close"
+echo "== write-behind and spliced reads: writes land in order, reads see them, errors reach close"
 $PY - "$M1" "$M2" <<'PYEOF' || fail "write-behind"
 import hashlib, os, random, sys
 m1, m2 = sys.argv[1], sys.argv[2]
@@ -177,7 +177,9 @@ b = os.open(p1, os.O_WRONLY)
 r = os.open(p1, os.O_RDONLY | os.O_DIRECT)
 for i in range(300):
     fd = a if i % 2 else b
-    off = rng.randrange(0, 3 << 20)
+    # Over three chunks (4 MiB by default): reads of chunks 1 and 2 are
+    # spliced from the chunk files, with holes between the writes.
+    off = rng.randrange(0, 11 << 20)
     n = rng.choice([1, 4096, 65536, 1 << 20, (1 << 20) + 4097])
     data = bytes([i % 251 + 1]) * n
     assert os.pwrite(fd, data, off) == n
@@ -196,6 +198,25 @@ want = hashlib.sha256(model).hexdigest()
 with open(p2, "rb") as f:
     got = hashlib.sha256(f.read()).hexdigest()
 assert got == want, "second mount reads %s, want %s" % (got, want)
+os.unlink(p1)
+
+# Sparse: chunk files that end before their chunk does, read spliced up to
+# where they end and as zeros after (the hole), and the same via O_DIRECT.
+fd = os.open(p1, os.O_WRONLY | os.O_CREAT, 0o644)
+marks = {(4 << 20) + 10: b"a" * 100, (9 << 20) + 4096: b"b" * 5000, 13 << 20: b"c"}
+for at, data in marks.items():
+    os.pwrite(fd, data, at)
+os.close(fd)
+model = bytearray((13 << 20) + 1)
+for at, data in marks.items():
+    model[at:at + len(data)] = data
+with open(p2, "rb") as f:
+    assert f.read() == model, "a sparse file reads wrong on the second mount"
+r = os.open(p2, os.O_RDONLY | os.O_DIRECT)
+for at in (0, 4 << 20, (4 << 20) + 5, (9 << 20) + 1000, (12 << 20) + 77):
+    got = os.pread(r, 1 << 20, at)
+    assert got == bytes(model[at:at + (1 << 20)]), "sparse O_DIRECT read at %d" % at
+os.close(r)
 os.unlink(p1)
 
 # A write that fails after its reply (the file was removed through another
