@@ -233,7 +233,7 @@ static void dir_read(fuse_req_t req, size_t size, off_t off, struct fuse_file_in
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
-    bfuse_wb_wait(bfuse_of(req), 0);
+    bfuse_wb_wait(bfuse_of(req));
     dir_read(req, size, off, fi, false);
 }
 
@@ -241,7 +241,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                            struct fuse_file_info *fi)
 {
-    bfuse_wb_wait(bfuse_of(req), 0);
+    bfuse_wb_wait(bfuse_of(req));
     dir_read(req, size, off, fi, true);
 }
 

@@ -75,7 +75,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     struct stat st;
     int rc;
 
-    bfuse_wb_wait(bfuse_of(req), 0);
+    bfuse_wb_wait(bfuse_of(req));
     rc = bfuse_node_child_path(fs, parent, name, &path);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
@@ -128,7 +128,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct stat st;
     int rc;
 
-    bfuse_wb_wait(fs, 0);
+    bfuse_wb_wait(fs);
     rc = attr_get(fs, ino, fi, &st);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
@@ -186,7 +186,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     struct stat st;
     int fd = bfuse_fh_fd(fi), rc = 0;
 
-    bfuse_wb_wait(bfuse_of(req), 0);
+    bfuse_wb_wait(bfuse_of(req));
     if (fd < 0)
         rc = bfuse_node_path(fs, ino, &path);
     if (rc == 0)
@@ -214,7 +214,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     struct stat st;
     int rc;
 
-    bfuse_wb_wait(bfuse_of(req), 0);
+    bfuse_wb_wait(bfuse_of(req));
     rc = bfuse_node_child_path(fs, parent, name, &path);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
@@ -253,7 +253,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
     struct bfuse_path path;
     int rc;
 
-    bfuse_wb_wait(bfuse_of(req), 0);
+    bfuse_wb_wait(bfuse_of(req));
     rc = bfuse_node_child_path(fs, parent, name, &path);
     if (rc == 0)
         rc = hide_if_open(fs, &path);
@@ -272,7 +272,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
     struct bfuse_path path;
     int rc;
 
-    bfuse_wb_wait(bfuse_of(req), 0);
+    bfuse_wb_wait(bfuse_of(req));
     rc = bfuse_node_child_path(fs, parent, name, &path);
     if (rc == 0) {
         rc = benchfs_rmdir(path.p) < 0 ? -bfuse_errno() : 0;
@@ -291,7 +291,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
     struct stat st;
     int rc;
 
-    bfuse_wb_wait(bfuse_of(req), 0);
+    bfuse_wb_wait(bfuse_of(req));
     if (flags & ~RENAME_NOREPLACE) {
         fuse_reply_err(req, EINVAL); /* RENAME_EXCHANGE, RENAME_WHITEOUT */
         return;
@@ -333,7 +333,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
     struct statvfs sv;
 
-    bfuse_wb_wait(bfuse_of(req), 0);
+    bfuse_wb_wait(bfuse_of(req));
     if (benchfs_statvfs("/", &sv) < 0) {
         fuse_reply_err(req, bfuse_errno());
         return;
@@ -364,7 +364,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     struct stat st;
     int fd, rc;
 
-    bfuse_wb_wait(bfuse_of(req), 0);
+    bfuse_wb_wait(bfuse_of(req));
     if (!S_ISREG(mode)) {
         fuse_reply_err(req, EPERM);
         return;

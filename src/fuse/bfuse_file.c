@@ -11,14 +11,17 @@
  * Write-behind: the daemon replies to a WRITE before it writes the data to
  * BenchFS (from the request's buffer, which stays the worker's until the
  * handler returns), so the program copies its next piece into the page
- * cache while the daemon writes this one. Nothing can see the difference:
- * every other operation first waits for the writes replied to before it
- * arrived (bfuse_wb_wait: a read, a stat, a flush or fsync, a release, an
- * open, a lookup, a truncation, a rename...), and a write waits for the
- * earlier writes of its node, so they land in order. A write that fails
- * afterwards is reported by the next write, flush (close(2)) or fsync of
- * the handle, as NFS and the kernel's own writeback report theirs.
- * `-o sync_write` turns it off.
+ * cache while the daemon writes this one. Every other operation of this
+ * mount first waits for the writes replied to before it arrived
+ * (bfuse_wb_wait: a read, a stat, a flush or fsync, a release, an open, a
+ * lookup, a truncation, a rename...), and a write waits for the earlier
+ * writes of its node and of its BenchFS inode (one file may have two nodes:
+ * renamed by another client, then looked up anew), so they land in order.
+ * An error of a write after its reply sticks to the handle: every later
+ * write, flush (close(2)) and fsync of it fails with it. Not cleared once
+ * reported: a write(2) that spans several requests returns the bytes of
+ * those before the failed one, a forked child's exit flushes the handle
+ * too, and neither may swallow it. `-o sync_write` turns it off.
  *
  * Close-to-open: the kernel sends RELEASE asynchronously, after close(2)
  * returned, but FLUSH synchronously inside close(2). A handle written
@@ -157,6 +160,7 @@ static int file_attach(struct bfuse *fs, uint64_t nodeid, int fd, const struct s
     f->kind = BFUSE_FH_FILE;
     f->fd = fd;
     f->nodeid = nodeid;
+    f->ino = (uint64_t)st->st_ino;
     fi->fh = (uint64_t)(uintptr_t)f;
     fi->direct_io = 0;
     /* A read-only handle has nothing to publish: no FLUSH round trip at
@@ -196,7 +200,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     struct stat st;
     int fd, rc;
 
-    bfuse_wb_wait(fs, 0);
+    bfuse_wb_wait(fs);
     rc = bfuse_node_child_path(fs, parent, name, &path);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
@@ -239,7 +243,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct stat st;
     int fd, rc;
 
-    bfuse_wb_wait(fs, 0);
+    bfuse_wb_wait(fs);
     rc = bfuse_node_path(fs, ino, &path);
     if (rc < 0) {
         fuse_reply_err(req, -rc);
@@ -281,7 +285,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     }
     if (size > BFUSE_IO_MAX)
         size = BFUSE_IO_MAX;
-    bfuse_wb_wait(bfuse_of(req), 0);
+    bfuse_wb_wait(bfuse_of(req));
     pipe = bfuse_of(req)->set.splice_read ? read_pipe_get() : NULL;
     if (pipe) {
         n = benchfs_pread_pipe(file_of(fi)->fd, pipe->fd[1], buf, size, off);
@@ -312,16 +316,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 /* ---- Write-behind (see the file header) ---- */
 
-/* Is a write of `nodeid` (any node for 0) older than `ticket` in flight? */
-static bool wb_older_pending(const struct bfuse_wb *wb, uint64_t nodeid, uint64_t ticket)
+/* Is a write older than `ticket` in flight: of the file of w (node id or
+ * inode number), or of any file when w is NULL? */
+static bool wb_older_pending(const struct bfuse_wb *wb, const struct bfuse_pending *w,
+                             uint64_t ticket)
 {
     for (const struct bfuse_pending *p = wb->head; p; p = p->next)
-        if (p->ticket < ticket && (nodeid == 0 || p->nodeid == nodeid))
+        if (p->ticket < ticket && (w == NULL || p->nodeid == w->nodeid || p->ino == w->ino))
             return true;
     return false;
 }
 
-void bfuse_wb_wait(struct bfuse *fs, uint64_t nodeid)
+/* Wait for the writes in flight older than now: of w's file, or all. */
+static void wb_wait_for(struct bfuse *fs, const struct bfuse_pending *w)
 {
     struct bfuse_wb *wb = &fs->wb;
     uint64_t ticket;
@@ -333,19 +340,23 @@ void bfuse_wb_wait(struct bfuse *fs, uint64_t nodeid)
         return;
     pthread_mutex_lock(&wb->lock);
     ticket = wb->next_ticket; /* only those before now: no starving */
-    while (wb_older_pending(wb, nodeid, ticket))
+    while (wb_older_pending(wb, w, ticket))
         pthread_cond_wait(&wb->done, &wb->lock);
     pthread_mutex_unlock(&wb->lock);
 }
 
-/* Count write p (of nodeid) as in flight, before its reply. */
-static void wb_begin(struct bfuse *fs, struct bfuse_pending *p, uint64_t nodeid)
+void bfuse_wb_wait(struct bfuse *fs)
+{
+    wb_wait_for(fs, NULL);
+}
+
+/* Count write p (its nodeid and ino set) as in flight, before its reply. */
+static void wb_begin(struct bfuse *fs, struct bfuse_pending *p)
 {
     struct bfuse_wb *wb = &fs->wb;
 
     pthread_mutex_lock(&wb->lock);
     p->ticket = wb->next_ticket++;
-    p->nodeid = nodeid;
     p->next = wb->head;
     wb->head = p;
     __atomic_add_fetch(&wb->npending, 1, __ATOMIC_RELEASE);
@@ -367,10 +378,10 @@ static void wb_end(struct bfuse *fs, struct bfuse_pending *p)
     pthread_mutex_unlock(&wb->lock);
 }
 
-/* The first write-behind error of handle f, cleared: reported once. */
-static int wb_error_take(struct bfuse_file *f)
+/* The first write-behind error of handle f, 0 if none (it stays). */
+static int wb_error(struct bfuse_file *f)
 {
-    return __atomic_exchange_n(&f->werr, 0, __ATOMIC_ACQ_REL);
+    return __atomic_load_n(&f->werr, __ATOMIC_ACQUIRE);
 }
 
 /* WRITE: to BenchFS, after the reply unless -o sync_write; marks the
@@ -384,9 +395,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     ssize_t n;
     int err;
 
-    /* Earlier writes of this node first: overlapping ones land in order. */
-    bfuse_wb_wait(fs, f->nodeid);
-    err = wb_error_take(f);
+    /* Earlier writes of this file first: overlapping ones land in order. */
+    p.nodeid = f->nodeid;
+    p.ino = f->ino;
+    wb_wait_for(fs, &p);
+    err = wb_error(f);
     if (err != 0) {
         fuse_reply_err(req, err);
         return;
@@ -403,7 +416,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
             fuse_reply_write(req, (size_t)n);
         return;
     }
-    wb_begin(fs, &p, f->nodeid);
+    wb_begin(fs, &p);
     fuse_reply_write(req, size);
     n = benchfs_pwrite(f->fd, buf, size, off);
     err = n < 0 ? bfuse_errno() : (size_t)n < size ? EIO : 0;
@@ -422,8 +435,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct bfuse_file *f = file_of(fi);
     int err;
 
-    bfuse_wb_wait(bfuse_of(req), 0);
-    err = wb_error_take(f);
+    bfuse_wb_wait(bfuse_of(req));
+    err = wb_error(f);
     if (__atomic_exchange_n(&f->dirty, 0, __ATOMIC_ACQ_REL) != 0 && benchfs_fsync(f->fd) < 0) {
         if (err == 0)
             err = bfuse_errno();
@@ -438,8 +451,8 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
     struct bfuse_file *f = file_of(fi);
     int was, err;
 
-    bfuse_wb_wait(bfuse_of(req), 0);
-    err = wb_error_take(f);
+    bfuse_wb_wait(bfuse_of(req));
+    err = wb_error(f);
     was = __atomic_exchange_n(&f->dirty, 0, __ATOMIC_ACQ_REL);
     if (benchfs_fsync(f->fd) < 0) {
         if (err == 0)
@@ -459,8 +472,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct bfuse_path hidden;
     int err;
 
-    bfuse_wb_wait(fs, 0);
-    err = wb_error_take(f);
+    bfuse_wb_wait(fs);
+    err = wb_error(f);
     if (benchfs_close(f->fd) < 0 && err == 0)
         err = bfuse_errno();
     if (bfuse_node_open_end(fs, f->nodeid, &hidden) == 1)

@@ -55,6 +55,7 @@ struct bfuse_settings {
 struct bfuse_pending {
     uint64_t ticket;
     uint64_t nodeid;
+    uint64_t ino;
     struct bfuse_pending *next;
 };
 
@@ -112,8 +113,9 @@ struct bfuse_file {
     enum bfuse_fh_kind kind;
     int fd;          /* BenchFS descriptor */
     uint64_t nodeid; /* for open-file accounting and the page cache */
+    uint64_t ino;    /* BenchFS inode number at open (write order) */
     int dirty;       /* written since the last flush/fsync (atomic) */
-    int werr;        /* first error of a write-behind, 0 (atomic) */
+    int werr;        /* first error of a write-behind, 0; sticky (atomic) */
 };
 
 /* The BenchFS descriptor of an open file handle, or -1 (none, or a
@@ -200,10 +202,10 @@ void bfuse_node_cache_drop(struct bfuse *fs, uint64_t nodeid);
 
 /*
  * Wait until every WRITE this daemon replied to before the call has reached
- * BenchFS: of node `nodeid`, or of every node when it is 0. Each operation
- * that reads or changes files calls it first (bfuse_file.c "Write-behind").
+ * BenchFS. Each operation that reads or changes files calls it first
+ * (bfuse_file.c "Write-behind").
  */
-void bfuse_wb_wait(struct bfuse *fs, uint64_t nodeid);
+void bfuse_wb_wait(struct bfuse *fs);
 
 /* Fill `ops` with every operation the daemon implements. */
 void bfuse_ops_fill(struct fuse_lowlevel_ops *ops);

@@ -220,22 +220,36 @@ os.close(r)
 os.unlink(p1)
 
 # A write that fails after its reply (the file was removed through another
-# client, whose removal frees its chunks) must fail the write or the close.
-fd = os.open(p1, os.O_WRONLY | os.O_CREAT, 0o644)
-os.write(fd, b"x" * (1 << 20))
-os.fsync(fd)
-os.unlink(p2)
-errors = []
-try:
-    for _ in range(8):
-        os.write(fd, b"y" * (1 << 20))
-except OSError as e:
-    errors.append(("write", e.errno))
-try:
-    os.close(fd)
-except OSError as e:
-    errors.append(("close", e.errno))
-assert errors, "writes to a removed file all succeeded, close too"
+# client, whose removal frees its chunks) must fail a later write or the
+# close: also when each write(2) spans several requests (the kernel then
+# returns the count before the failed one), and when a forked child's exit
+# flushes the handle before the parent closes it.
+def removed_then_written(size, fork):
+    fd = os.open(p1, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, b"x" * 4096)
+    os.fsync(fd)
+    os.unlink(p2)
+    errors = []
+    try:
+        for _ in range(4):
+            os.write(fd, b"y" * size)
+    except OSError as e:
+        errors.append(("write", e.errno))
+    if fork:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    try:
+        os.close(fd)
+    except OSError as e:
+        errors.append(("close", e.errno))
+    assert errors, "writes of %d bytes to a removed file%s: no error" % (
+        size, " (and a fork)" if fork else "")
+
+removed_then_written(1 << 20, False)
+removed_then_written(4 << 20, False)
+removed_then_written(1 << 20, True)
 PYEOF
 
 # ---------------------------------------------------------- attributes
