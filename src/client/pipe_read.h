@@ -20,8 +20,9 @@
  * bytes) instead of a buffer: pieces in chunk files of servers on this host
  * are spliced, the others read into scratch (count bytes) and written
  * there. Returns the bytes now in the pipe (0 at the end of the file), or
- * -1 with errno; errno EAGAIN means the pipe may hold part of the range:
- * empty it and use benchfs_pread.
+ * -1 with errno. After a failure the pipe may hold the pieces before it:
+ * the caller empties it in every case; errno EAGAIN then means "use
+ * benchfs_pread for this range", any other errno is the read's error.
  */
 ssize_t benchfs_pread_pipe(int fd, int pipe_wr, void *scratch, size_t count, off_t offset);
 

@@ -131,9 +131,13 @@ static void read_pipe_empty(struct read_pipe *p, char *buf)
 {
     int left = 0;
 
-    while (ioctl(p->fd[0], FIONREAD, &left) == 0 && left > 0)
-        if (read(p->fd[0], buf, left < (int)BFUSE_IO_MAX ? (size_t)left : BFUSE_IO_MAX) <= 0)
+    for (;;) {
+        if (ioctl(p->fd[0], FIONREAD, &left) != 0)
+            left = 1; /* unknown: not used again */
+        if (left <= 0 ||
+            read(p->fd[0], buf, left < (int)BFUSE_IO_MAX ? (size_t)left : BFUSE_IO_MAX) <= 0)
             break;
+    }
     if (left > 0) {
         (void)pthread_setspecific(read_pipe_key, NULL);
         read_pipe_free(p);
@@ -278,6 +282,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     char *buf = read_buf_get();
     struct read_pipe *pipe;
     ssize_t n;
+    int err;
 
     if (!buf) {
         fuse_reply_err(req, ENOMEM);
@@ -298,14 +303,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
             read_pipe_empty(pipe, buf); /* a reply that failed leaves bytes */
             return;
         }
-        if (n == 0 || errno != EAGAIN) {
-            if (n == 0)
-                fuse_reply_buf(req, NULL, 0);
-            else
-                fuse_reply_err(req, bfuse_errno());
+        if (n == 0) {
+            fuse_reply_buf(req, NULL, 0);
             return;
         }
-        read_pipe_empty(pipe, buf); /* part of it went in: read it anew */
+        /* Failed: the pipe may hold the pieces before the failure, which
+         * must never reach the next read. EAGAIN: read it anew. */
+        err = bfuse_errno();
+        read_pipe_empty(pipe, buf);
+        if (err != EAGAIN) {
+            fuse_reply_err(req, err);
+            return;
+        }
     }
     n = benchfs_pread(file_of(fi)->fd, buf, size, off);
     if (n < 0)

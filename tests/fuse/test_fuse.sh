@@ -38,6 +38,7 @@ fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/benchfs-fuse.XXXXXX")
 REG=$T/reg
+REG2=$T/reg2 # the cluster whose server a test kills
 M1=$T/m1
 M2=$T/m2
 M3=$T/m3
@@ -81,16 +82,18 @@ wait_gone() {
 }
 
 cleanup() {
-    local rc=$? m f pid
+    local rc=$? m f pid r
     for m in $MOUNTS; do
         is_mounted "$m" && fusermount3 -u -z "$m" 2>/dev/null
     done
     for f in $PIDFILES; do
         pid=$(daemon_pid "$f") && kill -KILL "$pid" 2>/dev/null
     done
-    if [ -f "$REG/cluster.pids" ]; then
-        "$BENCHFS" cluster stop --registry "$REG" --timeout 10 >/dev/null 2>&1
-    fi
+    for r in "$REG" "$REG2"; do
+        if [ -f "$r/cluster.pids" ]; then
+            "$BENCHFS" cluster stop --registry "$r" --timeout 10 >/dev/null 2>&1
+        fi
+    done
     if [ "$FAILS" -ne 0 ]; then
         for log in "$T"/data/logs/*.log "$T"/*.mount.log; do
             [ -f "$log" ] || continue
@@ -386,6 +389,72 @@ if command -v setpriv >/dev/null &&
 else
     echo "skip: uid $NOBODY cannot open /dev/fuse here (docs/fuse.md: normal users)"
 fi
+
+# ------------------------------------------------------ a server killed
+echo "== a server killed: reads fail or are right, never another read's bytes"
+# A cluster of its own, whose node_0 this test kills. One worker thread,
+# so every read uses the same spliced-read pipe: a read that fails after
+# some pieces went into it must not leave them to the next.
+"$BENCHFS" cluster start -n 3 --registry "$REG2" --data-dir "$T/data2" --timeout 30 \
+    >/dev/null 2>"$T/start2.err" || { cat "$T/start2.err"; fail "second cluster start"; }
+mkdir -p "$T/m4" "$T/m5"
+MOUNTS="$MOUNTS $T/m4 $T/m5"
+PIDFILES="$PIDFILES $T/m4.pid $T/m5.pid"
+"$BENCHFS" mount "$T/m4" --registry "$REG2" --pid-file "$T/m4.pid" -o max_threads=1 &&
+    "$BENCHFS" mount "$T/m5" --registry "$REG2" --pid-file "$T/m5.pid" ||
+    fail "mounts of the second cluster"
+$PY - "$T/m5" "$T/m4" "$REG2/cluster.pids" <<'PYEOF' || fail "reads after a server was killed"
+import os, random, signal, sys, time
+m5, m4, pids = sys.argv[1], sys.argv[2], sys.argv[3]
+M = 1 << 20
+rng = random.Random(7)
+# Files of 17 MiB (five chunks): some have a chunk on node_0 after one on a
+# live server, so a read across that boundary fails after its first piece.
+files = {}
+for i in range(6):
+    files["k%d.bin" % i] = rng.randbytes(17 * M + 5)
+sparse = bytearray(6 * M)
+sparse[5 * M:5 * M + 4096] = b"x" * 4096
+files["sp.bin"] = bytes(sparse)
+for n, data in files.items():
+    with open(os.path.join(m5, n), "wb") as f:
+        f.write(data)
+fds = {n: os.open(os.path.join(m4, n), os.O_RDONLY | os.O_DIRECT) for n in files}
+pid = [int(l.split()[2]) for l in open(pids) if l.startswith("node node_0 ")][0]
+os.kill(pid, signal.SIGKILL)
+deadline = time.monotonic() + 10
+while os.path.exists("/proc/%d" % pid) and time.monotonic() < deadline:
+    time.sleep(0.01)
+time.sleep(0.3)  # past the client's 100 ms check of its servers' pids
+errors = wrong = 0
+
+def check(n, off, ln):
+    global errors, wrong
+    try:
+        got = os.pread(fds[n], ln, off)
+    except OSError:
+        errors += 1
+        return
+    # A read cut short by a failed request returns the bytes before it.
+    if got != files[n][off:off + len(got)]:
+        wrong += 1
+        print("wrong bytes: %s at %d, %d of %d bytes" % (n, off, len(got), ln))
+
+for n in sorted(files):
+    if n == "sp.bin":
+        continue
+    for c in range(17):
+        check(n, c * M + 100, 2 * M)
+        check("sp.bin", 5 * M, 4096)  # right after: leftovers would show here
+assert wrong == 0, "%d reads returned wrong bytes" % wrong
+assert errors > 0, "no read failed with a server dead"
+for fd in fds.values():
+    os.close(fd)
+PYEOF
+for m in "$T/m4" "$T/m5"; do
+    fusermount3 -u "$m" || fail "unmount $m"
+done
+"$BENCHFS" cluster stop --registry "$REG2" --timeout 20 >/dev/null 2>&1 # node_0 died: not 0
 
 # ------------------------------------------------------- cluster stop
 echo "== cluster stop unmounts"
