@@ -510,7 +510,7 @@ bool direct_usable(struct client *c, size_t idx);
  * into that pipe (non-blocking, room for len) instead of copying them.
  * Then -EAGAIN also stands for any failure before a byte went into the
  * pipe (read the piece into memory instead), and -EPIPE for one after
- * (bytes are in the pipe, or the file was removed meanwhile: empty the
+ * (bytes are in the pipe, maybe of a file removed meanwhile: empty the
  * pipe and read the whole range into memory).
  */
 ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, uint64_t off,

@@ -609,9 +609,10 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
             direct_off(c, idx);
         return -EAGAIN;
     }
-    /* Into a pipe: what is in it cannot be taken back. */
+    /* Into a pipe: what is in it cannot be taken back. A file removed
+     * before anything went in is a piece to read the usual way. */
     if (pipe_fd >= 0 && (gone || err != 0))
-        return done > 0 || gone ? -EPIPE : -EAGAIN;
+        return done > 0 ? -EPIPE : gone ? -ENOENT : -EAGAIN;
     if (gone)
         return -ENOENT;
     if (err != 0) {
