@@ -514,14 +514,15 @@ ssize_t direct_rw(struct client *c, size_t idx, uint64_t ino, uint64_t index, ui
      * before the file: a small chunk only ever becomes a file, and the
      * store's snapshot is at least as new as any reply this client has. */
     if (index == 0 && wbuf == NULL && c->servers[idx].meta != NULL) {
+        char probe;
         ssize_t n;
 
-        if (pipe_fd >= 0)
-            return -EAGAIN; /* chunk 0 may be in the store: read it into memory */
-        n = meta_reader_small(c->servers[idx].meta, ino, off, rbuf, len);
-
+        /* Into a pipe: only whether it is there (nothing copied); a small
+         * chunk is then read into memory by the caller. */
+        n = pipe_fd >= 0 ? meta_reader_small(c->servers[idx].meta, ino, 0, &probe, 0)
+                         : meta_reader_small(c->servers[idx].meta, ino, off, rbuf, len);
         if (n != -ENOENT)
-            return n < 0 ? -EAGAIN : n; /* an unreadable store: this piece by RPC */
+            return n < 0 || pipe_fd >= 0 ? -EAGAIN : n; /* unreadable store: by RPC */
     }
 #endif
     now = time_mono_ns();
