@@ -434,8 +434,9 @@ int client_hello_all(struct client *c);
 int io_read(struct client *c, const struct proto_attr *attr, void *buf, uint64_t off, uint64_t len);
 /*
  * The same into the pipe pipe_fd (non-blocking, room for len): pieces in
- * chunk files of this host are spliced (no copy), the others read into
- * scratch (len bytes) and written. 0 (len bytes in the pipe), -EPIPE (the
+ * chunk files of this host are spliced (no copy), the runs of others read
+ * into scratch (len bytes) and written. 0 (len bytes in the pipe), -EAGAIN
+ * (no server on this host: nothing to splice, use io_read), -EPIPE (the
  * pipe holds part of it: empty it and use io_read), or -errno.
  */
 int io_read_pipe(struct client *c, const struct proto_attr *attr, int pipe_fd, void *scratch,

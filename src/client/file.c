@@ -192,9 +192,11 @@ static int file_writable(const struct client_fd *f)
     return 0;
 }
 
-/* Read through inode ci (referenced by the caller). */
+/* Read through inode ci (referenced by the caller) into buf, or with
+ * pipe_fd >= 0 into that pipe, buf being the scratch buffer of
+ * io_read_pipe. */
 static ssize_t file_pread(struct client *c, struct client_inode *ci, void *buf, size_t count,
-                          uint64_t off)
+                          uint64_t off, int pipe_fd)
 {
     uint64_t size, n;
     int rc;
@@ -210,10 +212,16 @@ static ssize_t file_pread(struct client *c, struct client_inode *ci, void *buf, 
         return 0;
     n = size - off < count ? size - off : count;
     if (ci->head != NULL && off + n <= ci->head_len) {
-        memcpy(buf, ci->head + off, n); /* read at open */
+        /* read at open */
+        if (pipe_fd >= 0) {
+            rc = io_pipe_put(pipe_fd, ci->head + off, n);
+            return rc < 0 ? rc : (ssize_t)n;
+        }
+        memcpy(buf, ci->head + off, n);
         return (ssize_t)n;
     }
-    rc = io_read(c, &ci->attr, buf, off, n);
+    rc = pipe_fd >= 0 ? io_read_pipe(c, &ci->attr, pipe_fd, buf, off, n)
+                      : io_read(c, &ci->attr, buf, off, n);
     if (rc < 0)
         return rc;
     return (ssize_t)n;
@@ -296,7 +304,7 @@ static int file_append_offset(struct client *c, struct client_inode *ci, uint64_
  * the descriptor is looked up again after them (it may have been closed).
  */
 static ssize_t file_rw(struct client *c, int fd, void *rbuf, const void *wbuf, size_t count,
-                       int64_t off)
+                       int64_t off, int pipe_fd)
 {
     struct client_fd *f = fd_get(c, fd);
     struct client_inode *ci;
@@ -316,8 +324,8 @@ static ssize_t file_rw(struct client *c, int fd, void *rbuf, const void *wbuf, s
     if (append)
         rc = file_append_offset(c, ci, &at);
     if (rc == 0)
-        rc =
-            wbuf != NULL ? file_pwrite(c, ci, wbuf, count, at) : file_pread(c, ci, rbuf, count, at);
+        rc = wbuf != NULL ? file_pwrite(c, ci, wbuf, count, at)
+                          : file_pread(c, ci, rbuf, count, at, pipe_fd);
     if (rc > 0 && use_pos) {
         f = fd_get(c, fd);
         if (f != NULL && f->ci == ci)
@@ -333,7 +341,7 @@ ssize_t benchfs_read(int fd, void *buf, size_t count)
     ssize_t rc = client_enter(&c);
 
     if (rc == 0) {
-        rc = file_rw(c, fd, buf, NULL, count, -1);
+        rc = file_rw(c, fd, buf, NULL, count, -1, -1);
         client_leave(c);
     }
     return (ssize_t)error_finish(rc, "read", NULL, false);
@@ -348,7 +356,7 @@ ssize_t benchfs_pread(int fd, void *buf, size_t count, off_t offset)
         if (offset < 0)
             rc = fd_get(c, fd) == NULL ? -EBADF : -EINVAL;
         else
-            rc = file_rw(c, fd, buf, NULL, count, offset);
+            rc = file_rw(c, fd, buf, NULL, count, offset, -1);
         client_leave(c);
     }
     return (ssize_t)error_finish(rc, "pread", NULL, false);
@@ -357,31 +365,15 @@ ssize_t benchfs_pread(int fd, void *buf, size_t count, off_t offset)
 ssize_t benchfs_pread_pipe(int fd, int pipe_wr, void *scratch, size_t count, off_t offset)
 {
     struct client *c;
-    struct client_fd *f;
-    struct client_inode *ci;
-    uint64_t size, n;
     ssize_t rc = client_enter(&c);
 
-    if (rc != 0)
-        return (ssize_t)error_finish(rc, "pread", NULL, false);
-    f = fd_get(c, fd);
-    rc = f == NULL ? -EBADF : offset < 0 ? -EINVAL : file_readable(f);
-    if (rc == 0 && count > 0) {
-        ci = f->ci;
-        ci->refs++;
-        size = inode_size(ci);
-        n = (uint64_t)offset >= size          ? 0
-            : size - (uint64_t)offset < count ? size - (uint64_t)offset
-                                              : count;
-        if (n > 0 && ci->head != NULL && (uint64_t)offset + n <= ci->head_len)
-            rc = io_pipe_put(pipe_wr, ci->head + offset, n);
-        else if (n > 0)
-            rc = io_read_pipe(c, &ci->attr, pipe_wr, scratch, (uint64_t)offset, n);
-        if (rc == 0)
-            rc = (ssize_t)n;
-        inode_put(c, ci);
+    if (rc == 0) {
+        if (offset < 0)
+            rc = fd_get(c, fd) == NULL ? -EBADF : -EINVAL;
+        else
+            rc = file_rw(c, fd, scratch, NULL, count, offset, pipe_wr);
+        client_leave(c);
     }
-    client_leave(c);
     /* Part of the range in the pipe: the caller starts again without it. */
     if (rc == -EPIPE)
         rc = -EAGAIN;
@@ -394,7 +386,7 @@ ssize_t benchfs_write(int fd, const void *buf, size_t count)
     ssize_t rc = client_enter(&c);
 
     if (rc == 0) {
-        rc = file_rw(c, fd, NULL, buf, count, -1);
+        rc = file_rw(c, fd, NULL, buf, count, -1, -1);
         client_leave(c);
     }
     return (ssize_t)error_finish(rc, "write", NULL, false);
@@ -409,7 +401,7 @@ ssize_t benchfs_pwrite(int fd, const void *buf, size_t count, off_t offset)
         if (offset < 0)
             rc = fd_get(c, fd) == NULL ? -EBADF : -EINVAL;
         else
-            rc = file_rw(c, fd, NULL, buf, count, offset);
+            rc = file_rw(c, fd, NULL, buf, count, offset, -1);
         client_leave(c);
     }
     return (ssize_t)error_finish(rc, "pwrite", NULL, false);

@@ -328,41 +328,61 @@ int io_pipe_put(int pipe_fd, const uint8_t *buf, size_t n)
     return 0;
 }
 
+/* Pieces [*mem_p, to) go through memory: read them (in parallel, as
+ * io_read does) into scratch and write them into the pipe. */
+static int io_pipe_mem(struct client *c, const struct proto_attr *attr, int pipe_fd,
+                       uint8_t *scratch, uint64_t *mem_p, uint64_t to)
+{
+    uint64_t from = *mem_p;
+    int rc;
+
+    if (from == to)
+        return 0;
+    *mem_p = to;
+    rc = io_run(c, attr, scratch, NULL, from, to - from, NULL, NULL, false);
+    return rc < 0 ? rc : io_pipe_put(pipe_fd, scratch, to - from);
+}
+
 int io_read_pipe(struct client *c, const struct proto_attr *attr, int pipe_fd, void *scratch,
                  uint64_t off, uint64_t len)
 {
-    uint64_t at = off, end = off + len;
+    uint64_t at = off, end = off + len, mem = off;
     int rc = io_check_chunk_size(attr->chunk_size);
 
     if (rc < 0)
         return rc;
     if (off > UINT64_MAX - len)
         return -EFBIG;
+    /* No chunk file here: a pipe would only add a copy. */
+    if (c->ndirect == 0)
+        return -EAGAIN;
     while (at < end) {
         struct piece pc;
         ssize_t n = -EAGAIN;
 
         placement_piece(&c->place, attr->ino, attr->chunk_size, at, end, &pc);
-        if (c->ndirect > 0 && direct_usable(c, pc.server))
+        if (direct_usable(c, pc.server)) {
+            /* The pieces before it first, in order. */
+            rc = io_pipe_mem(c, attr, pipe_fd, scratch, &mem, at);
+            if (rc < 0)
+                return rc;
             n = direct_rw(c, pc.server, attr->ino, pc.index, pc.offset, NULL, NULL, pc.length, true,
                           pipe_fd);
+        }
         if (n >= 0) {
             /* Short: the chunk file ends there, a hole up to the piece's end. */
             rc = io_pipe_put(pipe_fd, NULL, pc.length - (size_t)n);
-        } else if (n == -EAGAIN || n == -ENOENT) {
-            /* Not a file here, or none (a hole, lost data, a small chunk):
-             * the usual way, which tells them apart. */
-            rc = io_run(c, attr, scratch, NULL, pc.file_off, pc.length, NULL, NULL, false);
-            if (rc == 0)
-                rc = io_pipe_put(pipe_fd, scratch, pc.length);
-        } else {
-            rc = (int)n;
+            if (rc < 0)
+                return rc;
+            mem = at + pc.length;
+        } else if (n != -EAGAIN && n != -ENOENT) {
+            return (int)n;
         }
-        if (rc < 0)
-            return rc;
+        /* Else not a file here, or none (a hole, lost data, a small chunk):
+         * through memory, the usual way, which tells them apart. */
         at += pc.length;
     }
-    return 0;
+    return io_pipe_mem(c, attr, pipe_fd, scratch, &mem, end);
 }
 
 int io_write(struct client *c, const struct proto_attr *attr, const void *buf, uint64_t off,
