@@ -216,7 +216,9 @@ for at, data in marks.items():
 with open(p2, "rb") as f:
     assert f.read() == model, "a sparse file reads wrong on the second mount"
 r = os.open(p2, os.O_RDONLY | os.O_DIRECT)
-for at in (0, 4 << 20, (4 << 20) + 5, (9 << 20) + 1000, (12 << 20) + 77):
+# Some across a chunk boundary: a hole read through memory, then a splice.
+for at in (0, (4 << 20) - 65536, 4 << 20, (4 << 20) + 5, (8 << 20) - 4096, (9 << 20) + 1000,
+           (12 << 20) + 77):
     got = os.pread(r, 1 << 20, at)
     assert got == bytes(model[at:at + (1 << 20)]), "sparse O_DIRECT read at %d" % at
 os.close(r)
