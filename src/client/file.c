@@ -347,7 +347,8 @@ ssize_t benchfs_read(int fd, void *buf, size_t count)
     return (ssize_t)error_finish(rc, "read", NULL, false);
 }
 
-ssize_t benchfs_pread(int fd, void *buf, size_t count, off_t offset)
+/* pread at an explicit offset into buf, or into pipe_fd (buf = scratch). */
+static ssize_t file_pread_at(int fd, void *buf, size_t count, off_t offset, int pipe_fd)
 {
     struct client *c;
     ssize_t rc = client_enter(&c);
@@ -356,24 +357,21 @@ ssize_t benchfs_pread(int fd, void *buf, size_t count, off_t offset)
         if (offset < 0)
             rc = fd_get(c, fd) == NULL ? -EBADF : -EINVAL;
         else
-            rc = file_rw(c, fd, buf, NULL, count, offset, -1);
+            rc = file_rw(c, fd, buf, NULL, count, offset, pipe_fd);
         client_leave(c);
     }
-    return (ssize_t)error_finish(rc, "pread", NULL, false);
+    return rc;
+}
+
+ssize_t benchfs_pread(int fd, void *buf, size_t count, off_t offset)
+{
+    return (ssize_t)error_finish(file_pread_at(fd, buf, count, offset, -1), "pread", NULL, false);
 }
 
 ssize_t benchfs_pread_pipe(int fd, int pipe_wr, void *scratch, size_t count, off_t offset)
 {
-    struct client *c;
-    ssize_t rc = client_enter(&c);
+    ssize_t rc = file_pread_at(fd, scratch, count, offset, pipe_wr);
 
-    if (rc == 0) {
-        if (offset < 0)
-            rc = fd_get(c, fd) == NULL ? -EBADF : -EINVAL;
-        else
-            rc = file_rw(c, fd, scratch, NULL, count, offset, pipe_wr);
-        client_leave(c);
-    }
     /* Part of the range in the pipe: the caller starts again without it. */
     if (rc == -EPIPE)
         rc = -EAGAIN;
