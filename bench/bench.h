@@ -250,7 +250,9 @@ const char *bench_fs_error(const struct bench_fs *fs, int err);
 struct bench_srv_snap {
     int ok; /* 1 when every server answered */
     int nservers;
-    uint64_t cpu_ns; /* user + system */
+    uint64_t cpu_ns;  /* user + system */
+    uint64_t busy_ns; /* the loops' working passes (STATUS busy_ns) */
+    uint64_t at_ns;   /* when the snapshot was taken (bench_now_ns) */
     uint64_t bytes_in, bytes_out, ops;
 };
 
@@ -259,6 +261,10 @@ struct bench_srv_snap {
 void bench_snap_benchfs(struct bench_srv_snap *s);
 /* CPU seconds between two snapshots (NaN when either is not ok). */
 double bench_snap_cpu_s(const struct bench_srv_snap *a, const struct bench_srv_snap *b);
+/* Share of the time between two snapshots the average server spent in
+ * working passes, 0..1 (NaN when either is not ok): near 1, the servers
+ * were the bottleneck. */
+double bench_snap_busy(const struct bench_srv_snap *a, const struct bench_srv_snap *b);
 
 /* ---- subcommands --------------------------------------------------------- */
 

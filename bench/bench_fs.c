@@ -206,8 +206,10 @@ void bench_snap_benchfs(struct bench_srv_snap *s)
             continue;
         }
         s->cpu_ns += info.cpu_user_ns + info.cpu_sys_ns;
+        s->busy_ns += info.busy_ns;
         s->bytes_in += info.bytes_in;
         s->bytes_out += info.bytes_out;
         s->ops += info.ops;
     }
+    s->at_ns = bench_now_ns();
 }

@@ -92,10 +92,12 @@ static void rpc_snap(struct rawclient **rc, int n, struct bench_srv_snap *s)
             continue;
         }
         s->cpu_ns += rep.status_rep.cpu_user_ns + rep.status_rep.cpu_sys_ns;
+        s->busy_ns += rep.status_rep.busy_ns;
         s->bytes_in += rep.status_rep.bytes_in;
         s->bytes_out += rep.status_rep.bytes_out;
         s->ops += rep.status_rep.ops;
     }
+    s->at_ns = bench_now_ns();
 }
 
 static int rpc_ping_loop(const struct rpc_opts *o, struct rawclient **rc, int rank,

@@ -282,6 +282,13 @@ double bench_snap_cpu_s(const struct bench_srv_snap *a, const struct bench_srv_s
     return (double)(b->cpu_ns - a->cpu_ns) / 1e9;
 }
 
+double bench_snap_busy(const struct bench_srv_snap *a, const struct bench_srv_snap *b)
+{
+    if (!a->ok || !b->ok || b->busy_ns < a->busy_ns || b->at_ns <= a->at_ns || a->nservers < 1)
+        return (double)NAN;
+    return (double)(b->busy_ns - a->busy_ns) / ((double)(b->at_ns - a->at_ns) * a->nservers);
+}
+
 /* ---- calibration: what waking another process costs here ---------------- */
 
 /*

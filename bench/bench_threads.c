@@ -11,7 +11,14 @@
  * Every thread creates files in a directory of its own (open O_CREAT|
  * O_EXCL|O_WRONLY + close, like mdtest's create phase) until the duration
  * is over; the rate counts every thread's creates. The files are removed
- * afterwards (not timed).
+ * afterwards (not timed). A first round, not reported, does the same with
+ * the largest thread count: every reported round then finds a store that
+ * has seen removals. A fresh store is faster (LMDB reuses the pages that
+ * removals free, oldest first, and those are cold: docs/performance.md,
+ * section 15), so without it the first round alone ran on a fresh store
+ * and every later one looked slower. Each line also gives how busy the servers were
+ * (STATUS busy_ns over the measurement): near 100 %, the servers and not
+ * the client's threads set the rate, and more threads cannot raise it.
  */
 #include "bench.h"
 
@@ -33,7 +40,7 @@ struct threads_run {
     int round;
     uint64_t end_ns;
     atomic_int failed;
-    pthread_barrier_t start;
+    pthread_barrier_t start, done;
     long counts[THREADS_MAX];
 };
 
@@ -67,7 +74,8 @@ static void *threads_worker(void *p)
         n++;
     }
     r->counts[a->idx] = n;
-    /* Clean up (not timed). */
+    pthread_barrier_wait(&r->done);
+    /* Clean up (not timed, nor in the servers' busy time). */
     for (long i = 0; i < n; i++) {
         snprintf(path, sizeof(path), "%s/f%ld", dir, i);
         benchfs_unlink(path);
@@ -76,12 +84,14 @@ static void *threads_worker(void *p)
     return NULL;
 }
 
-/* One measurement with n threads: creates per second, or a negative value. */
-static double threads_measure(int n, int round, double seconds)
+/* One measurement with n threads: creates per second, or a negative value;
+ * *busy: the servers' busy share meanwhile (NaN if unknown). */
+static double threads_measure(int n, int round, double seconds, double *busy)
 {
     struct threads_arg args[THREADS_MAX];
     pthread_t th[THREADS_MAX];
     struct threads_run r;
+    struct bench_srv_snap s0, s1;
     uint64_t t0, t1;
     long total = 0;
     int i;
@@ -91,6 +101,10 @@ static double threads_measure(int n, int round, double seconds)
     r.round = round;
     if (pthread_barrier_init(&r.start, NULL, (unsigned)n + 1) != 0)
         return -1;
+    if (pthread_barrier_init(&r.done, NULL, (unsigned)n + 1) != 0) {
+        pthread_barrier_destroy(&r.start);
+        return -1;
+    }
     r.end_ns = ~0ull;
     for (i = 0; i < n; i++) {
         args[i].run = &r;
@@ -100,14 +114,19 @@ static double threads_measure(int n, int round, double seconds)
             exit(1);
         }
     }
+    bench_snap_benchfs(&s0);
     t0 = bench_now_ns();
     r.end_ns = t0 + (uint64_t)(seconds * 1e9);
     pthread_barrier_wait(&r.start);
     t0 = bench_now_ns();
+    pthread_barrier_wait(&r.done);
+    bench_snap_benchfs(&s1);
+    *busy = bench_snap_busy(&s0, &s1);
     for (i = 0; i < n; i++)
         pthread_join(th[i], NULL);
     t1 = r.end_ns > t0 ? r.end_ns : t0;
     pthread_barrier_destroy(&r.start);
+    pthread_barrier_destroy(&r.done);
     if (atomic_load(&r.failed) != 0)
         return -1;
     for (i = 0; i < n; i++)
@@ -143,9 +162,9 @@ int bench_threads_main(int argc, char **argv)
     char registry[4096];
     struct bench_spawn *sp = NULL;
     uint64_t counts[16] = {1, 4};
-    double seconds = 2, rate[16], base = 0;
+    double seconds = 2, rate[16], base = 0, busy;
     long spawn = 0;
-    int nsets = 0, ncounts = 2, opt, i, rc = 0;
+    int nsets = 0, ncounts = 2, opt, i, warm, rc = 0;
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "r:t:d:h", longopts, NULL)) != -1) {
@@ -205,16 +224,23 @@ int bench_threads_main(int argc, char **argv)
     }
     printf("threads: %d servers, transport %s, %.1f s per measurement, load %.2f\n",
            benchfs_server_count(), bench_transport_label(), seconds, bench_loadavg());
+    for (i = 0, warm = 1; i < ncounts; i++)
+        warm = counts[i] > (uint64_t)warm ? (int)counts[i] : warm;
+    if (threads_measure(warm, ncounts, seconds, &busy) < 0) {
+        benchfs_disconnect();
+        bench_spawn_stop(sp);
+        return 1;
+    }
     for (i = 0; i < ncounts; i++) {
-        rate[i] = threads_measure((int)counts[i], i, seconds);
+        rate[i] = threads_measure((int)counts[i], i, seconds, &busy);
         if (rate[i] < 0) {
             rc = 1;
             break;
         }
         if (i == 0)
             base = rate[i];
-        printf("  %2d thread%s  %10.0f creates/s  %.2fx\n", (int)counts[i],
-               counts[i] == 1 ? " " : "s", rate[i], base > 0 ? rate[i] / base : 0);
+        printf("  %2d thread%s  %10.0f creates/s  %.2fx   servers busy %3.0f %%\n", (int)counts[i],
+               counts[i] == 1 ? " " : "s", rate[i], base > 0 ? rate[i] / base : 0, busy * 100);
     }
     benchfs_disconnect();
     bench_spawn_stop(sp);

@@ -271,6 +271,10 @@ struct benchfs_server_info {
     uint64_t cpu_sys_ns;
     int status;       /* 0, or -errno when this server did not answer */
     uint64_t clients; /* client processes connected to it (this one included) */
+    /* Time its loop spent in passes that did work (not idle spinning or
+     * sleeping): the busy share of a period is the difference of two
+     * readings over the period's length. */
+    uint64_t busy_ns;
 };
 /* Number of servers, or -1. */
 int benchfs_server_count(void);

@@ -73,6 +73,7 @@ static int info_query(struct client *c, int idx, struct benchfs_server_info *inf
     info->cpu_user_ns = r->cpu_user_ns;
     info->cpu_sys_ns = r->cpu_sys_ns;
     info->clients = r->clients;
+    info->busy_ns = r->busy_ns;
     return 0;
 }
 

@@ -23,7 +23,7 @@ _Static_assert(PROTO_SIZE_create_rep == 88, "create_rep");
 _Static_assert(PROTO_SIZE_rename_rep == 136, "rename_rep");
 _Static_assert(PROTO_SIZE_chunk_io_req == 32, "chunk_io_req");
 _Static_assert(PROTO_SIZE_hello_req == 32, "hello_req");
-_Static_assert(PROTO_SIZE_status_rep == 120, "status_rep");
+_Static_assert(PROTO_SIZE_status_rep == 128, "status_rep");
 _Static_assert(PROTO_SIZE_setattr_req == 56, "setattr_req");
 _Static_assert(PROTO_SIZE_put_req == 24, "put_req");
 _Static_assert(PROTO_SIZE_put_rep == 8, "put_rep");

@@ -197,6 +197,7 @@ int server_run(struct server *srv, bool handle_signals)
         }
     }
     for (;;) {
+        uint64_t pass_start = time_mono_ns();
         unsigned work = server_pass(srv);
         uint64_t now;
 
@@ -226,6 +227,7 @@ int server_run(struct server *srv, bool handle_signals)
         }
         if (work > 0) {
             idle_since = time_mono_ns();
+            srv->stats.busy_ns += idle_since - pass_start;
             srv->busy_arms = 0;
             continue;
         }

@@ -92,6 +92,7 @@ void server_op_STATUS(struct sreq *r)
     s->open_fds = chunk_store_open_fds(srv->chunks);
     s->inflight = srv->inflight;
     s->clients = server_clients_connected(srv);
+    s->busy_ns = srv->stats.busy_ns;
     sreq_finish(r, 0);
 }
 

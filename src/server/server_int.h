@@ -83,6 +83,11 @@ struct server_stats {
     uint64_t bytes_in;
     uint64_t bytes_out;
     uint64_t pool_overflow;
+    /* Time of the loop's passes that did some work (a request, a reply, a
+     * completion), from the clock read before the pass to the one after:
+     * busy_ns / uptime is how saturated this server was. Idle spinning,
+     * yielding and sleeping are not counted. */
+    uint64_t busy_ns;
 };
 
 struct server {

@@ -317,8 +317,8 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     static const char *const headers[] = {
-        "NODE",    "HOST",    "PID", "UPTIME",       "OPS",    "BAD",  "BYTES_IN", "BYTES_OUT",
-        "CHUNK_W", "CHUNK_R", "FDS", "CPU(usr+sys)", "INODES", "DIRS", "CLIENTS",
+        "NODE",    "HOST",    "PID", "UPTIME",       "OPS",  "BAD",    "BYTES_IN", "BYTES_OUT",
+        "CHUNK_W", "CHUNK_R", "FDS", "CPU(usr+sys)", "BUSY", "INODES", "DIRS",     "CLIENTS",
     };
     const int ncols = (int)(sizeof(headers) / sizeof(headers[0]));
     char(*row)[TABLE_CELL];
@@ -335,8 +335,9 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
             printf("Usage: benchfs status [--raw]\n"
                    "One line per server: node id, host, pid, uptime, requests served (OPS)\n"
                    "and rejected (BAD), bytes received and sent, chunk writes and reads, open\n"
-                   "chunk files, CPU time (user+system), inodes and directories it holds,\n"
-                   "client processes connected.\n\n"
+                   "chunk files, CPU time (user+system), time its loop spent working (BUSY:\n"
+                   "idle spinning and sleeping not counted; with UPTIME, how saturated it\n"
+                   "was), inodes and directories it holds, client processes connected.\n\n"
                    "  -r, --raw   exact numbers (bytes, nanoseconds) instead of 1.5G, 3m05s\n"
                    "      --help  this help\n");
             return CLI_EXIT_OK;
@@ -373,10 +374,12 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
             fmt_count(row[3], s.uptime_ns);
             snprintf(row[11], TABLE_CELL, "%llu+%llu", (unsigned long long)s.cpu_user_ns,
                      (unsigned long long)s.cpu_sys_ns);
+            fmt_count(row[12], s.busy_ns);
         } else {
             cli_duration(s.uptime_ns, row[3], TABLE_CELL);
             snprintf(row[11], TABLE_CELL, "%.2fs+%.2fs", (double)s.cpu_user_ns / 1e9,
                      (double)s.cpu_sys_ns / 1e9);
+            snprintf(row[12], TABLE_CELL, "%.2fs", (double)s.busy_ns / 1e9);
         }
         fmt_count(row[4], s.ops);
         fmt_count(row[5], s.bad_requests);
@@ -385,9 +388,9 @@ int cmd_status(struct cli_ctx *ctx, int argc, char **argv)
         fmt_count(row[8], s.chunk_writes);
         fmt_count(row[9], s.chunk_reads);
         fmt_count(row[10], s.open_fds);
-        fmt_count(row[12], s.inodes);
-        fmt_count(row[13], s.dirs);
-        fmt_count(row[14], s.clients);
+        fmt_count(row[13], s.inodes);
+        fmt_count(row[14], s.dirs);
+        fmt_count(row[15], s.clients);
     }
     table_print(&t);
     table_cleanup(&t);

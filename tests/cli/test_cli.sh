@@ -110,6 +110,12 @@ run 0 bfs status
 expect_out "^NODE +HOST +PID +UPTIME +OPS"
 [ "$(grep -Ec '^node_[0-2] ' "$OUT")" -eq 3 ] || fail "status: $(cat "$OUT")"
 run 0 bfs status --raw
+# BUSY (the loop's working passes, ns) is a number between 1 (the pings and
+# this query were served) and UPTIME; CLIENTS stays the last column.
+expect_out "^NODE .* CPU\(usr\+sys\) +BUSY +INODES +DIRS +CLIENTS$"
+awk '$1 ~ /^node_/ { if (!($13 ~ /^[0-9]+$/) || $13 < 1 || $13 + 0 > $4 + 0) bad = bad " " $1 "=" $13 "/" $4 }
+     END { if (bad != "") { print "status --raw BUSY out of range:" bad; exit 1 } }' "$OUT" ||
+    fail "status --raw: $(cat "$OUT")"
 run 0 bfs df
 expect_out "^benchfs +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+% +3$"
 run 0 bfs df -h

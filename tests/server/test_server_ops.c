@@ -444,6 +444,10 @@ static void test_admin(void **state)
     assert_int_equal(rep.status_rep.pid, f->h.servers[0].pid);
     assert_true(rep.status_rep.ops >= 2);
     assert_true(rep.status_rep.dirs >= 1); /* the root */
+    /* The passes that served the requests above count as busy; never more
+     * than the server has been up. */
+    assert_true(rep.status_rep.busy_ns > 0);
+    assert_true(rep.status_rep.busy_ns <= rep.status_rep.uptime_ns);
 }
 
 static void test_namespace_errors(void **state)
