@@ -1,8 +1,10 @@
 /*
  * bench_store.c - micro benchmark of the metadata store (src/store/meta.h):
  * creates, lookups and unlinks per second in a fresh store, flushing every
- * `per_pass` operations the way the server's loop does once per pass.
- * Prints numbers; asserts nothing.
+ * `per_pass` operations the way the server's loop does once per pass, then
+ * creates and unlinks once more in the store that has seen the removals
+ * ("again": LMDB reuses the freed pages oldest first, and they are cold,
+ * docs/performance.md section 15). Prints numbers; asserts nothing.
  *
  *   bench_store [-n ops] [-p per_pass] [-d durability] [-s sync_every] [dir...]
  *
@@ -50,13 +52,51 @@ static int bench_pass_end(struct meta *m, const struct bench_opts *o, long i)
     return meta_flush(m, o->sync_every > 0 && pass % o->sync_every == 0);
 }
 
+/* Create (or unlink) /d/<prefix>.mdtest.0.<i> for every i: ops per second;
+ * *rc: 0 or the first error (nothing runs once it is set). */
+static double bench_creates(struct meta *m, const struct bench_opts *o, const char *prefix, int *rc)
+{
+    struct meta_attr a;
+    char path[128];
+    uint64_t t0 = time_mono_ns();
+
+    for (long i = 0; i < o->n && *rc == 0; i++) {
+        int len = snprintf(path, sizeof(path), "/d/%s.mdtest.0.%ld", prefix, i);
+
+        *rc = meta_create(m, path, (size_t)len, 0644, 0, 0, 0, 0, &a, NULL, NULL);
+        if (*rc == 0)
+            *rc = bench_pass_end(m, o, i);
+    }
+    if (*rc == 0)
+        *rc = meta_flush(m, true);
+    return bench_rate(o->n, t0);
+}
+
+static double bench_unlinks(struct meta *m, const struct bench_opts *o, const char *prefix, int *rc)
+{
+    struct meta_attr a;
+    char path[128];
+    uint64_t t0 = time_mono_ns();
+
+    for (long i = 0; i < o->n && *rc == 0; i++) {
+        int len = snprintf(path, sizeof(path), "/d/%s.mdtest.0.%ld", prefix, i);
+
+        *rc = meta_unlink(m, path, (size_t)len, &a);
+        if (*rc == 0)
+            *rc = bench_pass_end(m, o, i);
+    }
+    if (*rc == 0)
+        *rc = meta_flush(m, true);
+    return bench_rate(o->n, t0);
+}
+
 static int bench_one(const char *base, int durability, const struct bench_opts *o)
 {
     struct meta_opts mo = {.map_size = 8ull << 30, .durability = durability, .node_tag = 1};
     struct meta_attr a;
     struct meta *m;
     char dir[4200], path[128], err[256];
-    double create, lookup, unlink_;
+    double create, lookup, unlink_, create2, unlink2;
     uint64_t t0;
     long i;
     int rc;
@@ -76,17 +116,7 @@ static int bench_one(const char *base, int durability, const struct bench_opts *
         goto out_close;
 
     /* mdtest-like names, all in one directory. */
-    t0 = time_mono_ns();
-    for (i = 0; i < o->n && rc == 0; i++) {
-        int len = snprintf(path, sizeof(path), "/d/file.mdtest.0.%ld", i);
-
-        rc = meta_create(m, path, (size_t)len, 0644, 0, 0, 0, 0, &a, NULL, NULL);
-        if (rc == 0)
-            rc = bench_pass_end(m, o, i);
-    }
-    if (rc == 0)
-        rc = meta_flush(m, true);
-    create = bench_rate(o->n, t0);
+    create = bench_creates(m, o, "file", &rc);
 
     t0 = time_mono_ns();
     for (i = 0; i < o->n && rc == 0; i++) {
@@ -98,23 +128,15 @@ static int bench_one(const char *base, int durability, const struct bench_opts *
     }
     lookup = bench_rate(o->n, t0);
 
-    t0 = time_mono_ns();
-    for (i = 0; i < o->n && rc == 0; i++) {
-        int len = snprintf(path, sizeof(path), "/d/file.mdtest.0.%ld", i);
-
-        rc = meta_unlink(m, path, (size_t)len, &a);
-        if (rc == 0)
-            rc = bench_pass_end(m, o, i);
-    }
-    if (rc == 0)
-        rc = meta_flush(m, true);
-    unlink_ = bench_rate(o->n, t0);
+    unlink_ = bench_unlinks(m, o, "file", &rc);
+    create2 = bench_creates(m, o, "again", &rc);
+    unlink2 = bench_unlinks(m, o, "again", &rc);
 
     if (rc == 0)
         printf("%-10s %-7s n=%ld per_pass=%ld sync_every=%ld: create %.0f/s  lookup %.0f/s  "
-               "unlink %.0f/s\n",
+               "unlink %.0f/s  again: create %.0f/s  unlink %.0f/s\n",
                base, config_durability_name(durability), o->n, o->per_pass, o->sync_every, create,
-               lookup, unlink_);
+               lookup, unlink_, create2, unlink2);
     else
         fprintf(stderr, "%s: %s\n", base, strerror(-rc));
 out_close:
