@@ -17,6 +17,7 @@
 #include "store/meta.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +53,10 @@ static int bench_pass_end(struct meta *m, const struct bench_opts *o, long i)
     return meta_flush(m, o->sync_every > 0 && pass % o->sync_every == 0);
 }
 
-/* Create (or unlink) /d/<prefix>.mdtest.0.<i> for every i: ops per second;
- * *rc: 0 or the first error (nothing runs once it is set). */
-static double bench_creates(struct meta *m, const struct bench_opts *o, const char *prefix, int *rc)
+/* Create (or, with `remove`, unlink) /d/<prefix>.mdtest.0.<i> for every i:
+ * ops per second; *rc: 0 or the first error (nothing runs once it is set). */
+static double bench_files(struct meta *m, const struct bench_opts *o, const char *prefix,
+                          bool remove, int *rc)
 {
     struct meta_attr a;
     char path[128];
@@ -63,25 +65,10 @@ static double bench_creates(struct meta *m, const struct bench_opts *o, const ch
     for (long i = 0; i < o->n && *rc == 0; i++) {
         int len = snprintf(path, sizeof(path), "/d/%s.mdtest.0.%ld", prefix, i);
 
-        *rc = meta_create(m, path, (size_t)len, 0644, 0, 0, 0, 0, &a, NULL, NULL);
-        if (*rc == 0)
-            *rc = bench_pass_end(m, o, i);
-    }
-    if (*rc == 0)
-        *rc = meta_flush(m, true);
-    return bench_rate(o->n, t0);
-}
-
-static double bench_unlinks(struct meta *m, const struct bench_opts *o, const char *prefix, int *rc)
-{
-    struct meta_attr a;
-    char path[128];
-    uint64_t t0 = time_mono_ns();
-
-    for (long i = 0; i < o->n && *rc == 0; i++) {
-        int len = snprintf(path, sizeof(path), "/d/%s.mdtest.0.%ld", prefix, i);
-
-        *rc = meta_unlink(m, path, (size_t)len, &a);
+        if (remove)
+            *rc = meta_unlink(m, path, (size_t)len, &a);
+        else
+            *rc = meta_create(m, path, (size_t)len, 0644, 0, 0, 0, 0, &a, NULL, NULL);
         if (*rc == 0)
             *rc = bench_pass_end(m, o, i);
     }
@@ -116,7 +103,7 @@ static int bench_one(const char *base, int durability, const struct bench_opts *
         goto out_close;
 
     /* mdtest-like names, all in one directory. */
-    create = bench_creates(m, o, "file", &rc);
+    create = bench_files(m, o, "file", false, &rc);
 
     t0 = time_mono_ns();
     for (i = 0; i < o->n && rc == 0; i++) {
@@ -128,9 +115,9 @@ static int bench_one(const char *base, int durability, const struct bench_opts *
     }
     lookup = bench_rate(o->n, t0);
 
-    unlink_ = bench_unlinks(m, o, "file", &rc);
-    create2 = bench_creates(m, o, "again", &rc);
-    unlink2 = bench_unlinks(m, o, "again", &rc);
+    unlink_ = bench_files(m, o, "file", true, &rc);
+    create2 = bench_files(m, o, "again", false, &rc);
+    unlink2 = bench_files(m, o, "again", true, &rc);
 
     if (rc == 0)
         printf("%-10s %-7s n=%ld per_pass=%ld sync_every=%ld: create %.0f/s  lookup %.0f/s  "
