@@ -256,9 +256,12 @@ struct client {
     bool driver_polling;      /* the driver sleeps in poll(), unlocked */
     int kick_fd;              /* eventfd that wakes a polling driver */
     struct list_node waiters; /* batches sleeping on their condvar */
-    size_t nfree_slots;       /* length of free_slots */
-    size_t slot_reserve;      /* free slots kept for HELLO */
-    unsigned slot_waiters;    /* waiters that want a free slot */
+    /* Bumped whenever the driver role falls free: threads spinning before
+     * they sleep (rpc_wait_spin) watch it without the lock. */
+    _Atomic unsigned driver_gen;
+    size_t nfree_slots;    /* length of free_slots */
+    size_t slot_reserve;   /* free slots kept for HELLO */
+    unsigned slot_waiters; /* waiters that want a free slot */
 };
 
 /* Threads about to take the state lock (client_enter, client_lock_take):

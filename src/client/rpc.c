@@ -343,6 +343,41 @@ static bool rpc_wait_poll(struct client *c, int timeout, int nap_ms)
     return n > 1 && (pfd[1].revents & POLLIN) != 0;
 }
 
+/*
+ * Not the driver, and not waiting for a slot: before sleeping on the
+ * condvar, spin up to the spin budget with the lock dropped, yielding the
+ * core on every turn, until the driver wakes this batch or leaves its role.
+ * True when one of those happened (the caller looks again), false when the
+ * budget ran out (the caller sleeps). A sleep costs the driver a futex wake
+ * and the sleeper a context switch on the way back: with 4 threads on 2
+ * cores that was half of the client's time (docs/performance.md section
+ * 16); a yield to a thread that is runnable anyway costs far less.
+ */
+static bool rpc_wait_spin(struct client *c, struct rpc_batch *b)
+{
+    unsigned pokes = atomic_load_explicit(&b->pokes, memory_order_acquire);
+    unsigned gen = atomic_load_explicit(&c->driver_gen, memory_order_acquire);
+    uint64_t end;
+    bool changed = false;
+
+    if (c->spin_ns == 0 || b->want_slot)
+        return false;
+    client_lock_drop(c);
+    end = time_mono_ns() + c->spin_ns;
+    for (unsigned i = 1;; i++) {
+        sched_yield();
+        if (atomic_load_explicit(&b->pokes, memory_order_acquire) != pokes ||
+            atomic_load_explicit(&c->driver_gen, memory_order_acquire) != gen) {
+            changed = true;
+            break;
+        }
+        if (i % 8 == 0 && time_mono_ns() >= end)
+            break;
+    }
+    client_lock_take(c);
+    return changed;
+}
+
 /* Let a thread that waits for the state lock in (the driver keeps it while spinning). */
 static void rpc_wait_yield(struct client *c)
 {
@@ -371,7 +406,7 @@ static void rpc_wait(struct client *c, struct rpc_batch *b)
 {
     uint64_t idle_since = 0;
     unsigned empty_wakes = 0; /* event fd wakeups after which nothing happened */
-    bool woke = false, idle;
+    bool woke = false, idle, spun = false;
     int rc, timeout, nap_ms;
 
     for (;;) {
@@ -384,7 +419,13 @@ static void rpc_wait(struct client *c, struct rpc_batch *b)
             idle_since = 0;
         }
         if (c->driver != b) {
+            /* Spin once per wait (a spin that saw nothing leads to the
+             * condvar), and again after each change it saw. */
+            if (!spun && rpc_wait_spin(c, b))
+                continue;
+            spun = true;
             rpc_wait_sleep(c, b);
+            spun = false;
             continue;
         }
         idle = net_progress(c->net) == 0;
@@ -441,8 +482,10 @@ static void rpc_wait(struct client *c, struct rpc_batch *b)
      * thread was not the driver: it may be the waiter a leaving driver woke,
      * which returns here without driving because its own call completed
      * meanwhile; the others would sleep until RPC_COND_WAIT_NS. */
-    if (c->driver == b)
+    if (c->driver == b) {
         c->driver = NULL;
+        atomic_fetch_add_explicit(&c->driver_gen, 1, memory_order_release);
+    }
     if (c->driver == NULL && !list_empty(&c->waiters))
         pthread_cond_signal(&list_entry(c->waiters.next, struct rpc_batch, wait_link)->cond);
 }
@@ -526,6 +569,7 @@ static int rpc_run_batch(struct client *c, struct rpc_src *src, bool hello)
     b.want_slot = false;
     b.waiting = false;
     b.cond_ready = false;
+    atomic_init(&b.pokes, 0);
     b.msg[0] = '\0';
     c->now_ns = time_mono_ns(); /* deadlines of this batch's first calls */
     if (max == 0)

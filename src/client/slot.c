@@ -23,6 +23,7 @@
  * failing every call of one server.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,6 +105,7 @@ void rpc_kick(struct client *c)
 /* Wake the thread of batch b: from its condvar, or from poll() if it drives. */
 static void rpc_batch_wake(struct client *c, struct rpc_batch *b)
 {
+    atomic_fetch_add_explicit(&b->pokes, 1, memory_order_release);
     if (b->waiting)
         pthread_cond_signal(&b->cond);
     else if (c->driver == b)

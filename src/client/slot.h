@@ -28,6 +28,9 @@ struct rpc_batch {
     bool want_slot; /* waits for a free slot rather than a completion */
     bool waiting;   /* sleeps on cond (in c->waiters) */
     bool cond_ready;
+    /* Bumped by every wake-up of this batch (rpc_batch_wake), which its
+     * thread watches without the lock while it spins before sleeping. */
+    _Atomic unsigned pokes;
     struct list_node wait_link;
     pthread_cond_t cond;
     char msg[ERROR_MSG_MAX]; /* first message about one of its calls */
