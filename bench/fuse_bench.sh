@@ -11,7 +11,9 @@
 #      plain POSIX on the mount (x3, medians; goal FUSE >= 0.7x native)
 #   2. file creation through one mount by 1 and by 4 processes (benchfs-bench
 #      ior --mode mdtest; goal 4 procs >= 1.5x 1 proc), native alongside
-#   3. with an IOR build (BENCH_IOR_DIR or APPS_IOR_DIR = an IOR tree with
+#   3. file creation by 1 and by 4 threads of one process through the API
+#      (benchfs-bench threads, rounds 1,4,1,4, medians; goal 4 >= 1.5x 1)
+#   4. with an IOR build (BENCH_IOR_DIR or APPS_IOR_DIR = an IOR tree with
 #      src/ior, src/mdtest): ior/mdtest -a POSIX on the mount, and the native
 #      BENCHFS backend ($BUILD/ior/ior-benchfs) when it was built
 # Prints a summary and writes it to bench/results/fuse-<UTC time>.md.
@@ -102,7 +104,18 @@ md_rates() { # PROCS -> "native_create fuse_create native_stat fuse_stat"
 read -r nc1 fc1 ns1 fs1 < <(md_rates 1)
 read -r nc4 fc4 ns4 fs4 < <(md_rates 4)
 
-# 3. IOR through the mount
+# 3. creates by threads of one process (API), 1 vs 4
+if "$BIN/benchfs-bench" threads --registry-dir "$REG" --threads 1,4,1,4 >"$T/logs/threads.out" 2>&1; then
+    t1=$(awk '$2 == "thread" { print $3 }' "$T/logs/threads.out" | median)
+    t4=$(awk '$1 == 4 && $2 == "threads" { print $3 }' "$T/logs/threads.out" | median)
+else
+    echo "fuse_bench: benchfs-bench threads failed:" >&2
+    tail -5 "$T/logs/threads.out" >&2
+    STATUS=1
+fi
+tbusy=$(awk '/servers busy/ { printf "%s%s%%", sep, $(NF - 1); sep = " " }' "$T/logs/threads.out")
+
+# 4. IOR through the mount
 ior_rows=""
 if [ -n "$IOR" ] && [ -x "$IOR/src/ior" ]; then
     mkdir -p "$MNT/ior"
@@ -145,6 +158,7 @@ fi
     echo "| scaling | native | mount | goal |"
     echo "|---|---|---|---|"
     echo "| creates/s 4 processes / 1 process | $(ratio "$nc4" "$nc1") | $(ratio "$fc4" "$fc1") | mount >= 1.5 |"
+    echo "| creates/s 4 threads / 1 thread of one process ($t1 -> $t4 /s, medians; servers busy ${tbusy:--}) | $(ratio "$t4" "$t1") | | native >= 1.5 |"
     if [ -n "$ior_rows" ]; then
         echo
         echo "| IOR | result |"
