@@ -420,10 +420,17 @@ static void rpc_wait(struct client *c, struct rpc_batch *b)
         }
         if (c->driver != b) {
             /* Spin once per wait (a spin that saw nothing leads to the
-             * condvar), and again after each change it saw. */
-            if (!spun && rpc_wait_spin(c, b))
+             * condvar), and again after each change it saw. Either way look
+             * again under the lock first: a wake-up of this batch or the
+             * driver leaving between the spin's last look and its
+             * client_lock_take signals nobody (this thread is not in
+             * c->waiters yet), and sleeping through it cost a whole
+             * RPC_COND_WAIT_NS (found by review: 1 s stalls with threads
+             * meeting at a barrier). */
+            if (!spun) {
+                spun = !rpc_wait_spin(c, b);
                 continue;
-            spun = true;
+            }
             rpc_wait_sleep(c, b);
             spun = false;
             continue;

@@ -11,7 +11,14 @@
  *    thread's own path (messages are per thread).
  * 2. Close racing pread on the same descriptor: memory-safe (run under
  *    ASan and TSan), and every read returns either the file's bytes or EBADF.
- * 3. Stall: one thread blocked on a SIGSTOPped server does not stop another
+ * 3. Rounds: 4 threads make one call each (create + write, stat, open +
+ *    read, unlink), then meet at a barrier, thousands of times. A thread
+ *    that misses its wake-up (its reply done or the driver role free while
+ *    it goes from spinning to its condvar) sleeps until the condvar's 1 s
+ *    re-check, with nobody else driving to rescue it: every call must take
+ *    far less than that (a review found such stalls, 1-10 per 10,000
+ *    rounds, in the first version of the spin before sleeping).
+ * 4. Stall: one thread blocked on a SIGSTOPped server does not stop another
  *    thread working with the other servers (paths chosen by placement); the
  *    blocked call fails with ETIMEDOUT after one RPC timeout, and the
  *    process sleeps meanwhile (CPU time from getrusage). Over shared memory
@@ -378,6 +385,76 @@ static void path_on(const struct ring *ring, size_t want, const char *prefix, in
     }
 }
 
+/* ---- 3. rounds ---- */
+
+#define ROUNDS_THREADS 4
+#define ROUNDS_N       2500
+#define ROUNDS_MAX_MS  900 /* a lost wake-up shows as the condvar's 1000 ms */
+
+static pthread_barrier_t rounds_barrier;
+static atomic_ullong rounds_worst_ms;
+
+static void *rounds_worker(void *arg)
+{
+    int t = (int)(intptr_t)arg, fd, r;
+    unsigned char buf[8192];
+    char path[64];
+    struct stat st;
+
+    memset(buf, t + 1, sizeof(buf));
+    for (r = 0; r < ROUNDS_N; r++) {
+        unsigned long long t0, ms, worst;
+
+        pthread_barrier_wait(&rounds_barrier);
+        snprintf(path, sizeof(path), "/rounds-%d-%d", t, (r / 4) % 8);
+        t0 = itest_now_ms();
+        switch (r % 4) {
+        case 0:
+            fd = benchfs_open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+            CHECK(fd >= 0);
+            CHECK(benchfs_pwrite(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
+            CHECK(benchfs_close(fd) == 0);
+            break;
+        case 1:
+            CHECK(benchfs_stat(path, &st) == 0 && st.st_size == (off_t)sizeof(buf));
+            break;
+        case 2:
+            fd = benchfs_open(path, O_RDONLY, 0);
+            CHECK(fd >= 0);
+            CHECK(benchfs_pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf));
+            CHECK(buf[0] == t + 1 && buf[sizeof(buf) - 1] == t + 1);
+            CHECK(benchfs_close(fd) == 0);
+            break;
+        default:
+            CHECK(benchfs_unlink(path) == 0);
+            break;
+        }
+        ms = itest_now_ms() - t0;
+        worst = atomic_load(&rounds_worst_ms);
+        while (ms > worst && !atomic_compare_exchange_weak(&rounds_worst_ms, &worst, ms))
+            ;
+    }
+    return NULL;
+}
+
+static void test_rounds(void)
+{
+    pthread_t th[ROUNDS_THREADS];
+    uint64_t t0 = itest_now_ms();
+    int i;
+
+    CHECK(pthread_barrier_init(&rounds_barrier, NULL, ROUNDS_THREADS) == 0);
+    for (i = 0; i < ROUNDS_THREADS; i++)
+        CHECK(pthread_create(&th[i], NULL, rounds_worker, (void *)(intptr_t)i) == 0);
+    for (i = 0; i < ROUNDS_THREADS; i++)
+        CHECK(pthread_join(th[i], NULL) == 0);
+    pthread_barrier_destroy(&rounds_barrier);
+    printf("rounds: %d threads x %d rounds in %llu ms, slowest call %llu ms\n", ROUNDS_THREADS,
+           ROUNDS_N, (unsigned long long)(itest_now_ms() - t0),
+           (unsigned long long)atomic_load(&rounds_worst_ms));
+    CHECK(atomic_load(&rounds_worst_ms) < ROUNDS_MAX_MS);
+}
+
 static double cpu_seconds(void)
 {
     struct rusage ru;
@@ -483,6 +560,7 @@ int main(void)
     CHECK(benchfs_connect(itest_h.registry, &o) == 0);
     test_model();
     test_close_race();
+    test_rounds();
     test_stall();
     CHECK(benchfs_disconnect() == 0);
     itest_stop();
