@@ -17,8 +17,8 @@
 #include "store/meta.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

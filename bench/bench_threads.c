@@ -16,9 +16,10 @@
  * has seen removals. A fresh store is faster (LMDB reuses the pages that
  * removals free, oldest first, and those are cold: docs/performance.md,
  * section 15), so without it the first round alone ran on a fresh store
- * and every later one looked slower. Each line also gives how busy the servers were
- * (STATUS busy_ns over the measurement): near 100 %, the servers and not
- * the client's threads set the rate, and more threads cannot raise it.
+ * and every later one looked slower. Each line also gives how busy the
+ * servers were (STATUS busy_ns over the measurement): near 100 %, the
+ * servers and not the client's threads set the rate, and more threads
+ * cannot raise it.
  */
 #include "bench.h"
 

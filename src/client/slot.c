@@ -23,9 +23,9 @@
  * failing every call of one server.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
